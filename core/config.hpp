@@ -1,0 +1,95 @@
+// The agent's configuration: loaded from YAML, validated, every error with file:line:column.
+// Knows no plugins: plugin option sections are kept raw and validated later against a schema
+// the caller provides (validate_options).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "options.hpp"
+
+namespace YAML {
+class Node;
+}
+
+namespace isitup::config {
+
+struct location {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based
+};
+
+// what() is "file:line:column: message".
+class config_error : public std::runtime_error {
+ public:
+  config_error(location where, const std::string& message);
+  const location& where() const { return where_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  location where_;
+  std::string message_;
+};
+
+// An `options:` mapping as written in the config (after ${VAR} substitution), not yet
+// validated. Empty when the section has no options.
+class raw_options {
+ public:
+  raw_options();
+  explicit raw_options(std::shared_ptr<const YAML::Node> node, location where);
+  const location& where() const { return where_; }
+  const YAML::Node* node() const { return node_.get(); }
+
+ private:
+  std::shared_ptr<const YAML::Node> node_;
+  location where_;
+};
+
+// Validates `raw` against `schema`: unknown key, wrong type, missing required are
+// config_errors at the offending key or value; defaults are applied from default_yaml.
+// `section` names the owner in messages, e.g. "checks[2] (http_check) options".
+option_values validate_options(const raw_options& raw, const std::vector<option_schema>& schema,
+                               const std::string& section);
+
+struct check {
+  std::string name;    // unique; defaults to the target
+  std::string plugin;  // defaults to http_check
+  std::string target;
+  int64_t interval_ms = 0;
+  int64_t timeout_ms = 0;
+  raw_options options;
+  location where;  // the check's entry (a domains item, a domains_file line, a checks item)
+};
+
+struct plugin_section {  // one item of `sinks:` or `sources:`
+  std::string plugin;
+  raw_options options;
+  location where;
+};
+
+struct agent {
+  std::string file;      // the config file's path as given
+  std::string id;        // defaults to the host name
+  std::string location;  // may be empty
+  int64_t interval_ms = 30000;
+  int64_t timeout_ms = 5000;
+  int max_in_flight = 1000;          // agent.max_in_flight: checks running at once
+  std::size_t queue_size = 10000;    // pipeline.queue_size: results waiting for sinks
+  std::size_t batch_size = 500;      // pipeline.batch_size
+  int64_t batch_delay_ms = 200;      // pipeline.batch_delay
+  int64_t shutdown_timeout_ms = 10000;  // pipeline.shutdown_timeout
+  std::vector<check> checks;         // domains, domains_file lines, then checks, in order
+  std::vector<plugin_section> sinks;    // stdout_sink when the config names none
+  std::vector<plugin_section> sources;
+};
+
+// Loads and validates a config file. Throws config_error.
+agent load_file(const std::string& path);
+// Same, from text (for tests); `file` is the name used in messages.
+agent load_string(const std::string& text, const std::string& file);
+
+}  // namespace isitup::config

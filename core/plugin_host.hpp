@@ -1,0 +1,93 @@
+// Finds, checks and loads plugin shared objects (Boost.DLL) from one directory.
+// Every refusal is a plugin_error whose what() is one line naming the file and the reason.
+// Main thread only.
+#pragma once
+
+#include <isitup/plugin.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "options.hpp"
+
+namespace isitup {
+
+class plugin_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A loaded plugin. Keeps the shared object mapped for as long as it lives: hold the
+// shared_ptr while anything the plugin made is in use.
+class loaded_plugin {
+ public:
+  ~loaded_plugin();
+  const std::string& name() const { return name_; }
+  const std::filesystem::path& path() const { return path_; }
+  uint32_t abi_version() const { return abi_version_; }
+  uint32_t kinds() const { return kinds_; }
+  const std::string& version() const { return version_; }
+  const std::string& description() const { return description_; }
+
+  // The plugin's tables copied into full-size, zero-filled structs: a field beyond the
+  // plugin's struct_size reads as 0/NULL. nullptr when the plugin lacks that kind.
+  const isitup_check_ops_v1* check_ops() const;
+  const isitup_sink_ops_v1* sink_ops() const;
+  const isitup_source_ops_v1* source_ops() const;
+
+  // Declared options as schemas (empty for a kind the plugin lacks).
+  const std::vector<option_schema>& check_schema() const { return check_schema_; }
+  const std::vector<option_schema>& sink_schema() const { return sink_schema_; }
+  const std::vector<option_schema>& source_schema() const { return source_schema_; }
+
+ private:
+  friend class plugin_host;
+  loaded_plugin() = default;
+  struct impl;
+  std::unique_ptr<impl> impl_;
+  std::string name_, version_, description_;
+  std::filesystem::path path_;
+  uint32_t abi_version_ = 0;
+  uint32_t kinds_ = 0;
+  std::vector<option_schema> check_schema_, sink_schema_, source_schema_;
+};
+
+// "check", "sink", "source" joined with ","
+std::string kinds_to_string(uint32_t kinds);
+
+class plugin_host {
+ public:
+  explicit plugin_host(std::filesystem::path dir);
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Loads <dir>/<name>.so (once; later calls return the same object). Refuses a name that is
+  // not a bare [a-z0-9_]+ name, a missing file (listing what is available), a file that is not
+  // a shared object, one without the entry symbol, an unsupported ABI version, a descriptor
+  // that is malformed or whose name differs from the file's, a plugin file or directory
+  // writable by group/others, a symlink pointing outside the directory. Throws plugin_error.
+  std::shared_ptr<loaded_plugin> load(std::string_view name);
+
+  struct listing {
+    std::string file;                      // file name in dir
+    std::shared_ptr<loaded_plugin> plugin;  // null when refused
+    std::string error;                     // why it was refused
+  };
+  // Every *.so in the directory, sorted by file name, loaded or refused (for --list-plugins).
+  // Two files declaring the same plugin name: the second is refused as a duplicate.
+  std::vector<listing> list();
+
+ private:
+  std::filesystem::path dir_;
+  std::vector<std::shared_ptr<loaded_plugin>> loaded_;
+};
+
+// Where the agent looks without --plugins-dir: <exe dir>/../plugins when that holds plugins
+// (the build tree), else the installed plugin directory.
+std::filesystem::path default_plugins_dir();
+
+}  // namespace isitup

@@ -1,0 +1,330 @@
+/*
+ * isitup plugin ABI, version 1.
+ *
+ * A plugin is a shared object that exports one C function, isitup_plugin_entry(), returning a
+ * static descriptor (isitup_plugin_v1). The host (isitup-agent) reads abi_version first and
+ * refuses a plugin built for an ABI it does not support; it reads only the fields that fit in
+ * each struct's struct_size, so a plugin built against an older, smaller struct still loads.
+ *
+ * Rules of this ABI:
+ * - Every struct starts with struct_size (or abi_version + struct_size for the descriptor) and
+ *   only ever grows at the end. Set struct_size = sizeof(the struct) you compiled against.
+ * - Plain C types only. No exception, longjmp or C++ object crosses the boundary.
+ * - Strings are NUL-terminated UTF-8. A string the host passes in is valid for the duration of
+ *   the call unless stated otherwise; a string the plugin returns or passes to the host is
+ *   copied by the host before the call returns.
+ * - The host passes its services (isitup_host_v1) to the plugin; a plugin links nothing of the
+ *   agent.
+ *
+ * Threads: the host calls create/destroy/prepare/release from its main thread; check start()
+ * from its scheduler thread (or a worker-pool thread for blocking checks); sink write() from
+ * the pipeline thread of that sink instance; source start/stop from the main thread and ack()
+ * from a pipeline thread. Completions (isitup_check_done_fn, isitup_batch_done_fn) and host
+ * services may be called from any thread.
+ */
+#ifndef ISITUP_PLUGIN_H
+#define ISITUP_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI this header describes. The host supports every version up to its own. */
+#define ISITUP_ABI_VERSION 1u
+
+/* The one symbol a plugin exports. */
+#define ISITUP_ENTRY_SYMBOL "isitup_plugin_entry"
+
+#if defined(_WIN32)
+#define ISITUP_EXPORT __declspec(dllexport)
+#else
+#define ISITUP_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ---------------------------------------------------------------- status and kinds */
+
+typedef enum isitup_status {
+  ISITUP_OK = 0,    /* done (for sinks: the batch is durable) */
+  ISITUP_RETRY = 1, /* temporary failure: the host tries again later with backoff */
+  ISITUP_ERROR = 2  /* permanent failure: retrying will not help */
+} isitup_status;
+
+typedef enum isitup_kind {
+  ISITUP_KIND_CHECK = 1u,  /* runs checks against targets */
+  ISITUP_KIND_SINK = 2u,   /* receives batches of results */
+  ISITUP_KIND_SOURCE = 4u  /* feeds results from elsewhere (e.g. a Kafka consumer) */
+} isitup_kind;
+
+typedef enum isitup_log_level {
+  ISITUP_LOG_TRACE = 0,
+  ISITUP_LOG_DEBUG = 1,
+  ISITUP_LOG_INFO = 2,
+  ISITUP_LOG_WARN = 3,
+  ISITUP_LOG_ERROR = 4
+} isitup_log_level;
+
+/* ---------------------------------------------------------------- declared options */
+
+typedef enum isitup_option_type {
+  ISITUP_OPT_STRING = 1,
+  ISITUP_OPT_INT = 2,      /* 64-bit signed */
+  ISITUP_OPT_FLOAT = 3,    /* double */
+  ISITUP_OPT_BOOL = 4,
+  ISITUP_OPT_DURATION = 5, /* "500ms", "30s", "5m", "1h"; read as milliseconds */
+  ISITUP_OPT_LIST = 6,     /* a sequence of scalars, read as strings */
+  ISITUP_OPT_MAP = 7       /* a mapping of string keys to scalars, read as strings */
+} isitup_option_type;
+
+/* One option a plugin accepts. The host validates every config section against these
+ * (unknown key, wrong type, missing required: start-up error with file:line:column) and
+ * prints them for `isitup-agent --describe-plugin NAME`. */
+typedef struct isitup_option_v1 {
+  uint32_t struct_size;
+  const char* name;
+  uint32_t type;             /* isitup_option_type */
+  uint32_t required;         /* non-zero: must be given (default_value is then ignored) */
+  const char* default_value; /* YAML text of the default ("5s", "[200, 301]"), or NULL */
+  const char* description;   /* one line */
+} isitup_option_v1;
+
+/* Validated option values of one config section, owned by the host. Read them with the
+ * accessors in isitup_host_v1; a value not given in the config reads as its default. */
+typedef struct isitup_options isitup_options;
+
+/* ---------------------------------------------------------------- the result record */
+
+#define ISITUP_DOWN 0
+#define ISITUP_UP 1
+
+/* "absent" markers for numeric fields of isitup_record_v1 */
+#define ISITUP_ABSENT_INT (-1)
+#define ISITUP_ABSENT_MS (-1.0)
+#define ISITUP_ABSENT_TIME INT64_MIN
+
+/* One check result: the v1 wire record (see the codec). A check plugin fills the fields from
+ * `status` on; the host fills the identity fields (agent .. started_at_ms) and ignores what
+ * the plugin put there. Absent fields: NULL strings, ISITUP_ABSENT_* numbers. */
+typedef struct isitup_record_v1 {
+  uint32_t struct_size;
+  /* identity, filled by the host */
+  const char* agent;
+  const char* location; /* may be NULL */
+  const char* check;
+  const char* plugin;
+  const char* target;
+  int64_t scheduled_at_ms; /* Unix epoch milliseconds, UTC */
+  int64_t started_at_ms;
+  /* outcome, filled by the check */
+  int32_t status;            /* ISITUP_UP or ISITUP_DOWN */
+  const char* error_kind;    /* down only: dns, connect, tls, timeout, http_status,
+                                body_mismatch, too_large, protocol, internal, or a
+                                plugin's own kind ([a-z0-9_]+) */
+  const char* error_message; /* down only: one line for humans */
+  int32_t http_code;
+  const char* http_version; /* "1.0", "1.1", "2", "3" */
+  int64_t http_bytes;       /* body bytes received */
+  double dns_ms, connect_ms, tls_ms, ttfb_ms, total_ms;
+  int32_t regex_match;      /* 0 or 1 */
+  int64_t tls_not_after_ms; /* end of the peer certificate's validity */
+  int32_t tls_days_left;
+  int32_t redirects;
+  const char* ip;         /* address the check connected to */
+  const char* extra_json; /* NULL or a JSON object with plugin-specific fields */
+} isitup_record_v1;
+
+/* Fill every field with "absent", status down, struct_size set. */
+static inline void isitup_record_init(isitup_record_v1* r) {
+  const isitup_record_v1 empty = {0};
+  *r = empty;
+  r->struct_size = (uint32_t)sizeof(isitup_record_v1);
+  r->status = ISITUP_DOWN;
+  r->scheduled_at_ms = ISITUP_ABSENT_TIME;
+  r->started_at_ms = ISITUP_ABSENT_TIME;
+  r->http_code = ISITUP_ABSENT_INT;
+  r->http_bytes = ISITUP_ABSENT_INT;
+  r->dns_ms = r->connect_ms = r->tls_ms = r->ttfb_ms = r->total_ms = ISITUP_ABSENT_MS;
+  r->regex_match = ISITUP_ABSENT_INT;
+  r->tls_not_after_ms = ISITUP_ABSENT_TIME;
+  r->tls_days_left = ISITUP_ABSENT_INT;
+  r->redirects = ISITUP_ABSENT_INT;
+}
+
+/* A batch of results handed to a sink, owned by the host and valid until the sink calls the
+ * batch's completion. records[i] are pointers because the struct may grow. */
+typedef struct isitup_batch_v1 {
+  uint32_t struct_size;
+  size_t count;
+  const isitup_record_v1* const* records;
+  uint64_t sequence; /* increases by one per batch of this sink instance */
+} isitup_batch_v1;
+
+/* A record decoded from JSON by the host (isitup_host_v1.record_parse). */
+typedef struct isitup_parsed_record isitup_parsed_record;
+
+/* ---------------------------------------------------------------- host services */
+
+/* Per-instance handle the host passes to create(); pass it back to every host service. */
+typedef struct isitup_host_ctx isitup_host_ctx;
+
+typedef struct isitup_host_v1 {
+  uint32_t struct_size;
+  uint32_t abi_version; /* the host's ISITUP_ABI_VERSION */
+
+  /* Logs one line, prefixed by the host with [plugin.instance]. Any thread. */
+  void (*log)(isitup_host_ctx* ctx, uint32_t level, const char* message);
+
+  /* Option accessors. `name` must be a declared option. Any thread. Strings returned live as
+   * long as the options object (until the instance or prepared check is destroyed). */
+  int (*opt_is_set)(const isitup_options* o, const char* name); /* given in config */
+  const char* (*opt_string)(const isitup_options* o, const char* name); /* NULL: no value */
+  int64_t (*opt_int)(const isitup_options* o, const char* name);
+  double (*opt_float)(const isitup_options* o, const char* name);
+  int (*opt_bool)(const isitup_options* o, const char* name);
+  int64_t (*opt_duration_ms)(const isitup_options* o, const char* name);
+  size_t (*opt_list_size)(const isitup_options* o, const char* name);
+  const char* (*opt_list_item)(const isitup_options* o, const char* name, size_t i);
+  size_t (*opt_map_size)(const isitup_options* o, const char* name);
+  const char* (*opt_map_key)(const isitup_options* o, const char* name, size_t i);
+  const char* (*opt_map_value)(const isitup_options* o, const char* name, size_t i);
+
+  /* The v1 record codec. record_to_json writes the JSON object (no newline) into buf (up to
+   * cap bytes, NUL-terminated when it fits) and returns its length without the NUL; call again
+   * with a larger buffer when the result is >= cap. record_parse decodes and validates; on
+   * failure it returns NULL and writes the reason into err. Any thread. */
+  size_t (*record_to_json)(const isitup_record_v1* r, char* buf, size_t cap);
+  isitup_parsed_record* (*record_parse)(const char* json, size_t len, char* err, size_t err_cap);
+  const isitup_record_v1* (*record_view)(const isitup_parsed_record* p);
+  void (*record_free)(isitup_parsed_record* p);
+
+  /* Sources: hand the host a batch. The host copies the records before returning. ISITUP_OK:
+   * accepted; the host will call the source's ack(token) once every sink made it durable.
+   * ISITUP_RETRY: the pipeline is full; keep the batch and submit it again later (pause
+   * input meanwhile). Any thread. */
+  uint32_t (*submit)(isitup_host_ctx* ctx, const isitup_record_v1* const* records, size_t count,
+                     uint64_t token);
+
+  /* Adds delta to a named counter of this instance (self-metrics, shown in the status line). */
+  void (*counter_add)(isitup_host_ctx* ctx, const char* name, int64_t delta);
+} isitup_host_v1;
+
+/* ---------------------------------------------------------------- check plugins */
+
+/* What the config says about one check; passed to prepare(). */
+typedef struct isitup_check_spec_v1 {
+  uint32_t struct_size;
+  const char* name;
+  const char* target;
+  int64_t interval_ms;
+  int64_t timeout_ms;
+  const isitup_options* options; /* the check's validated `options:`; lives until release() */
+} isitup_check_spec_v1;
+
+/* One run of a prepared check; passed to start(). */
+typedef struct isitup_run_v1 {
+  uint32_t struct_size;
+  int64_t scheduled_at_ms; /* when the run was due (epoch ms) */
+  int64_t timeout_ms;      /* the check must complete within this */
+} isitup_run_v1;
+
+/* Called exactly once per start(), from any thread, with the outcome. `result` and its strings
+ * are owned by the plugin and need only stay valid during the call. */
+typedef void (*isitup_check_done_fn)(void* done_ctx, const isitup_record_v1* result);
+
+/* Set in isitup_check_ops_v1.flags: start() blocks until the check is done, so the host calls
+ * it on its worker pool (the blocking adapter) instead of its scheduler thread. */
+#define ISITUP_CHECK_BLOCKING 1u
+
+typedef struct isitup_check_ops_v1 {
+  uint32_t struct_size;
+  uint32_t flags; /* ISITUP_CHECK_BLOCKING */
+  const isitup_option_v1* options; /* per-check options (a check's `options:` section) */
+  size_t option_count;
+
+  /* One instance per plugin per agent. Main thread. On failure write a reason into err. */
+  uint32_t (*create)(const isitup_host_v1* host, isitup_host_ctx* ctx, void** instance,
+                     char* err, size_t err_cap);
+  /* Validate and pre-compile one check (parse the target, compile regexes). A failure is a
+   * config error reported at the check's line. Main thread. */
+  uint32_t (*prepare)(void* instance, const isitup_check_spec_v1* spec, void** check, char* err,
+                      size_t err_cap);
+  /* Start one run. Async plugins return at once and call done later from any thread; with
+   * ISITUP_CHECK_BLOCKING the call itself may block (on a host worker thread) and must call
+   * done before it returns. The host never starts a check again before its done. */
+  void (*start)(void* instance, void* check, const isitup_run_v1* run, isitup_check_done_fn done,
+                void* done_ctx);
+  /* Free a prepared check; no run of it is in flight. Main thread. */
+  void (*release)(void* instance, void* check);
+  /* Shut down. The host first waits for in-flight runs (up to their timeout); any run still
+   * in flight when destroy() is called must be abandoned without calling its done. */
+  void (*destroy)(void* instance);
+} isitup_check_ops_v1;
+
+/* ---------------------------------------------------------------- sink plugins */
+
+/* Called exactly once per write(), from any thread: ISITUP_OK when the batch is durable,
+ * ISITUP_RETRY to have the host send the same batch again after a backoff, ISITUP_ERROR when
+ * it can never be written (the host counts and logs the records as lost). `message` may be
+ * NULL on success. */
+typedef void (*isitup_batch_done_fn)(void* done_ctx, uint32_t status, const char* message);
+
+typedef struct isitup_sink_ops_v1 {
+  uint32_t struct_size;
+  uint32_t max_in_flight; /* batches written but not yet done; 0 means 1 */
+  const isitup_option_v1* options;
+  size_t option_count;
+
+  uint32_t (*create)(const isitup_host_v1* host, isitup_host_ctx* ctx,
+                     const isitup_options* options, void** instance, char* err, size_t err_cap);
+  /* Take a batch; must not block for long (hand it to the sink's own I/O). Pipeline thread. */
+  void (*write)(void* instance, const isitup_batch_v1* batch, isitup_batch_done_fn done,
+                void* done_ctx);
+  /* Block until every written batch is done or timeout_ms has passed. At shutdown. */
+  uint32_t (*flush)(void* instance, int64_t timeout_ms);
+  void (*destroy)(void* instance);
+} isitup_sink_ops_v1;
+
+/* ---------------------------------------------------------------- source plugins */
+
+typedef struct isitup_source_ops_v1 {
+  uint32_t struct_size;
+  const isitup_option_v1* options;
+  size_t option_count;
+
+  uint32_t (*create)(const isitup_host_v1* host, isitup_host_ctx* ctx,
+                     const isitup_options* options, void** instance, char* err, size_t err_cap);
+  /* Begin feeding batches through host->submit from the source's own threads. Main thread. */
+  uint32_t (*start)(void* instance, char* err, size_t err_cap);
+  /* A submitted batch is done: ISITUP_OK when every sink made it durable (commit it),
+   * ISITUP_ERROR when a sink refused it for good. Any thread. */
+  void (*ack)(void* instance, uint64_t token, uint32_t status);
+  /* Stop submitting; after stop() returns no submit() comes. Acks may still arrive until
+   * destroy(). Main thread. */
+  void (*stop)(void* instance);
+  void (*destroy)(void* instance);
+} isitup_source_ops_v1;
+
+/* ---------------------------------------------------------------- the descriptor */
+
+typedef struct isitup_plugin_v1 {
+  uint32_t abi_version; /* ISITUP_ABI_VERSION the plugin was built for; always first */
+  uint32_t struct_size;
+  const char* name;        /* must equal the file name without .so: [a-z0-9_]+ */
+  const char* version;     /* the plugin's own version */
+  const char* description; /* one line */
+  uint32_t kinds;          /* OR of isitup_kind */
+  const isitup_check_ops_v1* check;   /* non-NULL iff kinds has ISITUP_KIND_CHECK */
+  const isitup_sink_ops_v1* sink;     /* non-NULL iff kinds has ISITUP_KIND_SINK */
+  const isitup_source_ops_v1* source; /* non-NULL iff kinds has ISITUP_KIND_SOURCE */
+} isitup_plugin_v1;
+
+/* The exported entry point: returns a descriptor with static storage duration. */
+typedef const isitup_plugin_v1* (*isitup_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ISITUP_PLUGIN_H */

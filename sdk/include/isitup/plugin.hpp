@@ -1,0 +1,557 @@
+// isitup plugin SDK: a header-only C++ wrapper over the C ABI in plugin.h.
+//
+// An author writes a class and one ISITUP_PLUGIN(...) line; this header builds the C
+// descriptor and function tables, and catches every exception at the boundary (a throwing
+// constructor becomes a config error, a throwing run() becomes a down result of kind
+// "internal"). Nothing here links against the agent.
+//
+//   class tcp_check : public isitup::sdk::blocking_check {
+//    public:
+//     tcp_check(const isitup::sdk::host& h, const isitup::sdk::check_spec& spec);  // throw to reject
+//     isitup::sdk::result run(const isitup::sdk::run_info& run) override;          // may block
+//   };
+//   ISITUP_PLUGIN(isitup::sdk::plugin_def("tcp_check", "1.0.0", "TCP connect check")
+//                     .check<tcp_check>({}))
+#pragma once
+
+#include <isitup/plugin.h>
+
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace isitup::sdk {
+
+enum class status : uint32_t { ok = ISITUP_OK, retry = ISITUP_RETRY, error = ISITUP_ERROR };
+
+enum class level : uint32_t {
+  trace = ISITUP_LOG_TRACE,
+  debug = ISITUP_LOG_DEBUG,
+  info = ISITUP_LOG_INFO,
+  warn = ISITUP_LOG_WARN,
+  error = ISITUP_LOG_ERROR
+};
+
+// A declared option: {"port", ISITUP_OPT_INT, "443", "TCP port when the target has none"}.
+struct option {
+  const char* name;
+  isitup_option_type type;
+  const char* default_value;  // YAML text, or nullptr
+  const char* description;
+  bool required = false;
+};
+
+// Read-only view of validated options. Valid as long as the object it was handed to.
+class options_view {
+ public:
+  options_view(const isitup_host_v1* h, const isitup_options* o) : h_(h), o_(o) {}
+  bool is_set(const char* name) const { return h_->opt_is_set(o_, name) != 0; }
+  std::string string(const char* name) const {
+    const char* s = h_->opt_string(o_, name);
+    return s ? std::string(s) : std::string();
+  }
+  bool has_value(const char* name) const { return h_->opt_string(o_, name) != nullptr; }
+  int64_t integer(const char* name) const { return h_->opt_int(o_, name); }
+  double number(const char* name) const { return h_->opt_float(o_, name); }
+  bool boolean(const char* name) const { return h_->opt_bool(o_, name) != 0; }
+  std::chrono::milliseconds duration(const char* name) const {
+    return std::chrono::milliseconds(h_->opt_duration_ms(o_, name));
+  }
+  std::vector<std::string> list(const char* name) const {
+    std::vector<std::string> out(h_->opt_list_size(o_, name));
+    for (size_t i = 0; i < out.size(); ++i) out[i] = h_->opt_list_item(o_, name, i);
+    return out;
+  }
+  std::vector<std::pair<std::string, std::string>> map(const char* name) const {
+    std::vector<std::pair<std::string, std::string>> out(h_->opt_map_size(o_, name));
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = {h_->opt_map_key(o_, name, i), h_->opt_map_value(o_, name, i)};
+    return out;
+  }
+  const isitup_options* raw() const { return o_; }
+
+ private:
+  const isitup_host_v1* h_;
+  const isitup_options* o_;
+};
+
+// The host's services for one plugin instance. Cheap to copy; valid until the instance is
+// destroyed. Every member may be called from any thread.
+class host {
+ public:
+  host(const isitup_host_v1* h, isitup_host_ctx* ctx) : h_(h), ctx_(ctx) {}
+  void log(level lv, std::string_view message) const {
+    std::string s(message);
+    h_->log(ctx_, static_cast<uint32_t>(lv), s.c_str());
+  }
+  void counter_add(const char* name, int64_t delta) const { h_->counter_add(ctx_, name, delta); }
+  // Sources only: see isitup_host_v1.submit.
+  status submit(const isitup_record_v1* const* records, size_t count, uint64_t token) const {
+    return static_cast<status>(h_->submit(ctx_, records, count, token));
+  }
+  // The v1 JSON encoding of a record (no newline).
+  std::string to_json(const isitup_record_v1& r) const {
+    std::string out(512, '\0');
+    size_t n = h_->record_to_json(&r, out.data(), out.size());
+    if (n >= out.size()) {
+      out.resize(n + 1);
+      n = h_->record_to_json(&r, out.data(), out.size());
+    }
+    out.resize(n);
+    return out;
+  }
+  const isitup_host_v1* raw() const { return h_; }
+  isitup_host_ctx* ctx() const { return ctx_; }
+
+ private:
+  const isitup_host_v1* h_;
+  isitup_host_ctx* ctx_;
+};
+
+// The outcome of one check run; owns its strings.
+struct result {
+  bool up = false;
+  std::string error_kind;
+  std::string error_message;
+  int32_t http_code = ISITUP_ABSENT_INT;
+  std::string http_version;
+  int64_t http_bytes = ISITUP_ABSENT_INT;
+  double dns_ms = ISITUP_ABSENT_MS, connect_ms = ISITUP_ABSENT_MS, tls_ms = ISITUP_ABSENT_MS,
+         ttfb_ms = ISITUP_ABSENT_MS, total_ms = ISITUP_ABSENT_MS;
+  int32_t regex_match = ISITUP_ABSENT_INT;
+  int64_t tls_not_after_ms = ISITUP_ABSENT_TIME;
+  int32_t tls_days_left = ISITUP_ABSENT_INT;
+  int32_t redirects = ISITUP_ABSENT_INT;
+  std::string ip;
+  std::string extra_json;  // a JSON object, or empty
+
+  static result ok() {
+    result r;
+    r.up = true;
+    return r;
+  }
+  static result down(std::string kind, std::string message) {
+    result r;
+    r.error_kind = std::move(kind);
+    r.error_message = std::move(message);
+    return r;
+  }
+  // A C view pointing into this object.
+  isitup_record_v1 view() const {
+    isitup_record_v1 v;
+    isitup_record_init(&v);
+    v.status = up ? ISITUP_UP : ISITUP_DOWN;
+    v.error_kind = up || error_kind.empty() ? nullptr : error_kind.c_str();
+    v.error_message = up || error_message.empty() ? nullptr : error_message.c_str();
+    v.http_code = http_code;
+    v.http_version = http_version.empty() ? nullptr : http_version.c_str();
+    v.http_bytes = http_bytes;
+    v.dns_ms = dns_ms;
+    v.connect_ms = connect_ms;
+    v.tls_ms = tls_ms;
+    v.ttfb_ms = ttfb_ms;
+    v.total_ms = total_ms;
+    v.regex_match = regex_match;
+    v.tls_not_after_ms = tls_not_after_ms;
+    v.tls_days_left = tls_days_left;
+    v.redirects = redirects;
+    v.ip = ip.empty() ? nullptr : ip.c_str();
+    v.extra_json = extra_json.empty() ? nullptr : extra_json.c_str();
+    return v;
+  }
+};
+
+struct check_spec {
+  std::string name;
+  std::string target;
+  std::chrono::milliseconds interval;
+  std::chrono::milliseconds timeout;
+  options_view options;  // the check's `options:`; valid for the life of the check object
+};
+
+struct run_info {
+  int64_t scheduled_at_ms;  // when this run was due, Unix epoch ms
+  std::chrono::milliseconds timeout;
+};
+
+// The simple path. One object per configured check, built by T(const host&, const
+// check_spec&) (throw std::exception to reject the config); run() is called on a host worker
+// thread, may block up to run.timeout, and is never called twice at once on one object.
+class blocking_check {
+ public:
+  virtual ~blocking_check() = default;
+  virtual result run(const run_info& run) = 0;
+};
+
+// Hands a result back to the host. Call it exactly once, from any thread.
+class completion {
+ public:
+  completion(isitup_check_done_fn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
+  completion(completion&& o) noexcept : fn_(std::exchange(o.fn_, nullptr)), ctx_(o.ctx_) {}
+  completion& operator=(completion&& o) noexcept {
+    fn_ = std::exchange(o.fn_, nullptr);
+    ctx_ = o.ctx_;
+    return *this;
+  }
+  completion(const completion&) = delete;
+  completion& operator=(const completion&) = delete;
+  void operator()(const result& r) {
+    if (!fn_) return;
+    const isitup_record_v1 v = r.view();
+    std::exchange(fn_, nullptr)(ctx_, &v);
+  }
+  explicit operator bool() const { return fn_ != nullptr; }
+
+ private:
+  isitup_check_done_fn fn_;
+  void* ctx_;
+};
+
+// The asynchronous path: one object per plugin instance, built by T(const host&).
+class prepared_check {
+ public:
+  virtual ~prepared_check() = default;
+};
+class async_checks {
+ public:
+  virtual ~async_checks() = default;
+  // Validate one configured check; throw std::exception to reject it. Main thread.
+  virtual std::unique_ptr<prepared_check> prepare(const check_spec& spec) = 0;
+  // Start a run and return at once; call done (any thread) when it ends.
+  virtual void start(prepared_check& check, const run_info& run, completion done) = 0;
+};
+
+// A batch handed to a sink: valid until its batch_done is called.
+class batch_view {
+ public:
+  explicit batch_view(const isitup_batch_v1* b) : b_(b) {}
+  size_t size() const { return b_->count; }
+  const isitup_record_v1& operator[](size_t i) const { return *b_->records[i]; }
+  uint64_t sequence() const { return b_->sequence; }
+  const isitup_batch_v1* raw() const { return b_; }
+
+ private:
+  const isitup_batch_v1* b_;
+};
+
+// Reports a batch's fate. Call it exactly once, from any thread.
+class batch_done {
+ public:
+  batch_done(isitup_batch_done_fn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
+  batch_done(batch_done&& o) noexcept : fn_(std::exchange(o.fn_, nullptr)), ctx_(o.ctx_) {}
+  batch_done& operator=(batch_done&& o) noexcept {
+    fn_ = std::exchange(o.fn_, nullptr);
+    ctx_ = o.ctx_;
+    return *this;
+  }
+  batch_done(const batch_done&) = delete;
+  batch_done& operator=(const batch_done&) = delete;
+  void operator()(status s, std::string_view message = {}) {
+    if (!fn_) return;
+    std::string m(message);
+    std::exchange(fn_, nullptr)(ctx_, static_cast<uint32_t>(s), m.empty() ? nullptr : m.c_str());
+  }
+  explicit operator bool() const { return fn_ != nullptr; }
+
+ private:
+  isitup_batch_done_fn fn_;
+  void* ctx_;
+};
+
+// A sink, built by T(const host&, const options_view&) (throw to refuse the config).
+class sink {
+ public:
+  virtual ~sink() = default;
+  // Pipeline thread; must not block for long. Call done when the batch is durable.
+  virtual void write(const batch_view& batch, batch_done done) = 0;
+  // Shutdown: wait until every written batch is done, at most `timeout`.
+  virtual status flush(std::chrono::milliseconds timeout) = 0;
+};
+
+// A source, built by T(const host&, const options_view&). Feeds batches with host::submit.
+class source {
+ public:
+  virtual ~source() = default;
+  virtual void start() = 0;  // throw to fail start-up
+  virtual void ack(uint64_t token, status s) = 0;
+  virtual void stop() = 0;
+};
+
+namespace detail {
+
+inline void set_error(char* err, size_t cap, const char* what) {
+  if (!err || cap == 0) return;
+  size_t n = std::strlen(what);
+  if (n >= cap) n = cap - 1;
+  std::memcpy(err, what, n);
+  err[n] = '\0';
+}
+
+template <class F>
+uint32_t guarded(char* err, size_t cap, F&& f) noexcept {
+  try {
+    f();
+    return ISITUP_OK;
+  } catch (const std::exception& e) {
+    set_error(err, cap, e.what());
+  } catch (...) {
+    set_error(err, cap, "unknown exception");
+  }
+  return ISITUP_ERROR;
+}
+
+inline check_spec to_spec(const host& h, const isitup_check_spec_v1* s) {
+  return check_spec{s->name,
+                    s->target,
+                    std::chrono::milliseconds(s->interval_ms),
+                    std::chrono::milliseconds(s->timeout_ms),
+                    options_view(h.raw(), s->options)};
+}
+
+inline run_info to_run(const isitup_run_v1* r) {
+  return run_info{r->scheduled_at_ms, std::chrono::milliseconds(r->timeout_ms)};
+}
+
+inline void report_internal(isitup_check_done_fn done, void* ctx, const char* what) noexcept {
+  try {
+    completion c(done, ctx);
+    c(result::down("internal", what));
+  } catch (...) {
+  }
+}
+
+struct instance_base {
+  explicit instance_base(host h) : h(h) {}
+  host h;
+};
+
+template <class T>
+struct blocking_ops {
+  struct instance : instance_base {
+    using instance_base::instance_base;
+  };
+  static uint32_t create(const isitup_host_v1* hv, isitup_host_ctx* ctx, void** out, char* err,
+                         size_t cap) noexcept {
+    return guarded(err, cap, [&] { *out = new instance(host(hv, ctx)); });
+  }
+  static uint32_t prepare(void* inst, const isitup_check_spec_v1* spec, void** out, char* err,
+                          size_t cap) noexcept {
+    auto* in = static_cast<instance*>(inst);
+    return guarded(err, cap, [&] { *out = new T(in->h, to_spec(in->h, spec)); });
+  }
+  static void start(void*, void* chk, const isitup_run_v1* run, isitup_check_done_fn done,
+                    void* ctx) noexcept {
+    try {
+      result r = static_cast<T*>(chk)->run(to_run(run));
+      completion c(done, ctx);
+      c(r);
+    } catch (const std::exception& e) {
+      report_internal(done, ctx, e.what());
+    } catch (...) {
+      report_internal(done, ctx, "unknown exception");
+    }
+  }
+  static void release(void*, void* chk) noexcept { delete static_cast<T*>(chk); }
+  static void destroy(void* inst) noexcept { delete static_cast<instance*>(inst); }
+};
+
+template <class T>
+struct async_ops {
+  struct instance : instance_base {
+    instance(host h) : instance_base(h), impl(h) {}
+    T impl;
+  };
+  static uint32_t create(const isitup_host_v1* hv, isitup_host_ctx* ctx, void** out, char* err,
+                         size_t cap) noexcept {
+    return guarded(err, cap, [&] { *out = new instance(host(hv, ctx)); });
+  }
+  static uint32_t prepare(void* inst, const isitup_check_spec_v1* spec, void** out, char* err,
+                          size_t cap) noexcept {
+    auto* in = static_cast<instance*>(inst);
+    return guarded(err, cap, [&] {
+      *out = in->impl.prepare(to_spec(in->h, spec)).release();
+      if (!*out) throw std::runtime_error("prepare() returned no check");
+    });
+  }
+  static void start(void* inst, void* chk, const isitup_run_v1* run, isitup_check_done_fn done,
+                    void* ctx) noexcept {
+    try {
+      static_cast<instance*>(inst)->impl.start(*static_cast<prepared_check*>(chk), to_run(run),
+                                               completion(done, ctx));
+    } catch (const std::exception& e) {
+      report_internal(done, ctx, e.what());
+    } catch (...) {
+      report_internal(done, ctx, "unknown exception");
+    }
+  }
+  static void release(void*, void* chk) noexcept { delete static_cast<prepared_check*>(chk); }
+  static void destroy(void* inst) noexcept { delete static_cast<instance*>(inst); }
+};
+
+template <class T>
+struct sink_ops {
+  static uint32_t create(const isitup_host_v1* hv, isitup_host_ctx* ctx, const isitup_options* o,
+                         void** out, char* err, size_t cap) noexcept {
+    return guarded(err, cap, [&] { *out = new T(host(hv, ctx), options_view(hv, o)); });
+  }
+  static void write(void* inst, const isitup_batch_v1* b, isitup_batch_done_fn done,
+                    void* ctx) noexcept {
+    batch_done d(done, ctx);
+    try {
+      static_cast<T*>(inst)->write(batch_view(b), std::move(d));
+    } catch (const std::exception& e) {
+      if (d) d(status::retry, e.what());
+    } catch (...) {
+      if (d) d(status::retry, "unknown exception");
+    }
+  }
+  static uint32_t flush(void* inst, int64_t timeout_ms) noexcept {
+    try {
+      return static_cast<uint32_t>(
+          static_cast<T*>(inst)->flush(std::chrono::milliseconds(timeout_ms)));
+    } catch (...) {
+      return ISITUP_ERROR;
+    }
+  }
+  static void destroy(void* inst) noexcept { delete static_cast<T*>(inst); }
+};
+
+template <class T>
+struct source_ops {
+  static uint32_t create(const isitup_host_v1* hv, isitup_host_ctx* ctx, const isitup_options* o,
+                         void** out, char* err, size_t cap) noexcept {
+    return guarded(err, cap, [&] { *out = new T(host(hv, ctx), options_view(hv, o)); });
+  }
+  static uint32_t start(void* inst, char* err, size_t cap) noexcept {
+    return guarded(err, cap, [&] { static_cast<T*>(inst)->start(); });
+  }
+  static void ack(void* inst, uint64_t token, uint32_t s) noexcept {
+    try {
+      static_cast<T*>(inst)->ack(token, static_cast<status>(s));
+    } catch (...) {
+    }
+  }
+  static void stop(void* inst) noexcept {
+    try {
+      static_cast<T*>(inst)->stop();
+    } catch (...) {
+    }
+  }
+  static void destroy(void* inst) noexcept { delete static_cast<T*>(inst); }
+};
+
+inline std::vector<isitup_option_v1> to_c(const std::vector<option>& opts) {
+  std::vector<isitup_option_v1> out;
+  out.reserve(opts.size());
+  for (const option& o : opts)
+    out.push_back(isitup_option_v1{sizeof(isitup_option_v1), o.name,
+                                   static_cast<uint32_t>(o.type), o.required ? 1u : 0u,
+                                   o.default_value, o.description});
+  return out;
+}
+
+}  // namespace detail
+
+// Describes a plugin; ISITUP_PLUGIN keeps one in static storage and exports its descriptor.
+class plugin_def {
+ public:
+  plugin_def(const char* name, const char* version, const char* description)
+      : name_(name), version_(version), description_(description) {}
+
+  // T derives from blocking_check (run on the host's worker pool) or async_checks.
+  template <class T>
+  plugin_def&& check(const std::vector<option>& options) && {
+    check_options_ = detail::to_c(options);
+    check_ = isitup_check_ops_v1{};
+    check_.struct_size = sizeof(isitup_check_ops_v1);
+    if constexpr (std::is_base_of_v<blocking_check, T>) {
+      using ops = detail::blocking_ops<T>;
+      check_.flags = ISITUP_CHECK_BLOCKING;
+      set_check_ops<ops>();
+    } else {
+      static_assert(std::is_base_of_v<async_checks, T>,
+                    "a check class derives from blocking_check or async_checks");
+      set_check_ops<detail::async_ops<T>>();
+    }
+    kinds_ |= ISITUP_KIND_CHECK;
+    return std::move(*this);
+  }
+
+  template <class T>
+  plugin_def&& sink(const std::vector<option>& options, uint32_t max_in_flight = 1) && {
+    static_assert(std::is_base_of_v<isitup::sdk::sink, T>);
+    using ops = detail::sink_ops<T>;
+    sink_options_ = detail::to_c(options);
+    sink_ = isitup_sink_ops_v1{sizeof(isitup_sink_ops_v1), max_in_flight, nullptr, 0,
+                               &ops::create, &ops::write, &ops::flush, &ops::destroy};
+    kinds_ |= ISITUP_KIND_SINK;
+    return std::move(*this);
+  }
+
+  template <class T>
+  plugin_def&& source(const std::vector<option>& options) && {
+    static_assert(std::is_base_of_v<isitup::sdk::source, T>);
+    using ops = detail::source_ops<T>;
+    source_options_ = detail::to_c(options);
+    source_ = isitup_source_ops_v1{sizeof(isitup_source_ops_v1), nullptr, 0, &ops::create,
+                                   &ops::start, &ops::ack, &ops::stop, &ops::destroy};
+    kinds_ |= ISITUP_KIND_SOURCE;
+    return std::move(*this);
+  }
+
+  // The C descriptor, pointing into this object: call it on the object's final (static) home.
+  const isitup_plugin_v1* descriptor() {
+    check_.options = check_options_.data();
+    check_.option_count = check_options_.size();
+    sink_.options = sink_options_.data();
+    sink_.option_count = sink_options_.size();
+    source_.options = source_options_.data();
+    source_.option_count = source_options_.size();
+    desc_ = isitup_plugin_v1{ISITUP_ABI_VERSION,
+                             sizeof(isitup_plugin_v1),
+                             name_,
+                             version_,
+                             description_,
+                             kinds_,
+                             (kinds_ & ISITUP_KIND_CHECK) ? &check_ : nullptr,
+                             (kinds_ & ISITUP_KIND_SINK) ? &sink_ : nullptr,
+                             (kinds_ & ISITUP_KIND_SOURCE) ? &source_ : nullptr};
+    return &desc_;
+  }
+
+ private:
+  template <class ops>
+  void set_check_ops() {
+    check_.create = &ops::create;
+    check_.prepare = &ops::prepare;
+    check_.start = &ops::start;
+    check_.release = &ops::release;
+    check_.destroy = &ops::destroy;
+  }
+
+  const char* name_;
+  const char* version_;
+  const char* description_;
+  uint32_t kinds_ = 0;
+  std::vector<isitup_option_v1> check_options_, sink_options_, source_options_;
+  isitup_check_ops_v1 check_{};
+  isitup_sink_ops_v1 sink_{};
+  isitup_source_ops_v1 source_{};
+  isitup_plugin_v1 desc_{};
+};
+
+}  // namespace isitup::sdk
+
+// Exports the plugin's entry point. Use once per plugin, at namespace scope.
+#define ISITUP_PLUGIN(...)                                                     \
+  extern "C" ISITUP_EXPORT const isitup_plugin_v1* isitup_plugin_entry(void) { \
+    static ::isitup::sdk::plugin_def isitup_def_ = (__VA_ARGS__);              \
+    return isitup_def_.descriptor();                                           \
+  }
