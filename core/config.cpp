@@ -1,0 +1,396 @@
+#include "config.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <unordered_map>
+
+#include "config_internal.hpp"
+
+namespace isitup::config {
+
+using detail::at;
+using detail::describe;
+using detail::fail;
+using detail::quote;
+
+std::string to_string(const location& where) {
+  if (where.line <= 0) return where.file;
+  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
+}
+
+config_error::config_error(location where, const std::string& message)
+    : std::runtime_error(to_string(where) + ": " + message),
+      where_(std::move(where)),
+      message_(message) {}
+
+raw_options::raw_options() = default;
+
+raw_options::raw_options(std::shared_ptr<const YAML::Node> node, location where)
+    : node_(std::move(node)), where_(std::move(where)) {}
+
+namespace {
+
+constexpr std::string_view top_keys[] = {"agent",        "defaults", "pipeline", "domains",
+                                         "domains_file", "checks",   "sinks",    "sources"};
+constexpr std::string_view agent_keys[] = {"id", "location", "max_in_flight"};
+constexpr std::string_view defaults_keys[] = {"interval", "timeout"};
+constexpr std::string_view pipeline_keys[] = {"queue_size", "batch_size", "batch_delay",
+                                              "shutdown_timeout"};
+constexpr std::string_view check_keys[] = {"name",     "plugin",  "target",
+                                           "interval", "timeout", "options"};
+constexpr std::string_view section_keys[] = {"plugin", "options"};
+
+constexpr const char* default_check_plugin = "http_check";
+constexpr const char* default_sink_plugin = "stdout_sink";
+
+std::string host_name() {
+  char buf[HOST_NAME_MAX + 1] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
+bool is_plugin_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+bool has_control_character(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
+class loader {
+ public:
+  loader(std::string file, std::filesystem::path base_dir)
+      : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
+
+  agent load(const YAML::Node& root) {
+    agent a;
+    a.file = file_;
+    std::unordered_map<std::string, detail::entry> top;
+    for (auto& e : detail::mapping_entries(file_, root, "", top_keys)) {
+      if (!e.value.IsNull()) top.emplace(e.key, std::move(e));
+    }
+    const auto find = [&](const char* key) -> const detail::entry* {
+      const auto it = top.find(key);
+      return it == top.end() ? nullptr : &it->second;
+    };
+    if (const auto* e = find("agent")) read_agent(*e, a);
+    if (a.id.empty()) {
+      a.id = host_name();
+      if (a.id.empty()) {
+        fail({file_, 1, 1}, "cannot get the host name for the default agent.id; set agent.id");
+      }
+    }
+    if (const auto* e = find("defaults")) read_defaults(*e, a);
+    if (const auto* e = find("pipeline")) read_pipeline(*e, a);
+    if (const auto* e = find("domains")) read_domains(*e, a);
+    if (const auto* e = find("domains_file")) read_domains_file(*e, a);
+    if (const auto* e = find("checks")) read_checks(*e, a);
+    if (const auto* e = find("sinks")) a.sinks = read_sections(*e);
+    if (a.sinks.empty()) {
+      const location where = find("sinks") ? at(file_, find("sinks")->key_node) : location{file_};
+      a.sinks.push_back({default_sink_plugin, raw_options(nullptr, where), where});
+    }
+    if (const auto* e = find("sources")) a.sources = read_sections(*e);
+    return a;
+  }
+
+ private:
+  [[noreturn]] void fail_at(const YAML::Node& node, const std::string& message) const {
+    fail(at(file_, node), message);
+  }
+
+  std::string string_value(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar()) fail_at(node, path + ": expected a string, got " + describe(node));
+    return node.Scalar();
+  }
+
+  // A non-empty string without control characters (names, ids, targets).
+  std::string name_value(const YAML::Node& node, const std::string& path) const {
+    std::string text = string_value(node, path);
+    if (text.empty()) fail_at(node, path + ": must not be empty");
+    if (has_control_character(text)) {
+      fail_at(node, path + ": " + quote(text) + " contains a control character");
+    }
+    return text;
+  }
+
+  std::string plugin_value(const YAML::Node& node, const std::string& path) const {
+    std::string name = string_value(node, path);
+    if (!is_plugin_name(name)) {
+      fail_at(node, path + ": " + quote(name) +
+                        " is not a plugin name (lowercase letters, digits and '_', e.g. " +
+                        default_check_plugin + ")");
+    }
+    return name;
+  }
+
+  int64_t duration_value(const YAML::Node& node, const std::string& path,
+                         bool positive = true) const {
+    const std::string text = string_value(node, path);
+    const auto ms = parse_duration_ms(text);
+    if (!ms) fail_at(node, path + ": " + detail::duration_expected(text));
+    if (positive && *ms <= 0) fail_at(node, path + ": must be greater than 0, got " + quote(text));
+    return *ms;
+  }
+
+  int64_t positive_integer(const YAML::Node& node, const std::string& path, int64_t max) const {
+    const std::string text = string_value(node, path);
+    const bool digits = !text.empty() && std::all_of(text.begin(), text.end(),
+                                                     [](char c) { return c >= '0' && c <= '9'; });
+    const auto value = detail::parse_int64(text);
+    if (!digits || !value || *value <= 0) {
+      fail_at(node, path + ": expected a positive integer, got " + quote(text));
+    }
+    if (*value > max) {
+      fail_at(node, path + ": " + text + " is too large (at most " + std::to_string(max) + ")");
+    }
+    return *value;
+  }
+
+  void read_agent(const detail::entry& section, agent& a) const {
+    for (const auto& e : detail::mapping_entries(file_, section.value, "agent", agent_keys)) {
+      if (e.value.IsNull()) continue;
+      const std::string path = "agent." + e.key;
+      if (e.key == "id") {
+        a.id = name_value(e.value, path);
+      } else if (e.key == "location") {
+        a.location = string_value(e.value, path);
+        if (has_control_character(a.location)) {
+          fail_at(e.value, path + ": " + quote(a.location) + " contains a control character");
+        }
+      } else if (e.key == "max_in_flight") {
+        a.max_in_flight = static_cast<int>(positive_integer(e.value, path, INT_MAX));
+      }
+    }
+  }
+
+  void read_defaults(const detail::entry& section, agent& a) const {
+    for (const auto& e : detail::mapping_entries(file_, section.value, "defaults", defaults_keys)) {
+      if (e.value.IsNull()) continue;
+      const int64_t ms = duration_value(e.value, "defaults." + e.key);
+      (e.key == "interval" ? a.interval_ms : a.timeout_ms) = ms;
+    }
+  }
+
+  void read_pipeline(const detail::entry& section, agent& a) const {
+    constexpr int64_t max_size = std::numeric_limits<int32_t>::max();
+    const YAML::Node* batch_size_node = nullptr;
+    const YAML::Node* queue_size_node = nullptr;
+    const auto entries = detail::mapping_entries(file_, section.value, "pipeline", pipeline_keys);
+    for (const auto& e : entries) {
+      if (e.value.IsNull()) continue;
+      const std::string path = "pipeline." + e.key;
+      if (e.key == "queue_size") {
+        a.queue_size = static_cast<std::size_t>(positive_integer(e.value, path, max_size));
+        queue_size_node = &e.value;
+      } else if (e.key == "batch_size") {
+        a.batch_size = static_cast<std::size_t>(positive_integer(e.value, path, max_size));
+        batch_size_node = &e.value;
+      } else if (e.key == "batch_delay") {
+        a.batch_delay_ms = duration_value(e.value, path, false);
+      } else if (e.key == "shutdown_timeout") {
+        a.shutdown_timeout_ms = duration_value(e.value, path);
+      }
+    }
+    if (a.batch_size > a.queue_size) {
+      const std::string message = "pipeline.batch_size (" + std::to_string(a.batch_size) +
+                                  ") must not exceed pipeline.queue_size (" +
+                                  std::to_string(a.queue_size) + ")";
+      fail_at(batch_size_node ? *batch_size_node : *queue_size_node, message);
+    }
+  }
+
+  void add_check(agent& a, check c) {
+    const auto [it, inserted] = check_names_.emplace(c.name, c.where);
+    if (!inserted) {
+      fail(c.where,
+           "duplicate check name " + quote(c.name) + " (first at " + to_string(it->second) + ")");
+    }
+    a.checks.push_back(std::move(c));
+  }
+
+  check domain_check(const agent& a, const std::string& entry, const location& where,
+                     const std::string& path) const {
+    std::string why;
+    auto target = detail::domain_target(entry, why);
+    if (!target) fail(where, path + ": " + why);
+    check c;
+    c.name = entry;
+    c.plugin = default_check_plugin;
+    c.target = std::move(*target);
+    c.interval_ms = a.interval_ms;
+    c.timeout_ms = a.timeout_ms;
+    c.options = raw_options(nullptr, where);
+    c.where = where;
+    return c;
+  }
+
+  void read_domains(const detail::entry& section, agent& a) {
+    if (!section.value.IsSequence()) {
+      fail_at(section.value,
+              "domains: expected a sequence of domains or URLs, got " + describe(section.value));
+    }
+    std::size_t index = 0;
+    for (const auto& item : section.value) {
+      const std::string path = "domains[" + std::to_string(index++) + "]";
+      if (item.IsNull()) fail_at(item, path + ": empty entry");
+      if (!item.IsScalar()) {
+        fail_at(item, path + ": expected a domain or URL, got " + describe(item));
+      }
+      const location where = at(file_, item);
+      add_check(a, domain_check(a, item.Scalar(), where, path));
+    }
+  }
+
+  void read_domains_file(const detail::entry& e, agent& a) {
+    const std::filesystem::path given = string_value(e.value, "domains_file");
+    if (given.empty()) fail_at(e.value, "domains_file: must not be empty");
+    const std::string path = (given.is_absolute() ? given : base_dir_ / given).string();
+    for (const auto& line : detail::read_domains_file(path, at(file_, e.key_node))) {
+      add_check(a, domain_check(a, line.text, line.where, "domains_file"));
+    }
+  }
+
+  raw_options options_value(const detail::entry& e, const std::string& path) const {
+    if (!e.value.IsMap()) {
+      fail_at(e.value, path + ": expected a mapping of options, got " + describe(e.value));
+    }
+    return raw_options(std::make_shared<const YAML::Node>(e.value), at(file_, e.value));
+  }
+
+  void read_checks(const detail::entry& section, agent& a) {
+    if (!section.value.IsSequence()) {
+      fail_at(section.value,
+              "checks: expected a sequence of checks, got " + describe(section.value));
+    }
+    std::size_t index = 0;
+    for (const auto& item : section.value) {
+      const std::string path = "checks[" + std::to_string(index++) + "]";
+      if (!item.IsMap()) {
+        fail_at(item, path + ": expected a mapping with target (and name, plugin, interval, " +
+                          "timeout, options), got " + describe(item));
+      }
+      check c;
+      c.where = at(file_, item);
+      c.plugin = default_check_plugin;
+      c.interval_ms = a.interval_ms;
+      c.timeout_ms = a.timeout_ms;
+      c.options = raw_options(nullptr, c.where);
+      bool has_target = false;
+      for (const auto& e : detail::mapping_entries(file_, item, path, check_keys)) {
+        if (e.value.IsNull()) continue;
+        const std::string key_path = path + "." + e.key;
+        if (e.key == "name") {
+          c.name = name_value(e.value, key_path);
+        } else if (e.key == "plugin") {
+          c.plugin = plugin_value(e.value, key_path);
+        } else if (e.key == "target") {
+          c.target = name_value(e.value, key_path);
+          has_target = true;
+        } else if (e.key == "interval") {
+          c.interval_ms = duration_value(e.value, key_path);
+        } else if (e.key == "timeout") {
+          c.timeout_ms = duration_value(e.value, key_path);
+        } else if (e.key == "options") {
+          c.options = options_value(e, key_path);
+        }
+      }
+      if (!has_target) fail(c.where, path + ": missing required key 'target'");
+      if (c.name.empty()) c.name = c.target;
+      add_check(a, std::move(c));
+    }
+  }
+
+  std::vector<plugin_section> read_sections(const detail::entry& section) const {
+    const std::string& name = section.key;
+    if (!section.value.IsSequence()) {
+      fail_at(section.value,
+              name + ": expected a sequence of {plugin, options}, got " + describe(section.value));
+    }
+    std::vector<plugin_section> out;
+    std::size_t index = 0;
+    for (const auto& item : section.value) {
+      const std::string path = name + "[" + std::to_string(index++) + "]";
+      if (!item.IsMap()) {
+        fail_at(item,
+                path + ": expected a mapping with plugin (and options), got " + describe(item));
+      }
+      plugin_section s;
+      s.where = at(file_, item);
+      s.options = raw_options(nullptr, s.where);
+      for (const auto& e : detail::mapping_entries(file_, item, path, section_keys)) {
+        if (e.value.IsNull()) continue;
+        if (e.key == "plugin") {
+          s.plugin = plugin_value(e.value, path + ".plugin");
+        } else if (e.key == "options") {
+          s.options = options_value(e, path + ".options");
+        }
+      }
+      if (s.plugin.empty()) fail(s.where, path + ": missing required key 'plugin'");
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  std::string file_;
+  std::filesystem::path base_dir_;
+  std::unordered_map<std::string, location> check_names_;
+};
+
+}  // namespace
+
+agent load_string(const std::string& text, const std::string& file) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    fail(at(file, e.mark), "YAML syntax error: " + e.msg);
+  }
+  if (documents.size() > 1) {
+    fail(at(file, documents[1]), "expected one YAML document, found " +
+                                     std::to_string(documents.size()) +
+                                     " (remove the '---' separators)");
+  }
+  if (documents.empty() || documents[0].IsNull()) {
+    fail({file, 1, 1},
+         "the config is empty; expected a mapping with some of: " + detail::join(top_keys));
+  }
+  YAML::Node root = documents[0];
+  if (!root.IsMap()) {
+    fail(at(file, root), "expected a mapping at the top level with some of: " +
+                             detail::join(top_keys) + "; got " + describe(root));
+  }
+  detail::substitute_tree(file, root);
+  return loader(file, std::filesystem::path(file).parent_path()).load(root);
+}
+
+agent load_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    fail({path}, "cannot read the config file: it is a directory");
+  }
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr)
+    fail({path}, "cannot read the config file: " + std::string(std::strerror(errno)));
+  std::string text;
+  char buf[65536];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  const bool failed = std::ferror(f) != 0;
+  const int error = errno;
+  std::fclose(f);
+  if (failed) fail({path}, "cannot read the config file: " + std::string(std::strerror(error)));
+  return load_string(text, path);
+}
+
+}  // namespace isitup::config

@@ -23,7 +23,11 @@ struct location {
   int column = 0;  // 1-based
 };
 
-// what() is "file:line:column: message".
+// "file:line:column", or just "file" when the line is unknown (0).
+std::string to_string(const location& where);
+
+// what() is "file:line:column: message" ("file: message" when there is no line, e.g. a config
+// file that cannot be read).
 class config_error : public std::runtime_error {
  public:
   config_error(location where, const std::string& message);
@@ -36,10 +40,12 @@ class config_error : public std::runtime_error {
 };
 
 // An `options:` mapping as written in the config (after ${VAR} substitution), not yet
-// validated. Empty when the section has no options.
+// validated. node() is nullptr when the section has no options; where() is then the owner's
+// location (the check, sink or source entry), so that "missing required option" points there.
 class raw_options {
  public:
   raw_options();
+  // `node` may be null (no options).
   explicit raw_options(std::shared_ptr<const YAML::Node> node, location where);
   const location& where() const { return where_; }
   const YAML::Node* node() const { return node_.get(); }
@@ -77,12 +83,12 @@ struct agent {
   std::string location;  // may be empty
   int64_t interval_ms = 30000;
   int64_t timeout_ms = 5000;
-  int max_in_flight = 1000;          // agent.max_in_flight: checks running at once
-  std::size_t queue_size = 10000;    // pipeline.queue_size: results waiting for sinks
-  std::size_t batch_size = 500;      // pipeline.batch_size
-  int64_t batch_delay_ms = 200;      // pipeline.batch_delay
+  int max_in_flight = 1000;             // agent.max_in_flight: checks running at once
+  std::size_t queue_size = 10000;       // pipeline.queue_size: results waiting for sinks
+  std::size_t batch_size = 500;         // pipeline.batch_size
+  int64_t batch_delay_ms = 200;         // pipeline.batch_delay
   int64_t shutdown_timeout_ms = 10000;  // pipeline.shutdown_timeout
-  std::vector<check> checks;         // domains, domains_file lines, then checks, in order
+  std::vector<check> checks;            // domains, domains_file lines, then checks, in order
   std::vector<plugin_section> sinks;    // stdout_sink when the config names none
   std::vector<plugin_section> sources;
 };

@@ -1,0 +1,246 @@
+#include "config_internal.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <unordered_set>
+
+namespace isitup::config::detail {
+
+location at(const std::string& file, const YAML::Mark& mark) {
+  location where{file, 0, 0};
+  if (!mark.is_null() && mark.line >= 0) {
+    where.line = mark.line + 1;
+    where.column = mark.column + 1;
+  }
+  return where;
+}
+
+location at(const std::string& file, const YAML::Node& node) { return at(file, node.Mark()); }
+
+void fail(const location& where, const std::string& message) { throw config_error(where, message); }
+
+std::string quote(std::string_view text) {
+  constexpr std::size_t max_chars = 80;
+  std::string out = "'";
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i == max_chars) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += "'";
+  return out;
+}
+
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a sequence";
+    case YAML::NodeType::Scalar:
+      return "the scalar " + quote(node.Scalar());
+    default:
+      return "an empty value";
+  }
+}
+
+std::string join(std::span<const std::string_view> names) {
+  std::string out;
+  for (const auto& name : names) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+bool is_name_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+bool is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '9'); }
+
+}  // namespace
+
+std::string suggestion(std::string_view key, std::span<const std::string_view> names) {
+  std::string_view best;
+  std::size_t best_distance = 3;  // at most two edits away
+  for (const auto& name : names) {
+    const std::size_t d = edit_distance(key, name);
+    if (d < best_distance && d < name.size()) {
+      best_distance = d;
+      best = name;
+    }
+  }
+  if (best.empty()) return "";
+  return " (did you mean '" + std::string(best) + "'?)";
+}
+
+bool substitute_env(std::string_view text, std::string& out, substitution_error& error) {
+  out.clear();
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const char c = text[i];
+    if (c != '$' || i + 1 == text.size() || (text[i + 1] != '$' && text[i + 1] != '{')) {
+      out += c;
+      ++i;
+      continue;
+    }
+    if (text[i + 1] == '$') {
+      out += '$';
+      i += 2;
+      continue;
+    }
+    const std::size_t close = text.find('}', i + 2);
+    if (close == std::string_view::npos) {
+      error = {i, "unterminated '${' (expected ${NAME} or ${NAME:-default}; write $$ for a '$')"};
+      return false;
+    }
+    const std::string_view inner = text.substr(i + 2, close - i - 2);
+    const std::size_t separator = inner.find(":-");
+    const std::string_view name = inner.substr(0, separator);
+    const bool valid_name = !name.empty() && is_name_start(name[0]) &&
+                            std::all_of(name.begin(), name.end(), is_name_char);
+    if (!valid_name) {
+      error = {i, "bad variable reference " + quote(text.substr(i, close - i + 1)) +
+                      " (expected ${NAME} or ${NAME:-default}; write $$ for a '$')"};
+      return false;
+    }
+    const std::string name_text(name);
+    const char* value = std::getenv(name_text.c_str());
+    if (separator != std::string_view::npos) {
+      out += (value != nullptr && *value != '\0') ? std::string_view(value)
+                                                  : inner.substr(separator + 2);
+    } else if (value == nullptr) {
+      error = {i, "environment variable " + name_text + " is not set (use ${" + name_text +
+                      ":-default} to give a default)"};
+      return false;
+    } else {
+      out += value;
+    }
+    i = close + 1;
+  }
+  return true;
+}
+
+namespace {
+
+// Aliases (*name) share their node with the anchor: substitute each scalar once, keyed by its
+// position in the text (two distinct scalars never start at the same place).
+void substitute_node(const std::string& file, YAML::Node node, std::unordered_set<int>& done) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: {
+      if (!done.insert(node.Mark().pos).second) return;
+      const std::string& text = node.Scalar();
+      if (text.find('$') == std::string::npos) return;
+      std::string out;
+      substitution_error error;
+      if (!substitute_env(text, out, error)) fail(at(file, node), error.message);
+      node = out;
+      return;
+    }
+    case YAML::NodeType::Sequence:
+      for (auto it = node.begin(); it != node.end(); ++it) substitute_node(file, *it, done);
+      return;
+    case YAML::NodeType::Map:
+      for (auto it = node.begin(); it != node.end(); ++it) substitute_node(file, it->second, done);
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+void substitute_tree(const std::string& file, YAML::Node& node) {
+  std::unordered_set<int> done;
+  substitute_node(file, node, done);
+}
+
+std::vector<entry> mapping_entries(const std::string& file, const YAML::Node& node,
+                                   const std::string& path,
+                                   std::span<const std::string_view> allowed) {
+  const std::string prefix = path.empty() ? "" : path + ": ";
+  if (!node.IsMap()) fail(at(file, node), prefix + "expected a mapping, got " + describe(node));
+  std::vector<entry> entries;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node key = it->first;  // the iterator hands out a temporary
+    if (!key.IsScalar()) fail(at(file, key), prefix + "expected a key, got " + describe(key));
+    const std::string& name = key.Scalar();
+    for (const auto& seen : entries) {
+      if (seen.key == name) {
+        const location first = at(file, seen.key_node);
+        fail(at(file, key),
+             prefix + "duplicate key " + quote(name) + " (first at " + to_string(first) + ")");
+      }
+    }
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      std::string message = "unknown key " + quote(name);
+      message += path.empty() ? " at the top level" : " in " + path;
+      if (name == "<<") message += " (YAML merge keys are not supported)";
+      message += suggestion(name, allowed) + "; valid keys: " + join(allowed);
+      fail(at(file, key), message);
+    }
+    entries.push_back({name, key, it->second});
+  }
+  return entries;
+}
+
+std::optional<int64_t> parse_int64(std::string_view text) {
+  if (text.empty() || text.front() == '+') return std::nullopt;
+  int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 10);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<double> parse_number(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<bool> parse_bool(std::string_view text) {
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "true" || lower == "yes" || lower == "on") return true;
+  if (lower == "false" || lower == "no" || lower == "off") return false;
+  return std::nullopt;
+}
+
+std::string duration_expected(std::string_view got) {
+  return "expected a duration like 500ms, 30s, 5m, 1h, got " + quote(got);
+}
+
+}  // namespace isitup::config::detail

@@ -1,0 +1,76 @@
+// Internal to the config module (config*.cpp): yaml-cpp helpers, ${VAR} substitution and the
+// domain rules. Includes yaml-cpp, so nothing outside the isitup_config library includes it.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config.hpp"
+
+namespace isitup::config::detail {
+
+location at(const std::string& file, const YAML::Mark& mark);
+location at(const std::string& file, const YAML::Node& node);
+[[noreturn]] void fail(const location& where, const std::string& message);
+
+// "a mapping", "a sequence", "an empty value", "the scalar 'text'": for "expected X, got Y".
+std::string describe(const YAML::Node& node);
+// 'text', shortened past 80 characters, control characters escaped.
+std::string quote(std::string_view text);
+std::string join(std::span<const std::string_view> names);
+// " (did you mean 'x'?)" when one of `names` is a likely typo of `key`, else "".
+std::string suggestion(std::string_view key, std::span<const std::string_view> names);
+
+struct substitution_error {
+  std::size_t offset = 0;  // in the input text
+  std::string message;
+};
+// Replaces ${VAR} and ${VAR:-default} (default when VAR is unset or empty) from the
+// environment and $$ with $. A lone $ stays as it is. Returns false and fills `error` on an
+// unset variable without a default, a malformed ${...} or an unterminated one.
+bool substitute_env(std::string_view text, std::string& out, substitution_error& error);
+// Substitutes in place in every scalar value under `node` (mapping keys are left alone); an
+// error is a config_error at that scalar.
+void substitute_tree(const std::string& file, YAML::Node& node);
+
+struct entry {
+  std::string key;
+  YAML::Node key_node;
+  YAML::Node value;
+};
+// The entries of the mapping `node`, in order. `path` names it in messages ("agent",
+// "checks[2]"; empty for the top level). Fails on a non-mapping, a key that is not a scalar, a
+// duplicate key, and (when `allowed` is not empty) a key not in `allowed`.
+std::vector<entry> mapping_entries(const std::string& file, const YAML::Node& node,
+                                   const std::string& path,
+                                   std::span<const std::string_view> allowed);
+
+// Strict scalar parsers: the whole text must match, no surrounding spaces.
+std::optional<int64_t> parse_int64(std::string_view text);  // [-]digits, in range
+std::optional<double> parse_number(std::string_view text);  // finite decimal number
+std::optional<bool> parse_bool(std::string_view text);      // true/false/yes/no/on/off
+// "expected a duration like 500ms, 30s, 5m, 1h, got 'fast'"
+std::string duration_expected(std::string_view got);
+
+// Turns one `domains:` entry into an http_check target: a bare domain (host or host:port)
+// becomes https://<domain>/, an http:// or https:// URL with a host is kept as it is. Returns
+// nullopt and fills `why` for anything else.
+std::optional<std::string> domain_target(std::string_view entry, std::string& why);
+
+struct domains_file_entry {
+  std::string text;  // after ${VAR} substitution
+  location where;    // the entry's first character in the domains file
+};
+// Reads a domains file: one entry a line; blank lines, lines starting with # and trailing
+// " # comments" are skipped. `path` is used to open the file and in messages. Failing to read
+// it is an error at `key_where`.
+std::vector<domains_file_entry> read_domains_file(const std::string& path,
+                                                  const location& key_where);
+
+}  // namespace isitup::config::detail
