@@ -24,7 +24,7 @@ struct record {
          ttfb_ms = ISITUP_ABSENT_MS, total_ms = ISITUP_ABSENT_MS;
   int32_t regex_match = ISITUP_ABSENT_INT;
   int64_t tls_not_after_ms = ISITUP_ABSENT_TIME;
-  int32_t tls_days_left = ISITUP_ABSENT_INT;
+  int32_t tls_days_left = ISITUP_ABSENT_DAYS;
   int32_t redirects = ISITUP_ABSENT_INT;
   std::string ip;
   std::string extra_json;  // a JSON object text, or empty

@@ -1,0 +1,218 @@
+// stdout_sink: writes every result as one line to stdout, stderr or a file, either as the v1
+// JSON record (through the host's codec) or as an aligned line for people. The agent's
+// default sink. Uses only the public SDK.
+#include <isitup/plugin.h>
+#include <isitup/plugin.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace {
+
+namespace sdk = isitup::sdk;
+
+enum class line_format { json, text };
+
+constexpr size_t check_width = 24;  // text format: check names are padded to this many chars
+
+// Days since 1970-01-01 -> civil date (Howard Hinnant's civil_from_days).
+void civil_from_days(int64_t z, int64_t& year, unsigned& month, unsigned& day) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  day = doy - (153 * mp + 2) / 5 + 1;
+  month = mp < 10 ? mp + 3 : mp - 9;
+  year = static_cast<int64_t>(yoe) + era * 400 + (month <= 2);
+}
+
+void append_digits(std::string& out, int64_t value, int width) {
+  char buf[20];
+  for (int i = width - 1; i >= 0; --i, value /= 10) buf[i] = static_cast<char>('0' + value % 10);
+  out.append(buf, static_cast<size_t>(width));
+}
+
+// "2026-11-27T18:00:00Z" (UTC, whole seconds), or "-" padded to the same width.
+void append_time(std::string& out, int64_t ms) {
+  constexpr int64_t ms_per_day = 86'400'000;
+  if (ms < 0 || ms > 253'402'300'799'999) {  // absent, or before 1970 or after 9999
+    out += "-                   ";
+    return;
+  }
+  int64_t year;
+  unsigned month, day;
+  civil_from_days(ms / ms_per_day, year, month, day);
+  const int64_t secs = ms % ms_per_day / 1000;
+  append_digits(out, year, 4);
+  out += '-';
+  append_digits(out, month, 2);
+  out += '-';
+  append_digits(out, day, 2);
+  out += 'T';
+  append_digits(out, secs / 3600, 2);
+  out += ':';
+  append_digits(out, secs / 60 % 60, 2);
+  out += ':';
+  append_digits(out, secs % 60, 2);
+  out += 'Z';
+}
+
+// Appends `s` with control characters turned into spaces (one result, one line); returns
+// how many characters (UTF-8 code points) it appended.
+size_t append_clean(std::string& out, std::string_view s) {
+  size_t chars = 0;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    out += u < 0x20 || u == 0x7f ? ' ' : c;
+    if ((u & 0xC0) != 0x80) ++chars;
+  }
+  return chars;
+}
+
+void pad_left(std::string& out, std::string_view s, size_t width) {
+  if (s.size() < width) out.append(width - s.size(), ' ');
+  out += s;
+}
+
+// One aligned line (no newline):
+// 2026-11-27T18:00:00Z shop                     UP   200    41.0ms
+// 2026-11-27T18:00:05Z api                      DOWN   -         -  dns: no such host
+void append_text(std::string& out, const isitup_record_v1& r) {
+  append_time(out, r.started_at_ms != ISITUP_ABSENT_TIME ? r.started_at_ms : r.scheduled_at_ms);
+  out += ' ';
+  const size_t chars = append_clean(out, r.check ? r.check : "-");
+  if (chars < check_width) out.append(check_width - chars, ' ');
+  out += r.status == ISITUP_UP ? " UP   " : " DOWN ";
+  pad_left(out, r.http_code != ISITUP_ABSENT_INT ? std::to_string(r.http_code) : "-", 3);
+  out += ' ';
+  std::string total = "-";
+  if (r.total_ms >= 0 && r.total_ms < 1e15) {  // absent is -1; NaN fails both tests
+    const auto tenths = static_cast<int64_t>(std::llround(r.total_ms * 10));
+    total = std::to_string(tenths / 10) + '.' + static_cast<char>('0' + tenths % 10) + "ms";
+  }
+  pad_left(out, total, 9);
+  if (r.status != ISITUP_UP) {
+    out += "  ";
+    append_clean(out, r.error_kind ? r.error_kind : "unknown");
+    if (r.error_message && *r.error_message) {
+      out += ": ";
+      append_clean(out, r.error_message);
+    }
+  }
+}
+
+class stdout_sink final : public sdk::sink {
+ public:
+  stdout_sink(const sdk::host& host, const sdk::options_view& options) : host_(host) {
+    const std::string format = options.string("format");
+    if (format == "json")
+      format_ = line_format::json;
+    else if (format == "text")
+      format_ = line_format::text;
+    else
+      throw std::invalid_argument("format: expected \"json\" or \"text\", got \"" + format + "\"");
+
+    output_ = options.string("output");
+    if (output_ == "stdout") {
+      out_ = stdout;
+    } else if (output_ == "stderr") {
+      out_ = stderr;
+    } else if (output_.empty()) {
+      throw std::invalid_argument("output: expected stdout, stderr or a file path");
+    } else {
+      out_ = std::fopen(output_.c_str(), "ae");  // append; close-on-exec
+      if (!out_)
+        throw std::runtime_error("output: cannot open " + output_ + ": " + std::strerror(errno));
+      owned_ = true;
+    }
+  }
+
+  ~stdout_sink() override {
+    if (owned_)
+      std::fclose(out_);
+    else
+      std::fflush(out_);
+  }
+
+  stdout_sink(const stdout_sink&) = delete;
+  stdout_sink& operator=(const stdout_sink&) = delete;
+
+  void write(const sdk::batch_view& batch, sdk::batch_done done) override {
+    std::string text;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (format_ == line_format::json)
+        append_json(text, batch[i]);
+      else
+        append_text(text, batch[i]);
+      text += '\n';
+    }
+    std::string error;
+    {
+      std::lock_guard lock(mu_);
+      errno = 0;
+      const bool written = std::fwrite(text.data(), 1, text.size(), out_) == text.size();
+      if (std::fflush(out_) != 0 || !written) {
+        const int e = errno;
+        error = "write to " + output_ + " failed: " + (e ? std::strerror(e) : "short write");
+        std::clearerr(out_);  // let the next batch try again
+      }
+    }
+    if (error.empty()) {
+      host_.counter_add("lines", static_cast<int64_t>(batch.size()));
+      done(sdk::status::ok);
+    } else {
+      host_.counter_add("write_errors", 1);
+      done(sdk::status::error, error);
+    }
+  }
+
+  // Every batch is flushed as it is written; nothing is ever pending.
+  sdk::status flush(std::chrono::milliseconds) override {
+    std::lock_guard lock(mu_);
+    std::fflush(out_);
+    return sdk::status::ok;
+  }
+
+ private:
+  // Appends the host's JSON encoding of r, growing the buffer once if it is too small.
+  void append_json(std::string& out, const isitup_record_v1& r) const {
+    const size_t at = out.size();
+    size_t cap = 1024;
+    out.resize(at + cap);
+    size_t n = host_.raw()->record_to_json(&r, out.data() + at, cap);
+    if (n >= cap) {
+      cap = n + 1;
+      out.resize(at + cap);
+      n = host_.raw()->record_to_json(&r, out.data() + at, cap);
+    }
+    out.resize(at + (n < cap ? n : 0));
+  }
+
+  sdk::host host_;
+  line_format format_ = line_format::json;
+  std::string output_;
+  std::FILE* out_ = nullptr;
+  bool owned_ = false;
+  std::mutex mu_;
+};
+
+}  // namespace
+
+ISITUP_PLUGIN(
+    isitup::sdk::plugin_def("stdout_sink", "1.0.0",
+                            "Writes results as JSON lines or aligned text to stdout, stderr or "
+                            "a file")
+        .sink<stdout_sink>(
+            {{"format", ISITUP_OPT_STRING, "json",
+              "json: the v1 JSON record, one per line; text: one aligned line per result"},
+             {"output", ISITUP_OPT_STRING, "stdout",
+              "stdout, stderr, or a file path (created if missing, appended to)"}}))

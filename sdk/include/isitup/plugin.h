@@ -27,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -103,6 +104,7 @@ typedef struct isitup_options isitup_options;
 #define ISITUP_ABSENT_INT (-1)
 #define ISITUP_ABSENT_MS (-1.0)
 #define ISITUP_ABSENT_TIME INT64_MIN
+#define ISITUP_ABSENT_DAYS INT32_MIN /* tls_days_left: negative days are real (expired) */
 
 /* One check result: the v1 wire record (see the codec). A check plugin fills the fields from
  * `status` on; the host fills the identity fields (agent .. started_at_ms) and ignores what
@@ -137,8 +139,7 @@ typedef struct isitup_record_v1 {
 
 /* Fill every field with "absent", status down, struct_size set. */
 static inline void isitup_record_init(isitup_record_v1* r) {
-  const isitup_record_v1 empty = {0};
-  *r = empty;
+  memset(r, 0, sizeof *r);
   r->struct_size = (uint32_t)sizeof(isitup_record_v1);
   r->status = ISITUP_DOWN;
   r->scheduled_at_ms = ISITUP_ABSENT_TIME;
@@ -148,7 +149,7 @@ static inline void isitup_record_init(isitup_record_v1* r) {
   r->dns_ms = r->connect_ms = r->tls_ms = r->ttfb_ms = r->total_ms = ISITUP_ABSENT_MS;
   r->regex_match = ISITUP_ABSENT_INT;
   r->tls_not_after_ms = ISITUP_ABSENT_TIME;
-  r->tls_days_left = ISITUP_ABSENT_INT;
+  r->tls_days_left = ISITUP_ABSENT_DAYS;
   r->redirects = ISITUP_ABSENT_INT;
 }
 
@@ -158,7 +159,7 @@ typedef struct isitup_batch_v1 {
   uint32_t struct_size;
   size_t count;
   const isitup_record_v1* const* records;
-  uint64_t sequence; /* increases by one per batch of this sink instance */
+  uint64_t sequence; /* increases by one per new batch; a batch sent again keeps its number */
 } isitup_batch_v1;
 
 /* A record decoded from JSON by the host (isitup_host_v1.record_parse). */

@@ -1,0 +1,444 @@
+// A fake isitup_host_v1 for plugin unit tests. Header-only; depends on nothing but
+// <isitup/plugin.h> and the standard library, so a plugin author can test a plugin without
+// the agent. It serves declared options (defaults applied, given values checked against the
+// declared types), records log lines and counters, and hands the codec and source services
+// to std::function hooks the test sets:
+//
+//   using namespace isitup::sdk::testing;
+//   fake_host host;
+//   host.to_json = [](const isitup_record_v1& r) { std::string s; isitup::codec::encode(r, s);
+//                                                  return s; };  // the test links the codec
+//   sink_under_test sink(host, isitup_plugin_entry(), {{"format", "text"}});  // under_test.hpp
+//   ASSERT_TRUE(sink.ok()) << sink.error();
+//   auto outcome = sink.write({&record});          // waits for the batch's completion
+//   EXPECT_EQ(outcome.status, ISITUP_OK);
+//   EXPECT_TRUE(host.problems().empty());          // no misuse of the host table
+//
+// Unlike the agent it does not prefix log lines, rate-limit them, or parse YAML beyond the
+// flow forms of option defaults ("5s", "\"x\"", "[200, 301]", "{a: b}"). Every service may be
+// called from any thread. A fake_host must outlive every plugin object created with it; the
+// codec services (which take no ctx) are served by the most recently constructed fake_host.
+#pragma once
+
+#include <isitup/plugin.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace isitup::sdk::testing {
+
+using list_value = std::vector<std::string>;
+using map_value = std::vector<std::pair<std::string, std::string>>;
+// A value as given in a config section: a scalar (its YAML text), a list or a map of scalars.
+using option_value = std::variant<std::string, list_value, map_value>;
+using option_map = std::map<std::string, option_value>;
+
+namespace detail {
+
+inline std::string trim(std::string_view s) {
+  const size_t b = s.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return {};
+  return std::string(s.substr(b, s.find_last_not_of(" \t") - b + 1));
+}
+
+inline std::string unquote(std::string_view s) {
+  std::string t = trim(s);
+  if (t.size() >= 2 && (t.front() == '"' || t.front() == '\'') && t.back() == t.front())
+    return t.substr(1, t.size() - 2);
+  return t;
+}
+
+// Splits the inside of a YAML flow collection ("a, b" of "[a, b]") at top-level commas.
+inline list_value split_flow(std::string_view s) {
+  list_value out;
+  std::string item;
+  char quote = 0;
+  for (char c : s) {
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == ',') {
+      out.push_back(trim(item));
+      item.clear();
+      continue;
+    }
+    item += c;
+  }
+  if (!trim(item).empty() || !out.empty()) out.push_back(trim(item));
+  return out;
+}
+
+// The default of a declared option as a value ("[200, 301]" -> a list).
+inline option_value parse_default(uint32_t type, const char* yaml) {
+  const std::string t = trim(yaml);
+  if (type == ISITUP_OPT_LIST) {
+    list_value out;
+    if (t.size() >= 2 && t.front() == '[')
+      for (const std::string& item : split_flow(std::string_view(t).substr(1, t.size() - 2)))
+        out.push_back(unquote(item));
+    return out;
+  }
+  if (type == ISITUP_OPT_MAP) {
+    map_value out;
+    if (t.size() >= 2 && t.front() == '{')
+      for (const std::string& item : split_flow(std::string_view(t).substr(1, t.size() - 2))) {
+        const size_t colon = item.find(':');
+        if (colon != std::string::npos)
+          out.emplace_back(unquote(item.substr(0, colon)), unquote(item.substr(colon + 1)));
+      }
+    return out;
+  }
+  return unquote(t);
+}
+
+inline bool parse_int(const std::string& s, int64_t& out) {
+  char* end = nullptr;
+  out = std::strtoll(s.c_str(), &end, 10);
+  return !s.empty() && *end == '\0';
+}
+
+inline bool parse_float(const std::string& s, double& out) {
+  char* end = nullptr;
+  out = std::strtod(s.c_str(), &end);
+  return !s.empty() && *end == '\0';
+}
+
+inline bool parse_bool(const std::string& s, bool& out) {
+  for (const char* t : {"true", "yes", "on", "false", "no", "off"}) {
+    if (s == t) {
+      out = s == "true" || s == "yes" || s == "on";
+      return true;
+    }
+  }
+  return false;
+}
+
+// "500ms", "30s", "5m", "1h", "1d", combined "1m30s".
+inline bool parse_duration(const std::string& s, int64_t& ms) {
+  ms = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = i;
+    int64_t n = 0;
+    for (; j < s.size() && s[j] >= '0' && s[j] <= '9'; ++j) n = n * 10 + (s[j] - '0');
+    if (j == i || j == s.size()) return false;
+    int64_t unit = 0;
+    if (s.compare(j, 2, "ms") == 0) {
+      unit = 1;
+      j += 2;
+    } else {
+      const char u = s[j++];
+      unit = u == 's' ? 1000 : u == 'm' ? 60'000 : u == 'h' ? 3'600'000 : u == 'd' ? 86'400'000 : 0;
+    }
+    if (unit == 0) return false;
+    ms += n * unit;
+    i = j;
+  }
+  return !s.empty();
+}
+
+}  // namespace detail
+
+// The validated options of one config section, as the plugin reads them through the host.
+// Construct from the plugin's declaration and the values a config would give; error() says
+// what the agent would have refused (unknown key, missing required option, wrong type).
+class fake_options {
+ public:
+  fake_options(const isitup_option_v1* declared, size_t count, option_map given) {
+    for (size_t i = 0; i < count; ++i) {
+      entry e;
+      e.type = declared[i].type;
+      if (declared[i].default_value && !declared[i].required)
+        e.value = detail::parse_default(e.type, declared[i].default_value);
+      const auto it = given.find(declared[i].name);
+      if (it != given.end()) {
+        e.value = it->second;
+        e.is_set = true;
+        check(declared[i].name, e);
+        given.erase(it);
+      } else if (declared[i].required && error_.empty()) {
+        error_ = std::string("missing required option \"") + declared[i].name + "\"";
+      }
+      entries_.emplace(declared[i].name, std::move(e));
+    }
+    if (!given.empty() && error_.empty())
+      error_ = "unknown option \"" + given.begin()->first + "\"";
+  }
+  fake_options(const fake_options&) = delete;
+  fake_options& operator=(const fake_options&) = delete;
+
+  const std::string& error() const { return error_; }
+  const isitup_options* raw() const { return reinterpret_cast<const isitup_options*>(this); }
+  static const fake_options& from(const isitup_options* o) {
+    return *reinterpret_cast<const fake_options*>(o);
+  }
+  // Misuse seen by the accessors (an undeclared name, a string read as an int, ...).
+  std::vector<std::string> problems() const {
+    std::lock_guard lock(mu_);
+    return problems_;
+  }
+
+  bool is_set(const char* name) const {
+    const entry* e = find(name, 0);
+    return e && e->is_set;
+  }
+  const char* scalar(const char* name, uint32_t type) const {
+    const entry* e = find(name, type);
+    const auto* s = e ? std::get_if<std::string>(&*e->value) : nullptr;
+    return s ? s->c_str() : nullptr;
+  }
+  const list_value* list(const char* name) const {
+    const entry* e = find(name, ISITUP_OPT_LIST);
+    return e ? std::get_if<list_value>(&*e->value) : nullptr;
+  }
+  const map_value* map(const char* name) const {
+    const entry* e = find(name, ISITUP_OPT_MAP);
+    return e ? std::get_if<map_value>(&*e->value) : nullptr;
+  }
+
+ private:
+  struct entry {
+    uint32_t type = ISITUP_OPT_STRING;
+    bool is_set = false;
+    std::optional<option_value> value;
+  };
+
+  void check(const std::string& name, const entry& e) {
+    const auto* s = std::get_if<std::string>(&*e.value);
+    int64_t i;
+    double d;
+    bool b;
+    const bool ok = e.type == ISITUP_OPT_LIST       ? std::holds_alternative<list_value>(*e.value)
+                    : e.type == ISITUP_OPT_MAP      ? std::holds_alternative<map_value>(*e.value)
+                    : !s                            ? false
+                    : e.type == ISITUP_OPT_INT      ? detail::parse_int(*s, i)
+                    : e.type == ISITUP_OPT_FLOAT    ? detail::parse_float(*s, d)
+                    : e.type == ISITUP_OPT_BOOL     ? detail::parse_bool(*s, b)
+                    : e.type == ISITUP_OPT_DURATION ? detail::parse_duration(*s, i)
+                                                    : true;
+    if (!ok && error_.empty()) error_ = "option \"" + name + "\": value does not fit its type";
+  }
+
+  // The entry for a declared name; type 0 accepts any type.
+  const entry* find(const char* name, uint32_t type) const {
+    const auto it = entries_.find(name ? name : "");
+    std::string problem;
+    if (it == entries_.end())
+      problem = std::string("read of undeclared option \"") + (name ? name : "(null)") + "\"";
+    else if (type != 0 && type != it->second.type &&
+             !(type == ISITUP_OPT_STRING && it->second.type <= ISITUP_OPT_DURATION))
+      problem = "option \"" + it->first + "\" read as the wrong type";
+    if (problem.empty()) return it->second.value ? &it->second : nullptr;
+    std::lock_guard lock(mu_);
+    problems_.push_back(std::move(problem));
+    return nullptr;
+  }
+
+  std::map<std::string, entry> entries_;
+  std::string error_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::string> problems_;
+};
+
+// The fake host table. Set the hooks before the plugin calls the matching services.
+class fake_host {
+ public:
+  // record_to_json; the test usually wires it to isitup::codec::encode.
+  std::function<std::string(const isitup_record_v1&)> to_json;
+  // record_parse; return a record that stays valid as long as the returned pointer (use the
+  // shared_ptr aliasing constructor to keep an owning object alive), or null with `error`.
+  std::function<std::shared_ptr<const isitup_record_v1>(std::string_view json, std::string& error)>
+      parse;
+  // submit (sources). Unset: every batch is accepted and its token remembered.
+  std::function<uint32_t(const isitup_record_v1* const* records, size_t count, uint64_t token)>
+      submit;
+
+  struct log_line {
+    uint32_t level;
+    std::string message;
+  };
+
+  fake_host() {
+    current() = this;
+    table_.struct_size = sizeof table_;
+    table_.abi_version = ISITUP_ABI_VERSION;
+    table_.log = [](isitup_host_ctx* c, uint32_t level, const char* m) {
+      if (auto* h = self(c)) h->add_log(level, m ? m : "(null)");
+    };
+    table_.opt_is_set = [](const isitup_options* o, const char* n) -> int {
+      return fake_options::from(o).is_set(n);
+    };
+    table_.opt_string = [](const isitup_options* o, const char* n) {
+      return fake_options::from(o).scalar(n, ISITUP_OPT_STRING);
+    };
+    table_.opt_int = [](const isitup_options* o, const char* n) -> int64_t {
+      int64_t v = 0;
+      const char* s = fake_options::from(o).scalar(n, ISITUP_OPT_INT);
+      return s && detail::parse_int(s, v) ? v : 0;
+    };
+    table_.opt_float = [](const isitup_options* o, const char* n) {
+      double v = 0;
+      const char* s = fake_options::from(o).scalar(n, ISITUP_OPT_FLOAT);
+      return s && detail::parse_float(s, v) ? v : 0.0;
+    };
+    table_.opt_bool = [](const isitup_options* o, const char* n) -> int {
+      bool v = false;
+      const char* s = fake_options::from(o).scalar(n, ISITUP_OPT_BOOL);
+      return s && detail::parse_bool(s, v) && v;
+    };
+    table_.opt_duration_ms = [](const isitup_options* o, const char* n) -> int64_t {
+      int64_t v = 0;
+      const char* s = fake_options::from(o).scalar(n, ISITUP_OPT_DURATION);
+      return s && detail::parse_duration(s, v) ? v : 0;
+    };
+    table_.opt_list_size = [](const isitup_options* o, const char* n) -> size_t {
+      const list_value* l = fake_options::from(o).list(n);
+      return l ? l->size() : 0;
+    };
+    table_.opt_list_item = [](const isitup_options* o, const char* n, size_t i) {
+      const list_value* l = fake_options::from(o).list(n);
+      return l && i < l->size() ? (*l)[i].c_str() : nullptr;
+    };
+    table_.opt_map_size = [](const isitup_options* o, const char* n) -> size_t {
+      const map_value* m = fake_options::from(o).map(n);
+      return m ? m->size() : 0;
+    };
+    table_.opt_map_key = [](const isitup_options* o, const char* n, size_t i) {
+      const map_value* m = fake_options::from(o).map(n);
+      return m && i < m->size() ? (*m)[i].first.c_str() : nullptr;
+    };
+    table_.opt_map_value = [](const isitup_options* o, const char* n, size_t i) {
+      const map_value* m = fake_options::from(o).map(n);
+      return m && i < m->size() ? (*m)[i].second.c_str() : nullptr;
+    };
+    table_.record_to_json = &record_to_json;
+    table_.record_parse = &record_parse;
+    table_.record_view = [](const isitup_parsed_record* p) {
+      return reinterpret_cast<const parsed*>(p)->record.get();
+    };
+    table_.record_free = [](isitup_parsed_record* p) { delete reinterpret_cast<parsed*>(p); };
+    table_.submit = [](isitup_host_ctx* c, const isitup_record_v1* const* r, size_t n,
+                       uint64_t token) -> uint32_t {
+      auto* h = self(c);
+      return h ? h->do_submit(r, n, token) : static_cast<uint32_t>(ISITUP_ERROR);
+    };
+    table_.counter_add = [](isitup_host_ctx* c, const char* name, int64_t delta) {
+      if (auto* h = self(c)) {
+        std::lock_guard lock(h->mu_);
+        h->counters_[name ? name : "(null)"] += delta;
+      }
+    };
+  }
+  ~fake_host() {
+    if (current() == this) current() = nullptr;
+  }
+  fake_host(const fake_host&) = delete;
+  fake_host& operator=(const fake_host&) = delete;
+
+  const isitup_host_v1* table() const { return &table_; }
+  isitup_host_ctx* ctx() { return reinterpret_cast<isitup_host_ctx*>(this); }
+
+  std::vector<log_line> logs() const {
+    std::lock_guard lock(mu_);
+    return logs_;
+  }
+  // True when some log line contains `text`.
+  bool logged(std::string_view text) const {
+    std::lock_guard lock(mu_);
+    for (const log_line& l : logs_)
+      if (l.message.find(text) != std::string::npos) return true;
+    return false;
+  }
+  int64_t counter(const std::string& name) const {
+    std::lock_guard lock(mu_);
+    const auto it = counters_.find(name);
+    return it == counters_.end() ? 0 : it->second;
+  }
+  // Tokens of the batches accepted while `submit` is unset.
+  std::vector<uint64_t> submitted_tokens() const {
+    std::lock_guard lock(mu_);
+    return tokens_;
+  }
+  // Misuse of the table: a foreign ctx, a codec service without its hook.
+  std::vector<std::string> problems() const {
+    std::lock_guard lock(mu_);
+    return problems_;
+  }
+
+ private:
+  struct parsed {
+    std::shared_ptr<const isitup_record_v1> record;
+  };
+  static fake_host* self(isitup_host_ctx* c) {
+    if (c) return reinterpret_cast<fake_host*>(c);
+    if (fake_host* h = current()) h->problem("a host service was called with a null ctx");
+    return nullptr;
+  }
+  // The codec services take no ctx, so the most recently constructed host serves them.
+  static fake_host*& current() {
+    static fake_host* h = nullptr;
+    return h;
+  }
+
+  static size_t record_to_json(const isitup_record_v1* r, char* buf, size_t cap) {
+    fake_host* h = current();
+    if (!h || !h->to_json) {
+      if (h) h->problem("record_to_json called but fake_host::to_json is not set");
+      if (buf && cap) buf[0] = '\0';
+      return 0;
+    }
+    const std::string json = h->to_json(*r);
+    if (buf && cap > json.size()) std::memcpy(buf, json.c_str(), json.size() + 1);
+    return json.size();
+  }
+  static isitup_parsed_record* record_parse(const char* json, size_t len, char* err, size_t cap) {
+    fake_host* h = current();
+    std::string error = "fake_host::parse is not set";
+    std::shared_ptr<const isitup_record_v1> r;
+    if (h && h->parse) r = h->parse(std::string_view(json, len), error);
+    if (r) return reinterpret_cast<isitup_parsed_record*>(new parsed{std::move(r)});
+    if (h && !h->parse) h->problem(error);
+    if (err && cap) {
+      const size_t n = error.size() < cap - 1 ? error.size() : cap - 1;
+      std::memcpy(err, error.data(), n);
+      err[n] = '\0';
+    }
+    return nullptr;
+  }
+
+  uint32_t do_submit(const isitup_record_v1* const* r, size_t n, uint64_t token) {
+    if (submit) return submit(r, n, token);
+    std::lock_guard lock(mu_);
+    tokens_.push_back(token);
+    return ISITUP_OK;
+  }
+  void add_log(uint32_t level, std::string message) {
+    std::lock_guard lock(mu_);
+    logs_.push_back({level, std::move(message)});
+  }
+  void problem(std::string what) {
+    std::lock_guard lock(mu_);
+    problems_.push_back(std::move(what));
+  }
+
+  isitup_host_v1 table_{};
+  mutable std::mutex mu_;
+  std::vector<log_line> logs_;
+  std::map<std::string, int64_t> counters_;
+  std::vector<uint64_t> tokens_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace isitup::sdk::testing

@@ -1,0 +1,197 @@
+// Drivers for plugin unit tests: create a plugin's sink or check against a fake_host and call
+// it as the agent would, waiting for completions. Header-only, like fake_host.hpp.
+#pragma once
+
+#include <isitup/plugin.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fake_host.hpp"
+
+namespace isitup::sdk::testing {
+
+// The outcome of one completion (a sink batch's done, a check's done).
+struct outcome {
+  bool done = false;  // the completion was called before the wait timed out
+  uint32_t status = ISITUP_ERROR;
+  std::string message;
+};
+
+namespace detail {
+
+// A done_ctx that outlives a timed-out wait: the completion may still come later, so the
+// batch it refers to lives here too.
+struct waiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  outcome result;
+  std::function<void(const isitup_record_v1&)> inspect;
+  std::vector<const isitup_record_v1*> records;
+  isitup_batch_v1 batch{};
+
+  static void* ctx(const std::shared_ptr<waiter>& w) { return new std::shared_ptr<waiter>(w); }
+  static void finish(void* ctx, uint32_t status, std::string message) {
+    std::unique_ptr<std::shared_ptr<waiter>> w(static_cast<std::shared_ptr<waiter>*>(ctx));
+    std::lock_guard lock((*w)->mu);
+    (*w)->result = {true, status, std::move(message)};
+    (*w)->cv.notify_all();
+  }
+  static void batch_done(void* ctx, uint32_t status, const char* message) {
+    finish(ctx, status, message ? message : "");
+  }
+  static void check_done(void* ctx, const isitup_record_v1* r) {
+    auto& w = *static_cast<std::shared_ptr<waiter>*>(ctx);
+    if (w->inspect && r) w->inspect(*r);
+    if (!r || r->status != ISITUP_UP)
+      finish(ctx, ISITUP_ERROR,
+             r ? std::string(r->error_kind ? r->error_kind : "") + ": " +
+                     (r->error_message ? r->error_message : "")
+               : "null result");
+    else
+      finish(ctx, ISITUP_OK, "");
+  }
+  outcome wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, timeout, [&] { return result.done; });
+    return result;
+  }
+};
+
+}  // namespace detail
+
+// A plugin's sink created against a fake_host and driven as the pipeline would drive it.
+class sink_under_test {
+ public:
+  sink_under_test(fake_host& host, const isitup_plugin_v1* plugin, option_map given = {}) {
+    if (!plugin || !(plugin->kinds & ISITUP_KIND_SINK) || !plugin->sink) {
+      error_ = "the plugin has no sink";
+      return;
+    }
+    ops_ = plugin->sink;
+    options_ = std::make_unique<fake_options>(ops_->options, ops_->option_count, std::move(given));
+    if (!options_->error().empty()) {
+      error_ = options_->error();
+      return;
+    }
+    char err[512] = "";
+    if (ops_->create(host.table(), host.ctx(), options_->raw(), &instance_, err, sizeof err) !=
+        ISITUP_OK) {
+      error_ = err[0] ? err : "create() failed without a message";
+      instance_ = nullptr;
+    }
+  }
+  ~sink_under_test() {
+    if (instance_) ops_->destroy(instance_);
+  }
+  sink_under_test(const sink_under_test&) = delete;
+  sink_under_test& operator=(const sink_under_test&) = delete;
+
+  // Created: otherwise error() says why not (the options or the plugin's create() refused).
+  bool ok() const { return instance_ != nullptr; }
+  const std::string& error() const { return error_; }
+  const fake_options& options() const { return *options_; }
+
+  // Writes one batch and waits for its completion (done == false when it did not come).
+  outcome write(std::vector<const isitup_record_v1*> records,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto w = std::make_shared<detail::waiter>();
+    w->records = std::move(records);
+    w->batch = {sizeof(isitup_batch_v1), w->records.size(), w->records.data(), sequence_++};
+    ops_->write(instance_, &w->batch, &detail::waiter::batch_done, detail::waiter::ctx(w));
+    return w->wait(timeout);
+  }
+  uint32_t flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    return ops_->flush(instance_, timeout.count());
+  }
+
+ private:
+  const isitup_sink_ops_v1* ops_ = nullptr;
+  std::unique_ptr<fake_options> options_;
+  void* instance_ = nullptr;
+  std::string error_;
+  uint64_t sequence_ = 1;
+};
+
+// A plugin's check instance created against a fake_host; prepares checks and runs them.
+class check_under_test {
+ public:
+  check_under_test(fake_host& host, const isitup_plugin_v1* plugin) {
+    if (!plugin || !(plugin->kinds & ISITUP_KIND_CHECK) || !plugin->check) {
+      error_ = "the plugin has no check";
+      return;
+    }
+    ops_ = plugin->check;
+    char err[512] = "";
+    if (ops_->create(host.table(), host.ctx(), &instance_, err, sizeof err) != ISITUP_OK) {
+      error_ = err[0] ? err : "create() failed without a message";
+      instance_ = nullptr;
+    }
+  }
+  ~check_under_test() {
+    if (!instance_) return;
+    for (prepared& p : prepared_) ops_->release(instance_, p.check);
+    ops_->destroy(instance_);
+  }
+  check_under_test(const check_under_test&) = delete;
+  check_under_test& operator=(const check_under_test&) = delete;
+
+  bool ok() const { return instance_ != nullptr; }
+  const std::string& error() const { return error_; }
+
+  // Prepares one check as a `checks:` entry would; null with `error` when refused.
+  void* prepare(const std::string& name, const std::string& target, option_map given,
+                std::string& error, std::chrono::milliseconds interval = std::chrono::seconds(60),
+                std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    auto options =
+        std::make_unique<fake_options>(ops_->options, ops_->option_count, std::move(given));
+    if (!options->error().empty()) {
+      error = options->error();
+      return nullptr;
+    }
+    const isitup_check_spec_v1 spec{sizeof spec,      name.c_str(),    target.c_str(),
+                                    interval.count(), timeout.count(), options->raw()};
+    char err[512] = "";
+    void* check = nullptr;
+    if (ops_->prepare(instance_, &spec, &check, err, sizeof err) != ISITUP_OK) {
+      error = err[0] ? err : "prepare() failed without a message";
+      return nullptr;
+    }
+    prepared_.push_back({check, std::move(options), timeout});
+    return check;
+  }
+
+  // Runs a prepared check once and waits for its completion; `inspect` sees the result
+  // while the completion runs (its strings die afterwards). status is ISITUP_OK for an up
+  // result; for a down one, ISITUP_ERROR with "kind: message".
+  outcome run(void* check, const std::function<void(const isitup_record_v1&)>& inspect = {},
+              int64_t scheduled_at_ms = 1'795'802'400'000) {
+    std::chrono::milliseconds timeout(5000);
+    for (const prepared& p : prepared_)
+      if (p.check == check) timeout = p.timeout;
+    auto w = std::make_shared<detail::waiter>();
+    w->inspect = inspect;
+    const isitup_run_v1 run{sizeof run, scheduled_at_ms, timeout.count()};
+    ops_->start(instance_, check, &run, &detail::waiter::check_done, detail::waiter::ctx(w));
+    return w->wait(timeout + std::chrono::seconds(5));
+  }
+
+ private:
+  struct prepared {
+    void* check;
+    std::unique_ptr<fake_options> options;
+    std::chrono::milliseconds timeout;
+  };
+  const isitup_check_ops_v1* ops_ = nullptr;
+  void* instance_ = nullptr;
+  std::string error_;
+  std::vector<prepared> prepared_;
+};
+
+}  // namespace isitup::sdk::testing
