@@ -1,6 +1,13 @@
 // Finds, checks and loads plugin shared objects (Boost.DLL) from one directory.
-// Every refusal is a plugin_error whose what() is one line naming the file and the reason.
-// Main thread only.
+// Every refusal is a plugin_error whose what() is one line starting with the file's path
+// ("/p/x.so: built for plugin ABI 2, this agent supports up to 1"); only the refusal of a name
+// that is not bare names no file. Main thread only.
+//
+// Older and newer structs: the host reads each struct only within its struct_size and copies
+// it into a zero-filled struct of its own size, so a field the plugin's header lacked reads
+// as 0/NULL. A struct must still reach its last required field (the descriptor through
+// `kinds`; an ops table through `destroy`). The option array is laid out with the plugin's
+// sizeof, so the first element's struct_size is the stride and every element must agree.
 #pragma once
 
 #include <isitup/plugin.h>
@@ -35,12 +42,15 @@ class loaded_plugin {
   const std::string& description() const { return description_; }
 
   // The plugin's tables copied into full-size, zero-filled structs: a field beyond the
-  // plugin's struct_size reads as 0/NULL. nullptr when the plugin lacks that kind.
+  // plugin's struct_size reads as 0/NULL. nullptr when the plugin lacks that kind. Every
+  // required function is non-NULL. Their `options` still point into the plugin with the
+  // plugin's stride: read the schemas below instead.
   const isitup_check_ops_v1* check_ops() const;
   const isitup_sink_ops_v1* sink_ops() const;
   const isitup_source_ops_v1* source_ops() const;
 
-  // Declared options as schemas (empty for a kind the plugin lacks).
+  // Declared options as schemas (empty for a kind the plugin lacks). A required option has no
+  // default_yaml (the ABI says its default is ignored).
   const std::vector<option_schema>& check_schema() const { return check_schema_; }
   const std::vector<option_schema>& sink_schema() const { return sink_schema_; }
   const std::vector<option_schema>& source_schema() const { return source_schema_; }
@@ -57,7 +67,7 @@ class loaded_plugin {
   std::vector<option_schema> check_schema_, sink_schema_, source_schema_;
 };
 
-// "check", "sink", "source" joined with ","
+// "check", "sink", "source" joined with "," in that order ("check,sink"); "" for 0.
 std::string kinds_to_string(uint32_t kinds);
 
 class plugin_host {
@@ -69,16 +79,22 @@ class plugin_host {
   // not a bare [a-z0-9_]+ name, a missing file (listing what is available), a file that is not
   // a shared object, one without the entry symbol, an unsupported ABI version, a descriptor
   // that is malformed or whose name differs from the file's, a plugin file or directory
-  // writable by group/others, a symlink pointing outside the directory. Throws plugin_error.
+  // writable by group/others, a symlink pointing outside the directory, a descriptor whose
+  // tables lack a required function, an option without a name, of an unknown type or declared
+  // twice. Throws plugin_error; a refused name is tried again on the next call.
+  // The file and directory checks run before dlopen, which runs the object's initialisers.
   std::shared_ptr<loaded_plugin> load(std::string_view name);
 
   struct listing {
-    std::string file;                      // file name in dir
+    std::string file;                       // file name in dir
     std::shared_ptr<loaded_plugin> plugin;  // null when refused
-    std::string error;                     // why it was refused
+    std::string error;                      // why it was refused
   };
   // Every *.so in the directory, sorted by file name, loaded or refused (for --list-plugins).
-  // Two files declaring the same plugin name: the second is refused as a duplicate.
+  // Two files declaring the same plugin name: the second is refused as a duplicate (load()
+  // refuses a name that differs from the file's first, so within one directory a copy under
+  // another file name reports that mismatch). Throws plugin_error when the directory cannot
+  // be read.
   std::vector<listing> list();
 
  private:
