@@ -1,0 +1,472 @@
+#include "agent.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "codec.hpp"
+#include "host_services.hpp"
+#include "pipeline.hpp"
+#include "scheduler.hpp"
+#include "worker_pool.hpp"
+
+namespace isitup {
+namespace {
+
+constexpr int64_t grace_ms = 1000;             // past a run's timeout before the host ends it
+constexpr int64_t status_interval_ms = 60000;  // how often the status line is logged
+
+struct plugin_instance {
+  std::shared_ptr<loaded_plugin> plugin;
+  std::unique_ptr<isitup_host_ctx> ctx;
+  std::unique_ptr<isitup_options> options;
+  void* instance = nullptr;
+};
+
+struct check_state {
+  config::check cfg;
+  plugin_instance* plugin = nullptr;  // the check plugin's instance
+  std::unique_ptr<isitup_options> options;
+  void* handle = nullptr;  // the plugin's prepared check
+};
+
+// One run of one check, shared by the plugin (until it calls done) and the watchdog.
+struct run_ctx {
+  void* owner;  // agent::impl
+  uint32_t check = 0;
+  int64_t scheduled_ms = 0;
+  int64_t started_ms = 0;
+  std::atomic<int> state{0};  // 0 running, 1 completed by the plugin, 2 ended by the watchdog
+  std::atomic<int> refs{2};
+  void release() {
+    if (refs.fetch_sub(1) == 1) delete this;
+  }
+};
+
+}  // namespace
+
+struct agent::impl {
+  config::agent cfg;
+  plugin_host& host;
+  monotonic_clock clock;
+
+  std::map<std::string, std::unique_ptr<plugin_instance>> check_plugins;
+  std::vector<check_state> checks;
+  std::vector<std::unique_ptr<plugin_instance>> sinks;
+  std::vector<std::unique_ptr<plugin_instance>> sources;
+
+  std::unique_ptr<pipeline> pipe;
+  std::unique_ptr<scheduler> sched;
+  std::unique_ptr<worker_pool> pool;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop_requested = false;
+  int outstanding = 0;  // runs started and not yet completed or ended by the watchdog
+  std::multimap<int64_t, run_ctx*> watchdog;  // deadline -> run; scheduler thread only
+
+  std::atomic<uint64_t> up{0}, down{0}, skipped_queue_full{0}, ended_by_host{0};
+
+  impl(config::agent c, plugin_host& h) : cfg(std::move(c)), host(h) {}
+
+  // ------------------------------------------------------------------ set-up
+
+  std::shared_ptr<loaded_plugin> load(const std::string& name, const config::location& where) {
+    try {
+      return host.load(name);
+    } catch (const plugin_error& e) {
+      throw config::config_error(where, std::string("plugin '") + name + "': " + e.what());
+    }
+  }
+
+  static void require_kind(const loaded_plugin& p, uint32_t kind, const char* what,
+                           const config::location& where) {
+    if (p.kinds() & kind) return;
+    throw config::config_error(where, "plugin '" + p.name() + "' is not a " + what +
+                                          " plugin (it provides: " + kinds_to_string(p.kinds()) +
+                                          ")");
+  }
+
+  static std::unique_ptr<isitup_options> options_for(const config::raw_options& raw,
+                                                     const std::vector<option_schema>& schema,
+                                                     const std::string& section) {
+    auto o = std::make_unique<isitup_options>();
+    o->values = config::validate_options(raw, schema, section);
+    return o;
+  }
+
+  // validate_only: check every option and prepare every check, but create no sink or source
+  // (they would connect to their servers).
+  void set_up(bool validate_only) {
+    set_up_sinks(validate_only);
+    set_up_checks();
+    set_up_sources(validate_only);
+  }
+
+  void set_up_checks() {
+    char err[1024];
+    checks.reserve(cfg.checks.size());
+    for (std::size_t i = 0; i < cfg.checks.size(); ++i) {
+      const config::check& c = cfg.checks[i];
+      auto found = check_plugins.find(c.plugin);
+      if (found == check_plugins.end()) {
+        auto p = load(c.plugin, c.where);
+        require_kind(*p, ISITUP_KIND_CHECK, "check", c.where);
+        found = check_plugins.emplace(c.plugin, std::make_unique<plugin_instance>()).first;
+        plugin_instance* inst = found->second.get();
+        inst->plugin = p;
+        inst->ctx = std::make_unique<isitup_host_ctx>(c.plugin);
+        err[0] = '\0';
+        if (p->check_ops()->create(host_table(), inst->ctx.get(), &inst->instance, err,
+                                   sizeof err) != ISITUP_OK)
+          throw config::config_error(c.where, "plugin '" + c.plugin + "' failed to start: " + err);
+      }
+      plugin_instance* inst = found->second.get();
+      check_state s;
+      s.cfg = c;
+      s.plugin = inst;
+      s.options = options_for(c.options, inst->plugin->check_schema(),
+                              "check '" + c.name + "' (" + c.plugin + ") options");
+      const isitup_check_spec_v1 spec{sizeof(isitup_check_spec_v1),
+                                      s.cfg.name.c_str(),
+                                      s.cfg.target.c_str(),
+                                      c.interval_ms,
+                                      c.timeout_ms,
+                                      s.options.get()};
+      err[0] = '\0';
+      if (inst->plugin->check_ops()->prepare(inst->instance, &spec, &s.handle, err, sizeof err) !=
+          ISITUP_OK)
+        throw config::config_error(c.where, "check '" + c.name + "' (" + c.plugin + "): " + err);
+      if (c.timeout_ms > c.interval_ms)
+        spdlog::warn("{}:{}: check '{}' has a timeout longer than its interval", cfg.file,
+                     c.where.line, c.name);
+      checks.push_back(std::move(s));
+    }
+  }
+
+  void set_up_sinks(bool validate_only) {
+    char err[1024];
+    std::vector<sink_binding> bindings;
+    for (std::size_t i = 0; i < cfg.sinks.size(); ++i) {
+      const config::plugin_section& sec = cfg.sinks[i];
+      auto inst = std::make_unique<plugin_instance>();
+      inst->plugin = load(sec.plugin, sec.where);
+      require_kind(*inst->plugin, ISITUP_KIND_SINK, "sink", sec.where);
+      inst->ctx = std::make_unique<isitup_host_ctx>(sec.plugin + ".sink" + std::to_string(i));
+      inst->options = options_for(sec.options, inst->plugin->sink_schema(),
+                                  "sinks[" + std::to_string(i) + "] (" + sec.plugin + ") options");
+      if (validate_only) continue;
+      err[0] = '\0';
+      if (inst->plugin->sink_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
+                                           &inst->instance, err, sizeof err) != ISITUP_OK)
+        throw config::config_error(sec.where, "sink '" + sec.plugin + "': " + err);
+      bindings.push_back(sink_binding{inst->plugin->sink_ops(), inst->instance, inst->ctx.get()});
+      sinks.push_back(std::move(inst));
+    }
+    pipe = std::make_unique<pipeline>(
+        pipeline_options{cfg.queue_size, cfg.batch_size, cfg.batch_delay_ms}, std::move(bindings));
+  }
+
+  void set_up_sources(bool validate_only) {
+    char err[1024];
+    for (std::size_t i = 0; i < cfg.sources.size(); ++i) {
+      const config::plugin_section& sec = cfg.sources[i];
+      auto inst = std::make_unique<plugin_instance>();
+      inst->plugin = load(sec.plugin, sec.where);
+      require_kind(*inst->plugin, ISITUP_KIND_SOURCE, "source", sec.where);
+      inst->ctx = std::make_unique<isitup_host_ctx>(sec.plugin + ".source" + std::to_string(i));
+      inst->options =
+          options_for(sec.options, inst->plugin->source_schema(),
+                      "sources[" + std::to_string(i) + "] (" + sec.plugin + ") options");
+      if (validate_only) continue;
+      err[0] = '\0';
+      if (inst->plugin->source_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
+                                             &inst->instance, err, sizeof err) != ISITUP_OK)
+        throw config::config_error(sec.where, "source '" + sec.plugin + "': " + err);
+      const isitup_source_ops_v1* ops = inst->plugin->source_ops();
+      void* instance = inst->instance;
+      isitup_host_ctx* ctx = inst->ctx.get();
+      inst->ctx->submit = [this, ops, instance, ctx](const isitup_record_v1* const* records,
+                                                     size_t count, uint64_t token) -> uint32_t {
+        std::vector<record> batch;
+        batch.reserve(count);
+        for (size_t k = 0; k < count; ++k) {
+          record r = record::from(*records[k]);
+          std::string why;
+          if (!codec::validate(r, why)) {
+            ctx->add("invalid_records", 1);
+            spdlog::warn("[{}] dropped an invalid record from the source: {}", ctx->label, why);
+            continue;
+          }
+          batch.push_back(std::move(r));
+        }
+        auto ack = [ops, instance, token](uint32_t st) { ops->ack(instance, token, st); };
+        if (batch.empty()) {
+          ack(ISITUP_OK);
+          return ISITUP_OK;
+        }
+        return pipe->try_submit(std::move(batch), ack) ? ISITUP_OK : ISITUP_RETRY;
+      };
+      sources.push_back(std::move(inst));
+    }
+  }
+
+  // ------------------------------------------------------------------ runs
+
+  void fire(uint32_t id, int64_t scheduled_ms) {
+    check_state& c = checks[id];
+    auto* run = new run_ctx{this, id, scheduled_ms, 0, {0}, {2}};
+    {
+      std::lock_guard lock(mu);
+      ++outstanding;
+    }
+    const int64_t deadline = clock.now_ms() + c.cfg.timeout_ms + grace_ms;
+    watchdog.emplace(deadline, run);
+    const isitup_check_ops_v1* ops = c.plugin->plugin->check_ops();
+    auto start = [this, run, ops, &c] {
+      run->started_ms = clock.now_ms();
+      const isitup_run_v1 info{sizeof(isitup_run_v1), run->scheduled_ms, c.cfg.timeout_ms};
+      ops->start(c.plugin->instance, c.handle, &info, &impl::on_done, run);
+    };
+    if (ops->flags & ISITUP_CHECK_BLOCKING)
+      pool->post(start);
+    else
+      start();
+  }
+
+  static void on_done(void* ctx, const isitup_record_v1* result) {
+    auto* run = static_cast<run_ctx*>(ctx);
+    int expected = 0;
+    if (run->state.compare_exchange_strong(expected, 1))
+      static_cast<impl*>(run->owner)->complete(*run, record::from(*result));
+    run->release();
+  }
+
+  void complete(const run_ctx& run, record r) {
+    const check_state& c = checks[run.check];
+    r.agent = cfg.id;
+    r.location = cfg.location;
+    r.check = c.cfg.name;
+    r.plugin = c.cfg.plugin;
+    r.target = c.cfg.target;
+    r.scheduled_at_ms = run.scheduled_ms;
+    r.started_at_ms = run.started_ms ? run.started_ms : clock.now_ms();
+    if (r.up) {
+      r.error_kind.clear();
+      r.error_message.clear();
+    } else if (r.error_kind.empty()) {
+      r.error_kind = "internal";
+      if (r.error_message.empty()) r.error_message = "the check reported down without a reason";
+    }
+    std::string why;
+    if (!codec::validate(r, why)) {
+      c.plugin->ctx->add("invalid_results", 1);
+      record fixed;
+      fixed.agent = r.agent;
+      fixed.location = r.location;
+      fixed.check = r.check;
+      fixed.plugin = r.plugin;
+      fixed.target = r.target;
+      fixed.scheduled_at_ms = r.scheduled_at_ms;
+      fixed.started_at_ms = r.started_at_ms;
+      fixed.error_kind = "internal";
+      fixed.error_message = "the plugin returned an invalid result: " + why;
+      r = std::move(fixed);
+    }
+    (r.up ? up : down).fetch_add(1, std::memory_order_relaxed);
+    pipe->push_reserved(std::move(r));
+    if (sched) sched->finished(run.check);
+    {
+      std::lock_guard lock(mu);
+      --outstanding;
+    }
+    cv.notify_all();
+  }
+
+  // Ends runs past their deadline with a timeout result. Scheduler thread.
+  void run_watchdog(int64_t now) {
+    while (!watchdog.empty() && watchdog.begin()->first <= now) {
+      run_ctx* run = watchdog.begin()->second;
+      watchdog.erase(watchdog.begin());
+      int expected = 0;
+      if (run->state.compare_exchange_strong(expected, 2)) {
+        ended_by_host.fetch_add(1, std::memory_order_relaxed);
+        record r;
+        r.error_kind = "timeout";
+        r.error_message = "no result within the timeout (+1 s); the plugin did not report";
+        complete(*run, std::move(r));
+      }
+      run->release();
+    }
+  }
+
+  void release_watchdog() {
+    for (auto& [deadline, run] : watchdog) run->release();
+    watchdog.clear();
+  }
+
+  std::optional<int64_t> next_watchdog() const {
+    if (watchdog.empty()) return std::nullopt;
+    return watchdog.begin()->first;
+  }
+
+  // Waits until notified or `until_ms` on the agent clock.
+  void wait_until(int64_t until_ms) {
+    const int64_t now = clock.now_ms();
+    if (until_ms <= now) return;
+    std::unique_lock lock(mu);
+    if (stop_requested) return;
+    cv.wait_for(lock, std::chrono::milliseconds(until_ms - now));
+  }
+
+  bool stopping() {
+    std::lock_guard lock(mu);
+    return stop_requested;
+  }
+  int outstanding_runs() {
+    std::lock_guard lock(mu);
+    return outstanding;
+  }
+
+  int64_t max_timeout() const {
+    int64_t t = 0;
+    for (const auto& c : checks) t = std::max(t, c.cfg.timeout_ms);
+    return t;
+  }
+
+  void start_services() {
+    bool any_blocking = false;
+    for (auto& [name, inst] : check_plugins)
+      any_blocking |= (inst->plugin->check_ops()->flags & ISITUP_CHECK_BLOCKING) != 0;
+    if (any_blocking) pool = std::make_unique<worker_pool>(std::min(cfg.max_in_flight, 64));
+    pipe->start();
+    char err[1024];
+    for (auto& s : sources) {
+      err[0] = '\0';
+      if (s->plugin->source_ops()->start(s->instance, err, sizeof err) != ISITUP_OK)
+        throw config::config_error(config::location{cfg.file, 0, 0},
+                                   "source '" + s->plugin->name() + "' failed to start: " + err);
+    }
+  }
+
+  // Waits for runs in flight (their timeout + grace at most), then delivers everything.
+  bool shut_down() {
+    const int64_t until = clock.now_ms() + max_timeout() + grace_ms + 100;
+    while (outstanding_runs() > 0 && clock.now_ms() < until) {
+      run_watchdog(clock.now_ms());
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    for (auto& s : sources) s->plugin->source_ops()->stop(s->instance);
+    const bool delivered = pipe->drain(std::chrono::milliseconds(cfg.shutdown_timeout_ms));
+    pipe->stop();
+    pool.reset();
+    release_watchdog();
+    return delivered;
+  }
+
+  void log_status() {
+    const pipeline_stats p = pipe->stats();
+    const scheduler_stats s = sched ? sched->stats() : scheduler_stats{};
+    spdlog::info(
+        "status: {} runs ({} up, {} down, {} ended by timeout); skipped {} busy, {} late, {} at "
+        "max_in_flight, {} queue full; queue {}/{}; delivered {}, lost {}, sink retries {}",
+        s.fired, up.load(), down.load(), ended_by_host.load(), s.skipped_busy, s.skipped_late,
+        s.skipped_capacity, skipped_queue_full.load(), p.held, p.capacity, p.delivered, p.lost,
+        p.retries);
+  }
+
+  ~impl() {
+    release_watchdog();
+    for (auto& c : checks)
+      if (c.handle) c.plugin->plugin->check_ops()->release(c.plugin->instance, c.handle);
+    for (auto& [name, inst] : check_plugins)
+      if (inst->instance) inst->plugin->check_ops()->destroy(inst->instance);
+    for (auto& s : sources)
+      if (s->instance) s->plugin->source_ops()->destroy(s->instance);
+    pipe.reset();
+    for (auto& s : sinks)
+      if (s->instance) s->plugin->sink_ops()->destroy(s->instance);
+  }
+};
+
+agent::agent(config::agent cfg, plugin_host& plugins, bool validate_only)
+    : impl_(std::make_unique<impl>(std::move(cfg), plugins)) {
+  impl_->set_up(validate_only);
+}
+
+agent::~agent() = default;
+
+void agent::request_stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stop_requested = true;
+  }
+  impl_->cv.notify_all();
+}
+
+run_summary agent::run_once() {
+  impl& a = *impl_;
+  a.start_services();
+  std::size_t next = 0;
+  while (next < a.checks.size() && !a.stopping()) {
+    const int64_t now = a.clock.now_ms();
+    a.run_watchdog(now);
+    if (a.outstanding_runs() < a.cfg.max_in_flight && a.pipe->try_reserve()) {
+      a.fire(static_cast<uint32_t>(next++), now);
+      continue;
+    }
+    a.wait_until(std::min(now + 50, a.next_watchdog().value_or(now + 50)));
+  }
+  run_summary out;
+  out.delivered = a.shut_down();
+  out.up = a.up.load();
+  out.down = a.down.load();
+  return out;
+}
+
+run_summary agent::run() {
+  impl& a = *impl_;
+  a.sched = std::make_unique<scheduler>(make_map_timer_queue(), a.cfg.max_in_flight);
+  const int64_t start = a.clock.now_ms();
+  for (const check_state& c : a.checks) a.sched->add(c.cfg.name, c.cfg.interval_ms, start);
+  a.start_services();
+  spdlog::info("agent '{}' running {} checks, {} sinks, {} sources", a.cfg.id, a.checks.size(),
+               a.sinks.size(), a.sources.size());
+  int64_t next_status = start + status_interval_ms;
+  const scheduler::fire_fn fire = [&a](uint32_t id, int64_t scheduled) {
+    if (!a.pipe->try_reserve()) {
+      a.skipped_queue_full.fetch_add(1, std::memory_order_relaxed);
+      a.sched->finished(id);
+      return;
+    }
+    a.fire(id, scheduled);
+  };
+  while (!a.stopping()) {
+    const int64_t now = a.clock.now_ms();
+    a.sched->run_due(now, fire);
+    a.run_watchdog(now);
+    if (now >= next_status) {
+      a.log_status();
+      next_status += status_interval_ms;
+    }
+    int64_t wake = next_status;
+    if (auto d = a.sched->next_due()) wake = std::min(wake, *d);
+    if (auto w = a.next_watchdog()) wake = std::min(wake, *w);
+    a.wait_until(wake);
+  }
+  spdlog::info("stopping: waiting for {} runs in flight, then flushing sinks",
+               a.outstanding_runs());
+  run_summary out;
+  out.delivered = a.shut_down();
+  out.up = a.up.load();
+  out.down = a.down.load();
+  a.log_status();
+  return out;
+}
+
+}  // namespace isitup

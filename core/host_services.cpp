@@ -1,0 +1,192 @@
+#include "host_services.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include "codec.hpp"
+#include "record.hpp"
+
+void isitup_host_ctx::add(const std::string& name, int64_t delta) {
+  std::lock_guard lock(mu_);
+  counters_[name] += delta;
+}
+
+std::map<std::string, int64_t> isitup_host_ctx::counters() const {
+  std::lock_guard lock(mu_);
+  return counters_;
+}
+
+bool isitup_host_ctx::should_log(uint32_t level, const std::string& message, std::string& suffix) {
+  if (level < ISITUP_LOG_WARN) return true;
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  std::lock_guard lock(mu_);
+  if (message == last_message_ && now - last_logged_ms_ < 1000) {
+    ++suppressed_;
+    return false;
+  }
+  if (suppressed_ > 0) suffix = " (" + std::to_string(suppressed_) + " similar suppressed)";
+  suppressed_ = 0;
+  last_message_ = message;
+  last_logged_ms_ = now;
+  return true;
+}
+
+namespace isitup {
+namespace {
+
+spdlog::level::level_enum to_spdlog(uint32_t level) {
+  switch (level) {
+    case ISITUP_LOG_TRACE:
+      return spdlog::level::trace;
+    case ISITUP_LOG_DEBUG:
+      return spdlog::level::debug;
+    case ISITUP_LOG_INFO:
+      return spdlog::level::info;
+    case ISITUP_LOG_WARN:
+      return spdlog::level::warn;
+    default:
+      return spdlog::level::err;
+  }
+}
+
+void host_log(isitup_host_ctx* ctx, uint32_t level, const char* message) {
+  const std::string text = message ? message : "";
+  const auto lv = to_spdlog(level);
+  if (!spdlog::should_log(lv)) return;
+  std::string suffix;
+  if (!ctx->should_log(level, text, suffix)) return;
+  spdlog::log(lv, "[{}] {}{}", ctx->label, text, suffix);
+}
+
+const option_value* value_of(const isitup_options* o, const char* name) {
+  if (!o || !name) return nullptr;
+  const option_value* v = o->values.find(name);
+  return v && v->has_value ? v : nullptr;
+}
+
+int opt_is_set(const isitup_options* o, const char* name) {
+  const option_value* v = o && name ? o->values.find(name) : nullptr;
+  return v && v->is_set ? 1 : 0;
+}
+const char* opt_string(const isitup_options* o, const char* name) {
+  const option_value* v = value_of(o, name);
+  return v ? v->text.c_str() : nullptr;
+}
+int64_t opt_int(const isitup_options* o, const char* name) {
+  const option_value* v = value_of(o, name);
+  return v ? v->integer : 0;
+}
+double opt_float(const isitup_options* o, const char* name) {
+  const option_value* v = value_of(o, name);
+  if (!v) return 0;
+  return v->type == option_type::number ? v->number : static_cast<double>(v->integer);
+}
+int opt_bool(const isitup_options* o, const char* name) {
+  const option_value* v = value_of(o, name);
+  return v && v->integer != 0 ? 1 : 0;
+}
+int64_t opt_duration_ms(const isitup_options* o, const char* name) { return opt_int(o, name); }
+size_t opt_list_size(const isitup_options* o, const char* name) {
+  const option_value* v = value_of(o, name);
+  return v ? v->list.size() : 0;
+}
+const char* opt_list_item(const isitup_options* o, const char* name, size_t i) {
+  const option_value* v = value_of(o, name);
+  return v && i < v->list.size() ? v->list[i].c_str() : nullptr;
+}
+size_t opt_map_size(const isitup_options* o, const char* name) {
+  const option_value* v = value_of(o, name);
+  return v ? v->map.size() : 0;
+}
+const char* opt_map_key(const isitup_options* o, const char* name, size_t i) {
+  const option_value* v = value_of(o, name);
+  return v && i < v->map.size() ? v->map[i].first.c_str() : nullptr;
+}
+const char* opt_map_value(const isitup_options* o, const char* name, size_t i) {
+  const option_value* v = value_of(o, name);
+  return v && i < v->map.size() ? v->map[i].second.c_str() : nullptr;
+}
+
+size_t record_to_json(const isitup_record_v1* r, char* buf, size_t cap) {
+  thread_local std::string out;
+  out.clear();
+  codec::encode(*r, out);
+  if (buf && cap > 0) {
+    const size_t n = out.size() < cap ? out.size() : cap - 1;
+    std::memcpy(buf, out.data(), n);
+    buf[n] = '\0';
+  }
+  return out.size();
+}
+
+struct parsed {
+  record rec;
+  isitup_record_v1 view;
+};
+
+isitup_parsed_record* record_parse(const char* json, size_t len, char* err, size_t err_cap) {
+  auto p = std::make_unique<parsed>();
+  std::string error;
+  if (!codec::decode(std::string_view(json, len), p->rec, error)) {
+    if (err && err_cap > 0) {
+      const size_t n = error.size() < err_cap ? error.size() : err_cap - 1;
+      std::memcpy(err, error.data(), n);
+      err[n] = '\0';
+    }
+    return nullptr;
+  }
+  p->view = p->rec.view();
+  return reinterpret_cast<isitup_parsed_record*>(p.release());
+}
+const isitup_record_v1* record_view(const isitup_parsed_record* p) {
+  return &reinterpret_cast<const parsed*>(p)->view;
+}
+void record_free(isitup_parsed_record* p) { delete reinterpret_cast<parsed*>(p); }
+
+uint32_t submit(isitup_host_ctx* ctx, const isitup_record_v1* const* records, size_t count,
+                uint64_t token) {
+  if (!ctx->submit) {
+    host_log(ctx, ISITUP_LOG_ERROR, "submit() called by a plugin that is not a source");
+    return ISITUP_ERROR;
+  }
+  return ctx->submit(records, count, token);
+}
+
+void counter_add(isitup_host_ctx* ctx, const char* name, int64_t delta) {
+  if (name) ctx->add(name, delta);
+}
+
+const isitup_host_v1 table = {
+    sizeof(isitup_host_v1),
+    ISITUP_ABI_VERSION,
+    host_log,
+    opt_is_set,
+    opt_string,
+    opt_int,
+    opt_float,
+    opt_bool,
+    opt_duration_ms,
+    opt_list_size,
+    opt_list_item,
+    opt_map_size,
+    opt_map_key,
+    opt_map_value,
+    record_to_json,
+    record_parse,
+    record_view,
+    record_free,
+    submit,
+    counter_add,
+};
+
+}  // namespace
+
+const isitup_host_v1* host_table() { return &table; }
+
+}  // namespace isitup

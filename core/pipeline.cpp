@@ -1,0 +1,302 @@
+#include "pipeline.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "host_services.hpp"
+
+namespace isitup {
+
+struct pipeline::batch {
+  std::vector<record> records;
+  std::vector<isitup_record_v1> views;
+  std::vector<const isitup_record_v1*> pointers;
+  isitup_batch_v1 c{};
+  std::vector<ack_fn> acks;
+  std::size_t sinks_pending = 0;
+  bool failed = false;
+};
+
+struct pipeline::pending_write {
+  std::shared_ptr<batch> b;
+  int attempt = 0;
+  clock::time_point not_before{};
+};
+
+struct pipeline::sink_state {
+  sink_binding binding;
+  uint32_t max_in_flight = 1;
+  uint32_t in_flight = 0;
+  std::deque<pending_write> queue;  // not yet written, or waiting to be written again
+};
+
+struct pipeline::write_ctx {
+  pipeline* p;
+  std::size_t sink;
+  pending_write w;
+};
+
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::chrono::milliseconds backoff(int attempt) {
+  const int64_t ms = std::min<int64_t>(5000, 100LL << std::min(attempt, 6));
+  return std::chrono::milliseconds(ms);
+}
+
+const char* label_of(const sink_binding& b) { return b.ctx ? b.ctx->label.c_str() : "sink"; }
+
+}  // namespace
+
+pipeline::pipeline(pipeline_options options, std::vector<sink_binding> sinks) : options_(options) {
+  for (const sink_binding& b : sinks) {
+    auto s = std::make_unique<sink_state>();
+    s->binding = b;
+    s->max_in_flight = b.ops && b.ops->max_in_flight > 0 ? b.ops->max_in_flight : 1;
+    sinks_.push_back(std::move(s));
+  }
+}
+
+pipeline::~pipeline() { stop(); }
+
+void pipeline::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void pipeline::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool pipeline::has_room(std::size_t n) {
+  std::size_t cur = held_.load(std::memory_order_relaxed);
+  while (cur + n <= options_.queue_size) {
+    if (held_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) return true;
+  }
+  rejected_full_.fetch_add(1, std::memory_order_relaxed);
+  const int64_t now = steady_ms();
+  int64_t last = last_full_log_ms_.load(std::memory_order_relaxed);
+  if (now - last >= 1000 && last_full_log_ms_.compare_exchange_strong(last, now)) {
+    spdlog::warn(
+        "result queue full ({} of {} held): sinks are slower than checks; runs are skipped "
+        "until they catch up ({} refused so far)",
+        held_.load(), options_.queue_size, rejected_full_.load());
+  }
+  return false;
+}
+
+bool pipeline::try_reserve() {
+  if (!has_room(1)) return false;
+  reserved_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void pipeline::cancel_reservation() {
+  reserved_.fetch_sub(1, std::memory_order_relaxed);
+  held_.fetch_sub(1, std::memory_order_relaxed);
+  cv_.notify_all();
+}
+
+void pipeline::push_reserved(record r) {
+  accepted_.fetch_add(1, std::memory_order_relaxed);
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    reserved_.fetch_sub(1, std::memory_order_relaxed);
+    if (staged_.empty()) staged_since_ = clock::now();
+    staged_.push_back(std::move(r));
+    wake = staged_.size() >= options_.batch_size || staged_.size() == 1 || draining_;
+  }
+  if (wake) cv_.notify_all();
+}
+
+bool pipeline::try_submit(std::vector<record> records, ack_fn ack) {
+  const std::size_t n = records.size();
+  {
+    std::lock_guard lock(mu_);
+    if (draining_ || stopping_) return false;
+  }
+  if (!has_room(n)) return false;
+  accepted_.fetch_add(n, std::memory_order_relaxed);
+  auto b = std::make_shared<batch>();
+  b->records = std::move(records);
+  if (ack) b->acks.push_back(std::move(ack));
+  {
+    std::lock_guard lock(mu_);
+    cut_staged_locked(true);  // keep check results ahead of this batch
+    enqueue_locked(std::move(b));
+  }
+  cv_.notify_all();
+  return true;
+}
+
+void pipeline::cut_staged_locked(bool all) {
+  while (!staged_.empty() && (all || staged_.size() >= options_.batch_size)) {
+    auto b = std::make_shared<batch>();
+    const std::size_t n = std::min(staged_.size(), options_.batch_size);
+    b->records.assign(std::make_move_iterator(staged_.begin()),
+                      std::make_move_iterator(staged_.begin() + n));
+    staged_.erase(staged_.begin(), staged_.begin() + n);
+    staged_since_ = clock::now();
+    enqueue_locked(std::move(b));
+  }
+}
+
+void pipeline::enqueue_locked(std::shared_ptr<batch> b) {
+  b->views.reserve(b->records.size());
+  for (const record& r : b->records) b->views.push_back(r.view());
+  for (const isitup_record_v1& v : b->views) b->pointers.push_back(&v);
+  b->c.struct_size = sizeof(isitup_batch_v1);
+  b->c.count = b->records.size();
+  b->c.records = b->pointers.data();
+  b->c.sequence = next_sequence_++;
+  b->sinks_pending = sinks_.size();
+  if (sinks_.empty()) {
+    held_.fetch_sub(b->records.size());
+    delivered_.fetch_add(b->records.size());
+    for (auto& a : b->acks) a(ISITUP_OK);
+    return;
+  }
+  for (auto& s : sinks_) s->queue.push_back(pending_write{b, 0, {}});
+}
+
+void pipeline::run() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    const auto now = clock::now();
+    const auto delay = std::chrono::milliseconds(options_.batch_delay_ms);
+    cut_staged_locked(draining_ || stopping_ || now - staged_since_ >= delay);
+
+    std::vector<std::unique_ptr<write_ctx>> writes;
+    std::optional<clock::time_point> wake;
+    for (std::size_t i = 0; i < sinks_.size(); ++i) {
+      sink_state& s = *sinks_[i];
+      while (s.in_flight < s.max_in_flight && !s.queue.empty()) {
+        if (s.queue.front().not_before > now && !stopping_) {
+          wake = std::min(wake.value_or(s.queue.front().not_before), s.queue.front().not_before);
+          break;
+        }
+        writes.push_back(std::make_unique<write_ctx>(write_ctx{this, i, s.queue.front()}));
+        s.queue.pop_front();
+        ++s.in_flight;
+      }
+    }
+    if (!writes.empty()) {
+      lock.unlock();
+      for (auto& w : writes) {
+        const sink_state& s = *sinks_[w->sink];
+        const isitup_batch_v1* c = &w->w.b->c;
+        s.binding.ops->write(s.binding.instance, c, &pipeline::on_done, w.release());
+      }
+      lock.lock();
+      continue;
+    }
+    if (stopping_) break;
+    if (!staged_.empty()) {
+      const auto t = staged_since_ + delay;
+      wake = std::min(wake.value_or(t), t);
+    }
+    if (wake)
+      cv_.wait_until(lock, *wake);
+    else
+      cv_.wait(lock);
+  }
+}
+
+void pipeline::on_done(void* ctx, uint32_t status, const char* message) {
+  std::unique_ptr<write_ctx> w(static_cast<write_ctx*>(ctx));
+  w->p->complete(*w, status, message);
+}
+
+void pipeline::complete(write_ctx& w, uint32_t status, const char* message) {
+  std::vector<ack_fn> acks;
+  uint32_t ack_status = ISITUP_OK;
+  bool finished = false;
+  batch& b = *w.w.b;
+  {
+    std::lock_guard lock(mu_);
+    sink_state& s = *sinks_[w.sink];
+    --s.in_flight;
+    isitup_host_ctx* ctx = s.binding.ctx;
+    std::string suffix;
+    if (status == ISITUP_RETRY && !stopping_) {
+      retries_.fetch_add(1, std::memory_order_relaxed);
+      const auto wait = backoff(w.w.attempt);
+      const std::string text =
+          "batch of " + std::to_string(b.records.size()) +
+          " results not written, will retry: " + (message ? message : "no reason given");
+      if (!ctx || ctx->should_log(ISITUP_LOG_WARN, text, suffix))
+        spdlog::warn("[{}] {} (in {} ms){}", label_of(s.binding), text, wait.count(), suffix);
+      s.queue.push_front(pending_write{w.w.b, w.w.attempt + 1, clock::now() + wait});
+    } else {
+      if (status != ISITUP_OK) {
+        b.failed = true;
+        const std::string text =
+            "batch of " + std::to_string(b.records.size()) +
+            " results refused for good: " + (message ? message : "no reason given");
+        if (!ctx || ctx->should_log(ISITUP_LOG_ERROR, text, suffix))
+          spdlog::error("[{}] {}{}", label_of(s.binding), text, suffix);
+      }
+      if (--b.sinks_pending == 0) {
+        finished = true;
+        acks = std::move(b.acks);
+        ack_status = b.failed ? ISITUP_ERROR : ISITUP_OK;
+      }
+    }
+  }
+  if (finished) {
+    // Acknowledge before the records stop counting as held, so that drain() returns only
+    // after every source heard about its batch.
+    for (auto& a : acks) a(ack_status);
+    std::lock_guard lock(mu_);
+    held_.fetch_sub(b.records.size());
+    (b.failed ? lost_ : delivered_).fetch_add(b.records.size());
+  }
+  cv_.notify_all();
+}
+
+bool pipeline::drain(std::chrono::milliseconds timeout) {
+  const auto deadline = clock::now() + timeout;
+  std::unique_lock lock(mu_);
+  draining_ = true;
+  cv_.notify_all();
+  cv_.wait_until(lock, deadline, [&] { return held_.load() == 0; });
+  const std::size_t left = held_.load();
+  lock.unlock();
+  for (auto& s : sinks_) {
+    const auto remaining =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    const uint32_t st =
+        s->binding.ops->flush(s->binding.instance, std::max<int64_t>(remaining.count(), 0));
+    if (st != ISITUP_OK) spdlog::warn("[{}] flush did not complete", label_of(s->binding));
+  }
+  if (left > 0)
+    spdlog::error("shutdown: {} results were not delivered to every sink within {} ms", left,
+                  timeout.count());
+  return left == 0;
+}
+
+pipeline_stats pipeline::stats() const {
+  pipeline_stats s;
+  s.accepted = accepted_.load();
+  s.delivered = delivered_.load();
+  s.lost = lost_.load();
+  s.rejected_full = rejected_full_.load();
+  s.retries = retries_.load();
+  s.held = held_.load();
+  s.capacity = options_.queue_size;
+  return s;
+}
+
+}  // namespace isitup

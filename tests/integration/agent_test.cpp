@@ -1,0 +1,257 @@
+// End-to-end tests of the built isitup-agent: real processes, real sockets on 127.0.0.1.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "codec.hpp"
+#include "process.hpp"
+
+using namespace std::chrono_literals;
+using isitup::test::run;
+using isitup::test::temp_dir;
+
+namespace {
+
+const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
+const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+
+// A TCP socket listening on 127.0.0.1 (port chosen by the kernel).
+class listener {
+ public:
+  listener() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd_, 128), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~listener() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_;
+};
+
+// A port on 127.0.0.1 that nothing listens on: bound, then closed.
+int closed_port() {
+  listener l;
+  return l.port();
+}
+
+std::vector<isitup::record> parse_results(const std::string& out) {
+  std::vector<isitup::record> results;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    isitup::record r;
+    std::string error;
+    EXPECT_TRUE(isitup::codec::decode(line, r, error)) << error << " in line: " << line;
+    results.push_back(r);
+  }
+  return results;
+}
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TEST(agent, once_reports_up_and_down_as_v1_json) {
+  listener open;
+  const int closed = closed_port();
+  temp_dir dir;
+  const std::string cfg = dir.write("agent.yml", R"(agent:
+  id: test-agent
+  location: lab
+defaults:
+  timeout: 2s
+checks:
+  - name: open
+    plugin: tcp_check
+    target: 127.0.0.1:)" + std::to_string(open.port()) +
+                                                     R"(
+  - name: closed
+    plugin: tcp_check
+    target: 127.0.0.1:)" + std::to_string(closed) + "\n");
+  const int64_t before = now_ms();
+  auto r = run({agent_bin, "--config", cfg, "--plugins-dir", plugin_dir, "--once"}, 20s);
+  const int64_t after = now_ms();
+  EXPECT_EQ(r.code, 1) << r.err;  // one check was down
+  auto results = parse_results(r.out);
+  ASSERT_EQ(results.size(), 2u) << r.out << r.err;
+  std::map<std::string, isitup::record> by_name;
+  for (auto& x : results) by_name[x.check] = x;
+  const auto& up = by_name.at("open");
+  EXPECT_TRUE(up.up);
+  EXPECT_EQ(up.agent, "test-agent");
+  EXPECT_EQ(up.location, "lab");
+  EXPECT_EQ(up.plugin, "tcp_check");
+  EXPECT_EQ(up.ip, "127.0.0.1");
+  EXPECT_GE(up.total_ms, 0.0);
+  EXPECT_TRUE(up.error_kind.empty());
+  const auto& down = by_name.at("closed");
+  EXPECT_FALSE(down.up);
+  EXPECT_EQ(down.error_kind, "connect");
+  EXPECT_NE(down.error_message.find("refused"), std::string::npos) << down.error_message;
+  for (const auto& x : results) {
+    EXPECT_GE(x.scheduled_at_ms, before);
+    EXPECT_LE(x.scheduled_at_ms, x.started_at_ms);
+    EXPECT_LE(x.started_at_ms, after);
+  }
+}
+
+TEST(agent, once_exits_zero_when_all_up_and_text_format_is_human) {
+  listener open;
+  temp_dir dir;
+  const std::string cfg = dir.write("agent.yml", R"(checks:
+  - {name: web, plugin: tcp_check, target: "127.0.0.1:)" +
+                                                     std::to_string(open.port()) + R"("}
+sinks:
+  - plugin: stdout_sink
+    options: {format: text}
+)");
+  auto r = run({agent_bin, "-c", cfg, "-p", plugin_dir, "--once"}, 20s);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("web"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UP"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('{'), std::string::npos) << "text format printed JSON: " << r.out;
+}
+
+TEST(agent, runs_on_schedule_drift_free_and_flushes_on_sigterm) {
+  listener open;
+  temp_dir dir;
+  const std::string cfg = dir.write("agent.yml", R"(defaults: {interval: 200ms, timeout: 1s}
+checks:
+  - {name: a, plugin: tcp_check, target: "127.0.0.1:)" +
+                                                     std::to_string(open.port()) + R"("}
+  - {name: b, plugin: tcp_check, target: "127.0.0.1:)" +
+                                                     std::to_string(open.port()) + R"("}
+)");
+  isitup::test::child_process agent({agent_bin, "-c", cfg, "-p", plugin_dir});
+  std::this_thread::sleep_for(2s);
+  ASSERT_TRUE(agent.running()) << agent.err();
+  agent.signal(SIGTERM);
+  EXPECT_EQ(agent.wait(15s), 0) << agent.err();
+  std::map<std::string, std::vector<int64_t>> scheduled;
+  for (const auto& x : parse_results(agent.out())) scheduled[x.check].push_back(x.scheduled_at_ms);
+  ASSERT_EQ(scheduled.size(), 2u) << agent.out() << agent.err();
+  for (auto& [name, times] : scheduled) {
+    EXPECT_GE(times.size(), 5u) << name;  // 2 s at 200 ms, after a splay of < 200 ms
+    std::sort(times.begin(), times.end());
+    for (std::size_t i = 1; i < times.size(); ++i)
+      EXPECT_EQ(times[i] - times[i - 1], 200) << name << ": runs not on a 200 ms grid";
+  }
+  EXPECT_NE(agent.err().find("stopping"), std::string::npos) << agent.err();
+}
+
+TEST(agent, check_config_accepts_good_and_reports_bad_with_location) {
+  temp_dir dir;
+  const std::string good =
+      dir.write("good.yml", "checks:\n  - {plugin: tcp_check, target: \"127.0.0.1:1\"}\n");
+  auto ok = run({agent_bin, "--check-config", good, "-p", plugin_dir}, 20s);
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("OK (1 checks"), std::string::npos) << ok.out;
+
+  const std::string bad = dir.write("bad.yml", "checks:\n  - plugin: tcp_check\n    target: x\n");
+  auto e = run({agent_bin, "--check-config", bad, "-p", plugin_dir}, 20s);
+  EXPECT_EQ(e.code, 2);
+  EXPECT_NE(e.err.find("bad.yml:2:5"), std::string::npos) << e.err;
+  EXPECT_NE(e.err.find("host:port"), std::string::npos) << e.err;
+
+  const std::string unknown =
+      dir.write("unknown.yml", "checks:\n  - {plugin: nope_check, target: \"x:1\"}\n");
+  auto u = run({agent_bin, "--check-config", unknown, "-p", plugin_dir}, 20s);
+  EXPECT_EQ(u.code, 2);
+  EXPECT_NE(u.err.find("unknown.yml:2:"), std::string::npos) << u.err;
+  EXPECT_NE(u.err.find("nope_check.so"), std::string::npos) << u.err;
+  EXPECT_NE(u.err.find("tcp_check"), std::string::npos) << "should list what is available";
+
+  const std::string opt = dir.write(
+      "opt.yml", "checks:\n  - {plugin: tcp_check, target: \"a:1\", options: {port: 2}}\n");
+  auto o = run({agent_bin, "--check-config", opt, "-p", plugin_dir}, 20s);
+  EXPECT_EQ(o.code, 2);
+  EXPECT_NE(o.err.find("opt.yml:2:"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("port"), std::string::npos) << o.err;
+}
+
+TEST(agent, lists_and_describes_plugins) {
+  auto l = run({agent_bin, "--list-plugins", "-p", plugin_dir}, 20s);
+  EXPECT_EQ(l.code, 0) << l.err;
+  EXPECT_NE(l.out.find("tcp_check"), std::string::npos) << l.out;
+  EXPECT_NE(l.out.find("stdout_sink"), std::string::npos) << l.out;
+  EXPECT_NE(l.out.find("ABI 1"), std::string::npos) << l.out;
+
+  auto d = run({agent_bin, "--describe-plugin", "stdout_sink", "-p", plugin_dir}, 20s);
+  EXPECT_EQ(d.code, 0) << d.err;
+  EXPECT_NE(d.out.find("format"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("json"), std::string::npos) << d.out;
+
+  auto bad = run({agent_bin, "--describe-plugin", "../etc", "-p", plugin_dir}, 20s);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("not a bare name"), std::string::npos) << bad.err;
+}
+
+TEST(agent, usage_errors_exit_2) {
+  EXPECT_EQ(run({agent_bin}, 10s).code, 2);
+  EXPECT_EQ(run({agent_bin, "--no-such-flag"}, 10s).code, 2);
+  auto missing = run({agent_bin, "-c", "/nonexistent/agent.yml", "--once"}, 10s);
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("/nonexistent/agent.yml"), std::string::npos) << missing.err;
+  auto v = run({agent_bin, "--version"}, 10s);
+  EXPECT_EQ(v.code, 0);
+  EXPECT_NE(v.out.find("isitup-agent"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// The example plugin built as an outside author would: a separate CMake project that sees only
+// the SDK installed into a prefix, then loaded by the agent.
+TEST(sdk, example_plugin_builds_out_of_tree_and_runs) {
+  temp_dir dir;
+  const std::string prefix = (dir / "prefix").string();
+  auto inst = run({"/usr/bin/cmake", "--install", ISITUP_BINARY_DIR, "--prefix", prefix}, 120s);
+  ASSERT_EQ(inst.code, 0) << inst.out << inst.err;
+  ASSERT_TRUE(std::filesystem::exists(prefix + "/include/isitup/plugin.h"));
+  const std::string build = (dir / "build").string();
+  auto cfg =
+      run({"/usr/bin/cmake", "-S", std::string(ISITUP_SOURCE_DIR) + "/sdk/examples/tcp_check", "-B",
+           build, "-DCMAKE_PREFIX_PATH=" + prefix, "-DCMAKE_BUILD_TYPE=Release"},
+          120s);
+  ASSERT_EQ(cfg.code, 0) << cfg.out << cfg.err;
+  auto b = run({"/usr/bin/cmake", "--build", build}, 300s);
+  ASSERT_EQ(b.code, 0) << b.out << b.err;
+
+  const auto plugins = dir / "plugins";
+  std::filesystem::create_directory(plugins);
+  std::filesystem::copy_file(build + "/tcp_check.so", plugins / "tcp_check.so");
+  std::filesystem::copy_file(plugin_dir + "/stdout_sink.so", plugins / "stdout_sink.so");
+  listener open;
+  const std::string config =
+      dir.write("agent.yml", "checks:\n  - {plugin: tcp_check, target: \"127.0.0.1:" +
+                                 std::to_string(open.port()) + "\"}\n");
+  auto r = run({agent_bin, "-c", config, "-p", plugins.string(), "--once"}, 20s);
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto results = parse_results(r.out);
+  ASSERT_EQ(results.size(), 1u) << r.out;
+  EXPECT_TRUE(results[0].up);
+  EXPECT_EQ(results[0].check, "127.0.0.1:" + std::to_string(open.port()));
+}
+
+}  // namespace

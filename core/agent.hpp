@@ -1,0 +1,44 @@
+// The agent: turns a validated config into loaded plugins, prepared checks, a scheduler and
+// a pipeline, and runs them. main() parses the command line and calls into this.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "config.hpp"
+#include "plugin_host.hpp"
+
+namespace isitup {
+
+struct run_summary {
+  uint64_t up = 0;
+  uint64_t down = 0;
+  bool delivered = true;  // every result reached every sink
+};
+
+class agent {
+ public:
+  // Loads the plugins the config names, validates their options and prepares every check.
+  // Throws config::config_error (bad options, a check its plugin refuses) or plugin_error.
+  // validate_only: also create no sink or source instance (for --check-config); such an agent
+  // must not be run.
+  agent(config::agent cfg, plugin_host& plugins, bool validate_only = false);
+  ~agent();
+  agent(const agent&) = delete;
+  agent& operator=(const agent&) = delete;
+
+  // Runs every check once (bounded by max_in_flight), delivers the results, shuts down.
+  run_summary run_once();
+  // Runs checks on their schedule until request_stop(); then stops scheduling, waits for runs
+  // in flight (up to their timeout), delivers and flushes everything, shuts down.
+  run_summary run();
+  // Async-signal-unsafe; call from any ordinary thread (main's signal thread does).
+  void request_stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace isitup

@@ -1,0 +1,51 @@
+// The agent's side of the C ABI: the service table (isitup_host_v1) every plugin receives,
+// and the objects behind its opaque handles.
+#pragma once
+
+#include <isitup/plugin.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "options.hpp"
+
+// Completes the opaque C type: one validated options section.
+struct isitup_options {
+  isitup::option_values values;
+};
+
+// Completes the opaque C type: one plugin instance's link to the host. Lives at least as long
+// as the instance (the agent destroys the instance first).
+struct isitup_host_ctx {
+  using submit_fn = std::function<uint32_t(const isitup_record_v1* const*, size_t, uint64_t)>;
+
+  explicit isitup_host_ctx(std::string label) : label(std::move(label)) {}
+  std::string label;  // "plugin.instance", the prefix of every log line
+  submit_fn submit;   // set for sources
+
+  // Self-metrics: named counters, read by the status line.
+  void add(const std::string& name, int64_t delta);
+  std::map<std::string, int64_t> counters() const;
+
+  // Log rate limiting: the same message at warn or above is printed at most once a second;
+  // the number suppressed is appended to the next one printed.
+  bool should_log(uint32_t level, const std::string& message, std::string& suffix);
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int64_t> counters_;
+  std::string last_message_;
+  int64_t last_logged_ms_ = 0;
+  int64_t suppressed_ = 0;
+};
+
+namespace isitup {
+
+// The one service table, with static storage duration.
+const isitup_host_v1* host_table();
+
+}  // namespace isitup

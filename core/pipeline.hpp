@@ -1,0 +1,116 @@
+// Results flow from check completions and sources, through one bounded queue, to every sink in
+// batches. Knows batches and acknowledgements; nothing of checks, plugins' files or config.
+//
+// Bound: at most queue_size records are held at once, counting slots reserved by checks still
+// running, records waiting to be batched and records written but not yet durable everywhere.
+// A check reserves its slot before it starts, so a completion never finds the queue full.
+//
+// Threads: try_reserve, cancel_reservation, push_reserved and try_submit from any thread.
+// One dispatcher thread cuts batches and calls sinks' write(); sinks' completions arrive on
+// any thread. start/drain/stop from the main thread.
+#pragma once
+
+#include <isitup/plugin.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "record.hpp"
+
+struct isitup_host_ctx;
+
+namespace isitup {
+
+struct sink_binding {
+  const isitup_sink_ops_v1* ops = nullptr;
+  void* instance = nullptr;
+  isitup_host_ctx* ctx = nullptr;  // for the label and log rate limiting
+};
+
+struct pipeline_options {
+  std::size_t queue_size = 10000;
+  std::size_t batch_size = 500;
+  int64_t batch_delay_ms = 200;
+};
+
+struct pipeline_stats {
+  uint64_t accepted = 0;       // records taken in
+  uint64_t delivered = 0;      // records durable at every sink
+  uint64_t lost = 0;           // records a sink refused for good (ISITUP_ERROR)
+  uint64_t rejected_full = 0;  // reservations and submissions refused: queue full
+  uint64_t retries = 0;        // batch writes a sink asked to retry
+  std::size_t held = 0;        // records in the pipeline now (reserved included)
+  std::size_t capacity = 0;
+};
+
+class pipeline {
+ public:
+  // status: ISITUP_OK when every sink made the batch durable, ISITUP_ERROR when one refused.
+  using ack_fn = std::function<void(uint32_t status)>;
+
+  pipeline(pipeline_options options, std::vector<sink_binding> sinks);
+  ~pipeline();  // stop()s
+  pipeline(const pipeline&) = delete;
+  pipeline& operator=(const pipeline&) = delete;
+
+  void start();
+
+  // Reserves room for one record; false when full (counted, and logged once a second).
+  bool try_reserve();
+  void cancel_reservation();
+  // Fills a reserved slot.
+  void push_reserved(record r);
+  // Sources: one batch with an acknowledgement; false when there is no room for all of it.
+  bool try_submit(std::vector<record> records, ack_fn ack);
+
+  // Stops taking new input, writes out everything held, waits until it is durable everywhere
+  // or the timeout passes, then flushes every sink with the time left. True when nothing
+  // is left undelivered.
+  bool drain(std::chrono::milliseconds timeout);
+  // Ends the dispatcher thread. Sinks may still complete writes already made.
+  void stop();
+
+  pipeline_stats stats() const;
+
+ private:
+  struct batch;
+  struct sink_state;
+  struct pending_write;
+  struct write_ctx;
+  using clock = std::chrono::steady_clock;
+
+  void run();
+  void cut_staged_locked(bool all);
+  void enqueue_locked(std::shared_ptr<batch> b);
+  void complete(write_ctx& w, uint32_t status, const char* message);
+  static void on_done(void* ctx, uint32_t status, const char* message);
+  bool has_room(std::size_t n);
+
+  const pipeline_options options_;
+  std::vector<std::unique_ptr<sink_state>> sinks_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<record> staged_;
+  clock::time_point staged_since_;
+  std::atomic<std::size_t> held_{0};  // reserved + staged + in batches not done everywhere
+  std::atomic<std::size_t> reserved_{0};
+  uint64_t next_sequence_ = 1;
+  bool draining_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  std::atomic<uint64_t> accepted_{0}, delivered_{0}, lost_{0}, rejected_full_{0}, retries_{0};
+  std::atomic<int64_t> last_full_log_ms_{0};
+};
+
+}  // namespace isitup
