@@ -39,7 +39,7 @@ struct run_ctx {
   void* owner;  // agent::impl
   uint32_t check = 0;
   int64_t scheduled_ms = 0;
-  int64_t started_ms = 0;
+  std::atomic<int64_t> started_ms{0};  // 0 until the plugin is called (blocking: queued)
   std::atomic<int> state{0};  // 0 running, 1 completed by the plugin, 2 ended by the watchdog
   std::atomic<int> refs{2};
   void release() {
@@ -69,7 +69,8 @@ struct agent::impl {
   int outstanding = 0;  // runs started and not yet completed or ended by the watchdog
   std::multimap<int64_t, run_ctx*> watchdog;  // deadline -> run; scheduler thread only
 
-  std::atomic<uint64_t> up{0}, down{0}, skipped_queue_full{0}, ended_by_host{0};
+  std::atomic<uint64_t> up{0}, down{0}, skipped_queue_full{0}, ended_by_host{0}, abandoned{0};
+  std::atomic<bool> abandon_queued{false};
 
   impl(config::agent c, plugin_host& h) : cfg(std::move(c)), host(h) {}
 
@@ -219,7 +220,7 @@ struct agent::impl {
 
   void fire(uint32_t id, int64_t scheduled_ms) {
     check_state& c = checks[id];
-    auto* run = new run_ctx{this, id, scheduled_ms, 0, {0}, {2}};
+    auto* run = new run_ctx{this, id, scheduled_ms, {0}, {0}, {2}};
     {
       std::lock_guard lock(mu);
       ++outstanding;
@@ -228,6 +229,7 @@ struct agent::impl {
     watchdog.emplace(deadline, run);
     const isitup_check_ops_v1* ops = c.plugin->plugin->check_ops();
     auto start = [this, run, ops, &c] {
+      if (abandon_queued.load() && abandon(*run)) return;
       run->started_ms = clock.now_ms();
       const isitup_run_v1 info{sizeof(isitup_run_v1), run->scheduled_ms, c.cfg.timeout_ms};
       ops->start(c.plugin->instance, c.handle, &info, &impl::on_done, run);
@@ -236,6 +238,23 @@ struct agent::impl {
       pool->post(start);
     else
       start();
+  }
+
+  // A blocking run still queued for a worker at shutdown: it never started, so it yields no
+  // result; its queue slot is given back. True when the run was abandoned here.
+  bool abandon(run_ctx& run) {
+    int expected = 0;
+    if (!run.state.compare_exchange_strong(expected, 2)) return false;
+    abandoned.fetch_add(1, std::memory_order_relaxed);
+    pipe->cancel_reservation();
+    if (sched) sched->finished(run.check);
+    {
+      std::lock_guard lock(mu);
+      --outstanding;
+    }
+    cv.notify_all();
+    run.release();
+    return true;
   }
 
   static void on_done(void* ctx, const isitup_record_v1* result) {
@@ -254,7 +273,8 @@ struct agent::impl {
     r.plugin = c.cfg.plugin;
     r.target = c.cfg.target;
     r.scheduled_at_ms = run.scheduled_ms;
-    r.started_at_ms = run.started_ms ? run.started_ms : clock.now_ms();
+    const int64_t started = run.started_ms.load();
+    r.started_at_ms = started ? started : clock.now_ms();
     if (r.up) {
       r.error_kind.clear();
       r.error_message.clear();
@@ -292,6 +312,11 @@ struct agent::impl {
     while (!watchdog.empty() && watchdog.begin()->first <= now) {
       run_ctx* run = watchdog.begin()->second;
       watchdog.erase(watchdog.begin());
+      if (run->state.load() == 0 && run->started_ms.load() == 0) {
+        // Still waiting for a worker thread: its timeout has not begun.
+        watchdog.emplace(now + checks[run->check].cfg.timeout_ms + grace_ms, run);
+        continue;
+      }
       int expected = 0;
       if (run->state.compare_exchange_strong(expected, 2)) {
         ended_by_host.fetch_add(1, std::memory_order_relaxed);
@@ -361,10 +386,14 @@ struct agent::impl {
       std::unique_lock lock(mu);
       cv.wait_for(lock, std::chrono::milliseconds(50));
     }
+    abandon_queued = true;
+    pool.reset();  // runs in progress finish (their timeouts have passed); queued ones abandon
+    if (abandoned.load() > 0)
+      spdlog::warn("shutdown: {} runs still waiting for a worker thread were not started",
+                   abandoned.load());
     for (auto& s : sources) s->plugin->source_ops()->stop(s->instance);
     const bool delivered = pipe->drain(std::chrono::milliseconds(cfg.shutdown_timeout_ms));
     pipe->stop();
-    pool.reset();
     release_watchdog();
     return delivered;
   }

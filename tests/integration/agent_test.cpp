@@ -189,6 +189,29 @@ TEST(agent, check_config_accepts_good_and_reports_bad_with_location) {
   EXPECT_NE(o.err.find("port"), std::string::npos) << o.err;
 }
 
+// Every example config in the repository validates, plugin options included.
+TEST(agent, every_example_config_validates) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(ISITUP_SOURCE_DIR) + "/config"))
+    if (e.path().extension() == ".yml") files.push_back(e.path());
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(ISITUP_SOURCE_DIR) + "/plugins")) {
+    const auto example = e.path() / "example.yml";
+    if (!std::filesystem::exists(example)) continue;
+    // A plugin's example can only be validated once the plugin is built.
+    ASSERT_TRUE(std::filesystem::exists(plugin_dir + "/" + e.path().filename().string() + ".so"))
+        << example << " exists but its plugin was not built";
+    files.push_back(example);
+  }
+  ASSERT_GE(files.size(), 2u);
+  for (const auto& f : files) {
+    auto r = run({agent_bin, "--check-config", f.string(), "-p", plugin_dir}, 20s,
+                 {"KAFKA_BROKERS=127.0.0.1:9092", "PGPASSWORD=example"});
+    EXPECT_EQ(r.code, 0) << f << ": " << r.err;
+  }
+}
+
 TEST(agent, lists_and_describes_plugins) {
   auto l = run({agent_bin, "--list-plugins", "-p", plugin_dir}, 20s);
   EXPECT_EQ(l.code, 0) << l.err;

@@ -1,0 +1,15 @@
+# isitup_test(<name> SOURCES ... LIBS ... [LABELS ...]): a GoogleTest binary whose tests ctest
+# discovers one by one (so `ctest -j` runs them in parallel). Usable from any folder.
+# Compile definitions give tests the source and build folders, the plugin folder and the
+# folder of test-only plugins.
+function(isitup_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE GTest::gtest GTest::gmock GTest::gtest_main ${ARG_LIBS})
+  target_compile_definitions(${name} PRIVATE
+    ISITUP_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    ISITUP_BINARY_DIR="${PROJECT_BINARY_DIR}"
+    ISITUP_PLUGIN_DIR="${ISITUP_PLUGIN_OUTPUT_DIR}"
+    ISITUP_TEST_PLUGIN_DIR="${PROJECT_BINARY_DIR}/test-plugins")
+  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
+endfunction()
