@@ -267,14 +267,17 @@ struct agent::impl {
 
   void complete(const run_ctx& run, record r) {
     const check_state& c = checks[run.check];
-    r.agent = cfg.id;
-    r.location = cfg.location;
-    r.check = c.cfg.name;
-    r.plugin = c.cfg.plugin;
-    r.target = c.cfg.target;
-    r.scheduled_at_ms = run.scheduled_ms;
     const int64_t started = run.started_ms.load();
-    r.started_at_ms = started ? started : clock.now_ms();
+    auto set_identity = [&](record& x) {
+      x.agent = cfg.id;
+      x.location = cfg.location;
+      x.check = c.cfg.name;
+      x.plugin = c.cfg.plugin;
+      x.target = c.cfg.target;
+      x.scheduled_at_ms = run.scheduled_ms;
+      x.started_at_ms = started ? started : clock.now_ms();
+    };
+    set_identity(r);
     if (r.up) {
       r.error_kind.clear();
       r.error_message.clear();
@@ -282,20 +285,12 @@ struct agent::impl {
       r.error_kind = "internal";
       if (r.error_message.empty()) r.error_message = "the check reported down without a reason";
     }
-    std::string why;
-    if (!codec::validate(r, why)) {
+    if (std::string why; !codec::validate(r, why)) {
       c.plugin->ctx->add("invalid_results", 1);
-      record fixed;
-      fixed.agent = r.agent;
-      fixed.location = r.location;
-      fixed.check = r.check;
-      fixed.plugin = r.plugin;
-      fixed.target = r.target;
-      fixed.scheduled_at_ms = r.scheduled_at_ms;
-      fixed.started_at_ms = r.started_at_ms;
-      fixed.error_kind = "internal";
-      fixed.error_message = "the plugin returned an invalid result: " + why;
-      r = std::move(fixed);
+      r = record{};
+      set_identity(r);
+      r.error_kind = "internal";
+      r.error_message = "the plugin returned an invalid result: " + why;
     }
     (r.up ? up : down).fetch_add(1, std::memory_order_relaxed);
     pipe->push_reserved(std::move(r));

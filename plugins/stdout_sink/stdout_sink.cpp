@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -22,48 +23,17 @@ enum class line_format { json, text };
 
 constexpr size_t check_width = 24;  // text format: check names are padded to this many chars
 
-// Days since 1970-01-01 -> civil date (Howard Hinnant's civil_from_days).
-void civil_from_days(int64_t z, int64_t& year, unsigned& month, unsigned& day) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  day = doy - (153 * mp + 2) / 5 + 1;
-  month = mp < 10 ? mp + 3 : mp - 9;
-  year = static_cast<int64_t>(yoe) + era * 400 + (month <= 2);
-}
-
-void append_digits(std::string& out, int64_t value, int width) {
-  char buf[20];
-  for (int i = width - 1; i >= 0; --i, value /= 10) buf[i] = static_cast<char>('0' + value % 10);
-  out.append(buf, static_cast<size_t>(width));
-}
-
 // "2026-11-27T18:00:00Z" (UTC, whole seconds), or "-" padded to the same width.
 void append_time(std::string& out, int64_t ms) {
-  constexpr int64_t ms_per_day = 86'400'000;
-  if (ms < 0 || ms > 253'402'300'799'999) {  // absent, or before 1970 or after 9999
-    out += "-                   ";
+  std::tm tm{};
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  char buf[32];
+  if (ms < 0 || ms > 253'402'300'799'999 || !gmtime_r(&secs, &tm) ||
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20) {
+    out += "-                   ";  // absent, or before 1970 or after 9999
     return;
   }
-  int64_t year;
-  unsigned month, day;
-  civil_from_days(ms / ms_per_day, year, month, day);
-  const int64_t secs = ms % ms_per_day / 1000;
-  append_digits(out, year, 4);
-  out += '-';
-  append_digits(out, month, 2);
-  out += '-';
-  append_digits(out, day, 2);
-  out += 'T';
-  append_digits(out, secs / 3600, 2);
-  out += ':';
-  append_digits(out, secs / 60 % 60, 2);
-  out += ':';
-  append_digits(out, secs % 60, 2);
-  out += 'Z';
+  out.append(buf, 20);
 }
 
 // Appends `s` with control characters turned into spaces (one result, one line); returns
