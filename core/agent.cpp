@@ -100,12 +100,10 @@ struct agent::impl {
     return o;
   }
 
-  // validate_only: check every option and prepare every check, but create no sink or source
-  // (they would connect to their servers).
-  void set_up(bool validate_only) {
-    set_up_sinks(validate_only);
+  void set_up() {
+    set_up_sinks();
     set_up_checks();
-    set_up_sources(validate_only);
+    set_up_sources();
   }
 
   void set_up_checks() {
@@ -149,7 +147,7 @@ struct agent::impl {
     }
   }
 
-  void set_up_sinks(bool validate_only) {
+  void set_up_sinks() {
     char err[1024];
     std::vector<sink_binding> bindings;
     for (std::size_t i = 0; i < cfg.sinks.size(); ++i) {
@@ -160,7 +158,6 @@ struct agent::impl {
       inst->ctx = std::make_unique<isitup_host_ctx>(sec.plugin + ".sink" + std::to_string(i));
       inst->options = options_for(sec.options, inst->plugin->sink_schema(),
                                   "sinks[" + std::to_string(i) + "] (" + sec.plugin + ") options");
-      if (validate_only) continue;
       err[0] = '\0';
       if (inst->plugin->sink_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
                                            &inst->instance, err, sizeof err) != ISITUP_OK)
@@ -172,7 +169,7 @@ struct agent::impl {
         pipeline_options{cfg.queue_size, cfg.batch_size, cfg.batch_delay_ms}, std::move(bindings));
   }
 
-  void set_up_sources(bool validate_only) {
+  void set_up_sources() {
     char err[1024];
     for (std::size_t i = 0; i < cfg.sources.size(); ++i) {
       const config::plugin_section& sec = cfg.sources[i];
@@ -183,7 +180,6 @@ struct agent::impl {
       inst->options =
           options_for(sec.options, inst->plugin->source_schema(),
                       "sources[" + std::to_string(i) + "] (" + sec.plugin + ") options");
-      if (validate_only) continue;
       err[0] = '\0';
       if (inst->plugin->source_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
                                              &inst->instance, err, sizeof err) != ISITUP_OK)
@@ -418,9 +414,9 @@ struct agent::impl {
   }
 };
 
-agent::agent(config::agent cfg, plugin_host& plugins, bool validate_only)
+agent::agent(config::agent cfg, plugin_host& plugins)
     : impl_(std::make_unique<impl>(std::move(cfg), plugins)) {
-  impl_->set_up(validate_only);
+  impl_->set_up();
 }
 
 agent::~agent() = default;

@@ -20,10 +20,10 @@ struct run_summary {
 class agent {
  public:
   // Loads the plugins the config names, validates their options and prepares every check.
+  // Creates every plugin instance but starts nothing (no thread, no source, no run): so
+  // constructing and destroying an agent is how --check-config validates option values.
   // Throws config::config_error (bad options, a check its plugin refuses) or plugin_error.
-  // validate_only: also create no sink or source instance (for --check-config); such an agent
-  // must not be run.
-  agent(config::agent cfg, plugin_host& plugins, bool validate_only = false);
+  agent(config::agent cfg, plugin_host& plugins);
   ~agent();
   agent(const agent&) = delete;
   agent& operator=(const agent&) = delete;

@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
       isitup::config::agent cfg = isitup::config::load_file(check_config);
       const std::size_t checks = cfg.checks.size(), sinks = cfg.sinks.size(),
                         sources = cfg.sources.size();
-      isitup::agent validated(std::move(cfg), host, /*validate_only=*/true);
+      isitup::agent validated(std::move(cfg), host);  // creates, starts nothing
       std::printf("%s: OK (%zu checks, %zu sinks, %zu sources)\n", check_config.c_str(), checks,
                   sinks, sources);
       return exit_ok;

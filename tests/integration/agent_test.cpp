@@ -181,6 +181,13 @@ TEST(agent, check_config_accepts_good_and_reports_bad_with_location) {
   EXPECT_NE(u.err.find("nope_check.so"), std::string::npos) << u.err;
   EXPECT_NE(u.err.find("tcp_check"), std::string::npos) << "should list what is available";
 
+  const std::string value = dir.write(
+      "value.yml", "sinks:\n  - plugin: stdout_sink\n    options: {format: xml}\n");
+  auto v = run({agent_bin, "--check-config", value, "-p", plugin_dir}, 20s);
+  EXPECT_EQ(v.code, 2) << "a bad option value must fail --check-config, not only the run";
+  EXPECT_NE(v.err.find("value.yml:2:"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("xml"), std::string::npos) << v.err;
+
   const std::string opt = dir.write(
       "opt.yml", "checks:\n  - {plugin: tcp_check, target: \"a:1\", options: {port: 2}}\n");
   auto o = run({agent_bin, "--check-config", opt, "-p", plugin_dir}, 20s);

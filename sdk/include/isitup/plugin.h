@@ -277,6 +277,9 @@ typedef struct isitup_sink_ops_v1 {
   const isitup_option_v1* options;
   size_t option_count;
 
+  /* Validate the options and set up; refuse bad values with a reason in err. Must not block
+   * or need the server to be reachable: `isitup-agent --check-config` creates and destroys
+   * instances to validate a config. Connect lazily, on the sink's own thread. Main thread. */
   uint32_t (*create)(const isitup_host_v1* host, isitup_host_ctx* ctx,
                      const isitup_options* options, void** instance, char* err, size_t err_cap);
   /* Take a batch; must not block for long (hand it to the sink's own I/O). Pipeline thread. */
@@ -294,6 +297,7 @@ typedef struct isitup_source_ops_v1 {
   const isitup_option_v1* options;
   size_t option_count;
 
+  /* As for sinks: validate, set up, connect nothing yet (--check-config creates instances). */
   uint32_t (*create)(const isitup_host_v1* host, isitup_host_ctx* ctx,
                      const isitup_options* options, void** instance, char* err, size_t err_cap);
   /* Begin feeding batches through host->submit from the source's own threads. Main thread. */
