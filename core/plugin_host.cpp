@@ -403,9 +403,13 @@ std::filesystem::path default_plugins_dir() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    fs::path candidate = (exe.parent_path() / ".." / "plugins").lexically_normal();
-    for (fs::directory_iterator it(candidate, ec), end; !ec && it != end; it.increment(ec))
-      if (it->path().extension() == ".so" && it->is_regular_file(ec)) return candidate;
+    // The build tree (<build>/bin/isitup-agent, <build>/plugins), then the install tree
+    // relative to the binary (so a package installed under any prefix finds its plugins).
+    for (const char* rel : {"plugins", ISITUP_INSTALL_PLUGIN_SUBDIR}) {
+      const fs::path candidate = (exe.parent_path() / ".." / rel).lexically_normal();
+      for (fs::directory_iterator it(candidate, ec), end; !ec && it != end; it.increment(ec))
+        if (it->path().extension() == ".so" && it->is_regular_file(ec)) return candidate;
+    }
   }
   return ISITUP_INSTALLED_PLUGIN_DIR;
 }

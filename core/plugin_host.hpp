@@ -103,7 +103,8 @@ class plugin_host {
 };
 
 // Where the agent looks without --plugins-dir: <exe dir>/../plugins when that holds plugins
-// (the build tree), else the installed plugin directory.
+// (the build tree), else <exe dir>/../<libdir>/isitup/plugins (an install under any prefix),
+// else the configured installed plugin directory.
 std::filesystem::path default_plugins_dir();
 
 }  // namespace isitup

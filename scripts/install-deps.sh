@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   librdkafka-dev libpqxx-dev libpq-dev libcurl4-openssl-dev libc-ares-dev libre2-dev
   postgresql nginx-light openssl wrk kcat python3-kafka
+  docker-compose dpkg-dev file
 )
 
 missing=()

@@ -181,8 +181,8 @@ TEST(agent, check_config_accepts_good_and_reports_bad_with_location) {
   EXPECT_NE(u.err.find("nope_check.so"), std::string::npos) << u.err;
   EXPECT_NE(u.err.find("tcp_check"), std::string::npos) << "should list what is available";
 
-  const std::string value = dir.write(
-      "value.yml", "sinks:\n  - plugin: stdout_sink\n    options: {format: xml}\n");
+  const std::string value =
+      dir.write("value.yml", "sinks:\n  - plugin: stdout_sink\n    options: {format: xml}\n");
   auto v = run({agent_bin, "--check-config", value, "-p", plugin_dir}, 20s);
   EXPECT_EQ(v.code, 2) << "a bad option value must fail --check-config, not only the run";
   EXPECT_NE(v.err.find("value.yml:2:"), std::string::npos) << v.err;
@@ -259,6 +259,11 @@ TEST(sdk, example_plugin_builds_out_of_tree_and_runs) {
   auto inst = run({"/usr/bin/cmake", "--install", ISITUP_BINARY_DIR, "--prefix", prefix}, 120s);
   ASSERT_EQ(inst.code, 0) << inst.out << inst.err;
   ASSERT_TRUE(std::filesystem::exists(prefix + "/include/isitup/plugin.h"));
+  // The installed agent finds the installed plugins without --plugins-dir, under any prefix.
+  auto listed = run({prefix + "/bin/isitup-agent", "--list-plugins"}, 20s);
+  EXPECT_EQ(listed.code, 0) << listed.err;
+  EXPECT_NE(listed.out.find(prefix + "/lib/isitup/plugins"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("stdout_sink"), std::string::npos) << listed.out;
   const std::string build = (dir / "build").string();
   auto cfg =
       run({"/usr/bin/cmake", "-S", std::string(ISITUP_SOURCE_DIR) + "/sdk/examples/tcp_check", "-B",
