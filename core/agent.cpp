@@ -408,9 +408,11 @@ struct agent::impl {
       if (inst->instance) inst->plugin->check_ops()->destroy(inst->instance);
     for (auto& s : sources)
       if (s->instance) s->plugin->source_ops()->destroy(s->instance);
-    pipe.reset();
+    // Sinks go before the pipeline: a sink may still complete a write while it is destroyed
+    // (after a drain that timed out), and its completion lands in the pipeline.
     for (auto& s : sinks)
       if (s->instance) s->plugin->sink_ops()->destroy(s->instance);
+    pipe.reset();
   }
 };
 
