@@ -1,0 +1,211 @@
+// isitup-bench-pg: rows/s into PostgreSQL through pg_sink (COPY into staging + INSERT ... ON
+// CONFLICT DO NOTHING, batches of 500 from the host, up to 16 in flight) next to two baselines
+// in the same run, against the same throwaway server (fsync on): raw COPY of the same rows
+// into an identical table (same transaction size), and one INSERT per row in autocommit.
+// Prints the ratios at the end. Not run in CI (`make bench`).
+#include <benchmark/benchmark.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+
+#include "fake_host.hpp"
+#include "pg_schema.hpp"
+#include "pg_server.hpp"
+#include "pg_writer.hpp"
+#include "record.hpp"
+
+extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
+
+namespace {
+
+constexpr int rows_per_run = 50'000, host_batch = 500, txn_rows = 5000, insert_rows = 2000;
+
+std::unique_ptr<isitup::test::pg_server> server;
+std::vector<isitup::record> records;
+std::vector<isitup_record_v1> views;
+std::vector<const isitup_record_v1*> pointers;
+
+void make_rows() {
+  constexpr int64_t start = 1'795'802'400'000;
+  for (int i = 0; i < rows_per_run; ++i) {
+    isitup::record r;
+    r.agent = "probe-eu-1";
+    r.location = "eu-west";
+    r.check = "site-" + std::to_string(i % 1000) + ".example.com";
+    r.plugin = "http_check";
+    r.target = "https://" + r.check + "/";
+    r.scheduled_at_ms = start + (i / 1000) * 30'000;
+    r.started_at_ms = r.scheduled_at_ms + 2;
+    r.up = i % 50 != 0;
+    if (!r.up) {
+      r.error_kind = "http_status";
+      r.error_message = "HTTP 503, expected 200";
+    }
+    r.http_code = r.up ? 200 : 503;
+    r.http_version = "1.1";
+    r.http_bytes = 5120;
+    r.dns_ms = 1.2;
+    r.connect_ms = 3.4;
+    r.tls_ms = 12.0;
+    r.ttfb_ms = 40.1;
+    r.total_ms = 41.0 + i % 17;
+    r.tls_not_after_ms = start + 94LL * 86'400'000;
+    r.tls_days_left = 94;
+    r.ip = "203.0.113.7";
+    records.push_back(std::move(r));
+  }
+  for (const auto& r : records) views.push_back(r.view());
+  for (const auto& v : views) pointers.push_back(&v);
+}
+
+void truncate(const std::string& table) {
+  pqxx::connection c(server->conninfo());
+  pqxx::work tx(c);
+  tx.exec("TRUNCATE " + table);
+  tx.commit();
+}
+
+// Completions of the batches in flight.
+struct tracker {
+  std::mutex mu;
+  std::condition_variable cv;
+  int in_flight = 0, failed = 0;
+  static void done(void* ctx, uint32_t status, const char*) {
+    auto* t = static_cast<tracker*>(ctx);
+    std::lock_guard lock(t->mu);
+    --t->in_flight;
+    if (status != ISITUP_OK) ++t->failed;
+    t->cv.notify_all();
+  }
+};
+
+void bm_pg_sink(benchmark::State& state) {
+  isitup::sdk::testing::fake_host host;
+  const isitup_sink_ops_v1* ops = isitup_plugin_entry()->sink;
+  isitup::sdk::testing::fake_options options(ops->options, ops->option_count,
+                                             {{"connection", server->uri()},
+                                              {"table", "bench_sink"},
+                                              {"batch_size", std::to_string(txn_rows)}});
+  void* sink = nullptr;
+  char err[512] = "";
+  if (ops->create(host.table(), host.ctx(), options.raw(), &sink, err, sizeof err) != ISITUP_OK) {
+    state.SkipWithError(err);
+    return;
+  }
+  std::vector<isitup_batch_v1> batches;
+  for (int i = 0; i < rows_per_run; i += host_batch)
+    batches.push_back({sizeof(isitup_batch_v1), host_batch, pointers.data() + i,
+                       static_cast<uint64_t>(i / host_batch)});
+  {  // connect and migrate outside the measurement
+    tracker t;
+    t.in_flight = 1;
+    isitup_batch_v1 one{sizeof(isitup_batch_v1), 1, pointers.data(), 0};
+    ops->write(sink, &one, &tracker::done, &t);
+    std::unique_lock lock(t.mu);
+    t.cv.wait(lock, [&] { return t.in_flight == 0; });
+  }
+  tracker t;
+  for (auto _ : state) {
+    state.PauseTiming();
+    truncate("bench_sink");
+    state.ResumeTiming();
+    for (const isitup_batch_v1& b : batches) {
+      std::unique_lock lock(t.mu);
+      t.cv.wait(lock, [&] { return t.in_flight < 16; });
+      ++t.in_flight;
+      lock.unlock();
+      ops->write(sink, &b, &tracker::done, &t);
+    }
+    std::unique_lock lock(t.mu);
+    t.cv.wait(lock, [&] { return t.in_flight == 0; });
+  }
+  ops->destroy(sink);
+  if (t.failed) state.SkipWithError("a batch failed");
+  state.SetItemsProcessed(state.iterations() * rows_per_run);
+}
+
+void bm_raw_copy(benchmark::State& state) {
+  pqxx::connection c(server->conninfo());
+  isitup::pg::migrate(c, {"public", "bench_copy"});
+  const std::string table = isitup::pg::quoted_names(c, {"public", "bench_copy"}).table;
+  isitup::pg::write_stats stats;
+  for (auto _ : state) {
+    state.PauseTiming();
+    truncate(table);
+    state.ResumeTiming();
+    for (int i = 0; i < rows_per_run; i += txn_rows) {
+      const std::vector<const isitup_record_v1*> chunk(pointers.begin() + i,
+                                                       pointers.begin() + i + txn_rows);
+      pqxx::work tx(c);
+      isitup::pg::copy_into(tx, table, chunk, stats);
+      tx.commit();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * rows_per_run);
+}
+
+void bm_insert_per_row(benchmark::State& state) {
+  pqxx::connection c(server->conninfo());
+  isitup::pg::migrate(c, {"public", "bench_insert"});
+  const std::string sql =
+      "INSERT INTO bench_insert (agent, location, check_name, plugin, target, scheduled_at, "
+      "started_at, status, http_code, total_ms) VALUES ($1, $2, $3, $4, $5, to_timestamp($6 / "
+      "1000.0), to_timestamp($7 / 1000.0), $8, $9, $10)";
+  for (auto _ : state) {
+    state.PauseTiming();
+    truncate("bench_insert");
+    state.ResumeTiming();
+    for (int i = 0; i < insert_rows; ++i) {
+      const isitup::record& r = records[i];
+      pqxx::nontransaction tx(c);
+      tx.exec_params(sql, r.agent, r.location, r.check, r.plugin, r.target, r.scheduled_at_ms,
+                     r.started_at_ms, r.up ? "up" : "down", r.http_code, r.total_ms);
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * insert_rows);
+}
+
+BENCHMARK(bm_pg_sink)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(bm_raw_copy)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(bm_insert_per_row)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+// Remembers rows/s per benchmark function (the median when repeated) to print the ratios.
+class ratio_reporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
+      const auto it = r.counters.find("items_per_second");
+      const std::string name = r.benchmark_name();
+      if (it != r.counters.end()) rate[name.substr(0, name.find('/'))] = it->second;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  std::map<std::string, double> rate;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  server = std::make_unique<isitup::test::pg_server>(isitup::test::pg_server_options{true, {}});
+  make_rows();
+  ratio_reporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  const double sink = reporter.rate["bm_pg_sink"];
+  const double copy = reporter.rate["bm_raw_copy"];
+  const double insert = reporter.rate["bm_insert_per_row"];
+  std::printf("\nrows/s: pg_sink %.0f, raw COPY %.0f, INSERT per row %.0f\n", sink, copy, insert);
+  if (copy > 0 && insert > 0)
+    std::printf(
+        "pg_sink / raw COPY = %.2f (target >= 0.5); pg_sink / INSERT per row = %.1f "
+        "(target >= 10)\n",
+        sink / copy, sink / insert);
+  server.reset();
+  benchmark::Shutdown();
+  return 0;
+}

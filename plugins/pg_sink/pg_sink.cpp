@@ -1,0 +1,262 @@
+// pg_sink: writes results into PostgreSQL, idempotently, in bulk. Batches from the pipeline
+// queue up here (at most max_in_flight of them, so memory is bounded by the host's queue);
+// one I/O thread takes up to batch_size rows at a time and writes them in one transaction
+// (COPY into a staging table, INSERT ... ON CONFLICT DO NOTHING, COMMIT; see pg_writer.hpp).
+// A batch is reported ok only after the COMMIT of its last rows. When the server cannot be
+// reached, batches are handed back with retry (the host sends them again after a backoff)
+// and the thread reconnects with its own backoff. Uses only the public SDK and libpqxx.
+#include <isitup/plugin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <isitup/plugin.hpp>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pg_schema.hpp"
+#include "pg_sink_options.hpp"
+#include "pg_writer.hpp"
+
+namespace {
+
+namespace sdk = isitup::sdk;
+namespace pg = isitup::pg;
+using clock_type = std::chrono::steady_clock;
+
+constexpr uint32_t max_in_flight = 16;
+
+std::string checked_sslmode(const std::string& mode) {
+  static const char* const modes[] = {"disable", "allow",     "prefer",
+                                      "require", "verify-ca", "verify-full"};
+  if (mode.empty()) return mode;
+  for (const char* m : modes)
+    if (mode == m) return mode;
+  throw std::invalid_argument(
+      "sslmode: expected disable, allow, prefer, require, verify-ca or verify-full, got \"" + mode +
+      "\"");
+}
+
+class pg_sink final : public sdk::sink {
+ public:
+  pg_sink(const sdk::host& host, const sdk::options_view& o) : host_(host) {
+    pg::writer_options w;
+    w.names.schema = o.string("schema");
+    w.names.table = o.string("table");
+    pg::validate_name(w.names.schema, "schema", pg::max_schema_bytes);
+    pg::validate_name(w.names.table, "table", pg::max_table_bytes);
+    if (w.names.table == "isitup_migrations")
+      throw std::invalid_argument("table: isitup_migrations is the migrations table's name");
+    const auto connect_timeout = o.duration("connect_timeout");
+    w.conninfo = pg::build_conninfo(o.string("connection"), checked_sslmode(o.string("sslmode")),
+                                    connect_timeout.count());
+    w.statement_timeout_ms = o.duration("statement_timeout").count();
+    if (w.statement_timeout_ms <= 0)
+      throw std::invalid_argument("statement_timeout: must be more than 0");
+    batch_size_ = o.integer("batch_size");
+    if (batch_size_ < 1 || batch_size_ > 1'000'000)
+      throw std::invalid_argument("batch_size: must be between 1 and 1000000");
+    batch_delay_ = o.duration("batch_delay");
+    backoff_max_ = std::max(o.duration("reconnect_backoff_max"), std::chrono::milliseconds(1));
+    writer_ = std::make_unique<pg::pg_writer>(std::move(w));
+    // Connecting waits for the first batch: `--check-config` builds sinks too.
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~pg_sink() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();  // a transaction in progress ends first (bounded by statement_timeout)
+    // Batches still queued are abandoned without a completion: the agent destroys sinks
+    // after it has stopped waiting for them (after drain and flush).
+  }
+
+  pg_sink(const pg_sink&) = delete;
+  pg_sink& operator=(const pg_sink&) = delete;
+
+  void write(const sdk::batch_view& batch, sdk::batch_done done) override {
+    if (batch.size() == 0) {
+      done(sdk::status::ok);
+      return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(entry{batch, std::move(done), 0, clock_type::now()});
+      queued_rows_ += batch.size();
+    }
+    cv_.notify_all();
+  }
+
+  sdk::status flush(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mu_);
+    flushing_ = true;
+    cv_.notify_all();
+    const bool empty = cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
+    flushing_ = false;
+    return empty ? sdk::status::ok : sdk::status::retry;
+  }
+
+ private:
+  struct entry {
+    sdk::batch_view batch;
+    sdk::batch_done done;
+    std::size_t written = 0;  // rows of the batch committed so far
+    clock_type::time_point since;
+  };
+
+  // A batch ready to be reported, with its outcome; called outside the lock.
+  struct report {
+    sdk::batch_done done;
+    sdk::status status;
+  };
+
+  void run() {
+    std::unique_lock lock(mu_);
+    std::vector<const isitup_record_v1*> rows;
+    for (;;) {
+      if (stopping_) return;
+      if (!ready_locked()) {
+        if (queue_.empty())
+          cv_.wait(lock);
+        else
+          cv_.wait_until(lock, queue_.front().since + batch_delay_);
+        continue;
+      }
+      if (clock_type::now() < next_connect_ && !writer_->connected()) {
+        bounce_locked(lock, "not connected to PostgreSQL (" + last_error_ + ")");
+        continue;
+      }
+      // Take up to batch_size rows from the front batches; record where each one stops.
+      rows.clear();
+      std::vector<std::size_t> upto;
+      const std::size_t limit = static_cast<std::size_t>(batch_size_);
+      const std::size_t max_batches = isolate_ > 0 ? 1 : queue_.size();
+      for (std::size_t i = 0; i < max_batches && i < queue_.size() && rows.size() < limit; ++i) {
+        entry& e = queue_[i];
+        const std::size_t n = std::min(e.batch.size() - e.written, limit - rows.size());
+        for (std::size_t k = 0; k < n; ++k) rows.push_back(&e.batch[e.written + k]);
+        upto.push_back(e.written + n);
+      }
+      busy_ = true;
+      lock.unlock();
+
+      std::string error;
+      auto failure = pg::write_failure::kind::retry;
+      try {
+        writer_->write(rows);
+      } catch (const pg::write_failure& f) {
+        error = f.what();
+        failure = f.which();
+      }
+
+      std::vector<report> reports;
+      lock.lock();
+      busy_ = false;
+      if (error.empty()) {
+        backoff_ = std::chrono::milliseconds(0);
+        if (isolate_ > 0) --isolate_;
+        for (std::size_t i = 0; i < upto.size(); ++i) queue_[i].written = upto[i];
+        while (!queue_.empty() && queue_.front().written == queue_.front().batch.size())
+          take_front_locked(reports, sdk::status::ok);
+      } else if (failure == pg::write_failure::kind::error && upto.size() > 1) {
+        // Rows the database refuses: write these batches one at a time, so that only the
+        // batch holding them fails.
+        isolate_ = upto.size();
+      } else {
+        // Every batch with rows in the failed transaction goes back (or fails for good).
+        isolate_ = failure == pg::write_failure::kind::error && isolate_ > 0 ? isolate_ - 1 : 0;
+        for (std::size_t i = 0; i < upto.size(); ++i)
+          take_front_locked(reports, failure == pg::write_failure::kind::error
+                                         ? sdk::status::error
+                                         : sdk::status::retry);
+        if (!writer_->connected()) schedule_reconnect_locked(error);
+      }
+      lock.unlock();
+      finish(reports, rows.size(), error);
+      lock.lock();
+      cv_.notify_all();
+    }
+  }
+
+  // Something to write: a full transaction's worth, or the oldest batch waited batch_delay,
+  // or a flush is waiting.
+  bool ready_locked() const {
+    if (queue_.empty()) return false;
+    return flushing_ || queued_rows_ >= static_cast<std::size_t>(batch_size_) ||
+           clock_type::now() - queue_.front().since >= batch_delay_;
+  }
+
+  void take_front_locked(std::vector<report>& reports, sdk::status s) {
+    entry& e = queue_.front();
+    queued_rows_ -= e.batch.size();
+    reports.push_back(report{std::move(e.done), s});
+    queue_.pop_front();
+  }
+
+  void schedule_reconnect_locked(const std::string& error) {
+    backoff_ = std::min(std::max(backoff_ * 2, std::chrono::milliseconds(100)), backoff_max_);
+    next_connect_ = clock_type::now() + backoff_;
+    last_error_ = error;
+  }
+
+  // Not connected and the next attempt is not due: hand every queued batch back.
+  void bounce_locked(std::unique_lock<std::mutex>& lock, const std::string& why) {
+    std::vector<report> reports;
+    while (!queue_.empty()) take_front_locked(reports, sdk::status::retry);
+    lock.unlock();
+    for (report& r : reports) r.done(r.status, why);
+    lock.lock();
+    cv_.notify_all();
+  }
+
+  void finish(std::vector<report>& reports, std::size_t rows, const std::string& error) {
+    if (error.empty()) {
+      host_.counter_add("rows_written", static_cast<int64_t>(rows));
+      const pg::write_stats& s = writer_->stats();
+      publish("rows_inserted", s.inserted, published_.inserted);
+      publish("invalid_values", s.invalid_values, published_.invalid_values);
+      publish("repaired_text", s.repaired_text, published_.repaired_text);
+      publish("dropped_no_key", s.dropped, published_.dropped);
+    } else {
+      host_.counter_add("write_failures", 1);
+    }
+    for (report& r : reports) r.done(r.status, error);
+  }
+
+  void publish(const char* name, uint64_t now, uint64_t& before) {
+    if (now != before) host_.counter_add(name, static_cast<int64_t>(now - before));
+    before = now;
+  }
+
+  sdk::host host_;
+  int64_t batch_size_ = 5000;
+  std::chrono::milliseconds batch_delay_{0};
+  std::chrono::milliseconds backoff_max_{5000};
+  std::unique_ptr<pg::pg_writer> writer_;  // used by the I/O thread only
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<entry> queue_;  // references stay valid on push_back
+  std::size_t queued_rows_ = 0;
+  std::size_t isolate_ = 0;  // after a data error: write this many batches one at a time
+  bool busy_ = false, flushing_ = false, stopping_ = false;
+  std::chrono::milliseconds backoff_{0};
+  clock_type::time_point next_connect_{};
+  std::string last_error_;
+  pg::write_stats published_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+ISITUP_PLUGIN(isitup::sdk::plugin_def("pg_sink", "1.0.0",
+                                      "Writes results into PostgreSQL: bulk COPY, idempotent by "
+                                      "(agent, check, scheduled_at), versioned schema migrations")
+                  .sink<pg_sink>(isitup::pg::sink_options(), max_in_flight))

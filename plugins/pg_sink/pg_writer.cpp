@@ -1,0 +1,353 @@
+#include "pg_writer.hpp"
+
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <rapidjson/document.h>
+
+#include <array>
+#include <cstring>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string_view>
+#include <tuple>
+
+namespace isitup::pg {
+namespace {
+
+constexpr const char* staging = "pg_temp.isitup_staging";
+
+// ---------------------------------------------------------------- connection string
+
+void append_param(std::string& out, const char* key, const std::string& value) {
+  if (!out.empty()) out += ' ';
+  out += key;
+  out += "='";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '\'';
+}
+
+// ---------------------------------------------------------------- values
+
+// Days since 1970-01-01 -> civil date (Howard Hinnant's civil_from_days).
+void civil_from_days(int64_t z, int64_t& year, unsigned& month, unsigned& day) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  day = doy - (153 * mp + 2) / 5 + 1;
+  month = mp < 10 ? mp + 3 : mp - 9;
+  year = static_cast<int64_t>(yoe) + era * 400 + (month <= 2);
+}
+
+void put_digits(char*& p, int64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+  p += width;
+}
+
+using time_text = std::array<char, 32>;
+
+// "YYYY-MM-DD HH:MM:SS.mmm+00" for years 1..9999; false when out of that range.
+bool format_time(int64_t ms, time_text& out) {
+  constexpr int64_t ms_per_day = 86'400'000;
+  constexpr int64_t min_ms = -62'135'596'800'000;  // 0001-01-01T00:00:00Z
+  constexpr int64_t max_ms = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
+  if (ms < min_ms || ms > max_ms) return false;
+  int64_t days = ms / ms_per_day, rest = ms % ms_per_day;
+  if (rest < 0) {
+    rest += ms_per_day;
+    --days;
+  }
+  int64_t year;
+  unsigned month, day;
+  civil_from_days(days, year, month, day);
+  char* p = out.data();
+  put_digits(p, year, 4);
+  *p++ = '-';
+  put_digits(p, month, 2);
+  *p++ = '-';
+  put_digits(p, day, 2);
+  *p++ = ' ';
+  put_digits(p, rest / 3'600'000, 2);
+  *p++ = ':';
+  put_digits(p, rest / 60'000 % 60, 2);
+  *p++ = ':';
+  put_digits(p, rest / 1000 % 60, 2);
+  *p++ = '.';
+  put_digits(p, rest % 1000, 3);
+  std::memcpy(p, "+00", 4);
+  return true;
+}
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not valid.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  std::size_t n;
+  unsigned min;
+  unsigned cp;
+  if ((c & 0xE0) == 0xC0) {
+    n = 2, min = 0x80, cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    n = 3, min = 0x800, cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    n = 4, min = 0x10000, cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+// A string column: the pointer itself when it is valid UTF-8, else a repaired copy.
+class text_value {
+ public:
+  const char* get(const char* s, write_stats& stats) {
+    if (!s) return nullptr;
+    const std::string_view v(s);
+    std::size_t i = 0;
+    while (i < v.size()) {
+      const std::size_t n = utf8_sequence(v, i);
+      if (n == 0) break;
+      i += n;
+    }
+    if (i == v.size()) return s;
+    ++stats.repaired_text;
+    fixed_.assign(v.substr(0, i));
+    while (i < v.size()) {
+      const std::size_t n = utf8_sequence(v, i);
+      if (n == 0) {
+        fixed_ += "\xEF\xBF\xBD";  // U+FFFD
+        ++i;
+      } else {
+        fixed_.append(v.substr(i, n));
+        i += n;
+      }
+    }
+    return fixed_.c_str();
+  }
+
+ private:
+  std::string fixed_;
+};
+
+std::optional<double> ms_value(double v) {
+  if (v < 0) return std::nullopt;  // ISITUP_ABSENT_MS (-1), or meaningless
+  return v;
+}
+
+template <class T>
+std::optional<T> int_value(T v, T absent) {
+  if (v == absent) return std::nullopt;
+  return v;
+}
+
+const char* ip_value(const char* ip, write_stats& stats) {
+  if (!ip) return nullptr;
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, ip, buf) == 1 || inet_pton(AF_INET6, ip, buf) == 1) return ip;
+  ++stats.invalid_values;
+  return nullptr;
+}
+
+// jsonb takes any JSON object except one with a \u0000 escape; anything else becomes NULL.
+const char* extra_value(const char* extra, write_stats& stats) {
+  if (!extra) return nullptr;
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseValidateEncodingFlag>(extra);
+  if (d.HasParseError() || !d.IsObject() || std::strstr(extra, "\\u0000")) {
+    ++stats.invalid_values;
+    return nullptr;
+  }
+  return extra;
+}
+
+const char* time_value(int64_t ms, time_text& buf, write_stats& stats) {
+  if (ms == ISITUP_ABSENT_TIME) return nullptr;
+  if (format_time(ms, buf)) return buf.data();
+  ++stats.invalid_values;
+  return nullptr;
+}
+
+// Writes one record as a COPY row, in result_columns() order. False when it has no key.
+bool copy_row(pqxx::stream_to& out, const isitup_record_v1& r, write_stats& stats) {
+  time_text scheduled, started, not_after;
+  if (!format_time(r.scheduled_at_ms, scheduled)) {
+    ++stats.dropped;
+    return false;
+  }
+  text_value agent, location, check, plugin, target, kind, message, version;
+  const bool up = r.status == ISITUP_UP;
+  out << std::make_tuple(
+      agent.get(r.agent ? r.agent : "", stats), location.get(r.location, stats),
+      check.get(r.check ? r.check : "", stats), plugin.get(r.plugin ? r.plugin : "", stats),
+      target.get(r.target ? r.target : "", stats), static_cast<const char*>(scheduled.data()),
+      time_value(r.started_at_ms, started, stats), up ? "up" : "down",
+      kind.get(up ? nullptr : r.error_kind, stats),
+      message.get(up ? nullptr : r.error_message, stats),
+      int_value<int32_t>(r.http_code, ISITUP_ABSENT_INT), version.get(r.http_version, stats),
+      int_value<int64_t>(r.http_bytes, ISITUP_ABSENT_INT), ms_value(r.dns_ms),
+      ms_value(r.connect_ms), ms_value(r.tls_ms), ms_value(r.ttfb_ms), ms_value(r.total_ms),
+      r.regex_match == 0   ? std::optional<bool>(false)
+      : r.regex_match == 1 ? std::optional<bool>(true)
+                           : std::nullopt,
+      time_value(r.tls_not_after_ms, not_after, stats),
+      int_value<int32_t>(r.tls_days_left, ISITUP_ABSENT_DAYS),
+      int_value<int32_t>(r.redirects, ISITUP_ABSENT_INT), ip_value(r.ip, stats),
+      extra_value(r.extra_json, stats));
+  return true;
+}
+
+// SQLSTATE classes of errors that the same rows will hit again: data exceptions and
+// integrity violations (other than the unique violations ON CONFLICT absorbs).
+bool permanent(const std::string& sqlstate) {
+  return sqlstate.rfind("22", 0) == 0 || (sqlstate.rfind("23", 0) == 0 && sqlstate != "23505");
+}
+
+bool conflict(const std::string& sqlstate) { return sqlstate.rfind("40", 0) == 0; }
+
+}  // namespace
+
+std::string build_conninfo(const std::string& connection, const std::string& sslmode,
+                           int64_t connect_timeout_ms) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(connection.c_str(), &err);
+  if (!opts) {
+    std::string reason = err ? err : "out of memory";
+    PQfreemem(err);
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
+    throw std::invalid_argument("connection: " + reason);
+  }
+  std::string out;
+  bool has_timeout = false, has_app = false, has_keepalives = false;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (!o->val) continue;
+    const std::string_view key(o->keyword);
+    if (key == "sslmode" && !sslmode.empty()) continue;
+    has_timeout |= key == "connect_timeout";
+    has_app |= key == "application_name";
+    has_keepalives |= key.rfind("keepalives", 0) == 0;
+    append_param(out, o->keyword, o->val);
+  }
+  PQconninfoFree(opts);
+  if (!sslmode.empty()) append_param(out, "sslmode", sslmode);
+  if (!has_timeout)
+    append_param(out, "connect_timeout",
+                 std::to_string(std::max<int64_t>(2, (connect_timeout_ms + 999) / 1000)));
+  if (!has_app) append_param(out, "application_name", "isitup-pg_sink");
+  if (!has_keepalives) {
+    append_param(out, "keepalives_idle", "30");
+    append_param(out, "keepalives_interval", "10");
+    append_param(out, "keepalives_count", "3");
+  }
+  return out;
+}
+
+void copy_into(pqxx::transaction_base& tx, const std::string& table,
+               const std::vector<const isitup_record_v1*>& rows, write_stats& stats) {
+  pqxx::stream_to copy(tx, table, result_columns());
+  for (const isitup_record_v1* r : rows) copy_row(copy, *r, stats);
+  copy.complete();
+}
+
+pg_writer::pg_writer(writer_options options) : options_(std::move(options)) {}
+
+pg_writer::~pg_writer() = default;
+
+void pg_writer::disconnect() {
+  conn_.reset();
+  backend_pid_ = 0;
+}
+
+void pg_writer::connect() {
+  if (conn_) return;
+  try {
+    auto c = std::make_unique<pqxx::connection>(options_.conninfo);
+    {
+      pqxx::nontransaction tx(*c);
+      tx.exec_params("SELECT set_config('statement_timeout', $1, false)",
+                     std::to_string(options_.statement_timeout_ms));
+      tx.exec("SET TIME ZONE 'UTC'");
+    }
+    migrate(*c, options_.names);
+    const quoted_names q(*c, options_.names);
+    {
+      pqxx::nontransaction tx(*c);
+      tx.exec(std::string("CREATE TEMP TABLE isitup_staging (LIKE ") + q.table +
+              ") ON COMMIT DELETE ROWS");
+    }
+    std::string cols;
+    for (const std::string& col : result_columns()) {
+      if (!cols.empty()) cols += ", ";
+      cols += col;
+    }
+    insert_sql_ = "INSERT INTO " + q.table + " (" + cols + ") SELECT " + cols + " FROM " + staging +
+                  " ORDER BY agent, check_name, scheduled_at ON CONFLICT DO NOTHING";
+    backend_pid_ = c->backendpid();
+    conn_ = std::move(c);
+  } catch (const pqxx::sql_error& e) {
+    throw write_failure(write_failure::kind::retry,
+                        std::string("setting up the database failed: ") + e.what());
+  } catch (const std::exception& e) {
+    throw write_failure(write_failure::kind::retry,
+                        std::string("cannot connect to PostgreSQL: ") + e.what());
+  }
+}
+
+void pg_writer::write(const std::vector<const isitup_record_v1*>& rows) {
+  // Concurrent writers inserting the same keys can deadlock or conflict: try again at once,
+  // a few times, before handing the rows back.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      connect();
+      write_once(rows);
+      return;
+    } catch (const write_failure&) {
+      throw;
+    } catch (const pqxx::sql_error& e) {
+      const std::string state = e.sqlstate();
+      if (conflict(state) && attempt < 3) continue;
+      std::string what = e.what();
+      while (!what.empty() && what.back() == '\n') what.pop_back();
+      if (permanent(state))
+        throw write_failure(write_failure::kind::error,
+                            "rows refused (SQLSTATE " + state + "): " + what);
+      if (!conflict(state)) disconnect();
+      throw write_failure(write_failure::kind::retry, what + " (SQLSTATE " + state + ")");
+    } catch (const std::exception& e) {
+      // Connection lost, commit outcome unknown, anything else: start over on a new session.
+      disconnect();
+      std::string what = e.what();
+      while (!what.empty() && what.back() == '\n') what.pop_back();
+      throw write_failure(write_failure::kind::retry, what);
+    }
+  }
+}
+
+void pg_writer::write_once(const std::vector<const isitup_record_v1*>& rows) {
+  write_stats s;
+  pqxx::work tx(*conn_);
+  // libpqxx may silently reconnect between transactions; the staging table would be gone.
+  if (conn_->backendpid() != backend_pid_)
+    throw pqxx::broken_connection("the connection was re-established; setting up again");
+  copy_into(tx, staging, rows, s);
+  const pqxx::result inserted = tx.exec(insert_sql_);
+  tx.commit();
+  stats_.rows += rows.size();
+  stats_.inserted += static_cast<uint64_t>(inserted.affected_rows());
+  stats_.invalid_values += s.invalid_values;
+  stats_.repaired_text += s.repaired_text;
+  stats_.dropped += s.dropped;
+}
+
+}  // namespace isitup::pg

@@ -1,0 +1,93 @@
+// pg_writer: one PostgreSQL connection that writes batches of results idempotently.
+// Each write is one short transaction: COPY the rows into a session-local staging table
+// (a temporary table, ON COMMIT DELETE ROWS), INSERT ... SELECT ... ON CONFLICT DO NOTHING
+// into the results table, COMMIT. Rows are durable when write() returns. Replaying rows
+// changes nothing (the primary key is the natural key agent, check_name, scheduled_at).
+//
+// Not thread-safe: one thread owns a writer (pg_sink's I/O thread, a benchmark, a test).
+#pragma once
+
+#include <isitup/plugin.h>
+
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "pg_schema.hpp"
+
+namespace isitup::pg {
+
+// Builds the libpq key=value string the writer connects with from `connection` (a URI or
+// key=value text, as libpq accepts), overriding sslmode when `sslmode` is not empty, and
+// adding connect_timeout, application_name=isitup-pg_sink and TCP keepalives unless the
+// connection text sets them. Throws std::invalid_argument with libpq's reason.
+std::string build_conninfo(const std::string& connection, const std::string& sslmode,
+                           int64_t connect_timeout_ms);
+
+struct writer_options {
+  std::string conninfo;  // from build_conninfo
+  table_names names;
+  int64_t statement_timeout_ms = 30000;
+};
+
+// Why a write failed. `retry`: temporary (connection lost, server down, timeout, deadlock):
+// write the same rows again later. `error`: these rows can never be written.
+class write_failure : public std::runtime_error {
+ public:
+  enum class kind { retry, error };
+  write_failure(kind k, const std::string& what) : std::runtime_error(what), kind_(k) {}
+  kind which() const { return kind_; }
+
+ private:
+  kind kind_;
+};
+
+// Counts of values the writer could not store as given (stored as NULL or repaired).
+struct write_stats {
+  uint64_t rows = 0;            // rows offered to write()
+  uint64_t inserted = 0;        // new rows (the rest were already there)
+  uint64_t invalid_values = 0;  // an ip, extra or timestamp that was stored as NULL
+  uint64_t repaired_text = 0;   // strings with invalid UTF-8, stored with U+FFFD
+  uint64_t dropped = 0;         // records without scheduled_at (no key), not written
+};
+
+// COPYs `rows` into `table` (a quoted, qualified name with result_columns()) inside `tx`,
+// making unsafe values safe as write() does. The benchmark's raw-COPY baseline uses it too.
+void copy_into(pqxx::transaction_base& tx, const std::string& table,
+               const std::vector<const isitup_record_v1*>& rows, write_stats& stats);
+
+class pg_writer {
+ public:
+  explicit pg_writer(writer_options options);
+  ~pg_writer();
+  pg_writer(const pg_writer&) = delete;
+  pg_writer& operator=(const pg_writer&) = delete;
+
+  // Connects and migrates if not connected, then writes `rows` in one transaction. Returns
+  // when committed. Throws write_failure; after a failure that may have left the session in
+  // an unknown state, the next write reconnects.
+  void write(const std::vector<const isitup_record_v1*>& rows);
+
+  // Connects (and migrates) now if not connected. Throws write_failure.
+  void connect();
+  bool connected() const { return conn_ != nullptr; }
+  void disconnect();
+  // The server process id of the current connection (0 when not connected).
+  int backend_pid() const { return backend_pid_; }
+  const write_stats& stats() const { return stats_; }
+
+ private:
+  void write_once(const std::vector<const isitup_record_v1*>& rows);
+
+  writer_options options_;
+  std::unique_ptr<pqxx::connection> conn_;
+  int backend_pid_ = 0;
+  std::string insert_sql_;
+  write_stats stats_;
+};
+
+}  // namespace isitup::pg

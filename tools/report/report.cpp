@@ -1,0 +1,207 @@
+// isitup-report: prints, from the database a pg_sink writes to, one line per check: its last
+// status and when, uptime over 24 h and 7 d, p50/p95 total time over 24 h, and its last error
+// in the last 7 days. Reads connection, schema and table from an agent config's pg_sink
+// section (the same validation as the agent). Replaces `make peek-data` of "Is it up?".
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "options.hpp"
+#include "pg_schema.hpp"
+#include "pg_sink_options.hpp"
+#include "pg_writer.hpp"
+
+namespace {
+
+constexpr int exit_ok = 0, exit_failed = 1, exit_usage = 2;
+
+isitup::option_type to_type(isitup_option_type t) {
+  switch (t) {
+    case ISITUP_OPT_INT:
+      return isitup::option_type::integer;
+    case ISITUP_OPT_FLOAT:
+      return isitup::option_type::number;
+    case ISITUP_OPT_BOOL:
+      return isitup::option_type::boolean;
+    case ISITUP_OPT_DURATION:
+      return isitup::option_type::duration;
+    case ISITUP_OPT_LIST:
+      return isitup::option_type::list;
+    case ISITUP_OPT_MAP:
+      return isitup::option_type::map;
+    default:
+      return isitup::option_type::string;
+  }
+}
+
+struct target {
+  std::string conninfo;
+  isitup::pg::table_names names;
+};
+
+// The `index`-th pg_sink section of the config (-1: the first), validated as the agent does.
+target read_target(const std::string& file, int index) {
+  const isitup::config::agent cfg = isitup::config::load_file(file);
+  std::vector<isitup::option_schema> schema;
+  for (const isitup::sdk::option& o : isitup::pg::sink_options())
+    schema.push_back({o.name, to_type(o.type), o.required,
+                      o.default_value ? std::optional<std::string>(o.default_value) : std::nullopt,
+                      o.description});
+  for (std::size_t i = 0; i < cfg.sinks.size(); ++i) {
+    const auto& s = cfg.sinks[i];
+    if (s.plugin != "pg_sink" || (index >= 0 && static_cast<std::size_t>(index) != i)) continue;
+    const std::string section = "sinks[" + std::to_string(i) + "] (pg_sink) options";
+    const isitup::option_values v = isitup::config::validate_options(s.options, schema, section);
+    const auto text = [&](const char* name) {
+      const isitup::option_value* x = v.find(name);
+      return x && x->has_value ? x->text : std::string();
+    };
+    target t;
+    t.names.schema = text("schema");
+    t.names.table = text("table");
+    try {
+      isitup::pg::validate_name(t.names.schema, "schema", isitup::pg::max_schema_bytes);
+      isitup::pg::validate_name(t.names.table, "table", isitup::pg::max_table_bytes);
+      t.conninfo = isitup::pg::build_conninfo(text("connection"), text("sslmode"),
+                                              v.find("connect_timeout")->integer);
+    } catch (const std::invalid_argument& e) {
+      throw isitup::config::config_error(s.where, section + ": " + e.what());
+    }
+    return t;
+  }
+  throw isitup::config::config_error(
+      {file, 0, 0}, index >= 0 ? "sinks[" + std::to_string(index) + "] is not a pg_sink"
+                               : "no pg_sink in sinks:");
+}
+
+const char* report_sql =
+    "WITH w AS (SELECT check_name, scheduled_at, status, total_ms FROM {table}"
+    "   WHERE scheduled_at > $1::timestamptz - interval '7 days'"
+    "   AND scheduled_at <= $1::timestamptz),"
+    " agg AS (SELECT check_name,"
+    "   round(100.0 * count(*) FILTER (WHERE status = 'up' AND scheduled_at > $1::timestamptz"
+    "     - interval '24 hours') / nullif(count(*) FILTER (WHERE scheduled_at > $1::timestamptz"
+    "     - interval '24 hours'), 0), 2) AS up_24h,"
+    "   round(100.0 * count(*) FILTER (WHERE status = 'up') / count(*), 2) AS up_7d,"
+    "   percentile_cont(0.5) WITHIN GROUP (ORDER BY total_ms) FILTER (WHERE status = 'up'"
+    "     AND scheduled_at > $1::timestamptz - interval '24 hours') AS p50,"
+    "   percentile_cont(0.95) WITHIN GROUP (ORDER BY total_ms) FILTER (WHERE status = 'up'"
+    "     AND scheduled_at > $1::timestamptz - interval '24 hours') AS p95"
+    "   FROM w GROUP BY check_name),"
+    " last AS (SELECT DISTINCT ON (check_name) check_name, status, scheduled_at FROM {latest}"
+    "   ORDER BY check_name, scheduled_at DESC),"
+    " err AS (SELECT DISTINCT ON (check_name) check_name, scheduled_at, error_kind,"
+    "   error_message FROM {table} WHERE status = 'down'"
+    "   AND scheduled_at > $1::timestamptz - interval '7 days'"
+    "   AND scheduled_at <= $1::timestamptz ORDER BY check_name, scheduled_at DESC)"
+    " SELECT l.check_name, l.status,"
+    "   to_char(l.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"'),"
+    "   coalesce(to_char(a.up_24h, 'FM990.00') || '%', '-'),"
+    "   coalesce(to_char(a.up_7d, 'FM990.00') || '%', '-'),"
+    "   coalesce(to_char(a.p50, 'FM999999990.0'), '-'),"
+    "   coalesce(to_char(a.p95, 'FM999999990.0'), '-'),"
+    "   coalesce(to_char(e.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"') || ' '"
+    "     || coalesce(e.error_kind, 'unknown') || coalesce(': ' || e.error_message, ''), '-')"
+    " FROM last l LEFT JOIN agg a USING (check_name) LEFT JOIN err e USING (check_name)"
+    " ORDER BY l.check_name";
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+// Control characters would break the table's lines.
+std::string clean(std::string s) {
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return s;
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  const std::vector<std::string> header{"CHECK", "LAST",   "AT",     "UP 24H",
+                                        "UP 7D", "P50 ms", "P95 ms", "LAST ERROR (7 d)"};
+  const std::vector<bool> right{false, false, false, true, true, true, true, false};
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i + 1 < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  const auto line = [&](const std::vector<std::string>& r) {
+    std::string out;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      const std::size_t pad = i + 1 < r.size() ? width[i] - std::min(width[i], r[i].size()) : 0;
+      if (right[i]) out.append(pad, ' ');
+      out += r[i];
+      if (i + 1 < r.size()) {
+        if (!right[i]) out.append(pad, ' ');
+        out += "  ";
+      }
+    }
+    std::puts(out.c_str());
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"isitup-report: uptime and response times per check, from pg_sink's table"};
+  std::string config_file, now = "now";
+  int sink = -1;
+  app.add_option("-c,--config", config_file, "Agent config file with a pg_sink sink")->required();
+  app.add_option("--sink", sink, "Index in sinks: of the pg_sink to read (default: the first)");
+  app.add_option("--now", now, "Report as of this time (timestamptz text; default: now)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? exit_ok : exit_usage;
+  }
+  target t;
+  try {
+    t = read_target(config_file, sink);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "isitup-report: %s\n", e.what());
+    return exit_usage;
+  }
+  try {
+    pqxx::connection c(t.conninfo);
+    if (isitup::pg::current_migration(c, t.names) < 3) {
+      std::fprintf(stderr,
+                   "isitup-report: %s.%s has no results yet (no table, or created by an older "
+                   "pg_sink: run the agent once to upgrade it)\n",
+                   t.names.schema.c_str(), t.names.table.c_str());
+      return exit_failed;
+    }
+    const isitup::pg::quoted_names q(c, t.names);
+    pqxx::read_transaction tx(c);
+    const std::string sql =
+        replace_all(replace_all(report_sql, "{table}", q.table), "{latest}", q.latest);
+    const pqxx::result r = tx.exec_params(sql, now);
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& row : r) {
+      std::vector<std::string> cells;
+      for (const auto& f : row) cells.push_back(clean(f.is_null() ? "-" : f.c_str()));
+      rows.push_back(std::move(cells));
+    }
+    std::printf("%s.%s: %zu checks, as of %s\n", t.names.schema.c_str(), t.names.table.c_str(),
+                rows.size(),
+                tx.exec_params1("SELECT to_char($1::timestamptz AT TIME ZONE 'UTC', "
+                                "'YYYY-MM-DD HH24:MI:SS\"Z\"')",
+                                now)[0]
+                    .c_str());
+    print_table(rows);
+    return exit_ok;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    while (!what.empty() && what.back() == '\n') what.pop_back();
+    std::fprintf(stderr, "isitup-report: %s\n", what.c_str());
+    return exit_failed;
+  }
+}

@@ -1,0 +1,116 @@
+// isitup-report against a known data set in a PostgreSQL server started by the fixture.
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+#include <sstream>
+
+#include "pg_schema.hpp"
+#include "pg_server.hpp"
+#include "process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using isitup::test::pg_server;
+using isitup::test::temp_dir;
+
+const std::string report_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-report";
+
+pg_server& server() {
+  static std::unique_ptr<pg_server> s;
+  if (!s) s = std::make_unique<pg_server>();
+  return *s;
+}
+
+// Runs of spaces become one, so the expectation does not depend on column widths.
+std::string squeeze(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    if (c != ' ' || out.empty() || out.back() != ' ') out += c;
+  return out;
+}
+
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::string config_for(const std::string& table) {
+  return "checks:\n  - {name: x, plugin: tcp_check, target: \"127.0.0.1:1\"}\n"
+         "sinks:\n  - plugin: stdout_sink\n  - plugin: pg_sink\n"
+         "    options: {connection: \"${TEST_PG}\", schema: Reports, table: \"" +
+         table + "\"}\n";
+}
+
+TEST(isitup_report, prints_one_line_per_check_for_a_known_data_set) {
+  const isitup::pg::table_names names{"Reports", "known set"};
+  {
+    pqxx::connection c(server().conninfo());
+    isitup::pg::migrate(c, names);
+    pqxx::work tx(c);
+    const std::string t = "\"Reports\".\"known set\"";
+    const std::string cols =
+        " (agent, check_name, plugin, target, scheduled_at, status, "
+        "error_kind, error_message, total_ms) ";
+    // shop: up every hour of the last day (10..240 ms), down once a day the 6 days before.
+    tx.exec("INSERT INTO " + t + cols +
+            "SELECT 'p', 'shop', 'http_check', 'x', timestamptz '2026-11-27 18:00Z' - k * "
+            "interval '1 hour', 'up', NULL, NULL, 10.0 * (k + 1) FROM generate_series(0, 23) k");
+    tx.exec("INSERT INTO " + t + cols +
+            "SELECT 'p', 'shop', 'http_check', 'x', timestamptz '2026-11-27 17:00Z' - d * "
+            "interval '1 day', 'down', 'http_status', 'HTTP 503', 5 FROM generate_series(1, 6) d");
+    // api: down half an hour ago; old: one result 10 days ago.
+    tx.exec("INSERT INTO " + t + cols +
+            "VALUES ('p', 'api', 'http_check', 'x', '2026-11-27 17:30Z', 'down', 'dns', "
+            "'no such host', NULL), ('p', 'old', 'tcp_check', 'x', '2026-11-17 18:00Z', 'up', "
+            "NULL, NULL, 3)");
+    tx.commit();
+  }
+  temp_dir dir;
+  const std::string cfg = dir.write("agent.yml", config_for("known set"));
+  const auto r = isitup::test::run({report_bin, "--config", cfg, "--now", "2026-11-27 18:00Z"}, 60s,
+                                   {"TEST_PG=" + server().uri()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(squeeze(r.out),
+            "Reports.known set: 3 checks, as of 2026-11-27 18:00:00Z\n"
+            "CHECK LAST AT UP 24H UP 7D P50 ms P95 ms LAST ERROR (7 d)\n"
+            "api down 2026-11-27 17:30:00Z 0.00% 0.00% - - 2026-11-27 17:30:00Z dns: no such "
+            "host\n"
+            "old up 2026-11-17 18:00:00Z - - - - -\n"
+            "shop up 2026-11-27 18:00:00Z 100.00% 80.00% 125.0 228.5 2026-11-26 17:00:00Z "
+            "http_status: HTTP 503\n");
+  // Columns line up: every line has "UP 7D"'s last character at the same offset.
+  const auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 5u);
+  const std::size_t end = lines[1].find("UP 7D") + 4;
+  EXPECT_EQ(lines[2].substr(end - 4, 5), "0.00%");
+  EXPECT_EQ(lines[4].substr(end - 5, 6), "80.00%");
+}
+
+TEST(isitup_report, a_missing_table_and_a_config_without_pg_sink_are_reported) {
+  temp_dir dir;
+  const std::string cfg = dir.write("agent.yml", config_for("never written"));
+  const auto missing =
+      isitup::test::run({report_bin, "--config", cfg}, 60s, {"TEST_PG=" + server().uri()});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("no results yet"), std::string::npos) << missing.err;
+
+  const std::string bad =
+      dir.write("bad.yml",
+                "checks:\n  - {name: x, plugin: tcp_check, target: \"127.0.0.1:1\"}\n"
+                "sinks:\n  - plugin: pg_sink\n    options: {connection: \"host=x\", table: "
+                "\"r\\\"; DROP TABLE x; --\"}\n");
+  const auto refused = isitup::test::run({report_bin, "--config", bad}, 60s);
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.err.find("table"), std::string::npos) << refused.err;
+
+  const std::string none =
+      dir.write("none.yml", "checks:\n  - {name: x, plugin: tcp_check, target: \"h:1\"}\n");
+  const auto no_sink = isitup::test::run({report_bin, "--config", none}, 60s);
+  EXPECT_EQ(no_sink.code, 2);
+  EXPECT_NE(no_sink.err.find("no pg_sink"), std::string::npos) << no_sink.err;
+}
+
+}  // namespace
