@@ -7,8 +7,8 @@ packages=(
   g++ make cmake ninja-build pkg-config clang-format
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev rapidjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  librdkafka-dev libpqxx-dev libpq-dev libcurl4-openssl-dev libc-ares-dev libre2-dev
-  postgresql nginx-light openssl wrk kcat python3-kafka
+  librdkafka-dev libpqxx-dev libpq-dev libcurl4-openssl-dev libc-ares-dev libre2-dev libssl-dev
+  postgresql nginx-light openssl wrk kcat python3-kafka python3-lz4
   docker-compose dpkg-dev file
 )
 

@@ -1,0 +1,62 @@
+// http_check: the HTTP(S) check. One engine (event loop thread: libcurl multi + c-ares on
+// epoll) per plugin instance runs every check of the instance asynchronously.
+#include <isitup/plugin.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "http_config.hpp"
+#include "http_engine.hpp"
+
+namespace isitup::http {
+
+class prepared : public sdk::prepared_check {
+ public:
+  explicit prepared(check_target t) : target(std::move(t)) {}
+  check_target target;
+};
+
+class http_check : public sdk::async_checks {
+ public:
+  explicit http_check(const sdk::host& h) : engine_(h) {}
+
+  // Main thread. Checks with equal options share one parsed copy of them.
+  std::unique_ptr<sdk::prepared_check> prepare(const sdk::check_spec& spec) override {
+    check_target t{spec.target, parse_url(spec.target), nullptr};
+    const std::string key = options_key(spec.options);
+    if (auto it = shared_.find(key); it != shared_.end()) t.config = it->second.lock();
+    if (!t.config) {
+      t.config = make_config(spec.options);
+      if (shared_.size() >= sweep_at_) {
+        std::erase_if(shared_, [](const auto& kv) { return kv.second.expired(); });
+        sweep_at_ = std::max<size_t>(64, shared_.size() * 2);
+      }
+      shared_[key] = t.config;
+    }
+    if (spec.options.is_set("max_in_flight")) {
+      const int64_t n = t.config->max_in_flight;
+      max_in_flight_ = max_in_flight_ == 0 ? n : std::min(max_in_flight_, n);
+      engine_.set_max_in_flight(max_in_flight_);
+    }
+    return std::make_unique<prepared>(std::move(t));
+  }
+
+  void start(sdk::prepared_check& check, const sdk::run_info& run, sdk::completion done) override {
+    engine_.submit(static_cast<prepared&>(check).target, run.timeout, std::move(done));
+  }
+
+ private:
+  engine engine_;
+  int64_t max_in_flight_ = 0;  // the smallest value set on any check; 0: none set
+  std::unordered_map<std::string, std::weak_ptr<const check_config>> shared_;
+  size_t sweep_at_ = 64;
+};
+
+}  // namespace isitup::http
+
+ISITUP_PLUGIN(isitup::sdk::plugin_def("http_check", "1.0.0",
+                                      "HTTP(S) availability: status, body regex, timings, TLS "
+                                      "expiry (libcurl + c-ares)")
+                  .check<isitup::http::http_check>(isitup::http::declared_options()))

@@ -1,0 +1,225 @@
+#include "http_config.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+
+namespace isitup::http {
+
+namespace {
+
+using std::invalid_argument;
+
+int parse_status_number(const std::string& text, const std::string& item) {
+  int value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 100 || value > 599)
+    throw invalid_argument("expect_status: '" + item + "' is not a status from 100 to 599");
+  return value;
+}
+
+// "200", "300-399" -> an inclusive range.
+std::pair<int, int> parse_status_range(std::string item) {
+  item.erase(std::remove(item.begin(), item.end(), ' '), item.end());
+  const auto dash = item.find('-');
+  if (dash == std::string::npos) {
+    const int code = parse_status_number(item, item);
+    return {code, code};
+  }
+  const int lo = parse_status_number(item.substr(0, dash), item);
+  const int hi = parse_status_number(item.substr(dash + 1), item);
+  if (lo > hi) throw invalid_argument("expect_status: range '" + item + "' is empty");
+  return {lo, hi};
+}
+
+std::unique_ptr<re2::RE2> compile_regex(const std::string& pattern, const char* option) {
+  re2::RE2::Options opts;
+  opts.set_log_errors(false);
+  opts.set_max_mem(8 << 20);
+  auto re = std::make_unique<re2::RE2>(pattern, opts);
+  if (!re->ok()) throw invalid_argument(std::string(option) + ": " + re->error());
+  return re;
+}
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// "ip" or "ip:port" or "[ip6]:port" -> canonical "ip:port" / "[ip6]:port".
+std::string parse_dns_server(const std::string& s) {
+  std::string host = s, port = "53";
+  if (!s.empty() && s.front() == '[') {
+    const auto close = s.find(']');
+    if (close == std::string::npos) throw invalid_argument("dns_servers: bad address '" + s + "'");
+    host = s.substr(1, close - 1);
+    if (close + 1 < s.size()) {
+      if (s[close + 1] != ':') throw invalid_argument("dns_servers: bad address '" + s + "'");
+      port = s.substr(close + 2);
+    }
+  } else if (std::count(s.begin(), s.end(), ':') == 1) {
+    host = s.substr(0, s.find(':'));
+    port = s.substr(s.find(':') + 1);
+  }
+  int p = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535)
+    throw invalid_argument("dns_servers: bad port in '" + s + "'");
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, host.c_str(), buf) == 1) return host + ":" + port;
+  if (inet_pton(AF_INET6, host.c_str(), buf) == 1) return "[" + host + "]:" + port;
+  throw invalid_argument("dns_servers: '" + s + "' is not an IP address (with optional :port)");
+}
+
+}  // namespace
+
+url_parts parse_url(const std::string& url) {
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
+  if (!u) throw std::bad_alloc();
+  if (CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK)
+    throw invalid_argument("target '" + url + "' is not a valid URL: " + curl_url_strerror(rc));
+  url_parts out;
+  char* part = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_SCHEME, &part, 0) == CURLUE_OK) {
+    out.scheme = part;
+    curl_free(part);
+  }
+  std::transform(out.scheme.begin(), out.scheme.end(), out.scheme.begin(), ::tolower);
+  if (out.scheme != "http" && out.scheme != "https")
+    throw invalid_argument("target '" + url + "' must be an http:// or https:// URL");
+  if (curl_url_get(u.get(), CURLUPART_HOST, &part, 0) != CURLUE_OK || !part || !*part)
+    throw invalid_argument("target '" + url + "' has no host");
+  out.host = part;
+  curl_free(part);
+  if (out.host.size() > 2 && out.host.front() == '[')
+    out.host = out.host.substr(1, out.host.size() - 2);
+  if (const auto pct = out.host.find('%'); pct != std::string::npos) out.host.resize(pct);
+  if (curl_url_get(u.get(), CURLUPART_PORT, &part, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+    out.port = std::atoi(part);
+    curl_free(part);
+  }
+  out.host_is_ip = is_ip_literal(out.host);
+  return out;
+}
+
+const std::vector<sdk::option>& declared_options() {
+  static const std::vector<sdk::option> options = {
+      {"method", ISITUP_OPT_STRING, "GET", "HTTP method"},
+      {"headers", ISITUP_OPT_MAP, "{}", "request headers, name: value"},
+      {"body", ISITUP_OPT_STRING, nullptr, "request body (sent with any method)"},
+      {"expect_status", ISITUP_OPT_LIST, "[\"200-399\"]",
+       "status codes that count as up: numbers and ranges like \"300-399\""},
+      {"regex", ISITUP_OPT_STRING, nullptr, "RE2 pattern the body must match"},
+      {"regex_absent", ISITUP_OPT_STRING, nullptr, "RE2 pattern the body must not match"},
+      {"follow_redirects", ISITUP_OPT_BOOL, "false", "follow 3xx redirects (http/https only)"},
+      {"max_redirects", ISITUP_OPT_INT, "10", "redirects followed at most before down"},
+      {"connect_timeout", ISITUP_OPT_DURATION, "0s",
+       "give up connecting after this (0s: the check's timeout)"},
+      {"max_body_bytes", ISITUP_OPT_INT, "1048576", "body bytes read at most before down"},
+      {"tls_verify", ISITUP_OPT_BOOL, "true", "verify the server certificate and host name"},
+      {"ca_file", ISITUP_OPT_STRING, nullptr, "PEM file of CA certificates to trust instead"},
+      {"client_cert", ISITUP_OPT_STRING, nullptr, "PEM client certificate"},
+      {"client_key", ISITUP_OPT_STRING, nullptr, "PEM private key of client_cert"},
+      {"min_tls_days_left", ISITUP_OPT_INT, "0",
+       "down when the certificate expires in fewer days (0: off)"},
+      {"ip_protocol", ISITUP_OPT_STRING, "ip4", "address family to use first: ip4 or ip6"},
+      {"ip_fallback", ISITUP_OPT_BOOL, "true",
+       "use the other family when the first has no address"},
+      {"dns_servers", ISITUP_OPT_LIST, "[]",
+       "DNS servers (\"ip\" or \"ip:port\"); empty: /etc/resolv.conf"},
+      {"user_agent", ISITUP_OPT_STRING, "isitup/0.1 (http_check)", "User-Agent header"},
+      {"proxy", ISITUP_OPT_STRING, nullptr, "proxy URL (http://, https://, socks5h://)"},
+      {"reuse_connections", ISITUP_OPT_BOOL, "false",
+       "keep connections open between runs (default: a fresh connection per run)"},
+      {"max_in_flight", ISITUP_OPT_INT, "4096",
+       "requests in flight at once for all checks of the plugin (the smallest value set wins)"},
+  };
+  return options;
+}
+
+std::string options_key(const sdk::options_view& o) {
+  std::string key;
+  for (const sdk::option& d : declared_options()) {
+    key += d.name;
+    key += '=';
+    if (d.type == ISITUP_OPT_LIST) {
+      for (const std::string& item : o.list(d.name)) (key += item) += '\x1f';
+    } else if (d.type == ISITUP_OPT_MAP) {
+      for (const auto& [k, v] : o.map(d.name)) ((key += k) += '\x1e', key += v) += '\x1f';
+    } else {
+      key += o.has_value(d.name) ? "v" + o.string(d.name) : "-";
+    }
+    key += '\x1d';
+  }
+  return key;
+}
+
+std::shared_ptr<const check_config> make_config(const sdk::options_view& o) {
+  auto c = std::make_shared<check_config>();
+
+  c->method = o.string("method");
+  if (c->method.empty() || !std::all_of(c->method.begin(), c->method.end(),
+                                        [](char ch) { return ch >= 'A' && ch <= 'Z'; }))
+    throw invalid_argument("method: '" + c->method + "' is not an HTTP method (e.g. GET, HEAD)");
+  curl_slist* headers = nullptr;
+  for (const auto& [name, value] : o.map("headers")) {
+    if (name.empty() || name.find_first_of(":\r\n ") != std::string::npos ||
+        value.find_first_of("\r\n") != std::string::npos)
+      throw invalid_argument("headers: bad header '" + name + "'");
+    // "Name;" sends an empty header; "Name:" would remove curl's own.
+    headers =
+        curl_slist_append(headers, (value.empty() ? name + ";" : name + ": " + value).c_str());
+  }
+  c->headers.reset(headers);
+  c->has_body = o.has_value("body");
+  c->body = o.string("body");
+
+  for (const std::string& item : o.list("expect_status"))
+    c->expect_status.push_back(parse_status_range(item));
+  if (c->expect_status.empty()) throw invalid_argument("expect_status: give at least one status");
+  if (o.has_value("regex")) c->regex = compile_regex(o.string("regex"), "regex");
+  if (o.has_value("regex_absent"))
+    c->regex_absent = compile_regex(o.string("regex_absent"), "regex_absent");
+
+  c->follow_redirects = o.boolean("follow_redirects");
+  const int64_t max_redirects = o.integer("max_redirects");
+  if (max_redirects < 0 || max_redirects > 100)
+    throw invalid_argument("max_redirects: must be from 0 to 100");
+  c->max_redirects = static_cast<int>(max_redirects);
+  c->connect_timeout_ms = o.duration("connect_timeout").count();
+  if (c->connect_timeout_ms < 0) throw invalid_argument("connect_timeout: must not be negative");
+  c->max_body_bytes = o.integer("max_body_bytes");
+  if (c->max_body_bytes < 0) throw invalid_argument("max_body_bytes: must not be negative");
+
+  c->tls_verify = o.boolean("tls_verify");
+  c->ca_file = o.string("ca_file");
+  c->client_cert = o.string("client_cert");
+  c->client_key = o.string("client_key");
+  if (!c->client_key.empty() && c->client_cert.empty())
+    throw invalid_argument("client_key: needs client_cert");
+  c->min_tls_days_left = o.integer("min_tls_days_left");
+  if (c->min_tls_days_left < 0) throw invalid_argument("min_tls_days_left: must not be negative");
+
+  const std::string family = o.string("ip_protocol");
+  if (family == "ip4")
+    c->family = ip_family::v4;
+  else if (family == "ip6")
+    c->family = ip_family::v6;
+  else
+    throw invalid_argument("ip_protocol: '" + family + "' is not ip4 or ip6");
+  c->ip_fallback = o.boolean("ip_fallback");
+  for (const std::string& server : o.list("dns_servers")) {
+    c->dns_servers.push_back(parse_dns_server(server));
+    c->dns_key += (c->dns_key.empty() ? "" : ",") + c->dns_servers.back();
+  }
+  c->user_agent = o.string("user_agent");
+  c->proxy = o.string("proxy");
+  c->reuse_connections = o.boolean("reuse_connections");
+  c->max_in_flight = o.integer("max_in_flight");
+  if (c->max_in_flight < 1) throw invalid_argument("max_in_flight: must be at least 1");
+  return c;
+}
+
+}  // namespace isitup::http

@@ -1,0 +1,82 @@
+// http_check: one configured check, parsed and validated once in prepare() (main thread) and
+// then shared read-only with the event loop thread for every run.
+#pragma once
+
+#include <curl/curl.h>
+#include <re2/re2.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <isitup/plugin.hpp>
+
+namespace isitup::http {
+
+enum class ip_family { v4, v6 };
+
+// The parts of an http(s) URL the check needs. Throws std::invalid_argument when `url` is
+// not an absolute http:// or https:// URL with a host.
+struct url_parts {
+  std::string scheme;  // "http" or "https"
+  std::string host;    // without brackets for IPv6 literals
+  int port = 0;        // explicit or the scheme's default
+  bool host_is_ip = false;
+};
+url_parts parse_url(const std::string& url);
+
+struct curl_slist_deleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+// The options of a check: shared by every check configured with the same options.
+struct check_config {
+  std::string method = "GET";
+  std::unique_ptr<curl_slist, curl_slist_deleter> headers;  // null: none
+  std::string body;
+  bool has_body = false;
+  std::vector<std::pair<int, int>> expect_status;  // inclusive ranges
+  std::unique_ptr<re2::RE2> regex, regex_absent;
+  bool follow_redirects = false;
+  int max_redirects = 10;
+  int64_t connect_timeout_ms = 0;  // 0: only the run's timeout applies
+  int64_t max_body_bytes = 1 << 20;
+  bool tls_verify = true;
+  std::string ca_file, client_cert, client_key;
+  int64_t min_tls_days_left = 0;  // 0: off
+  ip_family family = ip_family::v4;
+  bool ip_fallback = true;
+  std::vector<std::string> dns_servers;  // "ip" or "ip:port"; empty: system resolver
+  std::string dns_key;                   // dns_servers joined: selects the resolver channel
+  std::string user_agent;
+  std::string proxy;
+  bool reuse_connections = false;
+  int64_t max_in_flight = 0;
+
+  bool status_expected(long code) const {
+    for (const auto& [lo, hi] : expect_status)
+      if (code >= lo && code <= hi) return true;
+    return false;
+  }
+  bool needs_body() const { return regex || regex_absent; }
+};
+
+// One configured check: its URL and its (shared) options.
+struct check_target {
+  std::string url;
+  url_parts target;
+  std::shared_ptr<const check_config> config;
+};
+
+// The options every check accepts (declared to the host).
+const std::vector<sdk::option>& declared_options();
+
+// A text that is equal for two checks exactly when their options are.
+std::string options_key(const sdk::options_view& options);
+
+// Builds a check's options; throws std::invalid_argument with a message for the user.
+std::shared_ptr<const check_config> make_config(const sdk::options_view& options);
+
+}  // namespace isitup::http

@@ -1,0 +1,398 @@
+#include "http_engine.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+#include <system_error>
+
+#include "http_engine_internal.hpp"
+
+namespace isitup::http {
+
+namespace {
+
+constexpr uint64_t tag_wake = 0;
+constexpr uint64_t tag_curl = 1;
+constexpr uint64_t tag_ares_base = 2;  // + channel index
+
+uint64_t epoll_key(uint64_t tag, int fd) { return (tag << 32) | static_cast<uint32_t>(fd); }
+
+void raise_fd_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
+    rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+}  // namespace
+
+engine::engine(sdk::host host) : host_(host) {
+  static const CURLcode global = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (global != CURLE_OK) throw std::runtime_error("curl_global_init failed");
+  static const int ares = ares_library_init(ARES_LIB_INIT_ALL);
+  if (ares != ARES_SUCCESS) throw std::runtime_error("ares_library_init failed");
+  raise_fd_limit();
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  multi_ = curl_multi_init();
+  if (epoll_fd_ < 0 || wake_fd_ < 0 || !multi_) {
+    if (multi_) curl_multi_cleanup(multi_);
+    if (wake_fd_ >= 0) close(wake_fd_);
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+    throw std::system_error(errno, std::generic_category(), "http_check: event loop setup");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = epoll_key(tag_wake, wake_fd_);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &engine::on_curl_socket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &engine::on_curl_timer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  thread_ = std::thread([this] { loop(); });
+}
+
+engine::~engine() {
+  stopping_ = true;
+  const uint64_t one = 1;
+  if (write(wake_fd_, &one, sizeof one) < 0) { /* the loop also wakes within a second */
+  }
+  thread_.join();
+  // Abandon every run without completing it (the ABI's destroy() contract).
+  destroying_ = true;
+  for (job* j : incoming_) jobs_.insert(j);
+  for (job* j : jobs_) {
+    if (j->easy) {
+      curl_multi_remove_handle(multi_, j->easy);
+      curl_easy_cleanup(j->easy);
+    }
+    curl_slist_free_all(j->resolve);
+  }
+  for (auto& c : channels_) ares_destroy(c->ch);  // callbacks see ARES_EDESTRUCTION
+  for (auto& [key, l] : lookups_) delete l;
+  for (job* j : jobs_) delete j;
+  for (CURL* e : idle_easy_) curl_easy_cleanup(e);
+  curl_multi_cleanup(multi_);
+  close(wake_fd_);
+  close(epoll_fd_);
+}
+
+void engine::submit(const check_target& check, std::chrono::milliseconds timeout,
+                    sdk::completion done) {
+  auto* j = new job(check.config, std::move(done));
+  j->deadline = clock::now() + timeout;
+  j->url = check.url;
+  j->target = check.target;
+  bool wake = false;
+  {
+    std::lock_guard lock(incoming_mu_);
+    wake = incoming_.empty();
+    incoming_.push_back(j);
+  }
+  if (wake) {
+    const uint64_t one = 1;
+    if (write(wake_fd_, &one, sizeof one) < 0) { /* already signalled (counter full) */
+    }
+  }
+}
+
+void engine::loop() {
+  epoll_event events[256];
+  while (!stopping_) {
+    const int n = epoll_wait(epoll_fd_, events, 256, next_timeout_ms());
+    for (int i = 0; i < n; ++i) {
+      const uint64_t tag = events[i].data.u64 >> 32;
+      const int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
+      const uint32_t ev = events[i].events;
+      if (tag == tag_wake) {
+        uint64_t count;
+        while (read(wake_fd_, &count, sizeof count) > 0) {
+        }
+      } else if (tag == tag_curl) {
+        int flags = 0;
+        if (ev & EPOLLIN) flags |= CURL_CSELECT_IN;
+        if (ev & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+        if (ev & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
+        int running = 0;
+        curl_multi_socket_action(multi_, fd, flags, &running);
+      } else if (tag - tag_ares_base < channels_.size()) {
+        const bool readable = ev & (EPOLLIN | EPOLLERR | EPOLLHUP);
+        ares_process_fd(channels_[tag - tag_ares_base]->ch, readable ? fd : ARES_SOCKET_BAD,
+                        (ev & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
+      }
+    }
+    const clock::time_point now = clock::now();
+    if (curl_timer_armed_ && now >= curl_timer_) {
+      curl_timer_armed_ = false;
+      int running = 0;
+      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    process_ares_timeouts();
+    check_multi_info();
+    expire_deadlines(clock::now());
+    take_incoming();
+    pump_queue();
+  }
+}
+
+int engine::next_timeout_ms() {
+  {
+    std::lock_guard lock(incoming_mu_);
+    if (!incoming_.empty()) return 0;
+  }
+  if (queue_head_ < queue_.size() && in_flight_ < max_in_flight_.load()) return 0;
+  const clock::time_point now = clock::now();
+  clock::time_point wake = now + std::chrono::seconds(1);
+  if (curl_timer_armed_ && curl_timer_ < wake) wake = curl_timer_;
+  if (!deadlines_.empty() && deadlines_.begin()->first < wake) wake = deadlines_.begin()->first;
+  for (const auto& c : channels_) {
+    if (c->pending == 0) continue;
+    timeval max{1, 0}, tv{};
+    const timeval* t = ares_timeout(c->ch, &max, &tv);
+    const auto at = now + std::chrono::seconds(t->tv_sec) + std::chrono::microseconds(t->tv_usec);
+    if (at < wake) wake = at;
+  }
+  if (wake <= now) return 0;
+  // Round up so that the loop never wakes a little early and spins.
+  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wake - now).count());
+}
+
+void engine::take_incoming() {
+  std::vector<job*> taken;
+  {
+    std::lock_guard lock(incoming_mu_);
+    taken.swap(incoming_);
+  }
+  for (job* j : taken) {
+    jobs_.insert(j);
+    j->deadline_it = deadlines_.emplace(j->deadline, j);
+    j->has_deadline = true;
+    j->queue_pos = queue_.size();
+    queue_.push_back(j);
+  }
+}
+
+void engine::pump_queue() {
+  while (queue_head_ < queue_.size() && in_flight_ < max_in_flight_.load()) {
+    job* j = queue_[queue_head_];
+    queue_[queue_head_++] = nullptr;
+    if (!j) continue;
+    if (j->deadline - clock::now() < std::chrono::milliseconds(1)) {
+      // Its deadline passes within the millisecond: it waited for a slot all along.
+      ++in_flight_;
+      j->begun = clock::now();
+      finish(j, sdk::result::down("timeout",
+                                  "timed out waiting for a free request slot "
+                                  "(max_in_flight)"));
+      continue;
+    }
+    begin(j);
+  }
+  if (queue_head_ == queue_.size()) {
+    queue_.clear();
+    queue_head_ = 0;
+  } else if (queue_head_ > 4096 && queue_head_ * 2 > queue_.size()) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+    for (job* j : queue_)
+      if (j) j->queue_pos -= queue_head_;
+    queue_head_ = 0;
+  }
+}
+
+void engine::untrack_deadline(job* j) {
+  if (!j->has_deadline) return;
+  deadlines_.erase(j->deadline_it);
+  j->has_deadline = false;
+}
+
+void engine::expire_deadlines(clock::time_point now) {
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    job* j = deadlines_.begin()->second;
+    const bool queued = j->begun == clock::time_point{};
+    if (queued) {
+      queue_[j->queue_pos] = nullptr;
+      ++in_flight_;  // finish() gives the slot back
+      j->begun = now;
+    }
+    sdk::result r = sdk::result::down(
+        "timeout", queued ? "timed out waiting for a free request slot (max_in_flight)"
+                          : "timed out resolving " + j->target.host);
+    finish(j, std::move(r));
+  }
+}
+
+void engine::begin(job* j) {
+  ++in_flight_;
+  j->begun = clock::now();
+  start_hop(j);
+}
+
+// Resolves this hop's host (unless it is an address or a proxy resolves it), then transfers.
+void engine::start_hop(job* j) {
+  j->hop_resolve = clock::now();
+  if (j->target.host_is_ip || !j->cfg->proxy.empty()) {
+    untrack_deadline(j);
+    j->dns_ms = ISITUP_ABSENT_MS;
+    start_transfer(j, "");
+    return;
+  }
+  resolve(j);
+}
+
+void engine::start_transfer(job* j, const std::string& ip) {
+  const check_config& c = *j->cfg;
+  const auto remaining =
+      std::chrono::duration_cast<std::chrono::milliseconds>(j->deadline - clock::now());
+  if (remaining.count() <= 0) {
+    finish(j, sdk::result::down("timeout", "timed out before connecting"));
+    return;
+  }
+  CURL* e = nullptr;
+  if (!idle_easy_.empty()) {
+    e = idle_easy_.back();
+    idle_easy_.pop_back();
+    curl_easy_reset(e);
+  } else {
+    e = curl_easy_init();
+    if (!e) {
+      finish(j, sdk::result::down("internal", "curl_easy_init failed"));
+      return;
+    }
+  }
+  j->easy = e;
+  j->body.clear();
+  j->bytes = 0;
+  j->too_large = false;
+  j->cert_seen = false;
+  j->error[0] = '\0';
+  j->hop_curl = clock::now();
+  curl_slist_free_all(j->resolve);
+  j->resolve = nullptr;
+  if (!ip.empty()) {
+    const bool v6 = ip.find(':') != std::string::npos;
+    const std::string entry =
+        j->target.host + ":" + std::to_string(j->target.port) + ":" + (v6 ? "[" + ip + "]" : ip);
+    j->resolve = curl_slist_append(nullptr, entry.c_str());
+    curl_easy_setopt(e, CURLOPT_RESOLVE, j->resolve);
+  }
+  curl_easy_setopt(e, CURLOPT_URL, j->url.c_str());
+  curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->error);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(remaining.count()));
+  if (c.connect_timeout_ms > 0)
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(c.connect_timeout_ms));
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &engine::on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+  if (j->target.scheme == "https") {
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &engine::on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
+  }
+  if (!c.reuse_connections) {
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
+  const bool get = j->get_after_redirect;
+  if (!get) {
+    if (c.method == "HEAD") {
+      curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (c.method != "GET" || c.has_body) {
+      if (c.has_body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c.body.c_str());
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(c.body.size()));
+      }
+      if (c.method != "POST" || !c.has_body)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, c.method.c_str());
+    }
+  }
+  if (c.headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, c.headers.get());
+  if (!c.user_agent.empty()) curl_easy_setopt(e, CURLOPT_USERAGENT, c.user_agent.c_str());
+  if (!c.tls_verify) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (!c.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, c.ca_file.c_str());
+  if (!c.client_cert.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, c.client_cert.c_str());
+  if (!c.client_key.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, c.client_key.c_str());
+  // An empty proxy also stops curl reading the *_proxy environment variables on every run.
+  curl_easy_setopt(e, CURLOPT_PROXY, c.proxy.c_str());
+  if (CURLMcode mc = curl_multi_add_handle(multi_, e); mc != CURLM_OK) {
+    j->easy = nullptr;
+    idle_easy_.push_back(e);
+    finish(j, sdk::result::down("internal", curl_multi_strerror(mc)));
+  }
+}
+
+void engine::check_multi_info() {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    job* j = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &j);
+    const CURLcode rc = msg->data.result;
+    curl_multi_remove_handle(multi_, msg->easy_handle);
+    if (j) transfer_done(j, rc);
+  }
+}
+
+void engine::finish(job* j, sdk::result r) {
+  untrack_deadline(j);
+  if (r.total_ms == ISITUP_ABSENT_MS) r.total_ms = ms_between(j->begun, clock::now());
+  if (r.dns_ms == ISITUP_ABSENT_MS) r.dns_ms = j->dns_ms;
+  if (j->waiting) {
+    auto& w = j->waiting->waiters;
+    for (auto& waiter : w)
+      if (waiter == j) waiter = nullptr;
+    j->waiting = nullptr;
+  }
+  if (j->easy) {
+    idle_easy_.push_back(j->easy);
+    j->easy = nullptr;
+  }
+  curl_slist_free_all(j->resolve);
+  j->resolve = nullptr;
+  jobs_.erase(j);
+  --in_flight_;
+  sdk::completion done = std::move(j->done);
+  delete j;
+  done(r);
+}
+
+int engine::on_curl_socket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) {
+  auto* self = static_cast<engine*>(userp);
+  epoll_event ev{};
+  ev.data.u64 = epoll_key(tag_curl, fd);
+  if (what == CURL_POLL_REMOVE) {
+    epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    curl_multi_assign(self->multi_, fd, nullptr);
+    return 0;
+  }
+  ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+  if (socketp) {
+    epoll_ctl(self->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+  } else {
+    if (epoll_ctl(self->epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+      epoll_ctl(self->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+    curl_multi_assign(self->multi_, fd, self);  // any non-null marker: "registered"
+  }
+  return 0;
+}
+
+int engine::on_curl_timer(CURLM*, long timeout_ms, void* userp) {
+  auto* self = static_cast<engine*>(userp);
+  self->curl_timer_armed_ = timeout_ms >= 0;
+  if (timeout_ms >= 0) self->curl_timer_ = clock::now() + std::chrono::milliseconds(timeout_ms);
+  return 0;
+}
+
+}  // namespace isitup::http

@@ -1,0 +1,115 @@
+// http_check's engine: one event-loop thread per plugin instance. It drives every HTTP(S)
+// request of the instance through one libcurl multi handle (curl_multi_socket_action on
+// epoll) and resolves host names with c-ares on the same loop, so no thread is created per
+// lookup or per request. Resolved addresses are cached for their DNS TTL and handed to curl
+// with CURLOPT_RESOLVE, so the Host header and TLS SNI stay those of the URL.
+//
+// Contract: submit() may be called from any thread and returns at once; each submitted run
+// completes exactly once, on the loop thread, unless the engine is destroyed first: the
+// destructor stops the loop and drops every run still in flight without completing it.
+#pragma once
+
+#include <ares.h>
+#include <curl/curl.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <isitup/plugin.hpp>
+
+#include "http_config.hpp"
+
+namespace isitup::http {
+
+class engine {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  explicit engine(sdk::host host);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // Runs `check` once; `done` is called within `timeout` (plus loop latency). Any thread.
+  void submit(const check_target& check, std::chrono::milliseconds timeout, sdk::completion done);
+  // Requests in flight at most (queued runs wait, their timeout running). Any thread.
+  void set_max_in_flight(int64_t n) { max_in_flight_.store(n); }
+
+ private:
+  struct job;
+  struct lookup;
+  struct channel;
+  struct cache_entry {
+    std::vector<std::string> v4, v6;
+    clock::time_point expires;
+  };
+
+  void loop();
+  int next_timeout_ms();
+  void take_incoming();
+  void pump_queue();
+  void expire_deadlines(clock::time_point now);
+  void begin(job* j);
+  void start_hop(job* j);
+  void start_transfer(job* j, const std::string& ip);
+  void check_multi_info();
+  void finish(job* j, sdk::result r);
+  void untrack_deadline(job* j);
+
+  // Outcome (http_result.cpp)
+  void transfer_done(job* j, CURLcode rc);
+  void fill_timings(job* j, sdk::result& r);
+
+  // DNS (http_resolver.cpp)
+  channel* channel_for(const check_config& cfg);
+  void resolve(job* j);
+  void lookup_done(lookup* l, int status, ares_addrinfo* ai);
+  void resolved(job* j, const cache_entry& e);
+  void process_ares_timeouts();
+  static void on_ares_sock_state(void* data, ares_socket_t fd, int readable, int writable);
+  static void on_ares_result(void* arg, int status, int timeouts, ares_addrinfo* ai);
+
+  static int on_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
+  static int on_curl_timer(CURLM* multi, long timeout_ms, void* userp);
+  static size_t on_write(char* data, size_t size, size_t n, void* userp);   // http_result.cpp
+  static size_t on_header(char* data, size_t size, size_t n, void* userp);  // http_result.cpp
+
+  sdk::host host_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  CURLM* multi_ = nullptr;
+  std::atomic<int64_t> max_in_flight_{4096};
+  std::atomic<bool> stopping_{false};
+  bool destroying_ = false;
+
+  std::mutex incoming_mu_;
+  std::vector<job*> incoming_;
+
+  // Loop thread only from here on.
+  std::unordered_set<job*> jobs_;
+  std::vector<job*> queue_;  // waiting for a slot, oldest first (consumed from queue_head_)
+  size_t queue_head_ = 0;
+  int64_t in_flight_ = 0;
+  std::multimap<clock::time_point, job*> deadlines_;  // queued or resolving jobs
+  bool curl_timer_armed_ = false;
+  clock::time_point curl_timer_{};
+  std::vector<CURL*> idle_easy_;
+
+  std::vector<std::unique_ptr<channel>> channels_;
+  std::unordered_map<std::string, channel*> channel_by_key_;
+  std::unordered_map<std::string, lookup*> lookups_;
+  std::unordered_map<std::string, cache_entry> cache_;
+  size_t cache_sweep_at_ = 1024;
+
+  std::thread thread_;  // last: started when everything above exists
+};
+
+}  // namespace isitup::http

@@ -1,0 +1,68 @@
+// The engine's per-run and per-lookup state, shared by http_engine.cpp and http_resolver.cpp.
+// Loop thread only.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "http_engine.hpp"
+
+namespace isitup::http {
+
+inline double ms_between(engine::clock::time_point a, engine::clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+inline double ms_since(engine::clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(engine::clock::now() - t).count();
+}
+
+struct engine::job {
+  std::shared_ptr<const check_config> cfg;
+  sdk::completion done;
+  clock::time_point deadline;
+  clock::time_point begun;        // left the queue: timings count from here
+  clock::time_point hop_resolve;  // this hop's DNS lookup started
+  clock::time_point hop_curl;     // this hop's transfer started
+  std::multimap<clock::time_point, job*>::iterator deadline_it;
+  bool has_deadline = false;
+  size_t queue_pos = 0;  // index in engine::queue_ while waiting for a slot
+
+  std::string url;  // this hop's URL
+  url_parts target;
+  bool get_after_redirect = false;  // a 303 (or 301/302 after POST) turned the method into GET
+  int redirects = 0;
+  double dns_ms = ISITUP_ABSENT_MS;
+
+  lookup* waiting = nullptr;  // the DNS lookup this run waits for
+  CURL* easy = nullptr;
+  curl_slist* resolve = nullptr;
+  std::string body;
+  int64_t bytes = 0;
+  bool too_large = false;
+  bool cert_seen = false;
+  int64_t tls_not_after_ms = ISITUP_ABSENT_TIME;
+  char error[CURL_ERROR_SIZE] = "";
+
+  job(std::shared_ptr<const check_config> c, sdk::completion d)
+      : cfg(std::move(c)), done(std::move(d)) {}
+};
+
+struct engine::lookup {
+  engine* owner;
+  channel* ch;
+  std::string key;  // cache key: resolver, family mode, host
+  char mode;        // '4', '6' or 'a' (both families)
+  std::vector<job*> waiters;
+  clock::time_point started;
+};
+
+struct engine::channel {
+  engine* owner;
+  uint32_t index;
+  ares_channel ch = nullptr;
+  int pending = 0;  // lookups in flight on this channel
+};
+
+}  // namespace isitup::http
