@@ -1,0 +1,259 @@
+// isitup-bench-kafka: what the Kafka path costs.
+// - codec: ns to encode a typical http_check record to v1 JSON, and to decode + validate it,
+//   against copying the same JSON string (the floor any codec pays).
+// - producer: results/s that kafka_sink's producer makes durable (delivery reports for every
+//   message) into the development broker (isitup-kafka-dev, a separate process), against a
+//   bare librdkafka producer with the same settings sending pre-encoded JSON.
+// Target: the Kafka path is never the bottleneck below 100k results/s on 2 cores.
+#include <benchmark/benchmark.h>
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "codec.hpp"
+#include "fake_host.hpp"
+#include "kafka_broker.hpp"
+#include "kafka_producer.hpp"
+#include "record.hpp"
+
+namespace {
+
+using isitup::record;
+
+record typical(int i) {
+  record r;
+  r.agent = "probe-eu-1";
+  r.location = "eu-west";
+  r.check = "shop-" + std::to_string(i % 10000);
+  r.plugin = "http_check";
+  r.target = "https://shop.example.com/";
+  r.scheduled_at_ms = 1'795'802'400'000 + i;
+  r.started_at_ms = r.scheduled_at_ms + 2;
+  r.up = true;
+  r.http_code = 200;
+  r.http_version = "1.1";
+  r.http_bytes = 5120;
+  r.dns_ms = 1.2;
+  r.connect_ms = 3.4;
+  r.tls_ms = 12.0;
+  r.ttfb_ms = 40.1;
+  r.total_ms = 41.0;
+  r.regex_match = 1;
+  r.tls_not_after_ms = 1'803'945'600'000;
+  r.tls_days_left = 94;
+  r.ip = "203.0.113.7";
+  return r;
+}
+
+void codec_copy_baseline(benchmark::State& state) {
+  std::string json;
+  isitup::codec::encode(typical(1), json);
+  for (auto _ : state) {
+    std::string copy = json;
+    benchmark::DoNotOptimize(copy.data());
+  }
+  state.SetLabel(std::to_string(json.size()) + " bytes");
+}
+BENCHMARK(codec_copy_baseline);
+
+void codec_encode(benchmark::State& state) {
+  const record r = typical(1);
+  const isitup_record_v1 v = r.view();
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    isitup::codec::encode(v, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+BENCHMARK(codec_encode);
+
+void codec_decode_validate(benchmark::State& state) {
+  std::string json;
+  isitup::codec::encode(typical(1), json);
+  record r;
+  std::string error;
+  for (auto _ : state) {
+    const bool ok = isitup::codec::decode(json, r, error);
+    benchmark::DoNotOptimize(ok);
+  }
+}
+BENCHMARK(codec_decode_validate);
+
+// One broker for the whole run.
+isitup::test::kafka_broker& broker() {
+  static isitup::test::kafka_broker b({.brokers = 1, .topics = {"bench:4", "bare:4"}, .port = 0});
+  return b;
+}
+
+constexpr int batch_size = 500;
+constexpr int window = 40;  // batches in flight, as the pipeline keeps them
+
+// Waits for completions; counts batches done.
+struct completions {
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0, failed = 0;
+  void add(bool ok) {
+    std::lock_guard lock(mu);
+    ++done;
+    failed += !ok;
+    cv.notify_all();
+  }
+  void wait_until(int n) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done >= n; });
+  }
+};
+
+void producer_bare_librdkafka(benchmark::State& state) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (auto [k, v] : {std::pair{"bootstrap.servers", broker().bootstrap().c_str()},
+                      {"enable.idempotence", "true"},
+                      {"acks", "all"},
+                      {"compression.type", "lz4"},
+                      {"linger.ms", "10"}})
+    rd_kafka_conf_set(conf, k, v, err, sizeof err);
+  completions c;
+  rd_kafka_conf_set_opaque(conf, &c);
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* o) {
+    static_cast<completions*>(o)->add(m->err == 0);
+  });
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  std::vector<std::string> values;
+  for (int i = 0; i < batch_size; ++i) {
+    values.emplace_back();
+    isitup::codec::encode(typical(i), values.back());
+  }
+  std::atomic<bool> polling{true};
+  std::thread poller([&] {
+    while (polling) rd_kafka_poll(rk, 50);
+  });
+  int sent = 0;
+  for (auto _ : state) {
+    c.wait_until(sent - window * batch_size);
+    for (const std::string& v : values)
+      rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("bare"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_VALUE(const_cast<char*>(v.data()), v.size()), RD_KAFKA_V_END);
+    sent += batch_size;
+  }
+  c.wait_until(sent);
+  polling = false;
+  poller.join();
+  rd_kafka_destroy(rk);
+  state.SetItemsProcessed(sent);
+  state.counters["failed"] = c.failed;
+}
+BENCHMARK(producer_bare_librdkafka)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+
+void run_kafka_sink(benchmark::State& state, bool validate) {
+  isitup::sdk::testing::fake_host host;
+  host.to_json = [](const isitup_record_v1& r) {
+    std::string out;
+    isitup::codec::encode(r, out);
+    return out;
+  };
+  host.parse = [](std::string_view json,
+                  std::string& error) -> std::shared_ptr<const isitup_record_v1> {
+    auto holder = std::make_shared<std::pair<record, isitup_record_v1>>();
+    if (!isitup::codec::decode(json, holder->first, error)) return nullptr;
+    holder->second = holder->first.view();
+    return {holder, &holder->second};
+  };
+  const auto decl = isitup::sdk::detail::to_c(isitup::kafka::producer_options());
+  isitup::sdk::testing::fake_options opts(decl.data(), decl.size(),
+                                          {{"brokers", broker().bootstrap()},
+                                           {"topic", "bench"},
+                                           {"validate", validate ? "true" : "false"}});
+  isitup::kafka::producer_sink sink(isitup::sdk::host(host.table(), host.ctx()),
+                                    isitup::sdk::options_view(host.table(), opts.raw()));
+  std::vector<record> records;
+  for (int i = 0; i < batch_size; ++i) records.push_back(typical(i));
+  std::vector<isitup_record_v1> views;
+  for (const record& r : records) views.push_back(r.view());
+  std::vector<const isitup_record_v1*> pointers;
+  for (const auto& v : views) pointers.push_back(&v);
+  const isitup_batch_v1 batch{sizeof(isitup_batch_v1), pointers.size(), pointers.data(), 1};
+  completions c;
+  const auto on_done = [](void* ctx, uint32_t status, const char*) {
+    static_cast<completions*>(ctx)->add(status == ISITUP_OK);
+  };
+  int sent = 0;
+  for (auto _ : state) {
+    c.wait_until(sent - window);
+    sink.write(isitup::sdk::batch_view(&batch), isitup::sdk::batch_done(on_done, &c));
+    ++sent;
+  }
+  c.wait_until(sent);
+  state.SetItemsProcessed(static_cast<int64_t>(sent) * batch_size);
+  state.counters["failed_batches"] = c.failed;
+}
+void producer_kafka_sink(benchmark::State& state) { run_kafka_sink(state, true); }
+BENCHMARK(producer_kafka_sink)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+
+// validate: false skips the decode + validate of each encoded record.
+void producer_kafka_sink_no_validate(benchmark::State& state) { run_kafka_sink(state, false); }
+BENCHMARK(producer_kafka_sink_no_validate)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(3);
+
+// Prints each measurement against its baseline once every benchmark ran.
+class ratio_reporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      // With --benchmark_repetitions, use the median.
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
+      std::string name = r.benchmark_name();
+      name = name.substr(0, name.find('/'));
+      if (name.size() > 7 && name.ends_with("_median")) name.resize(name.size() - 7);
+      per_item_ns_[name] =
+          r.counters.count("items_per_second")
+              ? 1e9 / r.counters.at("items_per_second").value
+              : r.GetAdjustedCPUTime() * 1e9 / benchmark::GetTimeUnitMultiplier(r.time_unit);
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  void print_ratios() {
+    auto show = [&](const char* what, const char* base, const char* unit_name) {
+      if (!per_item_ns_.count(what) || !per_item_ns_.count(base)) return;
+      std::printf("%-32s %8.0f ns/result  %6.1fx %s\n", what, per_item_ns_[what],
+                  per_item_ns_[what] / per_item_ns_[base], unit_name);
+    };
+    std::printf(
+        "\nper result (codec: CPU time; producer: wall time for durable delivery), and the "
+        "ratio to its baseline in this run:\n");
+    show("codec_encode", "codec_copy_baseline", "a string copy");
+    show("codec_decode_validate", "codec_copy_baseline", "a string copy");
+    show("producer_kafka_sink", "producer_bare_librdkafka", "bare librdkafka (pre-encoded)");
+    show("producer_kafka_sink_no_validate", "producer_bare_librdkafka",
+         "bare librdkafka (pre-encoded)");
+    if (per_item_ns_.count("producer_kafka_sink"))
+      std::printf("kafka_sink producer: %.0f results/s durable (target: > 100000)\n",
+                  1e9 / per_item_ns_["producer_kafka_sink"]);
+  }
+
+ private:
+  std::map<std::string, double> per_item_ns_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  ratio_reporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.print_ratios();
+  benchmark::Shutdown();
+  return 0;
+}

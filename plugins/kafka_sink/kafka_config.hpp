@@ -1,0 +1,47 @@
+// Shared by the kafka_sink producer and source: building a librdkafka configuration from the
+// plugin's options, with user `properties` passed through only from an allowlist.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <isitup/plugin.hpp>
+
+namespace isitup::kafka {
+
+using property_list = std::vector<std::pair<std::string, std::string>>;
+
+struct conf_deleter {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+using conf_ptr = std::unique_ptr<rd_kafka_conf_t, conf_deleter>;
+
+// Why the user property `name` may not be passed through (it loads code or runs a command,
+// the plugin sets it itself, or it is not on the allowlist), or empty when it may.
+std::string refusal(std::string_view name);
+
+// A configuration with every user property applied (a refused one, or a value librdkafka
+// rejects, throws std::invalid_argument naming the property), then the plugin's `fixed`
+// settings.
+conf_ptr make_conf(const property_list& fixed, const property_list& user);
+
+// What a librdkafka handle's opaque points to: the host (for logs) and the plugin object that
+// owns the handle (for its callbacks). Must outlive the handle.
+struct callback_context {
+  sdk::host host;
+  void* owner;
+};
+
+// Sets `ctx` as the handle's opaque and routes librdkafka's own log lines to the host log at
+// debug level (the plugin itself reports connection state changes, once each).
+void route_logs(rd_kafka_conf_t* conf, callback_context* ctx);
+
+// librdkafka syslog level -> host level.
+sdk::level to_level(int syslog_level);
+
+}  // namespace isitup::kafka

@@ -1,0 +1,408 @@
+#include "kafka_producer.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace isitup::kafka {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t backoff_ms(int attempts) { return std::min<int64_t>(5000, 250LL << std::min(attempts, 5)); }
+
+// A message that can never be written however often it is sent.
+bool permanent(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string to_string_size(size_t n) { return std::to_string(n); }
+
+}  // namespace
+
+std::vector<sdk::option> producer_options() {
+  return {
+      {"brokers", ISITUP_OPT_STRING, nullptr, "bootstrap servers, host:port[,host:port...]", true},
+      {"topic", ISITUP_OPT_STRING, "isitup.results", "topic the results are produced to"},
+      {"properties", ISITUP_OPT_MAP, nullptr,
+       "librdkafka properties passed through (TLS ssl.*, SASL sasl.*, security.protocol, client "
+       "and socket tuning) from an allowlist; ones that load code or run commands are refused"},
+      {"compression", ISITUP_OPT_STRING, "lz4", "lz4, zstd, gzip, snappy or none"},
+      {"buffer_messages", ISITUP_OPT_INT, "120000",
+       "results held until Kafka confirms them, at most (default: 2 minutes at 1k results/s); "
+       "when full, batches are refused and the pipeline applies backpressure"},
+      {"buffer_bytes", ISITUP_OPT_INT, "134217728",
+       "bytes of encoded results held until Kafka confirms them, at most (default 128 MiB)"},
+      {"delivery_timeout", ISITUP_OPT_DURATION, "5m",
+       "how long librdkafka tries one message; past it the sink logs and produces it again"},
+      {"linger", ISITUP_OPT_DURATION, "10ms", "how long librdkafka waits to fill a request"},
+      {"validate", ISITUP_OPT_BOOL, "true",
+       "decode every encoded record with the v1 schema before producing it; invalid ones are "
+       "counted, logged and not produced"},
+  };
+}
+
+producer_sink::producer_sink(const sdk::host& host, const sdk::options_view& options)
+    : host_(host), cb_ctx_{host, this} {
+  brokers_ = options.string("brokers");
+  topic_ = options.string("topic");
+  if (brokers_.empty()) throw std::invalid_argument("brokers: must not be empty");
+  if (topic_.empty()) throw std::invalid_argument("topic: must not be empty");
+  const std::string compression = options.string("compression");
+  if (compression != "lz4" && compression != "zstd" && compression != "gzip" &&
+      compression != "snappy" && compression != "none")
+    throw std::invalid_argument("compression: expected lz4, zstd, gzip, snappy or none, got \"" +
+                                compression + "\"");
+  const int64_t messages = options.integer("buffer_messages");
+  const int64_t bytes = options.integer("buffer_bytes");
+  if (messages < 1 || messages > 10'000'000)
+    throw std::invalid_argument("buffer_messages: expected 1..10000000");
+  if (bytes < 1024 || bytes > (int64_t{1} << 40))
+    throw std::invalid_argument("buffer_bytes: expected 1024..2^40");
+  buffer_messages_ = static_cast<size_t>(messages);
+  buffer_bytes_ = static_cast<size_t>(bytes);
+  const int64_t timeout = options.duration("delivery_timeout").count();
+  if (timeout < 1000) throw std::invalid_argument("delivery_timeout: at least 1s");
+  validate_ = options.boolean("validate");
+
+  user_ = options.map("properties");
+  if (std::none_of(user_.begin(), user_.end(),
+                   [](const auto& p) { return p.first == "client.id"; }))
+    user_.insert(user_.begin(), {"client.id", "isitup-kafka-sink"});
+  // librdkafka's own queue is larger than the sink's bound: the sink refuses batches first,
+  // so a produce call never meets a full queue in normal operation.
+  const int64_t rk_messages = std::min<int64_t>(2 * messages + 10000, 10'000'000);
+  const int64_t rk_kbytes = std::min<int64_t>(2 * bytes / 1024 + 1024, 2'000'000'000);
+  fixed_ = {{"bootstrap.servers", brokers_},
+            {"enable.idempotence", "true"},
+            {"acks", "all"},
+            {"compression.type", compression},
+            {"message.timeout.ms", std::to_string(timeout)},
+            {"linger.ms", std::to_string(options.duration("linger").count())},
+            {"queue.buffering.max.messages", std::to_string(rk_messages)},
+            {"queue.buffering.max.kbytes", std::to_string(rk_kbytes)}};
+  rk_ = create_handle();  // throws on a refused property
+  worker_ = std::thread([this] { run(); });
+}
+
+producer_sink::~producer_sink() {
+  stopping_ = true;
+  if (worker_.joinable()) worker_.join();
+  std::lock_guard lock(mu_);
+  if (rk_) {
+    retiring_ = rk_;
+    rd_kafka_destroy(rk_);
+    rk_ = nullptr;
+  }
+}
+
+rd_kafka_t* producer_sink::create_handle() {
+  conf_ptr conf = make_conf(fixed_, user_);
+  route_logs(conf.get(), &cb_ctx_);
+  rd_kafka_conf_set_dr_msg_cb(
+      conf.get(), [](rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque) {
+        auto* self = static_cast<producer_sink*>(static_cast<callback_context*>(opaque)->owner);
+        if (rk != self->retiring_.load()) self->on_delivery(m);
+      });
+  rd_kafka_conf_set_error_cb(
+      conf.get(), [](rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+        auto* self = static_cast<producer_sink*>(static_cast<callback_context*>(opaque)->owner);
+        if (rk != self->retiring_.load()) self->on_error(err, reason);
+      });
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
+  if (!rk) throw std::invalid_argument(std::string("cannot create the Kafka producer: ") + err);
+  conf.release();  // owned by rk now
+  return rk;
+}
+
+void producer_sink::write(const sdk::batch_view& batch, sdk::batch_done done) {
+  auto b = std::make_unique<batch_state>();
+  size_t invalid = 0;
+  char err[256];
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const isitup_record_v1& r = batch[i];
+    std::string json = host_.to_json(r);
+    if (validate_) {
+      isitup_parsed_record* p =
+          host_.raw()->record_parse(json.data(), json.size(), err, sizeof err);
+      if (!p) {
+        ++invalid;
+        host_.log(sdk::level::error, std::string("record of check '") + (r.check ? r.check : "") +
+                                         "' fails v1 validation, not produced: " + err);
+        continue;
+      }
+      host_.raw()->record_free(p);
+    }
+    b->bytes += json.size();
+    b->messages.push_back(message{b.get(), r.check ? r.check : "", std::move(json)});
+  }
+  if (invalid) host_.counter_add("invalid_records", static_cast<int64_t>(invalid));
+  if (b->messages.empty()) {
+    if (invalid)
+      done(sdk::status::error, std::to_string(invalid) + " records failed v1 validation");
+    else
+      done(sdk::status::ok);
+    return;
+  }
+  std::unique_lock lock(mu_);
+  const size_t n = b->messages.size();
+  if (held_messages_ > 0 &&
+      (held_messages_ + n > buffer_messages_ || held_bytes_ + b->bytes > buffer_bytes_)) {
+    const std::string why = "kafka_sink buffer full: " + to_string_size(held_messages_) +
+                            " results (" + to_string_size(held_bytes_) +
+                            " bytes) wait for Kafka to confirm them (bound " +
+                            to_string_size(buffer_messages_) + " results / " +
+                            to_string_size(buffer_bytes_) + " bytes)";
+    lock.unlock();
+    host_.counter_add("buffer_full", 1);
+    done(sdk::status::retry, why);
+    return;
+  }
+  b->id = next_batch_++;
+  b->done = std::move(done);
+  b->remaining = n;
+  held_messages_ += n;
+  held_bytes_ += b->bytes;
+  batch_state& ref = *b;
+  batches_.emplace(ref.id, std::move(b));
+  for (size_t i = 0; i < n; ++i) produce_locked(ref, i);
+}
+
+void producer_sink::produce_locked(batch_state& b, size_t index) {
+  message& m = b.messages[index];
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__STATE;
+  if (rk_) {
+    const uint64_t attempt = next_attempt_++;
+    err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+        RD_KAFKA_V_VALUE(m.value.data(), m.value.size()),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(attempt))),
+        RD_KAFKA_V_END);
+    if (!err) {
+      attempts_.emplace(attempt, std::make_pair(b.id, index));
+      ++m.attempts;
+      return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__FATAL) fatal_ = true;
+  }
+  m.queued_for_retry = true;
+  retries_.push_back({b.id, index, now_ms() + backoff_ms(m.attempts)});
+}
+
+void producer_sink::on_delivery(const rd_kafka_message_t* km) {
+  const auto attempt = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(km->_private));
+  std::unique_lock lock(mu_);
+  const auto a = attempts_.find(attempt);
+  if (a == attempts_.end()) return;  // purged at shutdown or from a replaced producer
+  const auto [batch_id, index] = a->second;
+  attempts_.erase(a);
+  const auto it = batches_.find(batch_id);
+  if (it == batches_.end()) return;
+  batch_state& b = *it->second;
+  message& m = b.messages[index];
+  if (m.delivered) return;
+  if (!km->err) {
+    m.delivered = true;
+    set_state(link_state::up, "");
+  } else if (permanent(km->err)) {
+    m.delivered = true;  // final: reported with the batch
+    b.error = std::string("Kafka refused a record of check '") + m.key +
+              "': " + rd_kafka_err2str(km->err);
+  } else {
+    if (km->err == RD_KAFKA_RESP_ERR__FATAL) fatal_ = true;
+    const int64_t wait = backoff_ms(m.attempts);
+    host_.counter_add("redeliveries", 1);
+    host_.log(sdk::level::warn, std::string("delivery failed (") + rd_kafka_err2name(km->err) +
+                                    ": " + rd_kafka_err2str(km->err) +
+                                    "); producing the record again");
+    m.queued_for_retry = true;
+    retries_.push_back({b.id, index, now_ms() + wait});
+    return;
+  }
+  if (--b.remaining == 0) finish_locked(lock, batch_id);
+}
+
+void producer_sink::finish_locked(std::unique_lock<std::mutex>& lock, uint64_t batch_id) {
+  const auto it = batches_.find(batch_id);
+  std::unique_ptr<batch_state> b = std::move(it->second);
+  batches_.erase(it);
+  held_messages_ -= b->messages.size();
+  held_bytes_ -= b->bytes;
+  lock.unlock();
+  if (b->error.empty()) {
+    host_.counter_add("delivered", static_cast<int64_t>(b->messages.size()));
+    b->done(sdk::status::ok);
+  } else {
+    b->done(sdk::status::error, b->error);
+  }
+  idle_cv_.notify_all();
+}
+
+void producer_sink::on_error(int err, const char* reason) {
+  const auto e = static_cast<rd_kafka_resp_err_t>(err);
+  if (e == RD_KAFKA_RESP_ERR__FATAL) {
+    fatal_ = true;
+  } else if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+    set_state(link_state::down, reason ? reason : "all brokers down");
+  } else if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL ||
+             e == RD_KAFKA_RESP_ERR__RESOLVE) {
+    host_.log(sdk::level::warn, std::string("Kafka: ") + (reason ? reason : rd_kafka_err2str(e)));
+  } else {
+    host_.log(sdk::level::debug, std::string("Kafka: ") + (reason ? reason : rd_kafka_err2str(e)));
+  }
+}
+
+void producer_sink::set_state(link_state s, const std::string& why) {
+  if (s == state_) return;
+  const link_state before = state_;
+  state_ = s;
+  if (s == link_state::up) {
+    host_.log(sdk::level::info, std::string(before == link_state::down ? "Kafka reachable again"
+                                                                       : "connected to Kafka") +
+                                    " at " + brokers_ + ": producing to topic " + topic_);
+  } else if (s == link_state::down) {
+    host_.log(sdk::level::warn,
+              "Kafka unreachable at " + brokers_ + " (" + why + "): results are kept (up to " +
+                  to_string_size(buffer_messages_) + ") and delivered when it is back");
+  }
+}
+
+void producer_sink::probe_connection() {
+  if (state_ == link_state::up) return;
+  const int64_t now = now_ms();
+  if (now < next_probe_ms_) return;
+  next_probe_ms_ = now + 2000;
+  rd_kafka_t* rk;
+  {
+    std::lock_guard lock(mu_);
+    rk = rk_;
+  }
+  if (!rk) return;
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk, 0, nullptr, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_metadata_destroy(md);
+    std::lock_guard lock(mu_);
+    set_state(link_state::up, "");
+  }
+}
+
+void producer_sink::produce_due_retries() {
+  std::lock_guard lock(mu_);
+  if (retries_.empty()) return;
+  const int64_t now = now_ms();
+  std::deque<retry_entry> due, later;
+  for (const retry_entry& r : retries_) (r.due_ms <= now ? due : later).push_back(r);
+  retries_.swap(later);
+  for (const retry_entry& r : due) {
+    const auto it = batches_.find(r.batch);
+    if (it == batches_.end()) continue;
+    message& m = it->second->messages[r.index];
+    if (m.delivered || !m.queued_for_retry) continue;
+    m.queued_for_retry = false;
+    produce_locked(*it->second, r.index);
+  }
+}
+
+void producer_sink::recreate() {
+  char reason[512] = "";
+  rd_kafka_t* old;
+  {
+    std::lock_guard lock(mu_);
+    old = rk_;
+    rk_ = nullptr;
+    attempts_.clear();  // the old handle's reports no longer count
+  }
+  if (old) {
+    const rd_kafka_resp_err_t code = rd_kafka_fatal_error(old, reason, sizeof reason);
+    if (!reason[0]) std::snprintf(reason, sizeof reason, "%s", rd_kafka_err2str(code));
+    retiring_ = old;
+    rd_kafka_destroy(old);
+    retiring_ = nullptr;
+  }
+  rd_kafka_t* fresh = nullptr;
+  try {
+    fresh = create_handle();
+  } catch (const std::exception& e) {
+    host_.log(sdk::level::error, std::string("cannot recreate the producer: ") + e.what());
+    return;  // fatal_ stays set: the worker tries again
+  }
+  size_t resent = 0;
+  {
+    std::lock_guard lock(mu_);
+    rk_ = fresh;
+    fatal_ = false;
+    for (auto& [id, b] : batches_)
+      for (size_t i = 0; i < b->messages.size(); ++i) {
+        message& m = b->messages[i];
+        if (m.delivered || m.queued_for_retry) continue;
+        produce_locked(*b, i);
+        ++resent;
+      }
+    for (retry_entry& r : retries_) r.due_ms = 0;
+  }
+  recreations_.fetch_add(1);
+  host_.counter_add("producer_recreated", 1);
+  host_.log(sdk::level::error, std::string("fatal Kafka producer error (") + reason +
+                                   "): recreated the producer and sent the " +
+                                   to_string_size(resent) + " unconfirmed results again");
+}
+
+void producer_sink::run() {
+  while (!stopping_) {
+    rd_kafka_t* rk;
+    {
+      std::lock_guard lock(mu_);
+      rk = rk_;
+    }
+    if (rk) {
+      rd_kafka_poll(rk, 100);
+      if (rd_kafka_fatal_error(rk, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) fatal_ = true;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (fatal_ || !rk) {
+      recreate();
+      if (fatal_) std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+    produce_due_retries();
+    probe_connection();
+  }
+}
+
+sdk::status producer_sink::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  idle_cv_.wait_for(lock, timeout, [&] { return batches_.empty(); });
+  if (batches_.empty()) return sdk::status::ok;
+  auto pending = std::move(batches_);
+  batches_.clear();
+  attempts_.clear();
+  retries_.clear();
+  const size_t left = held_messages_;
+  held_messages_ = held_bytes_ = 0;
+  lock.unlock();
+  host_.log(sdk::level::error,
+            to_string_size(left) + " results were not confirmed by Kafka before shutdown");
+  for (auto& [id, b] : pending)
+    b->done(sdk::status::error, "not confirmed by Kafka before shutdown");
+  return sdk::status::error;
+}
+
+void producer_sink::inject_fatal_error(const char* reason) {
+  std::lock_guard lock(mu_);
+  if (rk_) rd_kafka_test_fatal_error(rk_, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason);
+}
+
+}  // namespace isitup::kafka

@@ -1,0 +1,396 @@
+#include "kafka_source.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+namespace isitup::kafka {
+namespace {
+
+constexpr int64_t revoke_wait_ms = 2000;  // on revoke, wait this long for pending acks
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string where(const rd_kafka_message_t* m) {
+  return std::string(m->rkt ? rd_kafka_topic_name(m->rkt) : "?") + "[" +
+         std::to_string(m->partition) + "] offset " + std::to_string(m->offset);
+}
+
+struct list_deleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+using list_ptr = std::unique_ptr<rd_kafka_topic_partition_list_t, list_deleter>;
+
+}  // namespace
+
+std::vector<sdk::option> source_options() {
+  return {
+      {"brokers", ISITUP_OPT_STRING, nullptr, "bootstrap servers, host:port[,host:port...]", true},
+      {"topic", ISITUP_OPT_STRING, "isitup.results", "topic the results are read from"},
+      {"group", ISITUP_OPT_STRING, "isitup-writers",
+       "consumer group: writer agents in one group share the partitions"},
+      {"properties", ISITUP_OPT_MAP, nullptr,
+       "librdkafka properties passed through (TLS ssl.*, SASL sasl.*, security.protocol, "
+       "session and fetch tuning) from an allowlist; ones that load code or run commands are "
+       "refused"},
+      {"start_from", ISITUP_OPT_STRING, "earliest",
+       "where a group without committed offsets starts: earliest or latest"},
+      {"batch_size", ISITUP_OPT_INT, "500", "records handed to the agent at once, at most"},
+      {"batch_delay", ISITUP_OPT_DURATION, "100ms",
+       "how long a batch waits to fill before it is handed over"},
+      {"dead_letter_topic", ISITUP_OPT_STRING, nullptr,
+       "produce messages that are not valid v1 records here (with the reason in header "
+       "isitup.error); unset: they are only counted, logged and skipped"},
+  };
+}
+
+consumer_source::consumer_source(const sdk::host& host, const sdk::options_view& options)
+    : host_(host), cb_ctx_{host, this} {
+  brokers_ = options.string("brokers");
+  topic_ = options.string("topic");
+  group_ = options.string("group");
+  dead_letter_topic_ = options.string("dead_letter_topic");
+  if (brokers_.empty()) throw std::invalid_argument("brokers: must not be empty");
+  if (topic_.empty()) throw std::invalid_argument("topic: must not be empty");
+  if (group_.empty()) throw std::invalid_argument("group: must not be empty");
+  const std::string start = options.string("start_from");
+  if (start != "earliest" && start != "latest")
+    throw std::invalid_argument("start_from: expected earliest or latest, got \"" + start + "\"");
+  const int64_t size = options.integer("batch_size");
+  if (size < 1 || size > 100000) throw std::invalid_argument("batch_size: expected 1..100000");
+  batch_size_ = static_cast<size_t>(size);
+  batch_delay_ms_ = options.duration("batch_delay").count();
+
+  property_list user = options.map("properties");
+  if (std::none_of(user.begin(), user.end(), [](const auto& p) { return p.first == "client.id"; }))
+    user.insert(user.begin(), {"client.id", "isitup-kafka-source"});
+  conf_ptr conf = make_conf({{"bootstrap.servers", brokers_},
+                             {"group.id", group_},
+                             {"enable.auto.commit", "false"},
+                             {"enable.auto.offset.store", "false"},
+                             {"enable.partition.eof", "false"},
+                             {"auto.offset.reset", start}},
+                            user);
+  route_logs(conf.get(), &cb_ctx_);
+  rd_kafka_conf_set_rebalance_cb(
+      conf.get(), [](rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                     void* opaque) {
+        static_cast<consumer_source*>(static_cast<callback_context*>(opaque)->owner)
+            ->on_rebalance(err, parts);
+      });
+  rd_kafka_conf_set_offset_commit_cb(
+      conf.get(), [](rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                     void* opaque) {
+        auto* self = static_cast<consumer_source*>(static_cast<callback_context*>(opaque)->owner);
+        bool failed = err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET;
+        for (int i = 0; offsets && i < offsets->cnt; ++i) failed |= offsets->elems[i].err != 0;
+        if (failed) {
+          self->host_.counter_add("commit_errors", 1);
+          self->host_.log(sdk::level::warn, std::string("offset commit failed: ") +
+                                                rd_kafka_err2str(err) +
+                                                " (the messages will be read again: duplicates, "
+                                                "not loss)");
+        }
+      });
+  rd_kafka_conf_set_error_cb(
+      conf.get(), [](rd_kafka_t*, int err, const char* reason, void* opaque) {
+        auto* self = static_cast<consumer_source*>(static_cast<callback_context*>(opaque)->owner);
+        const auto e = static_cast<rd_kafka_resp_err_t>(err);
+        self->host_.log(e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || e == RD_KAFKA_RESP_ERR__FATAL
+                            ? sdk::level::warn
+                            : sdk::level::debug,
+                        std::string("Kafka: ") + (reason ? reason : rd_kafka_err2str(e)));
+      });
+  char err[512];
+  rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
+  if (!rk_) throw std::invalid_argument(std::string("cannot create the Kafka consumer: ") + err);
+  conf.release();
+  rd_kafka_poll_set_consumer(rk_);
+
+  if (!dead_letter_topic_.empty()) {
+    conf_ptr dconf = make_conf({{"bootstrap.servers", brokers_},
+                                {"enable.idempotence", "true"},
+                                {"acks", "all"},
+                                {"linger.ms", "5"}},
+                               options.map("properties"));
+    route_logs(dconf.get(), &cb_ctx_);
+    rd_kafka_conf_set_dr_msg_cb(
+        dconf.get(), [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+          auto* self = static_cast<consumer_source*>(static_cast<callback_context*>(opaque)->owner);
+          if (m->err) {
+            self->host_.counter_add("dead_letter_errors", 1);
+            self->host_.log(sdk::level::error, std::string("dead-letter produce failed: ") +
+                                                   rd_kafka_err2str(m->err) +
+                                                   "; the message is skipped anyway");
+          } else {
+            self->host_.counter_add("dead_lettered", 1);
+          }
+          const auto token = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m->_private));
+          if (batch* b = self->find(token)) --b->dead_letters_pending;
+        });
+    dlq_ = rd_kafka_new(RD_KAFKA_PRODUCER, dconf.get(), err, sizeof err);
+    if (!dlq_) {
+      rd_kafka_destroy(rk_);
+      throw std::invalid_argument(std::string("cannot create the dead-letter producer: ") + err);
+    }
+    dconf.release();
+  }
+}
+
+consumer_source::~consumer_source() {
+  stopped_ = true;
+  quit_ = true;
+  if (thread_.joinable()) thread_.join();
+  apply_acks();
+  if (dlq_) rd_kafka_flush(dlq_, 2000);
+  if (dlq_) rd_kafka_poll(dlq_, 0);
+  commit_done(true);
+  rd_kafka_consumer_close(rk_);  // revokes (committing again) and leaves the group
+  rd_kafka_destroy(rk_);
+  if (dlq_) rd_kafka_destroy(dlq_);
+  for (auto& b : batches_)
+    for (isitup_parsed_record* p : b->records) host_.raw()->record_free(p);
+}
+
+void consumer_source::start() {
+  list_ptr topics(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), topic_.c_str(), RD_KAFKA_PARTITION_UA);
+  if (rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_, topics.get()))
+    throw std::runtime_error(std::string("cannot subscribe to ") + topic_ + ": " +
+                             rd_kafka_err2str(e));
+  host_.log(sdk::level::info, "consuming " + topic_ + " at " + brokers_ + " in group " + group_);
+  thread_ = std::thread([this] { run(); });
+}
+
+void consumer_source::stop() { stopped_ = true; }
+
+void consumer_source::ack(uint64_t token, sdk::status s) {
+  std::lock_guard lock(ack_mu_);
+  acks_.emplace_back(token, s);
+}
+
+consumer_source::batch* consumer_source::find(uint64_t token) {
+  for (auto& b : batches_)
+    if (b->token == token) return b.get();
+  return nullptr;
+}
+
+void consumer_source::run() {
+  bool stop_seen = false;
+  while (!quit_) {
+    if (stopped_ && !stop_seen) {
+      stop_seen = true;
+      pause_all(true);  // nothing more is read; acks and commits go on until destroy
+    }
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 50);
+    if (m) {
+      if (m->err)
+        host_.log(sdk::level::debug, std::string("consumer: ") + rd_kafka_message_errstr(m));
+      else if (!stop_seen)
+        take(m);
+      rd_kafka_message_destroy(m);
+    }
+    if (dlq_) rd_kafka_poll(dlq_, 0);
+    seal_if_due(false);
+    if (!stop_seen) submit_ready();
+    apply_acks();
+    commit_done(false);
+  }
+}
+
+void consumer_source::take(const rd_kafka_message_t* m) {
+  if (batches_.empty() || batches_.back()->sealed) {
+    batches_.push_back(std::make_unique<batch>());
+    batches_.back()->token = next_token_++;
+    batches_.back()->opened_ms = now_ms();
+  }
+  batch& b = *batches_.back();
+  b.next_offsets[{rd_kafka_topic_name(m->rkt), m->partition}] = m->offset + 1;
+  host_.counter_add("messages", 1);
+  char err[256] = "";
+  isitup_parsed_record* p =
+      m->payload
+          ? host_.raw()->record_parse(static_cast<const char*>(m->payload), m->len, err, sizeof err)
+          : nullptr;
+  if (!p) {
+    const std::string why = m->payload ? err : "empty message";
+    host_.counter_add("invalid_messages", 1);
+    log_poison(m, why);
+    if (dlq_) dead_letter(m, why, b);
+  } else {
+    b.records.push_back(p);
+  }
+  if (b.records.size() >= batch_size_) b.sealed = true;
+}
+
+void consumer_source::log_poison(const rd_kafka_message_t* m, const std::string& why) {
+  const int64_t now = now_ms();
+  if (now - poison_log_window_ms_ >= 1000) {
+    if (poison_logged_ > 10)
+      host_.log(sdk::level::warn, std::to_string(poison_logged_ - 10) +
+                                      " more invalid messages were not logged (see counter "
+                                      "invalid_messages)");
+    poison_log_window_ms_ = now;
+    poison_logged_ = 0;
+  }
+  if (++poison_logged_ <= 10)
+    host_.log(sdk::level::warn, "skipped an invalid message at " + where(m) + ": " + why +
+                                    (dlq_ ? " (sent to " + dead_letter_topic_ + ")" : ""));
+}
+
+void consumer_source::dead_letter(const rd_kafka_message_t* m, const std::string& why, batch& b) {
+  const std::string origin = where(m);
+  const rd_kafka_resp_err_t e = rd_kafka_producev(
+      dlq_, RD_KAFKA_V_TOPIC(dead_letter_topic_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+      RD_KAFKA_V_HEADER("isitup.error", why.data(), static_cast<ssize_t>(why.size())),
+      RD_KAFKA_V_HEADER("isitup.origin", origin.data(), static_cast<ssize_t>(origin.size())),
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(b.token))), RD_KAFKA_V_END);
+  if (e) {
+    host_.counter_add("dead_letter_errors", 1);
+    host_.log(sdk::level::error, std::string("dead-letter produce failed: ") + rd_kafka_err2str(e));
+  } else {
+    ++b.dead_letters_pending;
+  }
+}
+
+void consumer_source::seal_if_due(bool force) {
+  if (batches_.empty() || batches_.back()->sealed) return;
+  batch& b = *batches_.back();
+  if (force || now_ms() - b.opened_ms >= batch_delay_ms_) b.sealed = true;
+}
+
+void consumer_source::submit_ready() {
+  const int64_t now = now_ms();
+  for (auto& bp : batches_) {
+    batch& b = *bp;
+    if (b.submitted) continue;
+    if (!b.sealed) break;
+    if (b.records.empty()) {  // only invalid messages: nothing to hand over
+      b.submitted = b.acked = true;
+      continue;
+    }
+    if (now < next_submit_ms_) return;
+    std::vector<const isitup_record_v1*> views;
+    views.reserve(b.records.size());
+    for (isitup_parsed_record* p : b.records) views.push_back(host_.raw()->record_view(p));
+    const sdk::status s = host_.submit(views.data(), views.size(), b.token);
+    if (s == sdk::status::retry) {
+      if (!paused_) {
+        pause_all(true);
+        host_.counter_add("paused", 1);
+        host_.log(sdk::level::warn,
+                  "the agent's pipeline is full: partitions paused until the sinks catch up");
+      }
+      next_submit_ms_ = now + std::min<int64_t>(1000, 50LL << std::min(submit_failures_++, 5));
+      return;
+    }
+    for (isitup_parsed_record* p : b.records) host_.raw()->record_free(p);
+    b.records.clear();
+    b.submitted = true;
+    if (s != sdk::status::ok) b.acked = true;  // refused at once: skipped like an error ack
+  }
+  submit_failures_ = 0;
+  if (paused_) {
+    pause_all(false);
+    host_.log(sdk::level::info, "the pipeline has room again: partitions resumed");
+  }
+}
+
+void consumer_source::apply_acks() {
+  std::vector<std::pair<uint64_t, sdk::status>> acks;
+  {
+    std::lock_guard lock(ack_mu_);
+    acks.swap(acks_);
+  }
+  for (const auto& [token, s] : acks) {
+    batch* b = find(token);
+    if (!b) continue;
+    b->acked = true;
+    if (s != sdk::status::ok) {
+      host_.counter_add("failed_batches", 1);
+      host_.log(sdk::level::error,
+                "a sink refused a batch for good; its offsets are committed (the agent counted "
+                "the records as lost)");
+    }
+  }
+}
+
+void consumer_source::commit_done(bool sync) {
+  std::map<partition_key, int64_t> offsets;
+  while (!batches_.empty()) {
+    batch& b = *batches_.front();
+    if (!b.acked || b.dead_letters_pending > 0) break;
+    for (const auto& [k, next] : b.next_offsets) offsets[k] = std::max(offsets[k], next);
+    batches_.pop_front();
+  }
+  list_ptr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const auto& [k, next] : offsets) {
+    int64_t& done = committed_[k];
+    if (next <= done) continue;
+    done = next;
+    rd_kafka_topic_partition_list_add(list.get(), k.first.c_str(), k.second)->offset = next;
+  }
+  if (list->cnt == 0) return;
+  const rd_kafka_resp_err_t e = rd_kafka_commit(rk_, list.get(), sync ? 0 : 1);
+  host_.counter_add("commits", 1);
+  if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    host_.counter_add("commit_errors", 1);
+    host_.log(sdk::level::warn, std::string("offset commit failed: ") + rd_kafka_err2str(e));
+  }
+}
+
+void consumer_source::pause_all(bool pause) {
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(rk_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
+    if (pause)
+      rd_kafka_pause_partitions(rk_, parts);
+    else
+      rd_kafka_resume_partitions(rk_, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+  }
+  paused_ = pause;
+}
+
+void consumer_source::on_rebalance(rd_kafka_resp_err_t err,
+                                   rd_kafka_topic_partition_list_t* parts) {
+  std::string names;
+  for (int i = 0; i < parts->cnt; ++i)
+    names += (i ? "," : "") + std::to_string(parts->elems[i].partition);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    host_.log(sdk::level::info, "assigned partitions [" + names + "] of " + topic_);
+    rd_kafka_assign(rk_, parts);
+    if (paused_ || stopped_) rd_kafka_pause_partitions(rk_, parts);
+    for (int i = 0; i < parts->cnt; ++i)
+      committed_.erase({parts->elems[i].topic, parts->elems[i].partition});
+    return;
+  }
+  host_.log(sdk::level::info, "partitions [" + names + "] of " + topic_ + " revoked");
+  // Give batches already handed over a moment to be acknowledged, so that their offsets are
+  // committed before the partitions move (fewer duplicates for the next owner). Bounded.
+  const int64_t until = now_ms() + revoke_wait_ms;
+  for (apply_acks(); now_ms() < until; apply_acks()) {
+    const bool waiting = std::any_of(batches_.begin(), batches_.end(),
+                                     [](const auto& b) { return b->submitted && !b->acked; });
+    if (!waiting) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  commit_done(true);
+  // Batches not yet handed over are dropped: the partitions' next owner reads them again from
+  // the committed offsets. Batches handed over are acknowledged later and committed if this
+  // consumer owns the partition again; otherwise they are read twice (duplicates, not loss).
+  while (!batches_.empty() && !batches_.back()->submitted) {
+    for (isitup_parsed_record* p : batches_.back()->records) host_.raw()->record_free(p);
+    batches_.pop_back();
+  }
+  rd_kafka_assign(rk_, nullptr);
+}
+
+}  // namespace isitup::kafka

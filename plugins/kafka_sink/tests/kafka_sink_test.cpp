@@ -1,0 +1,386 @@
+// kafka_sink's producer and source against the SDK's fake host and a real development broker
+// (isitup-kafka-dev as a child process): the plugin sources are compiled into this binary.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <isitup/plugin.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "codec.hpp"
+#include "fake_host.hpp"
+#include "kafka_broker.hpp"
+#include "kafka_producer.hpp"
+#include "kafka_source.hpp"
+#include "kafka_test_util.hpp"
+#include "record.hpp"
+
+extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
+
+namespace isitup {
+namespace {
+
+using namespace std::chrono_literals;
+using sdk::testing::fake_host;
+using sdk::testing::fake_options;
+using sdk::testing::option_map;
+
+constexpr int64_t t0 = 1'795'802'400'000;  // 2026-11-27T18:00:00.000Z
+
+record make_record(int i) {
+  record r;
+  r.agent = "probe-1";
+  r.check = "check-" + std::to_string(i);
+  r.plugin = "tcp_check";
+  r.target = "127.0.0.1:80";
+  r.scheduled_at_ms = t0 + i;
+  r.started_at_ms = t0 + i + 1;
+  r.up = i % 3 != 0;
+  if (!r.up) {
+    r.error_kind = "connect";
+    r.error_message = "Connection refused";
+  }
+  r.total_ms = 1.5;
+  return r;
+}
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A batch written to a sink, with a future for its completion.
+struct pending_batch {
+  std::vector<record> records;
+  std::vector<isitup_record_v1> views;
+  std::vector<const isitup_record_v1*> pointers;
+  isitup_batch_v1 c{};
+  std::promise<std::pair<uint32_t, std::string>> done;
+  std::future<std::pair<uint32_t, std::string>> result = done.get_future();
+
+  static void on_done(void* ctx, uint32_t status, const char* message) {
+    static_cast<pending_batch*>(ctx)->done.set_value({status, message ? message : ""});
+  }
+};
+
+class kafka_sink_test : public ::testing::Test {
+ protected:
+  kafka_sink_test() {
+    host_.to_json = [](const isitup_record_v1& r) {
+      std::string out;
+      codec::encode(r, out);
+      return out;
+    };
+    host_.parse = [](std::string_view json,
+                     std::string& error) -> std::shared_ptr<const isitup_record_v1> {
+      auto holder = std::make_shared<std::pair<record, isitup_record_v1>>();
+      if (!codec::decode(json, holder->first, error)) return nullptr;
+      holder->second = holder->first.view();
+      return {holder, &holder->second};
+    };
+  }
+
+  std::unique_ptr<kafka::producer_sink> make_sink(option_map given) {
+    sink_decl_ = sdk::detail::to_c(kafka::producer_options());
+    sink_opts_.push_back(
+        std::make_unique<fake_options>(sink_decl_.data(), sink_decl_.size(), std::move(given)));
+    EXPECT_EQ(sink_opts_.back()->error(), "");
+    return std::make_unique<kafka::producer_sink>(
+        sdk::host(host_.table(), host_.ctx()),
+        sdk::options_view(host_.table(), sink_opts_.back()->raw()));
+  }
+  std::unique_ptr<kafka::consumer_source> make_source(option_map given) {
+    source_decl_ = sdk::detail::to_c(kafka::source_options());
+    sink_opts_.push_back(
+        std::make_unique<fake_options>(source_decl_.data(), source_decl_.size(), std::move(given)));
+    EXPECT_EQ(sink_opts_.back()->error(), "");
+    return std::make_unique<kafka::consumer_source>(
+        sdk::host(host_.table(), host_.ctx()),
+        sdk::options_view(host_.table(), sink_opts_.back()->raw()));
+  }
+  std::string refusal(option_map given) {
+    try {
+      make_sink(std::move(given));
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  std::unique_ptr<pending_batch> write(kafka::producer_sink& sink, int first, int count) {
+    auto b = std::make_unique<pending_batch>();
+    for (int i = first; i < first + count; ++i) b->records.push_back(make_record(i));
+    for (const record& r : b->records) b->views.push_back(r.view());
+    for (const auto& v : b->views) b->pointers.push_back(&v);
+    b->c = {sizeof(isitup_batch_v1), b->pointers.size(), b->pointers.data(), seq_++};
+    sink.write(sdk::batch_view(&b->c), sdk::batch_done(&pending_batch::on_done, b.get()));
+    return b;
+  }
+
+  void TearDown() override {
+    for (const std::string& p : host_.problems()) ADD_FAILURE() << "host misuse: " << p;
+  }
+
+  fake_host host_;
+  std::vector<isitup_option_v1> sink_decl_, source_decl_;
+  std::vector<std::unique_ptr<fake_options>> sink_opts_;
+  uint64_t seq_ = 1;
+};
+
+TEST_F(kafka_sink_test, declares_sink_and_source) {
+  const isitup_plugin_v1* p = isitup_plugin_entry();
+  EXPECT_STREQ(p->name, "kafka_sink");
+  EXPECT_EQ(p->kinds, static_cast<uint32_t>(ISITUP_KIND_SINK | ISITUP_KIND_SOURCE));
+  ASSERT_NE(p->sink, nullptr);
+  ASSERT_NE(p->source, nullptr);
+  EXPECT_GE(p->sink->max_in_flight, 100u);
+  EXPECT_STREQ(p->sink->options[0].name, "brokers");
+  EXPECT_EQ(p->sink->options[0].required, 1u);
+  EXPECT_STREQ(p->source->options[0].name, "brokers");
+}
+
+TEST_F(kafka_sink_test, refuses_properties_that_load_code_or_break_guarantees) {
+  for (const char* bad :
+       {"plugin.library.paths", "ssl.engine.location", "sasl.kerberos.kinit.cmd"}) {
+    const std::string e = refusal(
+        {{"brokers", "127.0.0.1:1"}, {"properties", sdk::testing::map_value{{bad, "/tmp/x.so"}}}});
+    EXPECT_NE(e.find(bad), std::string::npos) << e;
+    EXPECT_NE(e.find("load code or run a command"), std::string::npos) << e;
+  }
+  const std::string reserved =
+      refusal({{"brokers", "127.0.0.1:1"},
+               {"properties", sdk::testing::map_value{{"enable.idempotence", "false"}}}});
+  EXPECT_NE(reserved.find("cannot be overridden"), std::string::npos) << reserved;
+  const std::string unknown = refusal(
+      {{"brokers", "127.0.0.1:1"}, {"properties", sdk::testing::map_value{{"foo.bar", "1"}}}});
+  EXPECT_NE(unknown.find("allowlist"), std::string::npos) << unknown;
+  EXPECT_NE(refusal({{"brokers", "127.0.0.1:1"}, {"compression", "brotli"}}), "");
+  // TLS and SASL settings pass through (librdkafka checks the values).
+  EXPECT_EQ(refusal({{"brokers", "127.0.0.1:1"},
+                     {"properties",
+                      sdk::testing::map_value{{"security.protocol", "plaintext"},
+                                              {"sasl.username", "u"},
+                                              {"ssl.endpoint.identification.algorithm", "none"}}}}),
+            "");
+}
+
+TEST_F(kafka_sink_test, batch_is_done_only_on_delivery_and_records_arrive_intact) {
+  test::kafka_broker broker;
+  auto sink = make_sink({{"brokers", broker.bootstrap()}, {"topic", "unit"}});
+  auto a = write(*sink, 0, 50);
+  auto b = write(*sink, 50, 50);
+  ASSERT_EQ(a->result.wait_for(15s), std::future_status::ready);
+  ASSERT_EQ(b->result.wait_for(15s), std::future_status::ready);
+  EXPECT_EQ(a->result.get().first, static_cast<uint32_t>(ISITUP_OK));
+  EXPECT_EQ(b->result.get().first, static_cast<uint32_t>(ISITUP_OK));
+  EXPECT_EQ(host_.counter("delivered"), 100);
+  const auto got = kafka_test::read_topic(broker.bootstrap(), "unit", 100, 20s);
+  ASSERT_EQ(got.size(), 100u);
+  std::set<std::string> keys;
+  for (const auto& m : got) {
+    record r;
+    std::string error;
+    ASSERT_TRUE(codec::decode(m.value, r, error)) << error;
+    EXPECT_EQ(m.key, r.check);
+    const int i = std::stoi(r.check.substr(6));
+    EXPECT_EQ(r, make_record(i));
+    keys.insert(m.key);
+  }
+  EXPECT_EQ(keys.size(), 100u);
+  EXPECT_TRUE(host_.logged("connected to Kafka")) << "connection state not logged";
+}
+
+TEST_F(kafka_sink_test, starts_without_a_broker_and_delivers_once_it_appears) {
+  const int port = free_port();
+  auto sink =
+      make_sink({{"brokers", "127.0.0.1:" + std::to_string(port)},
+                 {"topic", "late"},
+                 {"properties", sdk::testing::map_value{{"reconnect.backoff.max.ms", "300"}}}});
+  auto a = write(*sink, 0, 10);
+  EXPECT_EQ(a->result.wait_for(2s), std::future_status::timeout) << "done before any broker";
+  test::kafka_broker broker({.brokers = 1, .topics = {}, .port = port});
+  ASSERT_EQ(a->result.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(a->result.get().first, static_cast<uint32_t>(ISITUP_OK));
+  EXPECT_EQ(kafka_test::read_topic(broker.bootstrap(), "late", 10, 20s).size(), 10u);
+  EXPECT_TRUE(host_.logged("Kafka unreachable")) << "the outage was not logged";
+}
+
+TEST_F(kafka_sink_test, full_buffer_refuses_with_retry_and_flush_fails_what_is_left) {
+  test::kafka_broker broker;
+  ASSERT_EQ(broker.command("down all"), "ok");
+  auto sink =
+      make_sink({{"brokers", broker.bootstrap()},
+                 {"buffer_messages", "10"},
+                 {"properties", sdk::testing::map_value{{"reconnect.backoff.max.ms", "300"}}}});
+  auto a = write(*sink, 0, 8);
+  auto b = write(*sink, 8, 5);  // 13 > 10: refused at once
+  ASSERT_EQ(b->result.wait_for(2s), std::future_status::ready);
+  const auto rb = b->result.get();
+  EXPECT_EQ(rb.first, static_cast<uint32_t>(ISITUP_RETRY));
+  EXPECT_NE(rb.second.find("buffer full"), std::string::npos) << rb.second;
+  EXPECT_EQ(host_.counter("buffer_full"), 1);
+  EXPECT_EQ(sink->flush(500ms), sdk::status::error);
+  ASSERT_EQ(a->result.wait_for(1s), std::future_status::ready);
+  EXPECT_EQ(a->result.get().first, static_cast<uint32_t>(ISITUP_ERROR));
+}
+
+TEST_F(kafka_sink_test, recreates_the_producer_after_a_fatal_error_and_resends) {
+  test::kafka_broker broker;
+  auto sink =
+      make_sink({{"brokers", broker.bootstrap()},
+                 {"topic", "fatal"},
+                 {"properties", sdk::testing::map_value{{"reconnect.backoff.max.ms", "300"}}}});
+  auto first = write(*sink, 0, 5);
+  ASSERT_EQ(first->result.wait_for(15s), std::future_status::ready);
+  ASSERT_EQ(broker.command("down all"), "ok");
+  auto stuck = write(*sink, 5, 20);
+  std::this_thread::sleep_for(500ms);
+  sink->inject_fatal_error("test: injected fatal idempotence error");
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(sink->recreations(), 1);
+  ASSERT_EQ(broker.command("up all"), "ok");
+  ASSERT_EQ(stuck->result.wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(stuck->result.get().first, static_cast<uint32_t>(ISITUP_OK));
+  auto after = write(*sink, 25, 5);
+  ASSERT_EQ(after->result.wait_for(15s), std::future_status::ready);
+  EXPECT_EQ(after->result.get().first, static_cast<uint32_t>(ISITUP_OK));
+  std::set<std::string> keys;
+  for (const auto& m : kafka_test::read_topic(broker.bootstrap(), "fatal", 30, 20s))
+    keys.insert(m.key);
+  EXPECT_EQ(keys.size(), 30u) << "every record arrives (duplicates allowed after a fatal error)";
+  EXPECT_EQ(host_.counter("producer_recreated"), 1);
+  EXPECT_TRUE(host_.logged("recreated the producer"));
+}
+
+TEST_F(kafka_sink_test, messages_past_the_delivery_timeout_are_produced_again) {
+  test::kafka_broker broker;
+  ASSERT_EQ(broker.command("down all"), "ok");
+  auto sink =
+      make_sink({{"brokers", broker.bootstrap()},
+                 {"topic", "timeouts"},
+                 {"delivery_timeout", "1s"},
+                 {"properties", sdk::testing::map_value{{"reconnect.backoff.max.ms", "300"}}}});
+  auto a = write(*sink, 0, 10);
+  std::this_thread::sleep_for(2500ms);  // every message timed out at least once
+  EXPECT_EQ(a->result.wait_for(0s), std::future_status::timeout) << "done while Kafka is down";
+  EXPECT_GE(host_.counter("redeliveries"), 10);
+  ASSERT_EQ(broker.command("up all"), "ok");
+  ASSERT_EQ(a->result.wait_for(20s), std::future_status::ready);
+  EXPECT_EQ(a->result.get().first, static_cast<uint32_t>(ISITUP_OK));
+  std::set<std::string> keys;
+  for (const auto& m : kafka_test::read_topic(broker.bootstrap(), "timeouts", 10, 20s))
+    keys.insert(m.key);
+  EXPECT_EQ(keys.size(), 10u);
+}
+
+// The source: poison is counted, logged with its offset, dead-lettered and skipped; a full
+// pipeline pauses and everything arrives once, in order per partition; offsets are committed
+// only after the ack.
+TEST_F(kafka_sink_test, source_skips_poison_pauses_when_full_and_commits_after_ack) {
+  test::kafka_broker broker({.brokers = 1, .topics = {"in:1"}, .port = 0});
+  std::vector<std::string> values;
+  for (int i = 0; i < 30; ++i) {
+    std::string json;
+    codec::encode(make_record(i), json);
+    values.push_back(json);
+    if (i % 10 == 5) values.push_back(i == 5 ? "not json {" : R"({"v":1,"agent":"x"})");
+  }
+  kafka_test::produce(broker.bootstrap(), "in", values);
+  // The mock broker lets a new member in only after the old one's session timed out.
+  const sdk::testing::map_value fast_group{{"session.timeout.ms", "6000"},
+                                           {"heartbeat.interval.ms", "500"}};
+
+  std::mutex mu;
+  std::vector<std::string> got;
+  std::vector<uint64_t> tokens;
+  int refusals = 3;
+  host_.submit = [&](const isitup_record_v1* const* r, size_t n, uint64_t token) -> uint32_t {
+    std::lock_guard lock(mu);
+    if (refusals > 0) {
+      --refusals;
+      return ISITUP_RETRY;
+    }
+    for (size_t i = 0; i < n; ++i) got.push_back(r[i]->check);
+    tokens.push_back(token);
+    return ISITUP_OK;
+  };
+  auto source = make_source({{"brokers", broker.bootstrap()},
+                             {"topic", "in"},
+                             {"group", "g1"},
+                             {"batch_size", "7"},
+                             {"batch_delay", "50ms"},
+                             {"dead_letter_topic", "dlq"},
+                             {"properties", fast_group}});
+  source->start();
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(mu);
+      if (got.size() >= 30) break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(got.size(), 30u);
+    for (int i = 0; i < 30; ++i) EXPECT_EQ(got[i], "check-" + std::to_string(i));
+  }
+  EXPECT_EQ(host_.counter("invalid_messages"), 3);
+  EXPECT_GE(host_.counter("paused"), 1);
+  EXPECT_TRUE(host_.logged("in[0] offset 6")) << "poison not logged with partition/offset";
+  const auto dlq = kafka_test::read_topic(broker.bootstrap(), "dlq", 3, 15s);
+  EXPECT_EQ(dlq.size(), 3u);
+
+  // Nothing acknowledged yet: a second consumer in the group would start from the beginning.
+  // Ack every batch but the last; destroying the source commits up to the first unacked one.
+  std::vector<uint64_t> acked;
+  {
+    std::lock_guard lock(mu);
+    acked.assign(tokens.begin(), tokens.end() - 1);
+  }
+  for (uint64_t t : acked) source->ack(t, sdk::status::ok);
+  std::this_thread::sleep_for(300ms);
+  source->stop();
+  source.reset();
+
+  got.clear();
+  refusals = 0;
+  auto again = make_source({{"brokers", broker.bootstrap()},
+                            {"topic", "in"},
+                            {"group", "g1"},
+                            {"properties", fast_group}});
+  again->start();
+  const auto deadline2 = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline2) {
+    {
+      std::lock_guard lock(mu);
+      if (!got.empty() && got.back() == "check-29") break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  again->stop();
+  again.reset();
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(got.empty()) << [&] {
+    std::string all;
+    for (const auto& l : host_.logs()) all += l.message + "\n";
+    return all;
+  }();
+  EXPECT_LT(got.size(), 30u) << "acknowledged batches were not committed";
+  EXPECT_EQ(got.back(), "check-29") << "the unacknowledged batch was not read again";
+}
+
+}  // namespace
+}  // namespace isitup
