@@ -12,6 +12,7 @@
 #include "host_services.hpp"
 #include "pipeline.hpp"
 #include "scheduler.hpp"
+#include "timer_wheel.hpp"
 #include "worker_pool.hpp"
 
 namespace isitup {
@@ -453,7 +454,7 @@ run_summary agent::run_once() {
 
 run_summary agent::run() {
   impl& a = *impl_;
-  a.sched = std::make_unique<scheduler>(make_map_timer_queue(), a.cfg.max_in_flight);
+  a.sched = std::make_unique<scheduler>(make_timer_wheel(a.clock.now_ms()), a.cfg.max_in_flight);
   const int64_t start = a.clock.now_ms();
   for (const check_state& c : a.checks) a.sched->add(c.cfg.name, c.cfg.interval_ms, start);
   a.start_services();
