@@ -59,6 +59,8 @@ struct agent::impl {
   std::vector<check_state> checks;
   std::vector<std::unique_ptr<plugin_instance>> sinks;
   std::vector<std::unique_ptr<plugin_instance>> sources;
+  std::map<const std::vector<option_schema>*, std::shared_ptr<const option_values>>
+      defaults_by_schema;
 
   std::unique_ptr<pipeline> pipe;
   std::unique_ptr<scheduler> sched;
@@ -93,11 +95,18 @@ struct agent::impl {
                                           ")");
   }
 
-  static std::unique_ptr<isitup_options> options_for(const config::raw_options& raw,
-                                                     const std::vector<option_schema>& schema,
-                                                     const std::string& section) {
+  // The given options of one section, plus the schema's defaults, computed once per schema
+  // and shared by every section that uses it.
+  std::unique_ptr<isitup_options> options_for(const config::raw_options& raw,
+                                              const std::vector<option_schema>& schema,
+                                              const std::string& section) {
     auto o = std::make_unique<isitup_options>();
-    o->values = config::validate_options(raw, schema, section);
+    o->values = config::validate_given_options(raw, schema, section);
+    auto& defaults = defaults_by_schema[&schema];
+    if (!defaults)
+      defaults = std::make_shared<const option_values>(
+          config::default_options(schema, section, raw.where()));
+    o->defaults = defaults;
     return o;
   }
 

@@ -61,6 +61,17 @@ class raw_options {
 option_values validate_options(const raw_options& raw, const std::vector<option_schema>& schema,
                                const std::string& section);
 
+// The same checks, but the result holds only the options given in `raw` (no defaults): for
+// many sections of one schema, pair it with one shared default_options().
+option_values validate_given_options(const raw_options& raw,
+                                     const std::vector<option_schema>& schema,
+                                     const std::string& section);
+
+// Every declared option with its default applied (has_value false where there is none).
+// A default that does not parse is a config_error at `where`, blamed on the plugin.
+option_values default_options(const std::vector<option_schema>& schema, const std::string& section,
+                              const location& where);
+
 struct check {
   std::string name;    // unique; defaults to the target
   std::string plugin;  // defaults to http_check

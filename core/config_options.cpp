@@ -134,8 +134,30 @@ std::vector<std::string_view> names_of(const std::vector<option_schema>& schema)
 
 }  // namespace
 
-option_values validate_options(const raw_options& raw, const std::vector<option_schema>& schema,
-                               const std::string& section) {
+namespace {
+
+// Parses a plugin's default into v; a bad default is the plugin's fault, reported at `where`.
+void apply_default(const option_schema& s, option_value& v, const location& where,
+                   const std::string& section) {
+  if (!s.default_yaml) return;
+  const std::string bad_default = section + ": option " + quote(s.name) +
+                                  ": the plugin's default " + quote(*s.default_yaml) +
+                                  " is invalid: ";
+  try {
+    const YAML::Node node = YAML::Load(*s.default_yaml);
+    if (!node.IsNull()) {
+      convert(node, s.type, v);
+      v.has_value = true;
+    }
+  } catch (const value_error& e) {
+    detail::fail(where, bad_default + e.message);
+  } catch (const YAML::Exception& e) {
+    detail::fail(where, bad_default + e.msg);
+  }
+}
+
+option_values validate(const raw_options& raw, const std::vector<option_schema>& schema,
+                       const std::string& section, bool with_defaults) {
   const std::string& file = raw.where().file;
   std::vector<detail::entry> given;
   if (raw.node() != nullptr && !raw.node()->IsNull()) {
@@ -179,22 +201,34 @@ option_values validate_options(const raw_options& raw, const std::vector<option_
                             std::string(to_string(s.type));
       if (!s.description.empty()) message += ": " + s.description;
       detail::fail(where, message + ")");
-    } else if (s.default_yaml) {
-      const std::string bad_default = section + ": option " + quote(s.name) +
-                                      ": the plugin's default " + quote(*s.default_yaml) +
-                                      " is invalid: ";
-      try {
-        const YAML::Node node = YAML::Load(*s.default_yaml);
-        if (!node.IsNull()) {
-          convert(node, s.type, v);
-          v.has_value = true;
-        }
-      } catch (const value_error& e) {
-        detail::fail(raw.where(), bad_default + e.message);
-      } catch (const YAML::Exception& e) {
-        detail::fail(raw.where(), bad_default + e.msg);
-      }
+    } else if (with_defaults) {
+      apply_default(s, v, raw.where(), section);
     }
+    if (with_defaults || v.is_set) values.set(s.name, std::move(v));
+  }
+  return values;
+}
+
+}  // namespace
+
+option_values validate_options(const raw_options& raw, const std::vector<option_schema>& schema,
+                               const std::string& section) {
+  return validate(raw, schema, section, true);
+}
+
+option_values validate_given_options(const raw_options& raw,
+                                     const std::vector<option_schema>& schema,
+                                     const std::string& section) {
+  return validate(raw, schema, section, false);
+}
+
+option_values default_options(const std::vector<option_schema>& schema, const std::string& section,
+                              const location& where) {
+  option_values values;
+  for (const auto& s : schema) {
+    option_value v;
+    v.type = s.type;
+    if (!s.required) apply_default(s, v, where, section);
     values.set(s.name, std::move(v));
   }
   return values;

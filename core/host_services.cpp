@@ -67,6 +67,7 @@ void host_log(isitup_host_ctx* ctx, uint32_t level, const char* message) {
 const option_value* value_of(const isitup_options* o, const char* name) {
   if (!o || !name) return nullptr;
   const option_value* v = o->values.find(name);
+  if (!v && o->defaults) v = o->defaults->find(name);
   return v && v->has_value ? v : nullptr;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -15,7 +16,10 @@
 
 // Completes the opaque C type: one validated options section.
 struct isitup_options {
-  isitup::option_values values;
+  isitup::option_values values;  // the options given in the config section
+  // Every declared option's default, shared by all sections of one plugin kind (so 100k
+  // checks do not each hold a copy). May be null: then values holds everything.
+  std::shared_ptr<const isitup::option_values> defaults;
 };
 
 // Completes the opaque C type: one plugin instance's link to the host. Lives at least as long

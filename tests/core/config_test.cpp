@@ -681,6 +681,34 @@ TEST(validate_options_test, defaults_and_nulls) {
   EXPECT_FALSE(none.find("ratio")->has_value);
 }
 
+TEST(validate_options_test, given_options_and_shared_defaults_split_the_same_values) {
+  const raw_options raw = options_of("url: https://x/\nfollow: ~\nmax_bytes: 7\n");
+  const option_values given = validate_given_options(raw, schema, "options");
+  EXPECT_EQ(given.find("follow"), nullptr) << "null counts as not given";
+  ASSERT_NE(given.find("max_bytes"), nullptr);
+  EXPECT_EQ(given.find("max_bytes")->integer, 7);
+  EXPECT_EQ(given.find("timeout"), nullptr) << "defaults are not copied into every section";
+  for (const auto& [name, v] : given.items()) EXPECT_TRUE(v.is_set) << name;
+
+  const option_values defaults = default_options(schema, "options", raw.where());
+  EXPECT_EQ(defaults.items().size(), schema.size());
+  EXPECT_EQ(defaults.find("timeout")->integer, 5000);
+  EXPECT_EQ(defaults.find("max_bytes")->integer, 1048576);
+  EXPECT_FALSE(defaults.find("regex")->has_value);
+
+  // Together they answer exactly what validate_options answers.
+  const option_values full = validate_options(raw, schema, "options");
+  for (const auto& [name, v] : full.items()) {
+    const option_value* g = given.find(name);
+    const option_value* merged = g ? g : defaults.find(name);
+    EXPECT_EQ(merged->has_value, v.has_value) << name;
+    EXPECT_EQ(merged->text, v.text) << name;
+    EXPECT_EQ(merged->integer, v.integer) << name;
+    EXPECT_EQ(merged->list, v.list) << name;
+  }
+  EXPECT_THROW(validate_given_options(options_of("bogus: 1\n"), schema, "options"), config_error);
+}
+
 TEST(validate_options_test, errors_name_file_line_column) {
   const struct {
     const char* name;
