@@ -120,7 +120,9 @@ struct agent::impl {
     char err[1024];
     checks.reserve(cfg.checks.size());
     for (std::size_t i = 0; i < cfg.checks.size(); ++i) {
-      const config::check& c = cfg.checks[i];
+      check_state s;
+      s.cfg = std::move(cfg.checks[i]);  // one copy of each check's config, not two
+      const config::check& c = s.cfg;
       auto found = check_plugins.find(c.plugin);
       if (found == check_plugins.end()) {
         auto p = load(c.plugin, c.where);
@@ -135,8 +137,6 @@ struct agent::impl {
           throw config::config_error(c.where, "plugin '" + c.plugin + "' failed to start: " + err);
       }
       plugin_instance* inst = found->second.get();
-      check_state s;
-      s.cfg = c;
       s.plugin = inst;
       s.options = options_for(c.options, inst->plugin->check_schema(),
                               "check '" + c.name + "' (" + c.plugin + ") options");
@@ -155,6 +155,7 @@ struct agent::impl {
                      c.where.line, c.name);
       checks.push_back(std::move(s));
     }
+    cfg.checks = {};  // moved into checks
   }
 
   void set_up_sinks() {
