@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test test-unit run-dev run-local bench install format clean
+.PHONY: all deps configure build test test-unit run-dev run-local rebuild-dev peek-data run-prod bench install format clean
 
 all: build
 
@@ -26,12 +26,32 @@ test: build
 test-unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure --parallel $(JOBS) -L unit $(CTEST_ARGS)
 
-# The local stack. For now: the agent on config/local.yml with a local test server.
-# Kafka and PostgreSQL join it with their plugins.
+# The local development stack, all state in run/ (scripts/run-dev.sh): isitup-kafka-dev,
+# a throwaway PostgreSQL in run/pg, a test web server, a probe agent (config/dev.yml) showing
+# its results live and a writer agent (config/writer.yml) filling PostgreSQL. Ctrl-C stops it.
 run-dev: build
+	BUILD_DIR=$(BUILD_DIR) bash scripts/run-dev.sh
+
+# Only the agent on config/local.yml with a local test web server (no Kafka, no PostgreSQL).
+run-local: build
 	bash scripts/run-local.sh
 
-run-local: run-dev
+# Rebuilds, then restarts only the two agents of the stack `make run-dev` runs.
+rebuild-dev: build
+	BUILD_DIR=$(BUILD_DIR) bash scripts/run-dev.sh restart-agents
+
+# The per-check report (isitup-report) from the run-dev database.
+peek-data: build
+	BUILD_DIR=$(BUILD_DIR) bash scripts/run-dev.sh report
+
+# A probe agent on config.prod.yml (repo root, not committed) against external Kafka.
+run-prod: build
+	@test -f config.prod.yml || { \
+	  echo "run-prod: config.prod.yml is missing. Create it from the template:"; \
+	  echo "  cp config/prod.example.yml config.prod.yml   # then edit checks, agent id, Kafka TLS/SASL"; \
+	  echo "  export KAFKA_BROKERS=host:port[,host:port]    # and the secrets it names, e.g. KAFKA_SASL_PASSWORD"; \
+	  exit 1; }
+	$(BUILD_DIR)/bin/isitup-agent --config config.prod.yml --plugins-dir $(BUILD_DIR)/plugins
 
 bench: build
 	@ls $(BUILD_DIR)/bin/isitup-bench-* >/dev/null 2>&1 || { echo "no benchmarks built yet"; exit 0; }; \

@@ -1,0 +1,35 @@
+// Test helper: a tiny HTTP/1.1 server on 127.0.0.1 (kernel-chosen port) that answers every
+// request with "200 OK" and a short body, then closes the connection. One thread, connections
+// served one after another: enough for a few checks every few hundred milliseconds.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+namespace isitup::test {
+
+class http_target_server {
+ public:
+  http_target_server();   // listening when it returns; throws std::runtime_error otherwise
+  ~http_target_server();  // stops the thread, closes the socket
+  http_target_server(const http_target_server&) = delete;
+  http_target_server& operator=(const http_target_server&) = delete;
+
+  int port() const { return port_; }
+  // "http://127.0.0.1:<port><path>"
+  std::string url(const std::string& path) const;
+  long requests() const { return requests_.load(); }
+
+ private:
+  void serve();
+  void answer(int fd);
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<long> requests_{0};
+  std::thread thread_;
+};
+
+}  // namespace isitup::test
