@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "codec.hpp"
+#include "listener.hpp"
 #include "pg_server.hpp"
 #include "process.hpp"
 
@@ -34,32 +35,8 @@ pg_server& server() {
   return *s;
 }
 
-// A TCP socket listening on 127.0.0.1 (port chosen by the kernel).
-class listener {
- public:
-  listener() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(listen(fd_, 128), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~listener() { close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_;
-  int port_;
-};
-
-int closed_port() {
-  listener l;
-  return l.port();
-}
+using isitup::test::tcp_listener;
+using isitup::test::unused_port;
 
 std::string config(const std::string& table, int open, int closed, const char* interval) {
   return "agent: {id: e2e-agent, location: lab}\n"
@@ -116,10 +93,10 @@ std::set<key> from_table(const std::string& table, long& rows) {
 }
 
 TEST(pg_sink_agent, once_writes_both_results_with_their_fields) {
-  listener open;
+  tcp_listener open;
   temp_dir dir;
   const std::string cfg =
-      dir.write("agent.yml", config("e2e_once", open.port(), closed_port(), "1m"));
+      dir.write("agent.yml", config("e2e_once", open.port(), unused_port(), "1m"));
   auto r = isitup::test::run({agent_bin, "--config", cfg, "--plugins-dir", plugin_dir, "--once"},
                              60s, {"TEST_PG=" + server().uri()});
   EXPECT_EQ(r.code, 1) << r.err;  // one check is down
@@ -130,10 +107,10 @@ TEST(pg_sink_agent, once_writes_both_results_with_their_fields) {
 }
 
 TEST(pg_sink_agent, a_stream_through_a_10s_outage_arrives_exactly_once) {
-  listener open;
+  tcp_listener open;
   temp_dir dir;
   const std::string cfg =
-      dir.write("agent.yml", config("e2e_stream", open.port(), closed_port(), "100ms"));
+      dir.write("agent.yml", config("e2e_stream", open.port(), unused_port(), "100ms"));
   child_process agent({agent_bin, "--config", cfg, "--plugins-dir", plugin_dir},
                       {"TEST_PG=" + server().uri()});
   std::this_thread::sleep_for(2s);

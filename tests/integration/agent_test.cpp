@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "codec.hpp"
+#include "listener.hpp"
 #include "process.hpp"
 
 using namespace std::chrono_literals;
@@ -24,33 +25,8 @@ namespace {
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 
-// A TCP socket listening on 127.0.0.1 (port chosen by the kernel).
-class listener {
- public:
-  listener() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(listen(fd_, 128), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~listener() { close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_;
-  int port_;
-};
-
-// A port on 127.0.0.1 that nothing listens on: bound, then closed.
-int closed_port() {
-  listener l;
-  return l.port();
-}
+using isitup::test::tcp_listener;
+using isitup::test::unused_port;
 
 std::vector<isitup::record> parse_results(const std::string& out) {
   std::vector<isitup::record> results;
@@ -72,8 +48,8 @@ int64_t now_ms() {
 }
 
 TEST(agent, once_reports_up_and_down_as_v1_json) {
-  listener open;
-  const int closed = closed_port();
+  tcp_listener open;
+  const int closed = unused_port();
   temp_dir dir;
   const std::string cfg = dir.write("agent.yml", R"(agent:
   id: test-agent
@@ -116,7 +92,7 @@ checks:
 }
 
 TEST(agent, once_exits_zero_when_all_up_and_text_format_is_human) {
-  listener open;
+  tcp_listener open;
   temp_dir dir;
   const std::string cfg = dir.write("agent.yml", R"(checks:
   - {name: web, plugin: tcp_check, target: "127.0.0.1:)" +
@@ -133,7 +109,7 @@ sinks:
 }
 
 TEST(agent, runs_on_schedule_drift_free_and_flushes_on_sigterm) {
-  listener open;
+  tcp_listener open;
   temp_dir dir;
   const std::string cfg = dir.write("agent.yml", R"(defaults: {interval: 200ms, timeout: 1s}
 checks:
@@ -277,7 +253,7 @@ TEST(sdk, example_plugin_builds_out_of_tree_and_runs) {
   std::filesystem::create_directory(plugins);
   std::filesystem::copy_file(build + "/tcp_check.so", plugins / "tcp_check.so");
   std::filesystem::copy_file(plugin_dir + "/stdout_sink.so", plugins / "stdout_sink.so");
-  listener open;
+  tcp_listener open;
   const std::string config =
       dir.write("agent.yml", "checks:\n  - {plugin: tcp_check, target: \"127.0.0.1:" +
                                  std::to_string(open.port()) + "\"}\n");

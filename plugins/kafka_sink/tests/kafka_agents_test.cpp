@@ -17,6 +17,7 @@
 #include "codec.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_test_util.hpp"
+#include "listener.hpp"
 #include "process.hpp"
 
 using namespace std::chrono_literals;
@@ -34,30 +35,8 @@ const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 const std::string fast_client =
     R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "6000", heartbeat.interval.ms: "500"})";
 
-class listener {
- public:
-  listener() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 1024);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~listener() { close(fd_); }
-  int port() const { return port_; }
-
- private:
-  int fd_, port_;
-};
-
-int free_port() {
-  listener l;
-  return l.port();
-}
+using isitup::test::tcp_listener;
+using isitup::test::unused_port;
 
 // (check, scheduled_at) identifies a result; the value is its full JSON line.
 using result_set = std::map<std::pair<std::string, int64_t>, std::string>;
@@ -162,7 +141,7 @@ void expect_exactly(const result_set& produced, const result_set& got, int dups,
 
 TEST(kafka_agents, probe_to_writer_every_result_arrives_intact_and_kafka_python_reads_them) {
   kafka_broker broker;
-  listener target;
+  tcp_listener target;
   temp_dir dir;
   const std::string out = (dir / "writer.jsonl").string();
   child_process writer({agent_bin, "-c",
@@ -193,7 +172,7 @@ TEST(kafka_agents, probe_to_writer_every_result_arrives_intact_and_kafka_python_
 
 TEST(kafka_agents, all_brokers_down_for_20s_then_every_result_delivered_once) {
   kafka_broker broker({.brokers = 2, .topics = {"outage:4"}, .port = 0});
-  listener target;
+  tcp_listener target;
   temp_dir dir;
   probe_agent probe(dir, broker.bootstrap(), "outage", target.port(), 2);
   std::this_thread::sleep_for(2s);
@@ -213,7 +192,7 @@ TEST(kafka_agents, all_brokers_down_for_20s_then_every_result_delivered_once) {
 
 TEST(kafka_agents, produce_request_errors_and_leader_moves_lose_and_duplicate_nothing) {
   kafka_broker broker({.brokers = 2, .topics = {"errors:4"}, .port = 0});
-  listener target;
+  tcp_listener target;
   temp_dir dir;
   probe_agent probe(dir, broker.bootstrap(), "errors", target.port());
   std::this_thread::sleep_for(1500ms);
@@ -232,8 +211,8 @@ TEST(kafka_agents, produce_request_errors_and_leader_moves_lose_and_duplicate_no
 }
 
 TEST(kafka_agents, probe_started_before_the_broker_delivers_once_it_appears) {
-  const int port = free_port();
-  listener target;
+  const int port = unused_port();
+  tcp_listener target;
   temp_dir dir;
   probe_agent probe(dir, "127.0.0.1:" + std::to_string(port), "early", target.port(), 2);
   std::this_thread::sleep_for(3s);
@@ -253,7 +232,7 @@ TEST(kafka_agents, probe_started_before_the_broker_delivers_once_it_appears) {
 TEST(kafka_agents, sigterm_with_kafka_down_waits_a_bounded_time_and_reports_the_loss) {
   kafka_broker broker;
   ASSERT_EQ(broker.command("down all"), "ok");
-  listener target;
+  tcp_listener target;
   temp_dir dir;
   const std::string cfg =
       dir.write("probe.yml",
@@ -276,7 +255,7 @@ TEST(kafka_agents, sigterm_with_kafka_down_waits_a_bounded_time_and_reports_the_
 // desynchronization): the sink recreates the producer and re-sends what was not confirmed.
 TEST(kafka_agents, fatal_idempotence_error_recreates_the_producer_and_loses_nothing) {
   kafka_broker broker({.brokers = 1, .topics = {"fatal:4"}, .port = 0});
-  listener target;
+  tcp_listener target;
   temp_dir dir;
   probe_agent probe(dir, broker.bootstrap(), "fatal", target.port());
   std::this_thread::sleep_for(1500ms);
@@ -311,7 +290,7 @@ TEST(kafka_agents, example_configs_validate) {
 // (duplicates are allowed: the killed writer's last batches were not committed).
 TEST(kafka_agents, writers_share_partitions_skip_poison_and_survive_sigkill) {
   kafka_broker broker({.brokers = 1, .topics = {"shared:4"}, .port = 0});
-  listener target;
+  tcp_listener target;
   temp_dir dir;
   const std::string out_a = (dir / "a.jsonl").string(), out_b = (dir / "b.jsonl").string();
   child_process a({agent_bin, "-c",
