@@ -11,35 +11,23 @@
 namespace isitup::test {
 
 http_target_server::http_target_server() {
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      listen(fd_, 256) != 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd_ >= 0) close(fd_);
-    throw std::runtime_error("http_target_server: cannot listen on 127.0.0.1");
-  }
-  port_ = ntohs(a.sin_port);
   thread_ = std::thread([this] { serve(); });
 }
 
 http_target_server::~http_target_server() {
   stop_ = true;
   thread_.join();
-  close(fd_);
 }
 
 std::string http_target_server::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + path;
+  return "http://127.0.0.1:" + std::to_string(port()) + path;
 }
 
 void http_target_server::serve() {
   while (!stop_) {
-    pollfd p{fd_, POLLIN, 0};
+    pollfd p{listener_.fd(), POLLIN, 0};
     if (poll(&p, 1, 100) <= 0) continue;
-    const int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    const int c = accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) continue;
     answer(c);
     close(c);

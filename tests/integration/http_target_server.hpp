@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "listener.hpp"
+
 namespace isitup::test {
 
 class http_target_server {
@@ -16,7 +18,7 @@ class http_target_server {
   http_target_server(const http_target_server&) = delete;
   http_target_server& operator=(const http_target_server&) = delete;
 
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
   // "http://127.0.0.1:<port><path>"
   std::string url(const std::string& path) const;
   long requests() const { return requests_.load(); }
@@ -25,8 +27,7 @@ class http_target_server {
   void serve();
   void answer(int fd);
 
-  int fd_ = -1;
-  int port_ = 0;
+  tcp_listener listener_;
   std::atomic<bool> stop_{false};
   std::atomic<long> requests_{0};
   std::thread thread_;

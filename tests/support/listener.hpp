@@ -12,6 +12,7 @@ class tcp_listener {
   tcp_listener(const tcp_listener&) = delete;
   tcp_listener& operator=(const tcp_listener&) = delete;
   int port() const { return port_; }
+  int fd() const { return fd_; }  // for a test server that accepts on it
 
  private:
   int fd_ = -1;
