@@ -11,6 +11,7 @@
 #include "codec.hpp"
 #include "host_services.hpp"
 #include "pipeline.hpp"
+#include "reload_plan.hpp"
 #include "scheduler.hpp"
 #include "timer_wheel.hpp"
 #include "worker_pool.hpp"
@@ -33,12 +34,16 @@ struct check_state {
   plugin_instance* plugin = nullptr;  // the check plugin's instance
   std::unique_ptr<isitup_options> options;
   void* handle = nullptr;  // the plugin's prepared check
+  // Runs handed to the plugin (or queued for a worker) that it has not returned yet. A check
+  // retired by a reload is released only once this is 0 (release() wants no run in flight).
+  std::atomic<int> plugin_runs{0};
 };
 
 // One run of one check, shared by the plugin (until it calls done) and the watchdog.
 struct run_ctx {
   void* owner;  // agent::impl
   uint32_t check = 0;
+  check_state* cstate = nullptr;  // alive while the run is: see check_state::plugin_runs
   int64_t scheduled_ms = 0;
   std::atomic<int64_t> started_ms{0};  // 0 until the plugin is called (blocking: queued)
   std::atomic<int> state{0};  // 0 running, 1 completed by the plugin, 2 ended by the watchdog
@@ -56,7 +61,10 @@ struct agent::impl {
   monotonic_clock clock;
 
   std::map<std::string, std::unique_ptr<plugin_instance>> check_plugins;
-  std::vector<check_state> checks;
+  // Indexed by scheduler id (ids are dense and never reused); null once a reload retired it.
+  // Scheduler thread only: runs reach their check through run_ctx::state.
+  std::vector<std::unique_ptr<check_state>> checks;
+  std::vector<std::unique_ptr<check_state>> retired;  // removed by a reload, runs still out
   std::vector<std::unique_ptr<plugin_instance>> sinks;
   std::vector<std::unique_ptr<plugin_instance>> sources;
   std::map<const std::vector<option_schema>*, std::shared_ptr<const option_values>>
@@ -69,6 +77,7 @@ struct agent::impl {
   std::mutex mu;
   std::condition_variable cv;
   bool stop_requested = false;
+  bool reload_requested = false;
   int outstanding = 0;  // runs started and not yet completed or ended by the watchdog
   std::multimap<int64_t, run_ctx*> watchdog;  // deadline -> run; scheduler thread only
 
@@ -117,45 +126,54 @@ struct agent::impl {
   }
 
   void set_up_checks() {
-    char err[1024];
     checks.reserve(cfg.checks.size());
-    for (std::size_t i = 0; i < cfg.checks.size(); ++i) {
-      check_state s;
-      s.cfg = std::move(cfg.checks[i]);  // one copy of each check's config, not two
-      const config::check& c = s.cfg;
-      auto found = check_plugins.find(c.plugin);
-      if (found == check_plugins.end()) {
-        auto p = load(c.plugin, c.where);
-        require_kind(*p, ISITUP_KIND_CHECK, "check", c.where);
-        found = check_plugins.emplace(c.plugin, std::make_unique<plugin_instance>()).first;
-        plugin_instance* inst = found->second.get();
-        inst->plugin = p;
-        inst->ctx = std::make_unique<isitup_host_ctx>(c.plugin);
-        err[0] = '\0';
-        if (p->check_ops()->create(host_table(), inst->ctx.get(), &inst->instance, err,
-                                   sizeof err) != ISITUP_OK)
-          throw config::config_error(c.where, "plugin '" + c.plugin + "' failed to start: " + err);
-      }
-      plugin_instance* inst = found->second.get();
-      s.plugin = inst;
-      s.options = options_for(c.options, inst->plugin->check_schema(),
-                              "check '" + c.name + "' (" + c.plugin + ") options");
-      const isitup_check_spec_v1 spec{sizeof(isitup_check_spec_v1),
-                                      s.cfg.name.c_str(),
-                                      s.cfg.target.c_str(),
-                                      c.interval_ms,
-                                      c.timeout_ms,
-                                      s.options.get()};
-      err[0] = '\0';
-      if (inst->plugin->check_ops()->prepare(inst->instance, &spec, &s.handle, err, sizeof err) !=
-          ISITUP_OK)
-        throw config::config_error(c.where, "check '" + c.name + "' (" + c.plugin + "): " + err);
-      if (c.timeout_ms > c.interval_ms)
-        spdlog::warn("{}:{}: check '{}' has a timeout longer than its interval", cfg.file,
-                     c.where.line, c.name);
-      checks.push_back(std::move(s));
-    }
-    cfg.checks = {};  // moved into checks
+    for (auto& c : cfg.checks) checks.push_back(prepare_check(std::move(c)));
+    cfg.checks = {};  // moved into checks: one copy of each check's config, not two
+  }
+
+  // Loads the check's plugin (once per plugin), validates its options and has the plugin
+  // prepare it. Throws config_error at the check's line. Main thread.
+  std::unique_ptr<check_state> prepare_check(config::check c) {
+    char err[1024];
+    auto s = std::make_unique<check_state>();
+    s->cfg = std::move(c);
+    const config::check& cc = s->cfg;
+    plugin_instance* inst = check_plugin(cc.plugin, cc.where);
+    s->plugin = inst;
+    s->options = options_for(cc.options, inst->plugin->check_schema(),
+                             "check '" + cc.name + "' (" + cc.plugin + ") options");
+    const isitup_check_spec_v1 spec{sizeof(isitup_check_spec_v1), cc.name.c_str(),
+                                    cc.target.c_str(),            cc.interval_ms,
+                                    cc.timeout_ms,                s->options.get()};
+    err[0] = '\0';
+    if (inst->plugin->check_ops()->prepare(inst->instance, &spec, &s->handle, err, sizeof err) !=
+        ISITUP_OK)
+      throw config::config_error(cc.where, "check '" + cc.name + "' (" + cc.plugin + "): " + err);
+    if (cc.timeout_ms > cc.interval_ms)
+      spdlog::warn("{}:{}: check '{}' has a timeout longer than its interval", cc.where.file,
+                   cc.where.line, cc.name);
+    return s;
+  }
+
+  // The instance of check plugin `name`, loaded and created on first use.
+  plugin_instance* check_plugin(const std::string& name, const config::location& where) {
+    auto found = check_plugins.find(name);
+    if (found != check_plugins.end()) return found->second.get();
+    auto p = load(name, where);
+    require_kind(*p, ISITUP_KIND_CHECK, "check", where);
+    auto inst = std::make_unique<plugin_instance>();
+    inst->plugin = p;
+    inst->ctx = std::make_unique<isitup_host_ctx>(name);
+    char err[1024] = "";
+    if (p->check_ops()->create(host_table(), inst->ctx.get(), &inst->instance, err, sizeof err) !=
+        ISITUP_OK)
+      throw config::config_error(where, "plugin '" + name + "' failed to start: " + err);
+    return check_plugins.emplace(name, std::move(inst)).first->second.get();
+  }
+
+  void release_check(check_state& c) {
+    if (c.handle) c.plugin->plugin->check_ops()->release(c.plugin->instance, c.handle);
+    c.handle = nullptr;
   }
 
   void set_up_sinks() {
@@ -226,8 +244,9 @@ struct agent::impl {
   // ------------------------------------------------------------------ runs
 
   void fire(uint32_t id, int64_t scheduled_ms) {
-    check_state& c = checks[id];
-    auto* run = new run_ctx{this, id, scheduled_ms, {0}, {0}, {2}};
+    check_state& c = *checks[id];
+    auto* run = new run_ctx{this, id, &c, scheduled_ms, {0}, {0}, {2}};
+    c.plugin_runs.fetch_add(1, std::memory_order_relaxed);
     {
       std::lock_guard lock(mu);
       ++outstanding;
@@ -242,7 +261,7 @@ struct agent::impl {
       ops->start(c.plugin->instance, c.handle, &info, &impl::on_done, run);
     };
     if (ops->flags & ISITUP_CHECK_BLOCKING)
-      pool->post(start);
+      pool->post(std::move(start));
     else
       start();
   }
@@ -260,20 +279,23 @@ struct agent::impl {
       --outstanding;
     }
     cv.notify_all();
+    run.cstate->plugin_runs.fetch_sub(1, std::memory_order_release);
     run.release();
     return true;
   }
 
   static void on_done(void* ctx, const isitup_record_v1* result) {
     auto* run = static_cast<run_ctx*>(ctx);
+    check_state* check = run->cstate;
     int expected = 0;
     if (run->state.compare_exchange_strong(expected, 1))
       static_cast<impl*>(run->owner)->complete(*run, record::from(*result));
+    check->plugin_runs.fetch_sub(1, std::memory_order_release);  // check may go now
     run->release();
   }
 
   void complete(const run_ctx& run, record r) {
-    const check_state& c = checks[run.check];
+    const check_state& c = *run.cstate;
     const int64_t started = run.started_ms.load();
     auto set_identity = [&](record& x) {
       x.agent = cfg.id;
@@ -316,7 +338,7 @@ struct agent::impl {
       watchdog.erase(watchdog.begin());
       if (run->state.load() == 0 && run->started_ms.load() == 0) {
         // Still waiting for a worker thread: its timeout has not begun.
-        watchdog.emplace(now + checks[run->check].cfg.timeout_ms + grace_ms, run);
+        watchdog.emplace(now + run->cstate->cfg.timeout_ms + grace_ms, run);
         continue;
       }
       int expected = 0;
@@ -346,7 +368,7 @@ struct agent::impl {
     const int64_t now = clock.now_ms();
     if (until_ms <= now) return;
     std::unique_lock lock(mu);
-    if (stop_requested) return;
+    if (stop_requested || reload_requested) return;
     cv.wait_for(lock, std::chrono::milliseconds(until_ms - now));
   }
 
@@ -361,15 +383,86 @@ struct agent::impl {
 
   int64_t max_timeout() const {
     int64_t t = 0;
-    for (const auto& c : checks) t = std::max(t, c.cfg.timeout_ms);
+    for (const auto& c : checks)
+      if (c) t = std::max(t, c->cfg.timeout_ms);
+    for (const auto& c : retired) t = std::max(t, c->cfg.timeout_ms);
     return t;
   }
 
-  void start_services() {
-    bool any_blocking = false;
+  // ------------------------------------------------------------------ reload (SIGHUP)
+
+  bool take_reload_request() {
+    std::lock_guard lock(mu);
+    return std::exchange(reload_requested, false);
+  }
+
+  // Re-reads the config file and applies its checks: unchanged ones keep their schedule,
+  // removed ones stop (runs in flight still deliver), changed and new ones start at their
+  // phase. All or nothing: a config error, or a check its plugin refuses, leaves everything
+  // as it was. Sinks, sources and agent settings need a restart (said, not applied).
+  // Scheduler (main) thread.
+  void reload() {
+    config::agent next;
+    try {
+      next = config::load_file(cfg.file);
+    } catch (const config::config_error& e) {
+      spdlog::error("reload refused, the running configuration stays: {}", e.what());
+      return;
+    }
+    for (const std::string& what : restart_only_changes(cfg, next))
+      spdlog::warn("reload: {} changed in {}; that takes a restart and is not applied", what,
+                   cfg.file);
+    std::vector<const config::check*> running;
+    running.reserve(checks.size());
+    for (const auto& c : checks) running.push_back(c ? &c->cfg : nullptr);
+    const reload_plan plan = plan_reload(running, next.checks);
+
+    std::vector<std::unique_ptr<check_state>> fresh;
+    try {
+      for (std::size_t i : plan.add) fresh.push_back(prepare_check(std::move(next.checks[i])));
+    } catch (const config::config_error& e) {
+      for (auto& c : fresh) release_check(*c);
+      spdlog::error("reload refused, the running configuration stays: {}", e.what());
+      return;
+    }
+    for (uint32_t id : plan.retire) {
+      sched->remove(id);
+      retired.push_back(std::move(checks[id]));
+    }
+    const int64_t now = clock.now_ms();
+    for (auto& c : fresh) {
+      const uint32_t id = sched->add(c->cfg.name, c->cfg.interval_ms, now);
+      if (id != checks.size()) throw std::logic_error("reload: scheduler ids out of step");
+      checks.push_back(std::move(c));
+    }
+    ensure_pool();
+    release_retired();
+    spdlog::info("reload: {} checks ({} unchanged, {} changed, {} added, {} removed)",
+                 plan.unchanged + plan.changed + plan.added, plan.unchanged, plan.changed,
+                 plan.added, plan.removed);
+  }
+
+  // Releases retired checks whose runs have all come back from their plugin.
+  void release_retired() {
+    std::erase_if(retired, [this](std::unique_ptr<check_state>& c) {
+      if (c->plugin_runs.load(std::memory_order_acquire) != 0) return false;
+      release_check(*c);
+      return true;
+    });
+  }
+
+  // The worker pool for blocking plugins, created once the first one is in use.
+  void ensure_pool() {
+    if (pool) return;
     for (auto& [name, inst] : check_plugins)
-      any_blocking |= (inst->plugin->check_ops()->flags & ISITUP_CHECK_BLOCKING) != 0;
-    if (any_blocking) pool = std::make_unique<worker_pool>(std::min(cfg.max_in_flight, 64));
+      if (inst->plugin->check_ops()->flags & ISITUP_CHECK_BLOCKING) {
+        pool = std::make_unique<worker_pool>(std::min(cfg.max_in_flight, 64));
+        return;
+      }
+  }
+
+  void start_services() {
+    ensure_pool();
     pipe->start();
     char err[1024];
     for (auto& s : sources) {
@@ -414,7 +507,8 @@ struct agent::impl {
   ~impl() {
     release_watchdog();
     for (auto& c : checks)
-      if (c.handle) c.plugin->plugin->check_ops()->release(c.plugin->instance, c.handle);
+      if (c) release_check(*c);
+    for (auto& c : retired) release_check(*c);
     for (auto& [name, inst] : check_plugins)
       if (inst->instance) inst->plugin->check_ops()->destroy(inst->instance);
     for (auto& s : sources)
@@ -433,6 +527,14 @@ agent::agent(config::agent cfg, plugin_host& plugins)
 }
 
 agent::~agent() = default;
+
+void agent::request_reload() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->reload_requested = true;
+  }
+  impl_->cv.notify_all();
+}
 
 void agent::request_stop() {
   {
@@ -466,7 +568,7 @@ run_summary agent::run() {
   impl& a = *impl_;
   a.sched = std::make_unique<scheduler>(make_timer_wheel(a.clock.now_ms()), a.cfg.max_in_flight);
   const int64_t start = a.clock.now_ms();
-  for (const check_state& c : a.checks) a.sched->add(c.cfg.name, c.cfg.interval_ms, start);
+  for (const auto& c : a.checks) a.sched->add(c->cfg.name, c->cfg.interval_ms, start);
   a.start_services();
   spdlog::info("agent '{}' running {} checks, {} sinks, {} sources", a.cfg.id, a.checks.size(),
                a.sinks.size(), a.sources.size());
@@ -481,8 +583,10 @@ run_summary agent::run() {
   };
   while (!a.stopping()) {
     const int64_t now = a.clock.now_ms();
+    if (a.take_reload_request()) a.reload();
     a.sched->run_due(now, fire);
     a.run_watchdog(now);
+    a.release_retired();
     if (now >= next_status) {
       a.log_status();
       next_status += status_interval_ms;

@@ -35,6 +35,9 @@ class agent {
   run_summary run();
   // Async-signal-unsafe; call from any ordinary thread (main's signal thread does).
   void request_stop();
+  // Asks run() to re-read the config file and apply its checks (SIGHUP): see impl::reload.
+  // Same thread rules as request_stop(); ignored by run_once().
+  void request_reload();
 
  private:
   struct impl;

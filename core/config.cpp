@@ -37,6 +37,34 @@ raw_options::raw_options(std::shared_ptr<const YAML::Node> node, location where)
 
 namespace {
 
+// Same content whatever the style (flow or block, quoting): scalars by text, sequences and
+// mappings element by element in order.
+bool same_node(const YAML::Node& x, const YAML::Node& y) {
+  if (x.Type() != y.Type() || x.size() != y.size()) return false;
+  if (x.IsScalar()) return x.Scalar() == y.Scalar();
+  if (x.IsSequence()) {
+    for (std::size_t i = 0; i < x.size(); ++i)
+      if (!same_node(x[i], y[i])) return false;
+    return true;
+  }
+  if (x.IsMap()) {
+    for (auto i = x.begin(), j = y.begin(); i != x.end(); ++i, ++j)
+      if (!same_node(i->first, j->first) || !same_node(i->second, j->second)) return false;
+  }
+  return true;  // null, or maps that matched
+}
+
+}  // namespace
+
+bool same_options(const raw_options& a, const raw_options& b) {
+  const YAML::Node* x = a.node();
+  const YAML::Node* y = b.node();
+  if (x == nullptr || y == nullptr) return x == y;
+  return same_node(*x, *y);
+}
+
+namespace {
+
 constexpr std::string_view top_keys[] = {"agent",        "defaults", "pipeline", "domains",
                                          "domains_file", "checks",   "sinks",    "sources"};
 constexpr std::string_view agent_keys[] = {"id", "location", "max_in_flight"};

@@ -55,6 +55,10 @@ class raw_options {
   location where_;
 };
 
+// True when both sections say the same (same keys, values and order; where and in which
+// style, flow or block, they are written does not count). Two absent sections are the same; an absent and an empty one are not.
+bool same_options(const raw_options& a, const raw_options& b);
+
 // Validates `raw` against `schema`: unknown key, wrong type, missing required are
 // config_errors at the offending key or value; defaults are applied from default_yaml.
 // `section` names the owner in messages, e.g. "checks[2] (http_check) options".

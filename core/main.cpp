@@ -107,7 +107,12 @@ int run_agent(const std::string& config_file, isitup::plugin_host& host, bool on
     while (!done.load()) {
       const int sig = sigtimedwait(&signals, nullptr, &tick);
       if (sig == SIGHUP) {
-        spdlog::warn("SIGHUP received: reloading targets is not supported yet; ignored");
+        if (once) {
+          spdlog::warn("SIGHUP received: nothing to reload in --once mode; ignored");
+        } else {
+          spdlog::info("SIGHUP received: reloading checks from {}", config_file);
+          a.request_reload();
+        }
       } else if (sig == SIGINT || sig == SIGTERM) {
         if (++stops == 1) {
           spdlog::info("{} received: stopping (send again to exit at once)", strsignal(sig));

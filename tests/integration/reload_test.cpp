@@ -1,0 +1,146 @@
+// SIGHUP reload of a running isitup-agent: real process, real sockets on 127.0.0.1.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "codec.hpp"
+#include "listener.hpp"
+#include "process.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
+const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// check name -> scheduled times, sorted.
+std::map<std::string, std::vector<int64_t>> runs_by_check(const std::string& out) {
+  std::map<std::string, std::vector<int64_t>> runs;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    isitup::record r;
+    std::string error;
+    EXPECT_TRUE(isitup::codec::decode(line, r, error)) << error << " in line: " << line;
+    EXPECT_TRUE(r.up) << line;
+    runs[r.check].push_back(r.scheduled_at_ms);
+  }
+  for (auto& [name, t] : runs) std::sort(t.begin(), t.end());
+  return runs;
+}
+
+// Waits until the agent's log has `count` occurrences of `text`; false after 10 s.
+bool wait_for_log(isitup::test::child_process& agent, const std::string& text, int count) {
+  for (int i = 0; i < 200; ++i) {
+    const std::string err = agent.err();
+    int found = 0;
+    for (auto at = err.find(text); at != std::string::npos; at = err.find(text, at + 1)) ++found;
+    if (found >= count) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+std::string check(const std::string& name, int port, const std::string& extra = "") {
+  return "  - {name: " + name + ", plugin: tcp_check, target: \"127.0.0.1:" +
+         std::to_string(port) + "\"" + extra + "}\n";
+}
+
+void expect_grid(const std::vector<int64_t>& times, int64_t step, const std::string& what) {
+  for (std::size_t i = 1; i < times.size(); ++i)
+    EXPECT_EQ(times[i] - times[i - 1], step) << what << ": runs not on a " << step << " ms grid";
+}
+
+TEST(reload, sighup_applies_checks_and_keeps_unchanged_ones_on_their_grid) {
+  isitup::test::tcp_listener open;
+  const int port = open.port();
+  isitup::test::temp_dir dir;
+  const std::string head = "defaults: {interval: 200ms, timeout: 1s}\nchecks:\n";
+  const std::string cfg =
+      dir.write("agent.yml", head + check("keep", port) + check("gone", port) + check("moved", port));
+  isitup::test::child_process agent({agent_bin, "-c", cfg, "-p", plugin_dir});
+  ASSERT_TRUE(wait_for_log(agent, "running 3 checks", 1)) << agent.err();
+  std::this_thread::sleep_for(1200ms);
+
+  dir.write("agent.yml", head + check("keep", port) + check("moved", port, ", interval: 300ms") +
+                             check("fresh", port));
+  const int64_t before_reload = now_ms();
+  agent.signal(SIGHUP);
+  ASSERT_TRUE(wait_for_log(agent, "reload: 3 checks (1 unchanged, 1 changed, 1 added, 1 removed)", 1))
+      << agent.err();
+  const int64_t after_reload = now_ms();
+  std::this_thread::sleep_for(1500ms);
+
+  // A broken file is refused with its location; everything keeps running as it was.
+  dir.write("agent.yml", head + check("keep", port) + "  - {name: bad, interval: soon}\n");
+  agent.signal(SIGHUP);
+  ASSERT_TRUE(wait_for_log(agent, "reload refused", 1)) << agent.err();
+  EXPECT_NE(agent.err().find("agent.yml:4:"), std::string::npos) << agent.err();
+  // A sink change is named as needing a restart, the checks still apply.
+  dir.write("agent.yml", head + check("keep", port) + check("moved", port, ", interval: 300ms") +
+                             check("fresh", port) + "sinks: [{plugin: stdout_sink, options: {format: text}}]\n");
+  agent.signal(SIGHUP);
+  ASSERT_TRUE(wait_for_log(agent, "sinks changed", 1)) << agent.err();
+  ASSERT_TRUE(wait_for_log(agent, "reload: 3 checks (3 unchanged", 1)) << agent.err();
+  std::this_thread::sleep_for(1000ms);
+  ASSERT_TRUE(agent.running()) << agent.err();
+  agent.signal(SIGTERM);
+  ASSERT_EQ(agent.wait(15s), 0) << agent.err();
+
+  auto runs = runs_by_check(agent.out());  // still JSON: the sink change was not applied
+  ASSERT_EQ(runs.size(), 4u) << agent.out() << agent.err();
+  // Unchanged: one unbroken 200 ms grid across all three reloads (nothing skipped or doubled).
+  EXPECT_GE(runs["keep"].size(), 17u);
+  expect_grid(runs["keep"], 200, "keep");
+  // Removed: nothing scheduled after the reload.
+  EXPECT_GE(runs["gone"].size(), 4u);
+  EXPECT_LT(runs["gone"].back(), after_reload);
+  // Changed: the old 200 ms runs until the reload, then a 300 ms grid.
+  std::vector<int64_t> old_grid, new_grid;
+  for (int64_t t : runs["moved"]) (t < before_reload ? old_grid : new_grid).push_back(t);
+  EXPECT_GE(old_grid.size(), 4u);
+  EXPECT_GE(new_grid.size(), 6u);
+  expect_grid(old_grid, 200, "moved before reload");
+  expect_grid(new_grid, 300, "moved after reload");
+  // Added: only after the reload, on its grid.
+  EXPECT_GT(runs["fresh"].front(), before_reload);
+  EXPECT_GE(runs["fresh"].size(), 10u);
+  expect_grid(runs["fresh"], 200, "fresh");
+}
+
+TEST(reload, a_check_its_plugin_refuses_leaves_everything_as_it_was) {
+  isitup::test::tcp_listener open;
+  const int port = open.port();
+  isitup::test::temp_dir dir;
+  const std::string head = "defaults: {interval: 200ms, timeout: 1s}\nchecks:\n";
+  const std::string cfg = dir.write("agent.yml", head + check("keep", port));
+  isitup::test::child_process agent({agent_bin, "-c", cfg, "-p", plugin_dir});
+  ASSERT_TRUE(wait_for_log(agent, "running 1 checks", 1)) << agent.err();
+  // "new" is fine, but tcp_check refuses "nope" as a target: neither is applied, keep stays.
+  dir.write("agent.yml", head + check("new", port) +
+                             "  - {name: nope, plugin: tcp_check, target: \"no port\"}\n");
+  agent.signal(SIGHUP);
+  ASSERT_TRUE(wait_for_log(agent, "reload refused", 1)) << agent.err();
+  EXPECT_NE(agent.err().find("agent.yml:4:"), std::string::npos) << agent.err();
+  std::this_thread::sleep_for(1000ms);
+  agent.signal(SIGTERM);
+  ASSERT_EQ(agent.wait(15s), 0) << agent.err();
+  auto runs = runs_by_check(agent.out());
+  ASSERT_EQ(runs.size(), 1u) << agent.out();
+  EXPECT_GE(runs["keep"].size(), 5u);
+  expect_grid(runs["keep"], 200, "keep");
+}
+
+}  // namespace
