@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <climits>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -27,6 +28,10 @@ struct plugin_instance {
   std::unique_ptr<isitup_host_ctx> ctx;
   std::unique_ptr<isitup_options> options;
   void* instance = nullptr;
+  // Check plugins: agent.max_in_flight_per_plugin, and the runs counted against it (from
+  // fire() until the run completes or the watchdog ends it, like max_in_flight).
+  int max_in_flight = INT_MAX;
+  std::atomic<int> in_flight{0};
 };
 
 struct check_state {
@@ -81,7 +86,8 @@ struct agent::impl {
   int outstanding = 0;  // runs started and not yet completed or ended by the watchdog
   std::multimap<int64_t, run_ctx*> watchdog;  // deadline -> run; scheduler thread only
 
-  std::atomic<uint64_t> up{0}, down{0}, skipped_queue_full{0}, ended_by_host{0}, abandoned{0};
+  std::atomic<uint64_t> up{0}, down{0}, skipped_queue_full{0}, skipped_plugin_bound{0},
+      ended_by_host{0}, abandoned{0};
   std::atomic<bool> abandon_queued{false};
 
   impl(config::agent c, plugin_host& h) : cfg(std::move(c)), host(h) {}
@@ -129,6 +135,10 @@ struct agent::impl {
     checks.reserve(cfg.checks.size());
     for (auto& c : cfg.checks) checks.push_back(prepare_check(std::move(c)));
     cfg.checks = {};  // moved into checks: one copy of each check's config, not two
+    for (const auto& [name, bound] : cfg.max_in_flight_per_plugin)
+      if (!check_plugins.contains(name))
+        spdlog::warn("{}: agent.max_in_flight_per_plugin names '{}', which no check uses",
+                     cfg.file, name);
   }
 
   // Loads the check's plugin (once per plugin), validates its options and has the plugin
@@ -164,6 +174,9 @@ struct agent::impl {
     auto inst = std::make_unique<plugin_instance>();
     inst->plugin = p;
     inst->ctx = std::make_unique<isitup_host_ctx>(name);
+    if (auto bound = cfg.max_in_flight_per_plugin.find(name);
+        bound != cfg.max_in_flight_per_plugin.end())
+      inst->max_in_flight = bound->second;
     char err[1024] = "";
     if (p->check_ops()->create(host_table(), inst->ctx.get(), &inst->instance, err, sizeof err) !=
         ISITUP_OK)
@@ -247,6 +260,7 @@ struct agent::impl {
     check_state& c = *checks[id];
     auto* run = new run_ctx{this, id, &c, scheduled_ms, {0}, {0}, {2}};
     c.plugin_runs.fetch_add(1, std::memory_order_relaxed);
+    c.plugin->in_flight.fetch_add(1, std::memory_order_relaxed);
     {
       std::lock_guard lock(mu);
       ++outstanding;
@@ -273,6 +287,7 @@ struct agent::impl {
     if (!run.state.compare_exchange_strong(expected, 2)) return false;
     abandoned.fetch_add(1, std::memory_order_relaxed);
     pipe->cancel_reservation();
+    run.cstate->plugin->in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (sched) sched->finished(run.check);
     {
       std::lock_guard lock(mu);
@@ -323,6 +338,7 @@ struct agent::impl {
     }
     (r.up ? up : down).fetch_add(1, std::memory_order_relaxed);
     pipe->push_reserved(std::move(r));
+    c.plugin->in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (sched) sched->finished(run.check);
     {
       std::lock_guard lock(mu);
@@ -498,10 +514,18 @@ struct agent::impl {
     const scheduler_stats s = sched ? sched->stats() : scheduler_stats{};
     spdlog::info(
         "status: {} runs ({} up, {} down, {} ended by timeout); skipped {} busy, {} late, {} at "
-        "max_in_flight, {} queue full; queue {}/{}; delivered {}, lost {}, sink retries {}",
+        "max_in_flight, {} at a plugin's bound, {} queue full; queue {}/{}; delivered {}, lost "
+        "{}, sink retries {}",
         s.fired, up.load(), down.load(), ended_by_host.load(), s.skipped_busy, s.skipped_late,
-        s.skipped_capacity, skipped_queue_full.load(), p.held, p.capacity, p.delivered, p.lost,
-        p.retries);
+        s.skipped_capacity, skipped_plugin_bound.load(), skipped_queue_full.load(), p.held,
+        p.capacity, p.delivered, p.lost, p.retries);
+  }
+
+  // Whether check `id`'s plugin is below its agent.max_in_flight_per_plugin. Scheduler thread
+  // (the only one that adds to in_flight, so the answer holds until fire()).
+  bool plugin_has_room(uint32_t id) const {
+    const plugin_instance& p = *checks[id]->plugin;
+    return p.in_flight.load(std::memory_order_relaxed) < p.max_in_flight;
   }
 
   ~impl() {
@@ -551,7 +575,8 @@ run_summary agent::run_once() {
   while (next < a.checks.size() && !a.stopping()) {
     const int64_t now = a.clock.now_ms();
     a.run_watchdog(now);
-    if (a.outstanding_runs() < a.cfg.max_in_flight && a.pipe->try_reserve()) {
+    if (a.outstanding_runs() < a.cfg.max_in_flight &&
+        a.plugin_has_room(static_cast<uint32_t>(next)) && a.pipe->try_reserve()) {
       a.fire(static_cast<uint32_t>(next++), now);
       continue;
     }
@@ -574,6 +599,11 @@ run_summary agent::run() {
                a.sinks.size(), a.sources.size());
   int64_t next_status = start + status_interval_ms;
   const scheduler::fire_fn fire = [&a](uint32_t id, int64_t scheduled) {
+    if (!a.plugin_has_room(id)) {
+      a.skipped_plugin_bound.fetch_add(1, std::memory_order_relaxed);
+      a.sched->finished(id);
+      return;
+    }
     if (!a.pipe->try_reserve()) {
       a.skipped_queue_full.fetch_add(1, std::memory_order_relaxed);
       a.sched->finished(id);

@@ -67,7 +67,8 @@ namespace {
 
 constexpr std::string_view top_keys[] = {"agent",        "defaults", "pipeline", "domains",
                                          "domains_file", "checks",   "sinks",    "sources"};
-constexpr std::string_view agent_keys[] = {"id", "location", "max_in_flight"};
+constexpr std::string_view agent_keys[] = {"id", "location", "max_in_flight",
+                                           "max_in_flight_per_plugin"};
 constexpr std::string_view defaults_keys[] = {"interval", "timeout"};
 constexpr std::string_view pipeline_keys[] = {"queue_size", "batch_size", "batch_delay",
                                               "shutdown_timeout"};
@@ -198,6 +199,12 @@ class loader {
         }
       } else if (e.key == "max_in_flight") {
         a.max_in_flight = static_cast<int>(positive_integer(e.value, path, INT_MAX));
+      } else if (e.key == "max_in_flight_per_plugin") {
+        for (const auto& p : detail::mapping_entries(file_, e.value, path, {})) {
+          const std::string name = plugin_value(p.key_node, path);
+          a.max_in_flight_per_plugin[name] =
+              static_cast<int>(positive_integer(p.value, path + "." + name, INT_MAX));
+        }
       }
     }
   }

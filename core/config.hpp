@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -99,6 +100,9 @@ struct agent {
   int64_t interval_ms = 30000;
   int64_t timeout_ms = 5000;
   int max_in_flight = 1000;             // agent.max_in_flight: checks running at once
+  // agent.max_in_flight_per_plugin: check plugin name -> runs of its checks at once (on top
+  // of max_in_flight; a plugin not named is bounded by max_in_flight alone).
+  std::map<std::string, int> max_in_flight_per_plugin;
   std::size_t queue_size = 10000;       // pipeline.queue_size: results waiting for sinks
   std::size_t batch_size = 500;         // pipeline.batch_size
   int64_t batch_delay_ms = 200;         // pipeline.batch_delay

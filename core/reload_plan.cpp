@@ -61,6 +61,8 @@ std::vector<std::string> restart_only_changes(const config::agent& running,
   if (running.id != next.id) out.emplace_back("agent.id");
   if (running.location != next.location) out.emplace_back("agent.location");
   if (running.max_in_flight != next.max_in_flight) out.emplace_back("agent.max_in_flight");
+  if (running.max_in_flight_per_plugin != next.max_in_flight_per_plugin)
+    out.emplace_back("agent.max_in_flight_per_plugin");
   if (running.queue_size != next.queue_size || running.batch_size != next.batch_size ||
       running.batch_delay_ms != next.batch_delay_ms ||
       running.shutdown_timeout_ms != next.shutdown_timeout_ms)

@@ -126,6 +126,7 @@ TEST(config_test, every_key_is_read) {
   id: probe-1
   location: eu-west
   max_in_flight: 64
+  max_in_flight_per_plugin: {tcp_check: 8, http_check: 40}
 defaults:
   interval: 1m
   timeout: 1500ms
@@ -154,6 +155,7 @@ sources:
   EXPECT_EQ(a.id, "probe-1");
   EXPECT_EQ(a.location, "eu-west");
   EXPECT_EQ(a.max_in_flight, 64);
+  EXPECT_EQ(a.max_in_flight_per_plugin, (std::map<std::string, int>{{"http_check", 40}, {"tcp_check", 8}}));
   EXPECT_EQ(a.interval_ms, 60000);
   EXPECT_EQ(a.timeout_ms, 1500);
   EXPECT_EQ(a.queue_size, 2000u);
@@ -165,19 +167,19 @@ sources:
   EXPECT_EQ(a.checks[0].plugin, "http_check");
   EXPECT_EQ(a.checks[0].interval_ms, 60000);
   EXPECT_EQ(a.checks[0].timeout_ms, 1500);
-  EXPECT_EQ(to_string(a.checks[0].where), "t.yml:14:5");
-  EXPECT_EQ(to_string(a.checks[0].options.where()), "t.yml:14:5");  // owner when absent
+  EXPECT_EQ(to_string(a.checks[0].where), "t.yml:15:5");
+  EXPECT_EQ(to_string(a.checks[0].options.where()), "t.yml:15:5");  // owner when absent
   EXPECT_EQ(a.checks[1].name, "tcp");
   EXPECT_EQ(a.checks[1].plugin, "tcp_check");
   EXPECT_EQ(a.checks[1].target, "db.example:5432");
   EXPECT_EQ(a.checks[1].interval_ms, 10000);
   EXPECT_EQ(a.checks[1].timeout_ms, 2000);
   ASSERT_NE(a.checks[1].options.node(), nullptr);
-  EXPECT_EQ(to_string(a.checks[1].options.where()), "t.yml:21:7");
+  EXPECT_EQ(to_string(a.checks[1].options.where()), "t.yml:22:7");
   ASSERT_EQ(a.sinks.size(), 2u);
   EXPECT_EQ(a.sinks[0].plugin, "stdout_sink");
   EXPECT_EQ(a.sinks[1].plugin, "pg_sink");
-  EXPECT_EQ(to_string(a.sinks[1].where), "t.yml:24:5");
+  EXPECT_EQ(to_string(a.sinks[1].where), "t.yml:25:5");
   const option_values sink_options =
       validate_options(a.sinks[1].options, {opt("table", option_type::string)}, "sinks[1]");
   EXPECT_EQ(sink_options.find("table")->text, "results");
@@ -251,7 +253,8 @@ TEST(config_test, unknown_keys_at_every_level) {
        "unknown key 'agnet' at the top level (did you mean 'agent'?); valid keys: agent, "
        "defaults, pipeline, domains, domains_file, checks, sinks, sources"},
       {"agent", "agent:\n  id: x\n  region: eu\n", "t.yml:3:3",
-       "unknown key 'region' in agent; valid keys: id, location, max_in_flight"},
+       "unknown key 'region' in agent; valid keys: id, location, max_in_flight, "
+       "max_in_flight_per_plugin"},
       {"defaults", "defaults:\n  intervall: 5s\n", "t.yml:2:3",
        "unknown key 'intervall' in defaults (did you mean 'interval'?); valid keys: interval, "
        "timeout"},
@@ -311,6 +314,12 @@ TEST(config_test, bad_durations_and_integers) {
        "expected a duration like 500ms, 30s, 5m, 1h, got '-1s'"},
       {"zero", "agent:\n  max_in_flight: 0\n", "t.yml:2:18",
        "agent.max_in_flight: expected a positive integer, got '0'"},
+      {"plugin bound zero", "agent:\n  max_in_flight_per_plugin: {tcp_check: 0}\n", "t.yml:2:41",
+       "agent.max_in_flight_per_plugin.tcp_check: expected a positive integer, got '0'"},
+      {"plugin bound name", "agent:\n  max_in_flight_per_plugin: {Bad-Name: 3}\n", "t.yml:2:30",
+       "agent.max_in_flight_per_plugin: 'Bad-Name' is not a plugin name"},
+      {"plugin bound list", "agent:\n  max_in_flight_per_plugin: [tcp_check]\n", "t.yml:2:29",
+       "agent.max_in_flight_per_plugin: expected a mapping"},
       {"word size", "pipeline:\n  queue_size: ten\n", "t.yml:2:15",
        "pipeline.queue_size: expected a positive integer, got 'ten'"},
       {"fraction", "pipeline:\n  batch_size: 1.5\n", "t.yml:2:15",
