@@ -137,8 +137,8 @@ struct agent::impl {
     cfg.checks = {};  // moved into checks: one copy of each check's config, not two
     for (const auto& [name, bound] : cfg.max_in_flight_per_plugin)
       if (!check_plugins.contains(name))
-        spdlog::warn("{}: agent.max_in_flight_per_plugin names '{}', which no check uses",
-                     cfg.file, name);
+        spdlog::warn("{}: agent.max_in_flight_per_plugin names '{}', which no check uses", cfg.file,
+                     name);
   }
 
   // Loads the check's plugin (once per plugin), validates its options and has the plugin
@@ -152,9 +152,12 @@ struct agent::impl {
     s->plugin = inst;
     s->options = options_for(cc.options, inst->plugin->check_schema(),
                              "check '" + cc.name + "' (" + cc.plugin + ") options");
-    const isitup_check_spec_v1 spec{sizeof(isitup_check_spec_v1), cc.name.c_str(),
-                                    cc.target.c_str(),            cc.interval_ms,
-                                    cc.timeout_ms,                s->options.get()};
+    const isitup_check_spec_v1 spec{sizeof(isitup_check_spec_v1),
+                                    cc.name.c_str(),
+                                    cc.target.c_str(),
+                                    cc.interval_ms,
+                                    cc.timeout_ms,
+                                    s->options.get()};
     err[0] = '\0';
     if (inst->plugin->check_ops()->prepare(inst->instance, &spec, &s->handle, err, sizeof err) !=
         ISITUP_OK)

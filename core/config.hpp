@@ -57,7 +57,8 @@ class raw_options {
 };
 
 // True when both sections say the same (same keys, values and order; where and in which
-// style, flow or block, they are written does not count). Two absent sections are the same; an absent and an empty one are not.
+// style, flow or block, they are written does not count). Two absent sections are the same; an
+// absent and an empty one are not.
 bool same_options(const raw_options& a, const raw_options& b);
 
 // Validates `raw` against `schema`: unknown key, wrong type, missing required are
@@ -99,7 +100,7 @@ struct agent {
   std::string location;  // may be empty
   int64_t interval_ms = 30000;
   int64_t timeout_ms = 5000;
-  int max_in_flight = 1000;             // agent.max_in_flight: checks running at once
+  int max_in_flight = 1000;  // agent.max_in_flight: checks running at once
   // agent.max_in_flight_per_plugin: check plugin name -> runs of its checks at once (on top
   // of max_in_flight; a plugin not named is bounded by max_in_flight alone).
   std::map<std::string, int> max_in_flight_per_plugin;

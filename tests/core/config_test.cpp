@@ -155,7 +155,8 @@ sources:
   EXPECT_EQ(a.id, "probe-1");
   EXPECT_EQ(a.location, "eu-west");
   EXPECT_EQ(a.max_in_flight, 64);
-  EXPECT_EQ(a.max_in_flight_per_plugin, (std::map<std::string, int>{{"http_check", 40}, {"tcp_check", 8}}));
+  EXPECT_EQ(a.max_in_flight_per_plugin,
+            (std::map<std::string, int>{{"http_check", 40}, {"tcp_check", 8}}));
   EXPECT_EQ(a.interval_ms, 60000);
   EXPECT_EQ(a.timeout_ms, 1500);
   EXPECT_EQ(a.queue_size, 2000u);

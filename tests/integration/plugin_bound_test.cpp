@@ -43,12 +43,12 @@ defaults: {interval: 200ms, timeout: 600ms}
 checks:
 )";
   for (int i = 0; i < 8; ++i)
-    cfg += "  - {name: slow" + std::to_string(i) + ", target: \"http://127.0.0.1:" +
-           std::to_string(silent.port()) + "/\"}\n";
+    cfg += "  - {name: slow" + std::to_string(i) +
+           ", target: \"http://127.0.0.1:" + std::to_string(silent.port()) + "/\"}\n";
   cfg += "  - {name: tcp, plugin: tcp_check, target: \"127.0.0.1:" + std::to_string(open.port()) +
          "\"}\n";
-  isitup::test::child_process agent({agent_bin, "-c", dir.write("agent.yml", cfg), "-p",
-                                     plugin_dir});
+  isitup::test::child_process agent(
+      {agent_bin, "-c", dir.write("agent.yml", cfg), "-p", plugin_dir});
   std::this_thread::sleep_for(3s);
   ASSERT_TRUE(agent.running()) << agent.err();
   agent.signal(SIGTERM);

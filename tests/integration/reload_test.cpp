@@ -54,8 +54,8 @@ bool wait_for_log(isitup::test::child_process& agent, const std::string& text, i
 }
 
 std::string check(const std::string& name, int port, const std::string& extra = "") {
-  return "  - {name: " + name + ", plugin: tcp_check, target: \"127.0.0.1:" +
-         std::to_string(port) + "\"" + extra + "}\n";
+  return "  - {name: " + name + ", plugin: tcp_check, target: \"127.0.0.1:" + std::to_string(port) +
+         "\"" + extra + "}\n";
 }
 
 void expect_grid(const std::vector<int64_t>& times, int64_t step, const std::string& what) {
@@ -68,8 +68,8 @@ TEST(reload, sighup_applies_checks_and_keeps_unchanged_ones_on_their_grid) {
   const int port = open.port();
   isitup::test::temp_dir dir;
   const std::string head = "defaults: {interval: 200ms, timeout: 1s}\nchecks:\n";
-  const std::string cfg =
-      dir.write("agent.yml", head + check("keep", port) + check("gone", port) + check("moved", port));
+  const std::string cfg = dir.write(
+      "agent.yml", head + check("keep", port) + check("gone", port) + check("moved", port));
   isitup::test::child_process agent({agent_bin, "-c", cfg, "-p", plugin_dir});
   ASSERT_TRUE(wait_for_log(agent, "running 3 checks", 1)) << agent.err();
   std::this_thread::sleep_for(1200ms);
@@ -78,7 +78,8 @@ TEST(reload, sighup_applies_checks_and_keeps_unchanged_ones_on_their_grid) {
                              check("fresh", port));
   const int64_t before_reload = now_ms();
   agent.signal(SIGHUP);
-  ASSERT_TRUE(wait_for_log(agent, "reload: 3 checks (1 unchanged, 1 changed, 1 added, 1 removed)", 1))
+  ASSERT_TRUE(
+      wait_for_log(agent, "reload: 3 checks (1 unchanged, 1 changed, 1 added, 1 removed)", 1))
       << agent.err();
   const int64_t after_reload = now_ms();
   std::this_thread::sleep_for(1500ms);
@@ -90,7 +91,8 @@ TEST(reload, sighup_applies_checks_and_keeps_unchanged_ones_on_their_grid) {
   EXPECT_NE(agent.err().find("agent.yml:4:"), std::string::npos) << agent.err();
   // A sink change is named as needing a restart, the checks still apply.
   dir.write("agent.yml", head + check("keep", port) + check("moved", port, ", interval: 300ms") +
-                             check("fresh", port) + "sinks: [{plugin: stdout_sink, options: {format: text}}]\n");
+                             check("fresh", port) +
+                             "sinks: [{plugin: stdout_sink, options: {format: text}}]\n");
   agent.signal(SIGHUP);
   ASSERT_TRUE(wait_for_log(agent, "sinks changed", 1)) << agent.err();
   ASSERT_TRUE(wait_for_log(agent, "reload: 3 checks (3 unchanged", 1)) << agent.err();
