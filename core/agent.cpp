@@ -20,8 +20,9 @@
 namespace isitup {
 namespace {
 
-constexpr int64_t grace_ms = 1000;             // past a run's timeout before the host ends it
-constexpr int64_t status_interval_ms = 60000;  // how often the status line is logged
+constexpr int64_t grace_ms = 1000;              // past a run's timeout before the host ends it
+constexpr int64_t status_interval_ms = 60000;   // how often the status line is logged
+constexpr int64_t progress_interval_ms = 5000;  // progress of a long set-up
 
 struct plugin_instance {
   std::shared_ptr<loaded_plugin> plugin;
@@ -133,7 +134,15 @@ struct agent::impl {
 
   void set_up_checks() {
     checks.reserve(cfg.checks.size());
-    for (auto& c : cfg.checks) checks.push_back(prepare_check(std::move(c)));
+    // A big config takes a while: say how far it is every few seconds.
+    int64_t next_progress = clock.now_ms() + progress_interval_ms;
+    for (auto& c : cfg.checks) {
+      checks.push_back(prepare_check(std::move(c)));
+      if (checks.size() % 1024 == 0 && clock.now_ms() >= next_progress) {
+        spdlog::info("preparing checks: {} of {}", checks.size(), cfg.checks.size());
+        next_progress = clock.now_ms() + progress_interval_ms;
+      }
+    }
     cfg.checks = {};  // moved into checks: one copy of each check's config, not two
     for (const auto& [name, bound] : cfg.max_in_flight_per_plugin)
       if (!check_plugins.contains(name))
