@@ -1,28 +1,26 @@
-// The v1 wire codec. Encoding streams through a RapidJSON Writer straight into the caller's
-// string (no DOM); decoding parses into a Document (iteratively, so deep nesting cannot
-// exhaust the stack), then applies the same rules as validate().
-//
-// Encoding is faithful rather than forgiving: a value the wire format does not allow
-// (http_code 42, a timestamp past year 9999, an extra that is not a JSON object) is still
-// written, in a form decode() rejects with the message validate() gives for it. Absent values
-// become null or are left out; NaN and infinite timings (unrepresentable) become null. The
-// output is always one line of JSON whatever the record holds; strings are copied byte for
-// byte, so invalid UTF-8 stays invalid (and decode() refuses it).
+// The v1 wire codec: the rules a record obeys (validate) and the time format. Encoding is in
+// codec_encode.cpp, decoding in codec_decode.cpp; both apply the rules below.
 #include "codec.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <cmath>
 #include <cstring>
 #include <exception>
 #include <iterator>
-#include <utility>
+#include <limits>
+
+#include "codec_internal.hpp"
 
 namespace isitup::codec {
+namespace detail {
 namespace {
 
 constexpr int64_t ms_per_day = 86'400'000;
@@ -74,29 +72,6 @@ void put_digits(char* p, int64_t value, int width) {
   for (int i = width - 1; i >= 0; --i, value /= 10) p[i] = static_cast<char>('0' + value % 10);
 }
 
-constexpr size_t time_length = 24;  // "2026-11-27T18:00:00.000Z"
-
-// Writes `ms` as YYYY-MM-DDTHH:MM:SS.mmmZ into out (no NUL); false when out of range.
-bool format_time(int64_t ms, char (&out)[time_length]) {
-  if (!time_in_range(ms)) return false;
-  int64_t days = ms / ms_per_day;
-  int64_t rem = ms % ms_per_day;
-  if (rem < 0) {
-    rem += ms_per_day;
-    --days;
-  }
-  const civil_date date = civil_from_days(days);
-  std::memcpy(out, "0000-00-00T00:00:00.000Z", time_length);
-  put_digits(&out[0], date.year, 4);
-  put_digits(&out[5], date.month, 2);
-  put_digits(&out[8], date.day, 2);
-  put_digits(&out[11], rem / 3'600'000, 2);
-  put_digits(&out[14], rem / 60'000 % 60, 2);
-  put_digits(&out[17], rem / 1000 % 60, 2);
-  put_digits(&out[20], rem % 1000, 3);
-  return true;
-}
-
 // Reads exactly `width` decimal digits at text[pos]; false if any is not a digit.
 bool get_digits(std::string_view text, size_t pos, size_t width, int64_t& value) {
   value = 0;
@@ -105,27 +80,6 @@ bool get_digits(std::string_view text, size_t pos, size_t width, int64_t& value)
     value = value * 10 + (text[i] - '0');
   }
   return true;
-}
-
-struct discard_stream {
-  using Ch = char;
-  void Put(char) {}
-};
-
-// Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool is_utf8(std::string_view s) {
-  rapidjson::MemoryStream in(s.data(), s.size());  // reads '\0' past the end
-  discard_stream out;
-  while (in.Tell() < s.size())
-    if (!rapidjson::UTF8<>::Validate(in, out)) return false;
-  return true;
-}
-
-bool fail(std::string& error, std::string_view field, std::string_view what) {
-  error.assign(field);
-  error += ": ";
-  error += what;
-  return false;
 }
 
 // Strings cross the C ABI NUL-terminated, so a NUL inside one cannot be carried.
@@ -140,66 +94,13 @@ bool check_required_text(std::string& error, const char* field, const std::strin
   return check_text(error, field, s);
 }
 
-bool is_error_kind(std::string_view k) {
-  if (k.empty() || k.size() > 64) return false;
-  for (char c : k)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  return true;
-}
-
-constexpr const char* time_expected = "expected a UTC time like 2026-11-27T18:00:00.000Z";
-constexpr const char* time_or_null_expected =
-    "expected a UTC time like 2026-11-27T18:00:00.000Z or null";
-constexpr const char* kind_expected = "expected 1..64 characters of [a-z0-9_]";
-constexpr const char* code_expected = "expected an integer 100..599";
-constexpr const char* count_expected = "expected an integer >= 0";
-constexpr const char* timing_expected = "expected a number >= 0";
-constexpr const char* regex_expected = "expected true, false or null";
-constexpr const char* extra_expected = "expected a JSON object";
-constexpr int max_extra_depth = 32;
-
-constexpr const char* timing_fields[] = {"timing_ms.dns", "timing_ms.connect", "timing_ms.tls",
-                                         "timing_ms.ttfb", "timing_ms.total"};
-constexpr const char* timing_names[] = {"dns", "connect", "tls", "ttfb", "total"};
-
 bool timing_ok(double ms) { return ms == ISITUP_ABSENT_MS || (std::isfinite(ms) && ms >= 0); }
-
-using json_value = rapidjson::Value;
-constexpr unsigned parse_flags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-
-// A RapidJSON output stream appending to a std::string.
-class string_stream {
- public:
-  using Ch = char;
-  explicit string_stream(std::string& out) : out_(out) {}
-  void Put(char c) { out_.push_back(c); }
-  void Flush() {}
-
- private:
-  std::string& out_;
-};
-
-using json_writer = rapidjson::Writer<string_stream>;
-
-// True when the nesting of v is at most `limit` levels (bounded recursion).
-bool depth_within(const json_value& v, int limit) {
-  if (!v.IsObject() && !v.IsArray()) return true;
-  if (limit == 0) return false;
-  if (v.IsArray()) {
-    for (const auto& item : v.GetArray())
-      if (!depth_within(item, limit - 1)) return false;
-  } else {
-    for (const auto& m : v.GetObject())
-      if (!depth_within(m.value, limit - 1)) return false;
-  }
-  return true;
-}
 
 // A RapidJSON SAX handler that writes what it is handed through a Writer and records how
 // deep it nests. Reader's iterative mode keeps the stack flat however deep the input is.
 class compacting_handler {
  public:
+  using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
   explicit compacting_handler(json_writer& w) : w_(w) {}
   int max_depth() const { return max_depth_; }
 
@@ -235,249 +136,127 @@ class compacting_handler {
   int depth_ = 0, max_depth_ = 0;
 };
 
-// Parses `text` as one JSON object and writes its compact form into `compact`; false when it
-// is anything else. `depth` is how deep it nests (1 for {"a":1}).
+bool check_extra_text(std::string& error, const std::string& extra) {
+  std::string compact;
+  int depth = 0;
+  if (!compact_object(extra, compact, depth)) return fail(error, "extra", extra_expected);
+  if (depth > max_extra_depth) return fail(error, "extra", extra_too_deep);
+  return true;
+}
+
+}  // namespace
+
+bool format_time(int64_t ms, char* out) {
+  if (!time_in_range(ms)) return false;
+  int64_t days = ms / ms_per_day;
+  int64_t rem = ms % ms_per_day;
+  if (rem < 0) {
+    rem += ms_per_day;
+    --days;
+  }
+  // The records of one thread mostly fall on the same day: keep its date text.
+  thread_local int64_t last_days = std::numeric_limits<int64_t>::min();
+  thread_local char date_text[11] = "0000-00-00";
+  if (days != last_days) {
+    const civil_date date = civil_from_days(days);
+    put_digits(&date_text[0], date.year, 4);
+    put_digits(&date_text[5], date.month, 2);
+    put_digits(&date_text[8], date.day, 2);
+    last_days = days;
+  }
+  std::memcpy(out, date_text, 10);
+  std::memcpy(out + 10, "T00:00:00.000Z", time_length - 10);
+  put_digits(&out[11], rem / 3'600'000, 2);
+  put_digits(&out[14], rem / 60'000 % 60, 2);
+  put_digits(&out[17], rem / 1000 % 60, 2);
+  put_digits(&out[20], rem % 1000, 3);
+  return true;
+}
+
+// Sixteen (SSE2) or eight bytes at a time while they are ASCII (every record is, nearly always),
+// then the well-formed sequences of RFC 3629 (table 3-7 of the Unicode standard) byte by byte.
+size_t utf8_prefix(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+#ifdef __SSE2__
+    if (i + 16 <= n) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      if (_mm_movemask_epi8(v) == 0) {
+        i += 16;
+        continue;
+      }
+    }
+#endif
+    if (i + 8 <= n) {
+      uint64_t word;
+      std::memcpy(&word, p + i, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF;  // the range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;  // no surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;  // nothing past U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    i += len;
+  }
+  return n;
+}
+
+bool is_error_kind(std::string_view k) {
+  if (k.empty() || k.size() > 64) return false;
+  for (char c : k)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+bool fail(std::string& error, std::string_view field, std::string_view what) {
+  error.assign(field);
+  error += ": ";
+  error += what;
+  return false;
+}
+
 bool compact_object(std::string_view text, std::string& compact, int& depth) {
   const size_t start = text.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos || text[start] != '{' ||
       text.find('\0') != std::string_view::npos)
     return false;
-  compact.clear();
-  string_stream os(compact);
-  json_writer w(os);
+  rapidjson::StringBuffer buffer;
+  compacting_handler::json_writer w(buffer);
   compacting_handler handler(w);
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::Reader reader;
-  if (reader.Parse<parse_flags>(ms, handler).IsError()) return false;
+  constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+  if (reader.Parse<flags>(ms, handler).IsError()) return false;
+  compact.assign(buffer.GetString(), buffer.GetSize());
   depth = handler.max_depth();
   return true;
 }
 
-bool check_extra_text(std::string& error, const std::string& extra) {
-  std::string compact;
-  int depth = 0;
-  if (!compact_object(extra, compact, depth)) return fail(error, "extra", extra_expected);
-  if (depth > max_extra_depth) return fail(error, "extra", "nested deeper than 32 levels");
-  return true;
-}
-
-// Each writes one member: the key, then the value or null when absent.
-void put_string(json_writer& w, const char* key, const char* s) {
-  w.Key(key);
-  if (s)
-    w.String(s, static_cast<rapidjson::SizeType>(std::strlen(s)));
-  else
-    w.Null();
-}
-
-void put_time(json_writer& w, const char* key, int64_t ms) {
-  w.Key(key);
-  char text[time_length];
-  if (ms == ISITUP_ABSENT_TIME)
-    w.Null();
-  else if (!format_time(ms, text))
-    w.Int64(ms);  // not representable: written so that decode rejects it
-  else
-    w.String(text, time_length);
-}
-
-void put_int(json_writer& w, const char* key, int64_t v) {
-  w.Key(key);
-  if (v == ISITUP_ABSENT_INT)
-    w.Null();
-  else
-    w.Int64(v);
-}
-
-// Rounded to 3 decimals and printed in shortest form (41.0, 12.345).
-void put_ms(json_writer& w, const char* key, double ms) {
-  w.Key(key);
-  if (ms == ISITUP_ABSENT_MS || !std::isfinite(ms)) {
-    w.Null();
-    return;
-  }
-  if (std::fabs(ms) < 1e15) ms = std::nearbyint(ms * 1000.0) / 1000.0;
-  if (ms == 0) ms = 0.0;  // no "-0.0"
-  w.Double(ms);
-}
-
-// Starts a sub-object when `present`, else writes null; returns `present`.
-bool begin_object(json_writer& w, const char* key, bool present) {
-  w.Key(key);
-  if (present)
-    w.StartObject();
-  else
-    w.Null();
-  return present;
-}
-
-const json_value* member(const json_value& obj, const char* name) {
-  const auto it = obj.FindMember(name);
-  return it == obj.MemberEnd() || it->value.IsNull() ? nullptr : &it->value;
-}
-
-std::string_view as_view(const json_value& v) { return {v.GetString(), v.GetStringLength()}; }
-std::string to_string(const json_value& v) { return std::string(as_view(v)); }
-
-// An optional sub-object: nullptr when absent or null; false when it is something else.
-bool sub_object(const json_value& root, const char* name, const json_value*& out,
-                std::string& error) {
-  out = member(root, name);
-  if (out && !out->IsObject()) return fail(error, name, "expected an object or null");
-  return true;
-}
-
-bool read_time(const json_value* v, const char* field, const char* what, int64_t& out,
-               std::string& error) {
-  if (!v) {
-    out = ISITUP_ABSENT_TIME;
-    return true;
-  }
-  if (!v->IsString() || !parse_time_ms(as_view(*v), out)) return fail(error, field, what);
-  return true;
-}
-
-bool read_optional_string(const json_value* v, const char* field, std::string& out,
-                          std::string& error) {
-  if (!v) return true;
-  if (!v->IsString()) return fail(error, field, "expected a string or null");
-  out = to_string(*v);
-  return true;
-}
-
-bool validate_impl(const record& r, std::string& error, bool check_extra);
-
-bool decode_impl(std::string_view json, record& out, std::string& error) {
-  if (const size_t nul = json.find('\0'); nul != std::string_view::npos) {
-    error = "invalid JSON at offset " + std::to_string(nul) + ": NUL byte.";
-    return false;
-  }
-  rapidjson::Document doc;
-  doc.Parse<parse_flags>(json.data(), json.size());
-  if (doc.HasParseError()) {
-    error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
-            rapidjson::GetParseError_En(doc.GetParseError());
-    return false;
-  }
-  if (!doc.IsObject()) return fail(error, "record", "expected a JSON object");
-
-  record r;
-  const json_value* v = member(doc, "v");
-  if (!v || !v->IsInt() || v->GetInt() != 1) return fail(error, "v", "expected 1");
-
-  struct identity_field {
-    const char* name;
-    std::string* target;
-    bool required;
-  };
-  const identity_field identity[] = {{"agent", &r.agent, true},
-                                     {"location", &r.location, false},
-                                     {"check", &r.check, true},
-                                     {"plugin", &r.plugin, true},
-                                     {"target", &r.target, true}};
-  for (const identity_field& f : identity) {
-    v = member(doc, f.name);
-    if (!f.required) {
-      if (!read_optional_string(v, f.name, *f.target, error)) return false;
-      continue;
-    }
-    if (!v || !v->IsString() || v->GetStringLength() == 0)
-      return fail(error, f.name, "expected a non-empty string");
-    *f.target = to_string(*v);
-  }
-
-  if (!read_time(member(doc, "scheduled_at"), "scheduled_at", time_expected, r.scheduled_at_ms,
-                 error) ||
-      !read_time(member(doc, "started_at"), "started_at", time_expected, r.started_at_ms, error))
-    return false;
-  if (r.scheduled_at_ms == ISITUP_ABSENT_TIME) return fail(error, "scheduled_at", time_expected);
-  if (r.started_at_ms == ISITUP_ABSENT_TIME) return fail(error, "started_at", time_expected);
-
-  v = member(doc, "status");
-  const std::string_view status = v && v->IsString() ? as_view(*v) : std::string_view();
-  if (status != "up" && status != "down")
-    return fail(error, "status", "expected \"up\" or \"down\"");
-  r.up = status == "up";
-
-  v = member(doc, "error");
-  if (r.up && v) return fail(error, "error", "expected null when status is up");
-  if (!r.up) {
-    if (!v || !v->IsObject())
-      return fail(error, "error", "expected {\"kind\", \"message\"} when status is down");
-    const json_value* kind = member(*v, "kind");
-    if (!kind || !kind->IsString() || !is_error_kind(as_view(*kind)))
-      return fail(error, "error.kind", kind_expected);
-    r.error_kind = to_string(*kind);
-    const json_value* message = member(*v, "message");
-    if (!message || !message->IsString()) return fail(error, "error.message", "expected a string");
-    r.error_message = to_string(*message);
-  }
-
-  const json_value* obj = nullptr;
-  if (!sub_object(doc, "http", obj, error)) return false;
-  if (obj) {
-    if ((v = member(*obj, "code"))) {
-      if (!v->IsInt() || v->GetInt() < 100 || v->GetInt() > 599)
-        return fail(error, "http.code", code_expected);
-      r.http_code = v->GetInt();
-    }
-    if (!read_optional_string(member(*obj, "version"), "http.version", r.http_version, error))
-      return false;
-    if ((v = member(*obj, "bytes"))) {
-      if (!v->IsInt64() || v->GetInt64() < 0) return fail(error, "http.bytes", count_expected);
-      r.http_bytes = v->GetInt64();
-    }
-  }
-
-  if (!sub_object(doc, "timing_ms", obj, error)) return false;
-  double* timings[] = {&r.dns_ms, &r.connect_ms, &r.tls_ms, &r.ttfb_ms, &r.total_ms};
-  for (size_t i = 0; obj && i < std::size(timings); ++i) {
-    if (!(v = member(*obj, timing_names[i]))) continue;
-    if (!v->IsNumber() || !(v->GetDouble() >= 0))
-      return fail(error, timing_fields[i], timing_expected);
-    *timings[i] = v->GetDouble();
-  }
-
-  if ((v = member(doc, "regex_match"))) {
-    if (!v->IsBool()) return fail(error, "regex_match", regex_expected);
-    r.regex_match = v->GetBool() ? 1 : 0;
-  }
-
-  if (!sub_object(doc, "tls", obj, error)) return false;
-  if (obj) {
-    if (!read_time(member(*obj, "not_after"), "tls.not_after", time_or_null_expected,
-                   r.tls_not_after_ms, error))
-      return false;
-    if ((v = member(*obj, "days_left"))) {
-      if (!v->IsNull()) {
-        if (!v->IsInt() || v->GetInt() == ISITUP_ABSENT_DAYS)
-          return fail(error, "tls.days_left", "expected an integer or null");
-        r.tls_days_left = v->GetInt();
-      }
-    }
-  }
-
-  if ((v = member(doc, "redirects"))) {
-    if (!v->IsInt() || v->GetInt() < 0) return fail(error, "redirects", count_expected);
-    r.redirects = v->GetInt();
-  }
-  if (!read_optional_string(member(doc, "ip"), "ip", r.ip, error)) return false;
-
-  if ((v = member(doc, "extra"))) {
-    if (!v->IsObject()) return fail(error, "extra", extra_expected);
-    if (!depth_within(*v, max_extra_depth))
-      return fail(error, "extra", "nested deeper than 32 levels");
-    string_stream os(r.extra_json);
-    json_writer w(os);
-    v->Accept(w);
-  }
-
-  if (!validate_impl(r, error, /*check_extra=*/false)) return false;
-  out = std::move(r);
-  return true;
-}
-
-bool validate_impl(const record& r, std::string& error, bool check_extra) {
+bool validate_record(const record& r, std::string& error, bool check_extra) {
   if (!check_required_text(error, "agent", r.agent) || !check_text(error, "location", r.location) ||
       !check_required_text(error, "check", r.check) ||
       !check_required_text(error, "plugin", r.plugin) ||
@@ -511,14 +290,16 @@ bool validate_impl(const record& r, std::string& error, bool check_extra) {
   return true;
 }
 
-}  // namespace
+}  // namespace detail
 
 std::string format_time_ms(int64_t epoch_ms) {
-  char text[time_length];
-  return format_time(epoch_ms, text) ? std::string(text, time_length) : std::string();
+  char text[detail::time_length];
+  return detail::format_time(epoch_ms, text) ? std::string(text, detail::time_length)
+                                             : std::string();
 }
 
 bool parse_time_ms(std::string_view t, int64_t& epoch_ms) {
+  using namespace detail;
   // YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DDTHH:MM:SS.mmmZ
   if (t.size() != 20 && t.size() != 24) return false;
   if (t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':' || t.back() != 'Z')
@@ -538,96 +319,9 @@ bool parse_time_ms(std::string_view t, int64_t& epoch_ms) {
   return true;
 }
 
-void encode(const isitup_record_v1& in, std::string& out) {
-  // Read only what the producer's struct holds; the rest keeps its "absent" default.
-  isitup_record_v1 r;
-  isitup_record_init(&r);
-  std::memcpy(&r, &in, in.struct_size < sizeof r ? in.struct_size : sizeof r);
-
-  // An extra that is not a JSON object is written as a string, which decode rejects.
-  std::string extra;
-  bool extra_is_object = false;
-  if (r.extra_json) {
-    int depth = 0;
-    extra_is_object = compact_object(r.extra_json, extra, depth);
-    if (!extra_is_object) extra = r.extra_json;
-  }
-
-  string_stream os(out);
-  json_writer w(os);
-  w.StartObject();
-  w.Key("v");
-  w.Int(1);
-  put_string(w, "agent", r.agent);
-  put_string(w, "location", r.location);
-  put_string(w, "check", r.check);
-  put_string(w, "plugin", r.plugin);
-  put_string(w, "target", r.target);
-  put_time(w, "scheduled_at", r.scheduled_at_ms);
-  put_time(w, "started_at", r.started_at_ms);
-  put_string(w, "status", r.status == ISITUP_UP ? "up" : "down");
-
-  if (begin_object(w, "error", r.status != ISITUP_UP || r.error_kind || r.error_message)) {
-    put_string(w, "kind", r.error_kind ? r.error_kind : "");
-    put_string(w, "message", r.error_message ? r.error_message : "");
-    w.EndObject();
-  }
-  if (begin_object(w, "http",
-                   r.http_code != ISITUP_ABSENT_INT || r.http_version ||
-                       r.http_bytes != ISITUP_ABSENT_INT)) {
-    put_int(w, "code", r.http_code);
-    put_string(w, "version", r.http_version);
-    put_int(w, "bytes", r.http_bytes);
-    w.EndObject();
-  }
-  const double timings[] = {r.dns_ms, r.connect_ms, r.tls_ms, r.ttfb_ms, r.total_ms};
-  bool any_timing = false;
-  for (double t : timings) any_timing = any_timing || t != ISITUP_ABSENT_MS;
-  if (begin_object(w, "timing_ms", any_timing)) {
-    for (size_t i = 0; i < std::size(timings); ++i) put_ms(w, timing_names[i], timings[i]);
-    w.EndObject();
-  }
-  if (r.regex_match == 0 || r.regex_match == 1) {
-    w.Key("regex_match");
-    w.Bool(r.regex_match == 1);
-  } else {
-    put_int(w, "regex_match", r.regex_match);  // null, or a value decode rejects
-  }
-  if (begin_object(
-          w, "tls",
-          r.tls_not_after_ms != ISITUP_ABSENT_TIME || r.tls_days_left != ISITUP_ABSENT_DAYS)) {
-    put_time(w, "not_after", r.tls_not_after_ms);
-    w.Key("days_left");
-    if (r.tls_days_left == ISITUP_ABSENT_DAYS)
-      w.Null();
-    else
-      w.Int(r.tls_days_left);
-    w.EndObject();
-  }
-  if (r.redirects != ISITUP_ABSENT_INT) put_int(w, "redirects", r.redirects);
-  if (r.ip) put_string(w, "ip", r.ip);
-  if (r.extra_json) {
-    w.Key("extra");
-    if (extra_is_object)
-      w.RawValue(extra.data(), extra.size(), rapidjson::kObjectType);
-    else
-      w.String(extra.data(), static_cast<rapidjson::SizeType>(extra.size()));
-  }
-  w.EndObject();
-}
-
-bool decode(std::string_view json, record& out, std::string& error) {
-  try {
-    return decode_impl(json, out, error);
-  } catch (const std::exception& e) {  // std::bad_alloc; RapidJSON itself does not throw
-    error = std::string("cannot decode: ") + e.what();
-    return false;
-  }
-}
-
 bool validate(const record& r, std::string& error) {
   try {
-    return validate_impl(r, error, /*check_extra=*/true);
+    return detail::validate_record(r, error, /*check_extra=*/true);
   } catch (const std::exception& e) {
     error = std::string("cannot validate: ") + e.what();
     return false;

@@ -7,6 +7,7 @@
 // Target: the Kafka path is never the bottleneck below 100k results/s on 2 cores.
 #include <benchmark/benchmark.h>
 #include <librdkafka/rdkafka.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -87,6 +88,21 @@ void codec_decode_validate(benchmark::State& state) {
 }
 BENCHMARK(codec_decode_validate);
 
+// CPU seconds this process used so far, every thread (the broker is another process).
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// The producer side's whole CPU cost per result: the caller, the sink's worker and
+// librdkafka's threads. Unlike wall time it barely moves with the load of the machine.
+void set_cpu_per_result(benchmark::State& state, double cpu_before, int64_t results) {
+  state.counters["cpu_ns_per_result"] =
+      results ? (process_cpu_seconds() - cpu_before) * 1e9 / static_cast<double>(results) : 0;
+}
+
 // One broker for the whole run.
 isitup::test::kafka_broker& broker() {
   static isitup::test::kafka_broker b({.brokers = 1, .topics = {"bench:4", "bare:4"}, .port = 0});
@@ -138,6 +154,7 @@ void producer_bare_librdkafka(benchmark::State& state) {
     while (polling) rd_kafka_poll(rk, 50);
   });
   int sent = 0;
+  const double cpu_before = process_cpu_seconds();
   for (auto _ : state) {
     c.wait_until(sent - window * batch_size);
     for (const std::string& v : values)
@@ -146,6 +163,7 @@ void producer_bare_librdkafka(benchmark::State& state) {
     sent += batch_size;
   }
   c.wait_until(sent);
+  set_cpu_per_result(state, cpu_before, sent);
   polling = false;
   poller.join();
   rd_kafka_destroy(rk);
@@ -187,12 +205,14 @@ void run_kafka_sink(benchmark::State& state, bool validate) {
     static_cast<completions*>(ctx)->add(status == ISITUP_OK);
   };
   int sent = 0;
+  const double cpu_before = process_cpu_seconds();
   for (auto _ : state) {
     c.wait_until(sent - window);
     sink.write(isitup::sdk::batch_view(&batch), isitup::sdk::batch_done(on_done, &c));
     ++sent;
   }
   c.wait_until(sent);
+  set_cpu_per_result(state, cpu_before, static_cast<int64_t>(sent) * batch_size);
   state.SetItemsProcessed(static_cast<int64_t>(sent) * batch_size);
   state.counters["failed_batches"] = c.failed;
 }
@@ -220,6 +240,8 @@ class ratio_reporter : public benchmark::ConsoleReporter {
           r.counters.count("items_per_second")
               ? 1e9 / r.counters.at("items_per_second").value
               : r.GetAdjustedCPUTime() * 1e9 / benchmark::GetTimeUnitMultiplier(r.time_unit);
+      if (r.counters.count("cpu_ns_per_result"))
+        cpu_ns_[name] = r.counters.at("cpu_ns_per_result").value;
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -237,13 +259,19 @@ class ratio_reporter : public benchmark::ConsoleReporter {
     show("producer_kafka_sink", "producer_bare_librdkafka", "bare librdkafka (pre-encoded)");
     show("producer_kafka_sink_no_validate", "producer_bare_librdkafka",
          "bare librdkafka (pre-encoded)");
+    std::printf("\nproducer CPU per result, every thread of the producing process:\n");
+    for (const char* what : {"producer_kafka_sink", "producer_kafka_sink_no_validate"})
+      if (cpu_ns_.count(what) && cpu_ns_.count("producer_bare_librdkafka"))
+        std::printf("%-32s %8.0f ns/result  %6.1fx bare librdkafka (%.0f ns)\n", what,
+                    cpu_ns_[what], cpu_ns_[what] / cpu_ns_["producer_bare_librdkafka"],
+                    cpu_ns_["producer_bare_librdkafka"]);
     if (per_item_ns_.count("producer_kafka_sink"))
       std::printf("kafka_sink producer: %.0f results/s durable (target: > 100000)\n",
                   1e9 / per_item_ns_["producer_kafka_sink"]);
   }
 
  private:
-  std::map<std::string, double> per_item_ns_;
+  std::map<std::string, double> per_item_ns_, cpu_ns_;
 };
 
 }  // namespace

@@ -58,10 +58,9 @@ class producer_sink final : public sdk::sink {
   int recreations() const { return recreations_.load(); }
 
  private:
-  struct batch_state;
   struct message {
-    batch_state* batch;
-    std::string key, value;
+    std::string key;
+    size_t value_at = 0, value_size = 0;  // the encoded record in its batch's `values`
     bool delivered = false;
     bool queued_for_retry = false;
     int attempts = 0;
@@ -69,7 +68,10 @@ class producer_sink final : public sdk::sink {
   struct batch_state {
     uint64_t id = 0;
     sdk::batch_done done{nullptr, nullptr};
-    std::deque<message> messages;
+    std::vector<message> messages;
+    // Every encoded record of the batch end to end: one allocation per batch, not per result
+    // (librdkafka copies each value into its own message when it is produced).
+    std::string values;
     size_t remaining = 0;
     size_t bytes = 0;
     std::string error;  // a permanent failure of one of its messages
@@ -81,6 +83,8 @@ class producer_sink final : public sdk::sink {
   };
   enum class link_state { unknown, up, down };
 
+  // Appends the v1 JSON of r to b.values and returns its size (through the host's codec).
+  size_t encode_into(batch_state& b, const isitup_record_v1& r);
   rd_kafka_t* create_handle();
   void produce_locked(batch_state& b, size_t index);
   void run();
