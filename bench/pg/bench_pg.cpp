@@ -2,7 +2,8 @@
 // CONFLICT DO NOTHING, batches of 500 from the host, up to 16 in flight) next to two baselines
 // in the same run, against the same throwaway server (fsync on): raw COPY of the same rows
 // into an identical table (same transaction size), and one INSERT per row in autocommit.
-// Prints the ratios at the end. Not run in CI (`make bench`).
+// bm_kafka_to_pg (kafka_to_pg.cpp) runs the same rows through a real writer agent from the
+// development Kafka broker. Prints the ratios at the end. Not run in CI (`make bench`).
 #include <benchmark/benchmark.h>
 
 #include <condition_variable>
@@ -12,20 +13,33 @@
 #include <mutex>
 #include <pqxx/pqxx>
 
+#include "bench_pg.hpp"
 #include "fake_host.hpp"
 #include "pg_schema.hpp"
-#include "pg_server.hpp"
 #include "pg_writer.hpp"
-#include "record.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
 
+namespace isitup::bench_pg {
+
+std::unique_ptr<test::pg_server> server;
+std::vector<record> records;
+
+void truncate(const std::string& table) {
+  pqxx::connection c(server->conninfo());
+  pqxx::work tx(c);
+  tx.exec("TRUNCATE " + table);
+  tx.commit();
+}
+
+}  // namespace isitup::bench_pg
+
 namespace {
 
-constexpr int rows_per_run = 50'000, host_batch = 500, txn_rows = 5000, insert_rows = 2000;
+using namespace isitup::bench_pg;
 
-std::unique_ptr<isitup::test::pg_server> server;
-std::vector<isitup::record> records;
+constexpr int host_batch = 500, txn_rows = 5000, insert_rows = 2000;
+
 std::vector<isitup_record_v1> views;
 std::vector<const isitup_record_v1*> pointers;
 
@@ -60,13 +74,6 @@ void make_rows() {
   }
   for (const auto& r : records) views.push_back(r.view());
   for (const auto& v : views) pointers.push_back(&v);
-}
-
-void truncate(const std::string& table) {
-  pqxx::connection c(server->conninfo());
-  pqxx::work tx(c);
-  tx.exec("TRUNCATE " + table);
-  tx.commit();
 }
 
 // Completions of the batches in flight.
@@ -192,19 +199,28 @@ class ratio_reporter : public benchmark::ConsoleReporter {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  server = std::make_unique<isitup::test::pg_server>(isitup::test::pg_server_options{true, {}});
+  // Commit timestamps date the last row bm_kafka_to_pg's writer agent committed.
+  server = std::make_unique<isitup::test::pg_server>(
+      isitup::test::pg_server_options{true, {"track_commit_timestamp=on"}});
   make_rows();
   ratio_reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  const double kafka = reporter.rate["bm_kafka_to_pg"];
   const double sink = reporter.rate["bm_pg_sink"];
   const double copy = reporter.rate["bm_raw_copy"];
   const double insert = reporter.rate["bm_insert_per_row"];
-  std::printf("\nrows/s: pg_sink %.0f, raw COPY %.0f, INSERT per row %.0f\n", sink, copy, insert);
-  if (copy > 0 && insert > 0)
-    std::printf(
-        "pg_sink / raw COPY = %.2f (target >= 0.5); pg_sink / INSERT per row = %.1f "
-        "(target >= 10)\n",
-        sink / copy, sink / insert);
+  std::printf(
+      "\nrows/s: pg_sink from Kafka (writer agent) %.0f, pg_sink in-process %.0f, raw COPY "
+      "%.0f, INSERT per row %.0f\n",
+      kafka, sink, copy, insert);
+  const auto ratios = [&](const char* what, double rate) {
+    if (rate > 0 && copy > 0 && insert > 0)
+      std::printf("%s / raw COPY = %.2f (target >= 0.5); / INSERT per row = %.1f (target >= 10)\n",
+                  what, rate / copy, rate / insert);
+  };
+  ratios("pg_sink from Kafka", kafka);
+  ratios("pg_sink in-process", sink);
+  stop_kafka();
   server.reset();
   benchmark::Shutdown();
   return 0;

@@ -113,6 +113,7 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
   if (!rk_) throw std::invalid_argument(std::string("cannot create the Kafka consumer: ") + err);
   conf.release();
   rd_kafka_poll_set_consumer(rk_);
+  msgq_ = rd_kafka_queue_new(rk_);
 
   if (!dead_letter_topic_.empty()) {
     conf_ptr dconf = make_conf({{"bootstrap.servers", brokers_},
@@ -153,6 +154,7 @@ consumer_source::~consumer_source() {
   if (dlq_) rd_kafka_poll(dlq_, 0);
   commit_done(true);
   rd_kafka_consumer_close(rk_);  // revokes (committing again) and leaves the group
+  rd_kafka_queue_destroy(msgq_);
   rd_kafka_destroy(rk_);
   if (dlq_) rd_kafka_destroy(dlq_);
   for (auto& b : batches_)
@@ -184,18 +186,29 @@ consumer_source::batch* consumer_source::find(uint64_t token) {
 
 void consumer_source::run() {
   bool stop_seen = false;
+  std::vector<rd_kafka_message_t*> msgs(256);
   while (!quit_) {
     if (stopped_ && !stop_seen) {
       stop_seen = true;
-      pause_all(true);  // nothing more is read; acks and commits go on until destroy
+      pause_all();  // nothing more is read; acks and commits go on until destroy
     }
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 50);
-    if (m) {
-      if (m->err)
-        host_.log(sdk::level::debug, std::string("consumer: ") + rd_kafka_message_errstr(m));
-      else if (!stop_seen)
-        take(m);
+    // The consumer queue carries the group's events (rebalance callbacks run in this poll);
+    // messages come from msgq_, read only while the pipeline takes batches.
+    const bool reading = !stop_seen && !full_;
+    const int wait_ms =
+        reading     ? 0
+        : stop_seen ? 50
+                    : static_cast<int>(std::clamp<int64_t>(next_submit_ms_ - now_ms(), 1, 50));
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait_ms)) {
+      handle(m, stop_seen);  // a message fetched before its partition was forwarded
       rd_kafka_message_destroy(m);
+    }
+    if (reading) {
+      const ssize_t n = rd_kafka_consume_batch_queue(msgq_, 50, msgs.data(), msgs.size());
+      for (ssize_t i = 0; i < n; ++i) {
+        handle(msgs[i], stop_seen);
+        rd_kafka_message_destroy(msgs[i]);
+      }
     }
     if (dlq_) rd_kafka_poll(dlq_, 0);
     seal_if_due(false);
@@ -203,6 +216,13 @@ void consumer_source::run() {
     apply_acks();
     commit_done(false);
   }
+}
+
+void consumer_source::handle(const rd_kafka_message_t* m, bool stop_seen) {
+  if (m->err)
+    host_.log(sdk::level::debug, std::string("consumer: ") + rd_kafka_message_errstr(m));
+  else if (!stop_seen)
+    take(m);
 }
 
 void consumer_source::take(const rd_kafka_message_t* m) {
@@ -269,6 +289,13 @@ void consumer_source::seal_if_due(bool force) {
 
 void consumer_source::submit_ready() {
   const int64_t now = now_ms();
+  // Catching up a backlog fills the pipeline for moments all the time: only a stall is news.
+  if (full_ && !full_logged_ && now - full_since_ms_ >= 1000) {
+    full_logged_ = true;
+    host_.log(sdk::level::warn,
+              "the agent's pipeline has been full for 1 s: reading paused until the sinks catch "
+              "up");
+  }
   for (auto& bp : batches_) {
     batch& b = *bp;
     if (b.submitted) continue;
@@ -283,13 +310,14 @@ void consumer_source::submit_ready() {
     for (isitup_parsed_record* p : b.records) views.push_back(host_.raw()->record_view(p));
     const sdk::status s = host_.submit(views.data(), views.size(), b.token);
     if (s == sdk::status::retry) {
-      if (!paused_) {
-        pause_all(true);
+      if (!full_) {
+        full_ = true;
+        full_since_ms_ = now;
         host_.counter_add("paused", 1);
-        host_.log(sdk::level::warn,
-                  "the agent's pipeline is full: partitions paused until the sinks catch up");
       }
-      next_submit_ms_ = now + std::min<int64_t>(1000, 50LL << std::min(submit_failures_++, 5));
+      // Short: the pipeline has room again as soon as a sink commits, and a refused offer
+      // costs the host little.
+      next_submit_ms_ = now + std::min<int64_t>(200, 20LL << std::min(submit_failures_++, 4));
       return;
     }
     for (isitup_parsed_record* p : b.records) host_.raw()->record_free(p);
@@ -298,10 +326,10 @@ void consumer_source::submit_ready() {
     if (s != sdk::status::ok) b.acked = true;  // refused at once: skipped like an error ack
   }
   submit_failures_ = 0;
-  if (paused_) {
-    pause_all(false);
-    host_.log(sdk::level::info, "the pipeline has room again: partitions resumed");
-  }
+  if (full_ && full_logged_)
+    host_.log(sdk::level::info, "the pipeline has room again after " +
+                                    std::to_string(now - full_since_ms_) + " ms: reading resumed");
+  full_ = full_logged_ = false;
 }
 
 void consumer_source::apply_acks() {
@@ -347,16 +375,12 @@ void consumer_source::commit_done(bool sync) {
   }
 }
 
-void consumer_source::pause_all(bool pause) {
+void consumer_source::pause_all() {
   rd_kafka_topic_partition_list_t* parts = nullptr;
   if (rd_kafka_assignment(rk_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
-    if (pause)
-      rd_kafka_pause_partitions(rk_, parts);
-    else
-      rd_kafka_resume_partitions(rk_, parts);
+    rd_kafka_pause_partitions(rk_, parts);
     rd_kafka_topic_partition_list_destroy(parts);
   }
-  paused_ = pause;
 }
 
 void consumer_source::on_rebalance(rd_kafka_resp_err_t err,
@@ -367,9 +391,17 @@ void consumer_source::on_rebalance(rd_kafka_resp_err_t err,
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     host_.log(sdk::level::info, "assigned partitions [" + names + "] of " + topic_);
     rd_kafka_assign(rk_, parts);
-    if (paused_ || stopped_) rd_kafka_pause_partitions(rk_, parts);
-    for (int i = 0; i < parts->cnt; ++i)
+    if (stopped_) rd_kafka_pause_partitions(rk_, parts);
+    for (int i = 0; i < parts->cnt; ++i) {
       committed_.erase({parts->elems[i].topic, parts->elems[i].partition});
+      // Before fetching starts (it waits for the committed offsets); librdkafka keeps a
+      // forwarding set by the application.
+      if (rd_kafka_queue_t* q =
+              rd_kafka_queue_get_partition(rk_, parts->elems[i].topic, parts->elems[i].partition)) {
+        rd_kafka_queue_forward(q, msgq_);
+        rd_kafka_queue_destroy(q);
+      }
+    }
     return;
   }
   host_.log(sdk::level::info, "partitions [" + names + "] of " + topic_ + " revoked");

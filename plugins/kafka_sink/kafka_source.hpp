@@ -5,9 +5,14 @@
 // - Offsets are committed in order: a batch's offsets are committed once it and every batch
 //   read before it are acknowledged; also on partition revoke (after waiting up to 2 s for
 //   batches already handed over) and at destroy.
-// - When the host's pipeline is full (submit returns retry) every assigned partition is paused
-//   and the consumer keeps polling (so the group does not rebalance); the batch is offered
-//   again with backoff and the partitions resume once it is taken.
+// - When the host's pipeline is full (submit returns retry) the source stops taking messages
+//   and keeps polling the group's events (so the group does not rebalance); the batch is
+//   offered again with backoff and reading goes on once it is taken. Messages reach the source
+//   through its own queue (every assigned partition's queue is forwarded to it), so while it
+//   is not read librdkafka's pre-fetch fills to its bound (queued.min.messages,
+//   queued.max.messages.kbytes) and fetching stops by itself. Pausing the partitions instead
+//   would throw the pre-fetched messages away and, in librdkafka 2.0, fetch again only up to
+//   a second after the resume: the sinks went idle at every full pipeline.
 // - A message that is not a valid v1 record is counted (invalid_messages), logged with its
 //   partition and offset, produced to the dead-letter topic when one is configured, and
 //   skipped: its offset is committed with its batch.
@@ -67,7 +72,8 @@ class consumer_source final : public sdk::source {
   void submit_ready();
   void apply_acks();
   void commit_done(bool sync);
-  void pause_all(bool pause);
+  void pause_all();
+  void handle(const rd_kafka_message_t* m, bool stop_seen);
   void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   void dead_letter(const rd_kafka_message_t* m, const std::string& why, batch& b);
   void log_poison(const rd_kafka_message_t* m, const std::string& why);
@@ -78,13 +84,16 @@ class consumer_source final : public sdk::source {
   std::string brokers_, topic_, group_, dead_letter_topic_;
   size_t batch_size_;
   int64_t batch_delay_ms_;
-  rd_kafka_t* rk_ = nullptr;   // the consumer
-  rd_kafka_t* dlq_ = nullptr;  // the dead-letter producer, when configured
+  rd_kafka_t* rk_ = nullptr;          // the consumer
+  rd_kafka_queue_t* msgq_ = nullptr;  // the assigned partitions' messages
+  rd_kafka_t* dlq_ = nullptr;         // the dead-letter producer, when configured
 
   // consumer thread only
   std::deque<std::unique_ptr<batch>> batches_;  // in the order read
   uint64_t next_token_ = 1;
-  bool paused_ = false;
+  bool full_ = false;  // the pipeline refused a batch: not reading msgq_ until it takes it
+  bool full_logged_ = false;
+  int64_t full_since_ms_ = 0;
   int64_t next_submit_ms_ = 0;
   int submit_failures_ = 0;
   std::map<partition_key, int64_t> committed_;

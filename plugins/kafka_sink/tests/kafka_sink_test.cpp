@@ -382,5 +382,55 @@ TEST_F(kafka_sink_test, source_skips_poison_pauses_when_full_and_commits_after_a
   EXPECT_EQ(got.back(), "check-29") << "the unacknowledged batch was not read again";
 }
 
+// A pipeline full for moments (every first offer of a batch refused) costs the source only its
+// short retry: it stops reading and keeps librdkafka's pre-fetched messages. Pausing the
+// partitions instead threw them away and, in librdkafka 2.0, fetched again only up to a second
+// after the resume: 20 refusals took 10 s or more.
+TEST_F(kafka_sink_test, source_reads_on_quickly_through_a_pipeline_full_for_moments) {
+  test::kafka_broker broker({.brokers = 1, .topics = {"burst:1"}, .port = 0});
+  std::vector<std::string> values;
+  for (int i = 0; i < 2000; ++i) {
+    std::string json;
+    codec::encode(make_record(i), json);
+    values.push_back(json);
+  }
+  kafka_test::produce(broker.bootstrap(), "burst", values);
+  std::mutex mu;
+  std::vector<std::string> got;
+  int offers = 0;
+  host_.submit = [&](const isitup_record_v1* const* r, size_t n, uint64_t) -> uint32_t {
+    std::lock_guard lock(mu);
+    if (++offers % 2 == 1) return ISITUP_RETRY;
+    for (size_t i = 0; i < n; ++i) got.push_back(r[i]->check);
+    return ISITUP_OK;
+  };
+  auto source = make_source({{"brokers", broker.bootstrap()},
+                             {"topic", "burst"},
+                             {"group", "g"},
+                             {"batch_size", "100"},
+                             {"batch_delay", "20ms"}});
+  source->start();
+  const auto received = [&] {
+    std::lock_guard lock(mu);
+    return got.size();
+  };
+  for (const auto until = std::chrono::steady_clock::now() + 20s;
+       received() == 0 && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(5ms);
+  const auto first = std::chrono::steady_clock::now();
+  while (received() < values.size() && std::chrono::steady_clock::now() < first + 20s)
+    std::this_thread::sleep_for(5ms);
+  const auto took = std::chrono::steady_clock::now() - first;
+  source->stop();
+  source.reset();
+  std::lock_guard lock(mu);
+  ASSERT_EQ(got.size(), values.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], "check-" + std::to_string(i));
+  EXPECT_GE(offers / 2, 20);  // every batch refused once
+  EXPECT_GE(host_.counter("paused"), 1);
+  EXPECT_LT(took, 5s) << std::chrono::duration<double>(took).count() << " s for " << offers / 2
+                      << " refusals";
+}
+
 }  // namespace
 }  // namespace isitup
