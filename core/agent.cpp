@@ -243,6 +243,7 @@ struct agent::impl {
       isitup_host_ctx* ctx = inst->ctx.get();
       inst->ctx->submit = [this, ops, instance, ctx](const isitup_record_v1* const* records,
                                                      size_t count, uint64_t token) -> uint32_t {
+        if (!pipe->may_fit(count)) return ISITUP_RETRY;  // before copying and validating
         std::vector<record> batch;
         batch.reserve(count);
         for (size_t k = 0; k < count; ++k) {

@@ -71,6 +71,11 @@ class pipeline {
   void push_reserved(record r);
   // Sources: one batch with an acknowledgement; false when there is no room for all of it.
   bool try_submit(std::vector<record> records, ack_fn ack);
+  // Whether `n` more records would fit right now: a cheap look before building a batch for
+  // try_submit (which still decides). Nothing is reserved or counted.
+  bool may_fit(std::size_t n) const {
+    return held_.load(std::memory_order_relaxed) + n <= options_.queue_size;
+  }
 
   // Stops taking new input, writes out everything held, waits until it is durable everywhere
   // or the timeout passes, then flushes every sink with the time left. True when nothing
