@@ -56,8 +56,9 @@ int64_t splay_offset(std::string_view name, int64_t interval_ms) {
   return static_cast<int64_t>(h % static_cast<uint64_t>(interval_ms));
 }
 
+// The interval is not here: the timer_queue keeps it beside the timer and re-arms the check
+// itself, so an expiry reads only the queue's storage and this one byte.
 struct scheduler::entry {
-  int64_t interval_ms = 0;
   std::atomic<bool> in_flight{false};  // set on the scheduler thread, cleared by finished()
 };
 
@@ -90,13 +91,11 @@ uint32_t scheduler::add(std::string_view name, int64_t interval_ms, int64_t now_
     e = new entry[k_first_segment_size << s];
     segments_[s].store(e, std::memory_order_release);
   }
-  ++size_;
-  e->interval_ms = interval_ms;
-
   // The last instant <= now_ms on the check's phase, then one interval on: strictly > now_ms.
   const int64_t on_phase =
       now_ms - floor_mod(now_ms - splay_offset(name, interval_ms), interval_ms);
-  timers_->schedule(id, on_phase + interval_ms);
+  timers_->schedule_recurring(id, on_phase + interval_ms, interval_ms);
+  ++size_;
   return id;
 }
 
@@ -105,15 +104,17 @@ void scheduler::remove(uint32_t id) {
 }
 
 void scheduler::run_due(int64_t now_ms, const fire_fn& fire) {
-  timers_->expire(now_ms, [&](uint32_t id, int64_t due_ms) {
+  // The queue re-arms each due check at its next grid point after now_ms before calling back
+  // (so fire() may remove the check, its own id included), hands over the latest grid point
+  // <= now_ms, and counts the grid points before it as missed: lost, not queued up.
+  const uint64_t missed_before = timers_->missed_periods();
+  struct count_missed {  // also when fire() throws
+    scheduler& s;
+    uint64_t before;
+    ~count_missed() { s.stats_.skipped_late += s.timers_->missed_periods() - before; }
+  } counter{*this, missed_before};
+  timers_->expire(now_ms, [&](uint32_t id, int64_t scheduled_ms) {
     entry& e = *find(id);
-    // Fire the latest grid point <= now_ms; the ones before it are lost, not queued up.
-    const int64_t missed = (now_ms - due_ms) / e.interval_ms;
-    const int64_t scheduled_ms = due_ms + missed * e.interval_ms;
-    stats_.skipped_late += static_cast<uint64_t>(missed);
-    // Re-arm first, so that fire() may remove the check (its own id included).
-    timers_->schedule(id, scheduled_ms + e.interval_ms);
-
     if (e.in_flight.load(std::memory_order_acquire)) {
       ++stats_.skipped_busy;
       return;

@@ -1,5 +1,8 @@
 // Recurring checks on top of a timer_queue: splay, drift-free re-arming, skip-when-busy,
 // skip-when-late, a global in-flight bound. Knows nothing but time and callbacks.
+// Each check is a recurring timer of the queue (timer_queue::schedule_recurring): the queue
+// keeps the interval beside the timer and re-arms it on the grid itself; the scheduler keeps
+// one atomic flag per check (in flight or not).
 //
 // Threads: one thread (the scheduler thread) calls add/remove/run_due/next_due/stats.
 // finished() and in_flight() may be called from any thread (plugin completion threads); they
@@ -76,7 +79,8 @@ class scheduler {
   // Runs are on a fixed grid: scheduled times are always first_due + k * interval.
   // For each due check, with `latest` the last grid point <= now_ms:
   //   - the periods before `latest` were missed and are counted in skipped_late (never run as
-  //     a burst of catch-up runs); the check is re-armed at latest + interval (> now_ms);
+  //     a burst of catch-up runs); the check is re-armed at latest + interval (> now_ms),
+  //     by the queue, before fire() is called;
   //   - then the run for `latest` is skipped if the check's previous run is still in flight
   //     (skipped_busy) or if max_in_flight runs are in flight (skipped_capacity; it is not
   //     retried before its next period); otherwise it counts in `fired` and fire(id, latest)

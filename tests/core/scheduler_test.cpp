@@ -145,12 +145,19 @@ TEST(MapTimerQueue, MatchesReferenceOnRandomOperations) {
     const uint32_t id = static_cast<uint32_t>(rng() % k_ids);
     // Due times cluster, so ties are common; some are in the past.
     const int64_t due = now - 20 + pick(200) / 10 * 10;
-    switch (pick(6)) {
+    switch (pick(7)) {
       case 0:
       case 1:
         if (!ref.armed(id)) {
           q->schedule(id, due);
           ref.arm(id, due);
+        }
+        break;
+      case 5:
+        if (!ref.armed(id)) {
+          const int64_t interval = 1 + pick(40);
+          q->schedule_recurring(id, due, interval);
+          ref.arm(id, due, interval);
         }
         break;
       case 2:
@@ -162,21 +169,31 @@ TEST(MapTimerQueue, MatchesReferenceOnRandomOperations) {
         break;
       case 4: {
         now += pick(60);
-        // The callback re-arms some ids, deterministically from (id, due), in both queues.
+        // The callback re-arms some ids (a recurring one among them becomes a one-shot) and
+        // stops others, deterministically from (id, due), in both queues.
         auto react = [now](auto& queue, auto arm, uint32_t fired, int64_t fired_due) {
           if (fired % 5 == 0 && fired_due % 3 == 0) arm(queue, fired, fired_due + 7);
           if (fired % 7 == 1) arm(queue, (fired + 1) % k_ids, now + 15);
+          if (fired % 9 == 2) arm(queue, fired, INT64_MIN);  // stop
         };
         std::vector<expiry> got, want;
         const std::size_t n_got = q->expire(now, [&](uint32_t i, int64_t d) {
           got.emplace_back(i, d);
           react(
-              *q, [](timer_queue& tq, uint32_t x, int64_t t) { tq.reschedule(x, t); }, i, d);
+              *q,
+              [](timer_queue& tq, uint32_t x, int64_t t) {
+                t == INT64_MIN ? void(tq.cancel(x)) : tq.reschedule(x, t);
+              },
+              i, d);
         });
         const std::size_t n_want = ref.expire(now, [&](uint32_t i, int64_t d) {
           want.emplace_back(i, d);
           react(
-              ref, [](reference_queue& r, uint32_t x, int64_t t) { r.arm(x, t); }, i, d);
+              ref,
+              [](reference_queue& r, uint32_t x, int64_t t) {
+                t == INT64_MIN ? void(r.disarm(x)) : r.arm(x, t);
+              },
+              i, d);
         });
         ASSERT_EQ(got, want) << "op " << op;
         ASSERT_EQ(n_got, n_want);
@@ -189,8 +206,10 @@ TEST(MapTimerQueue, MatchesReferenceOnRandomOperations) {
     }
     ASSERT_EQ(q->size(), ref.size()) << "op " << op;
     ASSERT_EQ(q->next_due(), ref.next_due()) << "op " << op;
+    ASSERT_EQ(q->missed_periods(), ref.missed_periods()) << "op " << op;
   }
   EXPECT_GT(total_expired, 1000u);  // the comparison actually exercised expiry
+  EXPECT_GT(ref.missed_periods(), 0u);
 }
 
 // ---- splay ----

@@ -208,6 +208,7 @@ struct random_regime {
   uint32_t ids;
   std::function<int64_t(std::mt19937_64&, int64_t now)> due;  // where timers are armed
   std::function<int64_t(std::mt19937_64&)> step;              // how far expire() advances
+  std::function<int64_t(std::mt19937_64&)> interval;          // of recurring timers
 };
 
 void run_against_reference(const random_regime& r, uint64_t seed, int ops) {
@@ -219,7 +220,7 @@ void run_against_reference(const random_regime& r, uint64_t seed, int ops) {
   for (int op = 0; op < ops; ++op) {
     const uint32_t id = static_cast<uint32_t>(rng() % r.ids);
     const int64_t due = r.due(rng, now);
-    switch (rng() % 7) {
+    switch (rng() % 8) {
       case 0:
       case 1:
         if (!ref.armed(id)) {
@@ -227,6 +228,14 @@ void run_against_reference(const random_regime& r, uint64_t seed, int ops) {
           ref.arm(id, due);
         }
         break;
+      case 6: {
+        const int64_t interval = r.interval(rng);
+        if (!ref.armed(id)) {
+          q->schedule_recurring(id, due, interval);
+          ref.arm(id, due, interval);
+        }
+        break;
+      }
       case 2:
         ASSERT_EQ(q->cancel(id), ref.disarm(id)) << "op " << op;
         break;
@@ -237,28 +246,38 @@ void run_against_reference(const random_regime& r, uint64_t seed, int ops) {
       case 4:
       case 5: {
         now += r.step(rng);
-        // Callbacks re-arm, cancel and move timers, deterministically from (id, due).
-        // Bounded per call (the same budget for both queues), so chains of re-arms end.
+        // Callbacks re-arm, cancel and move timers, deterministically from (id, due): one-shot
+        // and recurring, the expiring one itself included (a recurring timer is already
+        // re-armed when its callback runs, so cancelling it stops it). Bounded per call (the
+        // same budget for both queues), so chains of re-arms end.
         int budget_got = 300, budget_want = 300;
-        auto react = [&r, now](int& budget, auto arm, auto disarm, uint32_t fired,
+        auto react = [&r, now](int& budget, auto arm, auto arm_every, auto disarm, uint32_t fired,
                                int64_t fired_due) {
           if (--budget < 0) return;
           if (fired % 5 == 0) arm(fired, fired_due + 1 + (fired_due & 0xffff));
           if (fired % 7 == 1) arm((fired + 1) % r.ids, now + (fired_due & 0x3f) - 20);
           if (fired % 11 == 2) disarm((fired + 3) % r.ids);
           if (fired % 13 == 3) arm((fired + 5) % r.ids, now);  // this very instant
+          if (fired % 17 == 4) disarm(fired);
+          if (fired % 19 == 6)
+            arm_every((fired + 7) % r.ids, now + (fired_due & 0xff) - 100, 1 + (fired_due & 0xfff));
         };
         std::vector<expiry> got, want;
         const std::size_t n_got = q->expire(now, [&](uint32_t i, int64_t d) {
           got.emplace_back(i, d);
           react(
               budget_got, [&](uint32_t x, int64_t t) { q->reschedule(x, t); },
+              [&](uint32_t x, int64_t t, int64_t every) {
+                q->cancel(x);
+                q->schedule_recurring(x, t, every);
+              },
               [&](uint32_t x) { q->cancel(x); }, i, d);
         });
         const std::size_t n_want = ref.expire(now, [&](uint32_t i, int64_t d) {
           want.emplace_back(i, d);
           react(
               budget_want, [&](uint32_t x, int64_t t) { ref.arm(x, t); },
+              [&](uint32_t x, int64_t t, int64_t every) { ref.arm(x, t, every); },
               [&](uint32_t x) { ref.disarm(x); }, i, d);
         });
         ASSERT_EQ(got, want) << r.name << " op " << op << " now " << now;
@@ -272,8 +291,10 @@ void run_against_reference(const random_regime& r, uint64_t seed, int ops) {
     }
     ASSERT_EQ(q->size(), ref.size()) << r.name << " op " << op;
     ASSERT_EQ(q->next_due(), ref.next_due()) << r.name << " op " << op;
+    ASSERT_EQ(q->missed_periods(), ref.missed_periods()) << r.name << " op " << op;
   }
   EXPECT_GT(total_expired, static_cast<std::size_t>(ops / 20)) << r.name;
+  EXPECT_GT(ref.missed_periods(), 0u) << r.name;  // recurring timers were expired late too
 }
 
 int64_t uniform(std::mt19937_64& rng, int64_t lo, int64_t hi) {  // [lo, hi]
@@ -284,16 +305,18 @@ TEST(TimerWheel, MatchesReferenceOnRandomOperations) {
   const std::vector<random_regime> regimes{
       // Dense: many ties, some in the past, small steps.
       {"dense", 64, [](auto& g, int64_t now) { return now - 20 + uniform(g, 0, 199) / 10 * 10; },
-       [](auto& g) { return uniform(g, 0, 59); }},
+       [](auto& g) { return uniform(g, 0, 59); }, [](auto& g) { return uniform(g, 1, 50); }},
       // Checks: seconds to a minute ahead, steps up to a few seconds (level 0 and block edges).
       {"checks", 256, [](auto& g, int64_t now) { return now + uniform(g, 1, 70000); },
-       [](auto& g) { return uniform(g, 0, 3000); }},
+       [](auto& g) { return uniform(g, 0, 3000); },
+       [](auto& g) { return uniform(g, 0, 3) ? uniform(g, 1000, 70000) : uniform(g, 1, 999); }},
       // Around block boundaries, minutes ahead: exercises the level-1 slots moving down.
       {"boundaries", 256,
        [](auto& g, int64_t now) {
          return (now / k_block + uniform(g, 0, 4)) * k_block + uniform(g, -3, 3);
        },
-       [](auto& g) { return uniform(g, 0, 1) ? uniform(g, 0, 500) : uniform(g, 0, 3 * k_block); }},
+       [](auto& g) { return uniform(g, 0, 1) ? uniform(g, 0, 500) : uniform(g, 0, 3 * k_block); },
+       [](auto& g) { return uniform(g, 0, 2) * k_block + uniform(g, -3, 3) + 4; }},
       // Everything: past, far future beyond level 1, long idle jumps.
       {"wide", 128,
        [](auto& g, int64_t now) {
@@ -320,6 +343,18 @@ TEST(TimerWheel, MatchesReferenceOnRandomOperations) {
              return uniform(g, 0, 30 * k_day);
            default:
              return uniform(g, 0, 200);
+         }
+       },
+       [](auto& g) {  // past 2^29 ms the wheel keeps intervals in a side table
+         switch (uniform(g, 0, 3)) {
+           case 0:
+             return uniform(g, 1, 100);
+           case 1:
+             return uniform(g, 1, 100 * k_block);
+           case 2:
+             return (int64_t{1} << 29) + uniform(g, -3, 3);
+           default:
+             return uniform(g, 1, 200 * k_day);
          }
        }},
   };
