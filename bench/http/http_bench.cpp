@@ -5,7 +5,9 @@
 //   2. fast: the agent checking 1000 distinct URLs every 100 ms, fresh connection per check;
 //   3. slow: 1000 URLs whose answer takes 2 s, due every 100 ms (so always in flight), plus
 //      20 fast URLs checked every second;
-//   4. memory: the agent's RSS with 100k configured checks against 1000.
+//   4. memory: the agent's RSS with 100k configured checks against 1000;
+//   and the floor: a bare epoll loop doing only the syscalls of one fresh connection per
+//   request (socket, connect, epoll_ctl, send, recv, close), its CPU per connection.
 // Prints a Markdown table (bench/http/README.md keeps one). Bounded: about a minute.
 // Loopback only; not run in CI. Usage: isitup-bench-http [seconds per phase, default 10]
 #include <signal.h>
@@ -22,7 +24,9 @@
 #include <thread>
 #include <vector>
 
+#include "plugin_inproc.hpp"
 #include "process.hpp"
+#include "syscall_floor.hpp"
 #include "testing/test_servers.hpp"
 
 using namespace std::chrono_literals;
@@ -36,11 +40,16 @@ const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agen
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 const std::vector<std::string> addresses = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"};
 
-double cpu_seconds(pid_t pid) {
+struct cpu_time {
+  double user = 0, sys = 0;
+  double total() const { return user + sys; }
+};
+
+cpu_time cpu_seconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
+  if (close == std::string::npos) return {};
   std::istringstream fields(text.substr(close + 2));
   std::string f;
   unsigned long long utime = 0, stime = 0;
@@ -48,7 +57,8 @@ double cpu_seconds(pid_t pid) {
     if (i == 14) utime = std::stoull(f);
     if (i == 15) stime = std::stoull(f);
   }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return {static_cast<double>(utime) / tick, static_cast<double>(stime) / tick};
 }
 
 long rss_kib(pid_t pid) {
@@ -70,7 +80,7 @@ size_t count_lines(const std::string& path, const std::string& needle = "") {
 
 struct snapshot {
   std::chrono::steady_clock::time_point at;
-  double cpu;
+  cpu_time cpu;
   size_t results;
 };
 
@@ -120,7 +130,7 @@ int main(int argc, char** argv) {
 
   // Runs the agent on `body`, measures from warm-up to the end of the phase.
   auto run_agent = [&](const std::string& body, const std::string& fast_marker, int window,
-                       double& rate, double& cpu_us, long& rss, double* fast_rate) {
+                       double& rate, cpu_time& cpu_us, long& rss, double* fast_rate) {
     temp_dir dir;
     const std::string results = (dir / "results.jsonl").string();
     const std::string cfg = dir.write("agent.yml", agent_config(body, results));
@@ -139,16 +149,29 @@ int main(int argc, char** argv) {
     const double span = std::chrono::duration<double>(b.at - a.at).count();
     const double n = static_cast<double>(b.results - a.results);
     rate = n / span;
-    cpu_us = n > 0 ? (b.cpu - a.cpu) * 1e6 / n : 0;
+    if (n > 0) cpu_us = {(b.cpu.user - a.cpu.user) * 1e6 / n, (b.cpu.sys - a.cpu.sys) * 1e6 / n};
     if (fast_rate) *fast_rate = static_cast<double>(fast_b - fast_a) / span;
     if (n == 0 || std::getenv("ISITUP_BENCH_VERBOSE"))
       std::cerr << "agent log:\n" << agent.err() << "\n";
   };
 
+  // The floor: what only the syscalls of fresh connections cost here (syscall_floor.cpp).
+  const floor_result floor = syscall_floor(addresses, port, seconds);
+  // The plugin alone, in this process: 200 checks each restarted from its completion.
+  std::vector<std::string> inproc_urls;
+  for (size_t i = 0; i < 200; ++i) inproc_urls.push_back(url(i, "/"));
+  const floor_result lean = plugin_inproc(inproc_urls, seconds, "auto");
+  const floor_result curl = plugin_inproc(inproc_urls, seconds, "curl");
+  // ... and 1000 slow checks (2 s answers) always in flight, to split the slow run's CPU.
+  std::vector<std::string> slow_urls;
+  for (size_t i = 0; i < 1000; ++i) slow_urls.push_back(url(i, "/slow"));
+  const floor_result lean_slow = plugin_inproc(slow_urls, 2 * seconds, "auto");
+
   // 2. Fast: 1000 distinct URLs every 100 ms (10k checks/s offered).
   std::string fast = "defaults: {interval: 100ms, timeout: 2s}\ndomains:\n";
   for (size_t i = 0; i < 1000; ++i) fast += "  - " + url(i, "/") + "\n";
-  double fast_rate = 0, fast_cpu = 0;
+  double fast_rate = 0;
+  cpu_time fast_cpu;
   long fast_rss = 0;
   run_agent(fast, "", seconds, fast_rate, fast_cpu, fast_rss, nullptr);
 
@@ -160,7 +183,8 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < 20; ++i)
     slow += "  - {name: fast-" + std::to_string(i) + ", target: \"" + url(i, "/") +
             "\", interval: 1s, timeout: 1s}\n";
-  double slow_rate = 0, slow_cpu = 0, fast_alongside = 0;
+  double slow_rate = 0, fast_alongside = 0;
+  cpu_time slow_cpu;
   long slow_rss = 0;
   // The slow runs end in waves (every 2 s): a window of twice the phase keeps the error of
   // counting one wave more or less small (1000 / window).
@@ -198,12 +222,29 @@ int main(int argc, char** argv) {
       "| agent, 1000 URLs every 100 ms, fresh connections | %.0f checks/s (%.2fx ceiling) "
       "| >= 0.7x |\n",
       fast_rate, ceiling > 0 ? fast_rate / ceiling : 0.0);
-  std::printf("| agent CPU per check (fast) | %.1f us | <= 6 us |\n", fast_cpu);
+  std::printf("| agent CPU per check (fast), user + sys | %.1f us (%.1f + %.1f) | <= 6 us |\n",
+              fast_cpu.total(), fast_cpu.user, fast_cpu.sys);
   std::printf("| agent RSS (fast) | %.1f MiB | |\n", static_cast<double>(fast_rss) / 1024.0);
   std::printf("| slow: 1000 URLs answering in 2 s | %.0f checks/s | >= 450 |\n", slow_only);
   std::printf("| slow: 20 fast URLs alongside, interval 1 s | %.2f results/s per URL | 1.00 |\n",
               fast_alongside / 20.0);
-  std::printf("| agent CPU per check (slow run) | %.1f us | |\n", slow_cpu);
+  std::printf("| agent CPU per check (slow run), user + sys | %.1f us (%.1f + %.1f) | |\n",
+              slow_cpu.total(), slow_cpu.user, slow_cpu.sys);
+  std::printf(
+      "| floor: bare epoll loop, syscalls of one fresh connection only | %.0f conn/s, "
+      "%.1f us (%.1f + %.1f) | |\n",
+      floor.rate, floor.user_us + floor.sys_us, floor.user_us, floor.sys_us);
+  std::printf(
+      "| plugin alone in-process, lean engine (auto) | %.0f checks/s, %.1f us (%.1f + %.1f) "
+      "| |\n",
+      lean.rate, lean.user_us + lean.sys_us, lean.user_us, lean.sys_us);
+  std::printf(
+      "| plugin alone in-process, engine: curl | %.0f checks/s, %.1f us (%.1f + %.1f) | |\n",
+      curl.rate, curl.user_us + curl.sys_us, curl.user_us, curl.sys_us);
+  std::printf(
+      "| plugin alone in-process, 1000 slow checks (lean) | %.0f checks/s, %.1f us "
+      "(%.1f + %.1f) | |\n",
+      lean_slow.rate, lean_slow.user_us + lean_slow.sys_us, lean_slow.user_us, lean_slow.sys_us);
   std::printf("| agent RSS, 1000 / 100k configured checks | %.1f / %.1f MiB | |\n",
               static_cast<double>(rss_1k) / 1024.0, static_cast<double>(rss_100k) / 1024.0);
   std::printf("| memory per configured check at 100k | %.0f bytes | < 1024 |\n", bytes_per_check);

@@ -1,5 +1,6 @@
 // http_check: the HTTP(S) check. One engine (event loop thread: libcurl multi + c-ares on
-// epoll) per plugin instance runs every check of the instance asynchronously.
+// epoll, and a lean HTTP/1.1 client for plain http://) per plugin instance runs every check of
+// the instance asynchronously.
 #include <isitup/plugin.hpp>
 
 #include <algorithm>
@@ -24,7 +25,8 @@ class http_check : public sdk::async_checks {
 
   // Main thread. Checks with equal options share one parsed copy of them.
   std::unique_ptr<sdk::prepared_check> prepare(const sdk::check_spec& spec) override {
-    check_target t{spec.target, parse_url(spec.target), nullptr};
+    url_parts parts = parse_url(spec.target);
+    check_target t{std::move(parts), nullptr};
     const std::string key = options_key(spec.options);
     if (auto it = shared_.find(key); it != shared_.end()) t.config = it->second.lock();
     if (!t.config) {

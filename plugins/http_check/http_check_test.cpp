@@ -12,12 +12,15 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
 
 #include "fake_host.hpp"
+#include "http_config.hpp"
+#include "http_engine.hpp"
 #include "testing/test_servers.hpp"
 #include "under_test.hpp"
 
@@ -59,7 +62,9 @@ nginx_server& nginx() {
   return server;
 }
 
-class http_check_test : public ::testing::Test {
+// Every case runs on both engines: "auto" (plain http:// on the lean HTTP/1.1 engine, the
+// rest on curl) and "curl" (everything on libcurl); the records must be the same.
+class http_check_test : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     plugin_ = std::make_unique<check_under_test>(host_, isitup_plugin_entry());
@@ -67,11 +72,19 @@ class http_check_test : public ::testing::Test {
   }
   void TearDown() override { EXPECT_TRUE(host_.problems().empty()); }
 
+  // Prepares a check with this run's engine (unless the options choose one).
+  void* prepare(const std::string& name, const std::string& target, option_map options,
+                std::string& error, std::chrono::milliseconds interval = 60s,
+                std::chrono::milliseconds timeout = 5s) {
+    options.emplace("engine", GetParam());
+    return plugin_->prepare(name, target, std::move(options), error, interval, timeout);
+  }
+
   // Prepares and runs one check; asserts it ended within timeout + 1 s.
   observed check(const std::string& target, option_map options = {},
                  std::chrono::milliseconds timeout = 2s) {
     std::string error;
-    void* c = plugin_->prepare(target, target, std::move(options), error, 60s, timeout);
+    void* c = prepare(target, target, std::move(options), error, 60s, timeout);
     EXPECT_NE(c, nullptr) << error;
     observed r;
     if (!c) return r;
@@ -104,7 +117,7 @@ class http_check_test : public ::testing::Test {
   }
   std::string prepare_error(const std::string& target, option_map options = {}) {
     std::string error;
-    void* c = plugin_->prepare(target, target, std::move(options), error);
+    void* c = prepare(target, target, std::move(options), error);
     return c ? "" : error;
   }
 
@@ -135,7 +148,7 @@ class http_check_test : public ::testing::Test {
 
 // ---------------------------------------------------------------- plain HTTP
 
-TEST_F(http_check_test, ok_200_is_up_with_fields) {
+TEST_P(http_check_test, ok_200_is_up_with_fields) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r = check(http("/"));
   EXPECT_TRUE(r.up) << r;
@@ -151,7 +164,7 @@ TEST_F(http_check_test, ok_200_is_up_with_fields) {
   expect_sensible_timings(r);
 }
 
-TEST_F(http_check_test, host_name_is_resolved_by_our_resolver) {
+TEST_P(http_check_test, host_name_is_resolved_by_our_resolver) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r = check(http("/", "localhost"));  // from /etc/hosts, via c-ares
   EXPECT_TRUE(r.up) << r;
@@ -160,7 +173,7 @@ TEST_F(http_check_test, host_name_is_resolved_by_our_resolver) {
   expect_sensible_timings(r);
 }
 
-TEST_F(http_check_test, status_404_and_500_are_down) {
+TEST_P(http_check_test, status_404_and_500_are_down) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   for (const char* path : {"/404", "/500"}) {
     const observed r = check(http(path));
@@ -169,7 +182,7 @@ TEST_F(http_check_test, status_404_and_500_are_down) {
   }
 }
 
-TEST_F(http_check_test, expected_status_overrides_the_default) {
+TEST_P(http_check_test, expected_status_overrides_the_default) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   EXPECT_TRUE(check(http("/404"), {{"expect_status", list_value{"404"}}}).up);
   EXPECT_TRUE(check(http("/created"), {{"expect_status", list_value{"200-201", "404"}}}).up);
@@ -177,7 +190,7 @@ TEST_F(http_check_test, expected_status_overrides_the_default) {
   expect_down(check(http("/redirect"), {{"expect_status", list_value{"200"}}}), "http_status");
 }
 
-TEST_F(http_check_test, regex_must_match) {
+TEST_P(http_check_test, regex_must_match) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed ok = check(http("/"), {{"regex", "hello \\w+"}});
   EXPECT_TRUE(ok.up) << ok;
@@ -188,7 +201,7 @@ TEST_F(http_check_test, regex_must_match) {
   EXPECT_EQ(bad.code, 200);
 }
 
-TEST_F(http_check_test, regex_absent_must_not_match) {
+TEST_P(http_check_test, regex_absent_must_not_match) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed ok = check(http("/"), {{"regex_absent", "(?i)error"}});
   EXPECT_TRUE(ok.up) << ok;
@@ -198,7 +211,7 @@ TEST_F(http_check_test, regex_absent_must_not_match) {
   EXPECT_EQ(bad.regex_match, 0);
 }
 
-TEST_F(http_check_test, redirect_is_followed_only_when_asked) {
+TEST_P(http_check_test, redirect_is_followed_only_when_asked) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed not_followed = check(http("/redirect"));
   EXPECT_TRUE(not_followed.up) << not_followed;  // 302 is in the default 200-399
@@ -212,7 +225,7 @@ TEST_F(http_check_test, redirect_is_followed_only_when_asked) {
   EXPECT_EQ(followed.regex_match, 1);
 }
 
-TEST_F(http_check_test, redirect_loop_is_stopped) {
+TEST_P(http_check_test, redirect_loop_is_stopped) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r = check(http("/loop"), {{"follow_redirects", "true"}, {"max_redirects", "3"}});
   expect_down(r, "protocol");
@@ -220,14 +233,14 @@ TEST_F(http_check_test, redirect_loop_is_stopped) {
   EXPECT_NE(r.message.find("redirects"), std::string::npos) << r;
 }
 
-TEST_F(http_check_test, redirect_to_file_url_is_refused) {
+TEST_P(http_check_test, redirect_to_file_url_is_refused) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r = check(http("/to-file"), {{"follow_redirects", "true"}});
   expect_down(r, "protocol");
   EXPECT_NE(r.message.find("http"), std::string::npos) << r;
 }
 
-TEST_F(http_check_test, redirect_from_http_to_https) {
+TEST_P(http_check_test, redirect_from_http_to_https) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r =
       check(http("/to-https"), {{"follow_redirects", "true"}, {"ca_file", nginx().certs().ca}});
@@ -236,7 +249,7 @@ TEST_F(http_check_test, redirect_from_http_to_https) {
   EXPECT_GT(r.days_left, 300);
 }
 
-TEST_F(http_check_test, method_body_headers_and_user_agent_are_sent) {
+TEST_P(http_check_test, method_body_headers_and_user_agent_are_sent) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   EXPECT_TRUE(check(http("/method"), {{"method", "POST"}, {"body", "a=1"}, {"regex", "^POST"}}).up);
   EXPECT_TRUE(check(http("/method"), {{"method", "DELETE"}, {"regex", "^DELETE"}}).up);
@@ -247,32 +260,112 @@ TEST_F(http_check_test, method_body_headers_and_user_agent_are_sent) {
                                              {"user_agent", "probe/9"},
                                              {"regex", "(?m)^x-isitup=yes ua=probe/9$"}});
   EXPECT_TRUE(h.up) << h;
+  // A configured Host replaces the URL's (one Host header: nginx refuses two with 400).
+  const observed host = check(http("/"), {{"headers", map_value{{"Host", "other.example"}}}});
+  EXPECT_TRUE(host.up) << host;
+}
+
+// auto: plain http:// without proxy or reuse runs on the lean engine, https and the rest on
+// curl; an http -> https redirect runs its first hop lean and the second on curl.
+TEST_P(http_check_test, plain_http_runs_on_the_lean_engine_unless_curl_is_chosen) {
+  ASSERT_TRUE(nginx().ok()) << nginx().error();
+  const bool lean = GetParam() == "auto";
+  auto lean_hops = [](const std::function<void()>& f) {
+    const uint64_t before = engine::lean_transfers();
+    f();
+    return engine::lean_transfers() - before;
+  };
+  EXPECT_EQ(lean_hops([&] { EXPECT_TRUE(check(http("/")).up); }), lean ? 1u : 0u);
+  EXPECT_EQ(lean_hops([&] {
+              EXPECT_TRUE(check(http("/redirect"), {{"follow_redirects", "true"}}).up);
+            }),
+            lean ? 2u : 0u);
+  EXPECT_EQ(lean_hops([&] {
+              EXPECT_TRUE(check(http("/to-https"),
+                                {{"follow_redirects", "true"}, {"ca_file", nginx().certs().ca}})
+                              .up);
+            }),
+            lean ? 1u : 0u);
+  EXPECT_EQ(
+      lean_hops([&] {
+        EXPECT_TRUE(check(https(nginx().https_port), {{"ca_file", nginx().certs().ca}}).up);
+        EXPECT_TRUE(check(http("/?r"), {{"reuse_connections", "true"}}).up);
+        // user:password@ becomes Basic auth on curl
+        EXPECT_TRUE(check("http://u:p@127.0.0.1:" + std::to_string(nginx().http_port) + "/").up);
+        EXPECT_TRUE(check("http://site.invalid/",
+                          {{"proxy", "http://127.0.0.1:" + std::to_string(nginx().http_port)}})
+                        .up);
+      }),
+      0u);
+}
+
+// Chunked and close-delimited bodies (the misbehaving servers cover content-length), and
+// a 404 body read to its end: the same bytes on both engines.
+TEST_P(http_check_test, chunked_and_close_delimited_bodies) {
+  bad_server chunked(bad_server::mode::chunked);
+  const observed c = check("http://127.0.0.1:" + std::to_string(chunked.port()) + "/",
+                           {{"regex", "^hello chunked world$"}});
+  EXPECT_TRUE(c.up) << c;
+  EXPECT_EQ(c.bytes, 19);
+  EXPECT_EQ(c.version, "1.1");
+  bad_server closed(bad_server::mode::close_delimited);
+  const observed d = check("http://127.0.0.1:" + std::to_string(closed.port()) + "/",
+                           {{"regex", "^until close$"}});
+  EXPECT_TRUE(d.up) << d;
+  EXPECT_EQ(d.bytes, 11);
+  EXPECT_EQ(d.version, "1.0");
 }
 
 // ---------------------------------------------------------------- misbehaving servers
 
-TEST_F(http_check_test, connection_refused_is_connect) {
+TEST_P(http_check_test, connection_refused_is_connect) {
   const int port = testing::free_port();
   const observed r = check("http://127.0.0.1:" + std::to_string(port) + "/");
   expect_down(r, "connect");
   EXPECT_LT(r.elapsed, 1s);
 }
 
-TEST_F(http_check_test, server_that_never_answers_is_timeout) {
+// A listener with a backlog of 0 that never accepts: once one connection fills the backlog,
+// the kernel drops further SYNs, so connecting hangs (no routable address is needed).
+TEST_P(http_check_test, connect_timeout_gives_up_connecting) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(listen(listener, 0), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(filler, reinterpret_cast<sockaddr*>(&a), len), 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/";
+  const observed r = check(url, {{"connect_timeout", "300ms"}}, 3s);
+  expect_down(r, "timeout");
+  EXPECT_GE(r.elapsed, 250ms) << r;
+  EXPECT_LT(r.elapsed, 1500ms) << r;  // the connect timeout, not the check's 3 s
+  // Without connect_timeout the check's own timeout ends it.
+  const observed whole = check(url, {}, 800ms);
+  expect_down(whole, "timeout");
+  EXPECT_GE(whole.elapsed, 700ms) << whole;
+  close(filler);
+  close(listener);
+}
+
+TEST_P(http_check_test, server_that_never_answers_is_timeout) {
   bad_server server(bad_server::mode::silent);
   const observed r = check("http://127.0.0.1:" + std::to_string(server.port()) + "/", {}, 1s);
   expect_down(r, "timeout");
   EXPECT_GE(r.elapsed, 900ms);
 }
 
-TEST_F(http_check_test, trickling_server_is_timeout) {
+TEST_P(http_check_test, trickling_server_is_timeout) {
   bad_server server(bad_server::mode::trickle);
   const observed r = check("http://127.0.0.1:" + std::to_string(server.port()) + "/", {}, 1500ms);
   expect_down(r, "timeout");
   EXPECT_EQ(r.code, 200);  // the head arrived
 }
 
-TEST_F(http_check_test, endless_body_is_too_large) {
+TEST_P(http_check_test, endless_body_is_too_large) {
   bad_server server(bad_server::mode::endless);
   const observed r = check("http://127.0.0.1:" + std::to_string(server.port()) + "/",
                            {{"max_body_bytes", "65536"}});
@@ -280,13 +373,13 @@ TEST_F(http_check_test, endless_body_is_too_large) {
   EXPECT_LE(r.bytes, 65536);
 }
 
-TEST_F(http_check_test, garbage_instead_of_http_is_protocol) {
+TEST_P(http_check_test, garbage_instead_of_http_is_protocol) {
   bad_server server(bad_server::mode::garbage);
   const observed r = check("http://127.0.0.1:" + std::to_string(server.port()) + "/");
   expect_down(r, "protocol");
 }
 
-TEST_F(http_check_test, reset_mid_body_is_connect) {
+TEST_P(http_check_test, reset_mid_body_is_connect) {
   bad_server server(bad_server::mode::reset);
   const observed r = check("http://127.0.0.1:" + std::to_string(server.port()) + "/");
   expect_down(r, "connect");
@@ -295,7 +388,7 @@ TEST_F(http_check_test, reset_mid_body_is_connect) {
 
 // ---------------------------------------------------------------- TLS
 
-TEST_F(http_check_test, tls_unknown_ca_is_down_and_trusted_with_ca_file) {
+TEST_P(http_check_test, tls_unknown_ca_is_down_and_trusted_with_ca_file) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   expect_down(check(https(nginx().https_port)), "tls");
   const observed r = check(https(nginx().https_port), {{"ca_file", nginx().certs().ca}});
@@ -315,7 +408,7 @@ TEST_F(http_check_test, tls_unknown_ca_is_down_and_trusted_with_ca_file) {
               "tls");
 }
 
-TEST_F(http_check_test, expired_certificate) {
+TEST_P(http_check_test, expired_certificate) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r = check(https(nginx().expired_port), {{"ca_file", nginx().certs().ca}});
   expect_down(r, "tls");
@@ -329,14 +422,14 @@ TEST_F(http_check_test, expired_certificate) {
       "tls");
 }
 
-TEST_F(http_check_test, wrong_host_certificate) {
+TEST_P(http_check_test, wrong_host_certificate) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r = check(https(nginx().wrong_host_port), {{"ca_file", nginx().certs().ca}});
   expect_down(r, "tls");
   EXPECT_TRUE(check(https(nginx().wrong_host_port), {{"tls_verify", "false"}}).up);
 }
 
-TEST_F(http_check_test, client_certificate) {
+TEST_P(http_check_test, client_certificate) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const auto& certs = nginx().certs();
   // Without one nginx answers 400 "No required SSL certificate was sent".
@@ -354,16 +447,16 @@ TEST_F(http_check_test, client_certificate) {
 
 // ---------------------------------------------------------------- connections and proxies
 
-TEST_F(http_check_test, fresh_connection_per_run_unless_reuse_is_set) {
+TEST_P(http_check_test, fresh_connection_per_run_unless_reuse_is_set) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   std::string error;
-  void* fresh = plugin_->prepare("fresh", http("/"), {}, error);
+  void* fresh = prepare("fresh", http("/"), {}, error);
   ASSERT_NE(fresh, nullptr) << error;
   run(fresh);
   const observed again = run(fresh);
   EXPECT_TRUE(again.up);
   EXPECT_GE(again.connect, 0.0) << "a fresh run connects";
-  void* reuse = plugin_->prepare("reuse", http("/?reuse"), {{"reuse_connections", "true"}}, error);
+  void* reuse = prepare("reuse", http("/?reuse"), {{"reuse_connections", "true"}}, error);
   ASSERT_NE(reuse, nullptr) << error;
   run(reuse);
   const observed reused = run(reuse);
@@ -371,7 +464,7 @@ TEST_F(http_check_test, fresh_connection_per_run_unless_reuse_is_set) {
   EXPECT_EQ(reused.connect, ISITUP_ABSENT_MS) << "the second run reuses the connection";
 }
 
-TEST_F(http_check_test, proxy_resolves_the_target) {
+TEST_P(http_check_test, proxy_resolves_the_target) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   // nginx serves absolute-form requests: it stands in for a forward proxy.
   const observed r = check(
@@ -383,7 +476,7 @@ TEST_F(http_check_test, proxy_resolves_the_target) {
 
 // ---------------------------------------------------------------- DNS
 
-TEST_F(http_check_test, nxdomain_and_servfail_are_dns) {
+TEST_P(http_check_test, nxdomain_and_servfail_are_dns) {
   dns_server dns;
   const list_value servers{dns.address()};
   const observed nx = check("http://nx.test/", {{"dns_servers", servers}});
@@ -395,12 +488,53 @@ TEST_F(http_check_test, nxdomain_and_servfail_are_dns) {
   EXPECT_GE(dns.queries(), 2);
 }
 
-TEST_F(http_check_test, names_resolve_through_dns_servers_and_are_cached) {
+// RFC 2308: the NXDOMAIN is kept for the SOA's minimum (1 s from the test server).
+TEST_P(http_check_test, nxdomain_is_cached_for_the_soa_minimum) {
+  dns_server dns;
+  std::string error;
+  void* c = prepare("nx", "http://gone.test/", {{"dns_servers", list_value{dns.address()}}}, error);
+  ASSERT_NE(c, nullptr) << error;
+  expect_down(run(c), "dns");
+  std::this_thread::sleep_for(200ms);  // the SOA is asked for after the answer
+  const int queries = dns.queries();
+  const observed cached = run(c);
+  expect_down(cached, "dns");
+  EXPECT_NE(cached.message.find("NXDOMAIN"), std::string::npos) << cached;
+  EXPECT_EQ(dns.queries(), queries);  // not asked again
+  std::this_thread::sleep_for(1100ms);
+  expect_down(run(c), "dns");
+  EXPECT_GT(dns.queries(), queries);  // expired: asked again
+}
+
+// bücher.test is looked up, connected to and sent as its A-label xn--bcher-kva.test.
+TEST_P(http_check_test, internationalized_host_name_becomes_its_a_label) {
+  EXPECT_EQ(parse_url("http://b\xc3\xbc"
+                      "cher.test/x")
+                .host,
+            "xn--bcher-kva.test");
+  EXPECT_EQ(parse_url("http://B\xc3\x9c"
+                      "CHER.test:81/x?y")
+                .url,
+            "http://xn--bcher-kva.test:81/x?y");
+  EXPECT_NE(prepare_error("http://a\xe2\x80\x8f\xd7\x90.test/"), "");  // bidi rule broken
+  ASSERT_TRUE(nginx().ok()) << nginx().error();
+  dns_server dns;
+  const std::string url =
+      "http://b\xc3\xbc"
+      "cher.test:" +
+      std::to_string(nginx().http_port) + "/";
+  const observed r = check(url, {{"dns_servers", list_value{dns.address()}}, {"regex", "hello"}});
+  EXPECT_TRUE(r.up) << r;
+  EXPECT_EQ(r.ip, "127.0.0.1");
+  EXPECT_GE(dns.queries(), 1);
+}
+
+TEST_P(http_check_test, names_resolve_through_dns_servers_and_are_cached) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   dns_server dns;
   const std::string url = "http://ok.test:" + std::to_string(nginx().http_port) + "/";
   std::string error;
-  void* c = plugin_->prepare("ok", url, {{"dns_servers", list_value{dns.address()}}}, error);
+  void* c = prepare("ok", url, {{"dns_servers", list_value{dns.address()}}}, error);
   ASSERT_NE(c, nullptr) << error;
   const observed first = run(c);
   EXPECT_TRUE(first.up) << first;
@@ -413,12 +547,12 @@ TEST_F(http_check_test, names_resolve_through_dns_servers_and_are_cached) {
   EXPECT_EQ(dns.queries(), queries);  // the answer's 60 s TTL has not passed
 }
 
-TEST_F(http_check_test, cached_answers_expire_with_their_ttl) {
+TEST_P(http_check_test, cached_answers_expire_with_their_ttl) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   dns_server dns;
   const std::string url = "http://short.test:" + std::to_string(nginx().http_port) + "/";
   std::string error;
-  void* c = plugin_->prepare("short", url, {{"dns_servers", list_value{dns.address()}}}, error);
+  void* c = prepare("short", url, {{"dns_servers", list_value{dns.address()}}}, error);
   ASSERT_NE(c, nullptr) << error;
   EXPECT_TRUE(run(c).up);
   const int queries = dns.queries();
@@ -429,7 +563,7 @@ TEST_F(http_check_test, cached_answers_expire_with_their_ttl) {
   EXPECT_GT(dns.queries(), queries);  // asked again
 }
 
-TEST_F(http_check_test, ip_protocol_and_fallback) {
+TEST_P(http_check_test, ip_protocol_and_fallback) {
   dns_server dns;
   const list_value servers{dns.address()};
   // v6only.test has only an AAAA record.
@@ -443,7 +577,7 @@ TEST_F(http_check_test, ip_protocol_and_fallback) {
   EXPECT_EQ(fallback.dns >= 0, true);
 }
 
-TEST_F(http_check_test, ipv6_target) {
+TEST_P(http_check_test, ipv6_target) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   if (!testing::ipv6_loopback_available()) {
     // No ::1 here: the check must still end, as a connect failure.
@@ -457,7 +591,7 @@ TEST_F(http_check_test, ipv6_target) {
 
 // ---------------------------------------------------------------- config errors
 
-TEST_F(http_check_test, bad_targets_and_options_are_config_errors) {
+TEST_P(http_check_test, bad_targets_and_options_are_config_errors) {
   EXPECT_NE(prepare_error("ftp://example.com/").find("http"), std::string::npos);
   EXPECT_NE(prepare_error("file:///etc/passwd"), "");
   EXPECT_NE(prepare_error("not a url"), "");
@@ -473,6 +607,8 @@ TEST_F(http_check_test, bad_targets_and_options_are_config_errors) {
   EXPECT_NE(prepare_error("https://example.com/", {{"dns_servers", list_value{"dns.google"}}}), "");
   EXPECT_NE(prepare_error("https://example.com/", {{"method", "get me"}}), "");
   EXPECT_NE(prepare_error("https://example.com/", {{"max_in_flight", "0"}}), "");
+  EXPECT_NE(prepare_error("https://example.com/", {{"engine", "fast"}}).find("engine"),
+            std::string::npos);
 }
 
 // ---------------------------------------------------------------- the async contract
@@ -489,11 +625,13 @@ struct run_counter {
 
 // Raw ABI access for what check_under_test does not do: many runs at once, destroy mid-run.
 struct raw_plugin {
-  explicit raw_plugin(fake_host& h) : ops(isitup_plugin_entry()->check) {
+  raw_plugin(fake_host& h, std::string engine_name)
+      : ops(isitup_plugin_entry()->check), engine(std::move(engine_name)) {
     char err[256] = "";
     EXPECT_EQ(ops->create(h.table(), h.ctx(), &instance, err, sizeof err), ISITUP_OK) << err;
   }
   void* prepare(const std::string& target, option_map given, std::chrono::milliseconds timeout) {
+    given.emplace("engine", engine);
     options.push_back(std::make_unique<sdk::testing::fake_options>(ops->options, ops->option_count,
                                                                    std::move(given)));
     const isitup_check_spec_v1 spec{sizeof spec, target.c_str(),  target.c_str(),
@@ -513,14 +651,15 @@ struct raw_plugin {
     ops->destroy(instance);
   }
   const isitup_check_ops_v1* ops;
+  std::string engine;
   void* instance = nullptr;
   std::vector<std::unique_ptr<sdk::testing::fake_options>> options;
   std::vector<void*> checks;
 };
 
-TEST_F(http_check_test, many_runs_in_flight_each_complete_once) {
+TEST_P(http_check_test, many_runs_in_flight_each_complete_once) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
-  raw_plugin p(host_);
+  raw_plugin p(host_, GetParam());
   run_counter counter;
   constexpr int n = 300;
   std::vector<void*> checks;
@@ -539,9 +678,9 @@ TEST_F(http_check_test, many_runs_in_flight_each_complete_once) {
 
 // Thousands of runs behind a small max_in_flight: the wait queue is consumed, compacted and
 // expired from; each run still completes exactly once.
-TEST_F(http_check_test, long_wait_queue_completes_every_run_once) {
+TEST_P(http_check_test, long_wait_queue_completes_every_run_once) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
-  raw_plugin p(host_);
+  raw_plugin p(host_, GetParam());
   run_counter counter;
   constexpr int n = 5000;
   std::vector<void*> checks;
@@ -558,9 +697,9 @@ TEST_F(http_check_test, long_wait_queue_completes_every_run_once) {
   p.destroy();
 }
 
-TEST_F(http_check_test, max_in_flight_caps_concurrent_requests) {
+TEST_P(http_check_test, max_in_flight_caps_concurrent_requests) {
   bad_server server(bad_server::mode::silent);
-  raw_plugin p(host_);
+  raw_plugin p(host_, GetParam());
   run_counter counter;
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
   std::vector<void*> checks;
@@ -578,7 +717,7 @@ TEST_F(http_check_test, max_in_flight_caps_concurrent_requests) {
   p.destroy();
 }
 
-TEST_F(http_check_test, destroy_abandons_runs_in_flight_without_completing_them) {
+TEST_P(http_check_test, destroy_abandons_runs_in_flight_without_completing_them) {
   bad_server server(bad_server::mode::silent);
   // A UDP socket nobody reads: a DNS server that never answers.
   const int quiet_dns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -589,7 +728,7 @@ TEST_F(http_check_test, destroy_abandons_runs_in_flight_without_completing_them)
   ASSERT_EQ(bind(quiet_dns, reinterpret_cast<sockaddr*>(&a), len), 0);
   ASSERT_EQ(getsockname(quiet_dns, reinterpret_cast<sockaddr*>(&a), &len), 0);
   const std::string quiet = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
-  raw_plugin p(host_);
+  raw_plugin p(host_, GetParam());
   run_counter counter;
   void* slow = p.prepare("http://127.0.0.1:" + std::to_string(server.port()) + "/", {}, 30s);
   void* resolving = p.prepare("http://nx.test/", {{"dns_servers", list_value{quiet}}}, 30s);
@@ -602,6 +741,9 @@ TEST_F(http_check_test, destroy_abandons_runs_in_flight_without_completing_them)
   EXPECT_EQ(counter.calls.load(), 0);
   close(quiet_dns);
 }
+
+INSTANTIATE_TEST_SUITE_P(engines, http_check_test, ::testing::Values("auto", "curl"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace isitup::http

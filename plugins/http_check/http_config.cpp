@@ -1,9 +1,11 @@
 #include "http_config.hpp"
 
 #include <arpa/inet.h>
+#include <idn2.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 namespace isitup::http {
@@ -73,6 +75,56 @@ std::string parse_dns_server(const std::string& s) {
   throw invalid_argument("dns_servers: '" + s + "' is not an IP address (with optional :port)");
 }
 
+bool is_ascii(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c & 0x80) == 0; });
+}
+
+// A Unicode host name -> its A-label, as curl itself does it (TR46 non-transitional, then
+// transitional for names that only that accepts).
+std::string to_a_label(const std::string& host, const std::string& url) {
+  char* out = nullptr;
+  int rc = idn2_to_ascii_8z(host.c_str(), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  if (rc == IDN2_DISALLOWED)
+    rc = idn2_to_ascii_8z(host.c_str(), &out, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
+  if (rc != IDN2_OK)
+    throw invalid_argument("target '" + url + "': host '" + host +
+                           "' is not a valid internationalized domain name: " + idn2_strerror(rc));
+  std::string ascii(out);
+  idn2_free(out);
+  return ascii;
+}
+
+bool iequals(const std::string& a, const char* b) {
+  return a.size() == std::strlen(b) &&
+         std::equal(a.begin(), a.end(), b, [](char x, char y) { return ::tolower(x) == y; });
+}
+
+// The lean engine's request after the Host line, with the headers curl would send: its own
+// (User-Agent, Accept, and for a body Content-Length and a form Content-Type) unless the
+// configuration sets one of that name, then the configured ones; and Connection: close.
+std::string lean_tail(const check_config& c,
+                      const std::vector<std::pair<std::string, std::string>>& headers,
+                      bool with_body) {
+  auto configured = [&](const char* name) {
+    return std::any_of(headers.begin(), headers.end(),
+                       [&](const auto& h) { return iequals(h.first, name); });
+  };
+  std::string t;
+  if (!c.user_agent.empty() && !configured("user-agent"))
+    t += "User-Agent: " + c.user_agent + "\r\n";
+  if (!configured("accept")) t += "Accept: */*\r\n";
+  for (const auto& [name, value] : headers) t += name + ": " + value + "\r\n";
+  if (with_body) {
+    if (!configured("content-length"))
+      t += "Content-Length: " + std::to_string(c.body.size()) + "\r\n";
+    if (!configured("content-type")) t += "Content-Type: application/x-www-form-urlencoded\r\n";
+  }
+  if (!configured("connection")) t += "Connection: close\r\n";
+  t += "\r\n";
+  if (with_body) t += c.body;
+  return t;
+}
+
 }  // namespace
 
 url_parts parse_url(const std::string& url) {
@@ -101,6 +153,36 @@ url_parts parse_url(const std::string& url) {
     curl_free(part);
   }
   out.host_is_ip = is_ip_literal(out.host);
+  if (!is_ascii(out.host)) {
+    out.host = to_a_label(out.host, url);
+    if (curl_url_set(u.get(), CURLUPART_HOST, out.host.c_str(), 0) != CURLUE_OK)
+      throw invalid_argument("target '" + url + "' has a bad host");
+  }
+  if (curl_url_get(u.get(), CURLUPART_URL, &part, 0) == CURLUE_OK) {
+    out.url = part;
+    curl_free(part);
+  }
+  std::string path = "/";
+  if (curl_url_get(u.get(), CURLUPART_PATH, &part, 0) == CURLUE_OK) {
+    if (*part) path = part;
+    curl_free(part);
+  }
+  if (curl_url_get(u.get(), CURLUPART_QUERY, &part, 0) == CURLUE_OK) {
+    (path += '?') += part;
+    curl_free(part);
+  }
+  if (curl_url_get(u.get(), CURLUPART_USER, &part, 0) == CURLUE_OK) {
+    out.has_userinfo = true;
+    curl_free(part);
+  }
+  // The request target is the part of the URL after the authority, up to any fragment.
+  const auto authority = out.url.find("://");
+  const auto at = authority == std::string::npos ? authority : out.url.find('/', authority + 3);
+  if (at == std::string::npos || out.url.compare(at, path.size(), path) != 0 || at > 65535 ||
+      path.size() > 65535)
+    throw invalid_argument("target '" + url + "' has a path this check cannot send");
+  out.path_at = static_cast<uint16_t>(at);
+  out.path_len = static_cast<uint16_t>(path.size());
   return out;
 }
 
@@ -135,6 +217,9 @@ const std::vector<sdk::option>& declared_options() {
        "keep connections open between runs (default: a fresh connection per run)"},
       {"max_in_flight", ISITUP_OPT_INT, "4096",
        "requests in flight at once for all checks of the plugin (the smallest value set wins)"},
+      {"engine", ISITUP_OPT_STRING, "auto",
+       "auto: plain http:// without proxy or reuse on the built-in HTTP/1.1 client, the rest on "
+       "libcurl; curl: always libcurl"},
   };
   return options;
 }
@@ -164,7 +249,9 @@ std::shared_ptr<const check_config> make_config(const sdk::options_view& o) {
                                         [](char ch) { return ch >= 'A' && ch <= 'Z'; }))
     throw invalid_argument("method: '" + c->method + "' is not an HTTP method (e.g. GET, HEAD)");
   curl_slist* headers = nullptr;
+  std::vector<std::pair<std::string, std::string>> header_list;
   for (const auto& [name, value] : o.map("headers")) {
+    header_list.emplace_back(name, value);
     if (name.empty() || name.find_first_of(":\r\n ") != std::string::npos ||
         value.find_first_of("\r\n") != std::string::npos)
       throw invalid_argument("headers: bad header '" + name + "'");
@@ -219,6 +306,15 @@ std::shared_ptr<const check_config> make_config(const sdk::options_view& o) {
   c->reuse_connections = o.boolean("reuse_connections");
   c->max_in_flight = o.integer("max_in_flight");
   if (c->max_in_flight < 1) throw invalid_argument("max_in_flight: must be at least 1");
+  const std::string engine = o.string("engine");
+  if (engine != "auto" && engine != "curl")
+    throw invalid_argument("engine: '" + engine + "' is not auto or curl");
+  c->force_curl = engine == "curl";
+  c->host_header_set = std::any_of(header_list.begin(), header_list.end(),
+                                   [](const auto& h) { return iequals(h.first, "host"); });
+  const bool with_body = c->has_body && c->method != "HEAD";
+  c->lean_tail = lean_tail(*c, header_list, with_body);
+  c->lean_tail_get = lean_tail(*c, header_list, false);
   return c;
 }
 

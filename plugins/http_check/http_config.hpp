@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,13 +18,20 @@ namespace isitup::http {
 
 enum class ip_family { v4, v6 };
 
-// The parts of an http(s) URL the check needs. Throws std::invalid_argument when `url` is
-// not an absolute http:// or https:// URL with a host.
+// The parts of an http(s) URL the check needs. A host name in Unicode is converted to its
+// A-label (punycode, IDNA2008/TR46 by libidn2) so that DNS, the Host header and TLS SNI all
+// see the ASCII form. Throws std::invalid_argument when `url` is not an absolute http:// or
+// https:// URL with a host.
 struct url_parts {
   std::string scheme;  // "http" or "https"
   std::string host;    // without brackets for IPv6 literals
   int port = 0;        // explicit or the scheme's default
   bool host_is_ip = false;
+  bool has_userinfo = false;           // user:password@ in the URL (curl sends it as Basic auth)
+  uint16_t path_at = 0, path_len = 0;  // the request target (path and query) within `url`
+  std::string url;                     // the URL as sent: an internationalized host as its A-label
+
+  std::string_view request_path() const { return std::string_view(url).substr(path_at, path_len); }
 };
 url_parts parse_url(const std::string& url);
 
@@ -54,6 +62,18 @@ struct check_config {
   std::string proxy;
   bool reuse_connections = false;
   int64_t max_in_flight = 0;
+  bool force_curl = false;  // engine: curl
+
+  // The lean HTTP/1.1 engine's request after the Host line (headers, blank line, body),
+  // built once: as configured, and as GET without a body (after a 303).
+  std::string lean_tail, lean_tail_get;
+  bool host_header_set = false;  // `headers` has a Host: it replaces the URL's
+
+  // Whether a hop to `t` can run on the lean engine instead of curl.
+  bool lean_eligible(const url_parts& t) const {
+    return !force_curl && t.scheme == "http" && !t.has_userinfo && proxy.empty() &&
+           !reuse_connections;
+  }
 
   bool status_expected(long code) const {
     for (const auto& [lo, hi] : expect_status)
@@ -65,7 +85,6 @@ struct check_config {
 
 // One configured check: its URL and its (shared) options.
 struct check_target {
-  std::string url;
   url_parts target;
   std::shared_ptr<const check_config> config;
 };

@@ -17,12 +17,6 @@ namespace isitup::http {
 
 namespace {
 
-constexpr uint64_t tag_wake = 0;
-constexpr uint64_t tag_curl = 1;
-constexpr uint64_t tag_ares_base = 2;  // + channel index
-
-uint64_t epoll_key(uint64_t tag, int fd) { return (tag << 32) | static_cast<uint32_t>(fd); }
-
 void raise_fd_limit() {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max && rl.rlim_cur < 65536) {
@@ -74,6 +68,7 @@ engine::~engine() {
       curl_easy_cleanup(j->easy);
     }
     curl_slist_free_all(j->resolve);
+    lean_close(j);
   }
   for (auto& c : channels_) ares_destroy(c->ch);  // callbacks see ARES_EDESTRUCTION
   for (auto& [key, l] : lookups_) delete l;
@@ -88,15 +83,14 @@ void engine::submit(const check_target& check, std::chrono::milliseconds timeout
                     sdk::completion done) {
   auto* j = new job(check.config, std::move(done));
   j->deadline = clock::now() + timeout;
-  j->url = check.url;
   j->target = check.target;
-  bool wake = false;
   {
     std::lock_guard lock(incoming_mu_);
-    wake = incoming_.empty();
     incoming_.push_back(j);
   }
-  if (wake) {
+  // Only a loop blocked in epoll_wait needs the eventfd (a write, an epoll return and a read:
+  // three syscalls); a loop that is awake takes the run before it next sleeps.
+  if (sleeping_.exchange(false)) {
     const uint64_t one = 1;
     if (write(wake_fd_, &one, sizeof one) < 0) { /* already signalled (counter full) */
     }
@@ -106,15 +100,21 @@ void engine::submit(const check_target& check, std::chrono::milliseconds timeout
 void engine::loop() {
   epoll_event events[256];
   while (!stopping_) {
+    // Announce the sleep before looking for incoming runs (next_timeout_ms): a run submitted
+    // after that look sees the flag and wakes the loop.
+    sleeping_.store(true);
     const int n = epoll_wait(epoll_fd_, events, 256, next_timeout_ms());
+    sleeping_.store(false);
     for (int i = 0; i < n; ++i) {
       const uint64_t tag = events[i].data.u64 >> 32;
       const int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
       const uint32_t ev = events[i].events;
       if (tag == tag_wake) {
-        uint64_t count;
-        while (read(wake_fd_, &count, sizeof count) > 0) {
+        uint64_t count;                                 // one read resets the counter
+        if (read(wake_fd_, &count, sizeof count) < 0) { /* raced with another reader: none */
         }
+      } else if (tag == tag_lean) {
+        lean_event(fd, ev);
       } else if (tag == tag_curl) {
         int flags = 0;
         if (ev & EPOLLIN) flags |= CURL_CSELECT_IN;
@@ -212,9 +212,19 @@ void engine::untrack_deadline(job* j) {
   j->has_deadline = false;
 }
 
+void engine::track_deadline(job* j, clock::time_point at) {
+  untrack_deadline(j);
+  j->deadline_it = deadlines_.emplace(at, j);
+  j->has_deadline = true;
+}
+
 void engine::expire_deadlines(clock::time_point now) {
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     job* j = deadlines_.begin()->second;
+    if (j->conn) {
+      lean_timeout(j);
+      continue;
+    }
     const bool queued = j->begun == clock::time_point{};
     if (queued) {
       queue_[j->queue_pos] = nullptr;
@@ -254,6 +264,10 @@ void engine::start_transfer(job* j, const std::string& ip) {
     finish(j, sdk::result::down("timeout", "timed out before connecting"));
     return;
   }
+  if (c.lean_eligible(j->target)) {
+    start_lean(j, ip.empty() ? j->target.host : ip);
+    return;
+  }
   CURL* e = nullptr;
   if (!idle_easy_.empty()) {
     e = idle_easy_.back();
@@ -282,7 +296,7 @@ void engine::start_transfer(job* j, const std::string& ip) {
     j->resolve = curl_slist_append(nullptr, entry.c_str());
     curl_easy_setopt(e, CURLOPT_RESOLVE, j->resolve);
   }
-  curl_easy_setopt(e, CURLOPT_URL, j->url.c_str());
+  curl_easy_setopt(e, CURLOPT_URL, j->target.url.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, j);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->error);
@@ -355,17 +369,22 @@ void engine::finish(job* j, sdk::result r) {
       if (waiter == j) waiter = nullptr;
     j->waiting = nullptr;
   }
+  release_transfer(j);
+  jobs_.erase(j);
+  --in_flight_;
+  sdk::completion done = std::move(j->done);
+  delete j;
+  done(r);
+}
+
+void engine::release_transfer(job* j) {
   if (j->easy) {
     idle_easy_.push_back(j->easy);
     j->easy = nullptr;
   }
   curl_slist_free_all(j->resolve);
   j->resolve = nullptr;
-  jobs_.erase(j);
-  --in_flight_;
-  sdk::completion done = std::move(j->done);
-  delete j;
-  done(r);
+  lean_close(j);
 }
 
 int engine::on_curl_socket(CURL*, curl_socket_t fd, int what, void* userp, void* socketp) {

@@ -2,7 +2,9 @@
 // request of the instance through one libcurl multi handle (curl_multi_socket_action on
 // epoll) and resolves host names with c-ares on the same loop, so no thread is created per
 // lookup or per request. Resolved addresses are cached for their DNS TTL and handed to curl
-// with CURLOPT_RESOLVE, so the Host header and TLS SNI stay those of the URL.
+// with CURLOPT_RESOLVE, so the Host header and TLS SNI stay those of the URL. Plain http://
+// hops without a proxy or connection reuse skip curl: a lean HTTP/1.1 client on the same loop
+// runs them (http_lean.cpp) at little more than the syscalls of a fresh connection.
 //
 // Contract: submit() may be called from any thread and returns at once; each submitted run
 // completes exactly once, on the loop thread, unless the engine is destroyed first: the
@@ -29,6 +31,8 @@
 
 namespace isitup::http {
 
+struct lean_parser;
+
 class engine {
  public:
   using clock = std::chrono::steady_clock;
@@ -40,16 +44,21 @@ class engine {
 
   // Runs `check` once; `done` is called within `timeout` (plus loop latency). Any thread.
   void submit(const check_target& check, std::chrono::milliseconds timeout, sdk::completion done);
+  // Hops run by the lean HTTP/1.1 engine since the process started (tests).
+  static uint64_t lean_transfers();
   // Requests in flight at most (queued runs wait, their timeout running). Any thread.
   void set_max_in_flight(int64_t n) { max_in_flight_.store(n); }
 
  private:
+  friend struct lean_parser;  // http_parser's callbacks fill a job
   struct job;
+  struct lean_conn;
   struct lookup;
   struct channel;
   struct cache_entry {
     std::vector<std::string> v4, v6;
     clock::time_point expires;
+    bool nxdomain = false;  // a negative answer (RFC 2308), kept for a short time
   };
 
   void loop();
@@ -63,9 +72,25 @@ class engine {
   void check_multi_info();
   void finish(job* j, sdk::result r);
   void untrack_deadline(job* j);
+  void track_deadline(job* j, clock::time_point at);
+  void release_transfer(job* j);  // gives back the hop's curl handle or lean connection
+
+  // The lean HTTP/1.1 engine for plain http:// hops (http_lean.cpp)
+  void start_lean(job* j, const std::string& ip);
+  void lean_event(int fd, uint32_t events);
+  void lean_connected(job* j);
+  void lean_send(job* j);
+  void lean_receive(job* j);
+  void lean_fail(job* j, const char* kind, std::string message);
+  void lean_done(job* j);
+  void lean_timeout(job* j);
+  void lean_fields(job* j, sdk::result& r);
+  void lean_close(job* j);
 
   // Outcome (http_result.cpp)
   void transfer_done(job* j, CURLcode rc);
+  // The verdict on a hop that completed (either engine): redirect, status, regexes, TLS days.
+  void conclude(job* j, sdk::result r, std::string location);
   void fill_timings(job* j, sdk::result& r);
 
   // DNS (http_resolver.cpp)
@@ -76,6 +101,8 @@ class engine {
   void process_ares_timeouts();
   static void on_ares_sock_state(void* data, ares_socket_t fd, int readable, int writable);
   static void on_ares_result(void* arg, int status, int timeouts, ares_addrinfo* ai);
+  static void on_soa_result(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
+  void cache_put(const std::string& key, cache_entry entry, clock::time_point now);
 
   static int on_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
   static int on_curl_timer(CURLM* multi, long timeout_ms, void* userp);
@@ -88,6 +115,7 @@ class engine {
   CURLM* multi_ = nullptr;
   std::atomic<int64_t> max_in_flight_{4096};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> sleeping_{false};  // the loop is (about to be) blocked in epoll_wait
   bool destroying_ = false;
 
   std::mutex incoming_mu_;
@@ -102,6 +130,7 @@ class engine {
   bool curl_timer_armed_ = false;
   clock::time_point curl_timer_{};
   std::vector<CURL*> idle_easy_;
+  std::vector<job*> lean_by_fd_;  // lean connections by socket
 
   std::vector<std::unique_ptr<channel>> channels_;
   std::unordered_map<std::string, channel*> channel_by_key_;

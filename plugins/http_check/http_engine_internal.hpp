@@ -2,6 +2,8 @@
 // Loop thread only.
 #pragma once
 
+#include <http_parser.h>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -9,6 +11,14 @@
 #include "http_engine.hpp"
 
 namespace isitup::http {
+
+// Tags of the engine's epoll registrations (the high 32 bits of epoll_event.data.u64).
+constexpr uint64_t tag_wake = 0;
+constexpr uint64_t tag_curl = 1;
+constexpr uint64_t tag_ares_base = 2;  // + channel index
+constexpr uint64_t tag_lean = 0xffff;  // a lean-engine connection (http_lean.cpp)
+
+inline uint64_t epoll_key(uint64_t tag, int fd) { return (tag << 32) | static_cast<uint32_t>(fd); }
 
 inline double ms_between(engine::clock::time_point a, engine::clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -29,13 +39,13 @@ struct engine::job {
   bool has_deadline = false;
   size_t queue_pos = 0;  // index in engine::queue_ while waiting for a slot
 
-  std::string url;  // this hop's URL
-  url_parts target;
+  url_parts target;                 // this hop's URL and its parts
   bool get_after_redirect = false;  // a 303 (or 301/302 after POST) turned the method into GET
   int redirects = 0;
   double dns_ms = ISITUP_ABSENT_MS;
 
   lookup* waiting = nullptr;  // the DNS lookup this run waits for
+  lean_conn* conn = nullptr;  // this hop runs on the lean engine (http_lean.cpp)
   CURL* easy = nullptr;
   curl_slist* resolve = nullptr;
   std::string body;
@@ -56,6 +66,22 @@ struct engine::lookup {
   char mode;        // '4', '6' or 'a' (both families)
   std::vector<job*> waiters;
   clock::time_point started;
+};
+
+// One hop on the lean HTTP/1.1 engine: a non-blocking socket on the engine's epoll
+// (edge-triggered, registered once for both directions) and Node's http_parser.
+struct engine::lean_conn {
+  int fd = -1;
+  http_parser parser;
+  std::string request;
+  size_t sent = 0;
+  std::string ip;
+  clock::time_point connected{}, first_byte{};
+  bool connecting = true;
+  bool readable = false;  // an edge said so and recv has not seen EAGAIN since
+  bool head_done = false, complete = false, head_request = false;
+  bool in_location = false;  // the header being read is Location
+  std::string location;
 };
 
 struct engine::channel {

@@ -14,8 +14,62 @@ namespace isitup::http {
 
 namespace {
 
-constexpr uint64_t tag_ares_base = 2;
 constexpr auto max_cache_ttl = std::chrono::hours(1);
+// Negative answers are kept for the zone's SOA minimum (RFC 2308) but never longer than
+// this: a monitor should notice soon when a missing name appears.
+constexpr int max_negative_ttl_s = 60;
+
+uint32_t be32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// Skips a (possibly compressed) domain name; returns the offset after it, or -1.
+int skip_name(const unsigned char* buf, int len, int at) {
+  while (at < len) {
+    const unsigned char l = buf[at];
+    if (l == 0) return at + 1;
+    if ((l & 0xc0) == 0xc0) return at + 2 <= len ? at + 2 : -1;
+    at += 1 + l;
+  }
+  return -1;
+}
+
+// An NXDOMAIN answer's negative TTL (RFC 2308 section 5): min(SOA TTL, SOA MINIMUM) of the
+// SOA record in the authority section, capped; -1 when the answer has none.
+int negative_ttl(const unsigned char* buf, int len) {
+  if (!buf || len < 12 || (buf[3] & 0x0f) != 3) return -1;
+  const int qd = (buf[4] << 8) | buf[5], an = (buf[6] << 8) | buf[7], ns = (buf[8] << 8) | buf[9];
+  int at = 12;
+  for (int i = 0; i < qd && at >= 0; ++i) {
+    at = skip_name(buf, len, at);
+    if (at >= 0) at += 4;
+  }
+  for (int i = 0; i < an + ns && at >= 0; ++i) {
+    at = skip_name(buf, len, at);
+    if (at < 0 || at + 10 > len) return -1;
+    const int type = (buf[at] << 8) | buf[at + 1];
+    const uint32_t ttl = be32(buf + at + 4);
+    const int rdlen = (buf[at + 8] << 8) | buf[at + 9];
+    const int rdata = at + 10;
+    at = rdata + rdlen;
+    if (at > len) return -1;
+    if (i < an || type != 6) continue;
+    int p = skip_name(buf, len, rdata);      // MNAME
+    if (p >= 0) p = skip_name(buf, len, p);  // RNAME
+    if (p < 0 || p + 20 > at) return -1;
+    const uint32_t minimum = be32(buf + p + 16);  // after serial, refresh, retry, expire
+    return static_cast<int>(std::min<uint32_t>({ttl, minimum, max_negative_ttl_s}));
+  }
+  return -1;
+}
+
+// After an NXDOMAIN, the zone's SOA is asked for in the background to learn how long the
+// answer may be kept; the runs waiting for the name have their answer already.
+struct soa_probe {
+  engine* owner;
+  int* pending;     // the channel's count of queries in flight
+  std::string key;  // cache key: resolver, '|', family mode, host
+};
 
 std::string dns_error(int status) {
   switch (status) {
@@ -80,6 +134,11 @@ void engine::resolve(job* j) {
   if (auto it = cache_.find(key); it != cache_.end()) {
     if (it->second.expires > now) {
       j->dns_ms = ms_since(j->hop_resolve);
+      if (it->second.nxdomain) {
+        finish(j,
+               sdk::result::down("dns", "no such host (NXDOMAIN, cached) for " + j->target.host));
+        return;
+      }
       resolved(j, it->second);
       return;
     }
@@ -143,12 +202,13 @@ void engine::lookup_done(lookup* l, int status, ares_addrinfo* ai) {
     }
     if (ttl > 0 && (!entry.v4.empty() || !entry.v6.empty())) {
       entry.expires = now + std::min<clock::duration>(std::chrono::seconds(ttl), max_cache_ttl);
-      if (cache_.size() >= cache_sweep_at_) {
-        std::erase_if(cache_, [&](const auto& kv) { return kv.second.expires <= now; });
-        cache_sweep_at_ = std::max<size_t>(1024, cache_.size() * 2);
-      }
-      cache_[l->key] = entry;
+      cache_put(l->key, entry, now);
     }
+  } else if (status == ARES_ENOTFOUND) {
+    auto* probe = new soa_probe{this, &l->ch->pending, l->key};
+    ++l->ch->pending;
+    const std::string host = l->key.substr(l->key.find('|') + 2);
+    ares_query(l->ch->ch, host.c_str(), 1 /* IN */, 6 /* SOA */, &engine::on_soa_result, probe);
   }
   const double took = ms_since(l->started);
   for (job* j : l->waiters) {
@@ -164,6 +224,28 @@ void engine::lookup_done(lookup* l, int status, ares_addrinfo* ai) {
     }
     resolved(j, entry);
   }
+}
+
+void engine::cache_put(const std::string& key, cache_entry entry, clock::time_point now) {
+  if (cache_.size() >= cache_sweep_at_) {
+    std::erase_if(cache_, [&](const auto& kv) { return kv.second.expires <= now; });
+    cache_sweep_at_ = std::max<size_t>(1024, cache_.size() * 2);
+  }
+  cache_[key] = std::move(entry);
+}
+
+void engine::on_soa_result(void* arg, int status, int, unsigned char* abuf, int alen) {
+  std::unique_ptr<soa_probe> probe(static_cast<soa_probe*>(arg));
+  engine* self = probe->owner;
+  --*probe->pending;
+  if (self->destroying_ || status == ARES_EDESTRUCTION) return;
+  const int ttl = status == ARES_ENOTFOUND ? negative_ttl(abuf, alen) : -1;
+  if (ttl <= 0) return;
+  cache_entry e;
+  e.nxdomain = true;
+  const clock::time_point now = clock::now();
+  e.expires = now + std::chrono::seconds(ttl);
+  self->cache_put(probe->key, std::move(e), now);
 }
 
 void engine::resolved(job* j, const cache_entry& e) {
@@ -190,7 +272,7 @@ void engine::process_ares_timeouts() {
 void engine::on_ares_sock_state(void* data, ares_socket_t fd, int readable, int writable) {
   auto* c = static_cast<channel*>(data);
   epoll_event ev{};
-  ev.data.u64 = ((tag_ares_base + c->index) << 32) | static_cast<uint32_t>(fd);
+  ev.data.u64 = epoll_key(tag_ares_base + c->index, fd);
   ev.events = (readable ? EPOLLIN : 0u) | (writable ? EPOLLOUT : 0u);
   const int epfd = c->owner->epoll_fd_;
   if (!readable && !writable) {

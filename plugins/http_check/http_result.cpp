@@ -119,11 +119,20 @@ void engine::transfer_done(job* j, CURLcode rc) {
     finish(j, std::move(r));
     return;
   }
+  std::string location;
+  if (c.follow_redirects && r.http_code >= 300 && r.http_code < 400) {
+    char* loc = nullptr;
+    curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_URL, &loc);
+    if (loc) location = loc;
+  }
+  conclude(j, std::move(r), std::move(location));
+}
+
+void engine::conclude(job* j, sdk::result r, std::string location) {
+  const check_config& c = *j->cfg;
   const long code = r.http_code;
   if (c.follow_redirects && code >= 300 && code < 400) {
-    char* location = nullptr;
-    curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_URL, &location);
-    if (location && *location) {
+    if (!location.empty()) {
       if (j->redirects >= c.max_redirects) {
         r.up = false;
         r.error_kind = "protocol";
@@ -145,12 +154,9 @@ void engine::transfer_done(job* j, CURLcode rc) {
       ++j->redirects;
       if (code == 303 || ((code == 301 || code == 302) && c.method == "POST"))
         j->get_after_redirect = true;
-      j->url = location;
       j->target = std::move(next);
-      idle_easy_.push_back(j->easy);
-      j->easy = nullptr;
-      j->deadline_it = deadlines_.emplace(j->deadline, j);
-      j->has_deadline = true;
+      release_transfer(j);
+      track_deadline(j, j->deadline);
       start_hop(j);
       return;
     }

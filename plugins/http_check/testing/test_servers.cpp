@@ -316,6 +316,17 @@ void bad_server::serve(int fd) {
     case mode::garbage:
       send_all("SSH-2.0-OpenSSH_9.2 this is not HTTP\r\n\r\n");
       break;
+    case mode::chunked:
+      send_all(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+          "6\r\nhello \r\n");
+      send_all("8\r\nchunked \r\n5\r\nworld\r\n0\r\n\r\n");
+      break;
+    case mode::close_delimited:
+      send_all("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil ");
+      sleep_unless_stopped(50ms);
+      send_all("close");
+      break;
     case mode::reset: {
       send_all("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + std::string(1000, 'z'));
       sleep_unless_stopped(100ms);
@@ -376,7 +387,7 @@ void dns_server::serve() {
     std::vector<unsigned char> rdata;
     if (name == "servfail.test") {
       rcode = 2;
-    } else if (name == "ok.test" || name == "short.test") {
+    } else if (name == "ok.test" || name == "short.test" || name == "xn--bcher-kva.test") {
       rcode = 0;
       if (qtype == 1) rdata = {127, 0, 0, 1};
       if (name == "short.test") ttl = 1;
@@ -392,13 +403,21 @@ void dns_server::serve() {
     r[3] = static_cast<unsigned char>(0x80 | rcode);  // RA
     r[4] = 0, r[5] = 1;                               // one question
     r[6] = 0, r[7] = rdata.empty() ? 0 : 1;           // answers
-    r[8] = r[9] = r[10] = r[11] = 0;
+    r[8] = 0, r[9] = rcode == 3 ? 1 : 0;  // NXDOMAIN: the zone's SOA in the authority section
+    r[10] = r[11] = 0;
     if (!rdata.empty()) {
       const unsigned char answer[] = {0xc0, 0x0c, 0, static_cast<unsigned char>(qtype),
                                       0,    1,    0, 0,
                                       0,    ttl,  0, static_cast<unsigned char>(rdata.size())};
       r.insert(r.end(), answer, answer + sizeof answer);
       r.insert(r.end(), rdata.begin(), rdata.end());
+    }
+    if (rcode == 3) {
+      // SOA: TTL 60, MNAME and RNAME the root, serial/refresh/retry/expire, MINIMUM 1 s, so
+      // the negative answer may be kept for 1 s (RFC 2308).
+      const unsigned char soa[] = {0xc0, 0x0c, 0, 6, 0,  1, 0, 0, 0,  60, 0, 22, 0,  0, 0, 0, 0,
+                                   1,    0,    0, 0, 60, 0, 0, 0, 60, 0,  0, 0,  60, 0, 0, 0, 1};
+      r.insert(r.end(), soa, soa + sizeof soa);
     }
     sendto(fd_, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len);
   }

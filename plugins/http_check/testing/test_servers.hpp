@@ -74,11 +74,13 @@ class nginx_server {
 class bad_server {
  public:
   enum class mode {
-    silent,   // accepts, reads, never answers
-    trickle,  // a valid head, then the body at 1 byte per second
-    endless,  // a valid head, then body bytes forever
-    garbage,  // a line that is not HTTP, then closes
-    reset,    // a head announcing 100000 bytes, 1000 bytes, then a TCP reset
+    silent,           // accepts, reads, never answers
+    trickle,          // a valid head, then the body at 1 byte per second
+    endless,          // a valid head, then body bytes forever
+    garbage,          // a line that is not HTTP, then closes
+    reset,            // a head announcing 100000 bytes, 1000 bytes, then a TCP reset
+    chunked,          // a valid chunked answer "hello chunked world" (in three chunks)
+    close_delimited,  // an HTTP/1.0 answer "until close" without length, then closes
   };
   explicit bad_server(mode m);
   ~bad_server();
@@ -98,8 +100,9 @@ class bad_server {
 // A UDP DNS server on 127.0.0.1 answering:
 //   ok.test          A 127.0.0.1 (TTL 60), no AAAA      short.test   the same, TTL 1 s
 //   v6only.test      AAAA ::1, no A
+//   xn--bcher-kva.test (bücher.test)  A 127.0.0.1 (TTL 60)
 //   nx.test          NXDOMAIN          servfail.test   SERVFAIL
-//   anything else    NXDOMAIN
+//   anything else    NXDOMAIN, with an SOA whose MINIMUM is 1 s (negative TTL 1 s)
 class dns_server {
  public:
   dns_server();
