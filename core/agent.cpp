@@ -84,6 +84,9 @@ struct agent::impl {
   std::condition_variable cv;
   bool stop_requested = false;
   bool reload_requested = false;
+  // Whether a thread waits for runs to end (run_once, shut_down): only then does a completion
+  // wake it. While run() schedules, a futex wake per completion would be pure cost.
+  bool wake_on_run_end = false;
   int outstanding = 0;  // runs started and not yet completed or ended by the watchdog
   std::multimap<int64_t, run_ctx*> watchdog;  // deadline -> run; scheduler thread only
 
@@ -302,11 +305,7 @@ struct agent::impl {
     pipe->cancel_reservation();
     run.cstate->plugin->in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (sched) sched->finished(run.check);
-    {
-      std::lock_guard lock(mu);
-      --outstanding;
-    }
-    cv.notify_all();
+    if (run_ended()) cv.notify_all();
     run.cstate->plugin_runs.fetch_sub(1, std::memory_order_release);
     run.release();
     return true;
@@ -353,11 +352,7 @@ struct agent::impl {
     pipe->push_reserved(std::move(r));
     c.plugin->in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (sched) sched->finished(run.check);
-    {
-      std::lock_guard lock(mu);
-      --outstanding;
-    }
-    cv.notify_all();
+    if (run_ended()) cv.notify_all();
   }
 
   // Ends runs past their deadline with a timeout result. Scheduler thread.
@@ -404,6 +399,16 @@ struct agent::impl {
   bool stopping() {
     std::lock_guard lock(mu);
     return stop_requested;
+  }
+  // Counts a run out; true when someone is waiting for that.
+  bool run_ended() {
+    std::lock_guard lock(mu);
+    --outstanding;
+    return wake_on_run_end;
+  }
+  void wake_on_run_ends() {
+    std::lock_guard lock(mu);
+    wake_on_run_end = true;
   }
   int outstanding_runs() {
     std::lock_guard lock(mu);
@@ -504,6 +509,7 @@ struct agent::impl {
 
   // Waits for runs in flight (their timeout + grace at most), then delivers everything.
   bool shut_down() {
+    wake_on_run_ends();
     const int64_t until = clock.now_ms() + max_timeout() + grace_ms + 100;
     while (outstanding_runs() > 0 && clock.now_ms() < until) {
       run_watchdog(clock.now_ms());
@@ -583,6 +589,7 @@ void agent::request_stop() {
 
 run_summary agent::run_once() {
   impl& a = *impl_;
+  a.wake_on_run_ends();
   a.start_services();
   std::size_t next = 0;
   while (next < a.checks.size() && !a.stopping()) {
