@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "codec.hpp"
+#include "codec_host.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_producer.hpp"
@@ -77,20 +78,7 @@ struct pending_batch {
 
 class kafka_sink_test : public ::testing::Test {
  protected:
-  kafka_sink_test() {
-    host_.to_json = [](const isitup_record_v1& r) {
-      std::string out;
-      codec::encode(r, out);
-      return out;
-    };
-    host_.parse = [](std::string_view json,
-                     std::string& error) -> std::shared_ptr<const isitup_record_v1> {
-      auto holder = std::make_shared<std::pair<record, isitup_record_v1>>();
-      if (!codec::decode(json, holder->first, error)) return nullptr;
-      holder->second = holder->first.view();
-      return {holder, &holder->second};
-    };
-  }
+  kafka_sink_test() { kafka_test::use_agent_codec(host_); }
 
   std::unique_ptr<kafka::producer_sink> make_sink(option_map given) {
     sink_decl_ = sdk::detail::to_c(kafka::producer_options());

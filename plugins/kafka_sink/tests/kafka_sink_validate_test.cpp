@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "codec.hpp"
+#include "codec_host.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_producer.hpp"
@@ -63,20 +64,7 @@ std::vector<invalid_case> invalid_records() {
 
 class kafka_sink_validate_test : public ::testing::Test {
  protected:
-  kafka_sink_validate_test() {
-    host_.to_json = [](const isitup_record_v1& r) {
-      std::string out;
-      codec::encode(r, out);
-      return out;
-    };
-    host_.parse = [](std::string_view json,
-                     std::string& error) -> std::shared_ptr<const isitup_record_v1> {
-      auto holder = std::make_shared<std::pair<record, isitup_record_v1>>();
-      if (!codec::decode(json, holder->first, error)) return nullptr;
-      holder->second = holder->first.view();
-      return {holder, &holder->second};
-    };
-  }
+  kafka_sink_validate_test() { kafka_test::use_agent_codec(host_); }
   void TearDown() override {
     for (const std::string& p : host_.problems()) ADD_FAILURE() << "host misuse: " << p;
   }
