@@ -1,0 +1,161 @@
+// The agent's insides, shared by agent.cpp (runs, the scheduling loop, shutdown) and
+// agent_setup.cpp (plugins, checks, sinks and sources from the config; SIGHUP reload).
+// Internal to core: not installed, not for plugins.
+#pragma once
+
+#include <atomic>
+#include <climits>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent.hpp"
+#include "host_services.hpp"
+#include "pipeline.hpp"
+#include "record.hpp"
+#include "scheduler.hpp"
+#include "worker_pool.hpp"
+
+namespace isitup {
+
+// One created plugin instance: a check plugin's (shared by its checks), a sink or a source.
+struct plugin_instance {
+  std::shared_ptr<loaded_plugin> plugin;
+  std::unique_ptr<isitup_host_ctx> ctx;
+  std::unique_ptr<isitup_options> options;
+  void* instance = nullptr;
+  // Check plugins: agent.max_in_flight_per_plugin, and the runs counted against it (from
+  // fire() until the run completes or the watchdog ends it, like max_in_flight).
+  int max_in_flight = INT_MAX;
+  std::atomic<int> in_flight{0};
+};
+
+// One configured check, prepared by its plugin.
+struct check_state {
+  config::check cfg;
+  plugin_instance* plugin = nullptr;  // the check plugin's instance
+  std::unique_ptr<isitup_options> options;
+  void* handle = nullptr;  // the plugin's prepared check
+  // Runs handed to the plugin (or queued for a worker) that it has not returned yet. A check
+  // retired by a reload is released only once this is 0 (release() wants no run in flight).
+  std::atomic<int> plugin_runs{0};
+};
+
+// One run of one check, shared by the plugin (until it calls done) and the watchdog.
+struct run_ctx {
+  void* owner;  // agent::impl
+  uint32_t check = 0;
+  check_state* cstate = nullptr;  // alive while the run is: see check_state::plugin_runs
+  int64_t scheduled_ms = 0;
+  std::atomic<int64_t> started_ms{0};  // 0 until the plugin is called (blocking: queued)
+  std::atomic<int> state{0};  // 0 running, 1 completed by the plugin, 2 ended by the watchdog
+  std::atomic<int> refs{2};
+  void release() {
+    if (refs.fetch_sub(1) == 1) delete this;
+  }
+};
+
+struct agent::impl {
+  config::agent cfg;
+  plugin_host& host;
+  monotonic_clock clock;
+
+  std::map<std::string, std::unique_ptr<plugin_instance>> check_plugins;
+  // Indexed by scheduler id (ids are dense and never reused); null once a reload retired it.
+  // Scheduler thread only: runs reach their check through run_ctx::cstate.
+  std::vector<std::unique_ptr<check_state>> checks;
+  std::vector<std::unique_ptr<check_state>> retired;  // removed by a reload, runs still out
+  std::vector<std::unique_ptr<plugin_instance>> sinks;
+  std::vector<std::unique_ptr<plugin_instance>> sources;
+  std::map<const std::vector<option_schema>*, std::shared_ptr<const option_values>>
+      defaults_by_schema;
+
+  std::unique_ptr<pipeline> pipe;
+  std::unique_ptr<scheduler> sched;
+  std::unique_ptr<worker_pool> pool;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop_requested = false;
+  bool reload_requested = false;
+  // Whether a thread waits for runs to end (run_once, shut_down): only then does a completion
+  // wake it. While run() schedules, a futex wake per completion would be pure cost.
+  bool wake_on_run_end = false;
+  int outstanding = 0;  // runs started and not yet completed or ended by the watchdog
+  std::multimap<int64_t, run_ctx*> watchdog;  // deadline -> run; scheduler thread only
+
+  std::atomic<uint64_t> up{0}, down{0}, skipped_queue_full{0}, skipped_plugin_bound{0},
+      ended_by_host{0}, abandoned{0};
+  std::atomic<bool> abandon_queued{false};
+
+  impl(config::agent c, plugin_host& h) : cfg(std::move(c)), host(h) {}
+  ~impl();
+
+  // Set-up from the config (agent_setup.cpp). Main thread.
+  std::shared_ptr<loaded_plugin> load(const std::string& name, const config::location& where);
+  static void require_kind(const loaded_plugin& p, uint32_t kind, const char* what,
+                           const config::location& where);
+  // The given options of one section, plus the schema's defaults, computed once per schema
+  // and shared by every section that uses it.
+  std::unique_ptr<isitup_options> options_for(const config::raw_options& raw,
+                                              const std::vector<option_schema>& schema,
+                                              const std::string& section);
+  void set_up();
+  void set_up_checks();
+  // Loads the check's plugin (once per plugin), validates its options and has the plugin
+  // prepare it. Throws config_error at the check's line. Main thread.
+  std::unique_ptr<check_state> prepare_check(config::check c);
+  // The instance of check plugin `name`, loaded and created on first use.
+  plugin_instance* check_plugin(const std::string& name, const config::location& where);
+  void release_check(check_state& c);
+  void set_up_sinks();
+  void set_up_sources();
+
+  // Runs (agent.cpp).
+  void fire(uint32_t id, int64_t scheduled_ms);
+  // A blocking run still queued for a worker at shutdown: it never started, so it yields no
+  // result; its queue slot is given back. True when the run was abandoned here.
+  bool abandon(run_ctx& run);
+  static void on_done(void* ctx, const isitup_record_v1* result);
+  void complete(const run_ctx& run, record r);
+  // Ends runs past their deadline with a timeout result. Scheduler thread.
+  void run_watchdog(int64_t now);
+  void release_watchdog();
+  std::optional<int64_t> next_watchdog() const;
+  // Waits until notified or `until_ms` on the agent clock.
+  void wait_until(int64_t until_ms);
+  bool stopping();
+  // Counts a run out; true when someone is waiting for that.
+  bool run_ended();
+  void wake_on_run_ends();
+  int outstanding_runs();
+  int64_t max_timeout() const;
+  // Whether check `id`'s plugin is below its agent.max_in_flight_per_plugin. Scheduler thread
+  // (the only one that adds to in_flight, so the answer holds until fire()).
+  bool plugin_has_room(uint32_t id) const;
+
+  // Life cycle (agent.cpp).
+  void start_services();
+  // Waits for runs in flight (their timeout + grace at most), then delivers everything.
+  bool shut_down();
+  void log_status();
+
+  // SIGHUP reload (agent_setup.cpp). Scheduler (main) thread.
+  bool take_reload_request();
+  // Re-reads the config file and applies its checks: unchanged ones keep their schedule,
+  // removed ones stop (runs in flight still deliver), changed and new ones start at their
+  // phase. All or nothing: a config error, or a check its plugin refuses, leaves everything
+  // as it was. Sinks, sources and agent settings need a restart (said, not applied).
+  void reload();
+  // Releases retired checks whose runs have all come back from their plugin.
+  void release_retired();
+  // The worker pool for blocking plugins, created once the first one is in use.
+  void ensure_pool();
+};
+
+}  // namespace isitup

@@ -1,0 +1,266 @@
+// The agent's set-up from its config, and SIGHUP reload: plugins loaded and created, checks
+// prepared, sinks and sources wired to the pipeline.
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "agent_impl.hpp"
+#include "codec.hpp"
+#include "reload_plan.hpp"
+
+namespace isitup {
+namespace {
+
+constexpr int64_t progress_interval_ms = 5000;  // progress of a long set-up
+
+}  // namespace
+
+std::shared_ptr<loaded_plugin> agent::impl::load(const std::string& name,
+                                                 const config::location& where) {
+  try {
+    return host.load(name);
+  } catch (const plugin_error& e) {
+    throw config::config_error(where, std::string("plugin '") + name + "': " + e.what());
+  }
+}
+
+void agent::impl::require_kind(const loaded_plugin& p, uint32_t kind, const char* what,
+                               const config::location& where) {
+  if (p.kinds() & kind) return;
+  throw config::config_error(where, "plugin '" + p.name() + "' is not a " + what +
+                                        " plugin (it provides: " + kinds_to_string(p.kinds()) +
+                                        ")");
+}
+
+std::unique_ptr<isitup_options> agent::impl::options_for(const config::raw_options& raw,
+                                                         const std::vector<option_schema>& schema,
+                                                         const std::string& section) {
+  auto o = std::make_unique<isitup_options>();
+  o->values = config::validate_given_options(raw, schema, section);
+  auto& defaults = defaults_by_schema[&schema];
+  if (!defaults)
+    defaults = std::make_shared<const option_values>(
+        config::default_options(schema, section, raw.where()));
+  o->defaults = defaults;
+  return o;
+}
+
+void agent::impl::set_up() {
+  set_up_sinks();
+  set_up_checks();
+  set_up_sources();
+}
+
+void agent::impl::set_up_checks() {
+  checks.reserve(cfg.checks.size());
+  // A big config takes a while: say how far it is every few seconds.
+  int64_t next_progress = clock.now_ms() + progress_interval_ms;
+  for (auto& c : cfg.checks) {
+    checks.push_back(prepare_check(std::move(c)));
+    if (checks.size() % 1024 == 0 && clock.now_ms() >= next_progress) {
+      spdlog::info("preparing checks: {} of {}", checks.size(), cfg.checks.size());
+      next_progress = clock.now_ms() + progress_interval_ms;
+    }
+  }
+  cfg.checks = {};  // moved into checks: one copy of each check's config, not two
+  for (const auto& [name, bound] : cfg.max_in_flight_per_plugin)
+    if (!check_plugins.contains(name))
+      spdlog::warn("{}: agent.max_in_flight_per_plugin names '{}', which no check uses", cfg.file,
+                   name);
+}
+
+std::unique_ptr<check_state> agent::impl::prepare_check(config::check c) {
+  char err[1024];
+  auto s = std::make_unique<check_state>();
+  s->cfg = std::move(c);
+  const config::check& cc = s->cfg;
+  plugin_instance* inst = check_plugin(cc.plugin, cc.where);
+  s->plugin = inst;
+  s->options = options_for(cc.options, inst->plugin->check_schema(),
+                           "check '" + cc.name + "' (" + cc.plugin + ") options");
+  const isitup_check_spec_v1 spec{sizeof(isitup_check_spec_v1),
+                                  cc.name.c_str(),
+                                  cc.target.c_str(),
+                                  cc.interval_ms,
+                                  cc.timeout_ms,
+                                  s->options.get()};
+  err[0] = '\0';
+  if (inst->plugin->check_ops()->prepare(inst->instance, &spec, &s->handle, err, sizeof err) !=
+      ISITUP_OK)
+    throw config::config_error(cc.where, "check '" + cc.name + "' (" + cc.plugin + "): " + err);
+  if (cc.timeout_ms > cc.interval_ms)
+    spdlog::warn("{}:{}: check '{}' has a timeout longer than its interval", cc.where.file,
+                 cc.where.line, cc.name);
+  return s;
+}
+
+plugin_instance* agent::impl::check_plugin(const std::string& name, const config::location& where) {
+  auto found = check_plugins.find(name);
+  if (found != check_plugins.end()) return found->second.get();
+  auto p = load(name, where);
+  require_kind(*p, ISITUP_KIND_CHECK, "check", where);
+  auto inst = std::make_unique<plugin_instance>();
+  inst->plugin = p;
+  inst->ctx = std::make_unique<isitup_host_ctx>(name);
+  if (auto bound = cfg.max_in_flight_per_plugin.find(name);
+      bound != cfg.max_in_flight_per_plugin.end())
+    inst->max_in_flight = bound->second;
+  char err[1024] = "";
+  if (p->check_ops()->create(host_table(), inst->ctx.get(), &inst->instance, err, sizeof err) !=
+      ISITUP_OK)
+    throw config::config_error(where, "plugin '" + name + "' failed to start: " + err);
+  return check_plugins.emplace(name, std::move(inst)).first->second.get();
+}
+
+void agent::impl::release_check(check_state& c) {
+  if (c.handle) c.plugin->plugin->check_ops()->release(c.plugin->instance, c.handle);
+  c.handle = nullptr;
+}
+
+void agent::impl::set_up_sinks() {
+  char err[1024];
+  std::vector<sink_binding> bindings;
+  for (std::size_t i = 0; i < cfg.sinks.size(); ++i) {
+    const config::plugin_section& sec = cfg.sinks[i];
+    auto inst = std::make_unique<plugin_instance>();
+    inst->plugin = load(sec.plugin, sec.where);
+    require_kind(*inst->plugin, ISITUP_KIND_SINK, "sink", sec.where);
+    inst->ctx = std::make_unique<isitup_host_ctx>(sec.plugin + ".sink" + std::to_string(i));
+    inst->options = options_for(sec.options, inst->plugin->sink_schema(),
+                                "sinks[" + std::to_string(i) + "] (" + sec.plugin + ") options");
+    err[0] = '\0';
+    if (inst->plugin->sink_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
+                                         &inst->instance, err, sizeof err) != ISITUP_OK)
+      throw config::config_error(sec.where, "sink '" + sec.plugin + "': " + err);
+    bindings.push_back(sink_binding{inst->plugin->sink_ops(), inst->instance, inst->ctx.get()});
+    sinks.push_back(std::move(inst));
+  }
+  pipe = std::make_unique<pipeline>(
+      pipeline_options{cfg.queue_size, cfg.batch_size, cfg.batch_delay_ms}, std::move(bindings));
+}
+
+void agent::impl::set_up_sources() {
+  char err[1024];
+  for (std::size_t i = 0; i < cfg.sources.size(); ++i) {
+    const config::plugin_section& sec = cfg.sources[i];
+    auto inst = std::make_unique<plugin_instance>();
+    inst->plugin = load(sec.plugin, sec.where);
+    require_kind(*inst->plugin, ISITUP_KIND_SOURCE, "source", sec.where);
+    inst->ctx = std::make_unique<isitup_host_ctx>(sec.plugin + ".source" + std::to_string(i));
+    inst->options = options_for(sec.options, inst->plugin->source_schema(),
+                                "sources[" + std::to_string(i) + "] (" + sec.plugin + ") options");
+    err[0] = '\0';
+    if (inst->plugin->source_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
+                                           &inst->instance, err, sizeof err) != ISITUP_OK)
+      throw config::config_error(sec.where, "source '" + sec.plugin + "': " + err);
+    const isitup_source_ops_v1* ops = inst->plugin->source_ops();
+    void* instance = inst->instance;
+    isitup_host_ctx* ctx = inst->ctx.get();
+    inst->ctx->submit = [this, ops, instance, ctx](const isitup_record_v1* const* records,
+                                                   size_t count, uint64_t token) -> uint32_t {
+      if (!pipe->may_fit(count)) return ISITUP_RETRY;  // before copying and validating
+      std::vector<record> batch;
+      batch.reserve(count);
+      for (size_t k = 0; k < count; ++k) {
+        record r = record::from(*records[k]);
+        std::string why;
+        if (!codec::validate(r, why)) {
+          ctx->add("invalid_records", 1);
+          spdlog::warn("[{}] dropped an invalid record from the source: {}", ctx->label, why);
+          continue;
+        }
+        batch.push_back(std::move(r));
+      }
+      auto ack = [ops, instance, token](uint32_t st) { ops->ack(instance, token, st); };
+      if (batch.empty()) {
+        ack(ISITUP_OK);
+        return ISITUP_OK;
+      }
+      return pipe->try_submit(std::move(batch), ack) ? ISITUP_OK : ISITUP_RETRY;
+    };
+    sources.push_back(std::move(inst));
+  }
+}
+
+bool agent::impl::take_reload_request() {
+  std::lock_guard lock(mu);
+  return std::exchange(reload_requested, false);
+}
+
+void agent::impl::reload() {
+  config::agent next;
+  try {
+    next = config::load_file(cfg.file);
+  } catch (const config::config_error& e) {
+    spdlog::error("reload refused, the running configuration stays: {}", e.what());
+    return;
+  }
+  for (const std::string& what : restart_only_changes(cfg, next))
+    spdlog::warn("reload: {} changed in {}; that takes a restart and is not applied", what,
+                 cfg.file);
+  std::vector<const config::check*> running;
+  running.reserve(checks.size());
+  for (const auto& c : checks) running.push_back(c ? &c->cfg : nullptr);
+  const reload_plan plan = plan_reload(running, next.checks);
+
+  std::vector<std::unique_ptr<check_state>> fresh;
+  try {
+    for (std::size_t i : plan.add) fresh.push_back(prepare_check(std::move(next.checks[i])));
+  } catch (const config::config_error& e) {
+    for (auto& c : fresh) release_check(*c);
+    spdlog::error("reload refused, the running configuration stays: {}", e.what());
+    return;
+  }
+  for (uint32_t id : plan.retire) {
+    sched->remove(id);
+    retired.push_back(std::move(checks[id]));
+  }
+  const int64_t now = clock.now_ms();
+  for (auto& c : fresh) {
+    const uint32_t id = sched->add(c->cfg.name, c->cfg.interval_ms, now);
+    if (id != checks.size()) throw std::logic_error("reload: scheduler ids out of step");
+    checks.push_back(std::move(c));
+  }
+  ensure_pool();
+  release_retired();
+  spdlog::info("reload: {} checks ({} unchanged, {} changed, {} added, {} removed)",
+               plan.unchanged + plan.changed + plan.added, plan.unchanged, plan.changed, plan.added,
+               plan.removed);
+}
+
+void agent::impl::release_retired() {
+  std::erase_if(retired, [this](std::unique_ptr<check_state>& c) {
+    if (c->plugin_runs.load(std::memory_order_acquire) != 0) return false;
+    release_check(*c);
+    return true;
+  });
+}
+
+void agent::impl::ensure_pool() {
+  if (pool) return;
+  for (auto& [name, inst] : check_plugins)
+    if (inst->plugin->check_ops()->flags & ISITUP_CHECK_BLOCKING) {
+      pool = std::make_unique<worker_pool>(std::min(cfg.max_in_flight, 64));
+      return;
+    }
+}
+
+agent::impl::~impl() {
+  release_watchdog();
+  for (auto& c : checks)
+    if (c) release_check(*c);
+  for (auto& c : retired) release_check(*c);
+  for (auto& [name, inst] : check_plugins)
+    if (inst->instance) inst->plugin->check_ops()->destroy(inst->instance);
+  for (auto& s : sources)
+    if (s->instance) s->plugin->source_ops()->destroy(s->instance);
+  // Sinks go before the pipeline: a sink may still complete a write while it is destroyed
+  // (after a drain that timed out), and its completion lands in the pipeline.
+  for (auto& s : sinks)
+    if (s->instance) s->plugin->sink_ops()->destroy(s->instance);
+  pipe.reset();
+}
+
+}  // namespace isitup
