@@ -1,0 +1,194 @@
+// http_check's async contract through the raw ABI (many runs in flight, a long wait queue,
+// max_in_flight, destroy mid-run), on both engines, and the real agent loading the built plugin.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "testing/check_fixture.hpp"
+
+namespace isitup::http {
+namespace {
+
+using namespace std::chrono_literals;
+using sdk::testing::fake_host;
+using sdk::testing::list_value;
+using sdk::testing::option_map;
+using testing::bad_server;
+using testing::http_check_test;
+using testing::nginx;
+
+// ---------------------------------------------------------------- the async contract
+
+struct run_counter {
+  std::atomic<int> calls{0}, up{0}, slot_timeouts{0};
+  static void done(void* ctx, const isitup_record_v1* r) {
+    auto* c = static_cast<run_counter*>(ctx);
+    if (r->status == ISITUP_UP) ++c->up;
+    if (r->error_message && std::strstr(r->error_message, "max_in_flight")) ++c->slot_timeouts;
+    ++c->calls;
+  }
+};
+
+// Raw ABI access for what check_under_test does not do: many runs at once, destroy mid-run.
+struct raw_plugin {
+  raw_plugin(fake_host& h, std::string engine_name)
+      : ops(isitup_plugin_entry()->check), engine(std::move(engine_name)) {
+    char err[256] = "";
+    EXPECT_EQ(ops->create(h.table(), h.ctx(), &instance, err, sizeof err), ISITUP_OK) << err;
+  }
+  void* prepare(const std::string& target, option_map given, std::chrono::milliseconds timeout) {
+    given.emplace("engine", engine);
+    options.push_back(std::make_unique<sdk::testing::fake_options>(ops->options, ops->option_count,
+                                                                   std::move(given)));
+    const isitup_check_spec_v1 spec{sizeof spec, target.c_str(),  target.c_str(),
+                                    60000,       timeout.count(), options.back()->raw()};
+    char err[256] = "";
+    void* c = nullptr;
+    EXPECT_EQ(ops->prepare(instance, &spec, &c, err, sizeof err), ISITUP_OK) << err;
+    checks.push_back(c);
+    return c;
+  }
+  void start(void* c, std::chrono::milliseconds timeout, run_counter& counter) {
+    const isitup_run_v1 run{sizeof run, 0, timeout.count()};
+    ops->start(instance, c, &run, &run_counter::done, &counter);
+  }
+  void destroy() {
+    for (void* c : checks) ops->release(instance, c);
+    ops->destroy(instance);
+  }
+  const isitup_check_ops_v1* ops;
+  std::string engine;
+  void* instance = nullptr;
+  std::vector<std::unique_ptr<sdk::testing::fake_options>> options;
+  std::vector<void*> checks;
+};
+
+TEST_P(http_check_test, many_runs_in_flight_each_complete_once) {
+  ASSERT_TRUE(nginx().ok()) << nginx().error();
+  raw_plugin p(host_, GetParam());
+  run_counter counter;
+  constexpr int n = 300;
+  std::vector<void*> checks;
+  for (int i = 0; i < n; ++i)
+    checks.push_back(
+        p.prepare(http("/?n=" + std::to_string(i), i % 2 ? "localhost" : "127.0.0.1"), {}, 5s));
+  const auto t0 = std::chrono::steady_clock::now();
+  for (void* c : checks) p.start(c, 5s, counter);
+  while (counter.calls < n && std::chrono::steady_clock::now() - t0 < 6s)
+    std::this_thread::sleep_for(5ms);
+  std::this_thread::sleep_for(100ms);  // a second completion would show up here
+  EXPECT_EQ(counter.calls.load(), n);
+  EXPECT_EQ(counter.up.load(), n);
+  p.destroy();
+}
+
+// Thousands of runs behind a small max_in_flight: the wait queue is consumed, compacted and
+// expired from; each run still completes exactly once.
+TEST_P(http_check_test, long_wait_queue_completes_every_run_once) {
+  ASSERT_TRUE(nginx().ok()) << nginx().error();
+  raw_plugin p(host_, GetParam());
+  run_counter counter;
+  constexpr int n = 5000;
+  std::vector<void*> checks;
+  for (int i = 0; i < n; ++i)
+    checks.push_back(p.prepare(http("/?q=" + std::to_string(i)), {{"max_in_flight", "50"}}, 2s));
+  const auto t0 = std::chrono::steady_clock::now();
+  for (void* c : checks) p.start(c, 2s, counter);
+  while (counter.calls < n && std::chrono::steady_clock::now() - t0 < 4s)
+    std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(counter.calls.load(), n);
+  EXPECT_EQ(counter.up.load() + counter.slot_timeouts.load(), n);
+  EXPECT_GT(counter.up.load(), 0);
+  p.destroy();
+}
+
+TEST_P(http_check_test, max_in_flight_caps_concurrent_requests) {
+  bad_server server(bad_server::mode::silent);
+  raw_plugin p(host_, GetParam());
+  run_counter counter;
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+  std::vector<void*> checks;
+  for (int i = 0; i < 4; ++i) checks.push_back(p.prepare(url, {{"max_in_flight", "2"}}, 1s));
+  // The two that get the slots hold them for 2 s; the two queued behind them give up at 1 s,
+  // well before a slot frees, whatever the machine's load.
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < checks.size(); ++i) p.start(checks[i], i < 2 ? 2s : 1s, counter);
+  while (counter.calls < 4 && std::chrono::steady_clock::now() - t0 < 5s)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(counter.calls.load(), 4);
+  EXPECT_EQ(counter.up.load(), 0);
+  EXPECT_EQ(counter.slot_timeouts.load(), 2);  // two ran, two waited for a slot until timeout
+  EXPECT_LE(std::chrono::steady_clock::now() - t0, 3s + 500ms);
+  p.destroy();
+}
+
+TEST_P(http_check_test, destroy_abandons_runs_in_flight_without_completing_them) {
+  bad_server server(bad_server::mode::silent);
+  // A UDP socket nobody reads: a DNS server that never answers.
+  const int quiet_dns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(quiet_dns, reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(getsockname(quiet_dns, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string quiet = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  raw_plugin p(host_, GetParam());
+  run_counter counter;
+  void* slow = p.prepare("http://127.0.0.1:" + std::to_string(server.port()) + "/", {}, 30s);
+  void* resolving = p.prepare("http://nx.test/", {{"dns_servers", list_value{quiet}}}, 30s);
+  p.start(slow, 30s, counter);
+  p.start(resolving, 30s, counter);
+  std::this_thread::sleep_for(300ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  p.destroy();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_EQ(counter.calls.load(), 0);
+  close(quiet_dns);
+}
+
+// The real agent loads the built plugin: `domains:` entries and an explicit check with YAML
+// options (a status list mixing numbers and ranges) run against nginx.
+TEST(http_check_agent, domains_and_checks_run_through_the_agent) {
+  ASSERT_TRUE(nginx().ok()) << nginx().error();
+  const std::string base = "http://127.0.0.1:" + std::to_string(nginx().http_port);
+  test::temp_dir dir;
+  const std::string cfg = dir.write("agent.yml",
+                                    "agent: {id: t}\ndefaults: {timeout: 2s}\n"
+                                    "domains:\n  - " +
+                                        base + "/\n  - " + base +
+                                        "/500\n"
+                                        "checks:\n  - name: gone\n    target: " +
+                                        base +
+                                        "/404\n    options: {expect_status: [200, "
+                                        "\"400-404\"], regex: \"Not Found\"}\n");
+  const auto r = test::run({std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent", "--config", cfg,
+                            "--plugins-dir", ISITUP_PLUGIN_DIR, "--once"},
+                           20s);
+  EXPECT_EQ(r.code, 1) << r.err;  // /500 is down
+  std::map<std::string, std::string> lines;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find("\"check\":\"");
+    if (at == std::string::npos) continue;
+    const auto start = at + 9;
+    lines[line.substr(start, line.find('"', start) - start)] = line;
+  }
+  ASSERT_EQ(lines.size(), 3u) << r.out << r.err;
+  EXPECT_NE(lines[base + "/"].find("\"status\":\"up\""), std::string::npos) << lines[base + "/"];
+  EXPECT_NE(lines[base + "/"].find("\"code\":200"), std::string::npos);
+  EXPECT_NE(lines[base + "/500"].find("\"kind\":\"http_status\""), std::string::npos);
+  EXPECT_NE(lines["gone"].find("\"status\":\"up\""), std::string::npos) << lines["gone"];
+  EXPECT_NE(lines["gone"].find("\"regex_match\":true"), std::string::npos) << lines["gone"];
+}
+
+}  // namespace
+}  // namespace isitup::http
