@@ -98,13 +98,15 @@ TEST(reload_plan, retired_ids_are_skipped_and_a_returning_name_is_new) {
 TEST(reload_plan, names_what_only_a_restart_applies) {
   const config::agent now = load(base);
   EXPECT_THAT(restart_only_changes(now, load(base)), IsEmpty());
-  const config::agent next = load(base + R"(agent: {id: other, max_in_flight: 7}
+  const config::agent next =
+      load(base + R"(agent: {id: other, max_in_flight: 7, max_in_flight_per_plugin: {tcp_check: 2}}
 pipeline: {batch_size: 10}
 sinks: [{plugin: stdout_sink, options: {format: text}}]
 sources: [{plugin: kafka_sink}]
 )");
   EXPECT_THAT(restart_only_changes(now, next),
-              ElementsAre("agent.id", "agent.max_in_flight", "pipeline", "sinks", "sources"));
+              ElementsAre("agent.id", "agent.max_in_flight", "agent.max_in_flight_per_plugin",
+                          "pipeline", "sinks", "sources"));
 }
 
 }  // namespace
