@@ -1,6 +1,7 @@
 #include "timer_wheel.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <map>
 #include <memory>
@@ -491,12 +492,35 @@ class timer_wheel final : public timer_queue {
 
   // Where a recurring timer expiring now will be re-armed, if straight into level 0 (the
   // common case: seconds to a minute ahead); else k_not_draining.
-  std::size_t rearm_slot(uint32_t id, int64_t now_ms) const {
+  std::size_t rearm_slot(uint32_t id, int64_t due_ms, int64_t now_ms) const {
     const node& n = nodes_[id];
     if (n.interval == k_one_shot || n.interval == k_long_interval) return k_not_draining;
-    const int64_t next = step_recurring(pos_, n.interval, now_ms).next_ms;
+    const int64_t next = step_recurring(due_ms, n.interval, now_ms).next_ms;
     if (block_of(next) > block_of(pos_) + 1) return k_not_draining;
     return l0_index(next);
+  }
+
+  // The common expiry at a million timers, in as few instructions as it takes (at that size
+  // the drain loop is bound by instructions as much as by memory): a recurring timer expiring
+  // on time whose next run lands in level 0 moves straight from its slot into the next one,
+  // as fire() + place() would move it (it stays armed and counted throughout). Returns false,
+  // doing nothing, for every other case.
+  bool rearm_in_place(uint32_t id, int64_t now_ms) {
+    node& n = nodes_[id];
+    const uint32_t interval = n.interval;
+    if (interval == k_one_shot || interval == k_long_interval || now_ms - pos_ >= interval) {
+      return false;
+    }
+    const int64_t next = pos_ + interval;
+    const int64_t b = block_of(next);
+    const int64_t pb = block_of(pos_);
+    if (b != pb && (b != pb + 1 || l1_count_[moving_slot_] != 0)) return false;
+    const std::size_t i = l0_index(next);
+    slot_ids& dest = slots0_[i];
+    n.set_due(next);
+    n.next = pool_.append(dest, id);
+    if (dest.live++ == 0) occ0_.set(i);
+    return true;
   }
 
   void prefetch_node(uint32_t id) const {
@@ -511,8 +535,9 @@ class timer_wheel final : public timer_queue {
   //
   // At a million timers every expiry would otherwise wait for three cache misses in a row:
   // the timer's node, then (re-arming it) the destination slot's header, then that slot's last
-  // chunk. Three cursors run ahead of the one expiring and prefetch each in turn, so the
-  // misses of several expiries overlap.
+  // chunk. Stages run ahead of the entry expiring and prefetch each in turn (the node 12
+  // entries ahead, the header 6, the chunk 3), so the misses of several expiries overlap;
+  // the common re-arm then takes the short path of rearm_in_place().
   std::size_t drain(std::size_t slot, int64_t now_ms, expire_ref fn) {
     constexpr uint32_t k_node_ahead = 12, k_header_ahead = 6, k_chunk_ahead = 3;
     slot_ids& ids = slots0_[slot];
@@ -522,7 +547,28 @@ class timer_wheel final : public timer_queue {
     } guard{draining_};
     draining_ = slot;
     std::size_t n = 0;
-    cursor cur, node_ahead, header_ahead, chunk_ahead;
+    // One cursor reads ahead; what it read waits in a ring for the later stages (indexed by
+    // position in the slot), so each entry is walked to once and its destination computed
+    // once. The ring is only a hint: cur re-reads every entry (fn may have cancelled it).
+    constexpr uint32_t k_ring = 16;
+    static_assert(k_ring > k_node_ahead);
+    std::array<uint32_t, k_ring> ahead_id;
+    std::array<uint32_t, k_ring> ahead_dest;
+    cursor cur, node_ahead;
+    uint32_t header_pos = 0, chunk_pos = 0;  // the next position each later stage handles
+    // Near the end of the slot the stages run on into the first entries of the next tick's
+    // slot, so that the next drain() starts with its pipeline full instead of waiting for
+    // its first entries' misses one after another. Only the next slot's first chunk, read as
+    // it is now: a hint (fn may cancel or re-arm anything meanwhile; ids are bounds-checked).
+    // (Entries below the size it has now stay initialized whatever happens to the chunk.)
+    const slot_ids& next_ids = slots0_[(slot + 1) % k_l0_slots];
+    const uint32_t next_first = next_ids.first;
+    const uint32_t next_avail = std::min(next_ids.size, k_chunk_ids);
+    if (next_first != k_nil) __builtin_prefetch(&pool_.chunk_at(next_first));
+    const int64_t next_tick = pos_ + 1;
+    std::array<uint32_t, k_node_ahead> spill_id;
+    std::array<uint32_t, k_node_ahead> spill_dest;
+    uint32_t spill_node = 0, spill_header = 0, spill_chunk = 0;
     for (;;) {
       if (!past_.empty()) n += expire_past(now_ms, fn);
       if (cur.seen == ids.size) {
@@ -530,36 +576,69 @@ class timer_wheel final : public timer_queue {
         continue;
       }
       while (node_ahead.seen < ids.size && node_ahead.seen < cur.seen + k_node_ahead) {
+        const uint32_t pos = node_ahead.seen;
         const uint32_t id = advance(ids, node_ahead);
         if (node_ahead.at == 1) {
           const uint32_t following = pool_.chunk_at(node_ahead.chunk).next;
           if (following != k_nil) __builtin_prefetch(&pool_.chunk_at(following));
         }
-        if (id == k_nil) continue;
+        ahead_id[pos % k_ring] = id;
         prefetch_node(id);
       }
-      while (header_ahead.seen < ids.size && header_ahead.seen < cur.seen + k_header_ahead) {
-        const uint32_t id = advance(ids, header_ahead);
-        if (id == k_nil) continue;
-        const std::size_t dest = rearm_slot(id, now_ms);
-        if (dest != k_not_draining) __builtin_prefetch(&slots0_[dest], 1);
+      while (header_pos < node_ahead.seen && header_pos < cur.seen + k_header_ahead) {
+        const uint32_t id = ahead_id[header_pos % k_ring];
+        uint32_t dest = k_nil;
+        if (id != k_nil) {
+          const std::size_t d = rearm_slot(id, pos_, now_ms);
+          if (d != k_not_draining) {
+            dest = static_cast<uint32_t>(d);
+            __builtin_prefetch(&slots0_[d], 1);
+          }
+        }
+        ahead_dest[header_pos++ % k_ring] = dest;
       }
-      while (chunk_ahead.seen < ids.size && chunk_ahead.seen < cur.seen + k_chunk_ahead) {
-        const uint32_t id = advance(ids, chunk_ahead);
-        if (id == k_nil) continue;
-        const std::size_t dest = rearm_slot(id, now_ms);
-        if (dest == k_not_draining) continue;
-        pool_.prefetch_append(slots0_[dest]);
+      while (chunk_pos < header_pos && chunk_pos < cur.seen + k_chunk_ahead) {
+        const uint32_t dest = ahead_dest[chunk_pos++ % k_ring];
+        if (dest != k_nil) pool_.prefetch_append(slots0_[dest]);
+      }
+      if (cur.seen + k_node_ahead > ids.size && next_first != k_nil) {
+        const uint32_t lead = cur.seen + k_node_ahead - ids.size;  // 1 .. k_node_ahead
+        const chunk& c = pool_.chunk_at(next_first);
+        while (spill_node < std::min(lead, next_avail)) {
+          const uint32_t id = c.ids[spill_node];
+          spill_id[spill_node++] = id;
+          if (id < nodes_.size()) prefetch_node(id);
+        }
+        while (spill_header < spill_node && spill_header + k_node_ahead - k_header_ahead < lead) {
+          const uint32_t id = spill_id[spill_header];
+          uint32_t dest = k_nil;
+          if (id < nodes_.size()) {
+            const std::size_t d = rearm_slot(id, next_tick, std::max(now_ms, next_tick));
+            if (d != k_not_draining) {
+              dest = static_cast<uint32_t>(d);
+              __builtin_prefetch(&slots0_[d], 1);
+            }
+          }
+          spill_dest[spill_header++] = dest;
+        }
+        while (spill_chunk < spill_header && spill_chunk + k_node_ahead - k_chunk_ahead < lead) {
+          const uint32_t dest = spill_dest[spill_chunk++];
+          if (dest != k_nil) pool_.prefetch_append(slots0_[dest]);
+        }
       }
       uint32_t& entry = advance(ids, cur);
       const uint32_t id = entry;
       entry = k_nil;
       if (id == k_nil) continue;
-      nodes_[id].set_at(where::none);
       --ids.live;
+      ++n;
+      if (rearm_in_place(id, now_ms)) {
+        fn(id, pos_);
+        continue;
+      }
+      nodes_[id].set_at(where::none);
       --count0_;
       --size_;
-      ++n;
       fire(id, pos_, now_ms, fn);
     }
     assert(ids.live == 0);

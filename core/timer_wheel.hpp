@@ -33,7 +33,9 @@
 // Recurring timers: expire() re-arms one at the next grid point after now before calling
 // back (see timer_queue::schedule_recurring), from its own node. While expiring a slot, the
 // wheel prefetches the nodes of the ids a few entries ahead, then the headers and last chunks
-// of the slots they will be re-armed into, so the cache misses of several expiries overlap.
+// of the slots they will be re-armed into, so the cache misses of several expiries overlap
+// (running on into the next tick's slot), and moves an on-time recurring timer whose next run
+// lands in level 0 straight into that slot.
 //
 // Threads: not thread-safe, like every timer_queue. The scheduler thread owns it: it alone
 // calls schedule/cancel/reschedule/expire/next_due (the agent's loop calls

@@ -392,6 +392,61 @@ TEST(TimerWheel, ManyTimersInOneMovingSlotStayExact) {
   EXPECT_EQ(got, want);
 }
 
+TEST(TimerWheel, CrowdedRecurringTicksMatchReference) {
+  // Tens of recurring timers per 1 ms tick, as at a million checks: expire() prefetches along
+  // each slot and on into the next tick's slot, and re-arms on-time timers by a short path.
+  // Callbacks cancel timers (emptying slots the prefetching has already read, whose chunks
+  // are then reused), re-arm some every 1-2 ms (appending to the slot being expired or the
+  // next one), and the clock sometimes jumps (late timers take the general path).
+  std::mt19937_64 rng(7);
+  const int64_t start = 1'790'000'000'000 + 12345;
+  auto q = make_timer_wheel(start);
+  reference_queue ref;
+  constexpr uint32_t k_ids = 30000;
+  for (uint32_t id = 0; id < k_ids; ++id) {
+    const int64_t interval = uniform(rng, 200, 1200);
+    const int64_t first = start + uniform(rng, 0, interval - 1);
+    q->schedule_recurring(id, first, interval);
+    ref.arm(id, first, interval);
+  }
+  int64_t now = start;
+  std::size_t total = 0;
+  for (int tick = 0; tick < 6000; ++tick) {
+    now += uniform(rng, 0, 99) == 0 ? uniform(rng, 2, 400) : 1;
+    auto react = [&](uint32_t fired, int64_t due, auto cancel, auto every) {
+      const uint64_t h = (fired * 2654435761u) ^ static_cast<uint64_t>(due);
+      if (h % 29 == 0) cancel((fired + 1 + static_cast<uint32_t>(h % 97)) % k_ids);
+      if (h % 31 == 1) every((fired + 3) % k_ids, now + 1, 1 + static_cast<int64_t>(h % 2));
+      if (h % 37 == 2) every(fired, now + 1 + static_cast<int64_t>(h % 900), 200 + (h % 1000));
+    };
+    std::vector<expiry> got, want;
+    const std::size_t n_got = q->expire(now, [&](uint32_t i, int64_t d) {
+      got.emplace_back(i, d);
+      react(
+          i, d, [&](uint32_t x) { q->cancel(x); },
+          [&](uint32_t x, int64_t t, int64_t e) {
+            q->cancel(x);
+            q->schedule_recurring(x, t, e);
+          });
+    });
+    const std::size_t n_want = ref.expire(now, [&](uint32_t i, int64_t d) {
+      want.emplace_back(i, d);
+      react(
+          i, d, [&](uint32_t x) { ref.disarm(x); },
+          [&](uint32_t x, int64_t t, int64_t e) { ref.arm(x, t, e); });
+    });
+    ASSERT_EQ(got, want) << "tick " << tick << " now " << now;
+    ASSERT_EQ(n_got, n_want);
+    ASSERT_EQ(q->size(), ref.size()) << "tick " << tick;
+    ASSERT_EQ(q->missed_periods(), ref.missed_periods()) << "tick " << tick;
+    total += n_got;
+  }
+  ASSERT_EQ(q->next_due(), ref.next_due());
+  EXPECT_GT(total, 6000u * 10);             // crowded ticks
+  EXPECT_GT(ref.missed_periods(), 0u);      // the clock jumps made some late
+  EXPECT_LT(q->size(), std::size_t{k_ids});  // callbacks cancelled some
+}
+
 // ---- the scheduler on the wheel ----
 
 TEST(TimerWheel, SchedulerRearmsDriftFreeAndSkipsWhenLate) {
