@@ -13,27 +13,17 @@
 
 #include "reference_queue.hpp"
 #include "timer_queue.hpp"
+#include "timer_queue_testing.hpp"
 #include "timer_wheel.hpp"
 
 namespace isitup {
 namespace {
 
-using expiry = std::pair<uint32_t, int64_t>;   // (id, due_ms)
-constexpr int64_t k_block = int64_t{1} << 16;  // the wheel's level-1 granularity
-constexpr int64_t k_day = 86'400'000;
-
-std::vector<expiry> expire_all(timer_queue& q, int64_t now_ms) {
-  std::vector<expiry> out;
-  q.expire(now_ms, [&](uint32_t id, int64_t due_ms) { out.emplace_back(id, due_ms); });
-  return out;
-}
-
-struct queue_case {
-  std::string name;
-  std::function<std::unique_ptr<timer_queue>()> make;
-  int64_t start_ms;
-  friend std::ostream& operator<<(std::ostream& os, const queue_case& c) { return os << c.name; }
-};
+using test::expire_all;
+using test::expiry;
+using test::k_block;
+using test::k_day;
+using test::queue_case;
 
 class Recurring : public ::testing::TestWithParam<queue_case> {
  protected:
@@ -130,16 +120,8 @@ TEST_P(Recurring, LongIntervalsKeepTheirGrid) {
   EXPECT_EQ(q->next_due(), s + 20 * k_day + 15);
 }
 
-std::unique_ptr<timer_queue> wheel_at(int64_t start) { return make_timer_wheel(start); }
-
-INSTANTIATE_TEST_SUITE_P(
-    Queues, Recurring,
-    ::testing::Values(
-        queue_case{"map", make_map_timer_queue, 1'790'000'000'000},
-        queue_case{"wheel_epoch", [] { return wheel_at(1'790'000'000'123); }, 1'790'000'000'123},
-        queue_case{"wheel_negative", [] { return wheel_at(-123'456'789); }, -123'456'789},
-        queue_case{"wheel_block_edge", [] { return wheel_at(7 * k_block - 1); }, 7 * k_block - 1}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Queues, Recurring, ::testing::ValuesIn(test::every_queue()),
+                         [](const auto& info) { return info.param.name; });
 
 TEST(TimerWheel, AFarCrowdEntersOverABlockNotInOneTick) {
   // 200,000 timers (half of them recurring) armed for one millisecond just beyond level 1's

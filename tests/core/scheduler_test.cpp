@@ -18,117 +18,15 @@
 #include <vector>
 
 #include "timer_queue.hpp"
+#include "timer_queue_testing.hpp"
 
 namespace isitup {
 namespace {
 
-using expiry = std::pair<uint32_t, int64_t>;  // (id, due_ms)
+using test::expire_all;
+using test::expiry;
 
-std::vector<expiry> expire_all(timer_queue& q, int64_t now_ms) {
-  std::vector<expiry> out;
-  q.expire(now_ms, [&](uint32_t id, int64_t due_ms) { out.emplace_back(id, due_ms); });
-  return out;
-}
-
-// ---- timer_queue ----
-
-TEST(MapTimerQueue, ExpiresInDueOrderOnlyUpToNow) {
-  auto q = make_map_timer_queue();
-  q->schedule(0, 300);
-  q->schedule(1, 100);
-  q->schedule(2, 200);
-  q->schedule(3, 201);
-  EXPECT_EQ(q->size(), 4u);
-  EXPECT_EQ(q->next_due(), 100);
-
-  EXPECT_EQ(expire_all(*q, 99), std::vector<expiry>{});
-  EXPECT_EQ(expire_all(*q, 200), (std::vector<expiry>{{1, 100}, {2, 200}}));
-  EXPECT_FALSE(q->armed(1));
-  EXPECT_TRUE(q->armed(3));
-  EXPECT_EQ(q->size(), 2u);
-  EXPECT_EQ(q->next_due(), 201);
-  EXPECT_EQ(expire_all(*q, 1000), (std::vector<expiry>{{3, 201}, {0, 300}}));
-  EXPECT_EQ(q->size(), 0u);
-  EXPECT_EQ(q->next_due(), std::nullopt);
-}
-
-TEST(MapTimerQueue, TiesExpireInArmingOrder) {
-  auto q = make_map_timer_queue();
-  for (uint32_t id : {5u, 2u, 7u, 0u}) q->schedule(id, 50);
-  q->reschedule(2, 50);  // re-arming moves it behind the others
-  EXPECT_EQ(q->expire(50, [](uint32_t, int64_t) {}), 4u);
-  for (uint32_t id : {5u, 2u, 7u, 0u}) q->schedule(id, 50);
-  q->reschedule(2, 50);
-  EXPECT_EQ(expire_all(*q, 50), (std::vector<expiry>{{5, 50}, {7, 50}, {0, 50}, {2, 50}}));
-}
-
-TEST(MapTimerQueue, PastDueExpiresOnNextCall) {
-  auto q = make_map_timer_queue();
-  q->schedule(0, -10);
-  EXPECT_EQ(q->next_due(), -10);
-  EXPECT_EQ(expire_all(*q, 0), (std::vector<expiry>{{0, -10}}));
-}
-
-TEST(MapTimerQueue, Cancel) {
-  auto q = make_map_timer_queue();
-  q->schedule(0, 10);
-  q->schedule(1, 20);
-  EXPECT_TRUE(q->cancel(0));
-  EXPECT_FALSE(q->cancel(0));      // not armed any more
-  EXPECT_FALSE(q->cancel(99999));  // never seen
-  EXPECT_FALSE(q->armed(0));
-  EXPECT_FALSE(q->armed(99999));
-  EXPECT_EQ(q->size(), 1u);
-  EXPECT_EQ(q->next_due(), 20);
-  EXPECT_EQ(expire_all(*q, 100), (std::vector<expiry>{{1, 20}}));
-  q->schedule(0, 30);  // a cancelled id can be armed again
-  EXPECT_EQ(expire_all(*q, 100), (std::vector<expiry>{{0, 30}}));
-}
-
-TEST(MapTimerQueue, RescheduleArmedAndUnarmed) {
-  auto q = make_map_timer_queue();
-  q->schedule(0, 10);
-  q->schedule(1, 20);
-  q->reschedule(0, 30);  // armed: moves later
-  q->reschedule(2, 5);   // unarmed: arms
-  EXPECT_EQ(q->size(), 3u);
-  EXPECT_EQ(q->next_due(), 5);
-  q->reschedule(1, 1);  // armed: moves earlier
-  EXPECT_EQ(expire_all(*q, 100), (std::vector<expiry>{{1, 1}, {2, 5}, {0, 30}}));
-}
-
-TEST(MapTimerQueue, SparseIdsGrowStorage) {
-  auto q = make_map_timer_queue();
-  q->schedule(100000, 7);
-  q->schedule(3, 8);
-  EXPECT_TRUE(q->armed(100000));
-  EXPECT_EQ(expire_all(*q, 10), (std::vector<expiry>{{100000, 7}, {3, 8}}));
-}
-
-TEST(MapTimerQueue, ExpireCallbackMayArmCancelAndReschedule) {
-  auto q = make_map_timer_queue();
-  q->schedule(0, 10);
-  q->schedule(1, 20);
-  q->schedule(2, 30);
-  q->schedule(3, 40);
-  std::vector<expiry> seen;
-  const std::size_t n = q->expire(50, [&](uint32_t id, int64_t due_ms) {
-    seen.emplace_back(id, due_ms);
-    if (id == 0 && due_ms == 10) {
-      q->schedule(0, 15);   // itself again, still <= now: expires in this call, before 1
-      q->cancel(2);         // a later due timer: must not expire
-      q->schedule(4, 45);   // new, <= now: expires in this call
-      q->schedule(5, 51);   // new, > now: stays armed
-      q->reschedule(3, 5);  // earlier than the one expiring now: expires next
-    }
-  });
-  EXPECT_EQ(seen, (std::vector<expiry>{{0, 10}, {3, 5}, {0, 15}, {1, 20}, {4, 45}}));
-  EXPECT_EQ(n, 5u);
-  EXPECT_FALSE(q->armed(2));
-  EXPECT_TRUE(q->armed(5));
-  EXPECT_EQ(q->size(), 1u);
-  EXPECT_EQ(q->next_due(), 51);
-}
+// ---- timer_queue: the map queue runs the contract in timer_wheel_test.cpp ----
 
 using isitup::test::reference_queue;
 

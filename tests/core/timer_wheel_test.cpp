@@ -16,36 +16,26 @@
 
 #include "scheduler.hpp"
 #include "timer_queue.hpp"
+#include "timer_queue_testing.hpp"
 
 namespace isitup {
 namespace {
 
-using expiry = std::pair<uint32_t, int64_t>;   // (id, due_ms)
-constexpr int64_t k_block = int64_t{1} << 16;  // the wheel's level-1 granularity
-constexpr int64_t k_day = 86'400'000;
-
-std::vector<expiry> expire_all(timer_queue& q, int64_t now_ms) {
-  std::vector<expiry> out;
-  q.expire(now_ms, [&](uint32_t id, int64_t due_ms) { out.emplace_back(id, due_ms); });
-  return out;
-}
+using test::expire_all;
+using test::expiry;
+using test::k_block;
+using test::k_day;
 
 using isitup::test::reference_queue;
 
-// ---- the timer_queue contract, for the wheel started at various instants ----
+// ---- the timer_queue contract: the map queue, and the wheel started at various instants ----
 
-struct wheel_case {
-  std::string name;
-  int64_t start_ms;
-  friend std::ostream& operator<<(std::ostream& os, const wheel_case& c) { return os << c.name; }
-};
-
-class WheelContract : public ::testing::TestWithParam<wheel_case> {
+class QueueContract : public ::testing::TestWithParam<test::queue_case> {
  protected:
-  std::unique_ptr<timer_queue> q = make_timer_wheel(GetParam().start_ms);
+  std::unique_ptr<timer_queue> q = GetParam().make();
 };
 
-TEST_P(WheelContract, ExpiresInDueOrderOnlyUpToNow) {
+TEST_P(QueueContract, ExpiresInDueOrderOnlyUpToNow) {
   q->schedule(0, 300);
   q->schedule(1, 100);
   q->schedule(2, 200);
@@ -62,13 +52,13 @@ TEST_P(WheelContract, ExpiresInDueOrderOnlyUpToNow) {
   EXPECT_EQ(q->next_due(), std::nullopt);
 }
 
-TEST_P(WheelContract, TiesExpireInArmingOrder) {
+TEST_P(QueueContract, TiesExpireInArmingOrder) {
   for (uint32_t id : {5u, 2u, 7u, 0u}) q->schedule(id, 50);
   q->reschedule(2, 50);  // re-arming moves it behind the others
   EXPECT_EQ(expire_all(*q, 50), (std::vector<expiry>{{5, 50}, {7, 50}, {0, 50}, {2, 50}}));
 }
 
-TEST_P(WheelContract, CancelAndSparseIds) {
+TEST_P(QueueContract, CancelAndSparseIds) {
   q->schedule(0, 10);
   q->schedule(100000, 20);
   EXPECT_TRUE(q->cancel(0));
@@ -82,7 +72,18 @@ TEST_P(WheelContract, CancelAndSparseIds) {
   EXPECT_EQ(expire_all(*q, 200), (std::vector<expiry>{{0, 130}}));
 }
 
-TEST_P(WheelContract, ZeroDelayAndPastDue) {
+TEST_P(QueueContract, RescheduleArmedAndUnarmed) {
+  q->schedule(0, 10);
+  q->schedule(1, 20);
+  q->reschedule(0, 30);  // armed: moves later
+  q->reschedule(2, 5);   // unarmed: arms
+  EXPECT_EQ(q->size(), 3u);
+  EXPECT_EQ(q->next_due(), 5);
+  q->reschedule(1, 1);  // armed: moves earlier
+  EXPECT_EQ(expire_all(*q, 100), (std::vector<expiry>{{1, 1}, {2, 5}, {0, 30}}));
+}
+
+TEST_P(QueueContract, ZeroDelayAndPastDue) {
   expire_all(*q, 1000);
   q->schedule(0, 1000);  // the instant just expired: due now
   q->schedule(1, 1001);
@@ -92,7 +93,7 @@ TEST_P(WheelContract, ZeroDelayAndPastDue) {
   EXPECT_EQ(expire_all(*q, 1001), (std::vector<expiry>{{1, 1001}}));
 }
 
-TEST_P(WheelContract, FarFutureAndLevelBoundaries) {
+TEST_P(QueueContract, FarFutureAndLevelBoundaries) {
   const int64_t t0 = (GetParam().start_ms / k_block + 1) * k_block;  // a block boundary
   const std::vector<int64_t> dues{t0 - 1,
                                   t0,
@@ -122,7 +123,7 @@ TEST_P(WheelContract, FarFutureAndLevelBoundaries) {
   }
 }
 
-TEST_P(WheelContract, ExpireCallbackMayArmCancelAndReschedule) {
+TEST_P(QueueContract, ExpireCallbackMayArmCancelAndReschedule) {
   q->schedule(0, 10);
   q->schedule(1, 20);
   q->schedule(2, 30);
@@ -146,7 +147,7 @@ TEST_P(WheelContract, ExpireCallbackMayArmCancelAndReschedule) {
   EXPECT_EQ(q->next_due(), 51);
 }
 
-TEST_P(WheelContract, ACallbackThatThrowsLeavesTheRestArmed) {
+TEST_P(QueueContract, ACallbackThatThrowsLeavesTheRestArmed) {
   const int64_t t = GetParam().start_ms + 100;
   for (uint32_t id = 0; id < 40; ++id) q->schedule(id, t);  // more than one chunk of ids
   q->schedule(40, t + 1);
@@ -170,7 +171,7 @@ TEST_P(WheelContract, ACallbackThatThrowsLeavesTheRestArmed) {
   EXPECT_EQ(q->size(), 0u);
 }
 
-TEST_P(WheelContract, MovedDownTimersKeepArmingOrderOverDirectOnes) {
+TEST_P(QueueContract, MovedDownTimersKeepArmingOrderOverDirectOnes) {
   // 0 is armed while its block is two blocks away (level 1); 1 is armed for the same instant
   // once that block is next (level 0 directly). 0 must still expire first.
   const int64_t b = (GetParam().start_ms / k_block + 3) * k_block;
@@ -184,7 +185,7 @@ TEST_P(WheelContract, MovedDownTimersKeepArmingOrderOverDirectOnes) {
   EXPECT_EQ(q->next_due(), b + 5 * k_block);
 }
 
-TEST_P(WheelContract, LongIdleAndCatchUp) {
+TEST_P(QueueContract, LongIdleAndCatchUp) {
   const int64_t s = GetParam().start_ms;
   q->schedule(0, s + 40 * k_day);
   q->schedule(1, s + 5000);
@@ -194,11 +195,7 @@ TEST_P(WheelContract, LongIdleAndCatchUp) {
   EXPECT_EQ(expire_all(*q, s + 400 * k_day), (std::vector<expiry>{{0, s + 40 * k_day}}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Starts, WheelContract,
-                         ::testing::Values(wheel_case{"zero", 0},
-                                           wheel_case{"epoch", 1'790'000'000'123},
-                                           wheel_case{"negative", -123'456'789},
-                                           wheel_case{"block_edge", 7 * k_block - 1}),
+INSTANTIATE_TEST_SUITE_P(Queues, QueueContract, ::testing::ValuesIn(test::every_queue()),
                          [](const auto& info) { return info.param.name; });
 
 // ---- random operations against the reference ----
@@ -442,8 +439,8 @@ TEST(TimerWheel, CrowdedRecurringTicksMatchReference) {
     total += n_got;
   }
   ASSERT_EQ(q->next_due(), ref.next_due());
-  EXPECT_GT(total, 6000u * 10);             // crowded ticks
-  EXPECT_GT(ref.missed_periods(), 0u);      // the clock jumps made some late
+  EXPECT_GT(total, 6000u * 10);              // crowded ticks
+  EXPECT_GT(ref.missed_periods(), 0u);       // the clock jumps made some late
   EXPECT_LT(q->size(), std::size_t{k_ids});  // callbacks cancelled some
 }
 
