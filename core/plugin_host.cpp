@@ -49,6 +49,7 @@ std::string kinds_to_string(uint32_t kinds) {
 namespace {
 
 constexpr uint32_t known_kinds = ISITUP_KIND_CHECK | ISITUP_KIND_SINK | ISITUP_KIND_SOURCE;
+constexpr uint32_t known_sink_flags = ISITUP_SINK_NOTIFIER;
 constexpr size_t max_options = 1024;
 
 // The smallest structs the host accepts: everything up to the last field it cannot do without.
@@ -294,6 +295,14 @@ validated validate(const fs::path& file, const std::string& expected_name,
     require_functions(
         file, "sink",
         {{"create", s.create}, {"write", s.write}, {"flush", s.flush}, {"destroy", s.destroy}});
+    // sink_flags and write_events read as 0/NULL when the table predates them (copy_table).
+    if (s.sink_flags & ~known_sink_flags) {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "0x%x", s.sink_flags & ~known_sink_flags);
+      refuse(file, std::string("declares unknown sink flags ") + hex);
+    }
+    if ((s.sink_flags & ISITUP_SINK_NOTIFIER) && !s.write_events)
+      refuse(file, "declares a notifier sink (ISITUP_SINK_NOTIFIER) without write_events");
     v.sink_schema = convert_options(file, "sink", s.options, s.option_count);
   }
   if (d.kinds & ISITUP_KIND_SOURCE) {

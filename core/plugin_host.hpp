@@ -6,8 +6,10 @@
 // Older and newer structs: the host reads each struct only within its struct_size and copies
 // it into a zero-filled struct of its own size, so a field the plugin's header lacked reads
 // as 0/NULL. A struct must still reach its last required field (the descriptor through
-// `kinds`; an ops table through `destroy`). The option array is laid out with the plugin's
-// sizeof, so the first element's struct_size is the stride and every element must agree.
+// `kinds`; an ops table through `destroy`). A sink table of the first release ends before
+// sink_flags and write_events: it loads as a sink that takes no events. The option array is
+// laid out with the plugin's sizeof, so the first element's struct_size is the stride and every
+// element must agree.
 #pragma once
 
 #include <isitup/plugin.h>
@@ -48,6 +50,12 @@ class loaded_plugin {
   const isitup_check_ops_v1* check_ops() const;
   const isitup_sink_ops_v1* sink_ops() const;
   const isitup_source_ops_v1* source_ops() const;
+  // A sink that takes state transitions (write_events within its struct_size and non-NULL).
+  bool takes_events() const { return sink_ops() && sink_ops()->write_events; }
+  // A sink that receives only the events of checks naming it, and no results.
+  bool is_notifier() const {
+    return sink_ops() && (sink_ops()->sink_flags & ISITUP_SINK_NOTIFIER);
+  }
 
   // Declared options as schemas (empty for a kind the plugin lacks). A required option has no
   // default_yaml (the ABI says its default is ignored).

@@ -310,8 +310,66 @@ TEST_F(plugin_host_test, runs_the_check_and_sink_of_a_cpp_plugin) {
       &status);
   EXPECT_EQ(status, static_cast<uint32_t>(ISITUP_OK));
   EXPECT_EQ(ctx.counters["records"], 2);
+  EXPECT_TRUE(p->takes_events());  // good_cpp's sink class has write_events
+  EXPECT_FALSE(p->is_notifier());
+  isitup_event_v1 e{};
+  e.struct_size = sizeof e;
+  const isitup_event_v1* events[] = {&e, &e, &e};
+  status = 99;
+  sink->write_events(
+      instance, events, 3, [](void* c, uint32_t s, const char*) { *static_cast<uint32_t*>(c) = s; },
+      &status);
+  EXPECT_EQ(status, static_cast<uint32_t>(ISITUP_OK));
+  EXPECT_EQ(ctx.counters["events"], 3);
   EXPECT_EQ(sink->flush(instance, 1000), static_cast<uint32_t>(ISITUP_OK));
   sink->destroy(instance);
+}
+
+// Creates the plugin's sink, hands it one batch of `records` records and, when it takes
+// events, `events` events; returns its counters.
+std::map<std::string, int64_t> feed_sink(const loaded_plugin& p, size_t records, size_t events) {
+  const isitup_sink_ops_v1* sink = p.sink_ops();
+  fake_ctx ctx;
+  fake_options none;
+  char err[256] = "";
+  void* instance = nullptr;
+  EXPECT_EQ(sink->create(&fake_host(), as_ctx(&ctx), as_options(&none), &instance, err, sizeof err),
+            ISITUP_OK);
+  std::vector<isitup_record_v1> rs(records);
+  std::vector<const isitup_record_v1*> rp;
+  for (isitup_record_v1& r : rs) isitup_record_init(&r), rp.push_back(&r);
+  const isitup_batch_v1 batch{sizeof batch, rp.size(), rp.data(), 1};
+  auto ignore = [](void*, uint32_t, const char*) {};
+  sink->write(instance, &batch, ignore, nullptr);
+  std::vector<isitup_event_v1> es(events);
+  std::vector<const isitup_event_v1*> ep;
+  for (isitup_event_v1& e : es) e.struct_size = sizeof e, ep.push_back(&e);
+  if (sink->write_events) sink->write_events(instance, ep.data(), ep.size(), ignore, nullptr);
+  sink->destroy(instance);
+  return ctx.counters;
+}
+
+TEST_F(plugin_host_test, a_sink_table_of_the_first_release_loads_and_takes_no_events) {
+  install("old_sink");
+  plugin_host host(dir_);
+  auto p = host.load("old_sink");
+  ASSERT_NE(p->sink_ops(), nullptr);
+  EXPECT_FALSE(p->takes_events());
+  EXPECT_FALSE(p->is_notifier());
+  EXPECT_EQ(p->sink_ops()->sink_flags, 0u);  // beyond its struct_size: read as 0
+  auto counters = feed_sink(*p, 2, 1);
+  EXPECT_EQ(counters["records"], 2);
+  EXPECT_EQ(counters.count("events"), 0u);
+}
+
+TEST_F(plugin_host_test, a_sink_with_write_events_is_seen_as_taking_events) {
+  install("event_sink");
+  plugin_host host(dir_);
+  auto p = host.load("event_sink");
+  EXPECT_TRUE(p->takes_events());
+  EXPECT_TRUE(p->is_notifier());
+  auto counters = feed_sink(*p, 1, 4);
+  EXPECT_EQ(counters["events"], 4);
 }
 
 TEST_F(plugin_host_test, accepts_structs_from_an_older_smaller_header) {
@@ -405,6 +463,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "declares name 'someone_else' but the file is named 'wrong_name'"},
         broken_case{"missing_op", "required check function start is NULL"},
         broken_case{"null_ops", "declares kind sink but its sink table is NULL"},
+        broken_case{"notifier_no_events",
+                    "declares a notifier sink (ISITUP_SINK_NOTIFIER) without write_events"},
         broken_case{"short_ops", "the check table's struct_size 56 is too small (at least 64"},
         broken_case{"null_option_name", "check option 1 has no name"},
         broken_case{"bad_option_type", "check option 'code' has unknown type 99"},

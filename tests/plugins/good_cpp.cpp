@@ -1,6 +1,7 @@
 // A well-formed plugin written with the SDK's C++ wrapper: a blocking check and a sink, with
 // options of every type. The check reports what its options say; the sink counts the records
-// it is given through the host's counter_add and reports every batch durable at once.
+// it is given through the host's counter_add and reports every batch durable at once; it also
+// takes state transitions (write_events) and counts them.
 #include <isitup/plugin.hpp>
 
 #include <stdexcept>
@@ -39,6 +40,12 @@ class counting_sink : public sdk::sink {
 
   void write(const sdk::batch_view& batch, sdk::batch_done done) override {
     host_.counter_add("records", static_cast<int64_t>(batch.size()));
+    done(sdk::status::ok);
+  }
+
+  // Takes state transitions too (wired by plugin_def::sink because it exists).
+  void write_events(sdk::event_span events, sdk::batch_done done) {
+    host_.counter_add("events", static_cast<int64_t>(events.size()));
     done(sdk::status::ok);
   }
 

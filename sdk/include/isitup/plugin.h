@@ -18,8 +18,8 @@
  *
  * Threads: the host calls create/destroy/prepare/release from its main thread; check start()
  * from its scheduler thread (or a worker-pool thread for blocking checks); sink write() from
- * the pipeline thread of that sink instance; source start/stop from the main thread and ack()
- * from a pipeline thread. Completions (isitup_check_done_fn, isitup_batch_done_fn) and host
+ * the pipeline thread of that sink instance and write_events() from the event thread; source
+ * start/stop from the main thread and ack() from a pipeline thread. Completions (isitup_check_done_fn, isitup_batch_done_fn) and host
  * services may be called from any thread.
  */
 #ifndef ISITUP_PLUGIN_H
@@ -271,6 +271,31 @@ typedef struct isitup_check_ops_v1 {
  * NULL on success. */
 typedef void (*isitup_batch_done_fn)(void* done_ctx, uint32_t status, const char* message);
 
+/* One state transition of a check (an incident opened, resolved, or a reminder that it is
+ * still open), handed to sinks that take events. Owned by the host, valid until the call's
+ * completion. Absent strings are NULL, absent times ISITUP_ABSENT_TIME. */
+typedef struct isitup_event_v1 {
+  uint32_t struct_size;
+  const char* event_id;    /* the same on every retry and replay of one transition (32 hex) */
+  const char* type;        /* "incident_opened" | "incident_resolved" | "incident_reminder" */
+  const char* incident_id; /* the same for every event of one incident (32 hex) */
+  const char* check;
+  const char* plugin;
+  const char* target;     /* userinfo already redacted */
+  int64_t at_ms;          /* when the transition was decided (epoch ms) */
+  int64_t opened_at_ms;   /* scheduled_at of the first down result of the run that crossed the
+                             failure threshold */
+  int64_t resolved_at_ms; /* ISITUP_ABSENT_TIME while open */
+  const char* error_kind; /* the error that opened the incident */
+  const char* error_message;
+  const char* locations_json; /* JSON array of the locations that saw it down: ["eu-west"] */
+  const char* json;           /* the whole event as one JSON object (no newline) */
+} isitup_event_v1;
+
+/* isitup_sink_ops_v1.sink_flags: the sink is a notifier. It receives only the events of checks
+ * that name it in their alert `notify` list, and never result batches (write is not called). */
+#define ISITUP_SINK_NOTIFIER 1u
+
 typedef struct isitup_sink_ops_v1 {
   uint32_t struct_size;
   uint32_t max_in_flight; /* batches written but not yet done; 0 means 1 */
@@ -288,6 +313,18 @@ typedef struct isitup_sink_ops_v1 {
   /* Block until every written batch is done or timeout_ms has passed. At shutdown. */
   uint32_t (*flush)(void* instance, int64_t timeout_ms);
   void (*destroy)(void* instance);
+
+  /* Grown after the first release: a plugin built against an older header has a struct_size
+   * that ends before these, and the host reads them as 0/NULL. */
+  uint32_t sink_flags; /* ISITUP_SINK_NOTIFIER */
+  /* Take state transitions. NULL: the sink takes no events. Called from the host's event
+   * thread (one per agent): never twice at once on one instance, but possibly while write()
+   * runs on the pipeline thread, so guard what the two share. Must not block for long. Call
+   * done exactly once, from any thread: ISITUP_OK when delivered (or durable),
+   * ISITUP_RETRY to be handed the same events again after a backoff (same event ids, same
+   * order per check), ISITUP_ERROR when they can never be delivered (logged, dropped). */
+  void (*write_events)(void* instance, const isitup_event_v1* const* events, size_t count,
+                       isitup_batch_done_fn done, void* done_ctx);
 } isitup_sink_ops_v1;
 
 /* ---------------------------------------------------------------- source plugins */

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -265,7 +266,15 @@ class batch_done {
   void* ctx_;
 };
 
+// The state transitions handed to write_events: valid until its batch_done is called.
+using event_span = std::span<const isitup_event_v1* const>;
+
 // A sink, built by T(const host&, const options_view&) (throw to refuse the config).
+// A sink that also takes state transitions defines, besides write():
+//   void write_events(isitup::sdk::event_span events, isitup::sdk::batch_done done);
+// called from the host's event thread, possibly while write() runs (guard what they share);
+// call done exactly once: ok when delivered, retry to be handed the same events again after a
+// backoff. plugin_def::sink wires it when present.
 class sink {
  public:
   virtual ~sink() = default;
@@ -424,6 +433,26 @@ struct sink_ops {
 };
 
 template <class T>
+concept takes_events = requires(T& t, event_span events, batch_done done) {
+  t.write_events(events, std::move(done));
+};
+
+template <class T>
+struct sink_event_ops {
+  static void write_events(void* inst, const isitup_event_v1* const* events, size_t count,
+                           isitup_batch_done_fn done, void* ctx) noexcept {
+    batch_done d(done, ctx);
+    try {
+      static_cast<T*>(inst)->write_events(event_span(events, count), std::move(d));
+    } catch (const std::exception& e) {
+      if (d) d(status::retry, e.what());
+    } catch (...) {
+      if (d) d(status::retry, "unknown exception");
+    }
+  }
+};
+
+template <class T>
 struct source_ops {
   static uint32_t create(const isitup_host_v1* hv, isitup_host_ctx* ctx, const isitup_options* o,
                          void** out, char* err, size_t cap) noexcept {
@@ -484,13 +513,23 @@ class plugin_def {
     return std::move(*this);
   }
 
+  // flags: ISITUP_SINK_NOTIFIER or 0. A T with write_events (see class sink) takes events.
   template <class T>
-  plugin_def&& sink(const std::vector<option>& options, uint32_t max_in_flight = 1) && {
+  plugin_def&& sink(const std::vector<option>& options, uint32_t max_in_flight = 1,
+                    uint32_t flags = 0) && {
     static_assert(std::is_base_of_v<isitup::sdk::sink, T>);
     using ops = detail::sink_ops<T>;
     sink_options_ = detail::to_c(options);
-    sink_ = isitup_sink_ops_v1{sizeof(isitup_sink_ops_v1), max_in_flight, nullptr, 0,
-                               &ops::create, &ops::write, &ops::flush, &ops::destroy};
+    sink_ = isitup_sink_ops_v1{};
+    sink_.struct_size = sizeof(isitup_sink_ops_v1);
+    sink_.max_in_flight = max_in_flight;
+    sink_.create = &ops::create;
+    sink_.write = &ops::write;
+    sink_.flush = &ops::flush;
+    sink_.destroy = &ops::destroy;
+    sink_.sink_flags = flags;
+    if constexpr (detail::takes_events<T>)
+      sink_.write_events = &detail::sink_event_ops<T>::write_events;
     kinds_ |= ISITUP_KIND_SINK;
     return std::move(*this);
   }

@@ -1,0 +1,96 @@
+/* A C sink plugin, built three times (CMakeLists.txt):
+ *   OLD_SINK       its sink table ends before sink_flags, as if built against the header of
+ *                  the first release: it must load and take no events.
+ *   EVENT_SINK     the full table with write_events and ISITUP_SINK_NOTIFIER: a notifier.
+ *   FLAGS_NO_EVENTS ISITUP_SINK_NOTIFIER without write_events: refused (it could receive
+ *                  nothing).
+ * write() and write_events() count what they are given with the host's counter_add
+ * ("records", "events") and report it delivered at once.
+ */
+#include <isitup/plugin.h>
+#include <stdlib.h>
+
+#ifndef PLUGIN_NAME
+#define PLUGIN_NAME "event_sink"
+#endif
+
+typedef struct e_instance {
+  const isitup_host_v1* host;
+  isitup_host_ctx* ctx;
+} e_instance;
+
+static uint32_t e_create(const isitup_host_v1* host, isitup_host_ctx* ctx,
+                         const isitup_options* options, void** instance, char* err,
+                         size_t err_cap) {
+  (void)options;
+  (void)err;
+  (void)err_cap;
+  e_instance* in = calloc(1, sizeof *in);
+  if (!in) return ISITUP_ERROR;
+  in->host = host;
+  in->ctx = ctx;
+  *instance = in;
+  return ISITUP_OK;
+}
+
+static void e_write(void* instance, const isitup_batch_v1* batch, isitup_batch_done_fn done,
+                    void* done_ctx) {
+  e_instance* in = instance;
+  in->host->counter_add(in->ctx, "records", (int64_t)batch->count);
+  done(done_ctx, ISITUP_OK, NULL);
+}
+
+static uint32_t e_flush(void* instance, int64_t timeout_ms) {
+  (void)instance;
+  (void)timeout_ms;
+  return ISITUP_OK;
+}
+
+static void e_destroy(void* instance) { free(instance); }
+
+#if defined(OLD_SINK)
+/* The sink table exactly as the first release of plugin.h declared it. */
+typedef struct old_sink_ops {
+  uint32_t struct_size;
+  uint32_t max_in_flight;
+  const isitup_option_v1* options;
+  size_t option_count;
+  void* create;
+  void* write;
+  void* flush;
+  void* destroy;
+} old_sink_ops;
+_Static_assert(sizeof(old_sink_ops) == offsetof(isitup_sink_ops_v1, sink_flags),
+               "the old sink table ends where sink_flags begins");
+static const old_sink_ops e_sink_ops = {
+    sizeof(old_sink_ops), 1, NULL, 0, (void*)e_create, (void*)e_write, (void*)e_flush,
+    (void*)e_destroy};
+#else
+static void e_write_events(void* instance, const isitup_event_v1* const* events, size_t count,
+                           isitup_batch_done_fn done, void* done_ctx) {
+  e_instance* in = instance;
+  (void)events;
+  in->host->counter_add(in->ctx, "events", (int64_t)count);
+  done(done_ctx, ISITUP_OK, NULL);
+}
+#if defined(FLAGS_NO_EVENTS)
+#define WRITE_EVENTS NULL
+#else
+#define WRITE_EVENTS e_write_events
+#endif
+static const isitup_sink_ops_v1 e_sink_ops = {
+    sizeof(isitup_sink_ops_v1), 1,           NULL, 0, e_create, e_write, e_flush, e_destroy,
+    ISITUP_SINK_NOTIFIER,       WRITE_EVENTS};
+#endif
+
+static const isitup_plugin_v1 e_descriptor = {ISITUP_ABI_VERSION,
+                                              sizeof(isitup_plugin_v1),
+                                              PLUGIN_NAME,
+                                              "1.0.0",
+                                              "test plugin: a sink with or without events",
+                                              ISITUP_KIND_SINK,
+                                              NULL,
+                                              (const isitup_sink_ops_v1*)&e_sink_ops,
+                                              NULL};
+
+ISITUP_EXPORT const isitup_plugin_v1* isitup_plugin_entry(void) { return &e_descriptor; }
