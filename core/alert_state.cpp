@@ -1,0 +1,150 @@
+#include "alert_state.hpp"
+
+#include <algorithm>
+
+#include <boost/uuid/name_generator_sha1.hpp>
+#include <boost/uuid/uuid.hpp>
+
+namespace isitup::alert {
+
+namespace {
+
+bool check_is_down(const check_state& st, const alert_settings& s) {
+  std::size_t down = 0;
+  for (const auto& [name, l] : st.locations) down += l.down ? 1 : 0;
+  return down >= required_down(s, st.locations.size());
+}
+
+// Advances one location's hysteresis; true when it changed between up and down.
+bool advance(location_state& l, const observation& o, const alert_settings& s) {
+  if (o.up != l.down) {  // agrees with the current state
+    l.streak = 0;
+    return false;
+  }
+  if (l.streak == 0) {
+    l.streak_since_ms = o.scheduled_at_ms;
+    l.streak_error_kind = o.up ? "" : std::string(o.error_kind);
+    l.streak_error_message = o.up ? "" : std::string(o.error_message);
+  }
+  ++l.streak;
+  if (l.streak < (l.down ? s.success_threshold : s.failure_threshold)) return false;
+  l.down = !l.down;
+  l.streak = 0;
+  if (l.down) {
+    l.down_since_ms = l.streak_since_ms;
+    l.down_error_kind = l.streak_error_kind;
+    l.down_error_message = l.streak_error_message;
+  }
+  return true;
+}
+
+void add_down_locations(const check_state& st, incident& inc) {
+  for (const auto& [name, l] : st.locations)
+    if (l.down && !std::binary_search(inc.locations.begin(), inc.locations.end(), name))
+      inc.locations.insert(std::upper_bound(inc.locations.begin(), inc.locations.end(), name),
+                           name);
+}
+
+incident open_incident(const check_state& st, std::string_view check, int64_t at_ms) {
+  incident inc;
+  const location_state* first = nullptr;  // the location down the longest
+  for (const auto& [name, l] : st.locations)
+    if (l.down && (!first || l.down_since_ms < first->down_since_ms)) first = &l;
+  inc.opened_at_ms = first->down_since_ms;
+  inc.error_kind = first->down_error_kind;
+  inc.error_message = first->down_error_message;
+  inc.id = stable_id({"incident", check, std::to_string(inc.opened_at_ms)});
+  inc.last_notified_ms = at_ms;
+  add_down_locations(st, inc);
+  return inc;
+}
+
+}  // namespace
+
+const char* to_string(transition_type t) {
+  switch (t) {
+    case transition_type::opened:
+      return "incident_opened";
+    case transition_type::resolved:
+      return "incident_resolved";
+    case transition_type::reminder:
+      return "incident_reminder";
+  }
+  return "incident_opened";
+}
+
+std::size_t required_down(const alert_settings& s, std::size_t known) {
+  switch (s.rule) {
+    case alert_settings::quorum_rule::majority:
+      return known / 2 + 1;
+    case alert_settings::quorum_rule::all:
+      return std::max<std::size_t>(known, 1);
+    case alert_settings::quorum_rule::count:
+      break;
+  }
+  return static_cast<std::size_t>(std::max(s.quorum, 1));
+}
+
+std::optional<transition> step(check_state& st, std::string_view check, const observation& o,
+                               const alert_settings& s) {
+  auto it = st.locations.find(o.location);
+  if (it == st.locations.end())
+    it = st.locations.emplace(std::string(o.location), location_state{}).first;
+  location_state& l = it->second;
+  if (o.scheduled_at_ms <= l.last_ms) return std::nullopt;
+  l.last_ms = o.scheduled_at_ms;
+  const bool changed = advance(l, o, s);
+  const bool down = check_is_down(st, s);
+
+  transition t;
+  t.at_ms = o.scheduled_at_ms;
+  if (!st.open) {
+    if (!down) return std::nullopt;
+    st.open = open_incident(st, check, o.scheduled_at_ms);
+    t.type = transition_type::opened;
+    t.event_id = stable_id({st.open->id, "opened"});
+    t.inc = *st.open;
+    return t;
+  }
+  if (!down) {
+    t.type = transition_type::resolved;
+    t.event_id = stable_id({st.open->id, "resolved"});
+    t.resolved_at_ms = changed && !l.down ? l.streak_since_ms : o.scheduled_at_ms;
+    t.inc = std::move(*st.open);
+    st.open.reset();
+    return t;
+  }
+  add_down_locations(st, *st.open);
+  if (s.renotify_ms <= 0 || o.scheduled_at_ms - st.open->last_notified_ms < s.renotify_ms)
+    return std::nullopt;
+  incident& inc = *st.open;
+  ++inc.reminders;
+  inc.last_notified_ms = o.scheduled_at_ms;
+  t.type = transition_type::reminder;
+  t.event_id = stable_id({inc.id, "reminder", std::to_string(inc.reminders)});
+  t.inc = inc;
+  return t;
+}
+
+std::string stable_id(std::initializer_list<std::string_view> parts) {
+  // A fixed namespace for isitup's ids (itself a random UUID, chosen once).
+  static const boost::uuids::uuid ns = {{0x5c, 0x1e, 0x0b, 0x7a, 0x93, 0x4d, 0x4f, 0x21, 0xa6, 0x08,
+                                         0x3e, 0x52, 0xd1, 0x9c, 0x7f, 0x44}};
+  std::string name;
+  for (std::string_view p : parts) {
+    name += std::to_string(p.size());  // length-prefixed: ("ab","c") differs from ("a","bc")
+    name += ':';
+    name.append(p);
+  }
+  const boost::uuids::uuid u = boost::uuids::name_generator_sha1(ns)(name);
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(32);
+  for (uint8_t b : u) {
+    out += hex[b >> 4];
+    out += hex[b & 15];
+  }
+  return out;
+}
+
+}  // namespace isitup::alert

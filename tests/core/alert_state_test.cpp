@@ -1,0 +1,306 @@
+// alert::step: hysteresis per (check, location), quorum over locations, incidents, reminders
+// and stable ids, as a pure function fed sequences of results.
+#include "alert_state.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace isitup::alert {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr int64_t t0 = 1'780'000'000'000;  // an epoch ms; results every 10 s from here
+constexpr int64_t every = 10'000;
+
+struct feeder {
+  alert_settings settings;
+  check_state state;
+  std::string check = "shop";
+  std::map<std::string, int64_t> next_ms;  // per location
+  std::vector<transition> seen;
+
+  // Feeds one result per character: 'U' up, 'D' down (error "connect: refused #<i>"), ' ' is
+  // skipped. Returns the transitions caused, in order.
+  std::vector<transition> feed(const std::string& pattern, const std::string& where = "eu") {
+    std::vector<transition> out;
+    int64_t& at = next_ms.try_emplace(where, t0).first->second;
+    for (char c : pattern) {
+      if (c == ' ') continue;
+      const std::string message = "refused #" + std::to_string((at - t0) / every);
+      const observation o{where, at, c == 'U', c == 'U' ? "" : "connect", c == 'U' ? "" : message};
+      if (auto t = step(state, check, o, settings)) out.push_back(*t);
+      at += every;
+    }
+    seen.insert(seen.end(), out.begin(), out.end());
+    return out;
+  }
+};
+
+std::vector<transition_type> types(const std::vector<transition>& ts) {
+  std::vector<transition_type> out;
+  for (const auto& t : ts) out.push_back(t.type);
+  return out;
+}
+
+const auto opened = transition_type::opened;
+const auto resolved = transition_type::resolved;
+const auto reminder = transition_type::reminder;
+
+// ---------------------------------------------------------------- thresholds
+
+TEST(alert_state, two_of_three_failing_never_alerts_at_threshold_three) {
+  feeder f;
+  EXPECT_THAT(f.feed("DDU DDU DDU DDU UDD UDD UDD U"), IsEmpty());
+  EXPECT_FALSE(f.state.open);
+  EXPECT_FALSE(f.state.locations.at("eu").down);
+}
+
+TEST(alert_state, three_in_a_row_alerts_once) {
+  feeder f;
+  const auto ts = f.feed("UU DDD DDDDDD");
+  ASSERT_THAT(types(ts), ElementsAre(opened));
+  const transition& t = ts[0];
+  EXPECT_EQ(t.at_ms, t0 + 4 * every);             // decided by the third down result
+  EXPECT_EQ(t.inc.opened_at_ms, t0 + 2 * every);  // the first down result of that run
+  EXPECT_EQ(t.inc.error_kind, "connect");
+  EXPECT_EQ(t.inc.error_message, "refused #2");  // the error of that first result
+  EXPECT_THAT(t.inc.locations, ElementsAre("eu"));
+  EXPECT_FALSE(t.resolved_at_ms);
+  ASSERT_TRUE(f.state.open);
+  EXPECT_EQ(f.state.open->id, t.inc.id);
+}
+
+TEST(alert_state, opened_at_is_the_start_of_the_run_that_crossed_not_an_earlier_blip) {
+  feeder f;
+  const auto ts = f.feed("DDU DDDD");
+  ASSERT_THAT(types(ts), ElementsAre(opened));
+  EXPECT_EQ(ts[0].inc.opened_at_ms, t0 + 3 * every);
+  EXPECT_EQ(ts[0].inc.error_message, "refused #3");
+}
+
+TEST(alert_state, recovers_after_two_ups_with_resolved_at_the_first_up) {
+  feeder f;
+  f.feed("DDD");
+  EXPECT_THAT(f.feed("U"), IsEmpty());
+  EXPECT_THAT(f.feed("D"), IsEmpty());  // breaks the up run
+  const auto ts = f.feed("UU");
+  ASSERT_THAT(types(ts), ElementsAre(resolved));
+  EXPECT_EQ(ts[0].resolved_at_ms, t0 + 5 * every);
+  EXPECT_EQ(ts[0].at_ms, t0 + 6 * every);
+  EXPECT_EQ(ts[0].inc.opened_at_ms, t0);
+  EXPECT_FALSE(f.state.open);
+  EXPECT_THAT(f.feed("UUUU"), IsEmpty());
+}
+
+TEST(alert_state, flapping_while_down_keeps_one_incident) {
+  feeder f;
+  EXPECT_THAT(types(f.feed("DDD UDUDUDUD DUD")), ElementsAre(opened));
+  EXPECT_THAT(types(f.feed("UU")), ElementsAre(resolved));
+}
+
+TEST(alert_state, other_thresholds) {
+  feeder f;
+  f.settings.failure_threshold = 1;
+  f.settings.success_threshold = 1;
+  EXPECT_THAT(types(f.feed("D")), ElementsAre(opened));
+  EXPECT_THAT(types(f.feed("U")), ElementsAre(resolved));
+  EXPECT_THAT(types(f.feed("DUDU")), ElementsAre(opened, resolved, opened, resolved));
+  feeder g;
+  g.settings.failure_threshold = 5;
+  g.settings.success_threshold = 3;
+  EXPECT_THAT(g.feed("DDDD U DDDD UU"), IsEmpty());
+  EXPECT_THAT(types(g.feed("DDDDD UU D UUU")), ElementsAre(opened, resolved));
+}
+
+TEST(alert_state, a_second_incident_gets_its_own_id) {
+  feeder f;
+  const auto a = f.feed("DDD UU");
+  const auto b = f.feed("DDD UU");
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(a[0].inc.id, a[1].inc.id);
+  EXPECT_EQ(b[0].inc.id, b[1].inc.id);
+  EXPECT_NE(a[0].inc.id, b[0].inc.id);
+  EXPECT_NE(a[0].event_id, a[1].event_id);
+}
+
+// ---------------------------------------------------------------- duplicates and order
+
+TEST(alert_state, a_result_not_newer_than_the_last_is_ignored) {
+  feeder f;
+  f.feed("DD");
+  const observation old{"eu", t0 + every, false, "connect", "again"};
+  EXPECT_FALSE(step(f.state, "shop", old, f.settings));  // a replayed result
+  EXPECT_FALSE(step(f.state, "shop", old, f.settings));
+  EXPECT_EQ(f.state.locations.at("eu").streak, 2);
+  EXPECT_THAT(types(f.feed("D")), ElementsAre(opened));
+}
+
+// ---------------------------------------------------------------- quorum over 3 locations
+
+struct quorum_case {
+  alert_settings::quorum_rule rule;
+  int count;
+  int needed;  // of 3 locations
+};
+
+class quorum : public ::testing::TestWithParam<quorum_case> {};
+
+TEST_P(quorum, opens_when_enough_locations_are_down_and_resolves_below) {
+  const quorum_case c = GetParam();
+  feeder f;
+  f.settings.rule = c.rule;
+  f.settings.quorum = c.count;
+  const std::vector<std::string> where = {"ap", "eu", "us"};
+  for (const auto& w : where) f.feed("UU", w);  // all three known
+  std::vector<transition> ts;
+  for (int i = 0; i < 3; ++i) {
+    ts = f.feed("DDD", where[i]);
+    if (i + 1 < c.needed) {
+      EXPECT_THAT(ts, IsEmpty()) << i + 1 << " down";
+    } else if (i + 1 == c.needed) {
+      ASSERT_THAT(types(ts), ElementsAre(opened)) << i + 1 << " down";
+      EXPECT_EQ(ts[0].inc.opened_at_ms, t0 + 2 * every);  // the earliest location's run
+      EXPECT_EQ(ts[0].inc.locations.size(), static_cast<size_t>(c.needed));
+    } else {
+      EXPECT_THAT(ts, IsEmpty()) << "already open";
+    }
+  }
+  ASSERT_TRUE(f.state.open);
+  EXPECT_THAT(f.state.open->locations, ElementsAre("ap", "eu", "us"));
+  // Recover one location at a time: resolved once fewer than `needed` are down.
+  for (int i = 0; i < 3; ++i) {
+    ts = f.feed("UU", where[i]);
+    const int still_down = 2 - i;
+    if (still_down + 1 == c.needed) {
+      ASSERT_THAT(types(ts), ElementsAre(resolved)) << still_down << " down";
+    } else {
+      EXPECT_THAT(ts, IsEmpty()) << still_down << " down";
+    }
+  }
+  EXPECT_FALSE(f.state.open);
+  EXPECT_EQ(std::count_if(f.seen.begin(), f.seen.end(),
+                          [](const transition& t) { return t.type == opened; }),
+            1);
+}
+
+INSTANTIATE_TEST_SUITE_P(alert_state, quorum,
+                         ::testing::Values(quorum_case{alert_settings::quorum_rule::count, 1, 1},
+                                           quorum_case{alert_settings::quorum_rule::count, 2, 2},
+                                           quorum_case{alert_settings::quorum_rule::count, 3, 3},
+                                           quorum_case{alert_settings::quorum_rule::majority, 0, 2},
+                                           quorum_case{alert_settings::quorum_rule::all, 0, 3}),
+                         [](const auto& info) {
+                           const quorum_case& c = info.param;
+                           switch (c.rule) {
+                             case alert_settings::quorum_rule::majority:
+                               return std::string("majority");
+                             case alert_settings::quorum_rule::all:
+                               return std::string("all");
+                             default:
+                               return "count_" + std::to_string(c.count);
+                           }
+                         });
+
+TEST(alert_state, required_down_by_rule_and_known_locations) {
+  alert_settings s;
+  s.rule = alert_settings::quorum_rule::majority;
+  EXPECT_EQ(required_down(s, 1), 1u);
+  EXPECT_EQ(required_down(s, 2), 2u);
+  EXPECT_EQ(required_down(s, 3), 2u);
+  EXPECT_EQ(required_down(s, 4), 3u);
+  EXPECT_EQ(required_down(s, 5), 3u);
+  s.rule = alert_settings::quorum_rule::all;
+  EXPECT_EQ(required_down(s, 0), 1u);
+  EXPECT_EQ(required_down(s, 4), 4u);
+  s.rule = alert_settings::quorum_rule::count;
+  s.quorum = 2;
+  EXPECT_EQ(required_down(s, 1), 2u);
+  EXPECT_EQ(required_down(s, 7), 2u);
+}
+
+TEST(alert_state, a_quorum_larger_than_the_known_locations_is_not_met) {
+  feeder f;
+  f.settings.quorum = 2;
+  EXPECT_THAT(f.feed("DDDDDD", "eu"), IsEmpty());
+  EXPECT_THAT(types(f.feed("DDD", "us")), ElementsAre(opened));
+}
+
+TEST(alert_state, a_location_joining_an_open_incident_is_listed) {
+  feeder f;
+  f.feed("DDD", "eu");
+  f.feed("UU", "us");
+  EXPECT_THAT(f.feed("DDD", "us"), IsEmpty());
+  const auto ts = f.feed("UU", "eu");
+  EXPECT_THAT(ts, IsEmpty());  // us is still down: quorum 1 holds
+  const auto r = f.feed("UU", "us");
+  ASSERT_THAT(types(r), ElementsAre(resolved));
+  EXPECT_THAT(r[0].inc.locations, ElementsAre("eu", "us"));
+}
+
+// ---------------------------------------------------------------- reminders
+
+TEST(alert_state, renotify_reminds_while_open) {
+  feeder f;
+  f.settings.renotify_ms = 3 * every;
+  EXPECT_THAT(types(f.feed("DDD")), ElementsAre(opened));
+  EXPECT_THAT(types(f.feed("DD D DD D")), ElementsAre(reminder, reminder));
+  ASSERT_TRUE(f.state.open);
+  EXPECT_EQ(f.state.open->reminders, 2u);
+  EXPECT_THAT(types(f.feed("UU")), ElementsAre(resolved));
+  std::set<std::string> ids;
+  for (const auto& t : f.seen) ids.insert(t.event_id);
+  EXPECT_EQ(ids.size(), f.seen.size());  // every event its own id
+}
+
+TEST(alert_state, no_reminder_without_renotify) {
+  feeder f;
+  EXPECT_THAT(types(f.feed(std::string(100, 'D'))), ElementsAre(opened));
+}
+
+// ---------------------------------------------------------------- stable ids
+
+TEST(alert_state, replaying_the_same_results_gives_the_same_ids) {
+  const std::string pattern = "UDDDD UDUU DDDDDD DDUUU";
+  feeder a, b;
+  a.settings.renotify_ms = b.settings.renotify_ms = 2 * every;
+  a.feed(pattern);
+  b.feed(pattern);
+  ASSERT_EQ(a.seen.size(), b.seen.size());
+  ASSERT_FALSE(a.seen.empty());
+  for (size_t i = 0; i < a.seen.size(); ++i) {
+    EXPECT_EQ(a.seen[i].event_id, b.seen[i].event_id);
+    EXPECT_EQ(a.seen[i].inc.id, b.seen[i].inc.id);
+    EXPECT_EQ(a.seen[i].event_id.size(), 32u);
+    EXPECT_EQ(a.seen[i].event_id.find_first_not_of("0123456789abcdef"), std::string::npos);
+  }
+  feeder other;
+  other.check = "blog";
+  other.feed(pattern);
+  EXPECT_NE(other.seen[0].inc.id, a.seen[0].inc.id);  // ids depend on the check
+}
+
+TEST(alert_state, a_state_copied_mid_incident_resumes_with_the_same_ids) {
+  feeder a;
+  a.feed("DDD D");
+  feeder b = a;  // what a restored journal holds
+  const auto ra = a.feed("UU");
+  const auto rb = b.feed("UU");
+  ASSERT_EQ(ra.size(), 1u);
+  ASSERT_EQ(rb.size(), 1u);
+  EXPECT_EQ(ra[0].event_id, rb[0].event_id);
+}
+
+TEST(alert_state, stable_id_separates_its_parts) {
+  EXPECT_NE(stable_id({"ab", "c"}), stable_id({"a", "bc"}));
+  EXPECT_EQ(stable_id({"x", "y"}), stable_id({"x", "y"}));
+}
+
+}  // namespace
+}  // namespace isitup::alert
