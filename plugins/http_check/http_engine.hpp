@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -48,6 +49,21 @@ class engine {
   static uint64_t lean_transfers();
   // Requests in flight at most (queued runs wait, their timeout running). Any thread.
   void set_max_in_flight(int64_t n) { max_in_flight_.store(n); }
+
+  // How the lean engine reads one answer to a request for `url`, without a socket: `answer`
+  // is fed to the parser in pieces of `piece` bytes (0: at once), then the peer's close.
+  // `result` is what the hop reports before the verdict on its status (ok, or down with the
+  // engine's error kind, with the http fields once the head was read); `location` is the
+  // absolute redirect URL when the check follows redirects; `body` what it keeps for regexes.
+  // For tests and fuzzing; any thread.
+  struct lean_answer {
+    sdk::result result;
+    std::string location;
+    std::string body;
+  };
+  static lean_answer parse_lean_answer(std::shared_ptr<const check_config> cfg,
+                                       const std::string& url, bool head_request,
+                                       std::string_view answer, size_t piece);
 
  private:
   friend struct lean_parser;  // http_parser's callbacks fill a job
@@ -85,6 +101,12 @@ class engine {
   void lean_done(job* j);
   void lean_timeout(job* j);
   void lean_fields(job* j, sdk::result& r);
+  // Feeds `n` bytes of the answer (0: the peer closed) to the hop's parser. Returns the error
+  // kind and sets `message` when the hop failed, else nullptr (conn->complete: answered).
+  static const char* lean_feed(job* j, const char* data, size_t n, std::string& message);
+  static void lean_http_fields(const job* j, sdk::result& r);
+  // `location` resolved against `base` as curl's CURLINFO_REDIRECT_URL; as given if it fails.
+  static std::string redirect_url(const std::string& base, const std::string& location);
   void lean_close(job* j);
 
   // Outcome (http_result.cpp)

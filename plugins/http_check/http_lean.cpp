@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -232,31 +233,49 @@ void engine::lean_receive(job* j) {
       return;
     }
     if (n > 0 && c->first_byte == clock::time_point{}) c->first_byte = clock::now();
-    // n == 0 tells the parser the connection closed (ends a close-delimited body).
-    http_parser_execute(&c->parser, &lean_parser::settings, buf, static_cast<size_t>(n));
+    std::string message;
+    if (const char* kind = lean_feed(j, buf, static_cast<size_t>(n), message)) {
+      lean_fail(j, kind, std::move(message));
+      return;
+    }
     if (c->complete) {
       lean_done(j);
-      return;
-    }
-    if (j->too_large) {
-      lean_fail(j, "too_large",
-                "body larger than max_body_bytes (" + std::to_string(j->cfg->max_body_bytes) + ")");
-      return;
-    }
-    if (const auto e = HTTP_PARSER_ERRNO(&c->parser); e != HPE_OK) {
-      lean_fail(j, "protocol", std::string("invalid HTTP response: ") + http_errno_description(e));
-      return;
-    }
-    if (n == 0) {
-      lean_fail(j, "protocol",
-                c->head_done ? "transfer closed before the body was complete"
-                             : "Empty reply from server");
       return;
     }
     // Not complete yet: read on until EAGAIN. A short read does not prove the socket drained:
     // a FIN queued behind the data gives no new edge (seen under gVisor), so stopping here
     // could miss the end of a close-delimited body. A complete answer never gets here.
   }
+}
+
+const char* engine::lean_feed(job* j, const char* data, size_t n, std::string& message) {
+  lean_conn* c = j->conn;
+  // n == 0 tells the parser the connection closed (ends a close-delimited body).
+  http_parser_execute(&c->parser, &lean_parser::settings, data, n);
+  if (c->complete) return nullptr;
+  if (j->too_large) {
+    message = "body larger than max_body_bytes (" + std::to_string(j->cfg->max_body_bytes) + ")";
+    return "too_large";
+  }
+  if (const auto e = HTTP_PARSER_ERRNO(&c->parser); e != HPE_OK) {
+    message = std::string("invalid HTTP response: ") + http_errno_description(e);
+    return "protocol";
+  }
+  if (n == 0) {
+    message =
+        c->head_done ? "transfer closed before the body was complete" : "Empty reply from server";
+    return "protocol";
+  }
+  return nullptr;
+}
+
+void engine::lean_http_fields(const job* j, sdk::result& r) {
+  const lean_conn* c = j->conn;
+  if (!c->head_done) return;
+  r.http_code = static_cast<int32_t>(c->parser.status_code);
+  r.http_version = c->parser.http_major == 1 ? (c->parser.http_minor == 0 ? "1.0" : "1.1")
+                                             : std::to_string(c->parser.http_major);
+  r.http_bytes = j->bytes;
 }
 
 void engine::lean_fields(job* j, sdk::result& r) {
@@ -266,13 +285,50 @@ void engine::lean_fields(job* j, sdk::result& r) {
   if (c->first_byte != clock::time_point{}) r.ttfb_ms = ms_between(j->begun, c->first_byte);
   r.total_ms = ms_between(j->begun, clock::now());
   r.ip = c->ip;
-  if (c->head_done) {
-    r.http_code = static_cast<int32_t>(c->parser.status_code);
-    r.http_version = c->parser.http_major == 1 ? (c->parser.http_minor == 0 ? "1.0" : "1.1")
-                                               : std::to_string(c->parser.http_major);
-    r.http_bytes = j->bytes;
-  }
+  lean_http_fields(j, r);
   r.redirects = j->redirects;
+}
+
+std::string engine::redirect_url(const std::string& base, const std::string& location) {
+  // Resolves a relative Location against the hop's URL, as curl's CURLINFO_REDIRECT_URL.
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
+  char* abs = nullptr;
+  if (u && curl_url_set(u.get(), CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
+      curl_url_set(u.get(), CURLUPART_URL, location.c_str(), 0) == CURLUE_OK &&
+      curl_url_get(u.get(), CURLUPART_URL, &abs, 0) == CURLUE_OK) {
+    std::string out = abs;
+    curl_free(abs);
+    return out;
+  }
+  return location;  // parse_url() will refuse it
+}
+
+engine::lean_answer engine::parse_lean_answer(std::shared_ptr<const check_config> cfg,
+                                              const std::string& url, bool head_request,
+                                              std::string_view answer, size_t piece) {
+  job j(std::move(cfg), sdk::completion(nullptr, nullptr));
+  lean_conn conn;
+  j.conn = &conn;
+  conn.head_request = head_request;
+  http_parser_init(&conn.parser, HTTP_RESPONSE);
+  conn.parser.data = &j;
+  lean_answer out{sdk::result::ok(), {}, {}};
+  std::string message;
+  const char* kind = nullptr;
+  if (piece == 0) piece = answer.size();
+  for (size_t at = 0; !kind && !conn.complete; at += piece) {
+    const size_t n = at < answer.size() ? std::min(piece, answer.size() - at) : 0;
+    kind = lean_feed(&j, answer.data() + at, n, message);
+    if (n == 0) break;
+  }
+  if (kind) out.result = sdk::result::down(kind, std::move(message));
+  lean_http_fields(&j, out.result);
+  if (conn.complete && j.cfg->follow_redirects && out.result.http_code >= 300 &&
+      out.result.http_code < 400 && !conn.location.empty()) {
+    out.location = redirect_url(url, conn.location);
+  }
+  out.body = std::move(j.body);
+  return out;
 }
 
 void engine::lean_fail(job* j, const char* kind, std::string message) {
@@ -287,17 +343,7 @@ void engine::lean_done(job* j) {
   std::string location;
   if (j->cfg->follow_redirects && r.http_code >= 300 && r.http_code < 400 &&
       !j->conn->location.empty()) {
-    // Resolve a relative Location against this hop's URL, as curl's CURLINFO_REDIRECT_URL.
-    std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
-    char* abs = nullptr;
-    if (u && curl_url_set(u.get(), CURLUPART_URL, j->target.url.c_str(), 0) == CURLUE_OK &&
-        curl_url_set(u.get(), CURLUPART_URL, j->conn->location.c_str(), 0) == CURLUE_OK &&
-        curl_url_get(u.get(), CURLUPART_URL, &abs, 0) == CURLUE_OK) {
-      location = abs;
-      curl_free(abs);
-    } else {
-      location = j->conn->location;  // parse_url() will refuse it
-    }
+    location = redirect_url(j->target.url, j->conn->location);
   }
   conclude(j, std::move(r), std::move(location));
 }

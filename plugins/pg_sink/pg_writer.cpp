@@ -179,8 +179,10 @@ const char* time_value(int64_t ms, time_text& buf, write_stats& stats) {
   return nullptr;
 }
 
-// Writes one record as a COPY row, in result_columns() order. False when it has no key.
-bool copy_row(pqxx::stream_to& out, const isitup_record_v1& r, write_stats& stats) {
+// Hands `sink` the tuple of one record's COPY values, in result_columns() order, while the
+// values it points into live. False when the record has no key.
+template <class Sink>
+bool with_row(const isitup_record_v1& r, write_stats& stats, Sink&& sink) {
   time_text scheduled, started, not_after;
   if (!format_time(r.scheduled_at_ms, scheduled)) {
     ++stats.dropped;
@@ -188,7 +190,7 @@ bool copy_row(pqxx::stream_to& out, const isitup_record_v1& r, write_stats& stat
   }
   text_value agent, location, check, plugin, target, kind, message, version;
   const bool up = r.status == ISITUP_UP;
-  out << std::make_tuple(
+  sink(std::make_tuple(
       agent.get(r.agent ? r.agent : "", stats), location.get(r.location, stats),
       check.get(r.check ? r.check : "", stats), plugin.get(r.plugin ? r.plugin : "", stats),
       target.get(r.target ? r.target : "", stats), static_cast<const char*>(scheduled.data()),
@@ -204,8 +206,13 @@ bool copy_row(pqxx::stream_to& out, const isitup_record_v1& r, write_stats& stat
       time_value(r.tls_not_after_ms, not_after, stats),
       int_value<int32_t>(r.tls_days_left, ISITUP_ABSENT_DAYS),
       int_value<int32_t>(r.redirects, ISITUP_ABSENT_INT), ip_value(r.ip, stats),
-      extra_value(r.extra_json, stats));
+      extra_value(r.extra_json, stats)));
   return true;
+}
+
+// Writes one record as a COPY row. False when it has no key.
+bool copy_row(pqxx::stream_to& out, const isitup_record_v1& r, write_stats& stats) {
+  return with_row(r, stats, [&](const auto& row) { out << row; });
 }
 
 // SQLSTATE classes of errors that the same rows will hit again: data exceptions and
@@ -217,6 +224,13 @@ bool permanent(const std::string& sqlstate) {
 bool conflict(const std::string& sqlstate) { return sqlstate.rfind("40", 0) == 0; }
 
 }  // namespace
+
+bool copy_line(const isitup_record_v1& r, std::string& line, write_stats& stats) {
+  // The text stream_to's operator<< sends for a tuple (libpqxx 6.4), built without a server.
+  return with_row(r, stats, [&](const auto& row) {
+    line = pqxx::separated_list("\t", row, pqxx::internal::TypedCopyEscaper());
+  });
+}
 
 std::string build_conninfo(const std::string& connection, const std::string& sslmode,
                            int64_t connect_timeout_ms) {

@@ -55,6 +55,12 @@ struct write_stats {
   uint64_t dropped = 0;         // records without scheduled_at (no key), not written
 };
 
+// The COPY text row (tab-separated, COPY's backslash escapes, \N for NULL, no newline) of
+// `r` in result_columns() order, with unsafe values made safe as write() does (counted in
+// `stats`). False, `line` untouched, when `r` has no key (scheduled_at outside years
+// 1..9999): such a record is not written. Pure; any thread.
+bool copy_line(const isitup_record_v1& r, std::string& line, write_stats& stats);
+
 // COPYs `rows` into `table` (a quoted, qualified name with result_columns()) inside `tx`,
 // making unsafe values safe as write() does. The benchmark's raw-COPY baseline uses it too.
 void copy_into(pqxx::transaction_base& tx, const std::string& table,
