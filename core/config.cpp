@@ -68,13 +68,14 @@ namespace {
 constexpr std::string_view top_keys[] = {"agent",        "defaults", "pipeline", "domains",
                                          "domains_file", "checks",   "sinks",    "sources"};
 constexpr std::string_view agent_keys[] = {"id", "location", "max_in_flight",
-                                           "max_in_flight_per_plugin"};
-constexpr std::string_view defaults_keys[] = {"interval", "timeout"};
+                                           "max_in_flight_per_plugin", "state_dir"};
+constexpr std::string_view defaults_keys[] = {"interval", "timeout", "alert"};
 constexpr std::string_view pipeline_keys[] = {"queue_size", "batch_size", "batch_delay",
                                               "shutdown_timeout"};
-constexpr std::string_view check_keys[] = {"name",     "plugin",  "target",
-                                           "interval", "timeout", "options"};
+constexpr std::string_view check_keys[] = {"name",    "plugin",  "target", "interval",
+                                           "timeout", "options", "alert"};
 constexpr std::string_view section_keys[] = {"plugin", "options"};
+constexpr std::string_view sink_keys[] = {"name", "plugin", "options"};
 
 constexpr const char* default_check_plugin = "http_check";
 constexpr const char* default_sink_plugin = "stdout_sink";
@@ -124,12 +125,15 @@ class loader {
     if (const auto* e = find("domains")) read_domains(*e, a);
     if (const auto* e = find("domains_file")) read_domains_file(*e, a);
     if (const auto* e = find("checks")) read_checks(*e, a);
-    if (const auto* e = find("sinks")) a.sinks = read_sections(*e);
+    if (const auto* e = find("sinks")) a.sinks = read_sections(*e, true);
     if (a.sinks.empty()) {
       const location where = find("sinks") ? at(file_, find("sinks")->key_node) : location{file_};
-      a.sinks.push_back({default_sink_plugin, raw_options(nullptr, where), where});
+      a.sinks.push_back({default_sink_plugin, raw_options(nullptr, where), where, {}, where});
     }
-    if (const auto* e = find("sources")) a.sources = read_sections(*e);
+    detail::name_sinks(a.sinks);
+    detail::check_notify(a);
+    if (const auto* e = find("sources")) a.sources = read_sections(*e, false);
+    if (!state_dir_given_) a.state_dir = detail::default_state_dir();
     return a;
   }
 
@@ -186,7 +190,7 @@ class loader {
     return *value;
   }
 
-  void read_agent(const detail::entry& section, agent& a) const {
+  void read_agent(const detail::entry& section, agent& a) {
     for (const auto& e : detail::mapping_entries(file_, section.value, "agent", agent_keys)) {
       if (e.value.IsNull()) continue;
       const std::string path = "agent." + e.key;
@@ -199,6 +203,11 @@ class loader {
         }
       } else if (e.key == "max_in_flight") {
         a.max_in_flight = static_cast<int>(positive_integer(e.value, path, INT_MAX));
+      } else if (e.key == "state_dir") {
+        a.state_dir = name_value(e.value, path);
+        if (a.state_dir.front() != '/')
+          fail_at(e.value, path + ": expected an absolute path, got " + quote(a.state_dir));
+        state_dir_given_ = true;
       } else if (e.key == "max_in_flight_per_plugin") {
         for (const auto& p : detail::mapping_entries(file_, e.value, path, {})) {
           const std::string name = plugin_value(p.key_node, path);
@@ -209,9 +218,13 @@ class loader {
     }
   }
 
-  void read_defaults(const detail::entry& section, agent& a) const {
+  void read_defaults(const detail::entry& section, agent& a) {
     for (const auto& e : detail::mapping_entries(file_, section.value, "defaults", defaults_keys)) {
       if (e.value.IsNull()) continue;
+      if (e.key == "alert") {
+        detail::read_alert(file_, e.value, "defaults.alert", a.alert, default_notify_at_);
+        continue;
+      }
       const int64_t ms = duration_value(e.value, "defaults." + e.key);
       (e.key == "interval" ? a.interval_ms : a.timeout_ms) = ms;
     }
@@ -267,6 +280,8 @@ class loader {
     c.timeout_ms = a.timeout_ms;
     c.options = raw_options(nullptr, where);
     c.where = where;
+    c.alert = a.alert;
+    c.notify_at = default_notify_at_;
     return c;
   }
 
@@ -321,6 +336,8 @@ class loader {
       c.interval_ms = a.interval_ms;
       c.timeout_ms = a.timeout_ms;
       c.options = raw_options(nullptr, c.where);
+      c.alert = a.alert;
+      c.notify_at = default_notify_at_;
       bool has_target = false;
       for (const auto& e : detail::mapping_entries(file_, item, path, check_keys)) {
         if (e.value.IsNull()) continue;
@@ -338,6 +355,8 @@ class loader {
           c.timeout_ms = duration_value(e.value, key_path);
         } else if (e.key == "options") {
           c.options = options_value(e, key_path);
+        } else if (e.key == "alert") {
+          detail::read_alert(file_, e.value, key_path, c.alert, c.notify_at);
         }
       }
       if (!has_target) fail(c.where, path + ": missing required key 'target'");
@@ -346,7 +365,8 @@ class loader {
     }
   }
 
-  std::vector<plugin_section> read_sections(const detail::entry& section) const {
+  // `named`: sinks, which take a `name:`.
+  std::vector<plugin_section> read_sections(const detail::entry& section, bool named) const {
     const std::string& name = section.key;
     if (!section.value.IsSequence()) {
       fail_at(section.value,
@@ -363,9 +383,17 @@ class loader {
       plugin_section s;
       s.where = at(file_, item);
       s.options = raw_options(nullptr, s.where);
-      for (const auto& e : detail::mapping_entries(file_, item, path, section_keys)) {
+      const auto keys = named ? std::span<const std::string_view>(sink_keys)
+                              : std::span<const std::string_view>(section_keys);
+      for (const auto& e : detail::mapping_entries(file_, item, path, keys)) {
         if (e.value.IsNull()) continue;
-        if (e.key == "plugin") {
+        if (e.key == "name") {
+          s.name = string_value(e.value, path + ".name");
+          if (!detail::is_sink_name(s.name))
+            fail_at(e.value,
+                    path + ".name: expected a sink name ([a-z0-9_-]+), got " + quote(s.name));
+          s.name_where = at(file_, e.value);
+        } else if (e.key == "plugin") {
           s.plugin = plugin_value(e.value, path + ".plugin");
         } else if (e.key == "options") {
           s.options = options_value(e, path + ".options");
@@ -380,6 +408,8 @@ class loader {
   std::string file_;
   std::filesystem::path base_dir_;
   std::unordered_map<std::string, location> check_names_;
+  std::vector<location> default_notify_at_;  // defaults.alert.notify
+  bool state_dir_given_ = false;
 };
 
 }  // namespace

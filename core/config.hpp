@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "alert_settings.hpp"
 #include "options.hpp"
 
 namespace YAML {
@@ -86,12 +87,18 @@ struct check {
   int64_t timeout_ms = 0;
   raw_options options;
   location where;  // the check's entry (a domains item, a domains_file line, a checks item)
+  alert_settings alert;             // defaults.alert with the check's alert: keys over it
+  std::vector<location> notify_at;  // where each alert.notify name is written
 };
 
 struct plugin_section {  // one item of `sinks:` or `sources:`
   std::string plugin;
   raw_options options;
   location where;
+  // Sinks: `name:` ([a-z0-9_-]+, unique), by default the plugin's name, then plugin2, plugin3
+  // for repeats. Empty for sources.
+  std::string name;
+  location name_where;
 };
 
 struct agent {
@@ -111,6 +118,10 @@ struct agent {
   std::vector<check> checks;            // domains, domains_file lines, then checks, in order
   std::vector<plugin_section> sinks;    // stdout_sink when the config names none
   std::vector<plugin_section> sources;
+  alert_settings alert;  // defaults.alert
+  // agent.state_dir: where state and undelivered events survive restarts; by default
+  // $STATE_DIRECTORY (systemd's StateDirectory=). Empty: state is kept in memory only.
+  std::string state_dir;
 };
 
 // Loads and validates a config file. Throws config_error.

@@ -73,4 +73,18 @@ struct domains_file_entry {
 std::vector<domains_file_entry> read_domains_file(const std::string& path,
                                                   const location& key_where);
 
+// config_alert.cpp. A sink name: [a-z0-9_-]+, at most 64 characters.
+bool is_sink_name(std::string_view name);
+// Overrides the keys of `out` that the alert mapping `node` gives; a `notify` list replaces the
+// inherited one, its items' locations go to notify_at.
+void read_alert(const std::string& file, const YAML::Node& node, const std::string& path,
+                alert_settings& out, std::vector<location>& notify_at);
+// Gives every unnamed sink its default name (the plugin's, then plugin2, plugin3 for repeats);
+// a duplicate name is an error at the second one.
+void name_sinks(std::vector<plugin_section>& sinks);
+// Every name in a check's notify must be a sink's: an error at the name otherwise.
+void check_notify(const agent& a);
+// $STATE_DIRECTORY (its first directory), or "".
+std::string default_state_dir();
+
 }  // namespace isitup::config::detail

@@ -255,18 +255,19 @@ TEST(config_test, unknown_keys_at_every_level) {
        "defaults, pipeline, domains, domains_file, checks, sinks, sources"},
       {"agent", "agent:\n  id: x\n  region: eu\n", "t.yml:3:3",
        "unknown key 'region' in agent; valid keys: id, location, max_in_flight, "
-       "max_in_flight_per_plugin"},
+       "max_in_flight_per_plugin, state_dir"},
       {"defaults", "defaults:\n  intervall: 5s\n", "t.yml:2:3",
        "unknown key 'intervall' in defaults (did you mean 'interval'?); valid keys: interval, "
-       "timeout"},
+       "timeout, alert"},
       {"pipeline", "pipeline:\n  queue: 5\n", "t.yml:2:3",
        "unknown key 'queue' in pipeline; valid keys: queue_size, batch_size, batch_delay, "
        "shutdown_timeout"},
       {"check", "checks:\n  - target: https://a/\n    url: x\n", "t.yml:3:5",
        "unknown key 'url' in checks[0]; valid keys: name, plugin, target, interval, timeout, "
-       "options"},
+       "options, alert"},
       {"sink", "sinks:\n  - plugin: stdout_sink\n    option: {}\n", "t.yml:3:5",
-       "unknown key 'option' in sinks[0] (did you mean 'options'?); valid keys: plugin, options"},
+       "unknown key 'option' in sinks[0] (did you mean 'options'?); valid keys: name, plugin, "
+       "options"},
       {"source", "sources:\n  - plugin: kafka_sink\n    topic: x\n", "t.yml:3:5",
        "unknown key 'topic' in sources[0]; valid keys: plugin, options"},
   });
