@@ -12,7 +12,9 @@ constexpr std::string_view dangerous[] = {"plugin.library.paths",    "ssl.engine
                                           "ssl.engine.id",           "ssl.providers",
                                           "sasl.kerberos.kinit.cmd", "interceptors"};
 
-// Passed through as given (TLS, SASL, networking, batching and group tuning).
+// Passed through as given (TLS, SASL, networking, batching and group tuning). Each one was
+// checked against librdkafka 2.0.2: none of them makes it load code or run a command; the
+// *.location ones name files it opens and reads. The table in the README lists them all.
 constexpr std::string_view allowed[] = {
     // connection and client identity
     "security.protocol", "client.id", "client.rack", "socket.timeout.ms",
@@ -23,7 +25,18 @@ constexpr std::string_view allowed[] = {
     "api.version.request.timeout.ms", "broker.version.fallback", "message.max.bytes",
     "receive.message.max.bytes", "metadata.max.age.ms", "topic.metadata.refresh.interval.ms",
     "topic.metadata.refresh.fast.interval.ms", "topic.metadata.propagation.max.ms",
-    "allow.auto.create.topics", "debug", "log_level", "enable.ssl.certificate.verification",
+    "allow.auto.create.topics", "debug", "log_level", "client.software.name",
+    // TLS
+    "enable.ssl.certificate.verification", "ssl.endpoint.identification.algorithm",
+    "ssl.cipher.suites", "ssl.curves.list", "ssl.sigalgs.list", "ssl.key.location",
+    "ssl.key.password", "ssl.key.pem", "ssl.certificate.location", "ssl.certificate.pem",
+    "ssl.ca.location", "ssl.ca.pem", "ssl.crl.location", "ssl.keystore.location",
+    "ssl.keystore.password",
+    // SASL
+    "sasl.mechanism", "sasl.mechanisms", "sasl.username", "sasl.password",
+    "sasl.oauthbearer.config", "enable.sasl.oauthbearer.unsecure.jwt", "sasl.oauthbearer.method",
+    "sasl.oauthbearer.client.id", "sasl.oauthbearer.client.secret", "sasl.oauthbearer.scope",
+    "sasl.oauthbearer.extensions",
     // producer batching
     "batch.num.messages", "batch.size", "compression.level", "sticky.partitioning.linger.ms",
     "request.timeout.ms", "partitioner", "message.copy.max.bytes",
@@ -34,7 +47,12 @@ constexpr std::string_view allowed[] = {
     "coordinator.query.interval.ms", "fetch.wait.max.ms", "fetch.min.bytes", "fetch.max.bytes",
     "fetch.message.max.bytes", "max.partition.fetch.bytes", "fetch.error.backoff.ms",
     "queued.min.messages", "queued.max.messages.kbytes", "isolation.level", "check.crcs",
-    "auto.commit.interval.ms", "offset.store.method", "client.software.name"};
+    "auto.commit.interval.ms", "offset.store.method"};
+
+// Kerberos names: passed through only when made of these characters (no shell metacharacter,
+// no space, no quote), though with the kinit refresh off no shell ever sees them.
+constexpr std::string_view kerberos_names[] = {"sasl.kerberos.principal",
+                                               "sasl.kerberos.service.name"};
 
 // Set by the plugin from its own options, or fixed by its delivery guarantees.
 constexpr std::string_view reserved[] = {"bootstrap.servers",
@@ -63,35 +81,82 @@ constexpr std::string_view reserved[] = {"bootstrap.servers",
                                          "linger.ms",
                                          "queue.buffering.max.ms",
                                          "dr_msg_cb",
-                                         "dr_cb"};
+                                         "dr_cb",
+                                         "sasl.kerberos.min.time.before.relogin"};
 
-bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+// Set on every handle after the user's properties: librdkafka's Kerberos refresh renders
+// sasl.kerberos.kinit.cmd with config values and runs it through system(), at once when a
+// GSSAPI handle is created. 0 turns the refresh off (no command is ever run, and broker
+// connections do not wait for one); the command is replaced by one without placeholders as
+// well, so that no config value could reach a shell even if it ran.
+constexpr std::pair<const char*, const char*> no_commands[] = {
+    {"sasl.kerberos.min.time.before.relogin", "0"}, {"sasl.kerberos.kinit.cmd", "/bin/false"}};
+
+template <std::size_t N>
+bool listed(const std::string_view (&list)[N], std::string_view name) {
+  return std::find(std::begin(list), std::end(list), name) != std::end(list);
+}
+
+bool kerberos_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-' || c == '/' || c == '@';
+}
 
 }  // namespace
 
 std::string refusal(std::string_view name) {
   const std::string n(name);
-  if (std::find(std::begin(dangerous), std::end(dangerous), name) != std::end(dangerous))
+  if (listed(dangerous, name))
     return "properties: '" + n +
            "' is refused: it makes librdkafka load code or run a command, which a config file "
            "must never be able to do";
-  if (std::find(std::begin(reserved), std::end(reserved), name) != std::end(reserved))
+  if (name == "sasl.kerberos.keytab")
+    return "properties: 'sasl.kerberos.keytab' is refused: librdkafka only pastes it into its "
+           "kinit command, which it runs through a shell, and kafka_sink never lets it run "
+           "one. Keep the Kerberos ticket cache fresh outside the agent: set "
+           "KRB5_CLIENT_KTNAME=<keytab> in the agent's environment (the Kerberos library then "
+           "gets tickets from the keytab itself) or run k5start";
+  if (listed(reserved, name))
     return "properties: '" + n +
            "' is set by kafka_sink itself (from its options brokers, topic, group, compression, "
            "linger, delivery_timeout, buffer_*, or by its delivery guarantees: idempotence, "
-           "acks=all, manual commits) and cannot be overridden";
-  if (std::find(std::begin(allowed), std::end(allowed), name) != std::end(allowed)) return "";
-  if (starts_with(name, "ssl.") || starts_with(name, "sasl.")) return "";
+           "acks=all, manual commits, no kinit command) and cannot be overridden";
+  if (listed(allowed, name) || listed(kerberos_names, name) ||
+      name == "sasl.oauthbearer.token.endpoint.url")
+    return "";
   return "properties: '" + n +
-         "' is not in kafka_sink's allowlist (TLS ssl.*, SASL sasl.*, security.protocol, "
-         "client, socket, batching and consumer-group tuning); see the plugin's README";
+         "' is not in kafka_sink's allowlist (TLS, SASL, security.protocol, client, socket, "
+         "batching and consumer-group tuning); see the plugin's README";
+}
+
+std::string value_refusal(std::string_view name, std::string_view value) {
+  const std::string n(name);
+  if (listed(kerberos_names, name)) {
+    if (value.empty() || value.size() > 255 || value.front() == '-' ||
+        !std::all_of(value.begin(), value.end(), kerberos_char))
+      return "properties: '" + n +
+             "': expected a Kerberos name of 1 to 255 ASCII letters, digits and . _ - / @ "
+             "(like kafka-client/host.example.com@EXAMPLE.COM), not starting with '-'";
+    return "";
+  }
+  if (name == "sasl.oauthbearer.token.endpoint.url") {
+    const bool web = value.rfind("https://", 0) == 0 || value.rfind("http://", 0) == 0;
+    const bool clean = std::none_of(value.begin(), value.end(), [](char c) {
+      return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+    });
+    if (!web || !clean || value.size() > 2048)
+      return "properties: '" + n +
+             "': expected an https:// (or http://) URL without spaces or control characters";
+  }
+  return "";
 }
 
 conf_ptr make_conf(const property_list& fixed, const property_list& user) {
   conf_ptr conf(rd_kafka_conf_new());
   char err[512];
   for (const auto& [k, v] : user) {
-    const std::string why = refusal(k);
+    std::string why = refusal(k);
+    if (why.empty()) why = value_refusal(k, v);
     if (!why.empty()) throw std::invalid_argument(why);
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
       throw std::invalid_argument("properties: '" + k + "': " + err);
@@ -99,6 +164,9 @@ conf_ptr make_conf(const property_list& fixed, const property_list& user) {
   for (const auto& [k, v] : fixed)
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
       throw std::invalid_argument(k + "=" + v + ": " + err);
+  for (const auto& [k, v] : no_commands)
+    if (rd_kafka_conf_set(conf.get(), k, v, err, sizeof err) != RD_KAFKA_CONF_OK)
+      throw std::logic_error(std::string(k) + "=" + v + ": " + err);
   return conf;
 }
 

@@ -25,9 +25,14 @@ using conf_ptr = std::unique_ptr<rd_kafka_conf_t, conf_deleter>;
 // the plugin sets it itself, or it is not on the allowlist), or empty when it may.
 std::string refusal(std::string_view name);
 
+// Why `value` may not be given to the allowed property `name` (a Kerberos name with
+// characters other than letters, digits and . _ - / @; a token URL that is not http(s)), or
+// empty when it may.
+std::string value_refusal(std::string_view name, std::string_view value);
+
 // A configuration with every user property applied (a refused one, or a value librdkafka
 // rejects, throws std::invalid_argument naming the property), then the plugin's `fixed`
-// settings.
+// settings, then the Kerberos refresh turned off: librdkafka never runs a command.
 conf_ptr make_conf(const property_list& fixed, const property_list& user);
 
 // What a librdkafka handle's opaque points to: the host (for logs) and the plugin object that

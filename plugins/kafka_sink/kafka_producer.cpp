@@ -36,7 +36,7 @@ std::vector<sdk::option> producer_options() {
       {"brokers", ISITUP_OPT_STRING, nullptr, "bootstrap servers, host:port[,host:port...]", true},
       {"topic", ISITUP_OPT_STRING, "isitup.results", "topic the results are produced to"},
       {"properties", ISITUP_OPT_MAP, nullptr,
-       "librdkafka properties passed through (TLS ssl.*, SASL sasl.*, security.protocol, client "
+       "librdkafka properties passed through (TLS, SASL, security.protocol, client "
        "and socket tuning) from an allowlist; ones that load code or run commands are refused"},
       {"compression", ISITUP_OPT_STRING, "lz4", "lz4, zstd, gzip, snappy or none"},
       {"buffer_messages", ISITUP_OPT_INT, "120000",

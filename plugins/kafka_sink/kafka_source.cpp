@@ -37,7 +37,7 @@ std::vector<sdk::option> source_options() {
       {"group", ISITUP_OPT_STRING, "isitup-writers",
        "consumer group: writer agents in one group share the partitions"},
       {"properties", ISITUP_OPT_MAP, nullptr,
-       "librdkafka properties passed through (TLS ssl.*, SASL sasl.*, security.protocol, "
+       "librdkafka properties passed through (TLS, SASL, security.protocol, "
        "session and fetch tuning) from an allowlist; ones that load code or run commands are "
        "refused"},
       {"start_from", ISITUP_OPT_STRING, "earliest",
