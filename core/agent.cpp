@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <climits>
+#include <string>
+#include <thread>
 
 #include "agent_impl.hpp"
 #include "codec.hpp"
+#include "completion_tickets.hpp"
 #include "timer_wheel.hpp"
 
 namespace isitup {
@@ -14,31 +17,84 @@ namespace {
 
 constexpr int64_t grace_ms = 1000;             // past a run's timeout before the host ends it
 constexpr int64_t status_interval_ms = 60000;  // how often the status line is logged
+constexpr int max_replacement_threads = 256;   // threads started in place of stuck ones
 
 }  // namespace
 
 void agent::impl::fire(uint32_t id, int64_t scheduled_ms) {
   check_state& c = *checks[id];
-  auto* run = new run_ctx{this, id, &c, scheduled_ms, {0}, {0}, {2}};
+  const isitup_check_ops_v1* ops = c.plugin->plugin->check_ops();
+  auto* run = new run_ctx;
+  run->owner = this;
+  run->check = id;
+  run->cstate = &c;
+  run->scheduled_ms = scheduled_ms;
+  run->blocking = (ops->flags & ISITUP_CHECK_BLOCKING) != 0;
   c.plugin_runs.fetch_add(1, std::memory_order_relaxed);
   c.plugin->in_flight.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(mu);
     ++outstanding;
   }
+  run->ticket = completion_tickets::instance().issue(run, c.plugin->owner);
+  if (!run->ticket) {  // millions of runs a plugin never completed
+    run->state = 1;
+    record r;
+    r.error_kind = "internal";
+    r.error_message = "not started: too many runs are still waiting for their plugin";
+    complete(*run, std::move(r));
+    c.plugin_runs.fetch_sub(1, std::memory_order_release);
+    delete run;
+    return;
+  }
   const int64_t deadline = clock.now_ms() + c.cfg.timeout_ms + grace_ms;
   watchdog.emplace(deadline, run);
-  const isitup_check_ops_v1* ops = c.plugin->plugin->check_ops();
-  auto start = [this, run, ops, &c] {
-    if (abandon_queued.load() && abandon(*run)) return;
-    run->started_ms = clock.now_ms();
-    const isitup_run_v1 info{sizeof(isitup_run_v1), run->scheduled_ms, c.cfg.timeout_ms};
-    ops->start(c.plugin->instance, c.handle, &info, &impl::on_done, run);
-  };
-  if (ops->flags & ISITUP_CHECK_BLOCKING)
-    pool->post(std::move(start));
-  else
-    start();
+  if (run->blocking) {
+    run->refs = 3;  // and the worker's
+    run->gate = gate;
+    c.entered_ms.store(0, std::memory_order_relaxed);
+    c.in_plugin.store(true, std::memory_order_release);
+    pool->post([this, run] { run_blocking(*run); });
+    return;
+  }
+  run->started_ms = clock.now_ms();
+  const isitup_run_v1 info{sizeof(isitup_run_v1), run->scheduled_ms, c.cfg.timeout_ms};
+  ops->start(c.plugin->instance, c.handle, &info, &impl::on_done, run->ticket);
+}
+
+void agent::impl::run_blocking(run_ctx& run) {
+  check_state& c = *run.cstate;
+  if (abandon_queued.load() && abandon(run)) {
+    c.in_plugin.store(false, std::memory_order_release);
+  } else {
+    const int64_t now = clock.now_ms();
+    run.started_ms = now;
+    c.entered_ms.store(now, std::memory_order_relaxed);
+    const isitup_run_v1 info{sizeof(isitup_run_v1), run.scheduled_ms, c.cfg.timeout_ms};
+    c.plugin->plugin->check_ops()->start(c.plugin->instance, c.handle, &info, &impl::on_done,
+                                         run.ticket);
+    const std::shared_ptr<run_gate> g = run.gate;
+    std::lock_guard lock(g->mu);
+    if (g->gone) {  // shutdown gave up on this run: the agent may be gone, touch nothing
+      run.release();
+      return;
+    }
+    if (completion_tickets::instance().redeem(run.ticket).state) {
+      int expected = 0;
+      if (run.state.compare_exchange_strong(expected, 1)) {
+        record r;
+        r.error_kind = "internal";
+        r.error_message = "the plugin's start() returned without calling done";
+        complete(run, std::move(r));
+      }
+      run.release();  // the plugin's reference
+    }
+    if (std::exchange(run.replaced, false)) pool->stuck_returned();
+    c.entered_ms.store(0, std::memory_order_relaxed);
+    c.in_plugin.store(false, std::memory_order_release);
+  }
+  c.plugin_runs.fetch_sub(1, std::memory_order_release);  // check may go now
+  run.release();                                          // the worker's reference
 }
 
 bool agent::impl::abandon(run_ctx& run) {
@@ -49,18 +105,41 @@ bool agent::impl::abandon(run_ctx& run) {
   run.cstate->plugin->in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (sched) sched->finished(run.check);
   if (run_ended()) cv.notify_all();
-  run.cstate->plugin_runs.fetch_sub(1, std::memory_order_release);
-  run.release();
+  if (completion_tickets::instance().redeem(run.ticket).state) run.release();  // never handed out
   return true;
 }
 
-void agent::impl::on_done(void* ctx, const isitup_record_v1* result) {
-  auto* run = static_cast<run_ctx*>(ctx);
-  check_state* check = run->cstate;
+void agent::impl::on_done(void* ticket, const isitup_record_v1* result) {
+  completion_tickets& tickets = completion_tickets::instance();
+  const completion_tickets::redeemed got = tickets.redeem(ticket);
+  if (!got.state) {  // called twice, or after the watchdog ended the run: run may be gone
+    tickets.refused(got);
+    return;
+  }
+  auto* run = static_cast<run_ctx*>(got.state);
+  std::unique_lock<std::mutex> lock;
+  if (run->blocking) {
+    lock = std::unique_lock(run->gate->mu);
+    if (run->gate->gone) {
+      lock.unlock();
+      run->release();
+      return;
+    }
+  }
+  auto* self = static_cast<impl*>(run->owner);
   int expected = 0;
-  if (run->state.compare_exchange_strong(expected, 1))
-    static_cast<impl*>(run->owner)->complete(*run, record::from(*result));
-  check->plugin_runs.fetch_sub(1, std::memory_order_release);  // check may go now
+  if (run->state.compare_exchange_strong(expected, 1)) {
+    if (result) {
+      self->complete(*run, record::from(*result));
+    } else {
+      record r;
+      r.error_kind = "internal";
+      r.error_message = "the plugin completed the run without a result";
+      self->complete(*run, std::move(r));
+    }
+  }
+  if (!run->blocking) run->cstate->plugin_runs.fetch_sub(1, std::memory_order_release);
+  if (lock.owns_lock()) lock.unlock();
   run->release();
 }
 
@@ -114,6 +193,9 @@ void agent::impl::run_watchdog(int64_t now) {
       r.error_kind = "timeout";
       r.error_message = "no result within the timeout (+1 s); the plugin did not report";
       complete(*run, std::move(r));
+      // The plugin's completion is void from now on: a late call is refused and counted.
+      if (completion_tickets::instance().redeem(run->ticket).state) run->release();
+      if (run->blocking) note_stuck(*run, now);
     }
     run->release();
   }
@@ -122,6 +204,20 @@ void agent::impl::run_watchdog(int64_t now) {
 void agent::impl::release_watchdog() {
   for (auto& [deadline, run] : watchdog) run->release();
   watchdog.clear();
+}
+
+void agent::impl::note_stuck(run_ctx& run, int64_t now) {
+  const check_state& c = *run.cstate;
+  std::lock_guard lock(gate->mu);
+  if (!c.in_plugin.load(std::memory_order_acquire)) return;  // came back just now
+  run.replaced = pool->replace_stuck(max_replacement_threads);
+  spdlog::warn(
+      "check '{}' ({}): start() has not returned {} ms after it was called; its worker thread "
+      "stays stuck there{}, and the check is not started again until it returns",
+      c.cfg.name, c.cfg.plugin, now - run.started_ms.load(),
+      run.replaced ? " (another thread takes its place)"
+                   : " (no thread takes its place: " + std::to_string(max_replacement_threads) +
+                         " already replace stuck ones)");
 }
 
 std::optional<int64_t> agent::impl::next_watchdog() const {
@@ -178,6 +274,53 @@ void agent::impl::start_services() {
   }
 }
 
+std::vector<const check_state*> agent::impl::stuck_checks(int64_t now) const {
+  std::vector<const check_state*> out;
+  auto look = [&](const check_state* c) {
+    if (!c || !c->in_plugin.load(std::memory_order_acquire)) return;
+    const int64_t entered = c->entered_ms.load(std::memory_order_relaxed);
+    if (entered != 0 && now >= entered + c->cfg.timeout_ms + grace_ms) out.push_back(c);
+  };
+  for (const auto& c : checks) look(c.get());
+  for (const auto& c : retired) look(c.get());
+  return out;
+}
+
+bool agent::impl::give_up_stuck_runs() {
+  // Blocking starts still running: each gets until its own timeout + grace.
+  std::vector<const check_state*> inside;
+  for (const auto& c : checks)
+    if (c && c->in_plugin.load()) inside.push_back(c.get());
+  for (const auto& c : retired)
+    if (c->in_plugin.load()) inside.push_back(c.get());
+  for (;;) {
+    const int64_t now = clock.now_ms();
+    const bool waiting = std::any_of(inside.begin(), inside.end(), [&](const check_state* c) {
+      const int64_t entered = c->entered_ms.load(std::memory_order_relaxed);
+      return c->in_plugin.load() && entered != 0 && now < entered + c->cfg.timeout_ms + grace_ms;
+    });
+    if (!waiting) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::string names;
+  std::size_t stuck = 0;
+  {
+    std::lock_guard lock(gate->mu);
+    for (const check_state* c : inside) {
+      if (!c->in_plugin.load() || c->entered_ms.load() == 0) continue;
+      if (++stuck <= 20) names += (names.empty() ? "'" : ", '") + c->cfg.name + "'";
+    }
+    if (stuck == 0) return false;
+    gate->gone = true;  // from here on, a thread coming back from the plugin touches nothing
+  }
+  if (stuck > 20) names += " and " + std::to_string(stuck - 20) + " more";
+  spdlog::warn(
+      "shutdown: {} checks abandoned, their plugin's start() did not return within timeout + "
+      "1 s: {} (their worker threads are left behind)",
+      stuck, names);
+  return true;
+}
+
 bool agent::impl::shut_down() {
   wake_on_run_ends();
   const int64_t until = clock.now_ms() + max_timeout() + grace_ms + 100;
@@ -187,7 +330,15 @@ bool agent::impl::shut_down() {
     cv.wait_for(lock, std::chrono::milliseconds(50));
   }
   abandon_queued = true;
-  pool.reset();  // runs in progress finish (their timeouts have passed); queued ones abandon
+  const bool gave_up = give_up_stuck_runs();
+  if (pool) {
+    // Runs in progress finish (their timeouts have passed); queued ones abandon.
+    const int left = pool->stop(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    if (left > 0 && !gave_up) {
+      std::lock_guard lock(gate->mu);
+      gate->gone = true;
+    }
+  }
   if (abandoned.load() > 0)
     spdlog::warn("shutdown: {} runs still waiting for a worker thread were not started",
                  abandoned.load());
@@ -203,11 +354,13 @@ void agent::impl::log_status() {
   const scheduler_stats s = sched ? sched->stats() : scheduler_stats{};
   spdlog::info(
       "status: {} runs ({} up, {} down, {} ended by timeout); skipped {} busy, {} late, {} at "
-      "max_in_flight, {} at a plugin's bound, {} queue full; queue {}/{}; delivered {}, lost "
-      "{}, sink retries {}",
+      "max_in_flight, {} at a plugin's bound, {} queue full, {} previous run still inside the "
+      "plugin; {} workers stuck in a plugin; queue {}/{}; delivered {}, lost {}, sink retries "
+      "{}; {} completions ignored",
       s.fired, up.load(), down.load(), ended_by_host.load(), s.skipped_busy, s.skipped_late,
-      s.skipped_capacity, skipped_plugin_bound.load(), skipped_queue_full.load(), p.held,
-      p.capacity, p.delivered, p.lost, p.retries);
+      s.skipped_capacity, skipped_plugin_bound.load(), skipped_queue_full.load(),
+      skipped_in_plugin.load(), stuck_checks(clock.now_ms()).size(), p.held, p.capacity,
+      p.delivered, p.lost, p.retries, completion_tickets::instance().refused_count());
 }
 
 bool agent::impl::plugin_has_room(uint32_t id) const {
@@ -270,6 +423,11 @@ run_summary agent::run() {
                a.sinks.size(), a.sources.size());
   int64_t next_status = start + status_interval_ms;
   const scheduler::fire_fn fire = [&a](uint32_t id, int64_t scheduled) {
+    if (a.checks[id]->in_plugin.load(std::memory_order_acquire)) {
+      a.skipped_in_plugin.fetch_add(1, std::memory_order_relaxed);
+      a.sched->finished(id);
+      return;
+    }
     if (!a.plugin_has_room(id)) {
       a.skipped_plugin_bound.fetch_add(1, std::memory_order_relaxed);
       a.sched->finished(id);

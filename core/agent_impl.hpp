@@ -33,6 +33,7 @@ struct plugin_instance {
   // fire() until the run completes or the watchdog ends it, like max_in_flight).
   int max_in_flight = INT_MAX;
   std::atomic<int> in_flight{0};
+  const char* owner = nullptr;  // ctx->label, interned: names the plugin for completion tickets
 };
 
 // One configured check, prepared by its plugin.
@@ -44,17 +45,34 @@ struct check_state {
   // Runs handed to the plugin (or queued for a worker) that it has not returned yet. A check
   // retired by a reload is released only once this is 0 (release() wants no run in flight).
   std::atomic<int> plugin_runs{0};
+  // Blocking checks: a run is queued for a worker or inside start(), since entered_ms. The
+  // check is not started again until start() returns (see agent::impl::fire).
+  std::atomic<bool> in_plugin{false};
+  std::atomic<int64_t> entered_ms{0};
 };
 
-// One run of one check, shared by the plugin (until it calls done) and the watchdog.
+// Shared by the agent and its blocking runs' worker threads: once the agent gave up on runs
+// stuck in a plugin (shutdown), `gone` is set under `mu` and a thread that comes back from
+// the plugin touches nothing of the agent.
+struct run_gate {
+  std::mutex mu;
+  bool gone = false;
+};
+
+// One run of one check, shared by the plugin (until it calls done: the plugin holds a
+// completion ticket, not this pointer), the watchdog and, for blocking checks, the worker.
 struct run_ctx {
-  void* owner;  // agent::impl
+  void* owner = nullptr;  // agent::impl
   uint32_t check = 0;
   check_state* cstate = nullptr;  // alive while the run is: see check_state::plugin_runs
   int64_t scheduled_ms = 0;
   std::atomic<int64_t> started_ms{0};  // 0 until the plugin is called (blocking: queued)
   std::atomic<int> state{0};  // 0 running, 1 completed by the plugin, 2 ended by the watchdog
   std::atomic<int> refs{2};
+  bool blocking = false;
+  void* ticket = nullptr;          // the plugin's done_ctx (completion_tickets)
+  std::shared_ptr<run_gate> gate;  // blocking runs
+  bool replaced = false;           // a thread took this stuck run's place; under gate->mu
   void release() {
     if (refs.fetch_sub(1) == 1) delete this;
   }
@@ -90,7 +108,8 @@ struct agent::impl {
   std::multimap<int64_t, run_ctx*> watchdog;  // deadline -> run; scheduler thread only
 
   std::atomic<uint64_t> up{0}, down{0}, skipped_queue_full{0}, skipped_plugin_bound{0},
-      ended_by_host{0}, abandoned{0};
+      skipped_in_plugin{0}, ended_by_host{0}, abandoned{0};
+  std::shared_ptr<run_gate> gate = std::make_shared<run_gate>();
   std::atomic<bool> abandon_queued{false};
 
   impl(config::agent c, plugin_host& h) : cfg(std::move(c)), host(h) {}
@@ -121,10 +140,20 @@ struct agent::impl {
   // A blocking run still queued for a worker at shutdown: it never started, so it yields no
   // result; its queue slot is given back. True when the run was abandoned here.
   bool abandon(run_ctx& run);
-  static void on_done(void* ctx, const isitup_record_v1* result);
+  static void on_done(void* ticket, const isitup_record_v1* result);
+  // A blocking run on its worker thread: calls the plugin, then tidies up after it.
+  void run_blocking(run_ctx& run);
+  // Checks whose blocking start() is running past timeout + grace at `now`.
+  std::vector<const check_state*> stuck_checks(int64_t now) const;
+  // Shutdown: waits for blocking starts (up to their timeout + grace), then gives up on the
+  // rest and names them. True when some were given up.
+  bool give_up_stuck_runs();
   void complete(const run_ctx& run, record r);
   // Ends runs past their deadline with a timeout result. Scheduler thread.
   void run_watchdog(int64_t now);
+  // The watchdog ended a blocking run whose start() is still running: log it, and start a
+  // thread in its place (bounded). Scheduler thread.
+  void note_stuck(run_ctx& run, int64_t now);
   void release_watchdog();
   std::optional<int64_t> next_watchdog() const;
   // Waits until notified or `until_ms` on the agent clock.

@@ -8,6 +8,7 @@
 
 #include "agent_impl.hpp"
 #include "codec.hpp"
+#include "completion_tickets.hpp"
 #include "reload_plan.hpp"
 
 namespace isitup {
@@ -104,6 +105,7 @@ plugin_instance* agent::impl::check_plugin(const std::string& name, const config
   auto inst = std::make_unique<plugin_instance>();
   inst->plugin = p;
   inst->ctx = std::make_unique<isitup_host_ctx>(name);
+  inst->owner = completion_tickets::intern(name);
   if (auto bound = cfg.max_in_flight_per_plugin.find(name);
       bound != cfg.max_in_flight_per_plugin.end())
     inst->max_in_flight = bound->second;
@@ -249,11 +251,24 @@ void agent::impl::ensure_pool() {
 
 agent::impl::~impl() {
   release_watchdog();
+  if (gate->gone) {
+    // Shutdown gave up on checks still inside their plugin's start(): a thread is running
+    // there, so neither the check, nor its plugin instance, nor the library may go.
+    auto keep = [this](std::unique_ptr<check_state>& c) {
+      if (!c || !c->in_plugin.load()) return;
+      for (auto& [name, inst] : check_plugins)
+        if (inst.get() == c->plugin) static_cast<void>(inst.release());
+      static_cast<void>(c.release());
+    };
+    for (auto& c : checks) keep(c);
+    for (auto& c : retired) keep(c);
+    std::erase_if(retired, [](const auto& c) { return !c; });
+  }
   for (auto& c : checks)
     if (c) release_check(*c);
   for (auto& c : retired) release_check(*c);
   for (auto& [name, inst] : check_plugins)
-    if (inst->instance) inst->plugin->check_ops()->destroy(inst->instance);
+    if (inst && inst->instance) inst->plugin->check_ops()->destroy(inst->instance);
   for (auto& s : sources)
     if (s->instance) s->plugin->source_ops()->destroy(s->instance);
   // Sinks go before the pipeline: a sink may still complete a write while it is destroyed
