@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <strings.h>
+
 #include <algorithm>
 #include <ctime>
 #include <mutex>
@@ -179,9 +181,7 @@ void sender::start_transfer(const std::string& check, delivery& d) {
   if (!t->easy) return;  // out of memory: the loop tries again on its next turn
   bool has_content_type = false;
   for (const auto& [name, value] : settings_.headers) {
-    std::string lname = name;
-    std::transform(lname.begin(), lname.end(), lname.begin(), ::tolower);
-    has_content_type = has_content_type || lname == "content-type";
+    has_content_type = has_content_type || strcasecmp(name.c_str(), "content-type") == 0;
     // "Name:" with nothing after it would remove the header; "Name;" sends it empty.
     const std::string line = value.empty() ? name + ";" : name + ": " + value;
     t->headers = curl_slist_append(t->headers, line.c_str());

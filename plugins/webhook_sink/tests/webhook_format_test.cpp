@@ -5,27 +5,19 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <rapidjson/document.h>
-#include <rapidjson/schema.h>
 #include <rapidjson/stringbuffer.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "webhook_format.hpp"
+#include "webhook_schema.hpp"
 #include "webhook_test_util.hpp"
 
 namespace isitup::webhook {
 namespace {
 
 using test::make_event;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::schema_errors;
 
 // Characters (code points) of UTF-8 text, as Slack and Discord count them.
 size_t chars(const std::string& s) {
@@ -39,25 +31,6 @@ rapidjson::Document parse(const std::string& json) {
   d.Parse(json.c_str());
   EXPECT_FALSE(d.HasParseError()) << json;
   return d;
-}
-
-// "" when `json` is valid against event.schema.json, else where and why not.
-std::string schema_errors(const std::string& json) {
-  static const std::string schema_text =
-      read_text(std::string(ISITUP_SOURCE_DIR) + "/plugins/webhook_sink/event.schema.json");
-  rapidjson::Document sd;
-  sd.Parse(schema_text.c_str());
-  if (sd.HasParseError()) return "event.schema.json does not parse";
-  const rapidjson::SchemaDocument schema(sd);
-  rapidjson::SchemaValidator validator(schema);
-  rapidjson::Document d;
-  d.Parse(json.c_str());
-  if (d.HasParseError()) return "not JSON: " + json;
-  if (d.Accept(validator)) return {};
-  rapidjson::StringBuffer where;
-  validator.GetInvalidDocumentPointer().StringifyUriFragment(where);
-  return std::string("fails '") + validator.GetInvalidSchemaKeyword() + "' at " +
-         where.GetString() + " in " + json;
 }
 
 // HMAC-SHA256 through OpenSSL 3's EVP_MAC interface (the plugin uses HMAC()), in hex.

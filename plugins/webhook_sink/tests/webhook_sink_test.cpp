@@ -16,6 +16,7 @@
 
 #include "listener.hpp"
 #include "webhook_receiver.hpp"
+#include "webhook_schema.hpp"
 #include "webhook_test_util.hpp"
 
 namespace isitup::test {
@@ -71,6 +72,7 @@ TEST(webhook_sink, json_body_is_the_event_and_headers_carry_its_id) {
   EXPECT_EQ(reqs[0].method, "POST");
   EXPECT_EQ(reqs[0].target, "/hooks/isitup?team=ops");
   EXPECT_EQ(reqs[0].body, e.json);
+  EXPECT_EQ(schema_errors(reqs[0].body), "");
   EXPECT_EQ(reqs[0].header("content-type"), "application/json");
   EXPECT_EQ(reqs[0].header("idempotency-key"), e.event_id);
   EXPECT_EQ(reqs[0].header("x-isitup-event-id"), e.event_id);
