@@ -3,12 +3,16 @@
 // An author writes a class and one ISITUP_PLUGIN(...) line; this header builds the C
 // descriptor and function tables, and catches every exception at the boundary (a throwing
 // constructor becomes a config error, a throwing run() becomes a down result of kind
-// "internal"). Nothing here links against the agent.
+// "internal"). Completion handles (completion, batch_done) complete exactly once: a second
+// call does nothing, a handle destroyed unused reports for itself (internal / retry), and an
+// exception reports only while the plugin has not kept or called its handle. Nothing here
+// links against the agent.
 //
 //   class tcp_check : public isitup::sdk::blocking_check {
 //    public:
-//     tcp_check(const isitup::sdk::host& h, const isitup::sdk::check_spec& spec);  // throw to reject
-//     isitup::sdk::result run(const isitup::sdk::run_info& run) override;          // may block
+//     tcp_check(const isitup::sdk::host& h, const isitup::sdk::check_spec& spec);  // throw to
+//     reject isitup::sdk::result run(const isitup::sdk::run_info& run) override;          // may
+//     block
 //   };
 //   ISITUP_PLUGIN(isitup::sdk::plugin_def("tcp_check", "1.0.0", "TCP connect check")
 //                     .check<tcp_check>({}))
@@ -16,6 +20,7 @@
 
 #include <isitup/plugin.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -191,28 +196,110 @@ class blocking_check {
   virtual result run(const run_info& run) = 0;
 };
 
-// Hands a result back to the host. Call it exactly once, from any thread.
+namespace detail {
+
+// Which of a completion handle and the wrapper call that created it reports for a handle
+// destroyed without being called: while the plugin's function runs, the wrapper does (with
+// the exception's message, if one was thrown); after it returned, the handle itself does.
+struct handle_state {
+  static constexpr unsigned in_call = 1, dropped = 2;
+  std::atomic<unsigned> bits{in_call};
+};
+
+// True on a thread inside a plugin's destroy()/release() wrapper: a handle destroyed there
+// is abandoned silently, as the ABI's destroy() contract asks.
+inline bool& destroying() {
+  thread_local bool d = false;
+  return d;
+}
+
+// Runs `f` with destroying() set.
+template <class F>
+void destroy_quietly(F&& f) noexcept {
+  const bool before = std::exchange(destroying(), true);
+  f();
+  destroying() = before;
+}
+
+// The move-only core of completion and batch_done: a C completion called at most once.
+template <class Fn>
+class once_handle {
+ public:
+  once_handle(Fn fn, void* ctx, std::shared_ptr<handle_state> st = nullptr)
+      : fn_(fn), ctx_(ctx), st_(std::move(st)) {}
+  once_handle(once_handle&& o) noexcept
+      : fn_(std::exchange(o.fn_, nullptr)), ctx_(o.ctx_), st_(std::move(o.st_)) {}
+  once_handle& operator=(once_handle&& o) noexcept {
+    if (this != &o) {
+      fn_ = std::exchange(o.fn_, nullptr);
+      ctx_ = o.ctx_;
+      st_ = std::move(o.st_);
+    }
+    return *this;
+  }
+  once_handle(const once_handle&) = delete;
+  once_handle& operator=(const once_handle&) = delete;
+  ~once_handle() = default;
+
+  explicit operator bool() const { return fn_ != nullptr; }
+  // The function to call, taken: nullptr when called (or given up) before.
+  Fn take() { return std::exchange(fn_, nullptr); }
+  void* ctx() const { return ctx_; }
+  // Destroyed or overwritten while armed: the function to report that with now, or nullptr
+  // (not armed, or the wrapper call that created it still runs and reports it instead).
+  Fn drop() {
+    const Fn fn = std::exchange(fn_, nullptr);
+    if (!fn || destroying() ||
+        (st_ && (st_->bits.fetch_or(handle_state::dropped) & handle_state::in_call)))
+      return nullptr;
+    return fn;
+  }
+
+ private:
+  Fn fn_;
+  void* ctx_;
+  std::shared_ptr<handle_state> st_;
+};
+
+}  // namespace detail
+
+// Hands a result back to the host. Call it once, from any thread; later calls do nothing.
+// Destroyed without being called, it reports a down result of kind "internal" ("the plugin
+// dropped its completion"), so a run is never left without a result; except while the
+// plugin instance or check is being destroyed (destroy() abandons runs silently).
 class completion {
  public:
-  completion(isitup_check_done_fn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
-  completion(completion&& o) noexcept : fn_(std::exchange(o.fn_, nullptr)), ctx_(o.ctx_) {}
+  completion(isitup_check_done_fn fn, void* ctx, std::shared_ptr<detail::handle_state> st = {})
+      : h_(fn, ctx, std::move(st)) {}
+  completion(completion&&) noexcept = default;
   completion& operator=(completion&& o) noexcept {
-    fn_ = std::exchange(o.fn_, nullptr);
-    ctx_ = o.ctx_;
+    if (this != &o) {
+      abandon();
+      h_ = std::move(o.h_);
+    }
     return *this;
   }
   completion(const completion&) = delete;
   completion& operator=(const completion&) = delete;
+  ~completion() { abandon(); }
+
   void operator()(const result& r) {
-    if (!fn_) return;
-    const isitup_record_v1 v = r.view();
-    std::exchange(fn_, nullptr)(ctx_, &v);
+    if (auto fn = h_.take()) {
+      const isitup_record_v1 v = r.view();
+      fn(h_.ctx(), &v);
+    }
   }
-  explicit operator bool() const { return fn_ != nullptr; }
+  explicit operator bool() const { return static_cast<bool>(h_); }
 
  private:
-  isitup_check_done_fn fn_;
-  void* ctx_;
+  void abandon() noexcept {
+    if (const isitup_check_done_fn fn = h_.drop()) {
+      const result r = result::down("internal", "the plugin dropped its completion");
+      const isitup_record_v1 v = r.view();
+      fn(h_.ctx(), &v);
+    }
+  }
+  detail::once_handle<isitup_check_done_fn> h_;
 };
 
 // The asynchronous path: one object per plugin instance, built by T(const host&).
@@ -242,28 +329,39 @@ class batch_view {
   const isitup_batch_v1* b_;
 };
 
-// Reports a batch's fate. Call it exactly once, from any thread.
+// Reports a batch's fate. Call it once, from any thread; later calls do nothing. Destroyed
+// without being called, it reports status::retry ("the sink dropped its batch's completion"),
+// so a batch never holds its place in the pipeline forever (silently not from destroy()).
 class batch_done {
  public:
-  batch_done(isitup_batch_done_fn fn, void* ctx) : fn_(fn), ctx_(ctx) {}
-  batch_done(batch_done&& o) noexcept : fn_(std::exchange(o.fn_, nullptr)), ctx_(o.ctx_) {}
+  batch_done(isitup_batch_done_fn fn, void* ctx, std::shared_ptr<detail::handle_state> st = {})
+      : h_(fn, ctx, std::move(st)) {}
+  batch_done(batch_done&&) noexcept = default;
   batch_done& operator=(batch_done&& o) noexcept {
-    fn_ = std::exchange(o.fn_, nullptr);
-    ctx_ = o.ctx_;
+    if (this != &o) {
+      abandon();
+      h_ = std::move(o.h_);
+    }
     return *this;
   }
   batch_done(const batch_done&) = delete;
   batch_done& operator=(const batch_done&) = delete;
+  ~batch_done() { abandon(); }
+
   void operator()(status s, std::string_view message = {}) {
-    if (!fn_) return;
-    std::string m(message);
-    std::exchange(fn_, nullptr)(ctx_, static_cast<uint32_t>(s), m.empty() ? nullptr : m.c_str());
+    if (auto fn = h_.take()) {
+      const std::string m(message);
+      fn(h_.ctx(), static_cast<uint32_t>(s), m.empty() ? nullptr : m.c_str());
+    }
   }
-  explicit operator bool() const { return fn_ != nullptr; }
+  explicit operator bool() const { return static_cast<bool>(h_); }
 
  private:
-  isitup_batch_done_fn fn_;
-  void* ctx_;
+  void abandon() noexcept {
+    if (const isitup_batch_done_fn fn = h_.drop())
+      fn(h_.ctx(), ISITUP_RETRY, "the sink dropped its batch's completion");
+  }
+  detail::once_handle<isitup_batch_done_fn> h_;
 };
 
 // The state transitions handed to write_events: valid until its batch_done is called.
@@ -317,11 +415,8 @@ uint32_t guarded(char* err, size_t cap, F&& f) noexcept {
 }
 
 inline check_spec to_spec(const host& h, const isitup_check_spec_v1* s) {
-  return check_spec{s->name,
-                    s->target,
-                    std::chrono::milliseconds(s->interval_ms),
-                    std::chrono::milliseconds(s->timeout_ms),
-                    options_view(h.raw(), s->options)};
+  return check_spec{s->name, s->target, std::chrono::milliseconds(s->interval_ms),
+                    std::chrono::milliseconds(s->timeout_ms), options_view(h.raw(), s->options)};
 }
 
 inline run_info to_run(const isitup_run_v1* r) {
@@ -334,6 +429,25 @@ inline void report_internal(isitup_check_done_fn done, void* ctx, const char* wh
     c(result::down("internal", what));
   } catch (...) {
   }
+}
+
+// Calls `f` (the plugin's start() or write(), handed a handle sharing `st`) and returns what
+// the wrapper must report: empty when the handle was called, is still held by the plugin
+// (moved elsewhere) or reported its own drop; otherwise the reason (the exception's message,
+// or `dropped` when the plugin returned having destroyed the handle unused).
+template <class F>
+std::string call_once_guarded(const std::shared_ptr<handle_state>& st, const char* dropped,
+                              F&& f) noexcept {
+  std::string failure;
+  try {
+    f();
+  } catch (const std::exception& e) {
+    failure = *e.what() ? e.what() : "exception";
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  if (!(st->bits.fetch_and(~handle_state::in_call) & handle_state::dropped)) return {};
+  return failure.empty() ? std::string(dropped) : failure;
 }
 
 struct instance_base {
@@ -389,19 +503,29 @@ struct async_ops {
       if (!*out) throw std::runtime_error("prepare() returned no check");
     });
   }
+  // The completion is the plugin's from the call on: if start() throws, the wrapper reports
+  // `internal` only when the plugin did not keep (move away) or call it.
   static void start(void* inst, void* chk, const isitup_run_v1* run, isitup_check_done_fn done,
                     void* ctx) noexcept {
+    std::shared_ptr<handle_state> st;
     try {
-      static_cast<instance*>(inst)->impl.start(*static_cast<prepared_check*>(chk), to_run(run),
-                                               completion(done, ctx));
-    } catch (const std::exception& e) {
-      report_internal(done, ctx, e.what());
+      st = std::make_shared<handle_state>();
     } catch (...) {
-      report_internal(done, ctx, "unknown exception");
+      report_internal(done, ctx, "out of memory");
+      return;
     }
+    const std::string failure = call_once_guarded(st, "the plugin dropped its completion", [&] {
+      static_cast<instance*>(inst)->impl.start(*static_cast<prepared_check*>(chk), to_run(run),
+                                               completion(done, ctx, st));
+    });
+    if (!failure.empty()) report_internal(done, ctx, failure.c_str());
   }
-  static void release(void*, void* chk) noexcept { delete static_cast<prepared_check*>(chk); }
-  static void destroy(void* inst) noexcept { delete static_cast<instance*>(inst); }
+  static void release(void*, void* chk) noexcept {
+    destroy_quietly([&] { delete static_cast<prepared_check*>(chk); });
+  }
+  static void destroy(void* inst) noexcept {
+    destroy_quietly([&] { delete static_cast<instance*>(inst); });
+  }
 };
 
 template <class T>
@@ -410,16 +534,21 @@ struct sink_ops {
                          void** out, char* err, size_t cap) noexcept {
     return guarded(err, cap, [&] { *out = new T(host(hv, ctx), options_view(hv, o)); });
   }
+  // As for async checks: on an exception the batch is retried, unless the sink kept or
+  // called its batch_done.
   static void write(void* inst, const isitup_batch_v1* b, isitup_batch_done_fn done,
                     void* ctx) noexcept {
-    batch_done d(done, ctx);
+    std::shared_ptr<handle_state> st;
     try {
-      static_cast<T*>(inst)->write(batch_view(b), std::move(d));
-    } catch (const std::exception& e) {
-      if (d) d(status::retry, e.what());
+      st = std::make_shared<handle_state>();
     } catch (...) {
-      if (d) d(status::retry, "unknown exception");
+      done(ctx, ISITUP_RETRY, "out of memory");
+      return;
     }
+    const std::string failure = call_once_guarded(
+        st, "the sink dropped its batch's completion",
+        [&] { static_cast<T*>(inst)->write(batch_view(b), batch_done(done, ctx, st)); });
+    if (!failure.empty()) done(ctx, ISITUP_RETRY, failure.c_str());
   }
   static uint32_t flush(void* inst, int64_t timeout_ms) noexcept {
     try {
@@ -429,7 +558,9 @@ struct sink_ops {
       return ISITUP_ERROR;
     }
   }
-  static void destroy(void* inst) noexcept { delete static_cast<T*>(inst); }
+  static void destroy(void* inst) noexcept {
+    destroy_quietly([&] { delete static_cast<T*>(inst); });
+  }
 };
 
 template <class T>
@@ -441,14 +572,18 @@ template <class T>
 struct sink_event_ops {
   static void write_events(void* inst, const isitup_event_v1* const* events, size_t count,
                            isitup_batch_done_fn done, void* ctx) noexcept {
-    batch_done d(done, ctx);
+    std::shared_ptr<handle_state> st;
     try {
-      static_cast<T*>(inst)->write_events(event_span(events, count), std::move(d));
-    } catch (const std::exception& e) {
-      if (d) d(status::retry, e.what());
+      st = std::make_shared<handle_state>();
     } catch (...) {
-      if (d) d(status::retry, "unknown exception");
+      done(ctx, ISITUP_RETRY, "out of memory");
+      return;
     }
+    const std::string failure =
+        call_once_guarded(st, "the sink dropped its batch's completion", [&] {
+          static_cast<T*>(inst)->write_events(event_span(events, count), batch_done(done, ctx, st));
+        });
+    if (!failure.empty()) done(ctx, ISITUP_RETRY, failure.c_str());
   }
 };
 
@@ -480,9 +615,8 @@ inline std::vector<isitup_option_v1> to_c(const std::vector<option>& opts) {
   std::vector<isitup_option_v1> out;
   out.reserve(opts.size());
   for (const option& o : opts)
-    out.push_back(isitup_option_v1{sizeof(isitup_option_v1), o.name,
-                                   static_cast<uint32_t>(o.type), o.required ? 1u : 0u,
-                                   o.default_value, o.description});
+    out.push_back(isitup_option_v1{sizeof(isitup_option_v1), o.name, static_cast<uint32_t>(o.type),
+                                   o.required ? 1u : 0u, o.default_value, o.description});
   return out;
 }
 
@@ -539,8 +673,14 @@ class plugin_def {
     static_assert(std::is_base_of_v<isitup::sdk::source, T>);
     using ops = detail::source_ops<T>;
     source_options_ = detail::to_c(options);
-    source_ = isitup_source_ops_v1{sizeof(isitup_source_ops_v1), nullptr, 0, &ops::create,
-                                   &ops::start, &ops::ack, &ops::stop, &ops::destroy};
+    source_ = isitup_source_ops_v1{sizeof(isitup_source_ops_v1),
+                                   nullptr,
+                                   0,
+                                   &ops::create,
+                                   &ops::start,
+                                   &ops::ack,
+                                   &ops::stop,
+                                   &ops::destroy};
     kinds_ |= ISITUP_KIND_SOURCE;
     return std::move(*this);
   }
