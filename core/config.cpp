@@ -3,10 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <climits>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <unordered_map>
@@ -99,12 +96,13 @@ bool has_control_character(std::string_view text) {
 
 class loader {
  public:
-  loader(std::string file, std::filesystem::path base_dir)
-      : file_(std::move(file)), base_dir_(std::move(base_dir)) {}
+  loader(std::string file, std::filesystem::path base_dir, const load_limits& limits)
+      : file_(std::move(file)), base_dir_(std::move(base_dir)), limits_(limits) {}
 
   agent load(const YAML::Node& root) {
     agent a;
     a.file = file_;
+    a.limits = limits_;
     std::unordered_map<std::string, detail::entry> top;
     for (auto& e : detail::mapping_entries(file_, root, "", top_keys)) {
       if (!e.value.IsNull()) top.emplace(e.key, std::move(e));
@@ -306,7 +304,8 @@ class loader {
     const std::filesystem::path given = string_value(e.value, "domains_file");
     if (given.empty()) fail_at(e.value, "domains_file: must not be empty");
     const std::string path = (given.is_absolute() ? given : base_dir_ / given).string();
-    for (const auto& line : detail::read_domains_file(path, at(file_, e.key_node))) {
+    for (const auto& line :
+         detail::read_domains_file(path, at(file_, e.key_node), limits_.max_file_bytes)) {
       add_check(a, domain_check(a, line.text, line.where, "domains_file"));
     }
   }
@@ -407,6 +406,7 @@ class loader {
 
   std::string file_;
   std::filesystem::path base_dir_;
+  load_limits limits_;
   std::unordered_map<std::string, location> check_names_;
   std::vector<location> default_notify_at_;  // defaults.alert.notify
   bool state_dir_given_ = false;
@@ -414,7 +414,7 @@ class loader {
 
 }  // namespace
 
-agent load_string(const std::string& text, const std::string& file) {
+agent load_string(const std::string& text, const std::string& file, const load_limits& limits) {
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(text);
@@ -435,27 +435,15 @@ agent load_string(const std::string& text, const std::string& file) {
     fail(at(file, root), "expected a mapping at the top level with some of: " +
                              detail::join(top_keys) + "; got " + describe(root));
   }
-  detail::substitute_tree(file, root);
-  return loader(file, std::filesystem::path(file).parent_path()).load(root);
+  detail::substitute_tree(file, root, 1'000'000 + 2 * text.size());
+  return loader(file, std::filesystem::path(file).parent_path(), limits).load(root);
 }
 
-agent load_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    fail({path}, "cannot read the config file: it is a directory");
-  }
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr)
-    fail({path}, "cannot read the config file: " + std::string(std::strerror(errno)));
-  std::string text;
-  char buf[65536];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  const int error = errno;
-  std::fclose(f);
-  if (failed) fail({path}, "cannot read the config file: " + std::string(std::strerror(error)));
-  return load_string(text, path);
+agent load_file(const std::string& path, const load_limits& limits) {
+  std::string why;
+  auto text = detail::read_bounded_file(path, limits.max_file_bytes, why);
+  if (!text) fail({path}, "cannot read the config file: " + why);
+  return load_string(*text, path, limits);
 }
 
 }  // namespace isitup::config

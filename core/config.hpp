@@ -101,8 +101,15 @@ struct plugin_section {  // one item of `sinks:` or `sources:`
   location name_where;
 };
 
+// Bounds on what loading a config may read and build.
+struct load_limits {
+  // The config file and its domains_file, each (--max-config-bytes).
+  std::size_t max_file_bytes = std::size_t{64} << 20;
+};
+
 struct agent {
   std::string file;      // the config file's path as given
+  load_limits limits;    // what it was loaded with (a reload uses the same)
   std::string id;        // defaults to the host name
   std::string location;  // may be empty
   int64_t interval_ms = 30000;
@@ -124,9 +131,12 @@ struct agent {
   std::string state_dir;
 };
 
-// Loads and validates a config file. Throws config_error.
-agent load_file(const std::string& path);
+// Loads and validates a config file. Throws config_error. The file and its domains_file must
+// be regular files of at most limits.max_file_bytes (a FIFO or a device is refused without
+// blocking). YAML aliases may not expand the document past a node budget of 1,000,000 plus two
+// per byte of text (more than any config written without aliases can have).
+agent load_file(const std::string& path, const load_limits& limits = {});
 // Same, from text (for tests); `file` is the name used in messages.
-agent load_string(const std::string& text, const std::string& file);
+agent load_string(const std::string& text, const std::string& file, const load_limits& limits = {});
 
 }  // namespace isitup::config

@@ -1,10 +1,4 @@
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <memory>
-#include <system_error>
 
 #include "config_internal.hpp"
 
@@ -147,30 +141,17 @@ std::optional<std::string> domain_target(std::string_view entry, std::string& wh
 
 namespace {
 
-std::string read_whole_file(const std::string& path, const location& key_where) {
-  const auto cannot_read = [&](const std::string& reason) {
-    fail(key_where, "domains_file: cannot read " + quote(path) + ": " + reason);
-  };
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) cannot_read("it is a directory");
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"),
-                                                          &std::fclose);
-  if (!f) cannot_read(std::strerror(errno));
-  std::string text;
-  char buf[65536];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
-  if (std::ferror(f.get())) cannot_read(std::strerror(errno));
-  return text;
-}
-
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
 }  // namespace
 
 std::vector<domains_file_entry> read_domains_file(const std::string& path,
-                                                  const location& key_where) {
-  std::string text = read_whole_file(path, key_where);
+                                                  const location& key_where,
+                                                  std::size_t max_bytes) {
+  std::string why;
+  auto read = read_bounded_file(path, max_bytes, why);
+  if (!read) fail(key_where, "domains_file: cannot read " + quote(path) + ": " + why);
+  std::string text = std::move(*read);
   if (text.starts_with("\xEF\xBB\xBF")) text.erase(0, 3);  // UTF-8 byte order mark
   std::vector<domains_file_entry> entries;
   int line_number = 0;

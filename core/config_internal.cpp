@@ -152,35 +152,58 @@ bool substitute_env(std::string_view text, std::string& out, substitution_error&
 namespace {
 
 // Aliases (*name) share their node with the anchor: substitute each scalar once, keyed by its
-// position in the text (two distinct scalars never start at the same place).
-void substitute_node(const std::string& file, YAML::Node node, std::unordered_set<int>& done) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar: {
-      if (!done.insert(node.Mark().pos).second) return;
-      const std::string& text = node.Scalar();
-      if (text.find('$') == std::string::npos) return;
-      std::string out;
-      substitution_error error;
-      if (!substitute_env(text, out, error)) fail(at(file, node), error.message);
-      node = out;
-      return;
+// position in the text (two distinct scalars never start at the same place). Every visit
+// counts against the budget, so a tree that aliases expand past it ends the walk early.
+class substituter {
+ public:
+  substituter(const std::string& file, std::size_t max_nodes)
+      : file_(file), left_(max_nodes), max_nodes_(max_nodes) {}
+
+  void walk(YAML::Node node, bool substitute) {
+    if (left_ == 0) {
+      fail(at(file_, node), "YAML aliases expand this document past " + std::to_string(max_nodes_) +
+                                " nodes; refusing it (is it a \"billion laughs\"?)");
     }
-    case YAML::NodeType::Sequence:
-      for (auto it = node.begin(); it != node.end(); ++it) substitute_node(file, *it, done);
-      return;
-    case YAML::NodeType::Map:
-      for (auto it = node.begin(); it != node.end(); ++it) substitute_node(file, it->second, done);
-      return;
-    default:
-      return;
+    --left_;
+    switch (node.Type()) {
+      case YAML::NodeType::Scalar:
+        if (substitute) substitute_scalar(node);
+        return;
+      case YAML::NodeType::Sequence:
+        for (auto it = node.begin(); it != node.end(); ++it) walk(*it, substitute);
+        return;
+      case YAML::NodeType::Map:
+        for (auto it = node.begin(); it != node.end(); ++it) {
+          walk(it->first, false);
+          walk(it->second, substitute);
+        }
+        return;
+      default:
+        return;
+    }
   }
-}
+
+ private:
+  void substitute_scalar(YAML::Node& node) {
+    if (!done_.insert(node.Mark().pos).second) return;
+    const std::string& text = node.Scalar();
+    if (text.find('$') == std::string::npos) return;
+    std::string out;
+    substitution_error error;
+    if (!substitute_env(text, out, error)) fail(at(file_, node), error.message);
+    node = out;
+  }
+
+  const std::string& file_;
+  std::size_t left_;
+  std::size_t max_nodes_;
+  std::unordered_set<int> done_;
+};
 
 }  // namespace
 
-void substitute_tree(const std::string& file, YAML::Node& node) {
-  std::unordered_set<int> done;
-  substitute_node(file, node, done);
+void substitute_tree(const std::string& file, YAML::Node& node, std::size_t max_nodes) {
+  substituter(file, max_nodes).walk(node, true);
 }
 
 std::vector<entry> mapping_entries(const std::string& file, const YAML::Node& node,

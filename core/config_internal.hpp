@@ -36,8 +36,10 @@ struct substitution_error {
 // unset variable without a default, a malformed ${...} or an unterminated one.
 bool substitute_env(std::string_view text, std::string& out, substitution_error& error);
 // Substitutes in place in every scalar value under `node` (mapping keys are left alone); an
-// error is a config_error at that scalar.
-void substitute_tree(const std::string& file, YAML::Node& node);
+// error is a config_error at that scalar. Visits at most `max_nodes` nodes, counting a node
+// reached through an alias each time (keys included): past that it is a config_error, so a
+// "billion laughs" of nested aliases is refused before anything walks its expansion.
+void substitute_tree(const std::string& file, YAML::Node& node, std::size_t max_nodes);
 
 struct entry {
   std::string key;
@@ -67,11 +69,19 @@ struct domains_file_entry {
   std::string text;  // after ${VAR} substitution
   location where;    // the entry's first character in the domains file
 };
+// "64 MiB", "512 KiB", "1000 bytes".
+std::string size_limit_text(std::size_t bytes);
+// The contents of `path` if it is a regular file of at most `max_bytes`; otherwise nullopt and
+// the reason in `why` ("it is a FIFO, not a regular file", an errno text, ...). Never blocks
+// in open().
+std::optional<std::string> read_bounded_file(const std::string& path, std::size_t max_bytes,
+                                             std::string& why);
+
 // Reads a domains file: one entry a line; blank lines, lines starting with # and trailing
 // " # comments" are skipped. `path` is used to open the file and in messages. Failing to read
-// it is an error at `key_where`.
+// it (not a regular file, larger than `max_bytes`) is an error at `key_where`.
 std::vector<domains_file_entry> read_domains_file(const std::string& path,
-                                                  const location& key_where);
+                                                  const location& key_where, std::size_t max_bytes);
 
 // config_alert.cpp. A sink name: [a-z0-9_-]+, at most 64 characters.
 bool is_sink_name(std::string_view name);

@@ -7,6 +7,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <limits>
+#include <memory>
 #include <thread>
 
 #include "agent.hpp"
@@ -97,26 +99,36 @@ sigset_t block_signals() {
   return set;
 }
 
-int run_agent(const std::string& config_file, isitup::plugin_host& host, bool once,
-              const sigset_t& signals) {
-  isitup::agent a(isitup::config::load_file(config_file), host);
+// The signal watcher starts before the config is read: a stop signal while it loads (a huge
+// file, many checks to prepare) exits at once, as nothing has run yet.
+int run_agent(const std::string& config_file, const isitup::config::load_limits& limits,
+              isitup::plugin_host& host, bool once, const sigset_t& signals) {
+  std::atomic<isitup::agent*> running{nullptr};
   std::atomic<bool> done{false};
   std::thread watcher([&] {
     int stops = 0;
     const timespec tick{0, 200 * 1000 * 1000};
     while (!done.load()) {
       const int sig = sigtimedwait(&signals, nullptr, &tick);
+      isitup::agent* a = running.load();
       if (sig == SIGHUP) {
         if (once) {
           spdlog::warn("SIGHUP received: nothing to reload in --once mode; ignored");
+        } else if (a == nullptr) {
+          spdlog::warn("SIGHUP received while the config is still loading; ignored");
         } else {
           spdlog::info("SIGHUP received: reloading checks from {}", config_file);
-          a.request_reload();
+          a->request_reload();
         }
       } else if (sig == SIGINT || sig == SIGTERM) {
+        if (a == nullptr) {
+          spdlog::info("{} received while loading the config: exiting (nothing ran yet)",
+                       strsignal(sig));
+          std::_Exit(exit_ok);
+        }
         if (++stops == 1) {
           spdlog::info("{} received: stopping (send again to exit at once)", strsignal(sig));
-          a.request_stop();
+          a->request_stop();
         } else {
           spdlog::error("second stop signal: exiting without flushing");
           std::_Exit(130);
@@ -124,9 +136,21 @@ int run_agent(const std::string& config_file, isitup::plugin_host& host, bool on
       }
     }
   });
-  const isitup::run_summary s = once ? a.run_once() : a.run();
-  done = true;
-  watcher.join();
+  const auto stop_watcher = [&] {
+    done = true;
+    watcher.join();
+  };
+  isitup::run_summary s;
+  std::unique_ptr<isitup::agent> a;  // outlives the watcher, which may use it
+  try {
+    a = std::make_unique<isitup::agent>(isitup::config::load_file(config_file, limits), host);
+    running = a.get();
+    s = once ? a->run_once() : a->run();
+  } catch (...) {
+    stop_watcher();
+    throw;
+  }
+  stop_watcher();
   if (!s.delivered) return exit_down;
   return once && s.down > 0 ? exit_down : exit_ok;
 }
@@ -143,6 +167,7 @@ int main(int argc, char** argv) {
                                         " (plugin ABI " + std::to_string(ISITUP_ABI_VERSION) + ")");
   std::string config_file, check_config, plugins_dir, describe, log_level = "info";
   bool once = false, list = false;
+  isitup::config::load_limits limits;
   auto* cfg_opt = app.add_option("-c,--config", config_file, "Config file (YAML)");
   auto* check_opt =
       app.add_option("--check-config", check_config, "Validate a config file and exit");
@@ -154,6 +179,9 @@ int main(int argc, char** argv) {
   auto* list_opt = app.add_flag("--list-plugins", list, "List the plugins found and exit");
   auto* desc_opt =
       app.add_option("--describe-plugin", describe, "Print a plugin's options and exit");
+  app.add_option("--max-config-bytes", limits.max_file_bytes,
+                 "Largest config file or domains_file accepted, in bytes (default 64 MiB)")
+      ->check(CLI::Range(std::size_t{1}, std::numeric_limits<std::size_t>::max() / 4));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   check_opt->excludes(cfg_opt);
@@ -181,7 +209,7 @@ int main(int argc, char** argv) {
     if (list) return list_plugins(host);
     if (!describe.empty()) return describe_plugin(host, describe);
     if (!check_config.empty()) {
-      isitup::config::agent cfg = isitup::config::load_file(check_config);
+      isitup::config::agent cfg = isitup::config::load_file(check_config, limits);
       const std::size_t checks = cfg.checks.size(), sinks = cfg.sinks.size(),
                         sources = cfg.sources.size();
       isitup::agent validated(std::move(cfg), host);  // creates, starts nothing
@@ -189,7 +217,7 @@ int main(int argc, char** argv) {
                   sinks, sources);
       return exit_ok;
     }
-    return run_agent(config_file, host, once, signals);
+    return run_agent(config_file, limits, host, once, signals);
   } catch (const isitup::config::config_error& e) {
     std::fprintf(stderr, "isitup-agent: %s\n", e.what());
   } catch (const isitup::plugin_error& e) {
