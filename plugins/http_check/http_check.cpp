@@ -10,6 +10,7 @@
 
 #include "http_config.hpp"
 #include "http_engine.hpp"
+#include "http_tls.hpp"
 
 namespace isitup::http {
 
@@ -21,7 +22,7 @@ class prepared : public sdk::prepared_check {
 
 class http_check : public sdk::async_checks {
  public:
-  explicit http_check(const sdk::host& h) : engine_(h) {}
+  explicit http_check(const sdk::host& h) : engine_(h), tls_(h) {}
 
   // Main thread. Checks with equal options share one parsed copy of them.
   std::unique_ptr<sdk::prepared_check> prepare(const sdk::check_spec& spec) override {
@@ -37,6 +38,13 @@ class http_check : public sdk::async_checks {
       }
       shared_[key] = t.config;
     }
+    // CA stores and client identities are read here, once per file, not by running checks.
+    // Any redirect may lead to https://.
+    const check_config& c = *t.config;
+    if (t.target.scheme == "https" || c.follow_redirects) {
+      if (c.tls_verify) t.ca = tls_.ca(c.ca_file);
+      if (!c.client_cert.empty()) t.identity = tls_.identity(c.client_cert, c.client_key);
+    }
     if (spec.options.is_set("max_in_flight")) {
       const int64_t n = t.config->max_in_flight;
       max_in_flight_ = max_in_flight_ == 0 ? n : std::min(max_in_flight_, n);
@@ -51,6 +59,7 @@ class http_check : public sdk::async_checks {
 
  private:
   engine engine_;
+  tls_cache tls_;
   int64_t max_in_flight_ = 0;  // the smallest value set on any check; 0: none set
   std::unordered_map<std::string, std::weak_ptr<const check_config>> shared_;
   size_t sweep_at_ = 64;

@@ -18,6 +18,8 @@ namespace isitup::http {
 
 enum class ip_family { v4, v6 };
 
+class tls_source;  // http_tls.hpp
+
 // The parts of an http(s) URL the check needs. A host name in Unicode is converted to its
 // A-label (punycode, IDNA2008/TR46 by libidn2) so that DNS, the Host header and TLS SNI all
 // see the ASCII form. Throws std::invalid_argument when `url` is not an absolute http:// or
@@ -83,10 +85,13 @@ struct check_config {
   bool needs_body() const { return regex || regex_absent; }
 };
 
-// One configured check: its URL and its (shared) options.
+// One configured check: its URL, its (shared) options, and the TLS material it uses (read
+// once per file when the check is prepared, shared; null when it needs none).
 struct check_target {
   url_parts target;
   std::shared_ptr<const check_config> config;
+  std::shared_ptr<tls_source> ca;        // tls_verify: the CA store (ca_file or the default)
+  std::shared_ptr<tls_source> identity;  // client_cert (and client_key)
 };
 
 // The options every check accepts (declared to the host).

@@ -90,6 +90,9 @@ class engine {
   void untrack_deadline(job* j);
   void track_deadline(job* j, clock::time_point at);
   void release_transfer(job* j);  // gives back the hop's curl handle or lean connection
+  // An https hop's CA store and client identity (false: the run finished with the error).
+  bool setup_tls(job* j, CURL* e);
+  static CURLcode on_ssl_ctx(CURL* easy, void* ssl_ctx, void* userp);
 
   // The lean HTTP/1.1 engine for plain http:// hops (http_lean.cpp)
   void start_lean(job* j, const std::string& ip);

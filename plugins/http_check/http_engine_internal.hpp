@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "http_engine.hpp"
+#include "http_tls.hpp"
 
 namespace isitup::http {
 
@@ -17,6 +18,10 @@ constexpr uint64_t tag_wake = 0;
 constexpr uint64_t tag_curl = 1;
 constexpr uint64_t tag_ares_base = 2;  // + channel index
 constexpr uint64_t tag_lean = 0xffff;  // a lean-engine connection (http_lean.cpp)
+
+// Queued runs that start on curl (TLS, proxies, reuse) begun per turn of the loop at most
+// (engine::pump_queue); the lean engine's runs are not limited.
+constexpr int curl_starts_per_turn = 4;
 
 inline uint64_t epoll_key(uint64_t tag, int fd) { return (tag << 32) | static_cast<uint32_t>(fd); }
 
@@ -53,6 +58,9 @@ struct engine::job {
   bool too_large = false;
   bool cert_seen = false;
   int64_t tls_not_after_ms = ISITUP_ABSENT_TIME;
+  // https hops: the check's TLS sources, and the versions installed by on_ssl_ctx.
+  std::shared_ptr<tls_source> ca_source, identity_source;
+  std::shared_ptr<const tls_material> ca_now, identity_now;
   char error[CURL_ERROR_SIZE] = "";
 
   job(std::shared_ptr<const check_config> c, sdk::completion d)

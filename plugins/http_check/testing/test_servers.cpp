@@ -107,7 +107,9 @@ certificates::certificates(const fs::path& dir) {
                        "subjectAltName=" + san});
     return openssl(a);
   };
-  const std::string local_names = "DNS:localhost,IP:127.0.0.1,IP:::1";
+  // 127.0.0.2-4 too: the benchmark spreads connections over four loopback addresses.
+  const std::string local_names =
+      "DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:127.0.0.4,IP:::1";
   write_text(dir / "server.ext", "basicConstraints=CA:FALSE\nsubjectAltName=" + local_names + "\n");
   write_text(dir / "wrong.ext", "basicConstraints=CA:FALSE\nsubjectAltName=DNS:wrong.example\n");
   write_text(dir / "client.ext", "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n");
@@ -194,10 +196,13 @@ bool nginx_server::launch(const options& opts) {
                 : "") +
       "  }\n";
   auto tls_server = [&](int port, const std::string& cert, const std::string& key,
-                        const std::string& extra = "") {
-    return "  server {\n    listen 127.0.0.1:" + std::to_string(port) +
-           " ssl;\n    ssl_certificate " + cert + ";\n    ssl_certificate_key " + key + ";\n" +
-           extra + locations;
+                        const std::string& extra = "", bool every_address = false) {
+    std::string listen = "    listen 127.0.0.1:" + std::to_string(port) + " ssl backlog=4096;\n";
+    if (every_address)
+      for (const std::string& a : opts.extra_addresses)
+        listen += "    listen " + a + ":" + std::to_string(port) + " ssl backlog=4096;\n";
+    return "  server {\n" + listen + "    ssl_certificate " + cert + ";\n    ssl_certificate_key " +
+           key + ";\n" + extra + locations;
   };
   std::string listens = "    listen 127.0.0.1:" + std::to_string(http_port) + " backlog=4096;\n";
   for (const std::string& a : opts.extra_addresses)
@@ -218,7 +223,7 @@ bool nginx_server::launch(const options& opts) {
       (d / "uwsgi").string() + ";\n  scgi_temp_path " + (d / "scgi").string() +
       ";\n  default_type text/plain;\n"
       "  server {\n" +
-      listens + locations + tls_server(https_port, certs_->good_cert, certs_->good_key) +
+      listens + locations + tls_server(https_port, certs_->good_cert, certs_->good_key, "", true) +
       tls_server(expired_port, certs_->expired_cert, certs_->expired_key) +
       tls_server(wrong_host_port, certs_->wrong_cert, certs_->wrong_key) +
       tls_server(mtls_port, certs_->good_cert, certs_->good_key,

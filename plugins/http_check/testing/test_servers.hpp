@@ -24,7 +24,7 @@ bool ipv6_loopback_available();
 bool wait_for_port(const std::string& address, int port, std::chrono::milliseconds timeout);
 
 // Certificates made by openssl in `dir`: a CA, and server certificates signed by it for
-// localhost/127.0.0.1/::1 (valid), the same names expired in 2020, and "wrong.example"; and
+// localhost/127.0.0.1-4/::1 (valid), the same names expired in 2020, and "wrong.example"; and
 // a client certificate signed by the same CA.
 struct certificates {
   explicit certificates(const std::filesystem::path& dir);
@@ -40,7 +40,7 @@ struct certificates {
 //   /redirect    302 -> /                  /loop        302 -> /loop
 //   /to-file     302 -> file:///etc/passwd /to-https   302 -> https://localhost:<https>/
 //   /slow        the answer after `slow_seconds` (bench: lots of slow responses)
-// on http_port (127.0.0.1 and the extra addresses), https_port (valid certificate),
+// on http_port and https_port (127.0.0.1 and the extra addresses; valid certificate),
 // expired_port, wrong_host_port, mtls_port (valid certificate; requires a client certificate
 // signed by the CA), and http6_port on [::1] when IPv6 is available. Absolute-form requests
 // ("GET http://any.host/ HTTP/1.1") are served too, so http_port also acts as an HTTP proxy.
