@@ -41,7 +41,8 @@ quoted_names::quoted_names(pqxx::connection_base& c, const table_names& n)
       migrations(schema + "." + c.quote_name("isitup_migrations")),
       latest(schema + "." + c.quote_name(n.table + "_latest")),
       hourly(schema + "." + c.quote_name(n.table + "_hourly")),
-      daily(schema + "." + c.quote_name(n.table + "_daily")) {}
+      daily(schema + "." + c.quote_name(n.table + "_daily")),
+      rejects(schema + "." + c.quote_name(n.table + "_rejects")) {}
 
 namespace {
 
@@ -125,6 +126,17 @@ const std::vector<migration>& migrations() {
                  " ORDER BY scheduled_at DESC LIMIT 1) r",
              rollup_view(q.hourly, q.table, "hour", "hour"),
              rollup_view(q.daily, q.table, "day", "day")};
+       }},
+      {4, "rejects table: records PostgreSQL refused for good, with the error",
+       [](const quoted_names& q) {
+         // No index on the record's fields (a rejected check name may be too long for one);
+         // its md5 keeps a replayed reject from being stored twice.
+         return std::vector<std::string>{"CREATE TABLE " + q.rejects +
+                                         " (received_at timestamptz NOT NULL DEFAULT now(),"
+                                         " sqlstate text NOT NULL,"
+                                         " error_message text NOT NULL,"
+                                         " record text NOT NULL,"
+                                         " record_md5 text PRIMARY KEY)"};
        }},
   };
   return list;

@@ -12,8 +12,8 @@
 
 namespace isitup::pg {
 
-// Longest table name: the views add "_latest"/"_hourly" (7 bytes) within PostgreSQL's 63.
-constexpr std::size_t max_table_bytes = 56;
+// Longest table name: the rejects table adds "_rejects" (8 bytes) within PostgreSQL's 63.
+constexpr std::size_t max_table_bytes = 55;
 constexpr std::size_t max_schema_bytes = 63;
 
 // Throws std::invalid_argument("<what>: ...") unless `name` is 1..max_bytes bytes of ASCII
@@ -38,6 +38,7 @@ struct quoted_names {
   std::string latest;      // "public"."check_results_latest"
   std::string hourly;      // "public"."check_results_hourly"
   std::string daily;       // "public"."check_results_daily"
+  std::string rejects;     // "public"."check_results_rejects"
 };
 
 // The newest migration version this build knows.

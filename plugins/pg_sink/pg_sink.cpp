@@ -4,7 +4,10 @@
 // (COPY into a staging table, INSERT ... ON CONFLICT DO NOTHING, COMMIT; see pg_writer.hpp).
 // A batch is reported ok only after the COMMIT of its last rows. When the server cannot be
 // reached, batches are handed back with retry (the host sends them again after a backoff)
-// and the thread reconnects with its own backoff. Uses only the public SDK and libpqxx.
+// and the thread reconnects with its own backoff. A record PostgreSQL refuses for good is
+// kept in <table>_rejects, counted (rows_rejected) and logged (at most 10 lines at once, then
+// one every 6 s, with the number left out); its batch is ok. Uses only the public SDK and
+// libpqxx.
 #include <isitup/plugin.h>
 
 #include <algorithm>
@@ -62,6 +65,7 @@ class pg_sink final : public sdk::sink {
       throw std::invalid_argument("batch_size: must be between 1 and 1000000");
     batch_delay_ = o.duration("batch_delay");
     backoff_max_ = std::max(o.duration("reconnect_backoff_max"), std::chrono::milliseconds(1));
+    w.to_json = [h = host_](const isitup_record_v1& r) { return h.to_json(r); };
     writer_ = std::make_unique<pg::pg_writer>(std::move(w));
     // Connecting waits for the first batch: `--check-config` builds sinks too.
     thread_ = std::thread([this] { run(); });
@@ -137,8 +141,7 @@ class pg_sink final : public sdk::sink {
       rows.clear();
       std::vector<std::size_t> upto;
       const std::size_t limit = static_cast<std::size_t>(batch_size_);
-      const std::size_t max_batches = isolate_ > 0 ? 1 : queue_.size();
-      for (std::size_t i = 0; i < max_batches && i < queue_.size() && rows.size() < limit; ++i) {
+      for (std::size_t i = 0; i < queue_.size() && rows.size() < limit; ++i) {
         entry& e = queue_[i];
         const std::size_t n = std::min(e.batch.size() - e.written, limit - rows.size());
         for (std::size_t k = 0; k < n; ++k) rows.push_back(&e.batch[e.written + k]);
@@ -161,17 +164,11 @@ class pg_sink final : public sdk::sink {
       busy_ = false;
       if (error.empty()) {
         backoff_ = std::chrono::milliseconds(0);
-        if (isolate_ > 0) --isolate_;
         for (std::size_t i = 0; i < upto.size(); ++i) queue_[i].written = upto[i];
         while (!queue_.empty() && queue_.front().written == queue_.front().batch.size())
           take_front_locked(reports, sdk::status::ok);
-      } else if (failure == pg::write_failure::kind::error && upto.size() > 1) {
-        // Rows the database refuses: write these batches one at a time, so that only the
-        // batch holding them fails.
-        isolate_ = upto.size();
       } else {
         // Every batch with rows in the failed transaction goes back (or fails for good).
-        isolate_ = failure == pg::write_failure::kind::error && isolate_ > 0 ? isolate_ - 1 : 0;
         for (std::size_t i = 0; i < upto.size(); ++i)
           take_front_locked(reports, failure == pg::write_failure::kind::error
                                          ? sdk::status::error
@@ -223,11 +220,36 @@ class pg_sink final : public sdk::sink {
       publish("rows_inserted", s.inserted, published_.inserted);
       publish("invalid_values", s.invalid_values, published_.invalid_values);
       publish("repaired_text", s.repaired_text, published_.repaired_text);
-      publish("dropped_no_key", s.dropped, published_.dropped);
+      publish("rows_rejected", s.rejected, published_.rejected);
+      for (const pg::rejected_record& r : writer_->rejects()) log_reject(r);
     } else {
       host_.counter_add("write_failures", 1);
     }
     for (report& r : reports) r.done(r.status, error);
+  }
+
+  // One line per rejected record, rate-limited: a burst of 10, then one every 6 s; the next
+  // line printed says how many were left out.
+  void log_reject(const pg::rejected_record& r) {
+    const auto now = clock_type::now();
+    const double refill = std::chrono::duration<double>(now - tokens_at_).count() / 6.0;
+    tokens_ = std::min(10.0, tokens_ + refill);
+    tokens_at_ = now;
+    if (tokens_ < 1.0) {
+      ++unlogged_rejects_;
+      return;
+    }
+    tokens_ -= 1.0;
+    std::string first_line = r.error.substr(0, r.error.find('\n'));
+    std::string text = "rejected a record PostgreSQL cannot store (SQLSTATE " + r.sqlstate +
+                       "): " + pg::describe_key(*r.record) + ": " +
+                       pg::bounded_text(first_line, 300) +
+                       (r.stored ? "; kept in " + writer_->rejects_table()
+                                 : std::string("; it could not be kept in the rejects table"));
+    if (unlogged_rejects_ > 0)
+      text += " (" + std::to_string(unlogged_rejects_) + " more rejected records not logged)";
+    unlogged_rejects_ = 0;
+    host_.log(sdk::level::error, text);
   }
 
   void publish(const char* name, uint64_t now, uint64_t& before) {
@@ -245,12 +267,14 @@ class pg_sink final : public sdk::sink {
   std::condition_variable cv_;
   std::deque<entry> queue_;  // references stay valid on push_back
   std::size_t queued_rows_ = 0;
-  std::size_t isolate_ = 0;  // after a data error: write this many batches one at a time
   bool busy_ = false, flushing_ = false, stopping_ = false;
   std::chrono::milliseconds backoff_{0};
   clock_type::time_point next_connect_{};
   std::string last_error_;
   pg::write_stats published_;
+  double tokens_ = 10.0;  // log_reject's budget (I/O thread only)
+  clock_type::time_point tokens_at_ = clock_type::now();
+  uint64_t unlogged_rejects_ = 0;
   std::thread thread_;
 };
 

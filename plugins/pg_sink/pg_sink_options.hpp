@@ -16,7 +16,8 @@ inline const std::vector<isitup::sdk::option>& sink_options() {
        true},
       {"schema", ISITUP_OPT_STRING, "public", "schema of the results table (created if missing)"},
       {"table", ISITUP_OPT_STRING, "check_results",
-       "results table (created if missing; at most 56 bytes: views add a suffix)"},
+       "results table (created if missing; at most 55 bytes: <table>_rejects and the views add "
+       "a suffix)"},
       {"batch_size", ISITUP_OPT_INT, "5000", "most rows written in one transaction"},
       {"batch_delay", ISITUP_OPT_DURATION, "0ms",
        "how long results may wait here for more to fill a transaction"},

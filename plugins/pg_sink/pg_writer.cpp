@@ -215,15 +215,50 @@ bool copy_row(pqxx::stream_to& out, const isitup_record_v1& r, write_stats& stat
   return with_row(r, stats, [&](const auto& row) { out << row; });
 }
 
-// SQLSTATE classes of errors that the same rows will hit again: data exceptions and
-// integrity violations (other than the unique violations ON CONFLICT absorbs).
-bool permanent(const std::string& sqlstate) {
-  return sqlstate.rfind("22", 0) == 0 || (sqlstate.rfind("23", 0) == 0 && sqlstate != "23505");
-}
-
 bool conflict(const std::string& sqlstate) { return sqlstate.rfind("40", 0) == 0; }
 
+std::string trimmed(std::string what) {
+  while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+  return what;
+}
+
+void copy_rows(pqxx::transaction_base& tx, const std::string& table,
+               const isitup_record_v1* const* rows, std::size_t n, write_stats& stats) {
+  pqxx::stream_to copy(tx, table, result_columns());
+  for (std::size_t i = 0; i < n; ++i) copy_row(copy, *rows[i], stats);
+  copy.complete();
+}
+
 }  // namespace
+
+namespace detail {
+
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) { return utf8_sequence(s, i); }
+
+std::string iso_time(int64_t ms) {
+  constexpr int64_t ms_per_day = 86'400'000;
+  constexpr int64_t min_ms = -62'167'219'200'000;  // 0000-01-01T00:00:00Z
+  constexpr int64_t max_ms = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
+  if (ms < min_ms || ms > max_ms) return std::to_string(ms) + " ms after 1970";
+  time_text text;
+  if (ms >= -62'135'596'800'000) {
+    format_time(ms, text);
+  } else {  // year 0: format the same time of day one 400-year cycle later, then fix the year
+    format_time(ms + 146097 * ms_per_day, text);
+    std::memcpy(text.data(), "0000", 4);
+  }
+  std::string out(text.data());  // "YYYY-MM-DD HH:MM:SS.mmm+00"
+  out[10] = 'T';
+  out.replace(23, 3, "Z");
+  return out;
+}
+
+bool storable_time(int64_t ms) {
+  time_text text;
+  return format_time(ms, text);
+}
+
+}  // namespace detail
 
 bool copy_line(const isitup_record_v1& r, std::string& line, write_stats& stats) {
   // The text stream_to's operator<< sends for a tuple (libpqxx 6.4), built without a server.
@@ -269,9 +304,7 @@ std::string build_conninfo(const std::string& connection, const std::string& ssl
 
 void copy_into(pqxx::transaction_base& tx, const std::string& table,
                const std::vector<const isitup_record_v1*>& rows, write_stats& stats) {
-  pqxx::stream_to copy(tx, table, result_columns());
-  for (const isitup_record_v1* r : rows) copy_row(copy, *r, stats);
-  copy.complete();
+  copy_rows(tx, table, rows.data(), rows.size(), stats);
 }
 
 pg_writer::pg_writer(writer_options options) : options_(std::move(options)) {}
@@ -307,6 +340,7 @@ void pg_writer::connect() {
     }
     insert_sql_ = "INSERT INTO " + q.table + " (" + cols + ") SELECT " + cols + " FROM " + staging +
                   " ORDER BY agent, check_name, scheduled_at ON CONFLICT DO NOTHING";
+    rejects_table_ = q.rejects;
     backend_pid_ = c->backendpid();
     conn_ = std::move(c);
   } catch (const pqxx::sql_error& e) {
@@ -319,49 +353,86 @@ void pg_writer::connect() {
 }
 
 void pg_writer::write(const std::vector<const isitup_record_v1*>& rows) {
+  rejects_.clear();
+  // A scheduled_at the results table cannot hold is no key: refused before any SQL.
+  std::vector<const isitup_record_v1*> keyed;
+  keyed.reserve(rows.size());
+  for (const isitup_record_v1* r : rows) {
+    if (detail::storable_time(r->scheduled_at_ms))
+      keyed.push_back(r);
+    else
+      rejects_.push_back({r, "22008",
+                          "scheduled_at is outside the years 1 to 9999 the results "
+                          "table can store"});
+  }
+  if (!keyed.empty()) write_part(keyed.data(), keyed.size());
+  if (!rejects_.empty()) {
+    try {
+      connect();
+      store_rejects(*conn_, rejects_table_, rejects_, options_.to_json);
+    } catch (const write_failure&) {
+      throw;
+    } catch (const std::exception& e) {
+      disconnect();
+      throw write_failure(write_failure::kind::retry,
+                          "storing rejected records failed: " + trimmed(e.what()));
+    }
+  }
+  stats_.rows += rows.size();
+  stats_.rejected += rejects_.size();
+}
+
+void pg_writer::write_part(const isitup_record_v1* const* rows, std::size_t n) {
+  try {
+    transaction(rows, n);
+  } catch (const pqxx::sql_error& e) {
+    // A permanent data error: split until the records that cause it are alone.
+    if (n == 1) {
+      rejects_.push_back({rows[0], e.sqlstate(), trimmed(e.what())});
+      return;
+    }
+    write_part(rows, n / 2);
+    write_part(rows + n / 2, n - n / 2);
+  }
+}
+
+void pg_writer::transaction(const isitup_record_v1* const* rows, std::size_t n) {
   // Concurrent writers inserting the same keys can deadlock or conflict: try again at once,
   // a few times, before handing the rows back.
   for (int attempt = 1;; ++attempt) {
     try {
       connect();
-      write_once(rows);
+      write_once(rows, n);
       return;
     } catch (const write_failure&) {
       throw;
     } catch (const pqxx::sql_error& e) {
       const std::string state = e.sqlstate();
+      if (permanent_data_error(state)) throw;
       if (conflict(state) && attempt < 3) continue;
-      std::string what = e.what();
-      while (!what.empty() && what.back() == '\n') what.pop_back();
-      if (permanent(state))
-        throw write_failure(write_failure::kind::error,
-                            "rows refused (SQLSTATE " + state + "): " + what);
       if (!conflict(state)) disconnect();
-      throw write_failure(write_failure::kind::retry, what + " (SQLSTATE " + state + ")");
+      throw write_failure(write_failure::kind::retry,
+                          trimmed(e.what()) + " (SQLSTATE " + state + ")");
     } catch (const std::exception& e) {
       // Connection lost, commit outcome unknown, anything else: start over on a new session.
       disconnect();
-      std::string what = e.what();
-      while (!what.empty() && what.back() == '\n') what.pop_back();
-      throw write_failure(write_failure::kind::retry, what);
+      throw write_failure(write_failure::kind::retry, trimmed(e.what()));
     }
   }
 }
 
-void pg_writer::write_once(const std::vector<const isitup_record_v1*>& rows) {
+void pg_writer::write_once(const isitup_record_v1* const* rows, std::size_t n) {
   write_stats s;
   pqxx::work tx(*conn_);
   // libpqxx may silently reconnect between transactions; the staging table would be gone.
   if (conn_->backendpid() != backend_pid_)
     throw pqxx::broken_connection("the connection was re-established; setting up again");
-  copy_into(tx, staging, rows, s);
+  copy_rows(tx, staging, rows, n, s);
   const pqxx::result inserted = tx.exec(insert_sql_);
   tx.commit();
-  stats_.rows += rows.size();
   stats_.inserted += static_cast<uint64_t>(inserted.affected_rows());
   stats_.invalid_values += s.invalid_values;
   stats_.repaired_text += s.repaired_text;
-  stats_.dropped += s.dropped;
 }
 
 }  // namespace isitup::pg

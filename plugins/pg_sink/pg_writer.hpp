@@ -3,6 +3,9 @@
 // (a temporary table, ON COMMIT DELETE ROWS), INSERT ... SELECT ... ON CONFLICT DO NOTHING
 // into the results table, COMMIT. Rows are durable when write() returns. Replaying rows
 // changes nothing (the primary key is the natural key agent, check_name, scheduled_at).
+// A record PostgreSQL refuses for good (see pg_rejects.hpp) is found by splitting the failed
+// transaction in halves until it is alone, and kept in <table>_rejects; the others are
+// written, so a batch is never held back by one of its records.
 //
 // Not thread-safe: one thread owns a writer (pg_sink's I/O thread, a benchmark, a test).
 #pragma once
@@ -17,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "pg_rejects.hpp"
 #include "pg_schema.hpp"
 
 namespace isitup::pg {
@@ -32,10 +36,12 @@ struct writer_options {
   std::string conninfo;  // from build_conninfo
   table_names names;
   int64_t statement_timeout_ms = 30000;
+  record_json_fn to_json;  // for the rejects table
 };
 
 // Why a write failed. `retry`: temporary (connection lost, server down, timeout, deadlock):
-// write the same rows again later. `error`: these rows can never be written.
+// write the same rows again later. `error`: these rows can never be written (write() does not
+// report data errors this way: it rejects the records concerned and writes the rest).
 class write_failure : public std::runtime_error {
  public:
   enum class kind { retry, error };
@@ -52,7 +58,8 @@ struct write_stats {
   uint64_t inserted = 0;        // new rows (the rest were already there)
   uint64_t invalid_values = 0;  // an ip, extra or timestamp that was stored as NULL
   uint64_t repaired_text = 0;   // strings with invalid UTF-8, stored with U+FFFD
-  uint64_t dropped = 0;         // records without scheduled_at (no key), not written
+  uint64_t dropped = 0;         // copy_line/copy_into: records without a key, not written
+  uint64_t rejected = 0;        // write(): records refused for good (see rejects())
 };
 
 // The COPY text row (tab-separated, COPY's backslash escapes, \N for NULL, no newline) of
@@ -73,10 +80,16 @@ class pg_writer {
   pg_writer(const pg_writer&) = delete;
   pg_writer& operator=(const pg_writer&) = delete;
 
-  // Connects and migrates if not connected, then writes `rows` in one transaction. Returns
-  // when committed. Throws write_failure; after a failure that may have left the session in
-  // an unknown state, the next write reconnects.
+  // Connects and migrates if not connected, then writes `rows` in one transaction (more when
+  // some are refused for good: those end in the rejects table, see rejects()). Returns when
+  // every row is committed. Throws write_failure (retry); after a failure that may have left
+  // the session in an unknown state, the next write reconnects.
   void write(const std::vector<const isitup_record_v1*>& rows);
+
+  // The records the last successful write() rejected (pointing into its rows).
+  const std::vector<rejected_record>& rejects() const { return rejects_; }
+  // The rejects table, quoted and qualified (empty before the first connection).
+  const std::string& rejects_table() const { return rejects_table_; }
 
   // Connects (and migrates) now if not connected. Throws write_failure.
   void connect();
@@ -87,13 +100,17 @@ class pg_writer {
   const write_stats& stats() const { return stats_; }
 
  private:
-  void write_once(const std::vector<const isitup_record_v1*>& rows);
+  void write_once(const isitup_record_v1* const* rows, std::size_t n);
+  void write_part(const isitup_record_v1* const* rows, std::size_t n);
+  void transaction(const isitup_record_v1* const* rows, std::size_t n);
 
   writer_options options_;
   std::unique_ptr<pqxx::connection> conn_;
   int backend_pid_ = 0;
   std::string insert_sql_;
+  std::string rejects_table_;
   write_stats stats_;
+  std::vector<rejected_record> rejects_;
 };
 
 }  // namespace isitup::pg
