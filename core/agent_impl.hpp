@@ -18,6 +18,7 @@
 #include "host_services.hpp"
 #include "pipeline.hpp"
 #include "record.hpp"
+#include "reload_loader.hpp"
 #include "scheduler.hpp"
 #include "worker_pool.hpp"
 
@@ -112,6 +113,13 @@ struct agent::impl {
   std::shared_ptr<run_gate> gate = std::make_shared<run_gate>();
   std::atomic<bool> abandon_queued{false};
 
+  // SIGHUP reload in progress: the loader reads and plans the file off this thread; the new
+  // checks are then prepared here a slice at a time, between runs, and swapped in at once.
+  std::unique_ptr<reload_loader> loader;
+  std::optional<reload_loader::result> loaded;
+  std::vector<std::unique_ptr<check_state>> prepared;  // for loaded->plan.add, in order
+  bool reload_again = false;  // a SIGHUP came while a reload was in progress
+
   impl(config::agent c, plugin_host& h) : cfg(std::move(c)), host(h) {}
   ~impl();
 
@@ -180,7 +188,16 @@ struct agent::impl {
   // removed ones stop (runs in flight still deliver), changed and new ones start at their
   // phase. All or nothing: a config error, or a check its plugin refuses, leaves everything
   // as it was. Sinks, sources and agent settings need a restart (said, not applied).
+  // Never blocks the scheduler for long: each call does one step (start the loader, take
+  // its result, prepare new checks for a few ms, swap) and asks to be called again
+  // (reload_requested) while there is more to do.
   void reload();
+  // Prepares the loaded plan's new checks for a few ms; true once all are prepared. Throws
+  // config_error when the plugin refuses one.
+  bool prepare_some();
+  void apply_reload();
+  void drop_reload();
+  void want_reload_step();
   // Releases retired checks whose runs have all come back from their plugin.
   void release_retired();
   // The worker pool for blocking plugins, created once the first one is in use.

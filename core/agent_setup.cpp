@@ -191,45 +191,89 @@ bool agent::impl::take_reload_request() {
   return std::exchange(reload_requested, false);
 }
 
-void agent::impl::reload() {
-  config::agent next;
-  try {
-    next = config::load_file(cfg.file);
-  } catch (const config::config_error& e) {
-    spdlog::error("reload refused, the running configuration stays: {}", e.what());
-    return;
+void agent::impl::want_reload_step() {
+  {
+    std::lock_guard lock(mu);
+    reload_requested = true;
   }
-  for (const std::string& what : restart_only_changes(cfg, next))
-    spdlog::warn("reload: {} changed in {}; that takes a restart and is not applied", what,
-                 cfg.file);
-  std::vector<const config::check*> running;
-  running.reserve(checks.size());
-  for (const auto& c : checks) running.push_back(c ? &c->cfg : nullptr);
-  const reload_plan plan = plan_reload(running, next.checks);
+  cv.notify_all();
+}
 
-  std::vector<std::unique_ptr<check_state>> fresh;
-  try {
-    for (std::size_t i : plan.add) fresh.push_back(prepare_check(std::move(next.checks[i])));
-  } catch (const config::config_error& e) {
-    for (auto& c : fresh) release_check(*c);
-    spdlog::error("reload refused, the running configuration stays: {}", e.what());
-    return;
+void agent::impl::reload() {
+  if (!loader) loader = std::make_unique<reload_loader>([this] { want_reload_step(); });
+  if (!loaded) {
+    if (auto r = loader->take()) {
+      if (!r->next) {
+        spdlog::error("reload refused, the running configuration stays: {}", r->error);
+      } else {
+        for (const std::string& what : r->restart_only)
+          spdlog::warn("reload: {} changed in {}; that takes a restart and is not applied", what,
+                       cfg.file);
+        loaded = std::move(r);
+      }
+    } else if (loader->busy()) {
+      reload_again = true;  // a SIGHUP while loading: load once more when this one is done
+      return;
+    } else {
+      std::vector<const config::check*> running;
+      running.reserve(checks.size());
+      for (const auto& c : checks) running.push_back(c ? &c->cfg : nullptr);
+      loader->start(cfg, std::move(running));
+      return;
+    }
   }
+  if (loaded) {
+    try {
+      if (!prepare_some()) {
+        want_reload_step();
+        return;
+      }
+    } catch (const config::config_error& e) {
+      drop_reload();
+      spdlog::error("reload refused, the running configuration stays: {}", e.what());
+    }
+    if (loaded) apply_reload();
+  }
+  if (std::exchange(reload_again, false)) want_reload_step();
+}
+
+bool agent::impl::prepare_some() {
+  constexpr int64_t slice_ms = 5;  // between two looks at the schedule
+  const int64_t until = clock.now_ms() + slice_ms;
+  auto& next = *loaded->next;
+  const auto& add = loaded->plan.add;
+  while (prepared.size() < add.size()) {
+    prepared.push_back(prepare_check(std::move(next.checks[add[prepared.size()]])));
+    if (prepared.size() % 64 == 0 && clock.now_ms() >= until) break;
+  }
+  return prepared.size() == add.size();
+}
+
+void agent::impl::drop_reload() {
+  for (auto& c : prepared) release_check(*c);
+  prepared.clear();
+  loaded.reset();
+}
+
+void agent::impl::apply_reload() {
+  const reload_plan& plan = loaded->plan;
   for (uint32_t id : plan.retire) {
     sched->remove(id);
     retired.push_back(std::move(checks[id]));
   }
   const int64_t now = clock.now_ms();
-  for (auto& c : fresh) {
+  for (auto& c : prepared) {
     const uint32_t id = sched->add(c->cfg.name, c->cfg.interval_ms, now);
     if (id != checks.size()) throw std::logic_error("reload: scheduler ids out of step");
     checks.push_back(std::move(c));
   }
+  prepared.clear();
   ensure_pool();
   release_retired();
   spdlog::info("reload: {} checks ({} unchanged, {} changed, {} added, {} removed)",
                plan.unchanged + plan.changed + plan.added, plan.unchanged, plan.changed, plan.added,
                plan.removed);
+  loaded.reset();
 }
 
 void agent::impl::release_retired() {
@@ -250,6 +294,8 @@ void agent::impl::ensure_pool() {
 }
 
 agent::impl::~impl() {
+  loader.reset();  // cancels a reload still loading; its callback uses mu and cv
+  drop_reload();
   release_watchdog();
   if (gate->gone) {
     // Shutdown gave up on checks still inside their plugin's start(): a thread is running

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <climits>
 #include <filesystem>
+#include <istream>
 #include <limits>
+#include <streambuf>
 #include <unordered_map>
 
 #include "config_internal.hpp"
@@ -412,15 +414,45 @@ class loader {
   bool state_dir_given_ = false;
 };
 
+// The text for the YAML parser, handed out 64 KiB at a time: a cancel ends it early, so a
+// big file stops parsing within a chunk.
+class cancellable_input : public std::streambuf {
+ public:
+  cancellable_input(const std::string& text, const std::atomic<bool>* cancel)
+      : text_(text), cancel_(cancel) {}
+
+ protected:
+  int_type underflow() override {
+    if (next_ >= text_.size() || (cancel_ != nullptr && cancel_->load())) {
+      return traits_type::eof();
+    }
+    const std::size_t n = std::min<std::size_t>(65536, text_.size() - next_);
+    char* begin = const_cast<char*>(text_.data()) + next_;  // read only: the get area
+    setg(begin, begin, begin + n);
+    next_ += n;
+    return traits_type::to_int_type(*begin);
+  }
+
+ private:
+  const std::string& text_;
+  const std::atomic<bool>* cancel_;
+  std::size_t next_ = 0;
+};
+
 }  // namespace
 
 agent load_string(const std::string& text, const std::string& file, const load_limits& limits) {
+  const auto cancelled = [&] { return limits.cancel != nullptr && limits.cancel->load(); };
   std::vector<YAML::Node> documents;
   try {
-    documents = YAML::LoadAll(text);
+    cancellable_input input(text, limits.cancel);
+    std::istream in(&input);
+    documents = YAML::LoadAll(in);
   } catch (const YAML::Exception& e) {
+    if (cancelled()) fail({file}, "loading was cancelled");
     fail(at(file, e.mark), "YAML syntax error: " + e.msg);
   }
+  if (cancelled()) fail({file}, "loading was cancelled");
   if (documents.size() > 1) {
     fail(at(file, documents[1]), "expected one YAML document, found " +
                                      std::to_string(documents.size()) +

@@ -3,6 +3,7 @@
 // the caller provides (validate_options).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -86,8 +87,8 @@ struct check {
   int64_t interval_ms = 0;
   int64_t timeout_ms = 0;
   raw_options options;
-  location where;  // the check's entry (a domains item, a domains_file line, a checks item)
-  alert_settings alert;             // defaults.alert with the check's alert: keys over it
+  location where;        // the check's entry (a domains item, a domains_file line, a checks item)
+  alert_settings alert;  // defaults.alert with the check's alert: keys over it
   std::vector<location> notify_at;  // where each alert.notify name is written
 };
 
@@ -105,6 +106,9 @@ struct plugin_section {  // one item of `sinks:` or `sources:`
 struct load_limits {
   // The config file and its domains_file, each (--max-config-bytes).
   std::size_t max_file_bytes = std::size_t{64} << 20;
+  // When set and it turns true (from any thread), loading stops early with a config_error
+  // "loading was cancelled": a reload in progress when the agent stops. Must outlive the load.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct agent {

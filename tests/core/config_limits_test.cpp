@@ -160,5 +160,22 @@ TEST(config_limits, aliases_within_the_budget_still_work) {
   EXPECT_EQ(a.checks.size(), 2u);
 }
 
+TEST(config_limits, a_cancelled_load_stops_with_a_clear_error) {
+  std::string yaml = "agent: {id: a}\nchecks:\n";
+  for (int i = 0; i < 20000; ++i) yaml += "  - {target: https://c" + std::to_string(i) + "/}\n";
+  const std::atomic<bool> cancel{true};
+  load_limits limits;
+  limits.cancel = &cancel;
+  try {
+    load_string(yaml, "t.yml", limits);
+    FAIL() << "loaded";
+  } catch (const config_error& e) {
+    EXPECT_STREQ(e.what(), "t.yml: loading was cancelled");
+  }
+  const std::atomic<bool> go_on{false};
+  limits.cancel = &go_on;
+  EXPECT_EQ(load_string(yaml, "t.yml", limits).checks.size(), 20000u);
+}
+
 }  // namespace
 }  // namespace isitup::config

@@ -1,6 +1,7 @@
 // SIGHUP reload of a running isitup-agent: real process, real sockets on 127.0.0.1.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -41,9 +42,10 @@ std::map<std::string, std::vector<int64_t>> runs_by_check(const std::string& out
   return runs;
 }
 
-// Waits until the agent's log has `count` occurrences of `text`; false after 10 s.
-bool wait_for_log(isitup::test::child_process& agent, const std::string& text, int count) {
-  for (int i = 0; i < 200; ++i) {
+// Waits until the agent's log has `count` occurrences of `text`; false after `limit`.
+bool wait_for_log(isitup::test::child_process& agent, const std::string& text, int count,
+                  std::chrono::milliseconds limit = 10s) {
+  for (int i = 0; i < limit / 50ms; ++i) {
     const std::string err = agent.err();
     int found = 0;
     for (auto at = err.find(text); at != std::string::npos; at = err.find(text, at + 1)) ++found;
@@ -143,6 +145,83 @@ TEST(reload, a_check_its_plugin_refuses_leaves_everything_as_it_was) {
   ASSERT_EQ(runs.size(), 1u) << agent.out();
   EXPECT_GE(runs["keep"].size(), 5u);
   expect_grid(runs["keep"], 200, "keep");
+}
+
+// One check's results: (scheduled, started) pairs, sorted by schedule.
+std::vector<std::pair<int64_t, int64_t>> run_times(const std::string& out,
+                                                   const std::string& name) {
+  std::vector<std::pair<int64_t, int64_t>> times;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    isitup::record r;
+    std::string error;
+    if (isitup::codec::decode(line, r, error) && r.check == name)
+      times.emplace_back(r.scheduled_at_ms, r.started_at_ms);
+  }
+  std::sort(times.begin(), times.end());
+  return times;
+}
+
+// 200,000 checks and a mistake on the last line: seconds of parsing, then refused.
+std::string huge_broken_config(const std::string& head, int port) {
+  std::string yaml = head + check("tick", port);
+  for (int i = 0; i < 200000; ++i)
+    yaml += "  - {name: c" + std::to_string(i) +
+            ", plugin: tcp_check, target: \"127.0.0.1:" + std::to_string(port) +
+            "\", interval: 1h}\n";
+  return yaml + "  - {name: bad, interval: soon, target: x}\n";
+}
+
+TEST(reload, loading_a_fifo_or_a_huge_config_never_pauses_running_checks) {
+  isitup::test::tcp_listener open;
+  const int port = open.port();
+  isitup::test::temp_dir dir;
+  const std::string head = "defaults: {interval: 1s, timeout: 1s}\nchecks:\n";
+  const std::string cfg = dir.write("agent.yml", head + check("tick", port));
+  isitup::test::child_process agent({agent_bin, "-c", cfg, "-p", plugin_dir});
+  ASSERT_TRUE(wait_for_log(agent, "running 1 checks", 1)) << agent.err();
+  std::this_thread::sleep_for(1500ms);
+
+  // A FIFO with no writer in place of the config: refused at once, not waited on.
+  const std::string fifo = (dir / "fifo").string();
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::filesystem::rename(fifo, cfg);
+  agent.signal(SIGHUP);
+  ASSERT_TRUE(wait_for_log(agent, "reload refused", 1)) << agent.err();
+  EXPECT_NE(agent.err().find("it is a FIFO, not a regular file"), std::string::npos) << agent.err();
+
+  // A huge file takes seconds to parse, off the scheduler's thread: tick keeps its 1 s grid
+  // and starts on time all along.
+  std::filesystem::remove(cfg);
+  dir.write("agent.yml", huge_broken_config(head, port));
+  const int64_t before_load = now_ms();
+  agent.signal(SIGHUP);
+  ASSERT_TRUE(wait_for_log(agent, "reload refused", 2, 60s)) << agent.err();
+  const int64_t after_load = now_ms();
+  std::this_thread::sleep_for(1200ms);
+
+  // And a stop while such a file loads still stops the agent at once.
+  agent.signal(SIGHUP);
+  std::this_thread::sleep_for(300ms);
+  const auto stop = std::chrono::steady_clock::now();
+  agent.signal(SIGTERM);
+  ASSERT_EQ(agent.wait(15s), 0) << agent.err();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop, 3s) << agent.err();
+
+  const auto times = run_times(agent.out(), "tick");
+  std::size_t during_load = 0;
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    const auto [scheduled, started] = times[i];
+    EXPECT_LT(started - scheduled, 300) << "tick started late at " << scheduled;
+    if (i > 0) {
+      EXPECT_EQ(scheduled - times[i - 1].first, 1000) << "tick skipped a run";
+    }
+    if (scheduled > before_load && scheduled < after_load) ++during_load;
+  }
+  EXPECT_GE(during_load, static_cast<std::size_t>((after_load - before_load) / 1000 - 1))
+      << "load took " << after_load - before_load << " ms";
+  EXPECT_GE(times.size(), 5u);
 }
 
 }  // namespace
