@@ -356,11 +356,12 @@ void agent::impl::log_status() {
       "status: {} runs ({} up, {} down, {} ended by timeout); skipped {} busy, {} late, {} at "
       "max_in_flight, {} at a plugin's bound, {} queue full, {} previous run still inside the "
       "plugin; {} workers stuck in a plugin; queue {}/{}; delivered {}, lost {}, sink retries "
-      "{}; {} completions ignored",
+      "{} ({} timed out, {} late completions ignored); {} repeated completions ignored",
       s.fired, up.load(), down.load(), ended_by_host.load(), s.skipped_busy, s.skipped_late,
       s.skipped_capacity, skipped_plugin_bound.load(), skipped_queue_full.load(),
       skipped_in_plugin.load(), stuck_checks(clock.now_ms()).size(), p.held, p.capacity,
-      p.delivered, p.lost, p.retries, completion_tickets::instance().refused_count());
+      p.delivered, p.lost, p.retries, p.timed_out, p.late,
+      completion_tickets::instance().refused_count());
 }
 
 bool agent::impl::plugin_has_room(uint32_t id) const {

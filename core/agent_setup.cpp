@@ -140,7 +140,8 @@ void agent::impl::set_up_sinks() {
     sinks.push_back(std::move(inst));
   }
   pipe = std::make_unique<pipeline>(
-      pipeline_options{cfg.queue_size, cfg.batch_size, cfg.batch_delay_ms}, std::move(bindings));
+      pipeline_options{cfg.queue_size, cfg.batch_size, cfg.batch_delay_ms, cfg.sink_timeout_ms},
+      std::move(bindings));
 }
 
 void agent::impl::set_up_sources() {

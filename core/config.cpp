@@ -70,7 +70,7 @@ constexpr std::string_view agent_keys[] = {"id", "location", "max_in_flight",
                                            "max_in_flight_per_plugin", "state_dir"};
 constexpr std::string_view defaults_keys[] = {"interval", "timeout", "alert"};
 constexpr std::string_view pipeline_keys[] = {"queue_size", "batch_size", "batch_delay",
-                                              "shutdown_timeout"};
+                                              "shutdown_timeout", "sink_timeout"};
 constexpr std::string_view check_keys[] = {"name",    "plugin",  "target", "interval",
                                            "timeout", "options", "alert"};
 constexpr std::string_view section_keys[] = {"plugin", "options"};
@@ -248,6 +248,8 @@ class loader {
         a.batch_delay_ms = duration_value(e.value, path, false);
       } else if (e.key == "shutdown_timeout") {
         a.shutdown_timeout_ms = duration_value(e.value, path);
+      } else if (e.key == "sink_timeout") {
+        a.sink_timeout_ms = duration_value(e.value, path);
       }
     }
     if (a.batch_size > a.queue_size) {

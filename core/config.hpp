@@ -126,6 +126,8 @@ struct agent {
   std::size_t batch_size = 500;         // pipeline.batch_size
   int64_t batch_delay_ms = 200;         // pipeline.batch_delay
   int64_t shutdown_timeout_ms = 10000;  // pipeline.shutdown_timeout
+  int64_t sink_timeout_ms = 300000;     // pipeline.sink_timeout: a write not completed by then
+                                        // is retried
   std::vector<check> checks;            // domains, domains_file lines, then checks, in order
   std::vector<plugin_section> sinks;    // stdout_sink when the config names none
   std::vector<plugin_section> sources;

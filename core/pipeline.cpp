@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "completion_tickets.hpp"
 #include "host_services.hpp"
 
 namespace isitup {
@@ -27,8 +28,10 @@ struct pipeline::pending_write {
 
 struct pipeline::sink_state {
   sink_binding binding;
+  const char* owner = "sink";  // the label, interned for completion tickets
   uint32_t max_in_flight = 1;
   uint32_t in_flight = 0;
+  uint32_t timed_out = 0;           // writes timed out and kept for their late completion
   std::deque<pending_write> queue;  // not yet written, or waiting to be written again
 };
 
@@ -36,6 +39,10 @@ struct pipeline::write_ctx {
   pipeline* p;
   std::size_t sink;
   pending_write w;
+  uint64_t id = 0;
+  void* ticket = nullptr;
+  clock::time_point deadline{};
+  bool timed_out = false;
 };
 
 namespace {
@@ -53,6 +60,9 @@ std::chrono::milliseconds backoff(int attempt) {
 
 const char* label_of(const sink_binding& b) { return b.ctx ? b.ctx->label.c_str() : "sink"; }
 
+// Timed-out writes kept per sink for their late completion (their batches stay allocated).
+constexpr uint32_t max_timed_out_writes = 16;
+
 }  // namespace
 
 pipeline::pipeline(pipeline_options options, std::vector<sink_binding> sinks) : options_(options) {
@@ -60,11 +70,16 @@ pipeline::pipeline(pipeline_options options, std::vector<sink_binding> sinks) : 
     auto s = std::make_unique<sink_state>();
     s->binding = b;
     s->max_in_flight = b.ops && b.ops->max_in_flight > 0 ? b.ops->max_in_flight : 1;
+    s->owner = completion_tickets::intern(label_of(b));
     sinks_.push_back(std::move(s));
   }
 }
 
-pipeline::~pipeline() { stop(); }
+pipeline::~pipeline() {
+  stop();
+  // The sinks are gone: a completion still outstanding must find nothing to free.
+  for (auto& [id, w] : writing_) completion_tickets::instance().redeem(w->ticket);
+}
 
 void pipeline::start() {
   thread_ = std::thread([this] { run(); });
@@ -178,8 +193,8 @@ void pipeline::run() {
     const auto delay = std::chrono::milliseconds(options_.batch_delay_ms);
     cut_staged_locked(draining_ || stopping_ || now - staged_since_ >= delay);
 
-    std::vector<std::unique_ptr<write_ctx>> writes;
-    std::optional<clock::time_point> wake;
+    std::vector<write_ctx*> writes;
+    std::optional<clock::time_point> wake = time_out_writes_locked(now);
     for (std::size_t i = 0; i < sinks_.size(); ++i) {
       sink_state& s = *sinks_[i];
       while (s.in_flight < s.max_in_flight && !s.queue.empty()) {
@@ -187,17 +202,24 @@ void pipeline::run() {
           wake = std::min(wake.value_or(s.queue.front().not_before), s.queue.front().not_before);
           break;
         }
-        writes.push_back(std::make_unique<write_ctx>(write_ctx{this, i, s.queue.front()}));
+        auto w = std::make_unique<write_ctx>(write_ctx{this, i, s.queue.front()});
+        w->id = next_write_id_++;
+        w->deadline = now + std::chrono::milliseconds(options_.sink_timeout_ms);
+        w->ticket = completion_tickets::instance().issue(w.get(), s.owner);
+        if (!w->ticket) break;  // millions outstanding: try again later
+        writes.push_back(w.get());
+        writing_.emplace(w->id, std::move(w));
         s.queue.pop_front();
         ++s.in_flight;
       }
     }
     if (!writes.empty()) {
       lock.unlock();
-      for (auto& w : writes) {
+      for (write_ctx* w : writes) {  // may be completed (and freed) by the time write() returns
         const sink_state& s = *sinks_[w->sink];
         const isitup_batch_v1* c = &w->w.b->c;
-        s.binding.ops->write(s.binding.instance, c, &pipeline::on_done, w.release());
+        void* ticket = w->ticket;
+        s.binding.ops->write(s.binding.instance, c, &pipeline::on_done, ticket);
       }
       lock.lock();
       continue;
@@ -214,8 +236,57 @@ void pipeline::run() {
   }
 }
 
-void pipeline::on_done(void* ctx, uint32_t status, const char* message) {
-  std::unique_ptr<write_ctx> w(static_cast<write_ctx*>(ctx));
+std::optional<pipeline::clock::time_point> pipeline::time_out_writes_locked(clock::time_point now) {
+  std::optional<clock::time_point> next;
+  for (auto it = writing_.begin(); it != writing_.end();) {
+    write_ctx& w = *it->second;
+    if (w.timed_out) {
+      ++it;
+      continue;
+    }
+    if (w.deadline > now) {
+      next = std::min(next.value_or(w.deadline), w.deadline);
+      ++it;
+      continue;
+    }
+    sink_state& s = *sinks_[w.sink];
+    w.timed_out = true;
+    --s.in_flight;
+    ++s.timed_out;
+    timed_out_.fetch_add(1, std::memory_order_relaxed);
+    retries_.fetch_add(1, std::memory_order_relaxed);
+    const auto wait = backoff(w.w.attempt);
+    spdlog::warn(
+        "[{}] no completion for a batch of {} results within {} ms (pipeline.sink_timeout); "
+        "sending it again in {} ms, a late completion will be ignored",
+        label_of(s.binding), w.w.b->records.size(), options_.sink_timeout_ms, wait.count());
+    s.queue.push_front(pending_write{w.w.b, w.w.attempt + 1, now + wait});
+    ++it;
+    if (s.timed_out > max_timed_out_writes) {
+      // The oldest timed-out write of this sink is given up for good: its ticket is revoked
+      // (a completion is refused) and its batch freed.
+      for (auto old = writing_.begin(); old != writing_.end(); ++old) {
+        if (old->second->sink != w.sink || !old->second->timed_out) continue;
+        if (completion_tickets::instance().redeem(old->second->ticket).state) {
+          --s.timed_out;
+          if (old == it) ++it;
+          writing_.erase(old);
+        }
+        break;
+      }
+    }
+  }
+  return next;
+}
+
+void pipeline::on_done(void* ticket, uint32_t status, const char* message) {
+  completion_tickets& tickets = completion_tickets::instance();
+  const completion_tickets::redeemed got = tickets.redeem(ticket);
+  if (!got.state) {  // a second completion: the write may be gone
+    tickets.refused(got);
+    return;
+  }
+  auto* w = static_cast<write_ctx*>(got.state);
   w->p->complete(*w, status, message);
 }
 
@@ -223,13 +294,28 @@ void pipeline::complete(write_ctx& w, uint32_t status, const char* message) {
   std::vector<ack_fn> acks;
   uint32_t ack_status = ISITUP_OK;
   bool finished = false;
-  batch& b = *w.w.b;
+  std::unique_ptr<write_ctx> owned;  // freed last, outside the lock
+  const std::shared_ptr<batch> keep = w.w.b;
+  batch& b = *keep;
   {
     std::lock_guard lock(mu_);
+    auto found = writing_.find(w.id);
+    if (found != writing_.end()) {
+      owned = std::move(found->second);
+      writing_.erase(found);
+    }
     sink_state& s = *sinks_[w.sink];
-    --s.in_flight;
     isitup_host_ctx* ctx = s.binding.ctx;
     std::string suffix;
+    if (w.timed_out) {  // already sent again: this completion changes nothing
+      --s.timed_out;
+      late_.fetch_add(1, std::memory_order_relaxed);
+      const std::string text = "a write completed after pipeline.sink_timeout; ignored";
+      if (!ctx || ctx->should_log(ISITUP_LOG_WARN, text, suffix))
+        spdlog::warn("[{}] {} ({} so far){}", label_of(s.binding), text, late_.load(), suffix);
+      return;
+    }
+    --s.in_flight;
     if (status == ISITUP_RETRY && !stopping_) {
       retries_.fetch_add(1, std::memory_order_relaxed);
       const auto wait = backoff(w.w.attempt);
@@ -294,6 +380,8 @@ pipeline_stats pipeline::stats() const {
   s.lost = lost_.load();
   s.rejected_full = rejected_full_.load();
   s.retries = retries_.load();
+  s.timed_out = timed_out_.load();
+  s.late = late_.load();
   s.held = held_.load();
   s.capacity = options_.queue_size;
   return s;

@@ -8,6 +8,11 @@
 // Threads: try_reserve, cancel_reservation, push_reserved and try_submit from any thread.
 // One dispatcher thread cuts batches and calls sinks' write(); sinks' completions arrive on
 // any thread. start/drain/stop from the main thread.
+//
+// Sinks get a completion ticket (completion_tickets.hpp) as done_ctx: a second completion is
+// refused and counted. A write not completed within sink_timeout is retried and its slot
+// given back; its batch stays valid for the sink until it completes late (up to
+// max_timed_out_writes per sink; beyond that the oldest is given up entirely).
 #pragma once
 
 #include <isitup/plugin.h>
@@ -18,8 +23,10 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +47,9 @@ struct pipeline_options {
   std::size_t queue_size = 10000;
   std::size_t batch_size = 500;
   int64_t batch_delay_ms = 200;
+  // A write a sink has not completed by then is given up: logged and sent again (retry); the
+  // sink's late completion is ignored and counted. pipeline.sink_timeout.
+  int64_t sink_timeout_ms = 300000;
 };
 
 struct pipeline_stats {
@@ -47,7 +57,9 @@ struct pipeline_stats {
   uint64_t delivered = 0;      // records durable at every sink
   uint64_t lost = 0;           // records a sink refused for good (ISITUP_ERROR)
   uint64_t rejected_full = 0;  // reservations and submissions refused: queue full
-  uint64_t retries = 0;        // batch writes a sink asked to retry
+  uint64_t retries = 0;        // batch writes a sink asked to retry, or did not complete in time
+  uint64_t timed_out = 0;      // writes not completed within sink_timeout (counted in retries)
+  uint64_t late = 0;           // completions of writes that had timed out, ignored
   std::size_t held = 0;        // records in the pipeline now (reserved included)
   std::size_t capacity = 0;
 };
@@ -97,7 +109,9 @@ class pipeline {
   void cut_staged_locked(bool all);
   void enqueue_locked(std::shared_ptr<batch> b);
   void complete(write_ctx& w, uint32_t status, const char* message);
-  static void on_done(void* ctx, uint32_t status, const char* message);
+  static void on_done(void* ticket, uint32_t status, const char* message);
+  // Writes past sink_timeout become retries; returns the next deadline, if any. Locked.
+  std::optional<clock::time_point> time_out_writes_locked(clock::time_point now);
   bool has_room(std::size_t n);
 
   const pipeline_options options_;
@@ -110,11 +124,16 @@ class pipeline {
   std::atomic<std::size_t> held_{0};  // reserved + staged + in batches not done everywhere
   std::atomic<std::size_t> reserved_{0};
   uint64_t next_sequence_ = 1;
+  // Writes handed to sinks and not completed (or timed out, kept for their late completion),
+  // by write id: ids grow with time, so the first ones are the oldest.
+  std::map<uint64_t, std::unique_ptr<write_ctx>> writing_;
+  uint64_t next_write_id_ = 1;
   bool draining_ = false;
   bool stopping_ = false;
   std::thread thread_;
 
-  std::atomic<uint64_t> accepted_{0}, delivered_{0}, lost_{0}, rejected_full_{0}, retries_{0};
+  std::atomic<uint64_t> accepted_{0}, delivered_{0}, lost_{0}, rejected_full_{0}, retries_{0},
+      timed_out_{0}, late_{0};
   std::atomic<int64_t> last_full_log_ms_{0};
 };
 

@@ -65,7 +65,8 @@ std::vector<std::string> restart_only_changes(const config::agent& running,
     out.emplace_back("agent.max_in_flight_per_plugin");
   if (running.queue_size != next.queue_size || running.batch_size != next.batch_size ||
       running.batch_delay_ms != next.batch_delay_ms ||
-      running.shutdown_timeout_ms != next.shutdown_timeout_ms)
+      running.shutdown_timeout_ms != next.shutdown_timeout_ms ||
+      running.sink_timeout_ms != next.sink_timeout_ms)
     out.emplace_back("pipeline");
   if (!same_sections(running.sinks, next.sinks)) out.emplace_back("sinks");
   if (!same_sections(running.sources, next.sources)) out.emplace_back("sources");

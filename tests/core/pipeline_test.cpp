@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "completion_tickets.hpp"
 #include "host_services.hpp"
 
 using namespace std::chrono_literals;
@@ -27,6 +28,7 @@ struct fake_sink {
   std::function<int(std::size_t write_index)> decide = [](std::size_t) { return ISITUP_OK; };
   std::vector<std::pair<isitup_batch_done_fn, void*>> held;
   int flushes = 0;
+  bool twice = false;  // every completion is called twice
   isitup_host_ctx ctx{"fake_sink.sink0"};
 
   static void write(void* self, const isitup_batch_v1* b, isitup_batch_done_fn done, void* ctx) {
@@ -43,6 +45,7 @@ struct fake_sink {
     }
     s->cv.notify_all();
     if (status >= 0) done(ctx, static_cast<uint32_t>(status), status ? "injected" : nullptr);
+    if (status >= 0 && s->twice) done(ctx, static_cast<uint32_t>(status), nullptr);
   }
   static uint32_t flush(void* self, int64_t) {
     auto* s = static_cast<fake_sink*>(self);
@@ -200,3 +203,34 @@ TEST(pipeline, drain_reports_what_was_not_delivered_in_time) {
 }
 
 }  // namespace
+
+TEST(pipeline, a_write_never_completed_is_sent_again_after_the_sink_timeout) {
+  fake_sink sink;
+  sink.decide = [](std::size_t i) { return i == 0 ? -1 : ISITUP_OK; };  // the first is held
+  pipeline p({100, 10, 10, 300}, {sink.binding()});
+  p.start();
+  push(p, "x");
+  ASSERT_TRUE(sink.wait_batches(2, 5s)) << "the first write holds its slot forever";
+  EXPECT_EQ(sink.sequences[0], sink.sequences[1]);
+  EXPECT_TRUE(p.drain(2s));
+  EXPECT_EQ(p.stats().delivered, 1u);
+  EXPECT_EQ(p.stats().timed_out, 1u);
+  EXPECT_EQ(p.stats().retries, 1u);
+  sink.release_held(ISITUP_ERROR);  // late: must not count the record lost, or twice
+  EXPECT_EQ(p.stats().late, 1u);
+  EXPECT_EQ(p.stats().delivered, 1u);
+  EXPECT_EQ(p.stats().lost, 0u);
+}
+
+TEST(pipeline, a_second_completion_of_a_write_is_refused_and_counted) {
+  fake_sink sink;
+  sink.twice = true;
+  const uint64_t before = isitup::completion_tickets::instance().refused_count();
+  pipeline p({100, 10, 10}, {sink.binding()});
+  p.start();
+  for (int i = 0; i < 25; ++i) push(p, "c" + std::to_string(i));
+  EXPECT_TRUE(p.drain(2s));
+  EXPECT_EQ(p.stats().delivered, 25u);
+  p.stop();  // the second calls come from write(), on the dispatcher thread
+  EXPECT_EQ(isitup::completion_tickets::instance().refused_count() - before, sink.batches.size());
+}

@@ -141,4 +141,29 @@ checks:
   EXPECT_NE(r.err.find("stuck"), std::string::npos) << r.err;
 }
 
+TEST(plugin_faults, a_sink_write_never_completed_in_time_is_sent_again_and_the_late_one_ignored) {
+  isitup::test::temp_dir dir;
+  const std::string cfg = dir.write(
+      "agent.yml", R"(pipeline: {sink_timeout: 300ms, batch_delay: 50ms, shutdown_timeout: 2s}
+defaults: {interval: 100ms}
+sinks:
+  - {plugin: faulty_sink, options: {first: late, late_ms: 1s}}
+  - {plugin: stdout_sink}
+checks:
+  - {name: fine, plugin: faulty_check, target: t}
+)");
+  isitup::test::child_process agent({agent_bin, "-c", cfg, "-p", plugin_folder(dir)});
+  std::this_thread::sleep_for(2500ms);
+  ASSERT_TRUE(agent.running()) << agent.err();
+  agent.signal(SIGTERM);
+  ASSERT_EQ(agent.wait(15s), 0) << agent.err();
+  EXPECT_GE(parse(agent.out()).size(), 15u) << agent.err();
+  const std::string err = agent.err();
+  EXPECT_NE(err.find("[faulty_sink.sink0] no completion for a batch"), std::string::npos) << err;
+  EXPECT_NE(err.find("[faulty_sink.sink0] a write completed after pipeline.sink_timeout"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("not delivered"), std::string::npos) << err;
+}
+
 }  // namespace
