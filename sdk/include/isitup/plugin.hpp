@@ -25,7 +25,6 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -365,7 +364,19 @@ class batch_done {
 };
 
 // The state transitions handed to write_events: valid until its batch_done is called.
-using event_span = std::span<const isitup_event_v1* const>;
+class event_span {
+ public:
+  event_span(const isitup_event_v1* const* events, size_t count) : p_(events), n_(count) {}
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  const isitup_event_v1& operator[](size_t i) const { return *p_[i]; }
+  const isitup_event_v1* const* begin() const { return p_; }
+  const isitup_event_v1* const* end() const { return p_ + n_; }
+
+ private:
+  const isitup_event_v1* const* p_;
+  size_t n_;
+};
 
 // A sink, built by T(const host&, const options_view&) (throw to refuse the config).
 // A sink that also takes state transitions defines, besides write():
@@ -563,10 +574,13 @@ struct sink_ops {
   }
 };
 
+// Whether T has write_events(event_span, batch_done) (C++17: the SDK does not need C++20).
+template <class T, class = void>
+struct takes_events : std::false_type {};
 template <class T>
-concept takes_events = requires(T& t, event_span events, batch_done done) {
-  t.write_events(events, std::move(done));
-};
+struct takes_events<T, std::void_t<decltype(std::declval<T&>().write_events(
+                           std::declval<event_span>(), std::declval<batch_done>()))>>
+    : std::true_type {};
 
 template <class T>
 struct sink_event_ops {
@@ -662,7 +676,7 @@ class plugin_def {
     sink_.flush = &ops::flush;
     sink_.destroy = &ops::destroy;
     sink_.sink_flags = flags;
-    if constexpr (detail::takes_events<T>)
+    if constexpr (detail::takes_events<T>::value)
       sink_.write_events = &detail::sink_event_ops<T>::write_events;
     kinds_ |= ISITUP_KIND_SINK;
     return std::move(*this);
