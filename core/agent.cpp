@@ -171,6 +171,7 @@ void agent::impl::complete(const run_ctx& run, record r) {
     r.error_message = "the plugin returned an invalid result: " + why;
   }
   (r.up ? up : down).fetch_add(1, std::memory_order_relaxed);
+  if (alerts) alerts->observe(r);
   pipe->push_reserved(std::move(r));
   c.plugin->in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (sched) sched->finished(run.check);
@@ -264,6 +265,13 @@ int64_t agent::impl::max_timeout() const {
 
 void agent::impl::start_services() {
   ensure_pool();
+  try {
+    alerts = std::make_unique<alert_tracker>(cfg, event_sinks);
+  } catch (const std::runtime_error& e) {
+    throw config::config_error(config::location{cfg.file, 0, 0},
+                               std::string("agent.state_dir: ") + e.what());
+  }
+  alerts->start();
   pipe->start();
   char err[1024];
   for (auto& s : sources) {
@@ -343,8 +351,18 @@ bool agent::impl::shut_down() {
     spdlog::warn("shutdown: {} runs still waiting for a worker thread were not started",
                  abandoned.load());
   for (auto& s : sources) s->plugin->source_ops()->stop(s->instance);
+  const auto drain_started = std::chrono::steady_clock::now();
   const bool delivered = pipe->drain(std::chrono::milliseconds(cfg.shutdown_timeout_ms));
   pipe->stop();
+  if (alerts) {
+    const auto left = std::chrono::milliseconds(cfg.shutdown_timeout_ms) -
+                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - drain_started);
+    if (!alerts->stop(std::max(left, std::chrono::milliseconds(100))))
+      spdlog::warn(
+          "shutdown: some events were not delivered yet; they are sent again at the "
+          "next start (with agent.state_dir)");
+  }
   release_watchdog();
   return delivered;
 }

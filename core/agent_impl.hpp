@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "agent.hpp"
+#include "alert_tracker.hpp"
 #include "host_services.hpp"
 #include "pipeline.hpp"
 #include "record.hpp"
@@ -95,6 +96,9 @@ struct agent::impl {
       defaults_by_schema;
 
   std::unique_ptr<pipeline> pipe;
+  // Sinks that take events (set_up_sinks), and the tracker that feeds them (start_services).
+  std::vector<event_sink> event_sinks;
+  std::unique_ptr<alert_tracker> alerts;
   std::unique_ptr<scheduler> sched;
   std::unique_ptr<worker_pool> pool;
 

@@ -136,7 +136,12 @@ void agent::impl::set_up_sinks() {
     if (inst->plugin->sink_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
                                          &inst->instance, err, sizeof err) != ISITUP_OK)
       throw config::config_error(sec.where, "sink '" + sec.plugin + "': " + err);
-    bindings.push_back(sink_binding{inst->plugin->sink_ops(), inst->instance, inst->ctx.get()});
+    // A notifier gets events only, never results.
+    if (!inst->plugin->is_notifier())
+      bindings.push_back(sink_binding{inst->plugin->sink_ops(), inst->instance, inst->ctx.get()});
+    if (inst->plugin->takes_events())
+      event_sinks.push_back(event_sink{sec.name, inst->plugin->sink_ops(), inst->instance,
+                                       inst->ctx.get(), inst->plugin->is_notifier()});
     sinks.push_back(std::move(inst));
   }
   pipe = std::make_unique<pipeline>(
@@ -176,6 +181,8 @@ void agent::impl::set_up_sources() {
         }
         batch.push_back(std::move(r));
       }
+      if (alerts)
+        for (const record& r : batch) alerts->observe(r);  // a batch sent again: ignored there
       auto ack = [ops, instance, token](uint32_t st) { ops->ack(instance, token, st); };
       if (batch.empty()) {
         ack(ISITUP_OK);
@@ -318,6 +325,9 @@ agent::impl::~impl() {
     if (inst && inst->instance) inst->plugin->check_ops()->destroy(inst->instance);
   for (auto& s : sources)
     if (s->instance) s->plugin->source_ops()->destroy(s->instance);
+  // No event goes to a sink once it is being destroyed; a late completion lands in the
+  // tracker's shared state, which outlives it.
+  if (alerts) alerts->stop(std::chrono::milliseconds(0));
   // Sinks go before the pipeline: a sink may still complete a write while it is destroyed
   // (after a drain that timed out), and its completion lands in the pipeline.
   for (auto& s : sinks)

@@ -1,6 +1,7 @@
 // stdout_sink: writes every result as one line to stdout, stderr or a file, either as the v1
-// JSON record (through the host's codec) or as an aligned line for people. The agent's
-// default sink. Uses only the public SDK.
+// JSON record (through the host's codec) or as an aligned line for people; state transitions
+// (incidents opened, resolved, still open) as the event's JSON object or a line marked "!!".
+// The agent's default sink. Uses only the public SDK.
 #include <isitup/plugin.h>
 #include <isitup/plugin.hpp>
 
@@ -80,6 +81,38 @@ void append_text(std::string& out, const isitup_record_v1& r) {
   }
 }
 
+// One marked line (no newline) for a state transition:
+// !! INCIDENT OPENED shop down (connect: refused) since 2026-11-27T18:00:00Z
+// !! INCIDENT RESOLVED shop up since 2026-11-27T18:03:10Z after 190s (connect: refused)
+void append_event_text(std::string& out, const isitup_event_v1& e) {
+  const std::string_view type = e.type ? e.type : "";
+  const bool resolved = type == "incident_resolved";
+  out += resolved                      ? "!! INCIDENT RESOLVED "
+         : type == "incident_reminder" ? "!! INCIDENT STILL OPEN "
+                                       : "!! INCIDENT OPENED ";
+  append_clean(out, e.check ? e.check : "-");
+  std::string error;
+  if (e.error_kind) {
+    append_clean(error, e.error_kind);
+    if (e.error_message && *e.error_message) {
+      error += ": ";
+      append_clean(error, e.error_message);
+    }
+  }
+  if (resolved) {
+    out += " up since ";
+    append_time(out, e.resolved_at_ms);
+    if (e.resolved_at_ms != ISITUP_ABSENT_TIME && e.opened_at_ms != ISITUP_ABSENT_TIME)
+      out += " after " + std::to_string((e.resolved_at_ms - e.opened_at_ms) / 1000) + "s";
+    if (!error.empty()) out += " (" + error + ")";
+  } else {
+    out += " down";
+    if (!error.empty()) out += " (" + error + ")";
+    out += " since ";
+    append_time(out, e.opened_at_ms);
+  }
+}
+
 class stdout_sink final : public sdk::sink {
  public:
   stdout_sink(const sdk::host& host, const sdk::options_view& options) : host_(host) {
@@ -125,6 +158,35 @@ class stdout_sink final : public sdk::sink {
         append_text(text, batch[i]);
       text += '\n';
     }
+    put(text, batch.size(), "lines", sdk::status::error, std::move(done));
+  }
+
+  // State transitions, from the host's event thread (write() may run at the same time: put()
+  // serialises the output).
+  void write_events(sdk::event_span events, sdk::batch_done done) {
+    std::string text;
+    for (const isitup_event_v1* e : events) {
+      if (format_ == line_format::json)
+        text += e->json ? e->json : "{}";
+      else
+        append_event_text(text, *e);
+      text += '\n';
+    }
+    // A failed write is retried: a transition is never dropped.
+    put(text, events.size(), "events", sdk::status::retry, std::move(done));
+  }
+
+  // Every batch is flushed as it is written; nothing is ever pending.
+  sdk::status flush(std::chrono::milliseconds) override {
+    std::lock_guard lock(mu_);
+    std::fflush(out_);
+    return sdk::status::ok;
+  }
+
+ private:
+  // Writes and flushes `text` (count lines), then reports it done, or `on_failure`.
+  void put(const std::string& text, size_t count, const char* counter, sdk::status on_failure,
+           sdk::batch_done done) {
     std::string error;
     {
       std::lock_guard lock(mu_);
@@ -137,22 +199,14 @@ class stdout_sink final : public sdk::sink {
       }
     }
     if (error.empty()) {
-      host_.counter_add("lines", static_cast<int64_t>(batch.size()));
+      host_.counter_add(counter, static_cast<int64_t>(count));
       done(sdk::status::ok);
     } else {
       host_.counter_add("write_errors", 1);
-      done(sdk::status::error, error);
+      done(on_failure, error);
     }
   }
 
-  // Every batch is flushed as it is written; nothing is ever pending.
-  sdk::status flush(std::chrono::milliseconds) override {
-    std::lock_guard lock(mu_);
-    std::fflush(out_);
-    return sdk::status::ok;
-  }
-
- private:
   // Appends the host's JSON encoding of r, growing the buffer once if it is too small.
   void append_json(std::string& out, const isitup_record_v1& r) const {
     const size_t at = out.size();

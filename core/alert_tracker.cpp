@@ -1,0 +1,308 @@
+#include "alert_tracker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "alert_journal.hpp"
+#include "alert_state.hpp"
+#include "codec.hpp"
+#include "host_services.hpp"
+
+namespace isitup {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+constexpr std::size_t max_events_per_call = 100;
+
+std::chrono::milliseconds backoff(int attempt) {
+  return std::chrono::milliseconds(std::min<int64_t>(30000, 200LL << std::min(attempt, 8)));
+}
+
+}  // namespace
+
+struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
+  struct check_entry {
+    alert::check_state state;
+    const alert_settings* settings = nullptr;
+  };
+  struct sink_queue {
+    event_sink sink;
+    std::deque<std::shared_ptr<const alert::event>> queue;
+    bool in_flight = false;
+    int attempt = 0;
+    clock_type::time_point not_before{};
+  };
+  struct call {
+    std::shared_ptr<impl> owner;
+    std::size_t sink = 0;
+    std::vector<std::shared_ptr<const alert::event>> events;
+    std::vector<isitup_event_v1> views;
+    std::vector<const isitup_event_v1*> pointers;
+  };
+
+  std::map<std::string, alert_settings, std::less<>> configured;  // per configured check
+  alert_settings defaults;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, check_entry, std::less<>> checks;
+  std::vector<sink_queue> sinks;
+  std::unique_ptr<alert::journal> journal;
+  bool stopping = false;
+  std::thread thread;
+  alert_stats counts;
+
+  const alert_settings* settings_for(std::string_view check) const {
+    const auto it = configured.find(check);
+    return it == configured.end() ? &defaults : &it->second;
+  }
+
+  // Sinks that get the events of a check with these settings.
+  std::vector<std::size_t> recipients(const alert_settings& s) const {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < sinks.size(); ++i) {
+      const event_sink& k = sinks[i].sink;
+      if (!k.notifier || std::find(s.notify.begin(), s.notify.end(), k.name) != s.notify.end())
+        out.push_back(i);
+    }
+    return out;
+  }
+
+  std::optional<std::size_t> sink_index(std::string_view name) const {
+    for (std::size_t i = 0; i < sinks.size(); ++i)
+      if (sinks[i].sink.name == name) return i;
+    return std::nullopt;
+  }
+
+  alert::journal::contents live_locked() const {
+    alert::journal::contents c;
+    for (const auto& [name, e] : checks) c.states.emplace(name, e.state);
+    // Undelivered events in decision order: merge the sink queues by first appearance.
+    std::map<const alert::event*, std::size_t> at;
+    for (const sink_queue& s : sinks) {
+      for (const auto& ev : s.queue) {
+        auto [it, fresh] = at.emplace(ev.get(), c.undelivered.size());
+        if (fresh) c.undelivered.push_back({*ev, {}});
+        c.undelivered[it->second].sinks.push_back(s.sink.name);
+      }
+    }
+    std::stable_sort(c.undelivered.begin(), c.undelivered.end(),
+                     [](const auto& a, const auto& b) { return a.ev.at_ms < b.ev.at_ms; });
+    return c;
+  }
+
+  void compact_locked() {
+    if (!journal) return;
+    try {
+      journal->compact(live_locked());
+    } catch (const std::exception& e) {
+      spdlog::error("alerts: {}", e.what());
+    }
+  }
+
+  void observe(const record& r) {
+    if (r.scheduled_at_ms == ISITUP_ABSENT_TIME || r.check.empty()) return;
+    const alert::observation o{r.location.empty() ? r.agent : r.location, r.scheduled_at_ms, r.up,
+                               r.error_kind, r.error_message};
+    std::lock_guard lock(mu);
+    auto it = checks.find(r.check);
+    if (it == checks.end()) {
+      it = checks.emplace(r.check, check_entry{}).first;
+      it->second.settings = settings_for(r.check);
+    }
+    check_entry& c = it->second;
+    std::optional<alert::transition> t = alert::step(c.state, r.check, o, *c.settings);
+    if (!t) return;
+    auto ev =
+        std::make_shared<const alert::event>(alert::make_event(*t, r.check, r.plugin, r.target));
+    const std::vector<std::size_t> to = recipients(*c.settings);
+    ++counts.transitions;
+    if (journal) {
+      std::vector<std::string> names;
+      for (std::size_t i : to) names.push_back(sinks[i].sink.name);
+      try {
+        journal->append_event(c.state, *ev, names);
+      } catch (const std::exception& e) {
+        spdlog::error("alerts: {} (the event is sent but would not survive a restart)", e.what());
+      }
+    }
+    spdlog::info("alert: {} {} (incident {}, since {}{})", ev->type, ev->check, ev->incident_id,
+                 codec::format_time_ms(ev->opened_at_ms),
+                 ev->error_kind.empty() ? "" : ", " + ev->error_kind + ": " + ev->error_message);
+    for (std::size_t i : to) sinks[i].queue.push_back(ev);
+    cv.notify_all();
+  }
+
+  bool idle_locked() const {
+    return std::all_of(sinks.begin(), sinks.end(),
+                       [](const sink_queue& s) { return s.queue.empty() && !s.in_flight; });
+  }
+
+  void run() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      const auto now = clock_type::now();
+      std::vector<std::unique_ptr<call>> calls;
+      std::optional<clock_type::time_point> wake;
+      for (std::size_t i = 0; i < sinks.size(); ++i) {
+        sink_queue& s = sinks[i];
+        if (s.in_flight || s.queue.empty()) continue;
+        if (s.not_before > now) {
+          wake = std::min(wake.value_or(s.not_before), s.not_before);
+          continue;
+        }
+        auto c = std::make_unique<call>();
+        c->owner = shared_from_this();
+        c->sink = i;
+        const std::size_t n = std::min(s.queue.size(), max_events_per_call);
+        c->events.assign(s.queue.begin(), s.queue.begin() + static_cast<std::ptrdiff_t>(n));
+        s.in_flight = true;
+        calls.push_back(std::move(c));
+      }
+      if (!calls.empty()) {
+        lock.unlock();
+        for (auto& c : calls) {
+          for (const auto& ev : c->events) c->views.push_back(ev->view());
+          for (const auto& v : c->views) c->pointers.push_back(&v);
+          const event_sink& k = sinks[c->sink].sink;  // sinks never change after start
+          call* raw = c.release();
+          k.ops->write_events(k.instance, raw->pointers.data(), raw->pointers.size(),
+                              &impl::on_done, raw);
+        }
+        lock.lock();
+        continue;
+      }
+      if (stopping) break;
+      if (wake)
+        cv.wait_until(lock, *wake);
+      else
+        cv.wait(lock);
+    }
+  }
+
+  static void on_done(void* ctx, uint32_t status, const char* message) {
+    std::unique_ptr<call> c(static_cast<call*>(ctx));
+    c->owner->complete(*c, status, message);
+  }
+
+  void complete(const call& c, uint32_t status, const char* message) {
+    std::lock_guard lock(mu);
+    sink_queue& s = sinks[c.sink];
+    s.in_flight = false;
+    const std::string why = message ? message : "no reason given";
+    std::string suffix;
+    if (status == ISITUP_RETRY) {
+      ++counts.retries;
+      const auto wait = backoff(s.attempt++);
+      s.not_before = clock_type::now() + wait;
+      const std::string text =
+          std::to_string(c.events.size()) + " events not delivered, will retry: " + why;
+      if (!s.sink.ctx || s.sink.ctx->should_log(ISITUP_LOG_WARN, text, suffix))
+        spdlog::warn("[{}] {} (in {} ms){}", s.sink.ctx ? s.sink.ctx->label : s.sink.name, text,
+                     wait.count(), suffix);
+      cv.notify_all();
+      return;
+    }
+    if (status != ISITUP_OK) {
+      counts.refused += c.events.size();
+      spdlog::error("[{}] {} events refused for good, dropped: {}",
+                    s.sink.ctx ? s.sink.ctx->label : s.sink.name, c.events.size(), why);
+    } else {
+      counts.delivered += c.events.size();
+    }
+    s.attempt = 0;
+    s.not_before = {};
+    for (std::size_t i = 0; i < c.events.size() && !s.queue.empty(); ++i) {
+      if (journal) {
+        try {
+          journal->append_delivered(s.queue.front()->event_id, s.sink.name);
+        } catch (const std::exception& e) {
+          spdlog::error("alerts: {}", e.what());
+        }
+      }
+      s.queue.pop_front();
+    }
+    if (journal && journal->size() > alert::journal::compact_threshold()) compact_locked();
+    cv.notify_all();
+  }
+};
+
+alert_tracker::alert_tracker(const config::agent& cfg, std::vector<event_sink> sinks)
+    : impl_(std::make_shared<impl>()) {
+  impl_->defaults = cfg.alert;
+  for (const config::check& c : cfg.checks) impl_->configured.emplace(c.name, c.alert);
+  for (event_sink& s : sinks) impl_->sinks.push_back(impl::sink_queue{std::move(s), {}});
+  if (cfg.state_dir.empty()) {
+    spdlog::info(
+        "alerts: no agent.state_dir; check state and undelivered events are kept in "
+        "memory only and do not survive a restart");
+    return;
+  }
+  alert::journal::contents restored;
+  impl_->journal = alert::journal::open(cfg.state_dir, restored);
+  for (auto& [name, st] : restored.states) {
+    impl::check_entry e;
+    e.state = std::move(st);
+    e.settings = impl_->settings_for(name);
+    impl_->checks.emplace(name, std::move(e));
+  }
+  std::size_t resent = 0, dropped = 0;
+  for (auto& p : restored.undelivered) {
+    auto ev = std::make_shared<const alert::event>(std::move(p.ev));
+    for (const std::string& name : p.sinks) {
+      if (const auto i = impl_->sink_index(name)) {
+        impl_->sinks[*i].queue.push_back(ev);
+        ++resent;
+      } else {
+        ++dropped;
+      }
+    }
+  }
+  if (dropped > 0) {
+    spdlog::warn("alerts: {} undelivered events were for sinks no longer configured; dropped",
+                 dropped);
+    impl_->compact_locked();
+  }
+  spdlog::info("alerts: state of {} checks restored from {}; {} undelivered events to send",
+               impl_->checks.size(), impl_->journal->path(), resent);
+}
+
+alert_tracker::~alert_tracker() { stop(std::chrono::milliseconds(0)); }
+
+void alert_tracker::start() {
+  impl_->thread = std::thread([p = impl_.get()] { p->run(); });
+}
+
+void alert_tracker::observe(const record& r) { impl_->observe(r); }
+
+bool alert_tracker::stop(std::chrono::milliseconds timeout) {
+  impl& p = *impl_;
+  std::unique_lock lock(p.mu);
+  const bool started = p.thread.joinable();
+  if (started) p.cv.wait_for(lock, timeout, [&] { return p.idle_locked(); });
+  const bool idle = p.idle_locked();
+  const bool was_stopping = std::exchange(p.stopping, true);
+  p.cv.notify_all();
+  lock.unlock();
+  if (p.thread.joinable()) p.thread.join();
+  lock.lock();
+  if (!was_stopping) p.compact_locked();
+  return idle;
+}
+
+alert_stats alert_tracker::stats() const {
+  std::lock_guard lock(impl_->mu);
+  alert_stats s = impl_->counts;
+  for (const auto& q : impl_->sinks) s.pending += q.queue.size();
+  return s;
+}
+
+}  // namespace isitup

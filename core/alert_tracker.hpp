@@ -1,0 +1,69 @@
+// Turns the agent's results into state and incidents (alert_state) and hands every
+// transition, as an event, to the sinks that take events: every such sink that is not a
+// notifier, and the notifiers a check names in its alert `notify`. Delivery is at least once:
+// with a state_dir the event is in the journal (fsync'd) before any sink sees it, a sink's
+// ISITUP_RETRY gets the same events again after a backoff, and after a restart every event a
+// sink had not confirmed is sent again with the same id. Per sink, events go out in the order
+// they were decided (so in order per check), one write_events call at a time.
+//
+// Threads: observe() from any thread (check completions, source submissions). One event
+// thread calls write_events; completions come on any thread. start/stop from the main thread.
+#pragma once
+
+#include <isitup/plugin.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "record.hpp"
+
+struct isitup_host_ctx;
+
+namespace isitup {
+
+struct event_sink {
+  std::string name;                         // the sink's config name
+  const isitup_sink_ops_v1* ops = nullptr;  // write_events is non-NULL
+  void* instance = nullptr;
+  isitup_host_ctx* ctx = nullptr;  // for the log label and rate limiting
+  bool notifier = false;
+};
+
+struct alert_stats {
+  uint64_t transitions = 0;  // events decided
+  uint64_t delivered = 0;    // (event, sink) deliveries confirmed
+  uint64_t retries = 0;      // write_events calls answered ISITUP_RETRY
+  uint64_t refused = 0;      // (event, sink) pairs refused for good (ISITUP_ERROR)
+  std::size_t pending = 0;   // (event, sink) pairs not yet confirmed
+};
+
+class alert_tracker {
+ public:
+  // Settings per check come from `cfg` (a check it does not configure, e.g. one a source
+  // feeds, takes defaults.alert). With cfg.state_dir, opens the journal, restores state and
+  // queues every undelivered event; throws std::runtime_error when it cannot.
+  alert_tracker(const config::agent& cfg, std::vector<event_sink> sinks);
+  ~alert_tracker();  // stop()s
+  alert_tracker(const alert_tracker&) = delete;
+  alert_tracker& operator=(const alert_tracker&) = delete;
+
+  void start();
+  // Feeds one result. A journal write failure is logged and the event still goes out.
+  void observe(const record& r);
+  // Waits up to `timeout` for every event to be confirmed, ends the event thread and writes
+  // every check's state to the journal. True when nothing was left undelivered. A completion
+  // arriving later is still accepted (and marked).
+  bool stop(std::chrono::milliseconds timeout);
+
+  alert_stats stats() const;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace isitup
