@@ -110,12 +110,16 @@ void event::finish() {
   w.Key("state");
   str(w, resolved_at_ms == ISITUP_ABSENT_TIME ? "down" : "up");
   w.Key("error");
-  w.StartObject();
-  w.Key("kind");
-  str(w, error_kind);
-  w.Key("message");
-  str(w, error_message);
-  w.EndObject();
+  if (error_kind.empty()) {
+    w.Null();
+  } else {
+    w.StartObject();
+    w.Key("kind");
+    str(w, error_kind);
+    w.Key("message");
+    str(w, error_message);
+    w.EndObject();
+  }
   w.Key("locations");
   string_list(w, locations);
   w.EndObject();

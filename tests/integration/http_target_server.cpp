@@ -45,9 +45,11 @@ void http_target_server::answer(int fd) {
     if (n <= 0) return;
     head.append(buf, static_cast<size_t>(n));
   }
-  static const std::string reply =
-      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
-      "Connection: close\r\n\r\nup\n";
+  const int status = status_.load();
+  const std::string reply = "HTTP/1.1 " + std::to_string(status) +
+                            (status == 200 ? " OK" : " Error") +
+                            "\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+                            "Connection: close\r\n\r\nup\n";
   size_t sent = 0;
   while (sent < reply.size()) {
     const ssize_t n = send(fd, reply.data() + sent, reply.size() - sent, MSG_NOSIGNAL);

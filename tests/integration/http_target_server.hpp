@@ -1,6 +1,7 @@
 // Test helper: a tiny HTTP/1.1 server on 127.0.0.1 (kernel-chosen port) that answers every
-// request with "200 OK" and a short body, then closes the connection. One thread, connections
-// served one after another: enough for a few checks every few hundred milliseconds.
+// request with "200 OK" (or the status set_status() chose) and a short body, then closes the
+// connection. One thread, connections served one after another: enough for a few checks every few
+// hundred milliseconds.
 #pragma once
 
 #include <atomic>
@@ -22,6 +23,8 @@ class http_target_server {
   // "http://127.0.0.1:<port><path>"
   std::string url(const std::string& path) const;
   long requests() const { return requests_.load(); }
+  // The status code of every answer from now on (200 until set).
+  void set_status(int code) { status_ = code; }
 
  private:
   void serve();
@@ -30,6 +33,7 @@ class http_target_server {
   tcp_listener listener_;
   std::atomic<bool> stop_{false};
   std::atomic<long> requests_{0};
+  std::atomic<int> status_{200};
   std::thread thread_;
 };
 

@@ -36,6 +36,7 @@ std::vector<isitup::record> parse(const std::string& out) {
   std::vector<isitup::record> results;
   std::istringstream in(out);
   for (std::string line; std::getline(in, line);) {
+    if (line.find("\"event_id\"") != std::string::npos) continue;  // a transition
     isitup::record r;
     std::string error;
     EXPECT_TRUE(isitup::codec::decode(line, r, error)) << error << " in line: " << line;
