@@ -167,12 +167,21 @@ class loader {
     return name;
   }
 
-  int64_t duration_value(const YAML::Node& node, const std::string& path,
+  // Timeouts and delays are at most a day, intervals at most 30 days: beyond that a typo
+  // (1000000d) would overflow the deadlines computed from them.
+  static constexpr int64_t max_timeout_ms = 86'400'000;
+  static constexpr int64_t max_interval_ms = 30 * max_timeout_ms;
+
+  int64_t duration_value(const YAML::Node& node, const std::string& path, int64_t max_ms,
                          bool positive = true) const {
     const std::string text = string_value(node, path);
     const auto ms = parse_duration_ms(text);
     if (!ms) fail_at(node, path + ": " + detail::duration_expected(text));
     if (positive && *ms <= 0) fail_at(node, path + ": must be greater than 0, got " + quote(text));
+    if (*ms > max_ms) {
+      fail_at(node, path + ": " + quote(text) + " is too long (at most " +
+                        (max_ms == max_timeout_ms ? "1d" : "30d") + ")");
+    }
     return *ms;
   }
 
@@ -225,7 +234,8 @@ class loader {
         detail::read_alert(file_, e.value, "defaults.alert", a.alert, default_notify_at_);
         continue;
       }
-      const int64_t ms = duration_value(e.value, "defaults." + e.key);
+      const int64_t ms = duration_value(e.value, "defaults." + e.key,
+                                        e.key == "interval" ? max_interval_ms : max_timeout_ms);
       (e.key == "interval" ? a.interval_ms : a.timeout_ms) = ms;
     }
   }
@@ -245,11 +255,11 @@ class loader {
         a.batch_size = static_cast<std::size_t>(positive_integer(e.value, path, max_size));
         batch_size_node = &e.value;
       } else if (e.key == "batch_delay") {
-        a.batch_delay_ms = duration_value(e.value, path, false);
+        a.batch_delay_ms = duration_value(e.value, path, max_timeout_ms, false);
       } else if (e.key == "shutdown_timeout") {
-        a.shutdown_timeout_ms = duration_value(e.value, path);
+        a.shutdown_timeout_ms = duration_value(e.value, path, max_timeout_ms);
       } else if (e.key == "sink_timeout") {
-        a.sink_timeout_ms = duration_value(e.value, path);
+        a.sink_timeout_ms = duration_value(e.value, path, max_timeout_ms);
       }
     }
     if (a.batch_size > a.queue_size) {
@@ -353,9 +363,9 @@ class loader {
           c.target = name_value(e.value, key_path);
           has_target = true;
         } else if (e.key == "interval") {
-          c.interval_ms = duration_value(e.value, key_path);
+          c.interval_ms = duration_value(e.value, key_path, max_interval_ms);
         } else if (e.key == "timeout") {
-          c.timeout_ms = duration_value(e.value, key_path);
+          c.timeout_ms = duration_value(e.value, key_path, max_timeout_ms);
         } else if (e.key == "options") {
           c.options = options_value(e, key_path);
         } else if (e.key == "alert") {

@@ -160,6 +160,27 @@ TEST(config_limits, aliases_within_the_budget_still_work) {
   EXPECT_EQ(a.checks.size(), 2u);
 }
 
+TEST(config_limits, durations_past_a_sane_maximum_are_refused_where_written) {
+  EXPECT_EQ(text_error("checks:\n  - {target: https://a/, timeout: 1000000d}\n"),
+            "t.yml:2:35: checks[0].timeout: '1000000d' is too long (at most 1d)");
+  EXPECT_EQ(text_error("defaults:\n  timeout: 25h\n"),
+            "t.yml:2:12: defaults.timeout: '25h' is too long (at most 1d)");
+  EXPECT_EQ(text_error("defaults:\n  interval: 31d\n"),
+            "t.yml:2:13: defaults.interval: '31d' is too long (at most 30d)");
+  EXPECT_EQ(text_error("checks:\n  - {target: https://a/, interval: 99999d}\n"),
+            "t.yml:2:36: checks[0].interval: '99999d' is too long (at most 30d)");
+  EXPECT_EQ(text_error("pipeline:\n  shutdown_timeout: 2d\n"),
+            "t.yml:2:21: pipeline.shutdown_timeout: '2d' is too long (at most 1d)");
+  EXPECT_EQ(text_error("pipeline:\n  batch_delay: 2d\n"),
+            "t.yml:2:16: pipeline.batch_delay: '2d' is too long (at most 1d)");
+  const auto a = load_string(
+      "agent: {id: a}\ndefaults: {interval: 30d, timeout: 1d}\n"
+      "checks:\n  - {target: https://a/, timeout: 23h59m59s999ms}\n",
+      "t.yml");
+  EXPECT_EQ(a.checks[0].interval_ms, 30LL * 86'400'000);
+  EXPECT_EQ(a.checks[0].timeout_ms, 86'400'000 - 1);
+}
+
 TEST(config_limits, a_cancelled_load_stops_with_a_clear_error) {
   std::string yaml = "agent: {id: a}\nchecks:\n";
   for (int i = 0; i < 20000; ++i) yaml += "  - {target: https://c" + std::to_string(i) + "/}\n";

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "listener.hpp"
 #include "process.hpp"
 
 using namespace std::chrono_literals;
@@ -114,6 +115,21 @@ TEST(hostile_config, sigterm_while_the_config_loads_exits_at_once) {
   EXPECT_NE(agent.err().find("received while loading the config: exiting"), std::string::npos)
       << agent.err();
   EXPECT_EQ(agent.out(), "");
+}
+
+TEST(hostile_config, a_timeout_that_would_overflow_is_refused_where_written) {
+  isitup::test::tcp_listener open;
+  temp_dir dir;
+  const std::string cfg =
+      dir.write("agent.yml",
+                "agent: {id: a}\nchecks:\n  - {name: t, plugin: tcp_check, target: \"127.0.0.1:" +
+                    std::to_string(open.port()) + "\", timeout: 1000000d}\n");
+  const auto r = run({agent_bin, "-c", cfg, "-p", plugin_dir, "--once"}, 10s);
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("agent.yml:3:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("checks[0].timeout: '1000000d' is too long (at most 1d)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out, "");
 }
 
 }  // namespace
