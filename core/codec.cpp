@@ -67,6 +67,10 @@ constexpr unsigned days_in_month(int64_t y, unsigned m) {
 
 bool time_in_range(int64_t ms) { return ms >= min_time_ms && ms <= max_time_ms; }
 
+// When a result was due or started: from 1970 on (every result store keeps these as its key
+// and most cannot hold year 0000, PostgreSQL among them).
+bool result_time_in_range(int64_t ms) { return ms >= 0 && ms <= max_time_ms; }
+
 // Writes `value` as exactly `width` decimal digits at p.
 void put_digits(char* p, int64_t value, int width) {
   for (int i = width - 1; i >= 0; --i, value /= 10) p[i] = static_cast<char>('0' + value % 10);
@@ -262,8 +266,10 @@ bool validate_record(const record& r, std::string& error, bool check_extra) {
       !check_required_text(error, "plugin", r.plugin) ||
       !check_required_text(error, "target", r.target))
     return false;
-  if (!time_in_range(r.scheduled_at_ms)) return fail(error, "scheduled_at", time_expected);
-  if (!time_in_range(r.started_at_ms)) return fail(error, "started_at", time_expected);
+  if (!result_time_in_range(r.scheduled_at_ms))
+    return fail(error, "scheduled_at", result_time_expected);
+  if (!result_time_in_range(r.started_at_ms))
+    return fail(error, "started_at", result_time_expected);
   if (r.up) {
     if (!r.error_kind.empty() || !r.error_message.empty())
       return fail(error, "error", "expected null when status is up");

@@ -346,12 +346,14 @@ bool apply_rules(const capture& c, record& r, std::string& error) {
     targets[i]->assign(v->s);
   }
 
-  if (!read_time(member(c, f_scheduled_at), "scheduled_at", time_expected, r.scheduled_at_ms,
+  if (!read_time(member(c, f_scheduled_at), "scheduled_at", result_time_expected, r.scheduled_at_ms,
                  error) ||
-      !read_time(member(c, f_started_at), "started_at", time_expected, r.started_at_ms, error))
+      !read_time(member(c, f_started_at), "started_at", result_time_expected, r.started_at_ms,
+                 error))
     return false;
-  if (r.scheduled_at_ms == ISITUP_ABSENT_TIME) return fail(error, "scheduled_at", time_expected);
-  if (r.started_at_ms == ISITUP_ABSENT_TIME) return fail(error, "started_at", time_expected);
+  if (r.scheduled_at_ms == ISITUP_ABSENT_TIME)
+    return fail(error, "scheduled_at", result_time_expected);
+  if (r.started_at_ms == ISITUP_ABSENT_TIME) return fail(error, "started_at", result_time_expected);
 
   v = member(c, f_status);
   const std::string_view status = v && v->is_string() ? v->s : std::string_view();

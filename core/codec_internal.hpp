@@ -35,6 +35,8 @@ bool validate_record(const record& r, std::string& error, bool check_extra);
 
 constexpr int max_extra_depth = 32;
 constexpr const char* time_expected = "expected a UTC time like 2026-11-27T18:00:00.000Z";
+constexpr const char* result_time_expected =
+    "expected a UTC time from 1970-01-01 to 9999-12-31 like 2026-11-27T18:00:00.000Z";
 constexpr const char* time_or_null_expected =
     "expected a UTC time like 2026-11-27T18:00:00.000Z or null";
 constexpr const char* kind_expected = "expected 1..64 characters of [a-z0-9_]";

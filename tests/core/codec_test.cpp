@@ -441,6 +441,10 @@ TEST(codec_validate, applies_the_decode_rules_to_records) {
       {"target", [](record& r) { r.target.clear(); }},
       {"scheduled_at", [](record& r) { r.scheduled_at_ms = ISITUP_ABSENT_TIME; }},
       {"started_at", [](record& r) { r.started_at_ms = 253'402'300'800'000; }},
+      // A result is from 1970 on: year 0000 parses as a time but no result table stores it.
+      {"scheduled_at", [](record& r) { r.scheduled_at_ms = -62'167'219'200'000; }},
+      {"scheduled_at", [](record& r) { r.scheduled_at_ms = -1; }},
+      {"started_at", [](record& r) { r.started_at_ms = -62'135'596'800'000; }},
       {"error", [](record& r) { r.error_kind = "dns"; }},
       {"error.kind",
        [](record& r) {

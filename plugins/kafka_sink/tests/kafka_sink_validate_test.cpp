@@ -58,6 +58,7 @@ std::vector<invalid_case> invalid_records() {
   });
   add("invalid JSON", [](record& r) { r.target = "bad \xFF utf-8"; });
   add("started_at", [](record& r) { r.started_at_ms = 253'402'300'800'000; });
+  add("scheduled_at", [](record& r) { r.scheduled_at_ms = -62'167'219'200'000; });  // 0000
   add("extra", [](record& r) { r.extra_json = "[1, 2]"; });
   return out;
 }
