@@ -499,6 +499,22 @@ TEST_P(http_check_test, bad_targets_and_options_are_config_errors) {
             std::string::npos);
 }
 
+TEST_P(http_check_test, control_characters_in_any_header_value_are_config_errors) {
+  const std::string site = "https://example.com/";
+  EXPECT_EQ(prepare_error(site, {{"user_agent", "probe/1\r\nX-Injected: 1"}}),
+            "user_agent: contains the control character \\x0d at offset 7; header values may not");
+  EXPECT_NE(prepare_error(site, {{"user_agent", "probe/1\nX-Injected: 1"}}).find("\\x0a"),
+            std::string::npos);
+  EXPECT_NE(prepare_error(site, {{"user_agent", "a\x1b[31m"}}).find("\\x1b"), std::string::npos);
+  EXPECT_EQ(
+      prepare_error(site, {{"headers", map_value{{"X-A", "1\x7f"}}}}),
+      "headers: X-A: contains the control character \\x7f at offset 1; header values may not");
+  EXPECT_NE(prepare_error(site, {{"headers", map_value{{"X A", "1"}}}}).find("bad header name"),
+            std::string::npos);
+  EXPECT_EQ(prepare_error(site, {{"user_agent", "probe/1\t(tab is fine)"}}), "");
+  EXPECT_EQ(prepare_error(site, {{"headers", map_value{{"X-A", "a\tb"}}}}), "");
+}
+
 INSTANTIATE_TEST_SUITE_P(engines, http_check_test, ::testing::Values("auto", "curl"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 

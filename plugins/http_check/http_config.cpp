@@ -4,7 +4,9 @@
 #include <idn2.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -241,6 +243,49 @@ std::string options_key(const sdk::options_view& o) {
   return key;
 }
 
+namespace {
+
+// `text` with control characters as \xNN, for messages.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof code, "\\x%02x", c);
+      out += code;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+// Empty when `value` may go into a header as it is, else why not: a control character (CR
+// or LF would start a header or a request of the config's making). Tab is allowed.
+std::string header_value_problem(std::string_view value) {
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof code, "\\x%02x", c);
+      return std::string("contains the control character ") + code + " at offset " +
+             std::to_string(i) + "; header values may not";
+    }
+  }
+  return "";
+}
+
+// Header names are RFC 9110 tokens.
+bool is_header_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+  });
+}
+
+}  // namespace
+
 std::shared_ptr<const check_config> make_config(const sdk::options_view& o) {
   auto c = std::make_shared<check_config>();
 
@@ -252,9 +297,15 @@ std::shared_ptr<const check_config> make_config(const sdk::options_view& o) {
   std::vector<std::pair<std::string, std::string>> header_list;
   for (const auto& [name, value] : o.map("headers")) {
     header_list.emplace_back(name, value);
-    if (name.empty() || name.find_first_of(":\r\n ") != std::string::npos ||
-        value.find_first_of("\r\n") != std::string::npos)
-      throw invalid_argument("headers: bad header '" + name + "'");
+    if (!is_header_name(name)) {
+      curl_slist_free_all(headers);
+      throw invalid_argument("headers: bad header name '" + printable(name) +
+                             "' (letters, digits and !#$%&'*+-.^_`|~)");
+    }
+    if (const std::string why = header_value_problem(value); !why.empty()) {
+      curl_slist_free_all(headers);
+      throw invalid_argument("headers: " + name + ": " + why);
+    }
     // "Name;" sends an empty header; "Name:" would remove curl's own.
     headers =
         curl_slist_append(headers, (value.empty() ? name + ";" : name + ": " + value).c_str());
@@ -302,6 +353,8 @@ std::shared_ptr<const check_config> make_config(const sdk::options_view& o) {
     c->dns_key += (c->dns_key.empty() ? "" : ",") + c->dns_servers.back();
   }
   c->user_agent = o.string("user_agent");
+  if (const std::string why = header_value_problem(c->user_agent); !why.empty())
+    throw invalid_argument("user_agent: " + why);
   c->proxy = o.string("proxy");
   c->reuse_connections = o.boolean("reuse_connections");
   c->max_in_flight = o.integer("max_in_flight");
