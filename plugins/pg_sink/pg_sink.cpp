@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "pg_conn_policy.hpp"
 #include "pg_schema.hpp"
 #include "pg_sink_options.hpp"
 #include "pg_writer.hpp"
@@ -57,6 +58,7 @@ class pg_sink final : public sdk::sink {
     const auto connect_timeout = o.duration("connect_timeout");
     w.conninfo = pg::build_conninfo(o.string("connection"), checked_sslmode(o.string("sslmode")),
                                     connect_timeout.count());
+    pg::refuse_code_loading(w.conninfo);
     w.statement_timeout_ms = o.duration("statement_timeout").count();
     if (w.statement_timeout_ms <= 0)
       throw std::invalid_argument("statement_timeout: must be more than 0");

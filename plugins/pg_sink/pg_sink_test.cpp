@@ -67,6 +67,47 @@ TEST(pg_sink_names, bad_connection_and_options_are_refused_at_config_time) {
   EXPECT_NE(info.find("connect_timeout='3'"), std::string::npos) << info;
 }
 
+TEST(pg_sink_names, connection_options_that_load_code_are_refused_at_config_time) {
+  fake_host host;
+  for (const std::string& connection :
+       {std::string("host=127.0.0.1 sslkey=dynamic:/tmp/evil.so"),
+        std::string("postgresql://u@127.0.0.1/db?sslmode=require&sslkey=pkcs11%3Aslot0")}) {
+    sink_under_test sink(host, isitup_plugin_entry(), {{"connection", connection}});
+    EXPECT_FALSE(sink.ok()) << connection;
+    EXPECT_NE(sink.error().find("sslkey names an OpenSSL engine"), std::string::npos)
+        << sink.error();
+    EXPECT_EQ(sink.error().find("evil"), std::string::npos) << "no value in the error";
+  }
+  sink_under_test file_key(host, isitup_plugin_entry(),
+                           {{"connection", "host=127.0.0.1 sslkey=/etc/isitup/client.key"}});
+  EXPECT_TRUE(file_key.ok()) << file_key.error();
+}
+
+TEST(pg_sink_names, a_search_path_in_the_connection_options_cannot_replace_functions) {
+  // Someone who may create functions in a schema the connection's `options` put first.
+  server().psql(
+      "CREATE SCHEMA IF NOT EXISTS hijack; "
+      "CREATE OR REPLACE FUNCTION hijack.set_config(text, text, boolean) RETURNS text "
+      "LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'hijacked set_config'; END$$; "
+      "CREATE OR REPLACE FUNCTION hijack.md5(text) RETURNS text "
+      "LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'hijacked md5'; END$$");
+  fake_host host;
+  host.to_json = [](const isitup_record_v1&) { return std::string("{}"); };
+  sink_under_test sink(
+      host, isitup_plugin_entry(),
+      test_options("public", "search_path",
+                   {{"connection",
+                     server().conninfo() + " options='-c search_path=hijack,pg_catalog,public'"}}));
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  std::vector<record> rs{make_record(1), make_record(2)};
+  rs[1].scheduled_at_ms = -62'167'219'200'000;  // rejected: md5 of its text is computed
+  const batch b(rs);
+  const auto o = sink.write(b.pointers);
+  EXPECT_EQ(o.status, ISITUP_OK) << o.message;
+  EXPECT_EQ(server().psql("SELECT count(*) FROM search_path"), "1\n");
+  EXPECT_EQ(server().psql("SELECT count(*) FROM search_path_rejects"), "1\n");
+}
+
 TEST(pg_sink_names, legal_unusual_names_work_quoted) {
   fake_host host;
   sink_under_test sink(host, isitup_plugin_entry(),

@@ -1,5 +1,7 @@
 #include "pg_writer.hpp"
 
+#include "pg_conn_policy.hpp"
+
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <rapidjson/document.h>
@@ -322,6 +324,7 @@ void pg_writer::connect() {
     auto c = std::make_unique<pqxx::connection>(options_.conninfo);
     {
       pqxx::nontransaction tx(*c);
+      tx.exec(std::string("SET search_path = ") + session_search_path);
       tx.exec_params("SELECT set_config('statement_timeout', $1, false)",
                      std::to_string(options_.statement_timeout_ms));
       tx.exec("SET TIME ZONE 'UTC'");
