@@ -186,6 +186,23 @@ TEST_F(kafka_sink_test, refuses_properties_that_load_code_or_break_guarantees) {
             "");
 }
 
+TEST(kafka_config, every_handle_has_the_kerberos_refresh_off) {
+  const kafka::conf_ptr conf =
+      kafka::make_conf({{"bootstrap.servers", "127.0.0.1:1"}},
+                       {{"security.protocol", "sasl_plaintext"},
+                        {"sasl.mechanism", "GSSAPI"},
+                        {"sasl.kerberos.principal", "isitup/probe-1@EXAMPLE.COM"}});
+  const auto get = [&](const char* name) {
+    char value[512];
+    size_t size = sizeof value;
+    EXPECT_EQ(rd_kafka_conf_get(conf.get(), name, value, &size), RD_KAFKA_CONF_OK) << name;
+    return std::string(value);
+  };
+  EXPECT_EQ(get("sasl.kerberos.min.time.before.relogin"), "0");
+  EXPECT_EQ(get("sasl.kerberos.kinit.cmd"), "/bin/false");
+  EXPECT_EQ(get("sasl.kerberos.principal"), "isitup/probe-1@EXAMPLE.COM");
+}
+
 TEST_F(kafka_sink_test, batch_is_done_only_on_delivery_and_records_arrive_intact) {
   test::kafka_broker broker;
   auto sink = make_sink({{"brokers", broker.bootstrap()}, {"topic", "unit"}});
