@@ -277,7 +277,7 @@ bool validate_record(const record& r, std::string& error, bool check_extra) {
     if (!is_error_kind(r.error_kind)) return fail(error, "error.kind", kind_expected);
     if (!check_text(error, "error.message", r.error_message)) return false;
   }
-  if (r.http_code != ISITUP_ABSENT_INT && (r.http_code < 100 || r.http_code > 599))
+  if (r.http_code != ISITUP_ABSENT_INT && (r.http_code < 0 || r.http_code > 999))
     return fail(error, "http.code", code_expected);
   if (!check_text(error, "http.version", r.http_version)) return false;
   if (r.http_bytes != ISITUP_ABSENT_INT && r.http_bytes < 0)

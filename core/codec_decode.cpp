@@ -379,7 +379,7 @@ bool apply_rules(const capture& c, record& r, std::string& error) {
   if (!sub_object(c, f_http, "http", present, error)) return false;
   if (present) {
     if ((v = member(c, f_http_code))) {
-      if (!v->is_int() || v->i < 100 || v->i > 599) return fail(error, "http.code", code_expected);
+      if (!v->is_int() || v->i < 0 || v->i > 999) return fail(error, "http.code", code_expected);
       r.http_code = v->as_int();
     }
     if (!read_optional_string(member(c, f_http_version), "http.version", r.http_version, error))

@@ -40,7 +40,7 @@ constexpr const char* result_time_expected =
 constexpr const char* time_or_null_expected =
     "expected a UTC time like 2026-11-27T18:00:00.000Z or null";
 constexpr const char* kind_expected = "expected 1..64 characters of [a-z0-9_]";
-constexpr const char* code_expected = "expected an integer 100..599";
+constexpr const char* code_expected = "expected an integer 0..999 (an HTTP status has three digits)";
 constexpr const char* count_expected = "expected an integer >= 0";
 constexpr const char* timing_expected = "expected a number >= 0";
 constexpr const char* regex_expected = "expected true, false or null";

@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 
 #include <ctime>
+#include <string_view>
 
 #include "http_engine.hpp"
 #include "http_engine_internal.hpp"
@@ -47,6 +48,15 @@ const char* kind_of(CURLcode rc) {
     default:
       return "protocol";
   }
+}
+
+// A response head past curl's limit: the server's answer is at fault ("protocol", as on the
+// lean engine), not the connection. curl before 8.6 says so only in its message.
+bool head_too_large(CURLcode rc, std::string_view message) {
+#if LIBCURL_VERSION_NUM >= 0x080600
+  if (rc == CURLE_TOO_LARGE) return true;
+#endif
+  return rc == CURLE_RECV_ERROR && message.starts_with("Too large response headers");
 }
 
 const char* version_text(long v) {
@@ -113,8 +123,8 @@ void engine::transfer_done(job* j, CURLcode rc) {
       r.error_message =
           "body larger than max_body_bytes (" + std::to_string(c.max_body_bytes) + ")";
     } else {
-      r.error_kind = kind_of(rc);
       r.error_message = j->error[0] ? j->error : curl_easy_strerror(rc);
+      r.error_kind = head_too_large(rc, r.error_message) ? "protocol" : kind_of(rc);
     }
     finish(j, std::move(r));
     return;
@@ -131,6 +141,14 @@ void engine::transfer_done(job* j, CURLcode rc) {
 void engine::conclude(job* j, sdk::result r, std::string location) {
   const check_config& c = *j->cfg;
   const long code = r.http_code;
+  if (code != ISITUP_ABSENT_INT && (code < 100 || code > 599)) {
+    // Three digits, but no status HTTP defines: the server is broken, whatever expect_status.
+    r.up = false;
+    r.error_kind = "protocol";
+    r.error_message = "invalid HTTP status " + std::to_string(code) + " (not 100 to 599)";
+    finish(j, std::move(r));
+    return;
+  }
   if (c.follow_redirects && code >= 300 && code < 400) {
     if (!location.empty()) {
       if (j->redirects >= c.max_redirects) {

@@ -23,6 +23,11 @@ std::string http_target_server::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port()) + path;
 }
 
+void http_target_server::set_raw_reply(std::string reply) {
+  std::lock_guard lock(mu_);
+  raw_reply_ = std::move(reply);
+}
+
 void http_target_server::serve() {
   while (!stop_) {
     pollfd p{listener_.fd(), POLLIN, 0};
@@ -46,10 +51,13 @@ void http_target_server::answer(int fd) {
     head.append(buf, static_cast<size_t>(n));
   }
   const int status = status_.load();
-  const std::string reply = "HTTP/1.1 " + std::to_string(status) +
-                            (status == 200 ? " OK" : " Error") +
-                            "\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
-                            "Connection: close\r\n\r\nup\n";
+  std::string reply = "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Error") +
+                      "\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
+                      "Connection: close\r\n\r\nup\n";
+  {
+    std::lock_guard lock(mu_);
+    if (!raw_reply_.empty()) reply = raw_reply_;
+  }
   size_t sent = 0;
   while (sent < reply.size()) {
     const ssize_t n = send(fd, reply.data() + sent, reply.size() - sent, MSG_NOSIGNAL);

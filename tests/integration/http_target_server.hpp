@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -25,6 +26,9 @@ class http_target_server {
   long requests() const { return requests_.load(); }
   // The status code of every answer from now on (200 until set).
   void set_status(int code) { status_ = code; }
+  // Every answer from now on is exactly `reply` (status line, headers and body as given),
+  // e.g. "HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n"; empty goes back to set_status().
+  void set_raw_reply(std::string reply);
 
  private:
   void serve();
@@ -34,6 +38,8 @@ class http_target_server {
   std::atomic<bool> stop_{false};
   std::atomic<long> requests_{0};
   std::atomic<int> status_{200};
+  std::mutex mu_;
+  std::string raw_reply_;  // guarded by mu_
   std::thread thread_;
 };
 

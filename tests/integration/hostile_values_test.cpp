@@ -1,0 +1,82 @@
+// Values that would break things downstream, through the built isitup-agent: odd HTTP
+// statuses and heads, credentials in targets, long values in errors. Real processes and
+// servers on 127.0.0.1.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <sstream>
+
+#include "codec.hpp"
+#include "http_target_server.hpp"
+#include "process.hpp"
+
+using namespace std::chrono_literals;
+using isitup::test::run;
+using isitup::test::temp_dir;
+
+namespace {
+
+const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
+const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+
+std::vector<isitup::record> results(const std::string& out) {
+  std::vector<isitup::record> rs;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    isitup::record r;
+    std::string error;
+    EXPECT_TRUE(isitup::codec::decode(line, r, error)) << error << " in line: " << line;
+    rs.push_back(r);
+  }
+  return rs;
+}
+
+// Runs one http_check of `target` with `engine` once; its result.
+isitup::record check_once(const std::string& target, const std::string& engine,
+                          std::string* err = nullptr) {
+  temp_dir dir;
+  const std::string cfg =
+      dir.write("agent.yml", "agent: {id: a}\nchecks:\n  - name: c\n    target: \"" + target +
+                                 "\"\n    timeout: 3s\n    options: {engine: " + engine + "}\n");
+  const auto r = run({agent_bin, "-c", cfg, "-p", plugin_dir, "--once"}, 15s);
+  if (err) *err = r.err;
+  const auto rs = results(r.out);
+  EXPECT_EQ(rs.size(), 1u) << r.out << r.err;
+  return rs.empty() ? isitup::record{} : rs[0];
+}
+
+TEST(hostile_values, statuses_outside_100_to_599_are_protocol_errors_with_the_code_kept) {
+  isitup::test::http_target_server server;
+  for (const std::string engine : {"auto", "curl"}) {
+    for (const std::string status : {"600", "999", "000", "099"}) {
+      SCOPED_TRACE(engine + " " + status);
+      server.set_raw_reply("HTTP/1.1 " + status +
+                           " Odd\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+      const isitup::record r = check_once(server.url("/"), engine);
+      EXPECT_FALSE(r.up);
+      EXPECT_EQ(r.error_kind, "protocol") << r.error_message;
+      EXPECT_NE(r.error_kind, "internal") << r.error_message;
+      // curl refuses 000 and 099 itself ("Unsupported response code"), keeping no code.
+      if (engine == "auto" || std::stoi(status) >= 600) {
+        EXPECT_EQ(r.http_code, std::stoi(status)) << r.error_message;
+      }
+    }
+  }
+}
+
+TEST(hostile_values, over_large_response_heads_are_protocol_errors_on_both_engines) {
+  isitup::test::http_target_server server;
+  std::string head = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 4000; ++i)
+    head += "X-Filler-" + std::to_string(i) + ": " + std::string(100, 'x') + "\r\n";
+  server.set_raw_reply(head + "Content-Length: 2\r\nConnection: close\r\n\r\nok");
+  for (const std::string engine : {"auto", "curl"}) {
+    SCOPED_TRACE(engine);
+    const isitup::record r = check_once(server.url("/"), engine);
+    EXPECT_FALSE(r.up);
+    EXPECT_EQ(r.error_kind, "protocol") << r.error_message;
+  }
+}
+
+}  // namespace
