@@ -266,7 +266,10 @@ int64_t agent::impl::max_timeout() const {
 void agent::impl::start_services() {
   ensure_pool();
   try {
-    alerts = std::make_unique<alert_tracker>(cfg, event_sinks);
+    std::map<std::string, alert_settings> per_check;
+    for (const auto& c : checks)
+      if (c) per_check.emplace(c->cfg.name, c->cfg.alert);
+    alerts = std::make_unique<alert_tracker>(cfg, std::move(per_check), event_sinks);
   } catch (const std::runtime_error& e) {
     throw config::config_error(config::location{cfg.file, 0, 0},
                                std::string("agent.state_dir: ") + e.what());

@@ -271,6 +271,7 @@ void agent::impl::apply_reload() {
   }
   const int64_t now = clock.now_ms();
   for (auto& c : prepared) {
+    if (alerts) alerts->configure(c->cfg.name, c->cfg.alert);
     const uint32_t id = sched->add(c->cfg.name, c->cfg.interval_ms, now);
     if (id != checks.size()) throw std::logic_error("reload: scheduler ids out of step");
     checks.push_back(std::move(c));

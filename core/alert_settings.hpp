@@ -17,6 +17,8 @@ struct alert_settings {
   int quorum = 1;                   // with rule count: locations that must be down
   int64_t renotify_ms = 0;          // a reminder while an incident stays open; 0 = none
   std::vector<std::string> notify;  // notifier sink names
+
+  bool operator==(const alert_settings&) const = default;
 };
 
 }  // namespace isitup

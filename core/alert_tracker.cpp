@@ -235,10 +235,12 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
   }
 };
 
-alert_tracker::alert_tracker(const config::agent& cfg, std::vector<event_sink> sinks)
+alert_tracker::alert_tracker(const config::agent& cfg,
+                             std::map<std::string, alert_settings> per_check,
+                             std::vector<event_sink> sinks)
     : impl_(std::make_shared<impl>()) {
   impl_->defaults = cfg.alert;
-  for (const config::check& c : cfg.checks) impl_->configured.emplace(c.name, c.alert);
+  for (auto& [name, s] : per_check) impl_->configured.emplace(name, std::move(s));
   for (event_sink& s : sinks) impl_->sinks.push_back(impl::sink_queue{std::move(s), {}});
   if (cfg.state_dir.empty()) {
     spdlog::info(
@@ -282,6 +284,14 @@ void alert_tracker::start() {
 }
 
 void alert_tracker::observe(const record& r) { impl_->observe(r); }
+
+void alert_tracker::configure(const std::string& name, const alert_settings& s) {
+  std::lock_guard lock(impl_->mu);
+  alert_settings& kept = impl_->configured[name];
+  kept = s;
+  const auto it = impl_->checks.find(name);
+  if (it != impl_->checks.end()) it->second.settings = &kept;
+}
 
 bool alert_tracker::stop(std::chrono::milliseconds timeout) {
   impl& p = *impl_;

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,15 +44,19 @@ struct alert_stats {
 
 class alert_tracker {
  public:
-  // Settings per check come from `cfg` (a check it does not configure, e.g. one a source
-  // feeds, takes defaults.alert). With cfg.state_dir, opens the journal, restores state and
-  // queues every undelivered event; throws std::runtime_error when it cannot.
-  alert_tracker(const config::agent& cfg, std::vector<event_sink> sinks);
+  // `per_check`: the alert settings of each configured check, by name; any other check (one a
+  // source feeds) takes cfg.alert (defaults.alert). With cfg.state_dir, opens the journal,
+  // restores state and queues every undelivered event; throws std::runtime_error when it
+  // cannot.
+  alert_tracker(const config::agent& cfg, std::map<std::string, alert_settings> per_check,
+                std::vector<event_sink> sinks);
   ~alert_tracker();  // stop()s
   alert_tracker(const alert_tracker&) = delete;
   alert_tracker& operator=(const alert_tracker&) = delete;
 
   void start();
+  // A SIGHUP reload: the settings of configured check `name` from now on (its state stays).
+  void configure(const std::string& name, const alert_settings& s);
   // Feeds one result. A journal write failure is logged and the event still goes out.
   void observe(const record& r);
   // Waits up to `timeout` for every event to be confirmed, ends the event thread and writes

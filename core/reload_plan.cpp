@@ -7,7 +7,7 @@ namespace isitup {
 bool same_check(const config::check& a, const config::check& b) {
   return a.name == b.name && a.plugin == b.plugin && a.target == b.target &&
          a.interval_ms == b.interval_ms && a.timeout_ms == b.timeout_ms &&
-         config::same_options(a.options, b.options);
+         config::same_options(a.options, b.options) && a.alert == b.alert;
 }
 
 reload_plan plan_reload(const std::vector<const config::check*>& running,
@@ -48,7 +48,8 @@ bool same_sections(const std::vector<config::plugin_section>& a,
                    const std::vector<config::plugin_section>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (a[i].plugin != b[i].plugin || !config::same_options(a[i].options, b[i].options))
+    if (a[i].plugin != b[i].plugin || a[i].name != b[i].name ||
+        !config::same_options(a[i].options, b[i].options))
       return false;
   return true;
 }
@@ -70,6 +71,10 @@ std::vector<std::string> restart_only_changes(const config::agent& running,
     out.emplace_back("pipeline");
   if (!same_sections(running.sinks, next.sinks)) out.emplace_back("sinks");
   if (!same_sections(running.sources, next.sources)) out.emplace_back("sources");
+  // Configured checks take their new alert settings; defaults.alert also applies to the
+  // checks a source feeds, which only a restart changes.
+  if (running.alert != next.alert) out.emplace_back("defaults.alert (for checks a source feeds)");
+  if (running.state_dir != next.state_dir) out.emplace_back("agent.state_dir");
   return out;
 }
 

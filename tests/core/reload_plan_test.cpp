@@ -76,6 +76,8 @@ TEST(reload_plan, every_field_of_a_check_counts) {
       R"({name: b, plugin: tcp_check, target: "h:2", options: {x: 2, y: [2, 3]}})",
       R"({name: b, plugin: tcp_check, target: "h:2", options: {x: 1, y: [3, 2]}})",
       R"({name: b, plugin: tcp_check, target: "h:2"})",
+      R"({name: b, plugin: tcp_check, target: "h:2", options: {x: 1, y: [2, 3]},
+          alert: {failure_threshold: 5}})",
   };
   for (const char* v : variants) {
     SCOPED_TRACE(v);
@@ -107,6 +109,15 @@ sources: [{plugin: kafka_sink}]
   EXPECT_THAT(restart_only_changes(now, next),
               ElementsAre("agent.id", "agent.max_in_flight", "agent.max_in_flight_per_plugin",
                           "pipeline", "sinks", "sources"));
+  std::string with_alert = base;
+  with_alert.replace(0, with_alert.find('\n'),
+                     "defaults: {interval: 30s, timeout: 5s, alert: {quorum: all}}");
+  const config::agent renamed = load(with_alert + R"(agent: {state_dir: /var/lib/x}
+sinks: [{name: out, plugin: stdout_sink}]
+)");
+  EXPECT_THAT(
+      restart_only_changes(now, renamed),
+      ElementsAre("sinks", "defaults.alert (for checks a source feeds)", "agent.state_dir"));
 }
 
 }  // namespace

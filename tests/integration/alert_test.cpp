@@ -222,4 +222,46 @@ TEST_F(alerts, events_not_delivered_before_a_kill_are_delivered_after_with_the_s
   ASSERT_EQ(agent->wait(15s), 0) << agent->err();
 }
 
+TEST_F(alerts, a_notifier_gets_only_the_events_of_checks_naming_it_and_no_results) {
+  const fs::path plugins = dir_ / "plugins";
+  fs::create_directory(plugins);
+  for (const char* name : {"http_check", "stdout_sink"})
+    fs::copy_file(std::string(ISITUP_PLUGIN_DIR) + "/" + name + ".so",
+                  plugins / (std::string(name) + ".so"));
+  fs::copy_file(std::string(ISITUP_TEST_PLUGIN_DIR) + "/gated_notifier.so",
+                plugins / "gated_notifier.so");
+  const fs::path log = dir_ / "pager.jsonl";
+  const fs::path results = dir_ / "pager.results";
+  std::ofstream((dir_ / "gate").string()) << "open\n";
+  http_target_server other;
+  other.set_status(500);
+  target_.set_status(503);
+  const std::string cfg = dir_.write("agent.yml", R"(agent: {id: a1, location: lab}
+defaults: {interval: 100ms, timeout: 1s}
+checks:
+  - {name: shop, target: ")" + target_.url("/") + R"(", alert: {notify: [pager]}}
+  - {name: blog, target: ")" + other.url("/") + R"("}
+sinks:
+  - {plugin: stdout_sink}
+  - {name: pager, plugin: gated_notifier, options: {log: )" +
+                                                      log.string() +
+                                                      ", gate: " + (dir_ / "gate").string() +
+                                                      ", results: " + results.string() + R"(}}
+)");
+  auto agent = start(cfg, plugins.string());
+  ASSERT_TRUE(eventually([&] {
+    return count_type(events_in(agent->out()), "incident_opened") == 2;
+  })) << agent->err();
+  ASSERT_TRUE(eventually([&] { return fs::exists(log); })) << agent->err();
+  std::this_thread::sleep_for(300ms);
+  agent->signal(SIGTERM);
+  ASSERT_EQ(agent->wait(15s), 0) << agent->err();
+  const auto paged = events_in(isitup::test::read_file(log));
+  ASSERT_EQ(paged.size(), 1u);
+  EXPECT_EQ(paged[0].check, "shop");
+  EXPECT_EQ(paged[0].type, "incident_opened");
+  EXPECT_FALSE(fs::exists(results)) << "a notifier was given results";
+  EXPECT_NE(agent->out().find("\"check\":\"blog\""), std::string::npos);  // others get results
+}
+
 }  // namespace
