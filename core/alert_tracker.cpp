@@ -21,6 +21,12 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 constexpr std::size_t max_events_per_call = 100;
+// Bounds on what results from elsewhere (a source) can make the tracker hold.
+constexpr std::size_t max_checks = 100'000;
+constexpr std::size_t max_locations_per_check = 64;
+// Events one sink may have waiting; past it (a sink down for very long while checks flap) new
+// events for that sink are dropped and counted as refused.
+constexpr std::size_t max_pending_per_sink = 100'000;
 
 std::chrono::milliseconds backoff(int attempt) {
   return std::chrono::milliseconds(std::min<int64_t>(30000, 200LL << std::min(attempt, 8)));
@@ -57,6 +63,7 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
   std::vector<sink_queue> sinks;
   std::unique_ptr<alert::journal> journal;
   bool stopping = false;
+  bool said_untracked = false;
   std::thread thread;
   alert_stats counts;
 
@@ -115,15 +122,25 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     std::lock_guard lock(mu);
     auto it = checks.find(r.check);
     if (it == checks.end()) {
+      if (checks.size() >= max_checks) return untracked("checks", max_checks);
       it = checks.emplace(r.check, check_entry{}).first;
       it->second.settings = settings_for(r.check);
     }
     check_entry& c = it->second;
+    if (c.state.locations.size() >= max_locations_per_check && !c.state.locations.count(o.location))
+      return untracked("locations of one check", max_locations_per_check);
     std::optional<alert::transition> t = alert::step(c.state, r.check, o, *c.settings);
     if (!t) return;
     auto ev =
         std::make_shared<const alert::event>(alert::make_event(*t, r.check, r.plugin, r.target));
-    const std::vector<std::size_t> to = recipients(*c.settings);
+    std::vector<std::size_t> to = recipients(*c.settings);
+    std::erase_if(to, [&](std::size_t i) {
+      if (sinks[i].queue.size() < max_pending_per_sink) return false;
+      ++counts.refused;
+      spdlog::error("[{}] {} events waiting already; {} dropped for this sink", sinks[i].sink.name,
+                    max_pending_per_sink, ev->event_id);
+      return true;
+    });
     ++counts.transitions;
     if (journal) {
       std::vector<std::string> names;
@@ -139,6 +156,14 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
                  ev->error_kind.empty() ? "" : ", " + ev->error_kind + ": " + ev->error_message);
     for (std::size_t i : to) sinks[i].queue.push_back(ev);
     cv.notify_all();
+  }
+
+  // A result beyond a bound: not tracked, said once.
+  void untracked(const char* what, std::size_t bound) {
+    if (!said_untracked) {
+      spdlog::error("alerts: more than {} {}; results beyond that are not tracked", bound, what);
+      said_untracked = true;
+    }
   }
 
   bool idle_locked() const {

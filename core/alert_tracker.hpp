@@ -6,6 +6,10 @@
 // sink had not confirmed is sent again with the same id. Per sink, events go out in the order
 // they were decided (so in order per check), one write_events call at a time.
 //
+// Bounds (results from a source are hostile): at most 100 000 checks and 64 locations per
+// check are tracked, at most 100 000 events wait per sink; beyond them results go untracked or
+// events are dropped for that sink, with an error logged.
+//
 // Threads: observe() from any thread (check completions, source submissions). One event
 // thread calls write_events; completions come on any thread. start/stop from the main thread.
 #pragma once

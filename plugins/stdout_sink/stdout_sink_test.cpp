@@ -171,6 +171,51 @@ TEST_F(stdout_sink_test, writes_aligned_text_lines) {
             "2026-11-27T18:00:00Z a-check-name-longer-than-24-chars UP   200     0.0ms\n");
 }
 
+isitup_event_v1 opened_event() {
+  isitup_event_v1 e{};
+  e.struct_size = sizeof e;
+  e.event_id = "0123456789abcdef0123456789abcdef";
+  e.type = "incident_opened";
+  e.incident_id = "fedcba9876543210fedcba9876543210";
+  e.check = "shop";
+  e.at_ms = nov_27_2026_18h + 20'000;
+  e.opened_at_ms = nov_27_2026_18h;
+  e.resolved_at_ms = ISITUP_ABSENT_TIME;
+  e.error_kind = "connect";
+  e.error_message = "refused\nby peer";
+  e.json = R"({"v":1,"event_id":"0123456789abcdef0123456789abcdef"})";
+  return e;
+}
+
+TEST_F(stdout_sink_test, prints_transitions_as_marked_text_lines) {
+  sink_under_test sink(host_, isitup_plugin_entry(),
+                       {{"format", "text"}, {"output", file_.path()}});
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  const isitup_event_v1 opened = opened_event();
+  isitup_event_v1 reminder = opened, resolved = opened;
+  reminder.type = "incident_reminder";
+  resolved.type = "incident_resolved";
+  resolved.resolved_at_ms = nov_27_2026_18h + 190'000;
+  const auto outcome = sink.write_events({&opened, &reminder, &resolved});
+  ASSERT_TRUE(outcome.done);
+  EXPECT_EQ(outcome.status, ISITUP_OK) << outcome.message;
+  EXPECT_EQ(file_.contents(),
+            "!! INCIDENT OPENED shop down (connect: refused by peer) since 2026-11-27T18:00:00Z\n"
+            "!! INCIDENT STILL OPEN shop down (connect: refused by peer) since "
+            "2026-11-27T18:00:00Z\n"
+            "!! INCIDENT RESOLVED shop up since 2026-11-27T18:03:10Z after 190s (connect: "
+            "refused by peer)\n");
+  EXPECT_EQ(host_.counter("events"), 3);
+}
+
+TEST_F(stdout_sink_test, prints_transitions_as_their_json_object) {
+  sink_under_test sink(host_, isitup_plugin_entry(), {{"output", file_.path()}});
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  const isitup_event_v1 e = opened_event();
+  ASSERT_EQ(sink.write_events({&e}).status, ISITUP_OK);
+  EXPECT_EQ(file_.contents(), std::string(e.json) + "\n");
+}
+
 TEST_F(stdout_sink_test, appends_to_an_existing_file) {
   std::ofstream(file_.path()) << "earlier line\n";
   {

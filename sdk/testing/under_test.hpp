@@ -107,6 +107,18 @@ class sink_under_test {
     ops_->write(instance_, &w->batch, &detail::waiter::batch_done, detail::waiter::ctx(w));
     return w->wait(timeout);
   }
+  // Hands the sink state transitions and waits for the completion. A sink without
+  // write_events: done is false and message says so.
+  outcome write_events(std::vector<const isitup_event_v1*> events,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    if (ops_->struct_size < offsetof(isitup_sink_ops_v1, write_events) + sizeof(void*) ||
+        !ops_->write_events)
+      return outcome{false, ISITUP_ERROR, "the sink takes no events"};
+    auto w = std::make_shared<detail::waiter>();
+    ops_->write_events(instance_, events.data(), events.size(), &detail::waiter::batch_done,
+                       detail::waiter::ctx(w));
+    return w->wait(timeout);
+  }
   uint32_t flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     return ops_->flush(instance_, timeout.count());
   }
