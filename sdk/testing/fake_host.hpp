@@ -21,6 +21,7 @@
 #pragma once
 
 #include <isitup/plugin.h>
+#include <isitup/duration.hpp>
 
 #include <cstddef>
 #include <cstdlib>
@@ -125,43 +126,48 @@ inline bool parse_bool(const std::string& s, bool& out) {
   return false;
 }
 
-// "500ms", "30s", "5m", "1h", "1d", combined "1m30s".
+// The agent's rules, from the same code (isitup/duration.hpp).
 inline bool parse_duration(const std::string& s, int64_t& ms) {
-  ms = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = i;
-    int64_t n = 0;
-    for (; j < s.size() && s[j] >= '0' && s[j] <= '9'; ++j) n = n * 10 + (s[j] - '0');
-    if (j == i || j == s.size()) return false;
-    int64_t unit = 0;
-    if (s.compare(j, 2, "ms") == 0) {
-      unit = 1;
-      j += 2;
-    } else {
-      const char u = s[j++];
-      unit = u == 's' ? 1000 : u == 'm' ? 60'000 : u == 'h' ? 3'600'000 : u == 'd' ? 86'400'000 : 0;
-    }
-    if (unit == 0) return false;
-    ms += n * unit;
-    i = j;
-  }
-  return !s.empty();
+  const std::optional<int64_t> v = isitup::sdk::parse_duration_ms(s);
+  ms = v.value_or(0);
+  return v.has_value();
 }
 
 }  // namespace detail
 
 // The validated options of one config section, as the plugin reads them through the host.
 // Construct from the plugin's declaration and the values a config would give; error() says
-// what the agent would have refused (unknown key, missing required option, wrong type).
+// what the agent would have refused: a declaration without a name, of an unknown type,
+// declared twice or with a default that does not fit its type; an unknown key, a missing
+// required option, a value of the wrong type (durations by the agent's own parser).
 class fake_options {
  public:
   fake_options(const isitup_option_v1* declared, size_t count, option_map given) {
     for (size_t i = 0; i < count; ++i) {
+      // What the agent refuses when it loads the plugin or reads its defaults.
+      if (!declared[i].name || !*declared[i].name) {
+        fail("option " + std::to_string(i) + " has no name");
+        return;
+      }
+      const std::string name = declared[i].name;
+      if (declared[i].type < ISITUP_OPT_STRING || declared[i].type > ISITUP_OPT_MAP) {
+        fail("option \"" + name + "\" has unknown type " + std::to_string(declared[i].type));
+        return;
+      }
+      if (entries_.count(name)) {
+        fail("option \"" + name + "\" is declared twice");
+        return;
+      }
       entry e;
       e.type = declared[i].type;
-      if (declared[i].default_value && !declared[i].required)
+      if (declared[i].default_value && !declared[i].required) {
         e.value = detail::parse_default(e.type, declared[i].default_value);
+        if (!fits(e)) {
+          fail("option \"" + name + "\": its default \"" + declared[i].default_value +
+               "\" does not fit its type");
+          return;
+        }
+      }
       const auto it = given.find(declared[i].name);
       if (it != given.end()) {
         e.value = it->second;
@@ -215,7 +221,15 @@ class fake_options {
     std::optional<option_value> value;
   };
 
+  void fail(std::string why) {
+    if (error_.empty()) error_ = std::move(why);
+  }
+
   void check(const std::string& name, const entry& e) {
+    if (!fits(e) && error_.empty()) error_ = "option \"" + name + "\": value does not fit its type";
+  }
+
+  static bool fits(const entry& e) {
     const auto* s = std::get_if<std::string>(&*e.value);
     int64_t i;
     double d;
@@ -228,7 +242,7 @@ class fake_options {
                     : e.type == ISITUP_OPT_BOOL     ? detail::parse_bool(*s, b)
                     : e.type == ISITUP_OPT_DURATION ? detail::parse_duration(*s, i)
                                                     : true;
-    if (!ok && error_.empty()) error_ = "option \"" + name + "\": value does not fit its type";
+    return ok;
   }
 
   // The entry for a declared name; type 0 accepts any type.
@@ -371,11 +385,13 @@ class fake_host {
     std::lock_guard lock(mu_);
     return tokens_;
   }
-  // Misuse of the table: a foreign ctx, a codec service without its hook.
+  // Misuse of the table: a foreign ctx, a codec service without its hook, a completion
+  // called twice (under_test.hpp).
   std::vector<std::string> problems() const {
     std::lock_guard lock(mu_);
     return problems_;
   }
+  void report_problem(std::string what) { problem(std::move(what)); }
 
  private:
   struct parsed {

@@ -1,11 +1,18 @@
 // Drivers for plugin unit tests: create a plugin's sink or check against a fake_host and call
 // it as the agent would, waiting for completions. Header-only, like fake_host.hpp.
+//
+// A completion called twice fails the test: with GoogleTest included before this header, as
+// a non-fatal failure (ADD_FAILURE) with the reason; otherwise the message goes to stderr and
+// the process aborts. Either way fake_host::problems() names it.
 #pragma once
 
 #include <isitup/plugin.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -26,8 +33,8 @@ struct outcome {
 
 namespace detail {
 
-// A done_ctx that outlives a timed-out wait: the completion may still come later, so the
-// batch it refers to lives here too.
+// What a completion reports into: outlives a timed-out wait (the completion may still come
+// later, so the batch it refers to lives here too).
 struct waiter {
   std::mutex mu;
   std::condition_variable cv;
@@ -35,41 +42,85 @@ struct waiter {
   std::function<void(const isitup_record_v1&)> inspect;
   std::vector<const isitup_record_v1*> records;
   isitup_batch_v1 batch{};
+};
 
-  static void* ctx(const std::shared_ptr<waiter>& w) { return new std::shared_ptr<waiter>(w); }
-  static void finish(void* ctx, uint32_t status, std::string message) {
-    std::unique_ptr<std::shared_ptr<waiter>> w(static_cast<std::shared_ptr<waiter>*>(ctx));
-    std::lock_guard lock((*w)->mu);
-    (*w)->result = {true, status, std::move(message)};
-    (*w)->cv.notify_all();
+// The done_ctx of one completion: kept by the driver until the plugin is destroyed, so a
+// second call finds it and fails the test instead of touching freed memory.
+struct done_ctx {
+  std::shared_ptr<waiter> w;
+  fake_host* host = nullptr;
+  std::atomic<int> calls{0};
+  std::string what;  // "check run" or "batch write", for the failure message
+
+  // False (and the test failed) when this is not the first call.
+  bool first_call() {
+    if (calls.fetch_add(1) == 0) return true;
+    const std::string message = "the plugin called the completion of a " + what +
+                                " again; the ABI allows exactly one call (the agent refuses "
+                                "and counts the extra ones)";
+    if (host) host->report_problem(message);
+#ifdef ADD_FAILURE
+    ADD_FAILURE() << message;
+#else
+    std::fprintf(stderr, "isitup fake host: %s\n", message.c_str());
+    std::abort();
+#endif
+    return false;
+  }
+  static void finish(done_ctx& c, uint32_t status, std::string message) {
+    std::lock_guard lock(c.w->mu);
+    c.w->result = {true, status, std::move(message)};
+    c.w->cv.notify_all();
   }
   static void batch_done(void* ctx, uint32_t status, const char* message) {
-    finish(ctx, status, message ? message : "");
+    auto& c = *static_cast<done_ctx*>(ctx);
+    if (c.first_call()) finish(c, status, message ? message : "");
   }
   static void check_done(void* ctx, const isitup_record_v1* r) {
-    auto& w = *static_cast<std::shared_ptr<waiter>*>(ctx);
-    if (w->inspect && r) w->inspect(*r);
+    auto& c = *static_cast<done_ctx*>(ctx);
+    if (!c.first_call()) return;
+    if (c.w->inspect && r) c.w->inspect(*r);
     if (!r || r->status != ISITUP_UP)
-      finish(ctx, ISITUP_ERROR,
+      finish(c, ISITUP_ERROR,
              r ? std::string(r->error_kind ? r->error_kind : "") + ": " +
                      (r->error_message ? r->error_message : "")
                : "null result");
     else
-      finish(ctx, ISITUP_OK, "");
-  }
-  outcome wait(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu);
-    cv.wait_for(lock, timeout, [&] { return result.done; });
-    return result;
+      finish(c, ISITUP_OK, "");
   }
 };
+
+// The done_ctxs a driver handed out, freed with the driver (after the plugin is destroyed).
+class done_ctxs {
+ public:
+  void* add(std::shared_ptr<waiter> w, fake_host* host, const char* what) {
+    auto c = std::make_unique<done_ctx>();
+    c->w = std::move(w);
+    c->host = host;
+    c->what = what;
+    std::lock_guard lock(mu_);
+    all_.push_back(std::move(c));
+    return all_.back().get();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<done_ctx>> all_;
+};
+
+inline outcome wait_for(waiter& w, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(w.mu);
+  w.cv.wait_for(lock, timeout, [&] { return w.result.done; });
+  return w.result;
+}
 
 }  // namespace detail
 
 // A plugin's sink created against a fake_host and driven as the pipeline would drive it.
 class sink_under_test {
  public:
-  sink_under_test(fake_host& host, const isitup_plugin_v1* plugin, option_map given = {}) {
+  sink_under_test(fake_host& host, const isitup_plugin_v1* plugin, option_map given = {})
+      : host_(&host) {
     if (!plugin || !(plugin->kinds & ISITUP_KIND_SINK) || !plugin->sink) {
       error_ = "the plugin has no sink";
       return;
@@ -104,8 +155,9 @@ class sink_under_test {
     auto w = std::make_shared<detail::waiter>();
     w->records = std::move(records);
     w->batch = {sizeof(isitup_batch_v1), w->records.size(), w->records.data(), sequence_++};
-    ops_->write(instance_, &w->batch, &detail::waiter::batch_done, detail::waiter::ctx(w));
-    return w->wait(timeout);
+    ops_->write(instance_, &w->batch, &detail::done_ctx::batch_done,
+                ctxs_.add(w, host_, "batch write"));
+    return detail::wait_for(*w, timeout);
   }
   // Hands the sink state transitions and waits for the completion. A sink without
   // write_events: done is false and message says so.
@@ -124,6 +176,8 @@ class sink_under_test {
   }
 
  private:
+  fake_host* host_;
+  detail::done_ctxs ctxs_;  // freed after the destructor body destroyed the plugin
   const isitup_sink_ops_v1* ops_ = nullptr;
   std::unique_ptr<fake_options> options_;
   void* instance_ = nullptr;
@@ -134,7 +188,7 @@ class sink_under_test {
 // A plugin's check instance created against a fake_host; prepares checks and runs them.
 class check_under_test {
  public:
-  check_under_test(fake_host& host, const isitup_plugin_v1* plugin) {
+  check_under_test(fake_host& host, const isitup_plugin_v1* plugin) : host_(&host) {
     if (!plugin || !(plugin->kinds & ISITUP_KIND_CHECK) || !plugin->check) {
       error_ = "the plugin has no check";
       return;
@@ -190,8 +244,9 @@ class check_under_test {
     auto w = std::make_shared<detail::waiter>();
     w->inspect = inspect;
     const isitup_run_v1 run{sizeof run, scheduled_at_ms, timeout.count()};
-    ops_->start(instance_, check, &run, &detail::waiter::check_done, detail::waiter::ctx(w));
-    return w->wait(timeout + std::chrono::seconds(5));
+    ops_->start(instance_, check, &run, &detail::done_ctx::check_done,
+                ctxs_.add(w, host_, "check run"));
+    return detail::wait_for(*w, timeout + std::chrono::seconds(5));
   }
 
  private:
@@ -200,6 +255,8 @@ class check_under_test {
     std::unique_ptr<fake_options> options;
     std::chrono::milliseconds timeout;
   };
+  fake_host* host_;
+  detail::done_ctxs ctxs_;
   const isitup_check_ops_v1* ops_ = nullptr;
   void* instance_ = nullptr;
   std::string error_;
