@@ -1,0 +1,169 @@
+// alert_tracker with fake sinks: who gets which events, retries keep ids and order, and a
+// journal under state_dir hands undelivered events to the next tracker.
+#include "alert_tracker.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+namespace isitup {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// A sink that records what it is given and answers `retries` times ISITUP_RETRY first.
+struct fake_sink {
+  std::mutex mu;
+  std::vector<std::string> ids;      // event ids of accepted calls, in order
+  std::vector<std::string> offered;  // every event id offered, retries included
+  std::vector<std::string> checks;
+  int retries = 0;
+
+  static void write_events(void* self, const isitup_event_v1* const* events, size_t n,
+                           isitup_batch_done_fn done, void* ctx) {
+    auto& s = *static_cast<fake_sink*>(self);
+    uint32_t status = ISITUP_OK;
+    {
+      std::lock_guard lock(s.mu);
+      for (size_t i = 0; i < n; ++i) s.offered.emplace_back(events[i]->event_id);
+      if (s.retries > 0) {
+        --s.retries;
+        status = ISITUP_RETRY;
+      } else {
+        for (size_t i = 0; i < n; ++i) {
+          s.ids.emplace_back(events[i]->event_id);
+          s.checks.emplace_back(events[i]->check);
+        }
+      }
+    }
+    done(ctx, status, status == ISITUP_OK ? nullptr : "not now");
+  }
+  std::vector<std::string> delivered() {
+    std::lock_guard lock(mu);
+    return ids;
+  }
+};
+
+isitup_sink_ops_v1 ops_with_events() {
+  isitup_sink_ops_v1 ops{};
+  ops.struct_size = sizeof ops;
+  ops.write_events = &fake_sink::write_events;
+  return ops;
+}
+const isitup_sink_ops_v1 event_ops = ops_with_events();
+
+event_sink bind(const std::string& name, fake_sink& s, bool notifier = false) {
+  return event_sink{name, &event_ops, &s, nullptr, notifier};
+}
+
+record result(const std::string& check, int64_t at, bool up) {
+  record r;
+  r.agent = "a1";
+  r.location = "lab";
+  r.check = check;
+  r.plugin = "http_check";
+  r.target = "https://" + check + ".example/";
+  r.scheduled_at_ms = at;
+  r.up = up;
+  if (!up) {
+    r.error_kind = "connect";
+    r.error_message = "refused";
+  }
+  return r;
+}
+
+// Feeds `pattern` ('U'/'D') for `check` from `at`, one result a second; returns the next time.
+int64_t feed(alert_tracker& t, const std::string& check, const std::string& pattern, int64_t at) {
+  for (char c : pattern) {
+    t.observe(result(check, at, c == 'U'));
+    at += 1000;
+  }
+  return at;
+}
+
+bool eventually(const std::function<bool()>& ok) {
+  for (int i = 0; i < 200 && !ok(); ++i) std::this_thread::sleep_for(25ms);
+  return ok();
+}
+
+config::agent agent_config(const std::string& state_dir = "") {
+  config::agent cfg;
+  cfg.state_dir = state_dir;
+  return cfg;
+}
+
+TEST(alert_tracker, notifiers_get_only_the_checks_naming_them_others_get_all) {
+  fake_sink all, pager, other;
+  std::map<std::string, alert_settings> per_check;
+  per_check["shop"].notify = {"pager"};
+  alert_tracker t(agent_config(), per_check,
+                  {bind("stdout", all), bind("pager", pager, true), bind("other", other, true)});
+  t.start();
+  feed(t, "shop", "DDD", 1'000'000);
+  feed(t, "blog", "DDD", 1'000'000);  // not configured: defaults.alert, no notify
+  ASSERT_TRUE(eventually([&] { return all.delivered().size() == 2; }));
+  ASSERT_TRUE(eventually([&] { return pager.delivered().size() == 1; }));
+  EXPECT_TRUE(t.stop(5s));
+  EXPECT_THAT(pager.checks, ElementsAre("shop"));
+  EXPECT_THAT(other.delivered(), IsEmpty());
+  EXPECT_EQ(t.stats().transitions, 2u);
+}
+
+TEST(alert_tracker, a_retried_sink_gets_the_same_events_in_order) {
+  fake_sink s;
+  s.retries = 2;
+  alert_tracker t(agent_config(), {}, {bind("hook", s)});
+  t.start();
+  feed(t, "shop", "DDD UU DDD", 1'000'000);  // opened, resolved, opened
+  ASSERT_TRUE(eventually([&] { return s.delivered().size() == 3; }));
+  EXPECT_TRUE(t.stop(5s));
+  const auto ids = s.delivered();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 3u);
+  // Every offer before the first acceptance was of the first event, with its id.
+  EXPECT_EQ(s.offered.front(), ids.front());
+  const alert_stats st = t.stats();
+  EXPECT_EQ(st.retries, 2u);
+  EXPECT_EQ(st.delivered, 3u);
+  EXPECT_EQ(st.pending, 0u);
+}
+
+TEST(alert_tracker, undelivered_events_go_to_the_next_tracker_with_their_ids) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("isitup_tracker_test_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  std::vector<std::string> offered;
+  int64_t at = 1'000'000;
+  {
+    fake_sink down, fine;
+    down.retries = 1'000'000;  // its receiver never answers
+    alert_tracker t(agent_config(dir.string()), {}, {bind("hook", down), bind("log", fine)});
+    t.start();
+    at = feed(t, "shop", "DDDD", at);
+    ASSERT_TRUE(eventually([&] { return fine.delivered().size() == 1; }));
+    EXPECT_FALSE(t.stop(100ms));  // "hook" still owes the event
+    offered = down.offered;
+  }
+  ASSERT_FALSE(offered.empty());
+  fake_sink hook, log;
+  alert_tracker t(agent_config(dir.string()), {}, {bind("hook", hook), bind("log", log)});
+  t.start();
+  ASSERT_TRUE(eventually([&] { return hook.delivered().size() == 1; }));
+  EXPECT_EQ(hook.delivered()[0], offered[0]);  // the same id as before the restart
+  at = feed(t, "shop", "DDD", at);             // still down: the restored incident stays open
+  feed(t, "shop", "UU", at);                   // recovers: resolved once, to both
+  ASSERT_TRUE(eventually([&] { return log.delivered().size() == 1; }));
+  ASSERT_TRUE(eventually([&] { return hook.delivered().size() == 2; }));
+  EXPECT_TRUE(t.stop(5s));
+  EXPECT_THAT(log.delivered(), ElementsAre(hook.delivered()[1]));  // "log" had the opening
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace isitup
