@@ -167,9 +167,9 @@ class sink_under_test {
         !ops_->write_events)
       return outcome{false, ISITUP_ERROR, "the sink takes no events"};
     auto w = std::make_shared<detail::waiter>();
-    ops_->write_events(instance_, events.data(), events.size(), &detail::waiter::batch_done,
-                       detail::waiter::ctx(w));
-    return w->wait(timeout);
+    ops_->write_events(instance_, events.data(), events.size(), &detail::done_ctx::batch_done,
+                       ctxs_.add(w, host_, "events write"));
+    return detail::wait_for(*w, timeout);
   }
   uint32_t flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     return ops_->flush(instance_, timeout.count());
