@@ -246,12 +246,16 @@ void sender::finish_transfer(transfer* t, int curl_code) {
     active_.erase(check);  // destroys t
     delivery& d = queue.front();
     const std::string id = d.ev.event_id;
+    const int d_attempts = d.attempts;
     const std::string where = "POST " + settings_.safe_url + ": ";
     const clock::time_point now = clock::now();
     if (how == outcome::delivered) {
       settle_locked(d, how, {}, done);
       queue.pop_front();
       host_.counter_add("delivered", 1);
+      log(sdk::level::debug, where + reason + ", event " + id + " (check " + check +
+                                 ") delivered after " + std::to_string(d_attempts + 1) +
+                                 " attempt(s)");
     } else if (how == outcome::rejected) {
       const std::string msg = where + reason + ", event " + id + " (check " + check +
                               ") not retried: an answer other than 2xx, 5xx, 408 or 429 is final";
