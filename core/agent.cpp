@@ -370,6 +370,20 @@ bool agent::impl::shut_down() {
   return delivered;
 }
 
+std::string agent::impl::plugin_counters() const {
+  std::string out;
+  auto add = [&](const plugin_instance* p) {
+    if (!p || !p->ctx) return;
+    const std::string text = p->ctx->counters_text();
+    if (!text.empty())
+      out += (out.empty() ? "; counters: " : "; ") + p->ctx->label + " {" + text + "}";
+  };
+  for (const auto& [name, p] : check_plugins) add(p.get());
+  for (const auto& p : sinks) add(p.get());
+  for (const auto& p : sources) add(p.get());
+  return out;
+}
+
 void agent::impl::log_status() {
   const pipeline_stats p = pipe->stats();
   const scheduler_stats s = sched ? sched->stats() : scheduler_stats{};
@@ -377,12 +391,12 @@ void agent::impl::log_status() {
       "status: {} runs ({} up, {} down, {} ended by timeout); skipped {} busy, {} late, {} at "
       "max_in_flight, {} at a plugin's bound, {} queue full, {} previous run still inside the "
       "plugin; {} workers stuck in a plugin; queue {}/{}; delivered {}, lost {}, sink retries "
-      "{} ({} timed out, {} late completions ignored); {} repeated completions ignored",
+      "{} ({} timed out, {} late completions ignored); {} repeated completions ignored{}",
       s.fired, up.load(), down.load(), ended_by_host.load(), s.skipped_busy, s.skipped_late,
       s.skipped_capacity, skipped_plugin_bound.load(), skipped_queue_full.load(),
       skipped_in_plugin.load(), stuck_checks(clock.now_ms()).size(), p.held, p.capacity,
       p.delivered, p.lost, p.retries, p.timed_out, p.late,
-      completion_tickets::instance().refused_count());
+      completion_tickets::instance().refused_count(), plugin_counters());
 }
 
 bool agent::impl::plugin_has_room(uint32_t id) const {

@@ -185,6 +185,9 @@ struct agent::impl {
   // Waits for runs in flight (their timeout + grace at most), then delivers everything.
   bool shut_down();
   void log_status();
+  // "; counters: label {name=value, ...}; ..." of every plugin instance with a non-zero
+  // counter (counter_add), or empty.
+  std::string plugin_counters() const;
 
   // SIGHUP reload (agent_setup.cpp). Scheduler (main) thread.
   bool take_reload_request();

@@ -2,17 +2,42 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string_view>
 
 #include "codec.hpp"
 #include "record.hpp"
 
-void isitup_host_ctx::add(const std::string& name, int64_t delta) {
+void isitup_host_ctx::add(std::string_view name, int64_t delta) {
+  std::string clean(name.substr(0, max_counter_name));
+  for (char& c : clean)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') c = '_';
+  if (clean.empty()) clean = "_";
   std::lock_guard lock(mu_);
-  counters_[name] += delta;
+  auto found = counters_.find(clean);
+  if (found == counters_.end()) {
+    if (counters_.size() >= max_counters) clean = "other";
+    found = counters_.try_emplace(std::move(clean), 0).first;
+  }
+  // Saturating: a plugin's delta cannot overflow the sum.
+  int64_t& v = found->second;
+  if (__builtin_add_overflow(v, delta, &v))
+    v = delta > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+}
+
+std::string isitup_host_ctx::counters_text() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  for (const auto& [name, value] : counters_) {
+    if (value == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += name + "=" + std::to_string(value);
+  }
+  return out;
 }
 
 std::map<std::string, int64_t> isitup_host_ctx::counters() const {

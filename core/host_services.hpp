@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "options.hpp"
@@ -31,9 +32,15 @@ struct isitup_host_ctx {
   std::string label;  // "plugin.instance", the prefix of every log line
   submit_fn submit;   // set for sources
 
-  // Self-metrics: named counters, read by the status line.
-  void add(const std::string& name, int64_t delta);
+  // Self-metrics: named counters, read by the status line. Bounded: a name is cut to
+  // max_counter_name bytes with anything but [A-Za-z0-9_.-] made '_', and past
+  // max_counters distinct names the rest add up under "other".
+  static constexpr std::size_t max_counters = 32;
+  static constexpr std::size_t max_counter_name = 64;
+  void add(std::string_view name, int64_t delta);
   std::map<std::string, int64_t> counters() const;
+  // "name=value, ..." of the non-zero counters; empty when there are none.
+  std::string counters_text() const;
 
   // Log rate limiting: the same message at warn or above is printed at most once a second;
   // the number suppressed is appended to the next one printed.

@@ -167,4 +167,27 @@ checks:
   EXPECT_EQ(err.find("not delivered"), std::string::npos) << err;
 }
 
+TEST(plugin_faults, plugin_counters_are_in_the_status_line_and_bounded) {
+  isitup::test::temp_dir dir;
+  const std::string cfg = dir.write("agent.yml", R"(defaults: {interval: 100ms}
+checks:
+  - {name: counting, plugin: faulty_check, target: t, options: {mode: counters}}
+)");
+  isitup::test::child_process agent({agent_bin, "-c", cfg, "-p", plugin_folder(dir)});
+  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(agent.running()) << agent.err();
+  agent.signal(SIGTERM);
+  ASSERT_EQ(agent.wait(15s), 0) << agent.err();
+  const std::string err = agent.err();
+  const std::size_t at = err.rfind("status:");
+  ASSERT_NE(at, std::string::npos) << err;
+  const std::string status = err.substr(at, err.find('\n', at) - at);
+  EXPECT_NE(status.find("counters: faulty_check {c0="), std::string::npos) << status;
+  // 32 names kept, the other 8 and the hostile one add up under "other" (9 per run).
+  EXPECT_NE(status.find("c29="), std::string::npos) << status;
+  EXPECT_EQ(status.find("c39="), std::string::npos) << status;
+  EXPECT_NE(status.find("other="), std::string::npos) << status;
+  EXPECT_EQ(err.find("xxxxx\n"), std::string::npos) << "no line break from a counter name";
+}
+
 }  // namespace

@@ -7,6 +7,8 @@
  *   twice_later  calls done, then again from another thread 300 ms later
  *   hang         start() never returns (blocking) or done is never called (async)
  *   no_done      start() returns without calling done
+ *   counters     reports up, and adds 1 to each of 40 counters (c0..c39) and to one whose
+ *                name is 200 bytes with a line break
  */
 #include <isitup/plugin.h>
 #include <pthread.h>
@@ -25,10 +27,18 @@
 #define CHECK_FLAGS 0u
 #endif
 
-typedef enum mode { MODE_UP, MODE_TWICE, MODE_TWICE_LATER, MODE_HANG, MODE_NO_DONE } mode;
+typedef enum mode {
+  MODE_UP,
+  MODE_TWICE,
+  MODE_TWICE_LATER,
+  MODE_HANG,
+  MODE_NO_DONE,
+  MODE_COUNTERS
+} mode;
 
 typedef struct f_instance {
   const isitup_host_v1* host;
+  isitup_host_ctx* ctx;
 } f_instance;
 
 typedef struct f_check {
@@ -48,12 +58,12 @@ static void sleep_ms(long ms) {
 static uint32_t f_create(const isitup_host_v1* host, isitup_host_ctx* ctx, void** instance,
                          char* err, size_t err_cap) {
   f_instance* in = calloc(1, sizeof *in);
-  (void)ctx;
   if (!in) {
     snprintf(err, err_cap, "out of memory");
     return ISITUP_ERROR;
   }
   in->host = host;
+  in->ctx = ctx;
   *instance = in;
   return ISITUP_OK;
 }
@@ -77,9 +87,11 @@ static uint32_t f_prepare(void* instance, const isitup_check_spec_v1* spec, void
     c->m = MODE_HANG;
   } else if (strcmp(m, "no_done") == 0) {
     c->m = MODE_NO_DONE;
+  } else if (strcmp(m, "counters") == 0) {
+    c->m = MODE_COUNTERS;
   } else {
     free(c);
-    snprintf(err, err_cap, "mode must be up, twice, twice_later, hang or no_done");
+    snprintf(err, err_cap, "mode must be up, twice, twice_later, hang, no_done or counters");
     return ISITUP_ERROR;
   }
   *check = c;
@@ -100,8 +112,8 @@ static void* call_again(void* arg) {
 static void f_start(void* instance, void* check, const isitup_run_v1* run,
                     isitup_check_done_fn done, void* done_ctx) {
   const f_check* c = check;
+  const f_instance* in = instance;
   isitup_record_v1 r;
-  (void)instance;
   (void)run;
   isitup_record_init(&r);
   r.status = ISITUP_UP;
@@ -110,6 +122,20 @@ static void f_start(void* instance, void* check, const isitup_run_v1* run,
     case MODE_UP:
       done(done_ctx, &r);
       break;
+    case MODE_COUNTERS: {
+      char name[256];
+      int i;
+      for (i = 0; i < 40; ++i) {
+        snprintf(name, sizeof name, "c%d", i);
+        in->host->counter_add(in->ctx, name, 1);
+      }
+      memset(name, 'x', 200);
+      name[100] = '\n';
+      name[200] = '\0';
+      in->host->counter_add(in->ctx, name, 1);
+      done(done_ctx, &r);
+      break;
+    }
     case MODE_TWICE:
       done(done_ctx, &r);
       done(done_ctx, &r);
@@ -147,7 +173,7 @@ static void f_destroy(void* instance) { free(instance); }
 
 static const isitup_option_v1 f_options[] = {
     {sizeof(isitup_option_v1), "mode", ISITUP_OPT_STRING, 0, "up",
-     "up, twice, twice_later, hang or no_done"},
+     "up, twice, twice_later, hang, no_done or counters"},
 };
 
 static const isitup_check_ops_v1 f_check_ops = {
