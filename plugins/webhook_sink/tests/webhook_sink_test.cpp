@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "listener.hpp"
+#include "under_test.hpp"
 #include "webhook_receiver.hpp"
 #include "webhook_schema.hpp"
 #include "webhook_test_util.hpp"
@@ -79,6 +80,23 @@ TEST(webhook_sink, json_body_is_the_event_and_headers_carry_its_id) {
   EXPECT_EQ(reqs[0].header("x-isitup-signature"), "");  // no secret, no signature
   EXPECT_EQ(reqs[0].header("user-agent"), "isitup/0.1 (webhook_sink)");
   EXPECT_EQ(host.counter("delivered"), 1);
+  EXPECT_TRUE(host.problems().empty());
+}
+
+// The SDK's own driver (strict about completions: a second call is a problem) agrees.
+TEST(webhook_sink, completes_once_through_the_sdk_driver) {
+  fake_host host;
+  webhook_receiver rx(0, fail_first(1, 500));
+  sdk::testing::sink_under_test sink(host, isitup_plugin_entry(),
+                                     fast({{"url", rx.url()}, {"format", "discord"}}));
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  const webhook::event e = make_event("shop", "incident_opened", 1);
+  const abi_event view(e);
+  const auto outcome = sink.write_events({&view.v});
+  EXPECT_TRUE(outcome.done);
+  EXPECT_EQ(outcome.status, ISITUP_OK) << outcome.message;
+  EXPECT_EQ(rx.requests().size(), 2u);
+  EXPECT_EQ(sink.flush(), static_cast<uint32_t>(ISITUP_OK));
   EXPECT_TRUE(host.problems().empty());
 }
 
@@ -264,6 +282,7 @@ TEST(webhook_sink, receiver_down_then_up_gets_every_event_in_order_per_check) {
   for (const auto& b : batches)
     for (const webhook::event& e : b) sent[e.check].push_back(e.event_id);
   EXPECT_EQ(seen, sent);  // each exactly once, in order per check
+  EXPECT_TRUE(host.problems().empty());
 }
 
 TEST(webhook_sink, giving_up_hands_the_event_and_the_rest_of_its_check_back) {
@@ -394,6 +413,7 @@ TEST(webhook_sink, no_secret_reaches_a_log_line_or_a_completion) {
       EXPECT_EQ(l.message.find(s), std::string::npos) << l.message;
   }
   EXPECT_TRUE(named_host);
+  EXPECT_TRUE(host.problems().empty());
   for (const std::string& m : messages) {
     EXPECT_FALSE(m.empty());
     for (const std::string& s : secrets) EXPECT_EQ(m.find(s), std::string::npos) << m;
