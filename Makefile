@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test test-unit run-dev run-local rebuild-dev peek-data run-prod bench install format clean
+.PHONY: all deps configure build test test-unit test-sanitize fuzz run-dev run-local rebuild-dev peek-data run-prod bench install format clean
 
 all: build
 
@@ -25,6 +25,18 @@ test: build
 
 test-unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure --parallel $(JOBS) -L unit $(CTEST_ARGS)
+
+# The unit tests and the fuzz corpus replay again, built with ASan + UBSan in $(SANITIZE_DIR)
+# (scripts/test-sanitize.sh); any report fails. SANITIZE=thread runs the pipeline, scheduler
+# and agent tests under TSan instead.
+SANITIZE ?= address,undefined
+test-sanitize: deps
+	SANITIZE=$(SANITIZE) JOBS=$(JOBS) bash scripts/test-sanitize.sh
+
+# Each libFuzzer target for FUZZ_SECONDS (60) with clang in build-fuzz/ (fuzz/README.md).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 # The local development stack, all state in run/ (scripts/run-dev.sh): isitup-kafka-dev,
 # a throwaway PostgreSQL in run/pg, a test web server, a probe agent (config/dev.yml) showing

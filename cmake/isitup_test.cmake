@@ -1,7 +1,13 @@
 # isitup_test(<name> SOURCES ... LIBS ... [LABELS ...]): a GoogleTest binary whose tests ctest
 # discovers one by one (so `ctest -j` runs them in parallel). Usable from any folder.
 # Compile definitions give tests the source and build folders, the plugin folder and the
-# folder of test-only plugins.
+# folder of test-only plugins. A test labelled `unit` joins the `unit_tests` target, which the
+# sanitizer build (`make test-sanitize`) builds instead of everything; a unit test registered
+# without isitup_test() must join it itself.
+if(NOT TARGET unit_tests)
+  add_custom_target(unit_tests)
+endif()
+
 function(isitup_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
@@ -12,4 +18,7 @@ function(isitup_test name)
     ISITUP_PLUGIN_DIR="${ISITUP_PLUGIN_OUTPUT_DIR}"
     ISITUP_TEST_PLUGIN_DIR="${PROJECT_BINARY_DIR}/test-plugins")
   gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
+  if("unit" IN_LIST ARG_LABELS)
+    add_dependencies(unit_tests ${name})
+  endif()
 endfunction()

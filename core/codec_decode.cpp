@@ -440,8 +440,11 @@ bool decode_impl(std::string_view json, record& out, std::string& error) {
     return false;
   }
   // The in-place parse needs a writable, NUL-terminated copy (the input has no NUL: the end).
+  // RapidJSON's SSE2 scans load whole aligned 16-byte blocks, up to 15 bytes past the NUL: 16
+  // bytes of capacity beyond it keep those loads inside the (16-byte aligned) allocation.
   thread_local std::string text;
   if (text.capacity() > max_kept_copy && json.size() <= max_kept_copy) text = std::string();
+  text.reserve(json.size() + 16);
   text.assign(json);
   capture c;
   rapidjson::Reader reader;

@@ -39,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& path = domains_path();
   std::FILE* f = std::fopen(path.c_str(), "wb");
   require(f != nullptr, "the temporary domains file can be written");
-  require(std::fwrite(data, 1, size, f) == size && std::fclose(f) == 0,
+  require((size == 0 || std::fwrite(data, 1, size, f) == size) && std::fclose(f) == 0,
           "the temporary domains file is written");
   const std::string text = "agent: {id: fuzz}\ndomains_file: '" + path + "'\n";
   config::agent a;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,9 +58,11 @@ int main(int argc, char** argv) {
     }
     std::printf("replay: %s (%zu bytes)\n", path.c_str(), data.size());
     std::fflush(stdout);
-    // A copy of exactly `size` bytes, as libFuzzer passes it: reading past it is caught.
-    const std::vector<uint8_t> copy(data.begin(), data.end());
-    LLVMFuzzerTestOneInput(copy.data(), copy.size());
+    // A copy of exactly `size` bytes, as libFuzzer passes it: reading past it is caught. Never
+    // a null pointer, even for an empty input.
+    const std::unique_ptr<uint8_t[]> copy(new uint8_t[std::max<size_t>(data.size(), 1)]);
+    std::copy(data.begin(), data.end(), copy.get());
+    LLVMFuzzerTestOneInput(copy.get(), data.size());
   }
   std::printf("replay: %zu inputs, no failure\n", inputs.size());
   return 0;

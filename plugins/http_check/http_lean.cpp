@@ -58,6 +58,7 @@ struct lean_parser {
   }
   static int on_body(http_parser* p, const char* at, size_t len) {
     engine::job* j = job_of(p);
+    if (!j->conn->head_done) return 0;  // a body on an interim 1xx answer is not the answer's
     if (j->bytes + static_cast<int64_t>(len) > j->cfg->max_body_bytes) {
       j->too_large = true;
       return -1;

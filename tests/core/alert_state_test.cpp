@@ -33,7 +33,9 @@ struct feeder {
     for (char c : pattern) {
       if (c == ' ') continue;
       const std::string message = "refused #" + std::to_string((at - t0) / every);
-      const observation o{where, at, c == 'U', c == 'U' ? "" : "connect", c == 'U' ? "" : message};
+      // observation holds views: `message` must outlive it, not a temporary copy of it.
+      const observation o{where, at, c == 'U', c == 'U' ? "" : "connect",
+                          c == 'U' ? std::string_view() : std::string_view(message)};
       if (auto t = step(state, check, o, settings)) out.push_back(*t);
       at += every;
     }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make test-sanitize`: tests again in a build instrumented by sanitizers, in a build folder of
+# its own, building only what those tests need (the presets in CMakePresets.json). Any
+# sanitizer report stops the test process and fails the run.
+#   SANITIZE=address,undefined (default): ASan + UBSan in build-asan/, the unit tests and the
+#     fuzz corpus replay (`ctest -L 'unit|fuzz'`).
+#   SANITIZE=thread: TSan in build-tsan/, the pipeline, scheduler and timer unit tests and the
+#     agent and reload tests (real agents on 127.0.0.1), each binary run whole.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${JOBS:-$(nproc)}
+case ${SANITIZE:-address,undefined} in
+  address,undefined) preset=asan ;;
+  thread) preset=tsan ;;
+  *) echo "test-sanitize: SANITIZE is address,undefined or thread" >&2; exit 2 ;;
+esac
+
+[[ -f build-$preset/build.ninja ]] || cmake --preset "$preset"
+cmake --build --preset "$preset" --parallel "$jobs"
+
+if [[ $preset == asan ]]; then
+  ctest --preset asan --parallel "$jobs"
+  exit
+fi
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+failed=()
+for t in pipeline_test scheduler_test timer_wheel_test recurring_timer_test agent_test reload_test; do
+  echo "== $t"
+  "build-tsan/bin/$t" --gtest_brief=1 || failed+=("$t")
+done
+if ((${#failed[@]})); then
+  echo "test-sanitize: failed under TSan: ${failed[*]}" >&2
+  exit 1
+fi
