@@ -27,23 +27,25 @@ class http_check : public sdk::async_checks {
   // Main thread. Checks with equal options share one parsed copy of them.
   std::unique_ptr<sdk::prepared_check> prepare(const sdk::check_spec& spec) override {
     url_parts parts = parse_url(spec.target);
+    // https:// checks get a copy of the options of their own: it holds the TLS material.
+    const bool https = parts.scheme == "https";
     check_target t{std::move(parts), nullptr};
-    const std::string key = options_key(spec.options);
+    const std::string key = options_key(spec.options) + (https ? "\nhttps" : "");
     if (auto it = shared_.find(key); it != shared_.end()) t.config = it->second.lock();
     if (!t.config) {
-      t.config = make_config(spec.options);
+      std::shared_ptr<check_config> c = make_config(spec.options);
+      // CA stores and client identities are read here, once per file, and shared; never by
+      // a running check. Any redirect may lead to https://.
+      if (https || c->follow_redirects) {
+        if (c->tls_verify) c->ca = tls_.ca(c->ca_file);
+        if (!c->client_cert.empty()) c->identity = tls_.identity(c->client_cert, c->client_key);
+      }
+      t.config = std::move(c);
       if (shared_.size() >= sweep_at_) {
         std::erase_if(shared_, [](const auto& kv) { return kv.second.expired(); });
         sweep_at_ = std::max<size_t>(64, shared_.size() * 2);
       }
       shared_[key] = t.config;
-    }
-    // CA stores and client identities are read here, once per file, not by running checks.
-    // Any redirect may lead to https://.
-    const check_config& c = *t.config;
-    if (t.target.scheme == "https" || c.follow_redirects) {
-      if (c.tls_verify) t.ca = tls_.ca(c.ca_file);
-      if (!c.client_cert.empty()) t.identity = tls_.identity(c.client_cert, c.client_key);
     }
     if (spec.options.is_set("max_in_flight")) {
       const int64_t n = t.config->max_in_flight;

@@ -286,7 +286,7 @@ bool is_header_name(std::string_view name) {
 
 }  // namespace
 
-std::shared_ptr<const check_config> make_config(const sdk::options_view& o) {
+std::shared_ptr<check_config> make_config(const sdk::options_view& o) {
   auto c = std::make_shared<check_config>();
 
   c->method = o.string("method");

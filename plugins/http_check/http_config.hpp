@@ -66,6 +66,11 @@ struct check_config {
   int64_t max_in_flight = 0;
   bool force_curl = false;  // engine: curl
 
+  // The TLS material, set by the plugin when it makes the options of a check that may use
+  // TLS (https://, or redirects): read once per file, shared (http_tls.hpp); null otherwise.
+  std::shared_ptr<tls_source> ca;        // tls_verify: the CA store (ca_file or the default)
+  std::shared_ptr<tls_source> identity;  // client_cert (and client_key)
+
   // The lean HTTP/1.1 engine's request after the Host line (headers, blank line, body),
   // built once: as configured, and as GET without a body (after a 303).
   std::string lean_tail, lean_tail_get;
@@ -85,13 +90,10 @@ struct check_config {
   bool needs_body() const { return regex || regex_absent; }
 };
 
-// One configured check: its URL, its (shared) options, and the TLS material it uses (read
-// once per file when the check is prepared, shared; null when it needs none).
+// One configured check: its URL and its (shared) options.
 struct check_target {
   url_parts target;
   std::shared_ptr<const check_config> config;
-  std::shared_ptr<tls_source> ca;        // tls_verify: the CA store (ca_file or the default)
-  std::shared_ptr<tls_source> identity;  // client_cert (and client_key)
 };
 
 // The options every check accepts (declared to the host).
@@ -101,6 +103,6 @@ const std::vector<sdk::option>& declared_options();
 std::string options_key(const sdk::options_view& options);
 
 // Builds a check's options; throws std::invalid_argument with a message for the user.
-std::shared_ptr<const check_config> make_config(const sdk::options_view& options);
+std::shared_ptr<check_config> make_config(const sdk::options_view& options);
 
 }  // namespace isitup::http

@@ -85,8 +85,6 @@ void engine::submit(const check_target& check, std::chrono::milliseconds timeout
   auto* j = new job(check.config, std::move(done));
   j->deadline = clock::now() + timeout;
   j->target = check.target;
-  j->ca_source = check.ca;
-  j->identity_source = check.identity;
   {
     std::lock_guard lock(incoming_mu_);
     incoming_.push_back(j);
@@ -366,8 +364,8 @@ bool engine::setup_tls(job* j, CURL* e) {
   std::string error;
   j->ca_now.reset();
   j->identity_now.reset();
-  if (c.tls_verify && shared && j->ca_source) {
-    if (!(j->ca_now = j->ca_source->current(error))) {
+  if (c.tls_verify && shared && c.ca) {
+    if (!(j->ca_now = c.ca->current(error))) {
       finish(j, sdk::result::down("tls", error));
       return false;
     }
@@ -379,8 +377,8 @@ bool engine::setup_tls(job* j, CURL* e) {
   } else if (c.tls_verify && !c.ca_file.empty()) {
     curl_easy_setopt(e, CURLOPT_CAINFO, c.ca_file.c_str());
   }
-  if (shared && j->identity_source) {
-    if (!(j->identity_now = j->identity_source->current(error))) {
+  if (shared && c.identity) {
+    if (!(j->identity_now = c.identity->current(error))) {
       finish(j, sdk::result::down("tls", error));
       return false;
     }

@@ -58,8 +58,7 @@ struct engine::job {
   bool too_large = false;
   bool cert_seen = false;
   int64_t tls_not_after_ms = ISITUP_ABSENT_TIME;
-  // https hops: the check's TLS sources, and the versions installed by on_ssl_ctx.
-  std::shared_ptr<tls_source> ca_source, identity_source;
+  // https hops: the versions of the check's TLS material that on_ssl_ctx installs.
   std::shared_ptr<const tls_material> ca_now, identity_now;
   char error[CURL_ERROR_SIZE] = "";
 
