@@ -1,252 +1,281 @@
-// isitup-bench-http: the agent's HTTP throughput on loopback, next to nginx's own ceiling.
+// isitup-bench-http: the agent's HTTP(S) throughput on loopback, next to nginx's own ceiling.
 //
-// Starts nginx (two workers, listening on 127.0.0.1-4) and measures, in one run:
-//   1. the ceiling: wrk with "Connection: close" against the same page;
-//   2. fast: the agent checking 1000 distinct URLs every 100 ms, fresh connection per check;
-//   3. slow: 1000 URLs whose answer takes 2 s, due every 100 ms (so always in flight), plus
-//      20 fast URLs checked every second;
-//   4. memory: the agent's RSS with 100k configured checks against 1000;
-//   and the floor: a bare epoll loop doing only the syscalls of one fresh connection per
-//   request (socket, connect, epoll_ctl, send, recv, close), its CPU per connection.
-// Prints a Markdown table (bench/http/README.md keeps one). Bounded: about a minute.
-// Loopback only; not run in CI. Usage: isitup-bench-http [seconds per phase, default 10]
-#include <signal.h>
-#include <unistd.h>
+// A Google Benchmark program (--benchmark_list_tests, --benchmark_filter=REGEX,
+// --benchmark_repetitions=N and the other --benchmark_* flags work); each case runs once per
+// repetition (Iterations(1)) and reports its figures as counters, and a Markdown table of the
+// figures (medians when repeated) follows. Each case that states a ratio measures its
+// baseline itself, just before, so that a ratio never mixes two moments of a noisy machine.
+// Cases (nginx with two workers on 127.0.0.1-4 is started on first use):
+//   http_ceiling_wrk        wrk -H 'Connection: close' on plain http
+//   http_floor_syscalls     a bare epoll loop doing only the syscalls of a fresh connection
+//   http_plugin_lean/curl   the plugin alone in this process, 200 checks restarted on completion
+//   http_plugin_slow        the same with 1000 checks whose answer takes 2 s
+//   http_agent_fast         the agent, 1000 URLs every 10 ms (demand above the ceiling), vs wrk
+//   http_agent_slow         the agent, 1000 slow URLs always in flight plus 20 fast ones at 1 s
+//   http_memory_per_check   the agent's RSS with 100k configured checks against 1000
+//   https_agent_verify      the agent, 1000 https URLs every 10 ms with a 145-CA ca_file, vs wrk
+//                           on https, and the same with tls_verify: false (CPU ratio)
+//   https_plugin_verify/noverify  the plugin alone on https, verification on and off
+//   https_rss_in_flight     memory per TLS check in flight (1000 slow https checks at once)
+// Loopback only; not run in CI. --phase_seconds=N (default 5) sets each measuring window.
+#include <benchmark/benchmark.h>
 
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <iostream>
-#include <regex>
-#include <sstream>
+#include <cstring>
+#include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "plugin_inproc.hpp"
-#include "process.hpp"
 #include "syscall_floor.hpp"
-#include "testing/test_servers.hpp"
-
-using namespace std::chrono_literals;
-using isitup::http::testing::nginx_server;
-using isitup::test::child_process;
-using isitup::test::temp_dir;
 
 namespace {
 
-const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
-const std::string plugin_dir = ISITUP_PLUGIN_DIR;
-const std::vector<std::string> addresses = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"};
+using namespace isitup::bench;
 
-struct cpu_time {
-  double user = 0, sys = 0;
-  double total() const { return user + sys; }
-};
+std::vector<std::string> urls(size_t n, const char* path, bool tls = false) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(url(i, path, tls));
+  return out;
+}
 
-cpu_time cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  if (close == std::string::npos) return {};
-  std::istringstream fields(text.substr(close + 2));
-  std::string f;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::stoull(f);
-    if (i == 15) stime = std::stoull(f);
+std::string root(bool tls) {
+  const std::string u = url(0, "/", tls);
+  return u.substr(0, u.find('?'));
+}
+
+void report_cpu(benchmark::State& state, const char* prefix, double user_us, double sys_us) {
+  state.counters[std::string(prefix) + "cpu_us"] = user_us + sys_us;
+  state.counters[std::string(prefix) + "user_us"] = user_us;
+  state.counters[std::string(prefix) + "sys_us"] = sys_us;
+}
+
+void http_ceiling_wrk(benchmark::State& state) {
+  for (auto _ : state) state.counters["req_per_s"] = wrk_rate(root(false), phase_seconds);
+}
+
+void http_floor_syscalls(benchmark::State& state) {
+  for (auto _ : state) {
+    const floor_result f = syscall_floor(addresses, server().http_port, phase_seconds);
+    state.counters["conn_per_s"] = f.rate;
+    report_cpu(state, "", f.user_us, f.sys_us);
   }
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return {static_cast<double>(utime) / tick, static_cast<double>(stime) / tick};
 }
 
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  return 0;
+void plugin_case(benchmark::State& state, const std::vector<std::string>& targets, int seconds,
+                 const check_options& options) {
+  for (auto _ : state) {
+    const floor_result f = plugin_inproc(targets, seconds, options);
+    state.counters["checks_per_s"] = f.rate;
+    report_cpu(state, "", f.user_us, f.sys_us);
+  }
 }
 
-size_t count_lines(const std::string& path, const std::string& needle = "") {
-  std::ifstream in(path);
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line))
-    if (needle.empty() || line.find(needle) != std::string::npos) ++n;
-  return n;
+void http_plugin_lean(benchmark::State& state) {
+  plugin_case(state, urls(200, "/"), phase_seconds, {{"engine", "auto"}});
+}
+void http_plugin_curl(benchmark::State& state) {
+  plugin_case(state, urls(200, "/"), phase_seconds, {{"engine", "curl"}});
+}
+void http_plugin_slow(benchmark::State& state) {
+  plugin_case(state, urls(1000, "/slow"), 2 * phase_seconds, {{"engine", "auto"}});
 }
 
-struct snapshot {
-  std::chrono::steady_clock::time_point at;
-  cpu_time cpu;
-  size_t results;
+void http_agent_fast(benchmark::State& state) {
+  for (auto _ : state) {
+    const double ceiling = wrk_rate(root(false), phase_seconds);
+    // 1000 URLs every 10 ms: 100k checks/s offered, above any ceiling here, so the figure is
+    // what the agent manages (a run still in flight when due again is skipped).
+    std::string body = "defaults: {interval: 10ms, timeout: 2s}\ndomains:\n";
+    for (size_t i = 0; i < 1000; ++i) body += "  - " + url(i, "/") + "\n";
+    const agent_figures f = run_agent(body, phase_seconds);
+    state.counters["ceiling_per_s"] = ceiling;
+    state.counters["checks_per_s"] = f.rate;
+    state.counters["up_per_s"] = f.up_rate;
+    state.counters["ratio"] = ceiling > 0 ? f.rate / ceiling : 0;
+    report_cpu(state, "", f.cpu_us.user, f.cpu_us.sys);
+    state.counters["rss_mib"] = f.rss_mib;
+  }
+}
+
+void http_agent_slow(benchmark::State& state) {
+  for (auto _ : state) {
+    std::string body = "defaults: {interval: 100ms, timeout: 5s}\ndomains:\n";
+    for (size_t i = 0; i < 1000; ++i) body += "  - " + url(i, "/slow") + "\n";
+    body += "checks:\n";
+    for (size_t i = 0; i < 20; ++i)
+      body += "  - {name: fast-" + std::to_string(i) + ", target: \"" + url(i, "/") +
+              "\", interval: 1s, timeout: 1s}\n";
+    // The slow runs end in waves (every 2 s): a window of twice the phase keeps the error of
+    // counting one wave more or less small.
+    const agent_figures f = run_agent(body, 2 * phase_seconds, "\"check\":\"fast-");
+    state.counters["slow_checks_per_s"] = f.rate - f.marked_rate;
+    state.counters["fast_results_per_s_per_url"] = f.marked_rate / 20.0;
+    report_cpu(state, "", f.cpu_us.user, f.cpu_us.sys);
+  }
+}
+
+void http_memory_per_check(benchmark::State& state) {
+  for (auto _ : state) {
+    const long rss_1k = agent_rss_with_checks(1000), rss_100k = agent_rss_with_checks(100000);
+    state.counters["rss_1k_mib"] = static_cast<double>(rss_1k) / 1024.0;
+    state.counters["rss_100k_mib"] = static_cast<double>(rss_100k) / 1024.0;
+    state.counters["bytes_per_check"] = static_cast<double>(rss_100k - rss_1k) * 1024.0 / 99000.0;
+  }
+}
+
+std::string https_body(const std::string& options) {
+  std::string body = "defaults: {interval: 10ms, timeout: 5s}\nchecks:\n";
+  for (size_t i = 0; i < 1000; ++i)
+    body += "  - {name: c" + std::to_string(i) + ", target: \"" + url(i, "/", true) +
+            "\", options: " + options + "}\n";
+  return body;
+}
+
+void https_agent_verify(benchmark::State& state) {
+  for (auto _ : state) {
+    const double ceiling = wrk_rate(root(true), phase_seconds);
+    const agent_figures on = run_agent(https_body("{ca_file: " + ca_bundle() + "}"), phase_seconds);
+    const agent_figures off = run_agent(https_body("{tls_verify: false}"), phase_seconds);
+    state.counters["ceiling_per_s"] = ceiling;
+    state.counters["verify_checks_per_s"] = on.rate;
+    state.counters["verify_up_per_s"] = on.up_rate;
+    state.counters["noverify_up_per_s"] = off.up_rate;
+    state.counters["ratio"] = ceiling > 0 ? on.rate / ceiling : 0;
+    report_cpu(state, "verify_", on.cpu_us.user, on.cpu_us.sys);
+    state.counters["noverify_checks_per_s"] = off.rate;
+    report_cpu(state, "noverify_", off.cpu_us.user, off.cpu_us.sys);
+    state.counters["cpu_ratio"] =
+        off.cpu_us.total() > 0 ? on.cpu_us.total() / off.cpu_us.total() : 0;
+    state.counters["verify_rss_mib"] = on.rss_mib;
+  }
+}
+
+void https_plugin_verify(benchmark::State& state) {
+  plugin_case(state, urls(200, "/", true), phase_seconds, {{"ca_file", ca_bundle()}});
+}
+void https_plugin_noverify(benchmark::State& state) {
+  plugin_case(state, urls(200, "/", true), phase_seconds, {{"tls_verify", "false"}});
+}
+
+void https_rss_in_flight(benchmark::State& state) {
+  for (auto _ : state) {
+    const in_flight_memory m =
+        plugin_rss_in_flight(urls(1000, "/slow", true), {{"ca_file", ca_bundle()}});
+    state.counters["kib_per_run"] = m.kib_per_run;
+    state.counters["runs_up"] = static_cast<double>(m.up);
+  }
+}
+
+// Collects each case's counters (the median when repeated) for the table printed at the end.
+class table_reporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
+      std::string name = r.run_name.function_name;
+      for (const auto& [key, counter] : r.counters) figures_[name][key] = counter.value;
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+
+  void print_table() const {
+    if (figures_.empty()) return;
+    std::printf("\n| measure | value |\n| --- | --- |\n");
+    auto row = [&](const char* bench, const char* label, const char* format,
+                   std::initializer_list<const char*> keys) {
+      const auto it = figures_.find(bench);
+      if (it == figures_.end()) return;
+      double v[6] = {};
+      size_t i = 0;
+      for (const char* k : keys) {
+        const auto c = it->second.find(k);
+        v[i++] = c == it->second.end() ? 0 : c->second;
+      }
+      std::printf("| %s | ", label);
+      std::printf(format, v[0], v[1], v[2], v[3], v[4], v[5]);
+      std::printf(" |\n");
+    };
+    row("http_ceiling_wrk", "nginx ceiling, http, wrk -H 'Connection: close'", "%.0f req/s",
+        {"req_per_s"});
+    row("http_agent_fast", "agent, 1000 URLs every 10 ms, fresh connections",
+        "%.0f checks/s (%.0f up) = %.2fx the ceiling measured just before (%.0f req/s)",
+        {"checks_per_s", "up_per_s", "ratio", "ceiling_per_s"});
+    row("http_agent_fast", "agent CPU per check (fast), user + sys", "%.1f us (%.1f + %.1f)",
+        {"cpu_us", "user_us", "sys_us"});
+    row("http_agent_slow", "slow: 1000 URLs answering in 2 s, 20 fast alongside",
+        "%.0f checks/s; fast: %.2f results/s per URL; %.1f us CPU per check",
+        {"slow_checks_per_s", "fast_results_per_s_per_url", "cpu_us"});
+    row("http_floor_syscalls", "floor: bare epoll loop, syscalls of a fresh connection",
+        "%.0f conn/s, %.1f us (%.1f + %.1f)", {"conn_per_s", "cpu_us", "user_us", "sys_us"});
+    row("http_plugin_lean", "plugin alone, lean engine", "%.0f checks/s, %.1f us (%.1f + %.1f)",
+        {"checks_per_s", "cpu_us", "user_us", "sys_us"});
+    row("http_plugin_curl", "plugin alone, engine: curl", "%.0f checks/s, %.1f us (%.1f + %.1f)",
+        {"checks_per_s", "cpu_us", "user_us", "sys_us"});
+    row("http_plugin_slow", "plugin alone, 1000 slow checks", "%.0f checks/s, %.1f us",
+        {"checks_per_s", "cpu_us"});
+    row("http_memory_per_check", "agent RSS 1000 / 100k checks; per configured check",
+        "%.1f / %.1f MiB; %.0f bytes", {"rss_1k_mib", "rss_100k_mib", "bytes_per_check"});
+    row("https_agent_verify", "nginx TLS ceiling, https, wrk -H 'Connection: close'", "%.0f req/s",
+        {"ceiling_per_s"});
+    row("https_agent_verify", "agent, 1000 https URLs every 10 ms, verify on (ca_file, 145 CAs)",
+        "%.0f checks/s (%.0f up) = %.2fx the TLS ceiling",
+        {"verify_checks_per_s", "verify_up_per_s", "ratio"});
+    row("https_agent_verify", "agent CPU per https check: verify on / tls_verify: false",
+        "%.0f / %.0f us = %.2fx", {"verify_cpu_us", "noverify_cpu_us", "cpu_ratio"});
+    row("https_agent_verify", "agent, https, tls_verify: false", "%.0f checks/s (%.0f up)",
+        {"noverify_checks_per_s", "noverify_up_per_s"});
+    row("https_plugin_verify", "plugin alone, https verify on (145 CAs)",
+        "%.0f checks/s, %.0f us (%.0f + %.0f)", {"checks_per_s", "cpu_us", "user_us", "sys_us"});
+    row("https_plugin_noverify", "plugin alone, https tls_verify: false",
+        "%.0f checks/s, %.0f us (%.0f + %.0f)", {"checks_per_s", "cpu_us", "user_us", "sys_us"});
+    row("https_rss_in_flight", "memory per TLS check in flight (1000 at once)",
+        "%.1f KiB (%.0f of 1000 up)", {"kib_per_run", "runs_up"});
+  }
+
+ private:
+  std::map<std::string, std::map<std::string, double>> figures_;
 };
 
-std::string agent_config(const std::string& body, const std::string& results_path) {
-  return "agent: {id: bench, max_in_flight: 5000}\n"
-         "pipeline: {queue_size: 100000, batch_size: 2000, batch_delay: 100ms}\n" +
-         body +
-         "sinks:\n  - plugin: stdout_sink\n    options: {format: json, output: " + results_path +
-         "}\n";
-}
-
-double wrk_ceiling(int port, int seconds) {
-  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
-  const auto r =
-      isitup::test::run({"/usr/bin/wrk", "-t2", "-c64", "-d" + std::to_string(seconds) + "s", "-H",
-                         "Connection: close", url},
-                        std::chrono::seconds(seconds + 30));
-  std::smatch m;
-  if (std::regex_search(r.out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
-    return std::stod(m[1]);
-  std::cerr << "wrk failed: " << r.out << r.err << "\n";
-  return 0;
+void register_cases() {
+  using fn = void (*)(benchmark::State&);
+  const std::pair<const char*, fn> cases[] = {
+      {"http_ceiling_wrk", http_ceiling_wrk},
+      {"http_floor_syscalls", http_floor_syscalls},
+      {"http_plugin_lean", http_plugin_lean},
+      {"http_plugin_curl", http_plugin_curl},
+      {"http_plugin_slow", http_plugin_slow},
+      {"http_agent_fast", http_agent_fast},
+      {"http_agent_slow", http_agent_slow},
+      {"http_memory_per_check", http_memory_per_check},
+      {"https_agent_verify", https_agent_verify},
+      {"https_plugin_verify", https_plugin_verify},
+      {"https_plugin_noverify", https_plugin_noverify},
+      {"https_rss_in_flight", https_rss_in_flight},
+  };
+  for (const auto& [name, f] : cases)
+    benchmark::RegisterBenchmark(name, f)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int seconds = argc > 1 ? std::max(2, std::atoi(argv[1])) : 10;
-  nginx_server::options opts;
-  opts.extra_addresses = {addresses.begin() + 1, addresses.end()};
-  opts.worker_processes = 2;
-  opts.slow_seconds = 2.0;
-  nginx_server nginx(opts);
-  if (!nginx.ok()) {
-    std::cerr << "nginx: " << nginx.error() << "\n";
-    return 1;
+  // Our one flag, taken out before Google Benchmark sees the arguments.
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--phase_seconds=", 16) == 0)
+      phase_seconds = std::max(2, std::atoi(argv[i] + 16));
+    else
+      argv[kept++] = argv[i];
   }
-  const int port = nginx.http_port;
-  auto url = [&](size_t i, const char* path) {
-    return "http://" + addresses[i % addresses.size()] + ":" + std::to_string(port) + path +
-           "?n=" + std::to_string(i);
-  };
-  std::printf("nginx on %zu addresses, port %d; %d s per phase\n", addresses.size(), port, seconds);
-
-  // 1. nginx's ceiling with a fresh connection per request.
-  const double ceiling = wrk_ceiling(port, seconds);
-
-  // Runs the agent on `body`, measures from warm-up to the end of the phase.
-  auto run_agent = [&](const std::string& body, const std::string& fast_marker, int window,
-                       double& rate, cpu_time& cpu_us, long& rss, double* fast_rate) {
-    temp_dir dir;
-    const std::string results = (dir / "results.jsonl").string();
-    const std::string cfg = dir.write("agent.yml", agent_config(body, results));
-    child_process agent({agent_bin, "--config", cfg, "--plugins-dir", plugin_dir});
-    std::this_thread::sleep_for(3s);
-    const snapshot a{std::chrono::steady_clock::now(), cpu_seconds(agent.pid()),
-                     count_lines(results)};
-    const size_t fast_a = fast_marker.empty() ? 0 : count_lines(results, fast_marker);
-    std::this_thread::sleep_for(std::chrono::seconds(window));
-    const snapshot b{std::chrono::steady_clock::now(), cpu_seconds(agent.pid()),
-                     count_lines(results)};
-    const size_t fast_b = fast_marker.empty() ? 0 : count_lines(results, fast_marker);
-    rss = rss_kib(agent.pid());
-    agent.signal(SIGTERM);
-    agent.wait(15s);
-    const double span = std::chrono::duration<double>(b.at - a.at).count();
-    const double n = static_cast<double>(b.results - a.results);
-    rate = n / span;
-    if (n > 0) cpu_us = {(b.cpu.user - a.cpu.user) * 1e6 / n, (b.cpu.sys - a.cpu.sys) * 1e6 / n};
-    if (fast_rate) *fast_rate = static_cast<double>(fast_b - fast_a) / span;
-    if (n == 0 || std::getenv("ISITUP_BENCH_VERBOSE"))
-      std::cerr << "agent log:\n" << agent.err() << "\n";
-  };
-
-  // The floor: what only the syscalls of fresh connections cost here (syscall_floor.cpp).
-  const floor_result floor = syscall_floor(addresses, port, seconds);
-  // The plugin alone, in this process: 200 checks each restarted from its completion.
-  std::vector<std::string> inproc_urls;
-  for (size_t i = 0; i < 200; ++i) inproc_urls.push_back(url(i, "/"));
-  const floor_result lean = plugin_inproc(inproc_urls, seconds, "auto");
-  const floor_result curl = plugin_inproc(inproc_urls, seconds, "curl");
-  // ... and 1000 slow checks (2 s answers) always in flight, to split the slow run's CPU.
-  std::vector<std::string> slow_urls;
-  for (size_t i = 0; i < 1000; ++i) slow_urls.push_back(url(i, "/slow"));
-  const floor_result lean_slow = plugin_inproc(slow_urls, 2 * seconds, "auto");
-
-  // 2. Fast: 1000 distinct URLs every 100 ms (10k checks/s offered).
-  std::string fast = "defaults: {interval: 100ms, timeout: 2s}\ndomains:\n";
-  for (size_t i = 0; i < 1000; ++i) fast += "  - " + url(i, "/") + "\n";
-  double fast_rate = 0;
-  cpu_time fast_cpu;
-  long fast_rss = 0;
-  run_agent(fast, "", seconds, fast_rate, fast_cpu, fast_rss, nullptr);
-
-  // 3. Slow: 1000 URLs answering after 2 s, due every 100 ms (so each starts again as soon as
-  // its previous run ends: runs still in flight are skipped); 20 fast URLs every second.
-  std::string slow = "defaults: {interval: 100ms, timeout: 5s}\ndomains:\n";
-  for (size_t i = 0; i < 1000; ++i) slow += "  - " + url(i, "/slow") + "\n";
-  slow += "checks:\n";
-  for (size_t i = 0; i < 20; ++i)
-    slow += "  - {name: fast-" + std::to_string(i) + ", target: \"" + url(i, "/") +
-            "\", interval: 1s, timeout: 1s}\n";
-  double slow_rate = 0, fast_alongside = 0;
-  cpu_time slow_cpu;
-  long slow_rss = 0;
-  // The slow runs end in waves (every 2 s): a window of twice the phase keeps the error of
-  // counting one wave more or less small (1000 / window).
-  run_agent(slow, "\"check\":\"fast-", 2 * seconds, slow_rate, slow_cpu, slow_rss, &fast_alongside);
-  const double slow_only = slow_rate - fast_alongside;
-
-  // 4. Memory per configured check: 100k checks against 1000 (interval 1h: few runs).
-  auto rss_with = [&](size_t checks) {
-    temp_dir dir;
-    std::string domains;
-    for (size_t i = 0; i < checks; ++i) domains += url(i, "/") + "\n";
-    const std::string list = dir.write("domains.txt", domains);
-    const std::string cfg = dir.write(
-        "agent.yml",
-        agent_config("defaults: {interval: 1h, timeout: 5s}\ndomains_file: " + list + "\n",
-                     (dir / "results.jsonl").string()));
-    child_process agent({agent_bin, "--config", cfg, "--plugins-dir", plugin_dir});
-    // Measure once every check is prepared and scheduled ("running N checks"), at most 60 s.
-    const auto until = std::chrono::steady_clock::now() + 60s;
-    while (agent.err().find("running") == std::string::npos &&
-           std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(100ms);
-    std::this_thread::sleep_for(2s);
-    const long rss = rss_kib(agent.pid());
-    agent.signal(SIGTERM);
-    agent.wait(15s);
-    return rss;
-  };
-  const long rss_1k = rss_with(1000), rss_100k = rss_with(100000);
-  const double bytes_per_check = static_cast<double>(rss_100k - rss_1k) * 1024.0 / 99000.0;
-
-  std::printf("\n| measure | value | target |\n| --- | --- | --- |\n");
-  std::printf("| nginx ceiling, wrk -H 'Connection: close' | %.0f req/s | |\n", ceiling);
-  std::printf(
-      "| agent, 1000 URLs every 100 ms, fresh connections | %.0f checks/s (%.2fx ceiling) "
-      "| >= 0.7x |\n",
-      fast_rate, ceiling > 0 ? fast_rate / ceiling : 0.0);
-  std::printf("| agent CPU per check (fast), user + sys | %.1f us (%.1f + %.1f) | <= 6 us |\n",
-              fast_cpu.total(), fast_cpu.user, fast_cpu.sys);
-  std::printf("| agent RSS (fast) | %.1f MiB | |\n", static_cast<double>(fast_rss) / 1024.0);
-  std::printf("| slow: 1000 URLs answering in 2 s | %.0f checks/s | >= 450 |\n", slow_only);
-  std::printf("| slow: 20 fast URLs alongside, interval 1 s | %.2f results/s per URL | 1.00 |\n",
-              fast_alongside / 20.0);
-  std::printf("| agent CPU per check (slow run), user + sys | %.1f us (%.1f + %.1f) | |\n",
-              slow_cpu.total(), slow_cpu.user, slow_cpu.sys);
-  std::printf(
-      "| floor: bare epoll loop, syscalls of one fresh connection only | %.0f conn/s, "
-      "%.1f us (%.1f + %.1f) | |\n",
-      floor.rate, floor.user_us + floor.sys_us, floor.user_us, floor.sys_us);
-  std::printf(
-      "| plugin alone in-process, lean engine (auto) | %.0f checks/s, %.1f us (%.1f + %.1f) "
-      "| |\n",
-      lean.rate, lean.user_us + lean.sys_us, lean.user_us, lean.sys_us);
-  std::printf(
-      "| plugin alone in-process, engine: curl | %.0f checks/s, %.1f us (%.1f + %.1f) | |\n",
-      curl.rate, curl.user_us + curl.sys_us, curl.user_us, curl.sys_us);
-  std::printf(
-      "| plugin alone in-process, 1000 slow checks (lean) | %.0f checks/s, %.1f us "
-      "(%.1f + %.1f) | |\n",
-      lean_slow.rate, lean_slow.user_us + lean_slow.sys_us, lean_slow.user_us, lean_slow.sys_us);
-  std::printf("| agent RSS, 1000 / 100k configured checks | %.1f / %.1f MiB | |\n",
-              static_cast<double>(rss_1k) / 1024.0, static_cast<double>(rss_100k) / 1024.0);
-  std::printf("| memory per configured check at 100k | %.0f bytes | < 1024 |\n", bytes_per_check);
+  argc = kept;
+  register_cases();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  table_reporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.print_table();
+  benchmark::Shutdown();
   return 0;
 }

@@ -1,0 +1,173 @@
+#include "bench_support.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "process.hpp"
+
+using namespace std::chrono_literals;
+
+namespace isitup::bench {
+
+const std::vector<std::string> addresses = {"127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"};
+int phase_seconds = 5;
+
+namespace {
+
+const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
+const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+
+cpu_time cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return {};
+  std::istringstream fields(text.substr(close + 2));
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) stime = std::stoull(f);
+  }
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return {static_cast<double>(utime) / tick, static_cast<double>(stime) / tick};
+}
+
+size_t count_lines(const std::string& path, const std::string& needle = "") {
+  std::ifstream in(path);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line))
+    if (needle.empty() || line.find(needle) != std::string::npos) ++n;
+  return n;
+}
+
+std::string agent_config(const std::string& body, const std::string& results_path) {
+  return "agent: {id: bench, max_in_flight: 5000}\n"
+         "pipeline: {queue_size: 100000, batch_size: 2000, batch_delay: 100ms}\n" +
+         body +
+         "sinks:\n  - plugin: stdout_sink\n    options: {format: json, output: " + results_path +
+         "}\n";
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+http::testing::nginx_server& server() {
+  static http::testing::nginx_server* nginx = [] {
+    http::testing::nginx_server::options opts;
+    opts.extra_addresses = {addresses.begin() + 1, addresses.end()};
+    opts.worker_processes = 2;
+    opts.slow_seconds = 2.0;
+    auto* n = new http::testing::nginx_server(opts);  // lives until exit
+    if (!n->ok()) {
+      std::cerr << "nginx: " << n->error() << "\n";
+      std::exit(1);
+    }
+    return n;
+  }();
+  return *nginx;
+}
+
+const std::string& ca_bundle() {
+  static test::temp_dir dir;
+  static const std::string path = dir.write(
+      "bundle.pem", read_all("/etc/ssl/certs/ca-certificates.crt") + read_all(server().certs().ca));
+  return path;
+}
+
+std::string url(size_t i, const char* path, bool tls) {
+  return std::string(tls ? "https://" : "http://") + addresses[i % addresses.size()] + ":" +
+         std::to_string(tls ? server().https_port : server().http_port) + path +
+         "?n=" + std::to_string(i);
+}
+
+double wrk_rate(const std::string& target, int seconds) {
+  const auto r = test::run({"/usr/bin/wrk", "-t2", "-c64", "-d" + std::to_string(seconds) + "s",
+                            "-H", "Connection: close", target},
+                           std::chrono::seconds(seconds + 30));
+  std::smatch m;
+  if (std::regex_search(r.out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
+    return std::stod(m[1]);
+  std::cerr << "wrk failed: " << r.out << r.err << "\n";
+  return 0;
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  return 0;
+}
+
+agent_figures run_agent(const std::string& body, int seconds, const std::string& marker) {
+  test::temp_dir dir;
+  const std::string results = (dir / "results.jsonl").string();
+  const std::string cfg = dir.write("agent.yml", agent_config(body, results));
+  test::child_process agent({agent_bin, "--config", cfg, "--plugins-dir", plugin_dir});
+  std::this_thread::sleep_for(3s);
+  struct snapshot {
+    std::chrono::steady_clock::time_point at;
+    cpu_time cpu;
+    size_t results, up, marked;
+  };
+  auto take = [&] {
+    return snapshot{std::chrono::steady_clock::now(), cpu_seconds(agent.pid()),
+                    count_lines(results), count_lines(results, "\"status\":\"up\""),
+                    marker.empty() ? 0 : count_lines(results, marker)};
+  };
+  const snapshot a = take();
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  const snapshot b = take();
+  agent_figures f;
+  f.rss_mib = static_cast<double>(rss_kib(agent.pid())) / 1024.0;
+  agent.signal(SIGTERM);
+  agent.wait(15s);
+  const double span = std::chrono::duration<double>(b.at - a.at).count();
+  const double n = static_cast<double>(b.results - a.results);
+  f.rate = n / span;
+  f.up_rate = static_cast<double>(b.up - a.up) / span;
+  f.marked_rate = static_cast<double>(b.marked - a.marked) / span;
+  if (n > 0) f.cpu_us = {(b.cpu.user - a.cpu.user) * 1e6 / n, (b.cpu.sys - a.cpu.sys) * 1e6 / n};
+  if (n == 0 || std::getenv("ISITUP_BENCH_VERBOSE"))
+    std::cerr << "agent log:\n" << agent.err() << "\n";
+  return f;
+}
+
+long agent_rss_with_checks(size_t checks) {
+  test::temp_dir dir;
+  std::string domains;
+  for (size_t i = 0; i < checks; ++i) domains += url(i, "/") + "\n";
+  const std::string list = dir.write("domains.txt", domains);
+  const std::string cfg =
+      dir.write("agent.yml", agent_config("defaults: {interval: 1h, timeout: 5s}\n"
+                                          "domains_file: " +
+                                              list + "\n",
+                                          (dir / "results.jsonl").string()));
+  test::child_process agent({agent_bin, "--config", cfg, "--plugins-dir", plugin_dir});
+  // Measure once every check is prepared and scheduled ("running N checks"), at most 60 s.
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (agent.err().find("running") == std::string::npos &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(100ms);
+  std::this_thread::sleep_for(2s);
+  const long rss = rss_kib(agent.pid());
+  agent.signal(SIGTERM);
+  agent.wait(15s);
+  return rss;
+}
+
+}  // namespace isitup::bench
