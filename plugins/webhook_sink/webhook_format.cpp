@@ -304,7 +304,9 @@ std::string body_for(body_format f, const event& e) {
     case body_format::json:
       break;
   }
-  return e.json.empty() ? encode_json(e) : e.json;
+  // The host's text is JSON already; bytes that are not UTF-8 can only sit inside its strings,
+  // where U+FFFD keeps it JSON and makes it UTF-8 (which receivers' parsers insist on).
+  return e.json.empty() ? encode_json(e) : clean_utf8(e.json);
 }
 
 std::string signature(std::string_view secret, int64_t unix_seconds, std::string_view body) {

@@ -47,7 +47,8 @@ std::string slack_body(const event& e);
 // {"parse": []}}, every string cut to Discord's limits.
 std::string discord_body(const event& e);
 
-// The request body of an event in a format (json: e.json when set, else encode_json(e)).
+// The request body of an event in a format (json: e.json when set, with invalid UTF-8
+// replaced by U+FFFD; else encode_json(e)).
 std::string body_for(body_format f, const event& e);
 
 // The X-Isitup-Signature value: "t=<unix_seconds>,sha256=<hex HMAC-SHA256(secret,

@@ -107,6 +107,8 @@ TEST(webhook_json, the_body_is_the_hosts_event_text_when_it_has_one) {
   event e = make_event("shop", "incident_opened", 1);
   e.json = "{\"v\":1,\"from\":\"the host\"}";
   EXPECT_EQ(body_for(body_format::json, e), e.json);
+  e.json = "{\"v\":1,\"m\":\"bad \xff byte\"}";
+  EXPECT_EQ(body_for(body_format::json, e), "{\"v\":1,\"m\":\"bad \xEF\xBF\xBD byte\"}");
   e.json.clear();
   EXPECT_EQ(body_for(body_format::json, e), encode_json(e));
 }
