@@ -144,6 +144,23 @@ void agent::impl::set_up_sinks() {
                                        inst->ctx.get(), inst->plugin->is_notifier()});
     sinks.push_back(std::move(inst));
   }
+  // A notify name the config accepted but whose sink cannot take events would lose every
+  // notification quietly.
+  for (const config::check& c : cfg.checks) {
+    for (std::size_t i = 0; i < c.alert.notify.size(); ++i) {
+      const std::string& name = c.alert.notify[i];
+      const bool takes = std::any_of(event_sinks.begin(), event_sinks.end(),
+                                     [&](const event_sink& s) { return s.name == name; });
+      if (takes) continue;
+      const auto sec =
+          std::find_if(cfg.sinks.begin(), cfg.sinks.end(),
+                       [&](const config::plugin_section& s) { return s.name == name; });
+      throw config::config_error(i < c.notify_at.size() ? c.notify_at[i] : c.where,
+                                 "check '" + c.name + "': notify names sink '" + name + "' (" +
+                                     (sec == cfg.sinks.end() ? std::string("?") : sec->plugin) +
+                                     "), which takes no events");
+    }
+  }
   pipe = std::make_unique<pipeline>(
       pipeline_options{cfg.queue_size, cfg.batch_size, cfg.batch_delay_ms, cfg.sink_timeout_ms},
       std::move(bindings));

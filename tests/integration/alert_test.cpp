@@ -264,4 +264,22 @@ sinks:
   EXPECT_NE(agent->out().find("\"check\":\"blog\""), std::string::npos);  // others get results
 }
 
+TEST_F(alerts, notify_naming_a_sink_that_takes_no_events_is_a_config_error) {
+  const fs::path plugins = dir_ / "plugins";
+  fs::create_directory(plugins);
+  fs::copy_file(std::string(ISITUP_PLUGIN_DIR) + "/http_check.so", plugins / "http_check.so");
+  fs::copy_file(std::string(ISITUP_TEST_PLUGIN_DIR) + "/old_sink.so", plugins / "old_sink.so");
+  const std::string cfg = dir_.write("agent.yml", R"(checks:
+  - {name: shop, target: "https://shop.example/", alert: {notify: [legacy]}}
+sinks:
+  - {name: legacy, plugin: old_sink}
+)");
+  const auto r = isitup::test::run({agent_bin, "--check-config", cfg, "-p", plugins.string()}, 30s);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find(cfg + ":2:68: check 'shop': notify names sink 'legacy' (old_sink), which "
+                             "takes no events"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
