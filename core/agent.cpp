@@ -151,7 +151,7 @@ void agent::impl::complete(const run_ctx& run, record r) {
     x.location = cfg.location;
     x.check = c.cfg.name;
     x.plugin = c.cfg.plugin;
-    x.target = c.cfg.target;
+    x.target = c.cfg.shown_target;
     x.scheduled_at_ms = run.scheduled_ms;
     x.started_at_ms = started ? started : clock.now_ms();
   };

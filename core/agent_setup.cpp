@@ -16,6 +16,13 @@ namespace {
 
 constexpr int64_t progress_interval_ms = 5000;  // progress of a long set-up
 
+// A check's name in a message: cut to 100 characters with "…", so that a long name leaves
+// room for the reason.
+std::string shown_name(const std::string& name) {
+  constexpr std::size_t max_chars = 100;
+  return name.size() <= max_chars ? name : name.substr(0, max_chars) + "\u2026";
+}
+
 }  // namespace
 
 std::shared_ptr<loaded_plugin> agent::impl::load(const std::string& name,
@@ -80,7 +87,7 @@ std::unique_ptr<check_state> agent::impl::prepare_check(config::check c) {
   plugin_instance* inst = check_plugin(cc.plugin, cc.where);
   s->plugin = inst;
   s->options = options_for(cc.options, inst->plugin->check_schema(),
-                           "check '" + cc.name + "' (" + cc.plugin + ") options");
+                           "check '" + shown_name(cc.name) + "' (" + cc.plugin + ") options");
   const isitup_check_spec_v1 spec{sizeof(isitup_check_spec_v1),
                                   cc.name.c_str(),
                                   cc.target.c_str(),
@@ -90,10 +97,11 @@ std::unique_ptr<check_state> agent::impl::prepare_check(config::check c) {
   err[0] = '\0';
   if (inst->plugin->check_ops()->prepare(inst->instance, &spec, &s->handle, err, sizeof err) !=
       ISITUP_OK)
-    throw config::config_error(cc.where, "check '" + cc.name + "' (" + cc.plugin + "): " + err);
+    throw config::config_error(cc.where,
+                               "check '" + shown_name(cc.name) + "' (" + cc.plugin + "): " + err);
   if (cc.timeout_ms > cc.interval_ms)
     spdlog::warn("{}:{}: check '{}' has a timeout longer than its interval", cc.where.file,
-                 cc.where.line, cc.name);
+                 cc.where.line, shown_name(cc.name));
   return s;
 }
 

@@ -285,8 +285,9 @@ class loader {
     auto target = detail::domain_target(entry, why);
     if (!target) fail(where, path + ": " + why);
     check c;
-    c.name = entry;
+    c.name = without_userinfo(entry);
     c.plugin = default_check_plugin;
+    c.shown_target = redact_userinfo(*target);
     c.target = std::move(*target);
     c.interval_ms = a.interval_ms;
     c.timeout_ms = a.timeout_ms;
@@ -373,7 +374,8 @@ class loader {
         }
       }
       if (!has_target) fail(c.where, path + ": missing required key 'target'");
-      if (c.name.empty()) c.name = c.target;
+      if (c.name.empty()) c.name = without_userinfo(c.target);
+      c.shown_target = redact_userinfo(c.target);
       add_check(a, std::move(c));
     }
   }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "alert_settings.hpp"
@@ -81,9 +82,10 @@ option_values default_options(const std::vector<option_schema>& schema, const st
                               const location& where);
 
 struct check {
-  std::string name;    // unique; defaults to the target
-  std::string plugin;  // defaults to http_check
-  std::string target;
+  std::string name;          // unique; defaults to the target
+  std::string plugin;        // defaults to http_check
+  std::string target;        // as written: with the credentials of a user:password@ URL
+  std::string shown_target;  // target with its userinfo redacted: results, logs, errors
   int64_t interval_ms = 0;
   int64_t timeout_ms = 0;
   raw_options options;
@@ -136,6 +138,14 @@ struct agent {
   // $STATE_DIRECTORY (systemd's StateDirectory=). Empty: state is kept in memory only.
   std::string state_dir;
 };
+
+// `url` with the secret in its userinfo replaced: "https://user:***@host/"; a user alone
+// (often a token) becomes "https://***@host/". Text that is not scheme://authority... is
+// returned as it is.
+std::string redact_userinfo(std::string_view url);
+// `url` without its userinfo ("https://host/"): how checks are named after their target, so
+// that no credential becomes a Kafka or PostgreSQL key.
+std::string without_userinfo(std::string_view url);
 
 // Loads and validates a config file. Throws config_error. The file and its domains_file must
 // be regular files of at most limits.max_file_bytes (a FIFO or a device is refused without

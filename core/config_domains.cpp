@@ -88,6 +88,22 @@ std::string check_authority(std::string_view authority) {
 
 }  // namespace
 
+namespace {
+
+// Where the userinfo of a scheme://user:pw@host/... URL is: [begin, end) without the '@';
+// nullopt when there is none.
+std::optional<std::pair<std::size_t, std::size_t>> userinfo_span(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::nullopt;
+  const std::size_t begin = scheme_end + 3;
+  const std::size_t authority_end = std::min(url.find_first_of("/?#", begin), url.size());
+  const std::size_t at = url.substr(0, authority_end).rfind('@');
+  if (at == std::string_view::npos || at < begin) return std::nullopt;
+  return std::pair{begin, at};
+}
+
+}  // namespace
+
 std::optional<std::string> domain_target(std::string_view entry, std::string& why) {
   const std::string expected =
       "; expected a domain (example.com, example.com:8443) or an http:// or https:// URL";
@@ -98,7 +114,8 @@ std::optional<std::string> domain_target(std::string_view entry, std::string& wh
   for (char c : entry) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u == 0x7f) {
-      why = quote(entry) + " contains " + (c == ' ' ? "a space" : "a control character") + expected;
+      why = quote(redact_userinfo(entry)) + " contains " +
+            (c == ' ' ? "a space" : "a control character") + expected;
       return std::nullopt;
     }
   }
@@ -106,7 +123,7 @@ std::optional<std::string> domain_target(std::string_view entry, std::string& wh
   if (scheme_end != std::string_view::npos) {
     const std::string scheme = lowercase(entry.substr(0, scheme_end));
     if (scheme != "http" && scheme != "https") {
-      why = quote(entry) + ": scheme " + quote(scheme) +
+      why = quote(redact_userinfo(entry)) + ": scheme " + quote(scheme) +
             " is not supported here (domains are checked with http_check; use checks: with "
             "another plugin)" +
             expected;
@@ -115,7 +132,7 @@ std::optional<std::string> domain_target(std::string_view entry, std::string& wh
     const std::string_view rest = entry.substr(scheme_end + 3);
     const std::string reason = check_authority(rest.substr(0, rest.find_first_of("/?#")));
     if (!reason.empty()) {
-      why = quote(entry) + ": " + reason;
+      why = quote(redact_userinfo(entry)) + ": " + reason;
       return std::nullopt;
     }
     return std::string(entry);
@@ -133,7 +150,7 @@ std::optional<std::string> domain_target(std::string_view entry, std::string& wh
     }
   }
   if (!reason.empty()) {
-    why = quote(entry) + " is not a domain: " + reason + expected;
+    why = quote(redact_userinfo(entry)) + " is not a domain: " + reason + expected;
     return std::nullopt;
   }
   return "https://" + std::string(entry) + "/";
@@ -189,3 +206,23 @@ std::vector<domains_file_entry> read_domains_file(const std::string& path,
 }
 
 }  // namespace isitup::config::detail
+
+namespace isitup::config {
+
+std::string redact_userinfo(std::string_view url) {
+  const auto span = detail::userinfo_span(url);
+  if (!span) return std::string(url);
+  const std::string_view info = url.substr(span->first, span->second - span->first);
+  const std::size_t colon = info.find(':');
+  const std::string shown =
+      colon == std::string_view::npos ? "***" : std::string(info.substr(0, colon)) + ":***";
+  return std::string(url.substr(0, span->first)) + shown + std::string(url.substr(span->second));
+}
+
+std::string without_userinfo(std::string_view url) {
+  const auto span = detail::userinfo_span(url);
+  if (!span) return std::string(url);
+  return std::string(url.substr(0, span->first)) + std::string(url.substr(span->second + 1));
+}
+
+}  // namespace isitup::config

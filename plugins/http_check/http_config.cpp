@@ -16,11 +16,54 @@ namespace {
 
 using std::invalid_argument;
 
+// A value for a message: control characters as \xNN, cut to 100 characters with "…" so that
+// a long value leaves room for the reason (the host's error buffer holds 1 KiB).
+std::string shown(std::string_view text) {
+  constexpr std::size_t max_chars = 100;
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i == max_chars) {
+      out += "\u2026";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char code[8];
+      std::snprintf(code, sizeof code, "\\x%02x", c);
+      out += code;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+// A URL for a message: its userinfo's password as *** (a user alone, maybe a token, as ***),
+// then shown().
+std::string shown_url(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end != std::string_view::npos) {
+    const std::size_t begin = scheme_end + 3;
+    const std::size_t end = std::min(url.find_first_of("/?#", begin), url.size());
+    const std::size_t at = url.substr(0, end).rfind('@');
+    if (at != std::string_view::npos && at >= begin) {
+      const std::string_view info = url.substr(begin, at - begin);
+      const std::size_t colon = info.find(':');
+      const std::string redacted =
+          std::string(url.substr(0, begin)) +
+          (colon == std::string_view::npos ? "***" : std::string(info.substr(0, colon)) + ":***") +
+          std::string(url.substr(at));
+      return shown(redacted);
+    }
+  }
+  return shown(url);
+}
+
 int parse_status_number(const std::string& text, const std::string& item) {
   int value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size() || value < 100 || value > 599)
-    throw invalid_argument("expect_status: '" + item + "' is not a status from 100 to 599");
+    throw invalid_argument("expect_status: '" + shown(item) + "' is not a status from 100 to 599");
   return value;
 }
 
@@ -34,7 +77,7 @@ std::pair<int, int> parse_status_range(std::string item) {
   }
   const int lo = parse_status_number(item.substr(0, dash), item);
   const int hi = parse_status_number(item.substr(dash + 1), item);
-  if (lo > hi) throw invalid_argument("expect_status: range '" + item + "' is empty");
+  if (lo > hi) throw invalid_argument("expect_status: range '" + shown(item) + "' is empty");
   return {lo, hi};
 }
 
@@ -43,7 +86,7 @@ std::unique_ptr<re2::RE2> compile_regex(const std::string& pattern, const char* 
   opts.set_log_errors(false);
   opts.set_max_mem(8 << 20);
   auto re = std::make_unique<re2::RE2>(pattern, opts);
-  if (!re->ok()) throw invalid_argument(std::string(option) + ": " + re->error());
+  if (!re->ok()) throw invalid_argument(std::string(option) + ": " + shown(re->error()));
   return re;
 }
 
@@ -57,10 +100,12 @@ std::string parse_dns_server(const std::string& s) {
   std::string host = s, port = "53";
   if (!s.empty() && s.front() == '[') {
     const auto close = s.find(']');
-    if (close == std::string::npos) throw invalid_argument("dns_servers: bad address '" + s + "'");
+    if (close == std::string::npos)
+      throw invalid_argument("dns_servers: bad address '" + shown(s) + "'");
     host = s.substr(1, close - 1);
     if (close + 1 < s.size()) {
-      if (s[close + 1] != ':') throw invalid_argument("dns_servers: bad address '" + s + "'");
+      if (s[close + 1] != ':')
+        throw invalid_argument("dns_servers: bad address '" + shown(s) + "'");
       port = s.substr(close + 2);
     }
   } else if (std::count(s.begin(), s.end(), ':') == 1) {
@@ -70,11 +115,12 @@ std::string parse_dns_server(const std::string& s) {
   int p = 0;
   const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
   if (ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535)
-    throw invalid_argument("dns_servers: bad port in '" + s + "'");
+    throw invalid_argument("dns_servers: bad port in '" + shown(s) + "'");
   unsigned char buf[sizeof(in6_addr)];
   if (inet_pton(AF_INET, host.c_str(), buf) == 1) return host + ":" + port;
   if (inet_pton(AF_INET6, host.c_str(), buf) == 1) return "[" + host + "]:" + port;
-  throw invalid_argument("dns_servers: '" + s + "' is not an IP address (with optional :port)");
+  throw invalid_argument("dns_servers: '" + shown(s) +
+                         "' is not an IP address (with optional :port)");
 }
 
 bool is_ascii(const std::string& s) {
@@ -89,7 +135,7 @@ std::string to_a_label(const std::string& host, const std::string& url) {
   if (rc == IDN2_DISALLOWED)
     rc = idn2_to_ascii_8z(host.c_str(), &out, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
   if (rc != IDN2_OK)
-    throw invalid_argument("target '" + url + "': host '" + host +
+    throw invalid_argument("target '" + shown_url(url) + "': host '" + shown(host) +
                            "' is not a valid internationalized domain name: " + idn2_strerror(rc));
   std::string ascii(out);
   idn2_free(out);
@@ -133,7 +179,8 @@ url_parts parse_url(const std::string& url) {
   std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
   if (!u) throw std::bad_alloc();
   if (CURLUcode rc = curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK)
-    throw invalid_argument("target '" + url + "' is not a valid URL: " + curl_url_strerror(rc));
+    throw invalid_argument("target '" + shown_url(url) +
+                           "' is not a valid URL: " + curl_url_strerror(rc));
   url_parts out;
   char* part = nullptr;
   if (curl_url_get(u.get(), CURLUPART_SCHEME, &part, 0) == CURLUE_OK) {
@@ -142,9 +189,9 @@ url_parts parse_url(const std::string& url) {
   }
   std::transform(out.scheme.begin(), out.scheme.end(), out.scheme.begin(), ::tolower);
   if (out.scheme != "http" && out.scheme != "https")
-    throw invalid_argument("target '" + url + "' must be an http:// or https:// URL");
+    throw invalid_argument("target '" + shown_url(url) + "' must be an http:// or https:// URL");
   if (curl_url_get(u.get(), CURLUPART_HOST, &part, 0) != CURLUE_OK || !part || !*part)
-    throw invalid_argument("target '" + url + "' has no host");
+    throw invalid_argument("target '" + shown_url(url) + "' has no host");
   out.host = part;
   curl_free(part);
   if (out.host.size() > 2 && out.host.front() == '[')
@@ -158,7 +205,7 @@ url_parts parse_url(const std::string& url) {
   if (!is_ascii(out.host)) {
     out.host = to_a_label(out.host, url);
     if (curl_url_set(u.get(), CURLUPART_HOST, out.host.c_str(), 0) != CURLUE_OK)
-      throw invalid_argument("target '" + url + "' has a bad host");
+      throw invalid_argument("target '" + shown_url(url) + "' has a bad host");
   }
   if (curl_url_get(u.get(), CURLUPART_URL, &part, 0) == CURLUE_OK) {
     out.url = part;
@@ -182,7 +229,7 @@ url_parts parse_url(const std::string& url) {
   const auto at = authority == std::string::npos ? authority : out.url.find('/', authority + 3);
   if (at == std::string::npos || out.url.compare(at, path.size(), path) != 0 || at > 65535 ||
       path.size() > 65535)
-    throw invalid_argument("target '" + url + "' has a path this check cannot send");
+    throw invalid_argument("target '" + shown_url(url) + "' has a path this check cannot send");
   out.path_at = static_cast<uint16_t>(at);
   out.path_len = static_cast<uint16_t>(path.size());
   return out;
@@ -245,22 +292,6 @@ std::string options_key(const sdk::options_view& o) {
 
 namespace {
 
-// `text` with control characters as \xNN, for messages.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) {
-      char code[8];
-      std::snprintf(code, sizeof code, "\\x%02x", c);
-      out += code;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
-
 // Empty when `value` may go into a header as it is, else why not: a control character (CR
 // or LF would start a header or a request of the config's making). Tab is allowed.
 std::string header_value_problem(std::string_view value) {
@@ -292,19 +323,20 @@ std::shared_ptr<check_config> make_config(const sdk::options_view& o) {
   c->method = o.string("method");
   if (c->method.empty() || !std::all_of(c->method.begin(), c->method.end(),
                                         [](char ch) { return ch >= 'A' && ch <= 'Z'; }))
-    throw invalid_argument("method: '" + c->method + "' is not an HTTP method (e.g. GET, HEAD)");
+    throw invalid_argument("method: '" + shown(c->method) +
+                           "' is not an HTTP method (e.g. GET, HEAD)");
   curl_slist* headers = nullptr;
   std::vector<std::pair<std::string, std::string>> header_list;
   for (const auto& [name, value] : o.map("headers")) {
     header_list.emplace_back(name, value);
     if (!is_header_name(name)) {
       curl_slist_free_all(headers);
-      throw invalid_argument("headers: bad header name '" + printable(name) +
+      throw invalid_argument("headers: bad header name '" + shown(name) +
                              "' (letters, digits and !#$%&'*+-.^_`|~)");
     }
     if (const std::string why = header_value_problem(value); !why.empty()) {
       curl_slist_free_all(headers);
-      throw invalid_argument("headers: " + name + ": " + why);
+      throw invalid_argument("headers: " + shown(name) + ": " + why);
     }
     // "Name;" sends an empty header; "Name:" would remove curl's own.
     headers =
@@ -346,7 +378,7 @@ std::shared_ptr<check_config> make_config(const sdk::options_view& o) {
   else if (family == "ip6")
     c->family = ip_family::v6;
   else
-    throw invalid_argument("ip_protocol: '" + family + "' is not ip4 or ip6");
+    throw invalid_argument("ip_protocol: '" + shown(family) + "' is not ip4 or ip6");
   c->ip_fallback = o.boolean("ip_fallback");
   for (const std::string& server : o.list("dns_servers")) {
     c->dns_servers.push_back(parse_dns_server(server));
@@ -361,7 +393,7 @@ std::shared_ptr<check_config> make_config(const sdk::options_view& o) {
   if (c->max_in_flight < 1) throw invalid_argument("max_in_flight: must be at least 1");
   const std::string engine = o.string("engine");
   if (engine != "auto" && engine != "curl")
-    throw invalid_argument("engine: '" + engine + "' is not auto or curl");
+    throw invalid_argument("engine: '" + shown(engine) + "' is not auto or curl");
   c->force_curl = engine == "curl";
   c->host_header_set = std::any_of(header_list.begin(), header_list.end(),
                                    [](const auto& h) { return iequals(h.first, "host"); });

@@ -79,4 +79,64 @@ TEST(hostile_values, over_large_response_heads_are_protocol_errors_on_both_engin
   }
 }
 
+TEST(hostile_values, credentials_in_targets_are_used_but_never_shown_or_keyed) {
+  isitup::test::http_target_server server;
+  const std::string host = "127.0.0.1:" + std::to_string(server.port());
+  temp_dir dir;
+  const std::string cfg =
+      dir.write("agent.yml", "agent: {id: a}\ndomains:\n  - http://user:pw0pw0@" + host +
+                                 "/\nchecks:\n  - target: http://tok3n@" + host + "/t\n");
+  const auto r = run({agent_bin, "-c", cfg, "-p", plugin_dir, "--once"}, 15s);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  const auto rs = results(r.out);
+  ASSERT_EQ(rs.size(), 2u) << r.out;
+  EXPECT_EQ(rs[0].check, "http://" + host + "/");
+  EXPECT_EQ(rs[0].target, "http://user:***@" + host + "/");
+  EXPECT_EQ(rs[1].check, "http://" + host + "/t");
+  EXPECT_EQ(rs[1].target, "http://***@" + host + "/t");
+  for (const std::string secret : {"pw0pw0", "tok3n"}) {
+    EXPECT_EQ(r.out.find(secret), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
+  }
+  // The check itself still sends them: the last request was the token's.
+  EXPECT_NE(server.last_request().find("Authorization: Basic dG9rM246"), std::string::npos)
+      << server.last_request();
+
+  // Nor do they show in a config error about the target.
+  const std::string bad = dir.write(
+      "bad.yml", "agent: {id: a}\nchecks:\n  - target: \"http://bob:s3cr3t@127.0.0.1:99999/\"\n");
+  const auto e = run({agent_bin, "--check-config", bad, "-p", plugin_dir}, 15s);
+  EXPECT_EQ(e.code, 2) << e.err;
+  EXPECT_EQ(e.err.find("s3cr3t"), std::string::npos) << e.err;
+  EXPECT_NE(e.err.find("bob:***@"), std::string::npos) << e.err;
+  const std::string bad_domain =
+      dir.write("bad_domain.yml", "agent: {id: a}\ndomains: [\"http://bob:s3cr3t@h:99999/\"]\n");
+  const auto d = run({agent_bin, "--check-config", bad_domain, "-p", plugin_dir}, 15s);
+  EXPECT_EQ(d.code, 2) << d.err;
+  EXPECT_EQ(d.err.find("s3cr3t"), std::string::npos) << d.err;
+  EXPECT_NE(d.err.find("bob:***@"), std::string::npos) << d.err;
+}
+
+TEST(hostile_values, long_values_in_errors_are_cut_and_the_reason_kept) {
+  temp_dir dir;
+  const std::string long_name(8000, 'n');
+  const std::string long_path(8000, 'p');
+  const std::string cfg = dir.write(
+      "agent.yml", "agent: {id: a}\nchecks:\n  - name: " + long_name +
+                       "\n    target: http://127.0.0.1:1/\n    options: {method: \"get me\"}\n");
+  auto r = run({agent_bin, "--check-config", cfg, "-p", plugin_dir}, 15s);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("is not an HTTP method"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("n\u2026'"), std::string::npos) << r.err;
+  EXPECT_LT(r.err.size(), 600u) << r.err;
+
+  const std::string target = dir.write(
+      "target.yml", "agent: {id: a}\nchecks:\n  - {name: t, target: \"http://127.0.0.1:99999/" +
+                        long_path + "\"}\n");
+  r = run({agent_bin, "--check-config", target, "-p", plugin_dir}, 15s);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("is not a valid URL: "), std::string::npos) << r.err;
+  EXPECT_LT(r.err.size(), 600u) << r.err;
+}
+
 }  // namespace

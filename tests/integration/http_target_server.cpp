@@ -28,6 +28,11 @@ void http_target_server::set_raw_reply(std::string reply) {
   raw_reply_ = std::move(reply);
 }
 
+std::string http_target_server::last_request() {
+  std::lock_guard lock(mu_);
+  return last_request_;
+}
+
 void http_target_server::serve() {
   while (!stop_) {
     pollfd p{listener_.fd(), POLLIN, 0};
@@ -57,6 +62,7 @@ void http_target_server::answer(int fd) {
   {
     std::lock_guard lock(mu_);
     if (!raw_reply_.empty()) reply = raw_reply_;
+    last_request_ = head;
   }
   size_t sent = 0;
   while (sent < reply.size()) {

@@ -29,6 +29,8 @@ class http_target_server {
   // Every answer from now on is exactly `reply` (status line, headers and body as given),
   // e.g. "HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n"; empty goes back to set_status().
   void set_raw_reply(std::string reply);
+  // The head of the last request answered ("" before the first).
+  std::string last_request();
 
  private:
   void serve();
@@ -39,7 +41,8 @@ class http_target_server {
   std::atomic<long> requests_{0};
   std::atomic<int> status_{200};
   std::mutex mu_;
-  std::string raw_reply_;  // guarded by mu_
+  std::string raw_reply_;     // guarded by mu_
+  std::string last_request_;  // guarded by mu_
   std::thread thread_;
 };
 
