@@ -259,7 +259,7 @@ void sender::finish_transfer(transfer* t, int curl_code) {
     } else if (how == outcome::rejected) {
       const std::string msg = where + reason + ", event " + id + " (check " + check +
                               ") not retried: an answer other than 2xx, 5xx, 408 or 429 is final";
-      log(sdk::level::error, msg);
+      if (!d.b->message.empty()) log(sdk::level::error, msg);  // else the host logs it
       settle_locked(d, how, msg, done);
       queue.pop_front();
       host_.counter_add("rejected", 1);
@@ -278,7 +278,7 @@ void sender::finish_transfer(transfer* t, int curl_code) {
             seconds_text(std::chrono::duration_cast<std::chrono::milliseconds>(now - d.first_try)) +
             ": " + reason + "; it and " + std::to_string(queue.size() - 1) +
             " later event(s) of the check go back to the agent";
-        log(sdk::level::warn, msg);
+        if (!d.b->message.empty()) log(sdk::level::warn, msg);  // else the host logs it
         for (delivery& later : queue) settle_locked(later, outcome::retry, msg, done);
         queue.clear();
         host_.counter_add("gave_up", 1);

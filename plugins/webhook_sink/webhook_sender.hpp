@@ -8,6 +8,9 @@
 // event and every later event of its check complete with ISITUP_RETRY, so the host hands them
 // back in order. Other answers but 2xx are permanent: the event completes with ISITUP_ERROR.
 // Every retry of one event carries the same Idempotency-Key and X-Isitup-Event-Id.
+// Logs: the first failed attempt of an event (warn), later ones (debug), deliveries (debug). A
+// final failure is the completion's message, which the host logs; the sender logs it itself
+// only when its batch already carries another one.
 //
 // Threads: submit() and wait_idle() from any thread; completions run on the sender's thread
 // (or in the destructor, which completes whatever is left with ISITUP_RETRY).

@@ -241,12 +241,31 @@ TEST(webhook_sink, a_4xx_is_permanent_and_the_check_goes_on) {
   std::this_thread::sleep_for(300ms);  // time for retries that must not come
   EXPECT_EQ(rx.requests().size(), 1u);
   EXPECT_EQ(host.counter("rejected"), 1);
-  EXPECT_TRUE(host.logged("HTTP 404"));
-  EXPECT_TRUE(host.logged("POST http://127.0.0.1:" + std::to_string(rx.port()) + ":"));
+  EXPECT_EQ(p->message().rfind("POST http://127.0.0.1:" + std::to_string(rx.port()) + ": ", 0), 0u)
+      << p->message();
+  EXPECT_FALSE(host.logged("HTTP 404"));  // the host logs the message; not twice
   // The next event of the same check is not held up.
   auto next = sink.send({make_event("shop", "incident_resolved", 2)});
   ASSERT_TRUE(next->wait());
   EXPECT_EQ(next->status(), ISITUP_OK);
+}
+
+// A completion carries one message: a second final failure in the same call is logged.
+TEST(webhook_sink, every_final_failure_is_told_once) {
+  fake_host host;
+  webhook_receiver rx(0, [](const request&, size_t) { return answer{410, {}}; });
+  notifier sink(host, {{"url", rx.url()}});
+  const webhook::event a = make_event("a", "incident_opened", 1);
+  const webhook::event b = make_event("b", "incident_opened", 2);
+  auto p = sink.send({a, b});
+  ASSERT_TRUE(p->wait());
+  EXPECT_EQ(p->status(), ISITUP_ERROR);
+  const bool a_returned = p->message().find(a.event_id) != std::string::npos;
+  const webhook::event& other = a_returned ? b : a;
+  EXPECT_NE(p->message().find(a_returned ? a.event_id : b.event_id), std::string::npos);
+  EXPECT_TRUE(host.logged(other.event_id + " (check " + other.check + ") not retried"));
+  EXPECT_FALSE(host.logged((a_returned ? a : b).event_id));
+  EXPECT_EQ(host.counter("rejected"), 2);
 }
 
 TEST(webhook_sink, receiver_down_then_up_gets_every_event_in_order_per_check) {
@@ -405,7 +424,7 @@ TEST(webhook_sink, no_secret_reaches_a_log_line_or_a_completion) {
     messages.push_back(bad_url.error());
   }
   const auto logs = host.logs();
-  ASSERT_GE(logs.size(), 3u);  // retry, 4xx, give-up at least
+  ASSERT_GE(logs.size(), 2u);  // the first failed attempt of each event
   bool named_host = false;
   for (const auto& l : logs) {
     named_host = named_host || l.message.find("http://127.0.0.1:") != std::string::npos;
