@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 #include <string_view>
 #include <tuple>
+#include <vector>
 
 namespace isitup::pg {
 namespace {
@@ -269,6 +270,44 @@ bool copy_line(const isitup_record_v1& r, std::string& line, write_stats& stats)
   });
 }
 
+namespace {
+
+// libpq's parse errors quote the connection string: its passwords (a URI's user:password@,
+// a password= in its query or in key=value form) become *** before anyone sees the reason.
+std::string without_passwords(std::string reason, std::string_view connection) {
+  std::vector<std::string> secrets;
+  if (const std::size_t scheme = connection.find("://"); scheme != std::string_view::npos) {
+    const std::size_t begin = scheme + 3;
+    const std::size_t end = std::min(connection.find_first_of("/?", begin), connection.size());
+    const std::size_t at = connection.substr(0, end).rfind('@');
+    if (at != std::string_view::npos && at > begin) {
+      const std::string_view info = connection.substr(begin, at - begin);
+      if (const std::size_t colon = info.find(':'); colon != std::string_view::npos)
+        secrets.emplace_back(info.substr(colon + 1));
+    }
+  }
+  for (std::size_t at = connection.find("password"); at != std::string_view::npos;
+       at = connection.find("password", at + 1)) {
+    std::size_t i = at + 8;
+    while (i < connection.size() && connection[i] == ' ') ++i;
+    if (i >= connection.size() || connection[i] != '=') continue;
+    ++i;
+    while (i < connection.size() && connection[i] == ' ') ++i;
+    if (i < connection.size() && connection[i] == '\'') ++i;
+    const std::size_t value_end = std::min(connection.find_first_of(" &'", i), connection.size());
+    secrets.emplace_back(connection.substr(i, value_end - i));
+  }
+  for (const std::string& secret : secrets) {
+    if (secret.empty()) continue;
+    for (std::size_t at = reason.find(secret); at != std::string::npos;
+         at = reason.find(secret, at + 3))
+      reason.replace(at, secret.size(), "***");
+  }
+  return reason;
+}
+
+}  // namespace
+
 std::string build_conninfo(const std::string& connection, const std::string& sslmode,
                            int64_t connect_timeout_ms) {
   char* err = nullptr;
@@ -277,7 +316,7 @@ std::string build_conninfo(const std::string& connection, const std::string& ssl
     std::string reason = err ? err : "out of memory";
     PQfreemem(err);
     while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
-    throw std::invalid_argument("connection: " + reason);
+    throw std::invalid_argument("connection: " + without_passwords(reason, connection));
   }
   std::string out;
   bool has_timeout = false, has_app = false, has_keepalives = false;

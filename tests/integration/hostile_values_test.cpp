@@ -139,4 +139,23 @@ TEST(hostile_values, long_values_in_errors_are_cut_and_the_reason_kept) {
   EXPECT_LT(r.err.size(), 600u) << r.err;
 }
 
+TEST(hostile_values, a_malformed_postgresql_uri_does_not_print_its_password) {
+  temp_dir dir;
+  for (const std::string connection :
+       {"postgresql://bob:s3cr3t@[::1/db", "postgresql://bob:s3cr3t@[]/db",
+        "postgresql://bob@[::1/db?password=s3cr3t"}) {
+    SCOPED_TRACE(connection);
+    const std::string cfg = dir.write("agent.yml",
+                                      "agent: {id: a}\nsinks:\n  - plugin: pg_sink\n    options: "
+                                      "{connection: \"" +
+                                          connection + "\"}\n");
+    const auto r = run({agent_bin, "--check-config", cfg, "-p", plugin_dir}, 15s);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("agent.yml:3:5: sink 'pg_sink': connection: "), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("***"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("s3cr3t"), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
