@@ -13,6 +13,7 @@
 #include "alert_journal.hpp"
 #include "alert_state.hpp"
 #include "codec.hpp"
+#include "completion_tickets.hpp"
 #include "host_services.hpp"
 
 namespace isitup {
@@ -198,9 +199,17 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
           for (const auto& ev : c->events) c->views.push_back(ev->view());
           for (const auto& v : c->views) c->pointers.push_back(&v);
           const event_sink& k = sinks[c->sink].sink;  // sinks never change after start
+          // A ticket, not the pointer: a second completion is refused (completion_tickets).
+          const sink_queue& q = sinks[c->sink];
+          void* ticket = completion_tickets::instance().issue(
+              c.get(), completion_tickets::intern(q.sink.ctx ? q.sink.ctx->label : q.sink.name));
+          if (!ticket) {
+            complete(*c, ISITUP_RETRY, "too many completions outstanding");
+            continue;
+          }
           call* raw = c.release();
           k.ops->write_events(k.instance, raw->pointers.data(), raw->pointers.size(),
-                              &impl::on_done, raw);
+                              &impl::on_done, ticket);
         }
         lock.lock();
         continue;
@@ -213,8 +222,14 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     }
   }
 
-  static void on_done(void* ctx, uint32_t status, const char* message) {
-    std::unique_ptr<call> c(static_cast<call*>(ctx));
+  static void on_done(void* ticket, uint32_t status, const char* message) {
+    completion_tickets& tickets = completion_tickets::instance();
+    const completion_tickets::redeemed got = tickets.redeem(ticket);
+    if (!got.state) {
+      tickets.refused(got);
+      return;
+    }
+    std::unique_ptr<call> c(static_cast<call*>(got.state));
     c->owner->complete(*c, status, message);
   }
 

@@ -1,6 +1,7 @@
 // alert_tracker with fake sinks: who gets which events, retries keep ids and order, and a
 // journal under state_dir hands undelivered events to the next tracker.
 #include "alert_tracker.hpp"
+#include "completion_tickets.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -25,6 +26,7 @@ struct fake_sink {
   std::vector<std::string> offered;  // every event id offered, retries included
   std::vector<std::string> checks;
   int retries = 0;
+  bool twice = false;  // every completion is called twice
 
   static void write_events(void* self, const isitup_event_v1* const* events, size_t n,
                            isitup_batch_done_fn done, void* ctx) {
@@ -44,6 +46,7 @@ struct fake_sink {
       }
     }
     done(ctx, status, status == ISITUP_OK ? nullptr : "not now");
+    if (s.twice) done(ctx, ISITUP_OK, nullptr);
   }
   std::vector<std::string> delivered() {
     std::lock_guard lock(mu);
@@ -132,6 +135,19 @@ TEST(alert_tracker, a_retried_sink_gets_the_same_events_in_order) {
   EXPECT_EQ(st.retries, 2u);
   EXPECT_EQ(st.delivered, 3u);
   EXPECT_EQ(st.pending, 0u);
+}
+
+TEST(alert_tracker, a_second_completion_of_write_events_is_refused_and_counted) {
+  fake_sink s;
+  s.twice = true;
+  const uint64_t before = completion_tickets::instance().refused_count();
+  alert_tracker t(agent_config(), {}, {bind("hook", s)});
+  t.start();
+  feed(t, "shop", "DDD UU", 1'000'000);  // opened, resolved
+  ASSERT_TRUE(eventually([&] { return s.delivered().size() == 2; }));
+  EXPECT_TRUE(t.stop(5s));
+  EXPECT_EQ(t.stats().delivered, 2u) << "each call counted once";
+  EXPECT_GE(completion_tickets::instance().refused_count() - before, 1u);
 }
 
 TEST(alert_tracker, undelivered_events_go_to_the_next_tracker_with_their_ids) {

@@ -21,6 +21,22 @@
  * the pipeline thread of that sink instance and write_events() from the event thread; source
  * start/stop from the main thread and ack() from a pipeline thread. Completions (isitup_check_done_fn, isitup_batch_done_fn) and host
  * services may be called from any thread.
+ *
+ * What the host guarantees, also to a plugin that breaks these rules:
+ * - A completion's done_ctx is a ticket, not a pointer: calling a completion a second time,
+ *   or after the host ended the run or write, is refused, logged (rate-limited) and counted;
+ *   it never touches freed memory. Any done_ctx value is safe to pass.
+ * - A check is never started again while its previous start() has not returned. A run with
+ *   no result by its timeout + 1 s is reported as "timeout" by the host; the run's completion
+ *   is void from then on. A blocking start() that has not returned then keeps its worker
+ *   thread (logged; another thread takes its place, up to a bound) and the check's runs are
+ *   skipped and counted until it returns. At shutdown (and with --once) the host waits for
+ *   such a start() until its timeout + 1 s, then gives up: it names the check, leaves the
+ *   thread behind, and neither releases the check nor destroys the instance.
+ * - A sink write not completed within the agent's pipeline.sink_timeout is sent again (as
+ *   for ISITUP_RETRY); the batch stays valid for the sink until its late completion, which
+ *   is ignored.
+ * - A blocking start() that returns without calling done yields a down result "internal".
  */
 #ifndef ISITUP_PLUGIN_H
 #define ISITUP_PLUGIN_H
@@ -207,7 +223,9 @@ typedef struct isitup_host_v1 {
   uint32_t (*submit)(isitup_host_ctx* ctx, const isitup_record_v1* const* records, size_t count,
                      uint64_t token);
 
-  /* Adds delta to a named counter of this instance (self-metrics, shown in the status line). */
+  /* Adds delta to a named counter of this instance (self-metrics, shown in the agent's 60 s
+   * status line). At most 32 names per instance (further ones add up under "other"); a name
+   * is cut to 64 bytes and characters other than [A-Za-z0-9_.-] become '_'. Any thread. */
   void (*counter_add)(isitup_host_ctx* ctx, const char* name, int64_t delta);
 } isitup_host_v1;
 
@@ -231,7 +249,8 @@ typedef struct isitup_run_v1 {
 } isitup_run_v1;
 
 /* Called exactly once per start(), from any thread, with the outcome. `result` and its strings
- * are owned by the plugin and need only stay valid during the call. */
+ * are owned by the plugin and need only stay valid during the call. Further calls are ignored
+ * (and counted), as is a call after the host reported the run as timed out. */
 typedef void (*isitup_check_done_fn)(void* done_ctx, const isitup_record_v1* result);
 
 /* Set in isitup_check_ops_v1.flags: start() blocks until the check is done, so the host calls
@@ -253,7 +272,9 @@ typedef struct isitup_check_ops_v1 {
                       size_t err_cap);
   /* Start one run. Async plugins return at once and call done later from any thread; with
    * ISITUP_CHECK_BLOCKING the call itself may block (on a host worker thread) and must call
-   * done before it returns. The host never starts a check again before its done. */
+   * done before it returns. The host never runs one check twice at once: it does not start a
+   * check again before its previous start() has returned and the run has ended (by done, or
+   * by the host's timeout: see the guarantees at the top). */
   void (*start)(void* instance, void* check, const isitup_run_v1* run, isitup_check_done_fn done,
                 void* done_ctx);
   /* Free a prepared check; no run of it is in flight. Main thread. */
@@ -265,7 +286,9 @@ typedef struct isitup_check_ops_v1 {
 
 /* ---------------------------------------------------------------- sink plugins */
 
-/* Called exactly once per write(), from any thread: ISITUP_OK when the batch is durable,
+/* Called exactly once per write() (further calls are ignored and counted; so is a call after
+ * pipeline.sink_timeout, when the host has sent the batch again), from any thread: ISITUP_OK
+ * when the batch is durable,
  * ISITUP_RETRY to have the host send the same batch again after a backoff, ISITUP_ERROR when
  * it can never be written (the host counts and logs the records as lost). `message` may be
  * NULL on success. */
