@@ -17,7 +17,7 @@ namespace isitup::test {
 
 std::string kafka_dev_binary() { return std::string(ISITUP_BINARY_DIR) + "/bin/isitup-kafka-dev"; }
 
-kafka_broker::kafka_broker(kafka_broker_options options) {
+kafka_broker::kafka_broker(kafka_broker_options options, const kafka_tls& tls) {
   std::vector<std::string> argv{kafka_dev_binary(), "--brokers", std::to_string(options.brokers)};
   for (const std::string& t : options.topics) {
     argv.push_back("--topic");
@@ -26,6 +26,10 @@ kafka_broker::kafka_broker(kafka_broker_options options) {
   if (options.port > 0) {
     argv.push_back("--port");
     argv.push_back(std::to_string(options.port));
+  }
+  if (!tls.cert.empty()) {
+    argv.insert(argv.end(), {"--tls", tls.cert, tls.key});
+    if (!tls.client_ca.empty()) argv.insert(argv.end(), {"--client-ca", tls.client_ca});
   }
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)

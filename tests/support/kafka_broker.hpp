@@ -20,11 +20,17 @@ struct kafka_broker_options {
   int port = 0;                     // also accept bootstrap connections on 127.0.0.1:port
 };
 
+// When cert is set (PEM files): the brokers speak TLS only (isitup-kafka-dev --tls), and with
+// client_ca they require a client certificate issued by it.
+struct kafka_tls {
+  std::string cert, key, client_ca;
+};
+
 class kafka_broker {
  public:
   // Starts the broker and waits (at most 10 s) for its bootstrap line; throws
   // std::runtime_error with its stderr when it does not come.
-  explicit kafka_broker(kafka_broker_options options = {});
+  explicit kafka_broker(kafka_broker_options options = {}, const kafka_tls& tls = {});
   ~kafka_broker();  // stop()
   kafka_broker(const kafka_broker&) = delete;
   kafka_broker& operator=(const kafka_broker&) = delete;

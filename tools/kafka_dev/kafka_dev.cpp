@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "forwarder.hpp"
+#include "tls_front.hpp"
 
 namespace {
 
@@ -243,7 +244,8 @@ int main(int argc, char** argv) {
       "isitup-kafka-dev: a Kafka-protocol broker for DEVELOPMENT AND TESTS ONLY, NOT FOR "
       "PRODUCTION.\n"
       "It runs librdkafka's mock cluster: data is kept in memory only (about 5 MB per "
-      "partition, older messages are dropped), there is no TLS, no SASL and no admin API;\n"
+      "partition, older messages are dropped), no SASL and no admin API; with --tls every "
+      "broker is reached over TLS only;\n"
       "topics are auto-created with 4 partitions. Brokers listen on 127.0.0.1 (random ports). "
       "The first line on stdout is the bootstrap servers list.\n\n" +
       std::string(commands_help)};
@@ -265,6 +267,17 @@ int main(int argc, char** argv) {
                  "so clients can be configured before the broker starts; printed as the "
                  "bootstrap list")
       ->check(CLI::Range(0, 65535));
+  std::vector<std::string> tls_files;
+  std::string client_ca;
+  app.add_option("--tls", tls_files,
+                 "Serve the Kafka protocol over TLS only: CERT (PEM, with its chain) and KEY "
+                 "(PEM, unencrypted) of the brokers; each broker gets a TLS port and Metadata "
+                 "names only those")
+      ->expected(2)
+      ->type_name("CERT KEY");
+  app.add_option("--client-ca", client_ca,
+                 "With --tls: require a client certificate issued by this CA (PEM)")
+      ->needs("--tls");
   app.add_option("--bootstrap-file", bootstrap_file,
                  "Also write the bootstrap servers list to this file (atomically)");
   CLI11_PARSE(app, argc, argv);
@@ -291,8 +304,26 @@ int main(int argc, char** argv) {
       if (r != "ok") throw std::runtime_error("--topic " + t + ": " + r);
     }
     std::unique_ptr<isitup::kafka_dev::forwarder> fwd;
+    std::unique_ptr<isitup::kafka_dev::tls_context> tls;
+    std::vector<std::unique_ptr<isitup::kafka_dev::tls_front>> fronts;
+    isitup::kafka_dev::port_map tls_ports;
     std::string bootstrap = cluster.bootstraps();
-    if (port > 0) {
+    if (!tls_files.empty()) {
+      tls = std::make_unique<isitup::kafka_dev::tls_context>(tls_files[0], tls_files[1], client_ca);
+      std::string list;
+      for (std::istringstream in(bootstrap); std::getline(in, list, ',');) {
+        const int upstream = std::stoi(list.substr(list.rfind(':') + 1));
+        fronts.push_back(std::make_unique<isitup::kafka_dev::tls_front>(fronts.empty() ? port : 0,
+                                                                        upstream, *tls));
+        tls_ports[upstream] = fronts.back()->port();
+      }
+      bootstrap.clear();
+      for (const auto& f : fronts) {
+        f->start(tls_ports);
+        bootstrap +=
+            (bootstrap.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(f->port());
+      }
+    } else if (port > 0) {
       const std::string first = bootstrap.substr(0, bootstrap.find(','));
       const int upstream = std::stoi(first.substr(first.rfind(':') + 1));
       fwd = std::make_unique<isitup::kafka_dev::forwarder>(port, upstream);
@@ -301,9 +332,10 @@ int main(int argc, char** argv) {
     if (!bootstrap_file.empty()) write_file_atomically(bootstrap_file, bootstrap);
     say(bootstrap);
     std::fprintf(stderr,
-                 "isitup-kafka-dev: %d broker(s) at %s (development and tests only); "
+                 "isitup-kafka-dev: %d broker(s) at %s%s%s (development and tests only); "
                  "commands on stdin, 'help' lists them; SIGTERM stops\n",
-                 brokers, cluster.bootstraps().c_str());
+                 brokers, cluster.bootstraps().c_str(), tls ? ", over TLS at " : "",
+                 tls ? bootstrap.c_str() : "");
 
     bool stdin_open = true;
     std::string pending;
@@ -334,6 +366,7 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "isitup-kafka-dev: stopping (%s)\n", strsignal(stop_signal));
     fwd.reset();
+    fronts.clear();
     if (!bootstrap_file.empty()) std::filesystem::remove(bootstrap_file);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "isitup-kafka-dev: %s\n", e.what());
