@@ -24,7 +24,8 @@ if [[ $preset == asan ]]; then
 fi
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 failed=()
-for t in pipeline_test scheduler_test timer_wheel_test recurring_timer_test agent_test reload_test; do
+for t in pipeline_test scheduler_test timer_wheel_test recurring_timer_test agent_test reload_test \
+  alert_tracker_test; do
   echo "== $t"
   "build-tsan/bin/$t" --gtest_brief=1 || failed+=("$t")
 done
