@@ -5,7 +5,8 @@
 #   SANITIZE=address,undefined (default): ASan + UBSan in build-asan/, the unit tests and the
 #     fuzz corpus replay (`ctest -L 'unit|fuzz'`).
 #   SANITIZE=thread: TSan in build-tsan/, the pipeline, scheduler and timer unit tests and the
-#     agent and reload tests (real agents on 127.0.0.1), each binary run whole.
+#     agent and reload tests (real agents on 127.0.0.1) and the alert tracker, each binary run
+#     whole.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
