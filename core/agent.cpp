@@ -397,6 +397,11 @@ void agent::impl::log_status() {
       skipped_in_plugin.load(), stuck_checks(clock.now_ms()).size(), p.held, p.capacity,
       p.delivered, p.lost, p.retries, p.timed_out, p.late,
       completion_tickets::instance().refused_count(), plugin_counters());
+  if (!alerts) return;
+  const alert_stats a = alerts->stats();
+  if (a.transitions > 0 || a.pending > 0)
+    spdlog::info("alerts: {} transitions; events: {} delivered, {} waiting, {} retries, {} refused",
+                 a.transitions, a.delivered, a.pending, a.retries, a.refused);
 }
 
 bool agent::impl::plugin_has_room(uint32_t id) const {
