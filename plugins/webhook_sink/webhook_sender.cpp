@@ -154,10 +154,17 @@ void sender::run() {
 }
 
 void sender::start_due_locked(clock::time_point now) {
-  for (auto& [check, queue] : queues_) {
+  // Round robin from the check after the one started last, so that with max_concurrent
+  // requests in flight no check waits behind the others' whole queues.
+  const size_t n = queues_.size();
+  auto it = queues_.upper_bound(last_started_);
+  for (size_t i = 0; i < n; ++i, ++it) {
     if (active_.size() >= static_cast<size_t>(settings_.max_concurrent)) return;
+    if (it == queues_.end()) it = queues_.begin();
+    auto& [check, queue] = *it;
     if (queue.empty() || active_.count(check) || queue.front().next_try > now) continue;
     start_transfer(check, queue.front());
+    last_started_ = check;
   }
 }
 

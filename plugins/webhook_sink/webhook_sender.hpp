@@ -77,6 +77,7 @@ class sender {
   std::condition_variable idle_cv_;
   std::map<std::string, std::deque<delivery>> queues_;       // by check, in submission order
   std::map<std::string, std::unique_ptr<transfer>> active_;  // by check: at most one each
+  std::string last_started_;                                 // the round robin's position
   // Event ids settled lately (delivered or rejected), so events handed back after a give-up
   // are not sent twice. Bounded: the oldest are forgotten first.
   std::unordered_map<std::string, outcome> recent_;

@@ -144,6 +144,39 @@ TEST(webhook_sink, custom_headers_are_sent) {
   EXPECT_TRUE(std::any_of(h.begin(), h.end(), [](auto& kv) { return kv.first == "x-empty"; }));
 }
 
+TEST(webhook_sink, url_userinfo_is_sent_as_basic_auth) {
+  fake_host host;
+  webhook_receiver rx;
+  notifier sink(host,
+                {{"url", "http://alice:pw%3Ax@127.0.0.1:" + std::to_string(rx.port()) + "/hook"}});
+  ASSERT_TRUE(sink.send({make_event("shop", "incident_opened", 1)})->wait());
+  ASSERT_EQ(rx.requests().size(), 1u);
+  EXPECT_EQ(rx.requests()[0].header("authorization"), "Basic YWxpY2U6cHc6eA==");  // alice:pw:x
+}
+
+// With max_concurrent 1 and one check's queue long, another check is not kept waiting for all
+// of it: requests alternate between checks.
+TEST(webhook_sink, checks_take_turns_for_the_request_slots) {
+  fake_host host;
+  webhook_receiver rx;
+  notifier sink(host, {{"url", rx.url()}, {"max_concurrent", "1"}});
+  std::vector<webhook::event> batch;
+  for (unsigned i = 0; i < 4; ++i) batch.push_back(make_event("a", "incident_reminder", i));
+  for (unsigned i = 0; i < 4; ++i) batch.push_back(make_event("b", "incident_reminder", 10 + i));
+  auto p = sink.send(batch);
+  ASSERT_TRUE(p->wait());
+  EXPECT_EQ(p->status(), ISITUP_OK);
+  std::string order;
+  for (const request& r : rx.requests()) {
+    rapidjson::Document d;
+    d.Parse(r.body.c_str());
+    order += d["check"].GetString();
+  }
+  EXPECT_EQ(order.size(), 8u);
+  EXPECT_EQ(order.find("bb"), std::string::npos) << order;
+  EXPECT_EQ(order.find("aa"), std::string::npos) << order;
+}
+
 TEST(webhook_sink, signature_verifies_with_an_independent_hmac) {
   fake_host host;
   webhook_receiver rx;
