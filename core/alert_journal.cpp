@@ -161,7 +161,7 @@ std::unique_ptr<journal> journal::open(const std::string& dir, contents& restore
   }
   std::unique_ptr<journal> j(new journal(dir, lock_fd));
   restored = contents{};
-  replay(j->path_, restored);
+  restored.skipped_lines = replay(j->path_, restored);
   j->compact(restored);
   return j;
 }

@@ -31,6 +31,7 @@ class journal {
   struct contents {
     std::map<std::string, check_state, std::less<>> states;
     std::vector<pending> undelivered;  // in the order they were decided
+    std::size_t skipped_lines = 0;     // lines open() could not read (a torn last line: 1)
   };
 
   // Opens (creating the directory and files) and reads the journal into `restored`, then

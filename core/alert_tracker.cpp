@@ -290,6 +290,11 @@ alert_tracker::alert_tracker(const config::agent& cfg,
   }
   alert::journal::contents restored;
   impl_->journal = alert::journal::open(cfg.state_dir, restored);
+  if (restored.skipped_lines > 0)
+    spdlog::warn(
+        "alerts: {} lines of {} could not be read and were dropped (a torn last line "
+        "after a crash is one)",
+        restored.skipped_lines, impl_->journal->path());
   for (auto& [name, st] : restored.states) {
     impl::check_entry e;
     e.state = std::move(st);
