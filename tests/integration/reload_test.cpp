@@ -225,4 +225,38 @@ TEST(reload, loading_a_fifo_or_a_huge_config_never_pauses_running_checks) {
   EXPECT_GE(times.size(), 5u);
 }
 
+TEST(reload, adding_many_checks_keeps_running_ones_on_time) {
+  isitup::test::tcp_listener open;
+  const int port = open.port();
+  isitup::test::temp_dir dir;
+  const std::string head = "defaults: {interval: 1s, timeout: 1s}\nchecks:\n";
+  const std::string cfg = dir.write("agent.yml", head + check("tick", port));
+  isitup::test::child_process agent({agent_bin, "-c", cfg, "-p", plugin_dir});
+  ASSERT_TRUE(wait_for_log(agent, "running 1 checks", 1)) << agent.err();
+  std::this_thread::sleep_for(1500ms);
+  // 50,000 new checks, due once a month: loaded off the scheduler's thread, prepared a few
+  // ms at a time between runs.
+  std::string yaml = head + check("tick", port);
+  for (int i = 0; i < 50000; ++i)
+    yaml += "  - {name: m" + std::to_string(i) +
+            ", plugin: tcp_check, target: \"127.0.0.1:" + std::to_string(port) +
+            "\", interval: 30d}\n";
+  dir.write("agent.yml", yaml);
+  agent.signal(SIGHUP);
+  ASSERT_TRUE(
+      wait_for_log(agent, "reload: 50001 checks (1 unchanged, 0 changed, 50000 added", 1, 60s))
+      << agent.err();
+  std::this_thread::sleep_for(1200ms);
+  agent.signal(SIGTERM);
+  ASSERT_EQ(agent.wait(30s), 0) << agent.err();
+  const auto times = run_times(agent.out(), "tick");
+  ASSERT_GE(times.size(), 3u) << agent.out();
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    EXPECT_LT(times[i].second - times[i].first, 300) << "tick started late at " << times[i].first;
+    if (i > 0) {
+      EXPECT_EQ(times[i].first - times[i - 1].first, 1000) << "tick skipped a run";
+    }
+  }
+}
+
 }  // namespace
