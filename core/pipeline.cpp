@@ -181,6 +181,7 @@ void pipeline::enqueue_locked(std::shared_ptr<batch> b) {
     held_.fetch_sub(b->records.size());
     delivered_.fetch_add(b->records.size());
     for (auto& a : b->acks) a(ISITUP_OK);
+    cv_.notify_all();  // drain() waits for held_ to reach 0
     return;
   }
   for (auto& s : sinks_) s->queue.push_back(pending_write{b, 0, {}});

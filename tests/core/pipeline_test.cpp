@@ -189,6 +189,18 @@ TEST(pipeline, drain_writes_staged_results_without_waiting_for_the_batch_delay) 
   EXPECT_EQ(sink.records_written(), 1u);
 }
 
+TEST(pipeline, drain_without_result_sinks_returns_once_staged_results_are_let_go) {
+  // An agent whose only sinks are notifiers has no result sink: its results are let go when
+  // the dispatcher cuts them, and drain() must see that at once, not at its timeout.
+  pipeline p({100, 50, 60000}, {});
+  p.start();
+  push(p, "only-events");
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(p.drain(5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(p.stats().held, 0u);
+}
+
 TEST(pipeline, drain_reports_what_was_not_delivered_in_time) {
   fake_sink sink;
   sink.decide = [](std::size_t) { return -1; };
