@@ -209,6 +209,8 @@ int main(int argc, char** argv) {
     if (list) return list_plugins(host);
     if (!describe.empty()) return describe_plugin(host, describe);
     if (!check_config.empty()) {
+      // Nothing to flush here: a stop signal ends a long validation at once, as by default.
+      pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
       isitup::config::agent cfg = isitup::config::load_file(check_config, limits);
       const std::size_t checks = cfg.checks.size(), sinks = cfg.sinks.size(),
                         sources = cfg.sources.size();

@@ -117,6 +117,18 @@ TEST(hostile_config, sigterm_while_the_config_loads_exits_at_once) {
   EXPECT_EQ(agent.out(), "");
 }
 
+TEST(hostile_config, sigterm_stops_a_long_check_config) {
+  temp_dir dir;
+  const std::string cfg = dir.write("agent.yml", many_checks(200000));
+  isitup::test::child_process check({agent_bin, "--check-config", cfg, "-p", plugin_dir});
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(check.running()) << check.err();
+  const auto start = std::chrono::steady_clock::now();
+  check.signal(SIGTERM);
+  EXPECT_EQ(check.wait(20s), 128 + SIGTERM) << check.err();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
 TEST(hostile_config, a_timeout_that_would_overflow_is_refused_where_written) {
   isitup::test::tcp_listener open;
   temp_dir dir;
