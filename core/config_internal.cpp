@@ -27,7 +27,7 @@ std::string quote(std::string_view text) {
   std::string out = "'";
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (i == max_chars) {
-      out += "...";
+      out += "\u2026";
       break;
     }
     const auto c = static_cast<unsigned char>(text[i]);

@@ -21,7 +21,8 @@ location at(const std::string& file, const YAML::Node& node);
 
 // "a mapping", "a sequence", "an empty value", "the scalar 'text'": for "expected X, got Y".
 std::string describe(const YAML::Node& node);
-// 'text', shortened past 80 characters, control characters escaped.
+// 'text', cut after 80 characters with "…", control characters escaped: a long value
+// leaves room for the reason.
 std::string quote(std::string_view text);
 std::string join(std::span<const std::string_view> names);
 // " (did you mean 'x'?)" when one of `names` is a likely typo of `key`, else "".

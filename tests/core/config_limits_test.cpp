@@ -181,6 +181,15 @@ TEST(config_limits, durations_past_a_sane_maximum_are_refused_where_written) {
   EXPECT_EQ(a.checks[0].timeout_ms, 86'400'000 - 1);
 }
 
+TEST(config_limits, long_values_in_errors_are_cut_and_the_reason_kept) {
+  const std::string error =
+      text_error("checks:\n  - {target: https://a/, interval: " + std::string(8000, 'x') + "}\n");
+  EXPECT_EQ(error,
+            "t.yml:2:36: checks[0].interval: expected a duration like 500ms, 30s, 5m, 1h, "
+            "got '" +
+                std::string(80, 'x') + "\u2026'");
+}
+
 TEST(config_limits, a_cancelled_load_stops_with_a_clear_error) {
   std::string yaml = "agent: {id: a}\nchecks:\n";
   for (int i = 0; i < 20000; ++i) yaml += "  - {target: https://c" + std::to_string(i) + "/}\n";
