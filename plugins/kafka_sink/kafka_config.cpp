@@ -170,6 +170,30 @@ conf_ptr make_conf(const property_list& fixed, const property_list& user) {
   return conf;
 }
 
+std::string tls_failure(std::string_view reason) {
+  if (reason.find("SSL routines") == std::string_view::npos) return "";
+  const struct {
+    std::string_view text, hint;
+  } hints[] = {
+      {"certificate verify failed",
+       "the broker's certificate is not issued by the CA in ssl.ca.location, or does not name "
+       "the host given in brokers, or has expired"},
+      {"alert certificate required",
+       "the broker requires a client certificate: set ssl.certificate.location and "
+       "ssl.key.location"},
+      {"alert certificate expired", "the broker refused the client certificate: it has expired"},
+      {"alert unknown ca",
+       "the broker does not trust the client certificate's issuer (ssl.certificate.location)"},
+      {"alert bad certificate", "the broker refused the client certificate"},
+      {"wrong version number",
+       "the broker does not speak TLS on this port (security.protocol or the port in brokers)"},
+  };
+  for (const auto& h : hints)
+    if (reason.find(h.text) != std::string_view::npos)
+      return "TLS with Kafka failed (" + std::string(h.hint) + "): " + std::string(reason);
+  return "TLS with Kafka failed: " + std::string(reason);
+}
+
 sdk::level to_level(int syslog_level) {
   if (syslog_level <= 3) return sdk::level::error;
   if (syslog_level == 4) return sdk::level::warn;

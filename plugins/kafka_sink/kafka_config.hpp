@@ -46,6 +46,10 @@ struct callback_context {
 // debug level (the plugin itself reports connection state changes, once each).
 void route_logs(rd_kafka_conf_t* conf, callback_context* ctx);
 
+// When a librdkafka error `reason` is a TLS failure (an "SSL routines" error), the reason
+// followed by what most likely causes it and which property to look at; otherwise "".
+std::string tls_failure(std::string_view reason);
+
 // librdkafka syslog level -> host level.
 sdk::level to_level(int syslog_level);
 

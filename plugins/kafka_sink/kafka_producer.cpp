@@ -1,6 +1,8 @@
 #include "kafka_producer.hpp"
+#include "kafka_tls_files.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 
 namespace isitup::kafka {
@@ -80,6 +82,7 @@ producer_sink::producer_sink(const sdk::host& host, const sdk::options_view& opt
   if (std::none_of(user_.begin(), user_.end(),
                    [](const auto& p) { return p.first == "client.id"; }))
     user_.insert(user_.begin(), {"client.id", "isitup-kafka-sink"});
+  check_tls_files(user_);
   // librdkafka's own queue is larger than the sink's bound: the sink refuses batches first,
   // so a produce call never meets a full queue in normal operation.
   const int64_t rk_messages = std::min<int64_t>(2 * messages + 10000, 10'000'000);
@@ -278,6 +281,14 @@ void producer_sink::on_error(int err, const char* reason) {
     fatal_ = true;
   } else if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
     set_state(link_state::down, reason ? reason : "all brokers down");
+  } else if (const std::string tls = tls_failure(reason ? reason : ""); !tls.empty()) {
+    // Once per minute per distinct failure: librdkafka retries every reconnect backoff.
+    const auto now = std::chrono::steady_clock::now();
+    if (tls != last_tls_failure_ || now - last_tls_failure_at_ > std::chrono::minutes(1)) {
+      last_tls_failure_ = tls;
+      last_tls_failure_at_ = now;
+      host_.log(sdk::level::warn, tls + "; results are kept and retried");
+    }
   } else if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL ||
              e == RD_KAFKA_RESP_ERR__RESOLVE) {
     host_.log(sdk::level::warn, std::string("Kafka: ") + (reason ? reason : rd_kafka_err2str(e)));

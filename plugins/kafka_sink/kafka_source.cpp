@@ -1,4 +1,5 @@
 #include "kafka_source.hpp"
+#include "kafka_tls_files.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -71,6 +72,7 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
   property_list user = options.map("properties");
   if (std::none_of(user.begin(), user.end(), [](const auto& p) { return p.first == "client.id"; }))
     user.insert(user.begin(), {"client.id", "isitup-kafka-source"});
+  check_tls_files(user);
   conf_ptr conf = make_conf({{"bootstrap.servers", brokers_},
                              {"group.id", group_},
                              {"enable.auto.commit", "false"},

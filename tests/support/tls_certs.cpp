@@ -98,6 +98,11 @@ tls_certs::tls_certs(const std::filesystem::path& dir) {
   unrelated_key = p("unrelated.key");
   openssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out",
            unrelated_key});
+  // Private keys as they should be kept: readable by their owner only.
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().extension() == ".key")
+      std::filesystem::permissions(
+          entry.path(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
 }  // namespace isitup::test

@@ -2,6 +2,7 @@
 // 127.0.0.1 and its clients: a CA; a server certificate for localhost/127.0.0.1 signed by it;
 // one for another host name; a server certificate from another CA; client certificates (valid,
 // expired in 2020), the client key encrypted with a password, and a key of another pair.
+// Every *.key file is mode 0600.
 #pragma once
 
 #include <filesystem>

@@ -3,10 +3,13 @@
 every message against the v1 result record, as written in the design notes.
 
 usage: read_topic.py BOOTSTRAP TOPIC EXPECTED TIMEOUT_S
+Over TLS when KAFKA_SSL_CAFILE is set in the environment (with KAFKA_SSL_CERTFILE,
+KAFKA_SSL_KEYFILE and KAFKA_SSL_PASSWORD for a client certificate).
 Prints one line "ok COUNT" and exits 0 when at least EXPECTED valid records were read and none
 was invalid; otherwise prints what was wrong and exits 1.
 """
 import json
+import os
 import re
 import sys
 import time
@@ -65,8 +68,14 @@ def validate(key, rec):
 
 def main():
     bootstrap, topic, expected, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    tls = {}
+    if os.environ.get("KAFKA_SSL_CAFILE"):
+        tls = {"security_protocol": "SSL", "ssl_cafile": os.environ["KAFKA_SSL_CAFILE"],
+               "ssl_certfile": os.environ.get("KAFKA_SSL_CERTFILE"),
+               "ssl_keyfile": os.environ.get("KAFKA_SSL_KEYFILE"),
+               "ssl_password": os.environ.get("KAFKA_SSL_PASSWORD")}
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap.split(","), group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
+                             auto_offset_reset="earliest", consumer_timeout_ms=2000, **tls)
     deadline = time.time() + timeout
     count = 0
     while count < expected and time.time() < deadline:
