@@ -17,6 +17,10 @@ function(isitup_test name)
     ISITUP_BINARY_DIR="${PROJECT_BINARY_DIR}"
     ISITUP_PLUGIN_DIR="${ISITUP_PLUGIN_OUTPUT_DIR}"
     ISITUP_TEST_PLUGIN_DIR="${PROJECT_BINARY_DIR}/test-plugins")
+  # Built with sanitizers (ISITUP_SANITIZE): tests that bound a duration allow for the slowdown.
+  if(ISITUP_SANITIZE)
+    target_compile_definitions(${name} PRIVATE ISITUP_SANITIZED=1)
+  endif()
   gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
   if("unit" IN_LIST ARG_LABELS)
     add_dependencies(unit_tests ${name})
