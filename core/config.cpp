@@ -172,13 +172,26 @@ class loader {
   static constexpr int64_t max_timeout_ms = 86'400'000;
   static constexpr int64_t max_interval_ms = 30 * max_timeout_ms;
 
+  // A duration that fails to parse only because its numbers are too big ("9999999999999d").
+  static bool overflows(std::string_view text) {
+    std::string small;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const bool digit = text[i] >= '0' && text[i] <= '9';
+      if (!digit) small += text[i];
+      if (digit && (i == 0 || text[i - 1] < '0' || text[i - 1] > '9')) small += '1';
+    }
+    return parse_duration_ms(small).has_value();
+  }
+
   int64_t duration_value(const YAML::Node& node, const std::string& path, int64_t max_ms,
                          bool positive = true) const {
     const std::string text = string_value(node, path);
     const auto ms = parse_duration_ms(text);
-    if (!ms) fail_at(node, path + ": " + detail::duration_expected(text));
-    if (positive && *ms <= 0) fail_at(node, path + ": must be greater than 0, got " + quote(text));
-    if (*ms > max_ms) {
+    if (!ms && !overflows(text)) fail_at(node, path + ": " + detail::duration_expected(text));
+    if (ms && positive && *ms <= 0) {
+      fail_at(node, path + ": must be greater than 0, got " + quote(text));
+    }
+    if (!ms || *ms > max_ms) {
       fail_at(node, path + ": " + quote(text) + " is too long (at most " +
                         (max_ms == max_timeout_ms ? "1d" : "30d") + ")");
     }

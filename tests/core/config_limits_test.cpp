@@ -174,6 +174,11 @@ TEST(config_limits, durations_past_a_sane_maximum_are_refused_where_written) {
             "t.yml:2:13: defaults.interval: '31d' is too long (at most 30d)");
   EXPECT_EQ(text_error("checks:\n  - {target: https://a/, interval: 99999d}\n"),
             "t.yml:2:36: checks[0].interval: '99999d' is too long (at most 30d)");
+  EXPECT_EQ(text_error("defaults:\n  timeout: 99999999999999999999d\n"),
+            "t.yml:2:12: defaults.timeout: '99999999999999999999d' is too long (at most 1d)");
+  EXPECT_EQ(
+      text_error("defaults:\n  timeout: 5s5s\n"),
+      "t.yml:2:12: defaults.timeout: expected a duration like 500ms, 30s, 5m, 1h, got '5s5s'");
   EXPECT_EQ(text_error("pipeline:\n  shutdown_timeout: 2d\n"),
             "t.yml:2:21: pipeline.shutdown_timeout: '2d' is too long (at most 1d)");
   EXPECT_EQ(text_error("pipeline:\n  batch_delay: 2d\n"),
