@@ -6,7 +6,7 @@
 // tests pin down.
 //
 // Encoding is faithful rather than forgiving: a value the wire format does not allow
-// (http_code 42, a timestamp past year 9999, an extra that is not a JSON object) is still
+// (http_code 1000, a timestamp past year 9999, an extra that is not a JSON object) is still
 // written, in a form decode() rejects with the message validate() gives for it. Absent values
 // become null or are left out; NaN and infinite timings (unrepresentable) become null. The
 // output is always one line of JSON whatever the record holds; strings are copied byte for

@@ -50,7 +50,7 @@ std::vector<invalid_case> invalid_records() {
     change(r);
     out.push_back({field, r});
   };
-  add("http.code", [](record& r) { r.http_code = 42; });
+  add("http.code", [](record& r) { r.http_code = 1000; });
   add("timing_ms.total", [](record& r) { r.total_ms = -2.5; });
   add("error.kind", [](record& r) {
     r.up = false;
