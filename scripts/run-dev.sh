@@ -18,6 +18,9 @@
 #   RUN_DEV_SUMMARY_SECONDS (5)  RUN_DEV_PROBE_CONFIG (config/dev.yml)
 #   RUN_DEV_KAFKA_PORT (9092)  RUN_DEV_PG_PORT (5433)  RUN_DEV_HTTP_PORT (8080): a number, or
 #   `auto` for a free port. ISITUP_DEV_INTERVAL (5s): how often the probe's checks run.
+#   RUN_DEV_KAFKA_TLS (0): 1 = the broker speaks mutual TLS only (isitup-kafka-dev --tls
+#   --client-ca) and both agents connect with a CA, a client certificate and its key, made
+#   with openssl into run/tls (kept while valid), as against a managed Kafka.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -101,7 +104,9 @@ start_agent() {
     config=$writer_config out=$logs/writer.log
   fi
   KAFKA_BROKERS=$KAFKA_BROKERS PG_CONNECTION=$PG_CONNECTION \
-    ISITUP_DEV_HTTP_PORT=$ISITUP_DEV_HTTP_PORT ISITUP_DEV_INTERVAL=${ISITUP_DEV_INTERVAL:-} \
+    KAFKA_SECURITY_PROTOCOL=${KAFKA_SECURITY_PROTOCOL:-plaintext} \
+    KAFKA_SSL_CA=${KAFKA_SSL_CA:-} KAFKA_SSL_CERT=${KAFKA_SSL_CERT:-} \
+    KAFKA_SSL_KEY=${KAFKA_SSL_KEY:-} ISITUP_DEV_HTTP_PORT=$ISITUP_DEV_HTTP_PORT ISITUP_DEV_INTERVAL=${ISITUP_DEV_INTERVAL:-} \
     setsid "$build/bin/isitup-agent" --config "$config" --plugins-dir "$build/plugins" \
     </dev/null >>"$out" 2>>"$logs/$name.log" &
   echo $! >"$pids/$name.pid"
@@ -116,6 +121,39 @@ check_binaries() {
   done
   [[ -x $pg_bin/initdb ]] || die "no PostgreSQL server binaries (/usr/lib/postgresql/*/bin):" \
     "run \`make deps\`"
+}
+
+# Certificates for RUN_DEV_KAFKA_TLS=1 in $1: a CA, the broker's (127.0.0.1, localhost) and a
+# client's, all signed by the CA; made again when one is missing or expires within a day.
+make_dev_certs() {
+  local dir=$1 f ok=1
+  for f in ca.pem broker.pem broker.key client.pem client.key; do
+    [[ -s $dir/$f ]] || ok=0
+  done
+  if ((ok)) && openssl x509 -checkend 86400 -noout -in "$dir/broker.pem" \
+    >/dev/null 2>&1 && openssl x509 -checkend 86400 -noout -in "$dir/client.pem" >/dev/null 2>&1; then
+    return 0
+  fi
+  log "making TLS certificates for the dev broker in $dir"
+  mkdir -p "$dir"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  (
+    set -e
+    cd "$dir"
+    umask 077
+    openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -days 365 \
+      -subj "/CN=isitup dev CA" -addext basicConstraints=critical,CA:TRUE \
+      -addext keyUsage=critical,keyCertSign,cRLSign
+    openssl req "${ec[@]}" -keyout broker.key -out broker.csr -subj /CN=localhost
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem \
+      -days 90 -extfile broker.ext
+    openssl req "${ec[@]}" -keyout client.key -out client.csr -subj "/CN=isitup dev agent"
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem \
+      -days 90 -extfile client.ext
+    chmod 644 ca.pem broker.pem client.pem
+  ) >"$logs/openssl.log" 2>&1 || die "openssl could not make the certificates; see $logs/openssl.log"
 }
 
 # ---- make rebuild-dev: restart the agents of a running stack --------------------------------
@@ -233,11 +271,22 @@ if [[ $(psql_dev "SELECT 1 FROM pg_database WHERE datname = 'isitup'" postgres) 
   psql_dev "CREATE DATABASE isitup" postgres
 fi
 
-setsid "$build/bin/isitup-kafka-dev" --port "$kafka_port" --topic isitup.results \
-  </dev/null >"$logs/kafka.log" 2>&1 &
+kafka_args=(--port "$kafka_port" --topic isitup.results)
+kafka_how=""
+if [[ ${RUN_DEV_KAFKA_TLS:-0} == 1 ]]; then
+  tls_dir=$run_dir/tls
+  make_dev_certs "$tls_dir"
+  kafka_args+=(--tls "$tls_dir/broker.pem" "$tls_dir/broker.key" --client-ca "$tls_dir/ca.pem")
+  export KAFKA_SECURITY_PROTOCOL=ssl KAFKA_SSL_CA=$tls_dir/ca.pem \
+    KAFKA_SSL_CERT=$tls_dir/client.pem KAFKA_SSL_KEY=$tls_dir/client.key
+  kafka_how=" over mutual TLS (certificates in ${tls_dir#"$repo"/})"
+elif [[ ${RUN_DEV_KAFKA_TLS:-0} != 0 ]]; then
+  die "RUN_DEV_KAFKA_TLS must be 0 or 1, not '${RUN_DEV_KAFKA_TLS}'"
+fi
+setsid "$build/bin/isitup-kafka-dev" "${kafka_args[@]}" </dev/null >"$logs/kafka.log" 2>&1 &
 echo $! >"$pids/kafka.pid"
 wait_port kafka "$kafka_port" "$(pid_of kafka)"
-log "started isitup-kafka-dev on 127.0.0.1:$kafka_port (pid $(pid_of kafka))"
+log "started isitup-kafka-dev on 127.0.0.1:$kafka_port$kafka_how (pid $(pid_of kafka))"
 
 setsid python3 -m http.server "$http_port" --bind 127.0.0.1 --directory "$repo/config" \
   </dev/null >"$logs/http.log" 2>&1 &
@@ -253,6 +302,10 @@ KAFKA_BROKERS=$KAFKA_BROKERS
 PG_CONNECTION=$PG_CONNECTION
 ISITUP_DEV_HTTP_PORT=$ISITUP_DEV_HTTP_PORT
 ISITUP_DEV_INTERVAL=${ISITUP_DEV_INTERVAL:-}
+KAFKA_SECURITY_PROTOCOL=${KAFKA_SECURITY_PROTOCOL:-plaintext}
+KAFKA_SSL_CA=${KAFKA_SSL_CA:-}
+KAFKA_SSL_CERT=${KAFKA_SSL_CERT:-}
+KAFKA_SSL_KEY=${KAFKA_SSL_KEY:-}
 probe_config=$probe_config
 pg_port=$pg_port
 EOF

@@ -4,6 +4,8 @@
 # UP and DOWN, summary lines appear, PostgreSQL gets rows, `report` (make peek-data) and
 # `restart-agents` (make rebuild-dev) work on the running stack, and that every process the
 # stack started is gone afterwards. The probe runs config/dev.yml without its internet domains.
+# With RUN_DEV_KAFKA_TLS=1 in the environment the stack runs Kafka over mutual TLS, and the
+# test also checks that it says so and that both agents connected.
 #   tests/integration/run_dev_test.sh BUILD_DIR
 set -euo pipefail
 build=$(realpath "${1:?usage: run_dev_test.sh BUILD_DIR}")
@@ -88,4 +90,11 @@ pids=$(started_pids)
 (($(wc -w <<<"$pids") >= 7)) || fail "expected >= 7 started processes, got: $pids"
 for p in $pids; do alive "$p" && fail "process $p is still running after run-dev exited"; done
 [[ -z $(ls "$tmp/run/pids") ]] || fail "pid files left: $(ls "$tmp/run/pids")"
+if [[ ${RUN_DEV_KAFKA_TLS:-0} == 1 ]]; then
+  grep -q '^run-dev: started isitup-kafka-dev on 127.0.0.1:[0-9]* over mutual TLS' "$out" ||
+    fail "run-dev does not say the broker runs over mutual TLS"
+  grep -q 'over TLS at' "$tmp/run/logs/kafka.log" || fail "the broker did not start its TLS fronts"
+  grep -q 'connected to Kafka' "$tmp/run/logs/probe.log" || fail "the probe never connected over TLS"
+  [[ $(stat -c %a "$tmp/run/tls/client.key") == 600 ]] || fail "client.key is not mode 600"
+fi
 echo "PASS: $(grep -c ' UP \| DOWN ' "$out") result lines; $final"
