@@ -23,6 +23,7 @@
 #include "kafka_broker.hpp"
 #include "kafka_producer.hpp"
 #include "record.hpp"
+#include "tls_certs.hpp"
 
 namespace {
 
@@ -109,6 +110,24 @@ isitup::test::kafka_broker& broker() {
   return b;
 }
 
+// Certificates and a broker that requires mutual TLS, for the TLS cases; made once.
+struct tls_setup {
+  isitup::test::temp_dir dir;
+  isitup::test::tls_certs certs{dir.path()};
+  isitup::test::kafka_broker broker{{.brokers = 1, .topics = {"bench:4", "bare:4"}, .port = 0},
+                                    {certs.server_cert, certs.server_key, certs.ca}};
+  std::vector<std::pair<std::string, std::string>> client() const {
+    return {{"security.protocol", "ssl"},
+            {"ssl.ca.location", certs.ca},
+            {"ssl.certificate.location", certs.client_cert},
+            {"ssl.key.location", certs.client_key}};
+  }
+};
+tls_setup& tls() {
+  static tls_setup t;
+  return t;
+}
+
 constexpr int batch_size = 500;
 constexpr int window = 40;  // batches in flight, as the pipeline keeps them
 
@@ -129,15 +148,18 @@ struct completions {
   }
 };
 
-void producer_bare_librdkafka(benchmark::State& state) {
+void run_bare_librdkafka(benchmark::State& state, bool over_tls) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (auto [k, v] : {std::pair{"bootstrap.servers", broker().bootstrap().c_str()},
-                      {"enable.idempotence", "true"},
-                      {"acks", "all"},
-                      {"compression.type", "lz4"},
-                      {"linger.ms", "10"}})
-    rd_kafka_conf_set(conf, k, v, err, sizeof err);
+  std::vector<std::pair<std::string, std::string>> props = {
+      {"bootstrap.servers", over_tls ? tls().broker.bootstrap() : broker().bootstrap()},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"compression.type", "lz4"},
+      {"linger.ms", "10"}};
+  if (over_tls)
+    for (const auto& p : tls().client()) props.push_back(p);
+  for (const auto& [k, v] : props) rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err);
   completions c;
   rd_kafka_conf_set_opaque(conf, &c);
   rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* o) {
@@ -170,9 +192,12 @@ void producer_bare_librdkafka(benchmark::State& state) {
   state.SetItemsProcessed(sent);
   state.counters["failed"] = c.failed;
 }
+void producer_bare_librdkafka(benchmark::State& state) { run_bare_librdkafka(state, false); }
 BENCHMARK(producer_bare_librdkafka)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+void producer_bare_librdkafka_tls(benchmark::State& state) { run_bare_librdkafka(state, true); }
+BENCHMARK(producer_bare_librdkafka_tls)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
 
-void run_kafka_sink(benchmark::State& state, bool validate) {
+void run_kafka_sink(benchmark::State& state, bool validate, bool over_tls = false) {
   isitup::sdk::testing::fake_host host;
   host.to_json = [](const isitup_record_v1& r) {
     std::string out;
@@ -187,10 +212,12 @@ void run_kafka_sink(benchmark::State& state, bool validate) {
     return {holder, &holder->second};
   };
   const auto decl = isitup::sdk::detail::to_c(isitup::kafka::producer_options());
-  isitup::sdk::testing::fake_options opts(decl.data(), decl.size(),
-                                          {{"brokers", broker().bootstrap()},
-                                           {"topic", "bench"},
-                                           {"validate", validate ? "true" : "false"}});
+  isitup::sdk::testing::option_map given = {
+      {"brokers", over_tls ? tls().broker.bootstrap() : broker().bootstrap()},
+      {"topic", "bench"},
+      {"validate", validate ? "true" : "false"}};
+  if (over_tls) given["properties"] = isitup::sdk::testing::map_value(tls().client());
+  isitup::sdk::testing::fake_options opts(decl.data(), decl.size(), given);
   isitup::kafka::producer_sink sink(isitup::sdk::host(host.table(), host.ctx()),
                                     isitup::sdk::options_view(host.table(), opts.raw()));
   std::vector<record> records;
@@ -226,6 +253,10 @@ BENCHMARK(producer_kafka_sink_no_validate)
     ->UseRealTime()
     ->MinTime(3);
 
+// The default sink (validate: true) to the mutual-TLS broker.
+void producer_kafka_sink_tls(benchmark::State& state) { run_kafka_sink(state, true, true); }
+BENCHMARK(producer_kafka_sink_tls)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+
 // Prints each measurement against its baseline once every benchmark ran.
 class ratio_reporter : public benchmark::ConsoleReporter {
  public:
@@ -259,8 +290,11 @@ class ratio_reporter : public benchmark::ConsoleReporter {
     show("producer_kafka_sink", "producer_bare_librdkafka", "bare librdkafka (pre-encoded)");
     show("producer_kafka_sink_no_validate", "producer_bare_librdkafka",
          "bare librdkafka (pre-encoded)");
+    show("producer_bare_librdkafka_tls", "producer_bare_librdkafka", "bare librdkafka plaintext");
+    show("producer_kafka_sink_tls", "producer_kafka_sink", "kafka_sink plaintext");
     std::printf("\nproducer CPU per result, every thread of the producing process:\n");
-    for (const char* what : {"producer_kafka_sink", "producer_kafka_sink_no_validate"})
+    for (const char* what :
+         {"producer_kafka_sink", "producer_kafka_sink_no_validate", "producer_kafka_sink_tls"})
       if (cpu_ns_.count(what) && cpu_ns_.count("producer_bare_librdkafka"))
         std::printf("%-32s %8.0f ns/result  %6.1fx bare librdkafka (%.0f ns)\n", what,
                     cpu_ns_[what], cpu_ns_[what] / cpu_ns_["producer_bare_librdkafka"],
@@ -268,6 +302,12 @@ class ratio_reporter : public benchmark::ConsoleReporter {
     if (per_item_ns_.count("producer_kafka_sink"))
       std::printf("kafka_sink producer: %.0f results/s durable (target: > 100000)\n",
                   1e9 / per_item_ns_["producer_kafka_sink"]);
+    if (per_item_ns_.count("producer_kafka_sink") && per_item_ns_.count("producer_kafka_sink_tls"))
+      std::printf(
+          "kafka_sink over mutual TLS: %.0f results/s durable, %.2fx plaintext (target: "
+          ">= 0.7x)\n",
+          1e9 / per_item_ns_["producer_kafka_sink_tls"],
+          per_item_ns_["producer_kafka_sink"] / per_item_ns_["producer_kafka_sink_tls"]);
   }
 
  private:
