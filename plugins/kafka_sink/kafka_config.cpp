@@ -194,6 +194,18 @@ std::string tls_failure(std::string_view reason) {
   return "TLS with Kafka failed: " + std::string(reason);
 }
 
+bool repeat_limiter::due(const std::string& text) {
+  // Compared without digits: the same failure differs in ports and "after 2ms" timings.
+  std::string shape;
+  std::copy_if(text.begin(), text.end(), std::back_inserter(shape),
+               [](char c) { return c < '0' || c > '9'; });
+  const auto now = std::chrono::steady_clock::now();
+  if (shape == last_ && now - at_ < std::chrono::minutes(1)) return false;
+  last_ = std::move(shape);
+  at_ = now;
+  return true;
+}
+
 sdk::level to_level(int syslog_level) {
   if (syslog_level <= 3) return sdk::level::error;
   if (syslog_level == 4) return sdk::level::warn;

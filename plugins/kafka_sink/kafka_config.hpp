@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,18 @@ void route_logs(rd_kafka_conf_t* conf, callback_context* ctx);
 // When a librdkafka error `reason` is a TLS failure (an "SSL routines" error), the reason
 // followed by what most likely causes it and which property to look at; otherwise "".
 std::string tls_failure(std::string_view reason);
+
+// Whether a repeated warning is logged now: a text different from the last one (digits aside),
+// or the same text a minute later (librdkafka reports a failed connection at every reconnect). Not
+// thread-safe: used by the thread that serves a handle's error callback.
+class repeat_limiter {
+ public:
+  bool due(const std::string& text);
+
+ private:
+  std::string last_;
+  std::chrono::steady_clock::time_point at_{};
+};
 
 // librdkafka syslog level -> host level.
 sdk::level to_level(int syslog_level);

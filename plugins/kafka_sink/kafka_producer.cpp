@@ -282,13 +282,7 @@ void producer_sink::on_error(int err, const char* reason) {
   } else if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
     set_state(link_state::down, reason ? reason : "all brokers down");
   } else if (const std::string tls = tls_failure(reason ? reason : ""); !tls.empty()) {
-    // Once per minute per distinct failure: librdkafka retries every reconnect backoff.
-    const auto now = std::chrono::steady_clock::now();
-    if (tls != last_tls_failure_ || now - last_tls_failure_at_ > std::chrono::minutes(1)) {
-      last_tls_failure_ = tls;
-      last_tls_failure_at_ = now;
-      host_.log(sdk::level::warn, tls + "; results are kept and retried");
-    }
+    if (tls_warnings_.due(tls)) host_.log(sdk::level::warn, tls + "; results are kept and retried");
   } else if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL ||
              e == RD_KAFKA_RESP_ERR__RESOLVE) {
     host_.log(sdk::level::warn, std::string("Kafka: ") + (reason ? reason : rd_kafka_err2str(e)));

@@ -117,8 +117,7 @@ class producer_sink final : public sdk::sink {
 
   std::atomic<bool> fatal_{false}, stopping_{false};
   std::atomic<int> recreations_{0};
-  std::string last_tls_failure_;  // worker thread (error callback, run by rd_kafka_poll)
-  std::chrono::steady_clock::time_point last_tls_failure_at_;
+  repeat_limiter tls_warnings_;             // worker thread (error callback, run by rd_kafka_poll)
   link_state state_ = link_state::unknown;  // worker thread (and error callback, under mu_)
   int64_t next_probe_ms_ = 0;
   std::thread worker_;

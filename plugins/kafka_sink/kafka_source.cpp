@@ -105,6 +105,11 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
       conf.get(), [](rd_kafka_t*, int err, const char* reason, void* opaque) {
         auto* self = static_cast<consumer_source*>(static_cast<callback_context*>(opaque)->owner);
         const auto e = static_cast<rd_kafka_resp_err_t>(err);
+        if (const std::string tls = tls_failure(reason ? reason : ""); !tls.empty()) {
+          if (self->tls_warnings_.due(tls))
+            self->host_.log(sdk::level::warn, tls + "; nothing is read until it connects");
+          return;
+        }
         self->host_.log(e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || e == RD_KAFKA_RESP_ERR__FATAL
                             ? sdk::level::warn
                             : sdk::level::debug,

@@ -81,6 +81,7 @@ class consumer_source final : public sdk::source {
 
   sdk::host host_;
   callback_context cb_ctx_;
+  repeat_limiter tls_warnings_;  // worker thread (error callback, run by consumer_poll)
   std::string brokers_, topic_, group_, dead_letter_topic_;
   size_t batch_size_;
   int64_t batch_delay_ms_;

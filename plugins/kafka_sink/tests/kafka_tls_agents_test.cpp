@@ -344,3 +344,35 @@ TEST(kafka_tls_agents, tls_example_configs_validate) {
             std::string::npos)
       << r.err;
 }
+
+// The writer side says why it cannot connect too (at warn, not only in librdkafka's debug log).
+TEST(kafka_tls_agents, writer_logs_why_tls_fails) {
+  temp_dir dir;
+  const tls_certs certs(dir.path());
+  kafka_broker broker({.brokers = 1, .topics = {"w:4"}, .port = 0},
+                      {certs.server_cert, certs.server_key, certs.ca});
+  const std::string cfg =
+      dir.write("writer.yml",
+                "agent: {id: writer-1}\nsources:\n  - plugin: kafka_sink\n"
+                "    options: {brokers: \"" +
+                    broker.bootstrap() + "\", topic: w, properties: " +
+                    yaml_map({{"security.protocol", "ssl"}, {"ssl.ca.location", certs.ca}}) +
+                    "}\nsinks:\n  - plugin: stdout_sink\n");
+  child_process writer({agent_bin, "-c", cfg, "-p", plugin_dir});
+  EXPECT_TRUE(eventually(
+      [&] {
+        return writer.err().find(
+                   "TLS with Kafka failed (the broker requires a client "
+                   "certificate") != std::string::npos;
+      },
+      20s))
+      << writer.err();
+  std::this_thread::sleep_for(4s);  // several reconnects (backoff up to 500 ms)
+  writer.signal(SIGTERM);
+  EXPECT_EQ(writer.wait(30s), 0) << writer.err();
+  const std::string log = writer.err();
+  size_t warnings = 0;
+  for (size_t at = 0; (at = log.find("TLS with Kafka failed", at)) != std::string::npos; ++at)
+    ++warnings;
+  EXPECT_LE(warnings, 2u) << "repeated failures are not logged at every reconnect: " << log;
+}
