@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -44,6 +45,12 @@ bool write_all(int fd, const std::string& data) {
     off += static_cast<size_t>(w);
   }
   return true;
+}
+
+// Requests and responses are small and answered one by one: no Nagle delay on either side.
+void no_delay(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 void set_timeouts(int fd, int seconds) {
@@ -166,7 +173,9 @@ void tls_front::serve(connection& c) {
       why += std::string(" (client certificate: ") + X509_verify_cert_error_string(verify) + ")";
   } else {
     set_timeouts(c.client, 0);
+    no_delay(c.client);
     server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (server >= 0) no_delay(server);
     sockaddr_in a = loopback(upstream_);
     if (server < 0 || connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
       why = "broker at 127.0.0.1:" + std::to_string(upstream_) + " refused: " + strerror(errno);
