@@ -12,6 +12,7 @@
  */
 #include <isitup/plugin.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,10 @@ typedef struct later {
   isitup_check_done_fn done;
   void* done_ctx;
 } later;
+
+/* Threads still to call a completion again: destroy() waits for them, so no thread of this
+ * library runs once the host unloads it (what the ABI asks of every plugin). */
+static atomic_int threads_alive;
 
 static void sleep_ms(long ms) {
   struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
@@ -106,6 +111,7 @@ static void* call_again(void* arg) {
   r.status = ISITUP_UP;
   l->done(l->done_ctx, &r);
   free(l);
+  atomic_fetch_sub(&threads_alive, 1);
   return NULL;
 }
 
@@ -147,10 +153,13 @@ static void f_start(void* instance, void* check, const isitup_run_v1* run,
       if (!l) break;
       l->done = done;
       l->done_ctx = done_ctx;
-      if (pthread_create(&t, NULL, call_again, l) == 0)
+      atomic_fetch_add(&threads_alive, 1);
+      if (pthread_create(&t, NULL, call_again, l) == 0) {
         pthread_detach(t);
-      else
+      } else {
+        atomic_fetch_sub(&threads_alive, 1);
         free(l);
+      }
       break;
     }
     case MODE_HANG:
@@ -169,7 +178,10 @@ static void f_release(void* instance, void* check) {
   free(check);
 }
 
-static void f_destroy(void* instance) { free(instance); }
+static void f_destroy(void* instance) {
+  while (atomic_load(&threads_alive) > 0) sleep_ms(10);
+  free(instance);
+}
 
 static const isitup_option_v1 f_options[] = {
     {sizeof(isitup_option_v1), "mode", ISITUP_OPT_STRING, 0, "up",

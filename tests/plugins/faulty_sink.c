@@ -29,12 +29,17 @@ typedef struct late_call {
   int64_t ms;
 } late_call;
 
+/* Late completions still to come: destroy() waits for them (no thread of this library may
+ * run once the host unloads it). */
+static atomic_int threads_alive;
+
 static void* complete_late(void* arg) {
   late_call* l = arg;
   struct timespec t = {l->ms / 1000, (l->ms % 1000) * 1000000L};
   nanosleep(&t, NULL);
   l->done(l->done_ctx, ISITUP_OK, NULL);
   free(l);
+  atomic_fetch_sub(&threads_alive, 1);
   return NULL;
 }
 
@@ -77,10 +82,13 @@ static void s_write(void* instance, const isitup_batch_v1* batch, isitup_batch_d
     l->done = done;
     l->done_ctx = done_ctx;
     l->ms = in->late_ms;
-    if (pthread_create(&t, NULL, complete_late, l) == 0)
+    atomic_fetch_add(&threads_alive, 1);
+    if (pthread_create(&t, NULL, complete_late, l) == 0) {
       pthread_detach(t);
-    else
+    } else {
+      atomic_fetch_sub(&threads_alive, 1);
       free(l);
+    }
   }
 }
 
@@ -90,7 +98,11 @@ static uint32_t s_flush(void* instance, int64_t timeout_ms) {
   return ISITUP_OK;
 }
 
-static void s_destroy(void* instance) { free(instance); }
+static void s_destroy(void* instance) {
+  struct timespec t = {0, 10 * 1000000L};
+  while (atomic_load(&threads_alive) > 0) nanosleep(&t, NULL);
+  free(instance);
+}
 
 static const isitup_option_v1 s_options[] = {
     {sizeof(isitup_option_v1), "first", ISITUP_OPT_STRING, 0, "never",
