@@ -30,6 +30,7 @@ kafka_broker::kafka_broker(kafka_broker_options options, const kafka_tls& tls) {
   if (!tls.cert.empty()) {
     argv.insert(argv.end(), {"--tls", tls.cert, tls.key});
     if (!tls.client_ca.empty()) argv.insert(argv.end(), {"--client-ca", tls.client_ca});
+    if (!tls.sasl_plain.empty()) argv.insert(argv.end(), {"--sasl-plain", tls.sasl_plain});
   }
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)

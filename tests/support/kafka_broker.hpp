@@ -22,8 +22,9 @@ struct kafka_broker_options {
 
 // When cert is set (PEM files): the brokers speak TLS only (isitup-kafka-dev --tls), and with
 // client_ca they require a client certificate issued by it.
+// With sasl_plain ("user:password") clients must also authenticate with SASL/PLAIN.
 struct kafka_tls {
-  std::string cert, key, client_ca;
+  std::string cert, key, client_ca, sasl_plain = {};
 };
 
 class kafka_broker {

@@ -278,6 +278,12 @@ int main(int argc, char** argv) {
   app.add_option("--client-ca", client_ca,
                  "With --tls: require a client certificate issued by this CA (PEM)")
       ->needs("--tls");
+  std::string sasl;
+  app.add_option("--sasl-plain", sasl,
+                 "With --tls: clients must authenticate with SASL/PLAIN as USER:PASSWORD "
+                 "(security.protocol=sasl_ssl)")
+      ->needs("--tls")
+      ->type_name("USER:PASSWORD");
   app.add_option("--bootstrap-file", bootstrap_file,
                  "Also write the bootstrap servers list to this file (atomically)");
   CLI11_PARSE(app, argc, argv);
@@ -310,6 +316,12 @@ int main(int argc, char** argv) {
     std::string bootstrap = cluster.bootstraps();
     if (!tls_files.empty()) {
       tls = std::make_unique<isitup::kafka_dev::tls_context>(tls_files[0], tls_files[1], client_ca);
+      if (!sasl.empty()) {
+        const auto colon = sasl.find(':');
+        if (colon == 0 || colon == std::string::npos)
+          throw std::runtime_error("--sasl-plain: expected USER:PASSWORD");
+        tls->require_sasl_plain({sasl.substr(0, colon), sasl.substr(colon + 1)});
+      }
       std::string list;
       for (std::istringstream in(bootstrap); std::getline(in, list, ',');) {
         const int upstream = std::stoi(list.substr(list.rfind(':') + 1));

@@ -147,3 +147,41 @@ TEST(kafka_dev_tls, refuses_a_client_without_a_certificate) {
             0)
       << open_broker.log();
 }
+
+TEST(kafka_dev_tls, sasl_plain_over_tls_for_librdkafka_and_kafka_python) {
+  isitup::test::temp_dir dir;
+  const isitup::test::tls_certs certs(dir.path());
+  kafka_broker broker({.brokers = 2, .topics = {"t:4"}, .port = 0},
+                      {certs.server_cert, certs.server_key, "", "alice:s3cret"});
+  const props sasl = {{"security.protocol", "sasl_ssl"},
+                      {"ssl.ca.location", certs.ca},
+                      {"sasl.mechanism", "PLAIN"},
+                      {"sasl.username", "alice"},
+                      {"sasl.password", "s3cret"}};
+  ASSERT_EQ(produce(broker.bootstrap(), sasl, "t", 200), 0) << broker.log();
+  EXPECT_EQ(consume(broker.bootstrap(), sasl, "t", 4, 200).size(), 200u) << broker.log();
+
+  props wrong = sasl;
+  wrong["sasl.password"] = "not-it";
+  EXPECT_GT(produce(broker.bootstrap(), wrong, "t", 1), 0);
+  EXPECT_NE(broker.log().find("SASL/PLAIN authentication refused"), std::string::npos)
+      << broker.log();
+  EXPECT_EQ(broker.log().find("not-it"), std::string::npos) << "no password in the log";
+  EXPECT_GT(produce(broker.bootstrap(),
+                    {{"security.protocol", "ssl"}, {"ssl.ca.location", certs.ca}}, "t", 1),
+            0)
+      << "TLS without SASL is refused";
+
+  // kafka-python (SaslHandshake v0 and a bare token) reads the same 200 messages.
+  const std::string script =
+      "import sys\nfrom kafka import KafkaConsumer\n"
+      "c = KafkaConsumer('t', bootstrap_servers=sys.argv[1].split(','), "
+      "security_protocol='SASL_SSL', ssl_cafile=sys.argv[2], sasl_mechanism='PLAIN', "
+      "sasl_plain_username='alice', sasl_plain_password='s3cret', "
+      "auto_offset_reset='earliest', consumer_timeout_ms=5000)\n"
+      "print(len(set(m.value for m in c)))\n";
+  const auto py =
+      isitup::test::run({"/usr/bin/python3", "-c", script, broker.bootstrap(), certs.ca}, 60s);
+  EXPECT_EQ(py.code, 0) << py.err;
+  EXPECT_EQ(py.out, "200\n") << py.err;
+}

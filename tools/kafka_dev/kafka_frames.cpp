@@ -7,6 +7,9 @@ namespace {
 
 constexpr int16_t metadata_key = 3;
 constexpr int16_t find_coordinator_key = 10;
+constexpr int16_t api_versions_key = 18;
+constexpr int16_t sasl_handshake_key = 17;
+constexpr int16_t sasl_authenticate_key = 36;
 
 uint32_t be32(const char* p) {
   const auto* u = reinterpret_cast<const unsigned char*>(p);
@@ -63,6 +66,14 @@ class reader {
       if (n > 0) skip(static_cast<uint64_t>(n));
     }
   }
+  // A non-flexible STRING or BYTES (int16 or int32 length) as text.
+  std::string text(bool bytes) {
+    const int64_t n = bytes ? int64_t{i32()} : int64_t{i16()};
+    if (!ok_ || n < 0 || static_cast<uint64_t>(n) > b_.size() - pos_) return ok_ = false, "";
+    std::string out = b_.substr(pos_, static_cast<size_t>(n));
+    pos_ += static_cast<size_t>(n);
+    return out;
+  }
   uint64_t array_length(bool flexible) {
     if (flexible) {
       const uint64_t n = uvarint();
@@ -105,6 +116,19 @@ void broker_address(reader& r, bool flexible, const port_map& ports) {
   r.i32();
   r.string(flexible, false);
   r.port(ports);
+}
+
+void put16(std::string& out, int v) { out += {static_cast<char>(v >> 8), static_cast<char>(v)}; }
+void put32(std::string& out, int64_t v) {
+  out += {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+void put_uvarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
 }
 
 }  // namespace
@@ -161,7 +185,8 @@ bool patch_broker_ports(int16_t api_key, int16_t api_version, std::string& body,
   return true;
 }
 
-bool kafka_stream::from_client(std::string_view in, std::string& out, std::string& error) {
+bool kafka_stream::from_client(std::string_view in, std::string& out, std::string& reply,
+                               std::string& error) {
   constexpr size_t header = 12;  // size, api key, api version, correlation id
   while (!in.empty()) {
     if (req_.pass_left > 0) {
@@ -169,6 +194,40 @@ bool kafka_stream::from_client(std::string_view in, std::string& out, std::strin
       out.append(in.substr(0, n));
       in.remove_prefix(n);
       req_.pass_left -= n;
+      continue;
+    }
+    if (raw_token_) {  // after SaslHandshake v0: a size-prefixed PLAIN token, no Kafka header
+      const size_t want = req_.head.size() < 4 ? 4 : 4 + be32(req_.head.data());
+      if (req_.head.size() >= 4 && be32(req_.head.data()) > 64 * 1024) {
+        error = "a SASL token of " + std::to_string(be32(req_.head.data())) + " bytes";
+        return false;
+      }
+      const size_t take = std::min(want - req_.head.size(), in.size());
+      req_.head.append(in.substr(0, take));
+      in.remove_prefix(take);
+      if (req_.head.size() < 4 || req_.head.size() < 4 + be32(req_.head.data())) continue;
+      raw_token_ = false;
+      authenticated_ = plain_token_matches(std::string_view(req_.head).substr(4), *sasl_);
+      req_.head.clear();
+      if (!authenticated_) {
+        error = "SASL/PLAIN authentication refused: wrong user name or password";
+        return false;
+      }
+      reply.append(4, '\0');  // success: an empty token
+      continue;
+    }
+    if (req_.buffering) {  // a SASL request the front answers itself
+      const size_t take =
+          static_cast<size_t>(std::min<uint64_t>(req_.frame_end - req_.head.size(), in.size()));
+      req_.head.append(in.substr(0, take));
+      in.remove_prefix(take);
+      if (req_.head.size() < req_.frame_end) break;
+      reply += sasl_answer(std::string_view(req_.head).substr(4), *sasl_, authenticated_, error);
+      raw_token_ = be16(req_.head.data() + 4) == sasl_handshake_key &&
+                   be16(req_.head.data() + 6) == 0 && error.empty();
+      req_.head.clear();
+      req_.buffering = false;
+      if (!error.empty()) return false;
       continue;
     }
     const size_t take = std::min(header - req_.head.size(), in.size());
@@ -183,7 +242,24 @@ bool kafka_stream::from_client(std::string_view in, std::string& out, std::strin
       error = "request frame of " + std::to_string(size) + " bytes";
       return false;
     }
-    if (key == metadata_key || key == find_coordinator_key) {
+    if (sasl_ && !authenticated_) {
+      if (key == sasl_handshake_key || key == sasl_authenticate_key) {
+        if (size > 64 * 1024) {
+          error = "a SASL request of " + std::to_string(size) + " bytes";
+          return false;
+        }
+        req_.buffering = true;
+        req_.frame_end = uint64_t{size} + 4;
+        continue;
+      }
+      if (key != api_versions_key) {
+        error = "api " + std::to_string(key) + " before SASL authentication";
+        return false;
+      }
+    }
+    const bool rewrite =
+        key == metadata_key || key == find_coordinator_key || (sasl_ && key == api_versions_key);
+    if (rewrite) {
       if (pending_.size() >= max_pending_rewrites) {
         error = "too many unanswered Metadata/FindCoordinator requests";
         return false;
@@ -214,8 +290,13 @@ bool kafka_stream::from_broker(std::string_view in, std::string& out, std::strin
       in.remove_prefix(take);
       if (resp_.head.size() < resp_.frame_end) break;
       std::string body = resp_.head.substr(4);
-      if (!patch_broker_ports(resp_.key, resp_.version, body, ports_, error)) return false;
-      out.append(resp_.head, 0, 4);
+      if (resp_.key == api_versions_key
+              ? !add_sasl_apis(resp_.version, body, error)
+              : !patch_broker_ports(resp_.key, resp_.version, body, ports_, error))
+        return false;
+      const auto n = static_cast<uint32_t>(body.size());
+      out += {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
+              static_cast<char>(n)};
       out += body;
       resp_.head.clear();
       resp_.buffering = false;
@@ -248,6 +329,116 @@ bool kafka_stream::from_broker(std::string_view in, std::string& out, std::strin
     resp_.pass_left = size - 4;
   }
   return true;
+}
+
+bool plain_token_matches(std::string_view token, const sasl_plain& creds) {
+  // PLAIN (RFC 4616): authzid NUL user NUL password.
+  const size_t a = token.find('\0');
+  const size_t b = a == std::string_view::npos ? a : token.find('\0', a + 1);
+  return b != std::string_view::npos && token.substr(a + 1, b - a - 1) == creds.user &&
+         token.substr(b + 1) == creds.password;
+}
+
+bool add_sasl_apis(int16_t api_version, std::string& body, std::string& error) {
+  if (api_version < 0 || api_version > 3) {
+    error = "ApiVersions v" + std::to_string(api_version) + " is not supported";
+    return false;
+  }
+  const bool flexible = api_version >= 3;
+  reader r(body);
+  r.i32();  // correlation id
+  // An error (UNSUPPORTED_VERSION: the client asks again with a lower version) is passed on
+  // as it is; its encoding follows other rules.
+  if (r.i16() != 0 && r.ok()) return true;
+  const size_t count_at = r.pos();
+  const uint64_t n = r.array_length(flexible);
+  const size_t entries_at = r.pos();
+  bool handshake = false, authenticate = false;
+  for (uint64_t i = 0; r.ok() && i < n; ++i) {
+    const int16_t key = r.i16();
+    r.i16();
+    r.i16();
+    if (flexible) r.tagged_fields();
+    handshake |= key == sasl_handshake_key;
+    authenticate |= key == sasl_authenticate_key;
+  }
+  if (!r.ok()) {
+    error = "malformed or truncated ApiVersions response";
+    return false;
+  }
+  const size_t entries_end = r.pos();
+  std::string out = body.substr(0, count_at);
+  const uint64_t added = (handshake ? 0 : 1) + (authenticate ? 0 : 1);
+  if (flexible)
+    put_uvarint(out, n + added + 1);
+  else
+    put32(out, static_cast<int64_t>(n + added));
+  out.append(body, entries_at, entries_end - entries_at);
+  for (const int16_t key : {sasl_handshake_key, sasl_authenticate_key}) {
+    if ((key == sasl_handshake_key && handshake) || (key == sasl_authenticate_key && authenticate))
+      continue;
+    put16(out, key);
+    put16(out, 0);
+    put16(out, 1);
+    if (flexible) put_uvarint(out, 0);
+  }
+  out.append(body, entries_end, std::string::npos);
+  body = std::move(out);
+  return true;
+}
+
+std::string sasl_answer(std::string_view request, const sasl_plain& creds, bool& authenticated,
+                        std::string& error) {
+  std::string req(request);
+  reader r(req);
+  const int16_t key = r.i16();
+  const int16_t version = r.i16();
+  const int32_t corr = r.i32();
+  r.string(false, true);  // client id
+  std::string body;
+  put32(body, corr);
+  if (key == sasl_handshake_key && version >= 0 && version <= 1) {
+    const std::string mechanism = r.text(false);
+    if (!r.ok()) {
+      error = "malformed SaslHandshake request";
+      return "";
+    }
+    const bool plain = mechanism == "PLAIN";
+    put16(body, plain ? 0 : 33);  // UNSUPPORTED_SASL_MECHANISM
+    put32(body, 1);
+    put16(body, 5);
+    body += "PLAIN";
+    if (!plain) error = "the client asked for a SASL mechanism other than PLAIN";
+  } else if (key == sasl_authenticate_key && version >= 0 && version <= 1) {
+    const std::string token = r.text(true);
+    if (!r.ok()) {
+      error = "malformed SaslAuthenticate request";
+      return "";
+    }
+    const bool ok = plain_token_matches(token, creds);
+    authenticated = ok;
+    put16(body, ok ? 0 : 58);  // SASL_AUTHENTICATION_FAILED
+    if (ok) {
+      put16(body, -1);
+    } else {
+      const std::string message = "Authentication failed: invalid user name or password";
+      put16(body, static_cast<int>(message.size()));
+      body += message;
+      error = "SASL/PLAIN authentication refused: wrong user name or password";
+    }
+    put32(body, 0);  // auth bytes
+    if (version >= 1) {
+      put32(body, 0);  // session_lifetime_ms (int64): no re-authentication
+      put32(body, 0);
+    }
+  } else {
+    error = "api " + std::to_string(key) + " v" + std::to_string(version) +
+            " is not a SASL request the front answers";
+    return "";
+  }
+  std::string frame;
+  put32(frame, static_cast<int64_t>(body.size()));
+  return frame + body;
 }
 
 }  // namespace isitup::kafka_dev

@@ -28,13 +28,36 @@ inline constexpr size_t max_pending_rewrites = 1024;
 bool patch_broker_ports(int16_t api_key, int16_t api_version, std::string& body,
                         const port_map& ports, std::string& error);
 
+// SASL/PLAIN credentials the front requires (--sasl-plain USER:PASSWORD).
+struct sasl_plain {
+  std::string user, password;
+};
+
+// Adds SaslHandshake (v0-1) and SaslAuthenticate (v0-1) to an ApiVersions response (v0-3;
+// body as for patch_broker_ports), unless it lists them already.
+bool add_sasl_apis(int16_t api_version, std::string& body, std::string& error);
+
+// Whether a SASL/PLAIN token (authzid NUL user NUL password) carries these credentials.
+bool plain_token_matches(std::string_view token, const sasl_plain& creds);
+
+// The front's own answer (a whole frame, size included) to a SaslHandshake or SaslAuthenticate
+// request; `request` is the frame after its size field. Sets `authenticated` when the PLAIN
+// credentials match; returns "" with `error` for a request it cannot answer. A refused
+// authentication is answered (SASL_AUTHENTICATION_FAILED) and sets `error` too: the
+// connection is closed after the answer is sent.
+std::string sasl_answer(std::string_view request, const sasl_plain& creds, bool& authenticated,
+                        std::string& error);
+
 class kafka_stream {
  public:
-  explicit kafka_stream(const port_map& ports) : ports_(ports) {}
+  // With `sasl`, a client must authenticate (SASL/PLAIN) before anything but ApiVersions.
+  explicit kafka_stream(const port_map& ports, const sasl_plain* sasl = nullptr)
+      : ports_(ports), sasl_(sasl) {}
 
-  // Bytes the client sent; appends what to forward to the broker. False (with `error`) when
-  // the stream breaks the framing: the connection must be closed.
-  bool from_client(std::string_view in, std::string& out, std::string& error);
+  // Bytes the client sent; appends what to forward to the broker, and to `reply` what the
+  // front answers itself (SASL). False (with `error`) when the stream breaks the framing or
+  // the client is refused: send `reply`, then close the connection.
+  bool from_client(std::string_view in, std::string& out, std::string& reply, std::string& error);
   // Bytes the broker sent; appends what to forward to the client.
   bool from_broker(std::string_view in, std::string& out, std::string& error);
 
@@ -48,6 +71,9 @@ class kafka_stream {
   };
 
   const port_map& ports_;
+  const sasl_plain* sasl_;
+  bool authenticated_ = false;
+  bool raw_token_ = false;  // SaslHandshake v0 succeeded: the token comes without a header
   direction req_, resp_;
   std::map<int32_t, std::pair<int16_t, int16_t>> pending_;  // correlation id -> key, version
 };

@@ -185,8 +185,8 @@ void tls_front::serve(connection& c) {
     }
   }
   if (why.empty()) {
-    kafka_stream stream(*ports_);
-    std::string out;
+    kafka_stream stream(*ports_, tls_.sasl());
+    std::string out, reply;
     char buf[65536];
     for (;;) {
       pollfd fds[] = {{c.client, POLLIN, 0}, {server, POLLIN, 0}};
@@ -202,8 +202,11 @@ void tls_front::serve(connection& c) {
           break;  // closed by the client
         }
         out.clear();
-        if (!stream.from_client({buf, static_cast<size_t>(n)}, out, why)) break;
-        if (!write_all(server, out)) break;
+        reply.clear();
+        const bool ok = stream.from_client({buf, static_cast<size_t>(n)}, out, reply, why);
+        if (!reply.empty() && SSL_write(ssl, reply.data(), static_cast<int>(reply.size())) <= 0)
+          break;
+        if (!ok || (!out.empty() && !write_all(server, out))) break;
       }
       if (fds[1].revents) {
         const ssize_t n = read(server, buf, sizeof buf);

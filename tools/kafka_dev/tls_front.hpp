@@ -29,9 +29,14 @@ class tls_context {
   tls_context(const tls_context&) = delete;
   tls_context& operator=(const tls_context&) = delete;
   SSL_CTX* get() const { return ctx_; }
+  // Clients must then authenticate with SASL/PLAIN and these credentials. Call before any
+  // front starts.
+  void require_sasl_plain(sasl_plain creds) { sasl_ = std::move(creds); }
+  const sasl_plain* sasl() const { return sasl_.user.empty() ? nullptr : &sasl_; }
 
  private:
   SSL_CTX* ctx_ = nullptr;
+  sasl_plain sasl_;
 };
 
 class tls_front {

@@ -105,11 +105,11 @@ struct probe_agent {
 };
 
 // Everything on `topic` (4 partitions), read over TLS until nothing new comes for 3 s.
-std::string read_topic_tls(const std::string& brokers, const std::string& topic,
-                           const tls_certs& c) {
+std::string read_topic_tls(const std::string& brokers, const std::string& topic, const tls_certs& c,
+                           std::map<std::string, std::string> props = {}) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  std::map<std::string, std::string> props = client_tls(c);
+  if (props.empty()) props = client_tls(c);
   props["bootstrap.servers"] = brokers;
   props["group.id"] = "tls-test-reader";
   props["enable.auto.commit"] = "false";
@@ -375,4 +375,30 @@ TEST(kafka_tls_agents, writer_logs_why_tls_fails) {
   for (size_t at = 0; (at = log.find("TLS with Kafka failed", at)) != std::string::npos; ++at)
     ++warnings;
   EXPECT_LE(warnings, 2u) << "repeated failures are not logged at every reconnect: " << log;
+}
+
+// SASL_SSL (PLAIN) from the probe's kafka_sink to the broker: every result arrives once.
+TEST(kafka_tls_agents, sasl_ssl_probe_delivers_every_result) {
+  temp_dir dir;
+  const tls_certs certs(dir.path());
+  kafka_broker broker({.brokers = 1, .topics = {"sasl:4"}, .port = 0},
+                      {certs.server_cert, certs.server_key, "", "isitup-probe:pa55"});
+  isitup::test::tcp_listener target;
+  const std::map<std::string, std::string> sasl = {{"security.protocol", "sasl_ssl"},
+                                                   {"ssl.ca.location", certs.ca},
+                                                   {"sasl.mechanism", "PLAIN"},
+                                                   {"sasl.username", "isitup-probe"},
+                                                   {"sasl.password", "${KAFKA_PASSWORD}"}};
+  probe_agent probe(dir, broker.bootstrap(), "sasl", target.port(), sasl, {"KAFKA_PASSWORD=pa55"});
+  std::this_thread::sleep_for(3s);
+  ASSERT_EQ(probe.stop(), 0) << probe.proc->err();
+  const std::set<key> produced = probe.produced();
+  ASSERT_GE(produced.size(), 20u) << probe.proc->err();
+  auto reader = sasl;
+  reader["sasl.password"] = "pa55";
+  int dups = 0;
+  EXPECT_EQ(keys_of(read_topic_tls(broker.bootstrap(), "sasl", certs, reader), &dups), produced)
+      << broker.log();
+  EXPECT_EQ(dups, 0);
+  EXPECT_EQ(probe.proc->err().find("pa55"), std::string::npos) << "the password is not logged";
 }
