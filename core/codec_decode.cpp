@@ -435,6 +435,13 @@ bool decode_impl(std::string_view json, record& out, std::string& error) {
     error = invalid_json(nul, "NUL byte.");
     return false;
   }
+  // RapidJSON 1.1.0's SSE2 string scan only catches control characters up to 0x19: 0x1A-0x1F
+  // raw inside a long string would pass, and validate() would refuse the record later.
+  if (const size_t ctl = json.find_first_of("\x1a\x1b\x1c\x1d\x1e\x1f");
+      ctl != std::string_view::npos) {
+    error = invalid_json(ctl, "Invalid encoding in string.");
+    return false;
+  }
   if (const size_t bad = detail::utf8_prefix(json); bad != json.size()) {
     error = invalid_json(bad, "Invalid encoding in string.");
     return false;
