@@ -1,6 +1,9 @@
 #include "kafka_config.hpp"
 
+#include <openssl/x509.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <iterator>
 #include <stdexcept>
 
@@ -170,8 +173,18 @@ conf_ptr make_conf(const property_list& fixed, const property_list& user) {
   return conf;
 }
 
-std::string tls_failure(std::string_view reason) {
+std::string tls_failure(std::string_view reason, std::string_view verify_error) {
   if (reason.find("SSL routines") == std::string_view::npos) return "";
+  if (reason.find("certificate verify failed") != std::string_view::npos && !verify_error.empty()) {
+    std::string hint = "the broker's certificate was refused: " + std::string(verify_error);
+    if (verify_error.find("mismatch") != std::string_view::npos)  // hostname, IP address
+      hint += "; it does not name the host given in brokers";
+    else if (verify_error.find("issuer") != std::string_view::npos ||
+             verify_error.find("self-signed") != std::string_view::npos ||
+             verify_error.find("self signed") != std::string_view::npos)
+      hint += "; it is not issued by the CA in ssl.ca.location";
+    return "TLS with Kafka failed (" + hint + "): " + std::string(reason);
+  }
   const struct {
     std::string_view text, hint;
   } hints[] = {
@@ -215,6 +228,21 @@ sdk::level to_level(int syslog_level) {
 
 void route_logs(rd_kafka_conf_t* conf, callback_context* ctx) {
   rd_kafka_conf_set_opaque(conf, ctx);
+  // Called by librdkafka for each certificate of a broker's chain with OpenSSL's verdict in
+  // x509_error; returning 0 refuses, exactly when OpenSSL refused.
+  rd_kafka_conf_set_ssl_cert_verify_cb(
+      conf,
+      [](rd_kafka_t*, const char*, int32_t, int* x509_error, int, const char*, size_t, char* errstr,
+         size_t errstr_size, void* opaque) -> int {
+        if (*x509_error == X509_V_OK) return 1;
+        const char* why = X509_verify_cert_error_string(*x509_error);
+        std::snprintf(errstr, errstr_size, "%s", why);
+        if (auto* c = static_cast<callback_context*>(opaque)) {
+          std::lock_guard lock(c->verify_mu);
+          c->last_verify_error = why;
+        }
+        return 0;
+      });
   rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t* rk, int, const char* fac, const char* buf) {
     if (const auto* c = static_cast<const callback_context*>(rd_kafka_opaque(rk)))
       c->host.log(sdk::level::debug, std::string("librdkafka ") + fac + ": " + buf);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,15 +42,27 @@ conf_ptr make_conf(const property_list& fixed, const property_list& user);
 struct callback_context {
   sdk::host host;
   void* owner;
+
+  // Why OpenSSL last refused a broker's certificate ("hostname mismatch", "unable to get
+  // local issuer certificate", ...), or "": written by librdkafka's broker threads.
+  std::string verify_error() const {
+    std::lock_guard lock(verify_mu);
+    return last_verify_error;
+  }
+  mutable std::mutex verify_mu;
+  std::string last_verify_error;
 };
 
 // Sets `ctx` as the handle's opaque and routes librdkafka's own log lines to the host log at
-// debug level (the plugin itself reports connection state changes, once each).
+// debug level (the plugin itself reports connection state changes, once each). Also records
+// in `ctx` why a broker certificate was refused (OpenSSL's verdict is kept: a refused
+// certificate stays refused).
 void route_logs(rd_kafka_conf_t* conf, callback_context* ctx);
 
 // When a librdkafka error `reason` is a TLS failure (an "SSL routines" error), the reason
-// followed by what most likely causes it and which property to look at; otherwise "".
-std::string tls_failure(std::string_view reason);
+// preceded by what most likely causes it and which property to look at; otherwise "".
+// `verify_error` (callback_context::verify_error) makes a certificate failure precise.
+std::string tls_failure(std::string_view reason, std::string_view verify_error = {});
 
 // Whether a repeated warning is logged now: a text different from the last one (digits aside),
 // or the same text a minute later (librdkafka reports a failed connection at every reconnect). Not

@@ -56,7 +56,7 @@ std::vector<sdk::option> producer_options() {
 }
 
 producer_sink::producer_sink(const sdk::host& host, const sdk::options_view& options)
-    : host_(host), cb_ctx_{host, this} {
+    : host_(host), cb_ctx_{host, this, {}, {}} {
   brokers_ = options.string("brokers");
   topic_ = options.string("topic");
   if (brokers_.empty()) throw std::invalid_argument("brokers: must not be empty");
@@ -281,7 +281,8 @@ void producer_sink::on_error(int err, const char* reason) {
     fatal_ = true;
   } else if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
     set_state(link_state::down, reason ? reason : "all brokers down");
-  } else if (const std::string tls = tls_failure(reason ? reason : ""); !tls.empty()) {
+  } else if (const std::string tls = tls_failure(reason ? reason : "", cb_ctx_.verify_error());
+             !tls.empty()) {
     if (tls_warnings_.due(tls)) host_.log(sdk::level::warn, tls + "; results are kept and retried");
   } else if (e == RD_KAFKA_RESP_ERR__AUTHENTICATION || e == RD_KAFKA_RESP_ERR__SSL ||
              e == RD_KAFKA_RESP_ERR__RESOLVE) {

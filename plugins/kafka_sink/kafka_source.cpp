@@ -53,7 +53,7 @@ std::vector<sdk::option> source_options() {
 }
 
 consumer_source::consumer_source(const sdk::host& host, const sdk::options_view& options)
-    : host_(host), cb_ctx_{host, this} {
+    : host_(host), cb_ctx_{host, this, {}, {}} {
   brokers_ = options.string("brokers");
   topic_ = options.string("topic");
   group_ = options.string("group");
@@ -105,7 +105,8 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
       conf.get(), [](rd_kafka_t*, int err, const char* reason, void* opaque) {
         auto* self = static_cast<consumer_source*>(static_cast<callback_context*>(opaque)->owner);
         const auto e = static_cast<rd_kafka_resp_err_t>(err);
-        if (const std::string tls = tls_failure(reason ? reason : ""); !tls.empty()) {
+        if (const std::string tls = tls_failure(reason ? reason : "", self->cb_ctx_.verify_error());
+            !tls.empty()) {
           if (self->tls_warnings_.due(tls))
             self->host_.log(sdk::level::warn, tls + "; nothing is read until it connects");
           return;

@@ -237,12 +237,14 @@ TEST(kafka_tls_agents, refusals_are_logged_and_no_result_is_lost) {
       {"other-ca",
        {certs.other_server_cert, certs.other_server_key, certs.ca},
        client_tls(certs),
-       "TLS with Kafka failed (the broker's certificate is not issued by the CA in ssl.ca.location",
+       "TLS with Kafka failed (the broker's certificate was refused: unable to get local issuer "
+       "certificate; it is not issued by the CA in ssl.ca.location)",
        right},
       {"wrong-host",
        {certs.wrong_host_cert, certs.wrong_host_key, certs.ca},
        client_tls(certs),
-       "or does not name the host given in brokers",
+       "TLS with Kafka failed (the broker's certificate was refused: IP address mismatch; it "
+       "does not name the host given in brokers)",
        right},
       {"no-client-cert", right, without_cert,
        "TLS with Kafka failed (the broker requires a client certificate", server_only},
