@@ -8,7 +8,10 @@
 #include <istream>
 #include <limits>
 #include <streambuf>
+#include <string_view>
 #include <unordered_map>
+
+#include <yaml-cpp/eventhandler.h>
 
 #include "config_internal.hpp"
 
@@ -468,28 +471,87 @@ class cancellable_input : public std::streambuf {
 
 }  // namespace
 
+// Document starts seen by a parse that builds no nodes: enough to tell whether the text holds a
+// second document, and where.
+class document_marks : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// Whether text after the first document could hold another one. A block mapping (every real
+// config) can only be followed by a document marker line; text after a flow collection or a
+// bare scalar is what yaml-cpp 0.7's LoadAll loops on forever (a config of just "," or
+// "{a: 1}, b"), so those are always looked at.
+bool may_hold_more_documents(const std::string& text, const YAML::Node& root) {
+  if (!root.IsMap() || root.Style() == YAML::EmitterStyle::Flow) return true;
+  bool content_seen = false;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    const bool marker = (line.starts_with("---") || line.starts_with("...")) &&
+                        (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    if (marker && content_seen) return true;
+    if (!line.empty() && line[0] != '#' && line[0] != '\r') content_seen = true;
+  }
+  return false;
+}
+
+// Refuses a second document, or text after the first that yaml-cpp would turn into endless empty
+// documents. Parses again without building nodes, so only when may_hold_more_documents().
+void refuse_more_documents(const std::string& text, const std::string& file,
+                           const std::atomic<bool>* cancel) {
+  cancellable_input input(text, cancel);
+  std::istream in(&input);
+  YAML::Parser parser(in);
+  document_marks marks;
+  while (parser.HandleNextDocument(marks)) {
+    const std::size_t n = marks.starts.size();
+    if (n >= 2 && marks.starts[n - 1].pos == marks.starts[n - 2].pos)
+      fail(at(file, marks.starts[n - 1]),
+           "YAML syntax error: unexpected text after the document (one YAML document expected)");
+    if (cancel != nullptr && cancel->load()) return;
+  }
+  if (marks.starts.size() > 1)
+    fail(at(file, marks.starts[1]), "expected one YAML document, found " +
+                                        std::to_string(marks.starts.size()) +
+                                        " (remove the '---' separators)");
+}
+
 agent load_string(const std::string& text, const std::string& file, const load_limits& limits) {
   const auto cancelled = [&] { return limits.cancel != nullptr && limits.cancel->load(); };
-  std::vector<YAML::Node> documents;
+  // YAML::Load, not LoadAll: LoadAll never returns on some malformed texts (see
+  // may_hold_more_documents), and one parse of a big config is what start-up costs.
+  YAML::Node root;
   try {
     cancellable_input input(text, limits.cancel);
     std::istream in(&input);
-    documents = YAML::LoadAll(in);
+    root = YAML::Load(in);
+    if (!cancelled() && may_hold_more_documents(text, root))
+      refuse_more_documents(text, file, limits.cancel);
   } catch (const YAML::Exception& e) {
     if (cancelled()) fail({file}, "loading was cancelled");
     fail(at(file, e.mark), "YAML syntax error: " + e.msg);
   }
   if (cancelled()) fail({file}, "loading was cancelled");
-  if (documents.size() > 1) {
-    fail(at(file, documents[1]), "expected one YAML document, found " +
-                                     std::to_string(documents.size()) +
-                                     " (remove the '---' separators)");
-  }
-  if (documents.empty() || documents[0].IsNull()) {
+  if (root.IsNull()) {
     fail({file, 1, 1},
          "the config is empty; expected a mapping with some of: " + detail::join(top_keys));
   }
-  YAML::Node root = documents[0];
   if (!root.IsMap()) {
     fail(at(file, root), "expected a mapping at the top level with some of: " +
                              detail::join(top_keys) + "; got " + describe(root));
