@@ -167,7 +167,9 @@ const char* ip_value(const char* ip, write_stats& stats) {
 const char* extra_value(const char* extra, write_stats& stats) {
   if (!extra) return nullptr;
   rapidjson::Document d;
-  d.Parse<rapidjson::kParseValidateEncodingFlag>(extra);
+  // With the length: RapidJSON's NUL-terminated input reads past the terminator when the text
+  // ends inside a multi-byte UTF-8 sequence (found by fuzz/copy_row_fuzz.cpp).
+  d.Parse<rapidjson::kParseValidateEncodingFlag>(extra, std::strlen(extra));
   if (d.HasParseError() || !d.IsObject() || std::strstr(extra, "\\u0000")) {
     ++stats.invalid_values;
     return nullptr;
