@@ -1,5 +1,7 @@
 #include "config_internal.hpp"
 
+#include <isitup/text.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -22,26 +24,7 @@ location at(const std::string& file, const YAML::Node& node) { return at(file, n
 
 void fail(const location& where, const std::string& message) { throw config_error(where, message); }
 
-std::string quote(std::string_view text) {
-  constexpr std::size_t max_chars = 80;
-  std::string out = "'";
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (i == max_chars) {
-      out += "\u2026";
-      break;
-    }
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += "'";
-  return out;
-}
+std::string quote(std::string_view text) { return "'" + sdk::shown_value(text, 80) + "'"; }
 
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {

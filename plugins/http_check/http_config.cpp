@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <isitup/text.hpp>
 #include <stdexcept>
 
 namespace isitup::http {
@@ -16,27 +17,9 @@ namespace {
 
 using std::invalid_argument;
 
-// A value for a message: control characters as \xNN, cut to 100 characters with "…" so that
-// a long value leaves room for the reason (the host's error buffer holds 1 KiB).
-std::string shown(std::string_view text) {
-  constexpr std::size_t max_chars = 100;
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (i == max_chars) {
-      out += "\u2026";
-      break;
-    }
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char code[8];
-      std::snprintf(code, sizeof code, "\\x%02x", c);
-      out += code;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
+// A value for a message (isitup/text.hpp): cut to 100 characters, so a long value leaves room
+// for the reason.
+std::string shown(std::string_view text) { return sdk::shown_value(text); }
 
 // A URL for a message: its userinfo's password as *** (a user alone, maybe a token, as ***),
 // then shown().
