@@ -13,6 +13,8 @@
 
 #include "config.hpp"
 
+#include "process.hpp"
+
 namespace isitup::config {
 namespace {
 
@@ -20,28 +22,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-class temp_dir {
- public:
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("isitup_limits_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using isitup::test::temp_dir;
 
 std::string file_error(const std::string& path, const load_limits& limits = {}) {
   try {
@@ -75,7 +56,7 @@ std::string billion_laughs(const std::string& indent) {
 
 TEST(config_limits, a_fifo_config_is_refused_without_blocking) {
   const temp_dir dir;
-  const std::string fifo = dir.path("agent.yml");
+  const std::string fifo = (dir / "agent.yml").string();
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(file_error(fifo),
@@ -88,12 +69,12 @@ TEST(config_limits, devices_and_directories_are_refused_as_configs) {
   EXPECT_THAT(file_error("/dev/zero"), HasSubstr("it is a character device, not a regular file"));
   EXPECT_THAT(file_error("/dev/urandom"),
               HasSubstr("it is a character device, not a regular file"));
-  EXPECT_THAT(file_error(dir.path("")), HasSubstr("it is a directory, not a regular file"));
+  EXPECT_THAT(file_error((dir / "").string()), HasSubstr("it is a directory, not a regular file"));
 }
 
 TEST(config_limits, special_domains_files_are_refused_at_the_key) {
   const temp_dir dir;
-  const std::string fifo = dir.path("domains.txt");
+  const std::string fifo = (dir / "domains.txt").string();
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   const std::string cfg = dir.write("agent.yml", "agent: {id: a}\ndomains_file: domains.txt\n");
   EXPECT_EQ(file_error(cfg), cfg + ":2:1: domains_file: cannot read '" + fifo +
@@ -129,7 +110,7 @@ TEST(config_limits, sizes_past_the_limit_are_refused_and_the_limit_is_named) {
 
 TEST(config_limits, a_file_past_the_default_limit_is_refused_before_it_is_read) {
   const temp_dir dir;
-  const std::string big = dir.path("big.yml");
+  const std::string big = (dir / "big.yml").string();
   { std::ofstream(big) << "agent: {id: a}\n"; }
   fs::resize_file(big, (std::size_t{64} << 20) + 1);  // sparse: nothing to write
   EXPECT_EQ(file_error(big), big +

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <limits>
 
+#include "process.hpp"
+
 namespace isitup::config {
 namespace {
 
@@ -53,28 +55,7 @@ class env_var {
   const char* name_;
 };
 
-class temp_dir {
- public:
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() /
-            ("isitup_config_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path p = path_ / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
-  std::string path(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using isitup::test::temp_dir;
 
 option_schema opt(std::string name, option_type type, bool required = false,
                   std::optional<std::string> default_yaml = std::nullopt,
@@ -525,7 +506,7 @@ TEST(config_test, domains_file_lines) {
     names.push_back(c.name);
     wheres.push_back(to_string(c.where));
   }
-  const std::string file = dir.path("domains.txt");
+  const std::string file = (dir / "domains.txt").string();
   EXPECT_THAT(names, ::testing::ElementsAre("first.example", "a.example", "https://b.example/#frag",
                                             "env.example:8080", "c.example", "d.example",
                                             "https://last.example/"));
@@ -548,15 +529,15 @@ TEST(config_test, domains_file_errors) {
     }
     return std::string("(no error)");
   };
-  const std::string config = dir.path("cfg.yml");
-  const std::string file = dir.path("domains.txt");
+  const std::string config = (dir / "cfg.yml").string();
+  const std::string file = (dir / "domains.txt").string();
 
   EXPECT_EQ(error_of("", "agent: {id: x}\ndomains_file: missing.txt\n"),
-            config + ":2:1: domains_file: cannot read '" + dir.path("missing.txt") +
+            config + ":2:1: domains_file: cannot read '" + (dir / "missing.txt").string() +
                 "': No such file or directory");
-  fs::create_directory(dir.path("sub"));
+  fs::create_directory((dir / "sub").string());
   EXPECT_THAT(error_of("", "domains_file: sub\n"),
-              StartsWith(config + ":1:1: domains_file: cannot read '" + dir.path("sub") +
+              StartsWith(config + ":1:1: domains_file: cannot read '" + (dir / "sub").string() +
                          "': it is a directory"));
   EXPECT_THAT(error_of("a.example\n\n  ftp://x   # old\n", "domains_file: domains.txt\n"),
               StartsWith(file + ":3:3: domains_file: 'ftp://x': scheme 'ftp'"));
@@ -570,14 +551,14 @@ TEST(config_test, domains_file_errors) {
   EXPECT_EQ(error_of("a.example\n", "domains: [b.example, a.example]\ndomains_file: domains.txt\n"),
             file + ":1:1: duplicate check name 'a.example' (first at " + config + ":1:22)");
 
-  const env_var d("ISITUP_TEST_DIR", dir.path("").c_str());
+  const env_var d("ISITUP_TEST_DIR", (dir / "").string().c_str());
   EXPECT_EQ(error_of("z.example\n", "domains_file: ${ISITUP_TEST_DIR}/domains.txt\n"),
             "(no error)");
 }
 
 TEST(config_test, config_file_errors) {
   const temp_dir dir;
-  const std::string missing = dir.path("nope.yml");
+  const std::string missing = (dir / "nope.yml").string();
   try {
     load_file(missing);
     FAIL() << "no error";
