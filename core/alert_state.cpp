@@ -85,6 +85,12 @@ std::size_t required_down(const alert_settings& s, std::size_t known) {
   return static_cast<std::size_t>(std::max(s.quorum, 1));
 }
 
+std::size_t forget_silent_locations(check_state& st, int64_t now_ms, const alert_settings& s) {
+  if (s.location_ttl_ms <= 0 || now_ms < INT64_MIN + s.location_ttl_ms) return 0;
+  const int64_t oldest_kept = now_ms - s.location_ttl_ms;
+  return std::erase_if(st.locations, [&](const auto& e) { return e.second.last_ms < oldest_kept; });
+}
+
 std::optional<transition> step(check_state& st, std::string_view check, const observation& o,
                                const alert_settings& s) {
   auto it = st.locations.find(o.location);
@@ -93,6 +99,7 @@ std::optional<transition> step(check_state& st, std::string_view check, const ob
   location_state& l = it->second;
   if (o.scheduled_at_ms <= l.last_ms) return std::nullopt;
   l.last_ms = o.scheduled_at_ms;
+  forget_silent_locations(st, o.scheduled_at_ms, s);  // never `l`: it is the newest
   const bool changed = advance(l, o, s);
   const bool down = check_is_down(st, s);
 

@@ -304,5 +304,102 @@ TEST(alert_state, stable_id_separates_its_parts) {
   EXPECT_EQ(stable_id({"x", "y"}), stable_id({"x", "y"}));
 }
 
+// ---------------------------------------------------------------- forgetting silent locations
+
+// One result of `where` at t0 + k * every; the transition it caused, if any.
+std::optional<transition> at_step(feeder& f, const std::string& where, int k, bool up) {
+  const observation o{where, t0 + k * every, up, up ? "" : "connect", up ? "" : "refused"};
+  return step(f.state, f.check, o, f.settings);
+}
+
+// Quorum 2 of eu, us, ap; eu and us down (opened at step 4), then us falls silent while eu
+// stays down and ap up.
+feeder two_down_then_us_silent(int64_t ttl_ms) {
+  feeder f;
+  f.settings.quorum = 2;
+  f.settings.location_ttl_ms = ttl_ms;
+  for (int k = 0; k < 5; ++k) {
+    for (const char* w : {"eu", "us"}) {
+      const auto t = at_step(f, w, k, k < 2);
+      EXPECT_EQ(t.has_value(), k == 4 && std::string(w) == "us") << w << " at " << k;
+    }
+    EXPECT_FALSE(at_step(f, "ap", k, true));
+  }
+  EXPECT_TRUE(f.state.open);
+  return f;
+}
+
+TEST(alert_state, a_silent_location_stops_counting_once_older_than_location_ttl) {
+  feeder f = two_down_then_us_silent(5 * every);  // us's last result: step 4
+  // Up to 5 intervals after us's last result it still counts: the incident stays open.
+  for (int k = 5; k <= 9; ++k) {
+    EXPECT_FALSE(at_step(f, "eu", k, false)) << k;
+    EXPECT_FALSE(at_step(f, "ap", k, true)) << k;
+  }
+  EXPECT_TRUE(f.state.locations.count("us"));
+  // One more: us is forgotten, one location down is below quorum, the incident resolves.
+  const auto t = at_step(f, "eu", 10, false);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->type, resolved);
+  EXPECT_EQ(t->resolved_at_ms, t0 + 10 * every);
+  EXPECT_THAT(t->inc.locations, ElementsAre("eu", "us"));  // the incident keeps who saw it
+  EXPECT_FALSE(f.state.locations.count("us"));
+  EXPECT_FALSE(f.state.open);
+  EXPECT_FALSE(at_step(f, "ap", 10, true));
+}
+
+TEST(alert_state, a_forgotten_location_reporting_again_starts_up) {
+  feeder f = two_down_then_us_silent(5 * every);
+  for (int k = 5; k <= 10; ++k) at_step(f, "eu", k, false);
+  ASSERT_FALSE(f.state.open);
+  // us is back, still down: a fresh location needs failure_threshold down results again.
+  EXPECT_FALSE(at_step(f, "us", 11, false));
+  EXPECT_FALSE(f.state.locations.at("us").down);
+  EXPECT_FALSE(at_step(f, "us", 12, false));
+  const auto t = at_step(f, "us", 13, false);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->type, opened);
+  EXPECT_EQ(t->inc.opened_at_ms, t0 + 2 * every);  // eu has been down since step 2
+}
+
+TEST(alert_state, location_ttl_0_never_forgets) {
+  feeder f = two_down_then_us_silent(0);
+  for (int k = 5; k < 1000; ++k) ASSERT_FALSE(at_step(f, "eu", k, false)) << k;
+  EXPECT_TRUE(f.state.open);
+  EXPECT_TRUE(f.state.locations.at("us").down);
+}
+
+TEST(alert_state, all_counts_only_the_locations_still_reporting) {
+  feeder f;
+  f.settings.rule = alert_settings::quorum_rule::all;
+  f.settings.location_ttl_ms = 3 * every;
+  EXPECT_FALSE(at_step(f, "ap", 0, true));  // ap reports once, then falls silent
+  std::vector<transition> ts;
+  for (int k = 0; k < 6; ++k)
+    for (const char* w : {"eu", "us"})
+      if (auto t = at_step(f, w, k, false)) ts.push_back(*t);
+  // ap counted (as up) until step 3; from step 4 all of eu and us down is "all".
+  ASSERT_THAT(types(ts), ElementsAre(opened));
+  EXPECT_EQ(ts[0].at_ms, t0 + 4 * every);
+  EXPECT_THAT(ts[0].inc.locations, ElementsAre("eu", "us"));
+}
+
+TEST(alert_state, forget_silent_locations_drops_only_those_older_than_the_ttl) {
+  check_state st;
+  st.locations["a"].last_ms = 100;
+  st.locations["b"].last_ms = 150;
+  st.locations["c"].last_ms = 200;
+  alert_settings s;
+  s.location_ttl_ms = 50;
+  EXPECT_EQ(forget_silent_locations(st, 200, s), 1u);  // a: 100 < 150; b at exactly the ttl stays
+  EXPECT_FALSE(st.locations.count("a"));
+  EXPECT_TRUE(st.locations.count("b"));
+  s.location_ttl_ms = 0;
+  EXPECT_EQ(forget_silent_locations(st, 1'000'000, s), 0u);
+  s.location_ttl_ms = 1;
+  EXPECT_EQ(forget_silent_locations(st, INT64_MIN, s), 0u);  // no overflow
+  EXPECT_EQ(st.locations.size(), 2u);
+}
+
 }  // namespace
 }  // namespace isitup::alert

@@ -39,6 +39,7 @@ TEST_F(config_alert, defaults_without_any_alert_key) {
   EXPECT_EQ(s.rule, alert_settings::quorum_rule::count);
   EXPECT_EQ(s.quorum, 1);
   EXPECT_EQ(s.renotify_ms, 0);
+  EXPECT_EQ(s.location_ttl_ms, 10 * 60 * 1000);
   EXPECT_THAT(s.notify, IsEmpty());
   EXPECT_EQ(a.state_dir, "");
   ASSERT_EQ(a.sinks.size(), 1u);
@@ -47,12 +48,13 @@ TEST_F(config_alert, defaults_without_any_alert_key) {
 
 TEST_F(config_alert, a_check_overrides_defaults_key_by_key) {
   const agent a = load(R"(defaults:
-  alert: {failure_threshold: 4, success_threshold: 3, quorum: 2, renotify: 30m, notify: [ops]}
+  alert: {failure_threshold: 4, success_threshold: 3, quorum: 2, renotify: 30m, notify: [ops],
+          location_ttl: 2m}
 domains: [shop.example]
 checks:
   - {name: a, target: "https://a/", alert: {quorum: majority}}
   - {name: b, target: "https://b/", alert: {quorum: all, notify: [ops, log], renotify: 0s}}
-  - {name: c, target: "https://c/", alert: {notify: []}}
+  - {name: c, target: "https://c/", alert: {notify: [], location_ttl: 0s}}
 sinks:
   - {name: ops, plugin: webhook_sink}
   - {name: log, plugin: stdout_sink}
@@ -64,6 +66,7 @@ sinks:
   EXPECT_EQ(d.quorum, 2);
   EXPECT_EQ(d.renotify_ms, 30 * 60 * 1000);
   EXPECT_THAT(d.notify, ElementsAre("ops"));
+  EXPECT_EQ(d.location_ttl_ms, 2 * 60 * 1000);
   const alert_settings& x = a.checks[1].alert;
   EXPECT_EQ(x.rule, alert_settings::quorum_rule::majority);
   EXPECT_EQ(x.failure_threshold, 4);
@@ -73,6 +76,8 @@ sinks:
   EXPECT_EQ(y.renotify_ms, 0);
   EXPECT_THAT(y.notify, ElementsAre("ops", "log"));
   EXPECT_THAT(a.checks[3].alert.notify, IsEmpty());
+  EXPECT_EQ(a.checks[3].alert.location_ttl_ms, 0);
+  EXPECT_EQ(x.location_ttl_ms, 2 * 60 * 1000);
 }
 
 TEST_F(config_alert, sink_names_default_to_the_plugin_then_numbered) {
@@ -119,6 +124,8 @@ TEST_F(config_alert, errors_name_the_place_and_what_was_expected) {
       {"zero quorum", "defaults: {alert: {quorum: 0}}\n", "t.yml:1:28", "got '0'"},
       {"bad renotify", "defaults: {alert: {renotify: often}}\n", "t.yml:1:30",
        "defaults.alert.renotify: expected a duration"},
+      {"bad location_ttl", "defaults: {alert: {location_ttl: -1m}}\n", "t.yml:1:34",
+       "defaults.alert.location_ttl: expected a duration"},
       {"notify not a list", "defaults: {alert: {notify: ops}}\n", "t.yml:1:28",
        "defaults.alert.notify: expected a list of sink names"},
       {"notify bad name", "defaults: {alert: {notify: [Ops]}}\n", "t.yml:1:29",
