@@ -1,6 +1,8 @@
 // http_check: the HTTP(S) check. One engine (event loop thread: libcurl multi + c-ares on
 // epoll, and a lean HTTP/1.1 client for plain http://) per plugin instance runs every check of
 // the instance asynchronously.
+#include <curl/curl.h>
+
 #include <isitup/plugin.hpp>
 
 #include <algorithm>
@@ -10,7 +12,7 @@
 
 #include "http_config.hpp"
 #include "http_engine.hpp"
-#include "http_tls.hpp"
+#include "net/tls_store.hpp"
 
 namespace isitup::http {
 
@@ -22,7 +24,7 @@ class prepared : public sdk::prepared_check {
 
 class http_check : public sdk::async_checks {
  public:
-  explicit http_check(const sdk::host& h) : engine_(h), tls_(h) {}
+  explicit http_check(const sdk::host& h) : engine_(h), tls_(h, "http_check", curl_ca()) {}
 
   // Main thread. Checks with equal options share one parsed copy of them.
   std::unique_ptr<sdk::prepared_check> prepare(const sdk::check_spec& spec) override {
@@ -61,11 +63,28 @@ class http_check : public sdk::async_checks {
 
  private:
   engine engine_;
-  tls_cache tls_;
+  // The default CA store is the one libcurl was built with (SSL_CERT_FILE / SSL_CERT_DIR win).
+  static net::ca_locations curl_ca();
+
+  net::tls_cache tls_;
   int64_t max_in_flight_ = 0;  // the smallest value set on any check; 0: none set
   std::unordered_map<std::string, std::weak_ptr<const check_config>> shared_;
   size_t sweep_at_ = 64;
 };
+
+net::ca_locations http_check::curl_ca() {
+  net::ca_locations out;
+  if (CURL* e = curl_easy_init()) {
+    char* built_in = nullptr;
+    if (curl_easy_getinfo(e, CURLINFO_CAINFO, &built_in) == CURLE_OK && built_in)
+      out.file = built_in;
+    built_in = nullptr;
+    if (curl_easy_getinfo(e, CURLINFO_CAPATH, &built_in) == CURLE_OK && built_in)
+      out.dir = built_in;
+    curl_easy_cleanup(e);
+  }
+  return out;
+}
 
 }  // namespace isitup::http
 

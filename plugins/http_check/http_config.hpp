@@ -14,11 +14,13 @@
 
 #include <isitup/plugin.hpp>
 
+namespace isitup::net {
+class tls_source;  // net/tls_store.hpp
+}  // namespace isitup::net
+
 namespace isitup::http {
 
 enum class ip_family { v4, v6 };
-
-class tls_source;  // http_tls.hpp
 
 // The parts of an http(s) URL the check needs. A host name in Unicode is converted to its
 // A-label (punycode, IDNA2008/TR46 by libidn2) so that DNS, the Host header and TLS SNI all
@@ -67,9 +69,9 @@ struct check_config {
   bool force_curl = false;  // engine: curl
 
   // The TLS material, set by the plugin when it makes the options of a check that may use
-  // TLS (https://, or redirects): read once per file, shared (http_tls.hpp); null otherwise.
-  std::shared_ptr<tls_source> ca;        // tls_verify: the CA store (ca_file or the default)
-  std::shared_ptr<tls_source> identity;  // client_cert (and client_key)
+  // TLS (https://, or redirects): read once per file, shared (net/tls_store.hpp); null otherwise.
+  std::shared_ptr<net::tls_source> ca;        // tls_verify: the CA store (ca_file or the default)
+  std::shared_ptr<net::tls_source> identity;  // client_cert (and client_key)
 
   // The lean HTTP/1.1 engine's request after the Host line (headers, blank line, body),
   // built once: as configured, and as GET without a body (after a 303).

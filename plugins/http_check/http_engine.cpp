@@ -31,8 +31,6 @@ void raise_fd_limit() {
 engine::engine(sdk::host host) : host_(host) {
   static const CURLcode global = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (global != CURLE_OK) throw std::runtime_error("curl_global_init failed");
-  static const int ares = ares_library_init(ARES_LIB_INIT_ALL);
-  if (ares != ARES_SUCCESS) throw std::runtime_error("ares_library_init failed");
   raise_fd_limit();
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -47,6 +45,7 @@ engine::engine(sdk::host host) : host_(host) {
   ev.events = EPOLLIN;
   ev.data.u64 = epoll_key(tag_wake, wake_fd_);
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  resolver_ = std::make_unique<net::resolver>(host_, epoll_fd_, tag_ares_base);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &engine::on_curl_socket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &engine::on_curl_timer);
@@ -71,8 +70,7 @@ engine::~engine() {
     curl_slist_free_all(j->resolve);
     lean_close(j);
   }
-  for (auto& c : channels_) ares_destroy(c->ch);  // callbacks see ARES_EDESTRUCTION
-  for (auto& [key, l] : lookups_) delete l;
+  resolver_.reset();  // drops its lookups without calling back
   for (job* j : jobs_) delete j;
   for (CURL* e : idle_easy_) curl_easy_cleanup(e);
   curl_multi_cleanup(multi_);
@@ -82,7 +80,7 @@ engine::~engine() {
 
 void engine::submit(const check_target& check, std::chrono::milliseconds timeout,
                     sdk::completion done) {
-  auto* j = new job(check.config, std::move(done));
+  auto* j = new job(this, check.config, std::move(done));
   j->deadline = clock::now() + timeout;
   j->target = check.target;
   {
@@ -123,10 +121,8 @@ void engine::loop() {
         if (ev & (EPOLLERR | EPOLLHUP)) flags |= CURL_CSELECT_ERR;
         int running = 0;
         curl_multi_socket_action(multi_, fd, flags, &running);
-      } else if (tag - tag_ares_base < channels_.size()) {
-        const bool readable = ev & (EPOLLIN | EPOLLERR | EPOLLHUP);
-        ares_process_fd(channels_[tag - tag_ares_base]->ch, readable ? fd : ARES_SOCKET_BAD,
-                        (ev & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
+      } else if (resolver_->owns_tag(static_cast<uint32_t>(tag))) {
+        resolver_->on_event(static_cast<uint32_t>(tag), fd, ev);
       }
     }
     const clock::time_point now = clock::now();
@@ -135,7 +131,7 @@ void engine::loop() {
       int running = 0;
       curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
     }
-    process_ares_timeouts();
+    resolver_->process_timeouts();
     check_multi_info();
     expire_deadlines(clock::now());
     take_incoming();
@@ -153,13 +149,7 @@ int engine::next_timeout_ms() {
   clock::time_point wake = now + std::chrono::seconds(1);
   if (curl_timer_armed_ && curl_timer_ < wake) wake = curl_timer_;
   if (!deadlines_.empty() && deadlines_.begin()->first < wake) wake = deadlines_.begin()->first;
-  for (const auto& c : channels_) {
-    if (c->pending == 0) continue;
-    timeval max{1, 0}, tv{};
-    const timeval* t = ares_timeout(c->ch, &max, &tv);
-    const auto at = now + std::chrono::seconds(t->tv_sec) + std::chrono::microseconds(t->tv_usec);
-    if (at < wake) wake = at;
-  }
+  wake = resolver_->next_wake(now, wake);
   if (wake <= now) return 0;
   // Round up so that the loop never wakes a little early and spins.
   return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wake - now).count());
@@ -418,12 +408,7 @@ void engine::finish(job* j, sdk::result r) {
   untrack_deadline(j);
   if (r.total_ms == ISITUP_ABSENT_MS) r.total_ms = ms_between(j->begun, clock::now());
   if (r.dns_ms == ISITUP_ABSENT_MS) r.dns_ms = j->dns_ms;
-  if (j->waiting) {
-    auto& w = j->waiting->waiters;
-    for (auto& waiter : w)
-      if (waiter == j) waiter = nullptr;
-    j->waiting = nullptr;
-  }
+  resolver_->cancel(*j);
   release_transfer(j);
   jobs_.erase(j);
   --in_flight_;

@@ -11,7 +11,6 @@
 // destructor stops the loop and drops every run still in flight without completing it.
 #pragma once
 
-#include <ares.h>
 #include <curl/curl.h>
 
 #include <atomic>
@@ -29,6 +28,7 @@
 #include <isitup/plugin.hpp>
 
 #include "http_config.hpp"
+#include "net/resolver.hpp"
 
 namespace isitup::http {
 
@@ -69,13 +69,6 @@ class engine {
   friend struct lean_parser;  // http_parser's callbacks fill a job
   struct job;
   struct lean_conn;
-  struct lookup;
-  struct channel;
-  struct cache_entry {
-    std::vector<std::string> v4, v6;
-    clock::time_point expires;
-    bool nxdomain = false;  // a negative answer (RFC 2308), kept for a short time
-  };
 
   void loop();
   int next_timeout_ms();
@@ -118,16 +111,9 @@ class engine {
   void conclude(job* j, sdk::result r, std::string location);
   void fill_timings(job* j, sdk::result& r);
 
-  // DNS (http_resolver.cpp)
-  channel* channel_for(const check_config& cfg);
+  // DNS (http_resolver.cpp): the shared resolver (plugins/common/net/resolver.hpp).
   void resolve(job* j);
-  void lookup_done(lookup* l, int status, ares_addrinfo* ai);
-  void resolved(job* j, const cache_entry& e);
-  void process_ares_timeouts();
-  static void on_ares_sock_state(void* data, ares_socket_t fd, int readable, int writable);
-  static void on_ares_result(void* arg, int status, int timeouts, ares_addrinfo* ai);
-  static void on_soa_result(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
-  void cache_put(const std::string& key, cache_entry entry, clock::time_point now);
+  void resolved(job* j, const net::resolver::outcome& o);
 
   static int on_curl_socket(CURL* easy, curl_socket_t fd, int what, void* userp, void* socketp);
   static int on_curl_timer(CURLM* multi, long timeout_ms, void* userp);
@@ -157,11 +143,7 @@ class engine {
   std::vector<CURL*> idle_easy_;
   std::vector<job*> lean_by_fd_;  // lean connections by socket
 
-  std::vector<std::unique_ptr<channel>> channels_;
-  std::unordered_map<std::string, channel*> channel_by_key_;
-  std::unordered_map<std::string, lookup*> lookups_;
-  std::unordered_map<std::string, cache_entry> cache_;
-  size_t cache_sweep_at_ = 1024;
+  std::unique_ptr<net::resolver> resolver_;  // its sockets on epoll_fd_
 
   std::thread thread_;  // last: started when everything above exists
 };

@@ -1,4 +1,4 @@
-// The engine's per-run and per-lookup state, shared by http_engine.cpp and http_resolver.cpp.
+// The engine's per-run state, shared by http_engine.cpp, http_resolver.cpp and the rest.
 // Loop thread only.
 #pragma once
 
@@ -9,14 +9,14 @@
 #include <vector>
 
 #include "http_engine.hpp"
-#include "http_tls.hpp"
+#include "net/tls_store.hpp"
 
 namespace isitup::http {
 
 // Tags of the engine's epoll registrations (the high 32 bits of epoll_event.data.u64).
 constexpr uint64_t tag_wake = 0;
 constexpr uint64_t tag_curl = 1;
-constexpr uint64_t tag_ares_base = 2;  // + channel index
+constexpr uint64_t tag_ares_base = 2;  // + channel index (net::resolver)
 constexpr uint64_t tag_lean = 0xffff;  // a lean-engine connection (http_lean.cpp)
 
 // Queued runs that start on curl (TLS, proxies, reuse) begun per turn of the loop at most
@@ -33,7 +33,9 @@ inline double ms_since(engine::clock::time_point t) {
   return std::chrono::duration<double, std::milli>(engine::clock::now() - t).count();
 }
 
-struct engine::job {
+// A run; while its host is looked up it waits as a request of the engine's resolver.
+struct engine::job : net::resolver::request {
+  engine* owner = nullptr;
   std::shared_ptr<const check_config> cfg;
   sdk::completion done;
   clock::time_point deadline;
@@ -49,7 +51,6 @@ struct engine::job {
   int redirects = 0;
   double dns_ms = ISITUP_ABSENT_MS;
 
-  lookup* waiting = nullptr;  // the DNS lookup this run waits for
   lean_conn* conn = nullptr;  // this hop runs on the lean engine (http_lean.cpp)
   CURL* easy = nullptr;
   curl_slist* resolve = nullptr;
@@ -59,20 +60,12 @@ struct engine::job {
   bool cert_seen = false;
   int64_t tls_not_after_ms = ISITUP_ABSENT_TIME;
   // https hops: the versions of the check's TLS material that on_ssl_ctx installs.
-  std::shared_ptr<const tls_material> ca_now, identity_now;
+  std::shared_ptr<const net::tls_material> ca_now, identity_now;
   char error[CURL_ERROR_SIZE] = "";
 
-  job(std::shared_ptr<const check_config> c, sdk::completion d)
-      : cfg(std::move(c)), done(std::move(d)) {}
-};
-
-struct engine::lookup {
-  engine* owner;
-  channel* ch;
-  std::string key;  // cache key: resolver, family mode, host
-  char mode;        // '4', '6' or 'a' (both families)
-  std::vector<job*> waiters;
-  clock::time_point started;
+  job(engine* e, std::shared_ptr<const check_config> c, sdk::completion d)
+      : owner(e), cfg(std::move(c)), done(std::move(d)) {}
+  void resolved(const net::resolver::outcome& o) override { owner->resolved(this, o); }
 };
 
 // One hop on the lean HTTP/1.1 engine: a non-blocking socket on the engine's epoll
@@ -89,13 +82,6 @@ struct engine::lean_conn {
   bool head_done = false, complete = false, head_request = false;
   bool in_location = false;  // the header being read is Location
   std::string location;
-};
-
-struct engine::channel {
-  engine* owner;
-  uint32_t index;
-  ares_channel ch = nullptr;
-  int pending = 0;  // lookups in flight on this channel
 };
 
 }  // namespace isitup::http

@@ -307,7 +307,7 @@ std::string engine::redirect_url(const std::string& base, const std::string& loc
 engine::lean_answer engine::parse_lean_answer(std::shared_ptr<const check_config> cfg,
                                               const std::string& url, bool head_request,
                                               std::string_view answer, size_t piece) {
-  job j(std::move(cfg), sdk::completion(nullptr, nullptr));
+  job j(nullptr, std::move(cfg), sdk::completion(nullptr, nullptr));
   lean_conn conn;
   j.conn = &conn;
   conn.head_request = head_request;

@@ -1,258 +1,29 @@
-// The engine's DNS half: c-ares channels (one per distinct dns_servers setting) whose sockets
-// live on the engine's epoll, lookups shared by every run waiting for the same name, and a
-// cache that keeps answers for their TTL.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/epoll.h>
-
-#include <algorithm>
-
+// The engine's DNS half: each hop's host is looked up by the shared resolver
+// (plugins/common/net/resolver.hpp: c-ares on the engine's epoll, one lookup per name in
+// flight, answers cached for their TTL), then the hop's transfer starts on the chosen address.
 #include "http_engine.hpp"
 #include "http_engine_internal.hpp"
 
 namespace isitup::http {
 
-namespace {
-
-constexpr auto max_cache_ttl = std::chrono::hours(1);
-// Negative answers are kept for the zone's SOA minimum (RFC 2308) but never longer than
-// this: a monitor should notice soon when a missing name appears.
-constexpr int max_negative_ttl_s = 60;
-
-uint32_t be32(const unsigned char* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-
-// Skips a (possibly compressed) domain name; returns the offset after it, or -1.
-int skip_name(const unsigned char* buf, int len, int at) {
-  while (at < len) {
-    const unsigned char l = buf[at];
-    if (l == 0) return at + 1;
-    if ((l & 0xc0) == 0xc0) return at + 2 <= len ? at + 2 : -1;
-    at += 1 + l;
-  }
-  return -1;
-}
-
-// An NXDOMAIN answer's negative TTL (RFC 2308 section 5): min(SOA TTL, SOA MINIMUM) of the
-// SOA record in the authority section, capped; -1 when the answer has none.
-int negative_ttl(const unsigned char* buf, int len) {
-  if (!buf || len < 12 || (buf[3] & 0x0f) != 3) return -1;
-  const int qd = (buf[4] << 8) | buf[5], an = (buf[6] << 8) | buf[7], ns = (buf[8] << 8) | buf[9];
-  int at = 12;
-  for (int i = 0; i < qd && at >= 0; ++i) {
-    at = skip_name(buf, len, at);
-    if (at >= 0) at += 4;
-  }
-  for (int i = 0; i < an + ns && at >= 0; ++i) {
-    at = skip_name(buf, len, at);
-    if (at < 0 || at + 10 > len) return -1;
-    const int type = (buf[at] << 8) | buf[at + 1];
-    const uint32_t ttl = be32(buf + at + 4);
-    const int rdlen = (buf[at + 8] << 8) | buf[at + 9];
-    const int rdata = at + 10;
-    at = rdata + rdlen;
-    if (at > len) return -1;
-    if (i < an || type != 6) continue;
-    int p = skip_name(buf, len, rdata);      // MNAME
-    if (p >= 0) p = skip_name(buf, len, p);  // RNAME
-    if (p < 0 || p + 20 > at) return -1;
-    const uint32_t minimum = be32(buf + p + 16);  // after serial, refresh, retry, expire
-    return static_cast<int>(std::min<uint32_t>({ttl, minimum, max_negative_ttl_s}));
-  }
-  return -1;
-}
-
-// After an NXDOMAIN, the zone's SOA is asked for in the background to learn how long the
-// answer may be kept; the runs waiting for the name have their answer already.
-struct soa_probe {
-  engine* owner;
-  int* pending;     // the channel's count of queries in flight
-  std::string key;  // cache key: resolver, '|', family mode, host
-};
-
-std::string dns_error(int status) {
-  switch (status) {
-    case ARES_ENOTFOUND:
-      return "no such host (NXDOMAIN)";
-    case ARES_ENODATA:
-      return "no address";
-    case ARES_ESERVFAIL:
-      return "DNS server failure (SERVFAIL)";
-    case ARES_EREFUSED:
-      return "DNS query refused";
-    case ARES_ETIMEOUT:
-      return "DNS query timed out";
-    case ARES_ECONNREFUSED:
-      // c-ares tried every server: each failed (SERVFAIL, REFUSED) or could not be reached.
-      return "no DNS server answered (SERVFAIL, REFUSED or unreachable)";
-    default:
-      return std::string("DNS lookup failed: ") + ares_strerror(status);
-  }
-}
-
-}  // namespace
-
-engine::channel* engine::channel_for(const check_config& cfg) {
-  if (auto it = channel_by_key_.find(cfg.dns_key); it != channel_by_key_.end()) return it->second;
-  auto c = std::make_unique<channel>();
-  c->owner = this;
-  c->index = static_cast<uint32_t>(channels_.size());
-  ares_options opts{};
-  opts.sock_state_cb = &engine::on_ares_sock_state;
-  opts.sock_state_cb_data = c.get();
-  opts.timeout = 1000;
-  opts.tries = 3;
-  opts.ndomains = 0;  // a URL's host is absolute: no search domains
-  opts.domains = nullptr;
-  const int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_DOMAINS;
-  if (int rc = ares_init_options(&c->ch, &opts, mask); rc != ARES_SUCCESS) {
-    host_.log(sdk::level::error, std::string("c-ares init failed: ") + ares_strerror(rc));
-    return nullptr;
-  }
-  if (!cfg.dns_servers.empty()) {
-    if (int rc = ares_set_servers_ports_csv(c->ch, cfg.dns_key.c_str()); rc != ARES_SUCCESS) {
-      host_.log(sdk::level::error, "dns_servers " + cfg.dns_key + ": " + ares_strerror(rc));
-      ares_destroy(c->ch);
-      return nullptr;
-    }
-  }
-  channel* out = c.get();
-  channels_.push_back(std::move(c));
-  channel_by_key_.emplace(cfg.dns_key, out);
-  return out;
-}
-
 void engine::resolve(job* j) {
   const check_config& c = *j->cfg;
-  const char mode = c.ip_fallback ? 'a' : c.family == ip_family::v4 ? '4' : '6';
-  std::string key = c.dns_key;
-  key += '|';
-  key += mode;
-  key += j->target.host;
-  const clock::time_point now = clock::now();
-  if (auto it = cache_.find(key); it != cache_.end()) {
-    if (it->second.expires > now) {
-      j->dns_ms = ms_since(j->hop_resolve);
-      if (it->second.nxdomain) {
-        finish(j,
-               sdk::result::down("dns", "no such host (NXDOMAIN, cached) for " + j->target.host));
-        return;
-      }
-      resolved(j, it->second);
-      return;
-    }
-    cache_.erase(it);
-  }
-  if (auto it = lookups_.find(key); it != lookups_.end()) {
-    it->second->waiters.push_back(j);
-    j->waiting = it->second;
+  const auto family = c.ip_fallback               ? net::resolver::family::any
+                      : c.family == ip_family::v4 ? net::resolver::family::v4
+                                                  : net::resolver::family::v6;
+  resolver_->resolve(*j, c.dns_key, family, j->target.host);
+}
+
+void engine::resolved(job* j, const net::resolver::outcome& o) {
+  j->dns_ms = ms_since(j->hop_resolve);
+  if (!o.ok) {
+    finish(j, sdk::result::down("dns", o.error + " for " + j->target.host));
     return;
   }
-  channel* ch = channel_for(c);
-  if (!ch) {
-    finish(j, sdk::result::down("dns", "no usable DNS resolver (see the agent log)"));
-    return;
-  }
-  auto* l = new lookup{this, ch, key, mode, {j}, now};
-  j->waiting = l;
-  lookups_.emplace(key, l);
-  ++ch->pending;
-  ares_addrinfo_hints hints{};
-  hints.ai_family = mode == 'a' ? AF_UNSPEC : mode == '4' ? AF_INET : AF_INET6;
-  hints.ai_flags = ARES_AI_NOSORT;  // sorting connects a UDP socket per address
-  // The callback may run before ares_getaddrinfo returns (hosts file, bad name).
-  ares_getaddrinfo(ch->ch, j->target.host.c_str(), nullptr, &hints, &engine::on_ares_result, l);
-}
-
-void engine::on_ares_result(void* arg, int status, int, ares_addrinfo* ai) {
-  auto* l = static_cast<lookup*>(arg);
-  engine* self = l->owner;
-  --l->ch->pending;
-  if (self->destroying_ || status == ARES_EDESTRUCTION) {
-    // The destructor frees lookups still in the map.
-    if (ai) ares_freeaddrinfo(ai);
-    return;
-  }
-  self->lookup_done(l, status, ai);
-  if (ai) ares_freeaddrinfo(ai);
-}
-
-void engine::lookup_done(lookup* l, int status, ares_addrinfo* ai) {
-  lookups_.erase(l->key);
-  std::unique_ptr<lookup> owned(l);
-  const clock::time_point now = clock::now();
-  cache_entry entry;
-  int ttl = 0x7fffffff;
-  if (status == ARES_SUCCESS && ai) {
-    for (const ares_addrinfo_node* n = ai->nodes; n; n = n->ai_next) {
-      char text[INET6_ADDRSTRLEN] = "";
-      if (n->ai_family == AF_INET) {
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(n->ai_addr)->sin_addr, text,
-                  sizeof text);
-        entry.v4.emplace_back(text);
-      } else if (n->ai_family == AF_INET6) {
-        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(n->ai_addr)->sin6_addr, text,
-                  sizeof text);
-        entry.v6.emplace_back(text);
-      } else {
-        continue;
-      }
-      ttl = std::min(ttl, n->ai_ttl);
-    }
-    if (ttl > 0 && (!entry.v4.empty() || !entry.v6.empty())) {
-      entry.expires = now + std::min<clock::duration>(std::chrono::seconds(ttl), max_cache_ttl);
-      cache_put(l->key, entry, now);
-    }
-  } else if (status == ARES_ENOTFOUND) {
-    auto* probe = new soa_probe{this, &l->ch->pending, l->key};
-    ++l->ch->pending;
-    const std::string host = l->key.substr(l->key.find('|') + 2);
-    ares_query(l->ch->ch, host.c_str(), 1 /* IN */, 6 /* SOA */, &engine::on_soa_result, probe);
-  }
-  const double took = ms_since(l->started);
-  for (job* j : l->waiters) {
-    if (!j) continue;  // timed out meanwhile
-    j->waiting = nullptr;
-    j->dns_ms = took;
-    if (status != ARES_SUCCESS) {
-      std::string why = dns_error(status);
-      if (status == ARES_ENODATA && l->mode != 'a')
-        why = std::string("no ") + (l->mode == '4' ? "IPv4" : "IPv6") + " address";
-      finish(j, sdk::result::down("dns", why + " for " + j->target.host));
-      continue;
-    }
-    resolved(j, entry);
-  }
-}
-
-void engine::cache_put(const std::string& key, cache_entry entry, clock::time_point now) {
-  if (cache_.size() >= cache_sweep_at_) {
-    std::erase_if(cache_, [&](const auto& kv) { return kv.second.expires <= now; });
-    cache_sweep_at_ = std::max<size_t>(1024, cache_.size() * 2);
-  }
-  cache_[key] = std::move(entry);
-}
-
-void engine::on_soa_result(void* arg, int status, int, unsigned char* abuf, int alen) {
-  std::unique_ptr<soa_probe> probe(static_cast<soa_probe*>(arg));
-  engine* self = probe->owner;
-  --*probe->pending;
-  if (self->destroying_ || status == ARES_EDESTRUCTION) return;
-  const int ttl = status == ARES_ENOTFOUND ? negative_ttl(abuf, alen) : -1;
-  if (ttl <= 0) return;
-  cache_entry e;
-  e.nxdomain = true;
-  const clock::time_point now = clock::now();
-  e.expires = now + std::chrono::seconds(ttl);
-  self->cache_put(probe->key, std::move(e), now);
-}
-
-void engine::resolved(job* j, const cache_entry& e) {
   const check_config& c = *j->cfg;
   const bool v4_first = c.family == ip_family::v4;
-  const std::vector<std::string>& first = v4_first ? e.v4 : e.v6;
-  const std::vector<std::string>& second = v4_first ? e.v6 : e.v4;
+  const std::vector<std::string>& first = v4_first ? o.found->v4 : o.found->v6;
+  const std::vector<std::string>& second = v4_first ? o.found->v6 : o.found->v4;
   untrack_deadline(j);
   if (!first.empty()) {
     start_transfer(j, first.front());
@@ -261,24 +32,6 @@ void engine::resolved(job* j, const cache_entry& e) {
   } else {
     finish(j, sdk::result::down("dns", std::string("no ") + (v4_first ? "IPv4" : "IPv6") +
                                            " address for " + j->target.host));
-  }
-}
-
-void engine::process_ares_timeouts() {
-  for (const auto& c : channels_)
-    if (c->pending > 0) ares_process_fd(c->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-}
-
-void engine::on_ares_sock_state(void* data, ares_socket_t fd, int readable, int writable) {
-  auto* c = static_cast<channel*>(data);
-  epoll_event ev{};
-  ev.data.u64 = epoll_key(tag_ares_base + c->index, fd);
-  ev.events = (readable ? EPOLLIN : 0u) | (writable ? EPOLLOUT : 0u);
-  const int epfd = c->owner->epoll_fd_;
-  if (!readable && !writable) {
-    epoll_ctl(epfd, EPOLL_CTL_DEL, fd, nullptr);
-  } else if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0) {
-    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
   }
 }
 

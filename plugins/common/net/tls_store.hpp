@@ -1,9 +1,10 @@
-// http_check's TLS material: CA stores (the default store and each `ca_file`) and client
+// A plugin's TLS material: CA stores (the default store and each `ca_file`) and client
 // identities (`client_cert` with `client_key`), each read and parsed once per plugin instance
-// and shared by every transfer. curl would otherwise build an X509 store from the PEM bundle in
-// every handshake (~20 ms of CPU for the system's 145 CAs, inside the timed `tls` phase); here
-// the engine installs the parsed objects into curl's per-connection SSL_CTX by reference
-// (CURLOPT_SSL_CTX_FUNCTION: a few reference-count increments).
+// and shared by every connection. Building an X509 store from the system's PEM bundle costs
+// ~20 ms of CPU (145 CAs); doing it per handshake would also put that inside the timed `tls`
+// phase. A connection installs the parsed objects by reference (install(): a few
+// reference-count increments), into an SSL_CTX (http_check, through curl's
+// CURLOPT_SSL_CTX_FUNCTION) or into one SSL object.
 //
 // Files are watched: once a second a background thread stats every file in use (inode, size,
 // mtime) and reads a changed one again, off the event loop. A new version that does not load
@@ -28,7 +29,7 @@
 
 #include <isitup/plugin.hpp>
 
-namespace isitup::http {
+namespace isitup::net {
 
 // One loaded version of a CA store or of a client identity. Immutable once made.
 class tls_material {
@@ -38,9 +39,10 @@ class tls_material {
   tls_material(const tls_material&) = delete;
   tls_material& operator=(const tls_material&) = delete;
 
-  // Puts this material into a connection's context (shares it, copies nothing). False when
-  // OpenSSL refused (out of memory).
+  // Puts this material into a connection's context, or into one connection (shares it,
+  // copies nothing). False when OpenSSL refused (out of memory).
   bool install(SSL_CTX* ctx) const;
+  bool install(SSL* ssl) const;
 
  private:
   friend class tls_cache;
@@ -89,16 +91,24 @@ class tls_source {
   std::string error_;  // why current_ is null
 };
 
+// Where the default CA store is read from when SSL_CERT_FILE / SSL_CERT_DIR are not set.
+struct ca_locations {
+  std::string file, dir;
+};
+// OpenSSL's built-in locations (on Debian /usr/lib/ssl/cert.pem and /usr/lib/ssl/certs).
+ca_locations openssl_default_ca();
+
 class tls_cache {
  public:
-  explicit tls_cache(sdk::host host);
+  // `who` starts every log line ("tcp_check"); `defaults` names the default store's files.
+  tls_cache(sdk::host host, std::string who, ca_locations defaults = openssl_default_ca());
   ~tls_cache();
   tls_cache(const tls_cache&) = delete;
   tls_cache& operator=(const tls_cache&) = delete;
 
   // The CA store of `ca_file`; empty: the default store, i.e. the file named by SSL_CERT_FILE
-  // (else libcurl's built-in bundle) and the directory named by SSL_CERT_DIR (else libcurl's
-  // built-in CA path). Loaded now when it is new.
+  // (else defaults.file) and the directory named by SSL_CERT_DIR (else defaults.dir). Loaded
+  // now when it is new.
   std::shared_ptr<tls_source> ca(const std::string& ca_file);
   // The client identity: the certificate (first PEM block; the chain follows it) and the key
   // (in `key` or, when that is empty, in `cert`). Loaded now when it is new.
@@ -114,6 +124,8 @@ class tls_cache {
   void watch();
 
   sdk::host host_;
+  const std::string who_;
+  const ca_locations defaults_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -122,4 +134,4 @@ class tls_cache {
   std::thread watcher_;  // last: started when the rest exists
 };
 
-}  // namespace isitup::http
+}  // namespace isitup::net

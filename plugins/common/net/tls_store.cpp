@@ -1,6 +1,5 @@
-#include "http_tls.hpp"
+#include "net/tls_store.hpp"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -11,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace isitup::http {
+namespace isitup::net {
 
 namespace {
 
@@ -122,7 +121,7 @@ tls_material::~tls_material() {
 bool tls_material::install(SSL_CTX* ctx) const {
   if (store_) {
     if (X509_STORE_up_ref(store_) != 1) return false;
-    SSL_CTX_set_cert_store(ctx, store_);  // takes the reference; frees curl's empty store
+    SSL_CTX_set_cert_store(ctx, store_);  // takes the reference; frees the empty store
   }
   if (cert_) {
     if (SSL_CTX_use_certificate(ctx, cert_) != 1 || SSL_CTX_use_PrivateKey(ctx, key_) != 1)
@@ -132,13 +131,30 @@ bool tls_material::install(SSL_CTX* ctx) const {
   return true;
 }
 
+bool tls_material::install(SSL* ssl) const {
+  if (store_ && SSL_set1_verify_cert_store(ssl, store_) != 1) return false;
+  if (cert_) {
+    if (SSL_use_certificate(ssl, cert_) != 1 || SSL_use_PrivateKey(ssl, key_) != 1) return false;
+    if (chain_ && SSL_set1_chain(ssl, chain_) != 1) return false;
+  }
+  return true;
+}
+
+ca_locations openssl_default_ca() {
+  return {X509_get_default_cert_file(), X509_get_default_cert_dir()};
+}
+
 std::shared_ptr<const tls_material> tls_source::current(std::string& error) const {
   std::lock_guard lock(current_mu_);
   if (!current_) error = error_.empty() ? label_ + ": not loaded yet" : error_;
   return current_;
 }
 
-tls_cache::tls_cache(sdk::host host) : host_(host), watcher_([this] { watch(); }) {}
+tls_cache::tls_cache(sdk::host host, std::string who, ca_locations defaults)
+    : host_(host),
+      who_(std::move(who)),
+      defaults_(std::move(defaults)),
+      watcher_([this] { watch(); }) {}
 
 tls_cache::~tls_cache() {
   {
@@ -151,23 +167,12 @@ tls_cache::~tls_cache() {
 
 std::shared_ptr<tls_source> tls_cache::ca(const std::string& ca_file) {
   if (!ca_file.empty()) return get(tls_source::kind::ca, "ca_file " + ca_file, ca_file, "", "");
-  // The default store: OpenSSL's variables, else what libcurl was built with.
-  std::string file, dir;
+  // The default store: OpenSSL's variables, else the locations given at construction.
+  std::string file = defaults_.file, dir = defaults_.dir;
   const char* env_file = std::getenv("SSL_CERT_FILE");
   const char* env_dir = std::getenv("SSL_CERT_DIR");
   if (env_file && *env_file) file = env_file;
   if (env_dir && *env_dir) dir = env_dir;
-  if (file.empty() || dir.empty()) {
-    if (CURL* e = curl_easy_init()) {
-      char* built_in = nullptr;
-      if (file.empty() && curl_easy_getinfo(e, CURLINFO_CAINFO, &built_in) == CURLE_OK && built_in)
-        file = built_in;
-      built_in = nullptr;
-      if (dir.empty() && curl_easy_getinfo(e, CURLINFO_CAPATH, &built_in) == CURLE_OK && built_in)
-        dir = built_in;
-      curl_easy_cleanup(e);
-    }
-  }
   return get(tls_source::kind::ca, "the default CA store " + file, file, "", dir);
 }
 
@@ -261,12 +266,12 @@ void tls_cache::refresh(tls_source& s) {
   // Each version is loaded (and so logged) once: the watcher reads a file again only when
   // its stamp changed.
   if (error.empty()) {
-    if (again) host_.log(sdk::level::info, "http_check: " + s.label_ + " changed: loaded again");
+    if (again) host_.log(sdk::level::info, who_ + ": " + s.label_ + " changed: loaded again");
   } else if (had) {
-    host_.log(sdk::level::warn, "http_check: " + error + "; keeping the version loaded before");
+    host_.log(sdk::level::warn, who_ + ": " + error + "; keeping the version loaded before");
   } else {
     host_.log(sdk::level::warn,
-              "http_check: " + error + "; checks using it are down until it is fixed");
+              who_ + ": " + error + "; checks using it are down until it is fixed");
   }
 }
 
@@ -289,4 +294,4 @@ void tls_cache::watch() {
   }
 }
 
-}  // namespace isitup::http
+}  // namespace isitup::net
