@@ -11,6 +11,7 @@ packages=(
   libidn2-dev libhttp-parser-dev
   postgresql nginx-light openssl ca-certificates wrk kcat python3-kafka python3-lz4
   docker-compose dpkg-dev file
+  zlib1g-dev chromium-headless-shell
 )
 
 missing=()

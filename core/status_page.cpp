@@ -1,0 +1,430 @@
+// The markup is terse on purpose (short class names, unquoted attribute values where HTML
+// allows, merged bar segments, relative path commands): 1,000 checks must stay under 500 KB.
+#include "status_page.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string_view>
+#include <unordered_map>
+
+#include "status_page_text.hpp"
+#include "status_plot.hpp"
+
+namespace isitup {
+
+namespace {
+
+namespace st = status_text;
+
+constexpr std::size_t max_name = 200, max_group = 100, max_target = 300, max_message = 300,
+                      max_title = 200, max_locations = 10;
+constexpr std::size_t max_incidents_shown = 50;
+// Above this many checks the page is dense: cards without plugin/interval line, bar segments
+// merged by colour, the latency plot at 2 h instead of 30 min and its figures in the tooltip.
+constexpr std::size_t dense_above = 100;
+constexpr int64_t day_ms = 86'400'000;
+
+constexpr std::string_view css =
+    ":root{color-scheme:light dark;--ok:#1a7f37;--ok2:#7bc96f;--warn:#d4a72c;--bad:#cf222e;"
+    "--none:#8c959f;--fg:#1f2328;--mut:#59636e;--bg:#fff;--card:#f6f8fa;--line:#d0d7de;"
+    "--p50:#0969da;--p95:#bc4c00}"
+    "@media(prefers-color-scheme:dark){:root{--fg:#e6edf3;--mut:#9198a1;--bg:#0d1117;"
+    "--card:#161b22;--line:#30363d;--p50:#58a6ff;--p95:#f0883e}}"
+    "*{box-sizing:border-box}"
+    "body{margin:0 auto;max-width:980px;padding:12px;font:15px/1.45 system-ui,sans-serif;"
+    "color:var(--fg);background:var(--bg)}"
+    "h1{font-size:1.35em;margin:4px 0 10px}h2{font-size:1.1em;margin:22px 0 8px}"
+    "h3{font-size:1em;margin:0}"
+    ".ov{padding:12px 16px;border-radius:8px;color:#fff;font-weight:600;font-size:1.1em}"
+    ".up{--st:var(--ok)}.down{--st:var(--bad)}.unknown{--st:var(--none)}"
+    ".ov,.s{background:var(--st)}"
+    ".c{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--st);"
+    "border-radius:8px;padding:10px 12px;margin:8px 0}"
+    ".h{display:flex;flex-wrap:wrap;gap:4px 12px;align-items:center;"
+    "justify-content:space-between;margin:0}"
+    ".n,.e,li{overflow-wrap:anywhere}"
+    ".s{font-weight:600;padding:1px 9px;border-radius:10px;color:#fff;font-size:.85em}"
+    ".m{color:var(--mut);font-size:.85em;overflow-wrap:anywhere}"
+    ".e{color:var(--bad);font-size:.9em}"
+    ".u{display:flex;flex-wrap:wrap;gap:2px 16px;font-size:.9em;margin:4px 0}"
+    "svg{display:block;width:100%}"
+    ".b{height:26px;margin:6px 0 2px}.bt{height:64px;margin-top:6px}rect{height:10px}"
+    ".g{fill:var(--ok)}.l{fill:var(--ok2)}.y{fill:var(--warn)}.r{fill:var(--bad)}"
+    "rect.n{fill:var(--none);opacity:.4}"
+    ".d b:nth-child(1):before{content:'24 h '}.d b:nth-child(2):before{content:'7 d '}"
+    ".d b:nth-child(3):before{content:'30 d '}.d b:nth-child(4):before{content:'90 d '}"
+    ".d b:before{font-weight:400}"
+    ".t{height:44px;margin-top:6px;border-bottom:1px solid var(--line)}"
+    "svg path{fill:none;stroke-width:1.5;stroke-linejoin:round;stroke-linecap:round;"
+    "vector-effect:non-scaling-stroke}"
+    ".a,.k50{stroke:var(--p50);color:var(--p50)}.z,.k95{stroke:var(--p95);color:var(--p95)}"
+    "ul.i{padding-left:18px;margin:0}li{margin:4px 0}"
+    "footer{margin:24px 0 8px}";
+
+const char* state_word(check_state s) {
+  switch (s) {
+    case check_state::up:
+      return "up";
+    case check_state::down:
+      return "down";
+    default:
+      return "unknown";
+  }
+}
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+std::string with_thousands(uint64_t v) {
+  std::string digits = std::to_string(v), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+class page_writer {
+ public:
+  explicit page_writer(const status_view& v) : v_(v), dense_(v.checks.size() > dense_above) {
+    for (const incident_view& i : v.incidents)
+      if (i.resolved_at_ms == 0) {
+        const incident_view*& slot = open_by_check_[i.check];
+        if (!slot || slot->opened_at_ms < i.opened_at_ms) slot = &i;
+      }
+  }
+
+  std::string render() {
+    out_.reserve(4096 + v_.checks.size() * 900 + v_.incidents.size() * 300);
+    out_ +=
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content=\"width=device-width,initial-scale=1\"><title>";
+    const std::string_view title = v_.title.empty() ? "isitup status" : v_.title;
+    text(title, max_title);
+    out_ += "</title><style>";
+    out_ += css;
+    out_ += "</style></head><body><header><h1>";
+    text(title, max_title);
+    out_ += "</h1>";
+    overall();
+    out_ += "</header>";
+    incidents();
+    checks();
+    footer();
+    out_ += "</body></html>\n";
+    return std::move(out_);
+  }
+
+ private:
+  void text(std::string_view s, std::size_t max) { append_html_escaped(out_, s, max); }
+
+  void overall() {
+    std::size_t up = 0, down = 0;
+    for (const check_view& c : v_.checks) {
+      up += c.state == check_state::up;
+      down += c.state == check_state::down;
+    }
+    const std::size_t n = v_.checks.size();
+    const std::string count = with_thousands(n);
+    if (down > 0) {
+      out_ += "<div class=\"ov down\" id=overall>" + with_thousands(down) + " of " + count +
+              (n == 1 ? " check" : " checks") + " down</div>";
+    } else if (n > 0 && up == n) {
+      out_ += "<div class=\"ov up\" id=overall>" +
+              (n == 1 ? std::string("The check is up") : "All " + count + " checks up") + "</div>";
+    } else {
+      out_ += "<div class=\"ov unknown\" id=overall>" + with_thousands(up) + " of " + count +
+              (n == 1 ? " check" : " checks") + " up, the others have no result yet</div>";
+    }
+  }
+
+  void incident_line(const incident_view& i) {
+    const bool open = i.resolved_at_ms == 0;
+    out_ += open ? "<li class=down><b>" : "<li><b>";
+    text(i.check, max_name);
+    out_ += "</b> ";
+    if (open)
+      out_ += "down for " + st::duration(v_.generated_at_ms - i.opened_at_ms) + ", since " +
+              st::utc(i.opened_at_ms);
+    else
+      out_ += "was down " + st::duration(i.resolved_at_ms - i.opened_at_ms) + ", from " +
+              st::utc(i.opened_at_ms) + " to " + st::utc(i.resolved_at_ms);
+    cause(i.error_kind, i.error_message);
+    if (!i.locations.empty()) {
+      out_ += " <span class=m>(at ";
+      for (std::size_t k = 0; k < i.locations.size() && k < max_locations; ++k) {
+        if (k > 0) out_ += ", ";
+        text(i.locations[k], max_name);
+      }
+      if (i.locations.size() > max_locations) out_ += ", \xe2\x80\xa6";
+      out_ += ")</span>";
+    }
+    out_ += "</li>";
+  }
+
+  void cause(std::string_view kind, std::string_view message) {
+    if (kind.empty() && message.empty()) return;
+    out_ += ": <span class=e>";
+    text(kind.empty() ? "error" : kind, max_name);
+    if (!message.empty()) {
+      out_ += " \xe2\x80\x94 ";
+      text(message, max_message);
+    }
+    out_ += "</span>";
+  }
+
+  // Open incidents first (newest first), then resolved ones (last resolved first).
+  void incidents() {
+    std::vector<const incident_view*> list;
+    for (const incident_view& i : v_.incidents) list.push_back(&i);
+    std::sort(list.begin(), list.end(), [](const incident_view* a, const incident_view* b) {
+      const bool ao = a->resolved_at_ms == 0, bo = b->resolved_at_ms == 0;
+      if (ao != bo) return ao;
+      if (ao) return a->opened_at_ms > b->opened_at_ms;
+      return a->resolved_at_ms > b->resolved_at_ms;
+    });
+    out_ += "<section id=incidents><h2>Incidents</h2>";
+    if (list.empty()) {
+      out_ += "<p class=m>No open or recent incidents.</p></section>";
+      return;
+    }
+    out_ += "<ul class=i>";
+    for (std::size_t k = 0; k < list.size() && k < max_incidents_shown; ++k)
+      incident_line(*list[k]);
+    out_ += "</ul>";
+    if (list.size() > max_incidents_shown)
+      out_ += "<p class=m>and " + with_thousands(list.size() - max_incidents_shown) + " more</p>";
+    out_ += "</section>";
+  }
+
+  // Groups in order of first appearance, checks without a group last.
+  void checks() {
+    std::vector<std::string_view> groups;
+    bool ungrouped = false;
+    for (const check_view& c : v_.checks) {
+      if (c.group.empty())
+        ungrouped = true;
+      else if (std::find(groups.begin(), groups.end(), c.group) == groups.end())
+        groups.push_back(c.group);
+    }
+    for (std::string_view g : groups) group(g, g);
+    if (ungrouped || v_.checks.empty()) group("", groups.empty() ? "Checks" : "Other checks");
+  }
+
+  void group(std::string_view key, std::string_view heading) {
+    std::size_t n = 0, up = 0;
+    for (const check_view& c : v_.checks)
+      if (c.group == key) {
+        ++n;
+        up += c.state == check_state::up;
+      }
+    out_ += "<section class=grp><h2>";
+    text(heading, max_group);
+    out_ += " <span class=m>" + with_thousands(up) + " of " + with_thousands(n) + " up</span></h2>";
+    for (const check_view& c : v_.checks)
+      if (c.group == key) check(c);
+    out_ += "</section>";
+  }
+
+  void check(const check_view& c) {
+    const char* state = state_word(c.state);
+    out_ += "<article class=\"c ";
+    out_ += state;
+    out_ += "\"><h3 class=h><span class=n>";
+    text(c.name, max_name);
+    out_ += "</span><span class=s>";
+    out_ += state;
+    out_ += "</span></h3>";
+    if (dense_) {
+      problem(c);
+      uptime(c.uptime);
+      dense_plots(c);
+      out_ += "</article>";
+      return;
+    }
+    out_ += "<div class=m>";
+    text(c.plugin, max_name);
+    if (!c.target.empty()) {
+      out_ += " \xc2\xb7 ";
+      text(c.target, max_target);
+    }
+    if (c.interval_ms > 0) out_ += " \xc2\xb7 every " + st::interval(c.interval_ms);
+    if (c.state != check_state::unknown && c.state_since_ms > 0)
+      out_ += std::string(" \xc2\xb7 ") + state + " for " +
+              st::duration(v_.generated_at_ms - c.state_since_ms);
+    out_ += "</div>";
+    problem(c);
+    uptime(c.uptime);
+    if (!c.segments.empty()) {
+      const int64_t span = c.segments.front().end_ms - c.segments.front().start_ms;
+      out_ += "<svg class=b viewBox=\"0 0 " + std::to_string(c.segments.size()) +
+              " 10\" preserveAspectRatio=none role=img aria-label=\"Uptime per " +
+              (span >= day_ms ? std::string("day") : st::duration(span)) + ", oldest first\">";
+      bar(c.segments);
+      out_ += "</svg>";
+    }
+    latency(c.latency);
+    out_ += "</article>";
+  }
+
+  // A dense page draws the bar and the plot in one SVG: the bar on top (y 0 to 10), the plot
+  // below (y 14 to 54), both stretched to the card's width.
+  void dense_plots(const check_view& c) {
+    const std::size_t width = c.segments.empty() ? 90 : c.segments.size();
+    out_ +=
+        "<svg class=bt viewBox=\"0 0 " + std::to_string(width) + " 56\" preserveAspectRatio=none>";
+    bar(c.segments);
+    const std::vector<latency_point> points =
+        status_plot::last_day(c.latency, v_.generated_at_ms, 2 * 3'600'000);
+    if (!points.empty()) {
+      double top = 0;
+      for (const latency_point& p : points) top = std::max({top, p.p50_ms, p.p95_ms});
+      const latency_point& last = points.back();
+      out_ += "<g><title>p50 " + st::millis(last.p50_ms) + ", p95 " + st::millis(last.p95_ms) +
+              " at " + st::utc(last.at_ms) + "; highest " + st::millis(top) +
+              " in 24 h</title><path class=z d=\"" +
+              status_plot::path(points, &latency_point::p95_ms, v_.generated_at_ms,
+                                static_cast<int>(width), 14, 40, top, 5 * 3'600'000) +
+              "\"/><path class=a d=\"" +
+              status_plot::path(points, &latency_point::p50_ms, v_.generated_at_ms,
+                                static_cast<int>(width), 14, 40, top, 5 * 3'600'000) +
+              "\"/></g>";
+    }
+    out_ += "</svg>";
+  }
+
+  // Why a check is down: its open incident, else its last result's error.
+  void problem(const check_view& c) {
+    if (c.state != check_state::down) return;
+    const auto it = open_by_check_.find(c.name);
+    out_ += "<div class=e>";
+    if (it != open_by_check_.end()) {
+      out_ += "Incident open since " + st::utc(it->second->opened_at_ms);
+      cause(it->second->error_kind, it->second->error_message);
+    } else if (c.last) {
+      out_ += "Last result " + st::utc(c.last->at_ms);
+      cause(c.last->error_kind, c.last->error_message);
+    } else {
+      out_ += "Down";
+    }
+    out_ += "</div>";
+  }
+
+  // A dense page leaves the window names to the style sheet.
+  void uptime(const uptime_windows& u) {
+    out_ += dense_ ? "<div class=\"u d\">" : "<div class=u>";
+    const std::pair<const char*, const std::optional<double>*> windows[] = {
+        {"24 h", &u.h24}, {"7 d", &u.d7}, {"30 d", &u.d30}, {"90 d", &u.d90}};
+    for (const auto& [label, value] : windows) {
+      if (!dense_) {
+        out_ += "<span>";
+        out_ += label;
+        out_ += ' ';
+      }
+      out_ += "<b>";
+      out_ += *value ? st::percent(**value) : "\xe2\x80\x94";
+      out_ += dense_ ? "</b>" : "</b></span>";
+    }
+    out_ += "</div>";
+  }
+
+  static char segment_class(const status_segment& s) {
+    if (s.total == 0) return 'n';
+    const double f = static_cast<double>(std::min(s.up, s.total)) / s.total;
+    return f >= 0.999 ? 'g' : f >= 0.99 ? 'l' : f >= 0.95 ? 'y' : 'r';
+  }
+
+  // Adjacent segments merge when all of them are fully up or all have no data; on a dense page
+  // when they have the same colour.
+  bool mergeable(const status_segment& a, const status_segment& b) const {
+    if (dense_) return segment_class(a) == segment_class(b);
+    return (a.total == 0 && b.total == 0) ||
+           (a.total > 0 && b.total > 0 && a.up >= a.total && b.up >= b.total);
+  }
+
+  std::string segment_time(int64_t start, int64_t end) const {
+    const bool days = end - start >= day_ms;
+    const std::string from = st::utc(start, !days);
+    if (end - start <= day_ms) return from;
+    return from + " \xe2\x80\x93 " + st::utc(end - 1, !days);
+  }
+
+  // The bar's rects (the caller opens the SVG): one per segment or run of merged segments.
+  void bar(const std::vector<status_segment>& segs) {
+    for (std::size_t i = 0; i < segs.size();) {
+      std::size_t j = i + 1;
+      uint64_t total = segs[i].total, up = std::min(segs[i].up, segs[i].total);
+      while (j < segs.size() && mergeable(segs[i], segs[j])) {
+        total += segs[j].total;
+        up += std::min(segs[j].up, segs[j].total);
+        ++j;
+      }
+      out_ += "<rect x=" + std::to_string(i) + " width=" + number(static_cast<double>(j - i) - .2) +
+              " class=";
+      out_ += segment_class(segs[i]);
+      out_ += "><title>" + segment_time(segs[i].start_ms, segs[j - 1].end_ms) + ": ";
+      if (total == 0)
+        out_ += "no data";
+      else
+        out_ += st::percent(static_cast<double>(up) / total) + " up";
+      if (total > 0 && !dense_)
+        out_ += " (" + with_thousands(up) + " of " + with_thousands(total) + ")";
+      out_ += "</title></rect>";
+      i = j;
+    }
+  }
+
+  void latency(const std::vector<latency_point>& points);
+
+  void footer() {
+    out_ += "<footer class=m>Generated " + st::utc(v_.generated_at_ms);
+    if (!v_.agent.empty()) {
+      out_ += " by agent ";
+      text(v_.agent, max_name);
+    }
+    if (!v_.location.empty()) {
+      out_ += " at ";
+      text(v_.location, max_name);
+    }
+    out_ += ". Times in UTC.</footer>";
+  }
+
+  const status_view& v_;
+  const bool dense_;
+  std::string out_;
+  std::unordered_map<std::string_view, const incident_view*> open_by_check_;
+};
+
+// The last 24 h at the points' own resolution, x in 15 min steps, y from 0 to the highest
+// value; a new line after a gap of more than an hour.
+void page_writer::latency(const std::vector<latency_point>& points) {
+  const std::vector<latency_point> shown = status_plot::last_day(points, v_.generated_at_ms, 0);
+  if (shown.empty()) {
+    out_ += "<div class=m>No response times in the last 24 h.</div>";
+    return;
+  }
+  double top = 0;
+  for (const latency_point& p : shown) top = std::max({top, p.p50_ms, p.p95_ms});
+  const auto line = [&](double latency_point::*field) {
+    return status_plot::path(shown, field, v_.generated_at_ms, 96, 0, 40, top, 3'600'000);
+  };
+  const latency_point& last = shown.back();
+  out_ +=
+      "<svg class=t viewBox=\"0 0 96 40\" preserveAspectRatio=none role=img "
+      "aria-label=\"Total time, last 24 h\"><title>Total time over the last 24 h, 0 to " +
+      st::millis(top) + "</title><path class=z d=\"" + line(&latency_point::p95_ms) +
+      "\"/><path class=a d=\"" + line(&latency_point::p50_ms) +
+      "\"/></svg><div class=m>Total time: <span class=k50>p50</span> " + st::millis(last.p50_ms) +
+      ", <span class=k95>p95</span> " + st::millis(last.p95_ms) + " at " + st::utc(last.at_ms) +
+      "; highest " + st::millis(top) + " in 24 h</div>";
+}
+
+}  // namespace
+
+std::string render_status_page(const status_view& view) { return page_writer(view).render(); }
+
+}  // namespace isitup
