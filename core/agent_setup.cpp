@@ -23,6 +23,25 @@ std::string shown_name(const std::string& name) {
   return name.size() <= max_chars ? name : name.substr(0, max_chars) + "\u2026";
 }
 
+// One line for every check whose timeout is longer than its interval (a run still in flight
+// makes the next one skip), naming the first few: 1,000 such checks are not 1,000 lines.
+void warn_long_timeouts(const std::vector<std::unique_ptr<check_state>>& checks) {
+  constexpr std::size_t named = 3;
+  std::size_t count = 0;
+  std::string first;
+  for (const auto& c : checks) {
+    const config::check& cc = c->cfg;
+    if (cc.timeout_ms <= cc.interval_ms) continue;
+    if (++count <= named)
+      first += fmt::format("{}{}:{} '{}'", count > 1 ? ", " : "", cc.where.file, cc.where.line,
+                           shown_name(cc.name));
+  }
+  if (count == 1) spdlog::warn("check {} has a timeout longer than its interval", first);
+  if (count > 1)
+    spdlog::warn("{} checks have a timeout longer than their interval: {}{}", count, first,
+                 count > named ? fmt::format(" and {} more", count - named) : "");
+}
+
 }  // namespace
 
 std::shared_ptr<loaded_plugin> agent::impl::load(const std::string& name,
@@ -73,6 +92,7 @@ void agent::impl::set_up_checks() {
     }
   }
   cfg.checks = {};  // moved into checks: one copy of each check's config, not two
+  warn_long_timeouts(checks);
   for (const auto& [name, bound] : cfg.max_in_flight_per_plugin)
     if (!check_plugins.contains(name))
       spdlog::warn("{}: agent.max_in_flight_per_plugin names '{}', which no check uses", cfg.file,
@@ -99,9 +119,6 @@ std::unique_ptr<check_state> agent::impl::prepare_check(config::check c) {
       ISITUP_OK)
     throw config::config_error(cc.where,
                                "check '" + shown_name(cc.name) + "' (" + cc.plugin + "): " + err);
-  if (cc.timeout_ms > cc.interval_ms)
-    spdlog::warn("{}:{}: check '{}' has a timeout longer than its interval", cc.where.file,
-                 cc.where.line, shown_name(cc.name));
   return s;
 }
 
@@ -294,6 +311,7 @@ void agent::impl::apply_reload() {
     sched->remove(id);
     retired.push_back(std::move(checks[id]));
   }
+  warn_long_timeouts(prepared);
   const int64_t now = clock.now_ms();
   for (auto& c : prepared) {
     if (alerts) alerts->configure(c->cfg.name, c->cfg.alert);

@@ -173,6 +173,28 @@ TEST(agent, check_config_accepts_good_and_reports_bad_with_location) {
   EXPECT_NE(o.err.find("port"), std::string::npos) << o.err;
 }
 
+// Many checks with a timeout longer than their interval are one warning line with a count and
+// the first few names, not a line per check.
+TEST(agent, long_timeout_warning_is_one_line_for_many_checks) {
+  temp_dir dir;
+  std::string yml = "defaults: {interval: 1s, timeout: 5s}\nchecks:\n";
+  for (int i = 0; i < 50; ++i)
+    yml += "  - {name: c" + std::to_string(i) + ", plugin: tcp_check, target: \"127.0.0.1:1\"}\n";
+  yml += "  - {name: fine, plugin: tcp_check, target: \"127.0.0.1:1\", timeout: 500ms}\n";
+  const std::string file = dir.write("many.yml", yml);
+  auto r = run({agent_bin, "--check-config", file, "-p", plugin_dir}, 20s);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string all = r.out + r.err;
+  std::size_t lines = 0;
+  for (std::size_t at = 0; (at = all.find("longer than", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 1u) << all;
+  EXPECT_NE(all.find("50 checks have a timeout longer than their interval"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("many.yml:3 'c0'"), std::string::npos) << all;
+  EXPECT_NE(all.find("and 47 more"), std::string::npos) << all;
+  EXPECT_EQ(all.find("'fine'"), std::string::npos) << all;
+}
+
 // Every example config in the repository validates, plugin options included.
 TEST(agent, every_example_config_validates) {
   std::vector<std::filesystem::path> files;
