@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_reporter.hpp"
 #include "bench_support.hpp"
 #include "plugin_inproc.hpp"
 #include "syscall_floor.hpp"
@@ -168,75 +169,57 @@ void https_rss_in_flight(benchmark::State& state) {
   }
 }
 
-// Collects each case's counters (the median when repeated) for the table printed at the end.
-class table_reporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
-      std::string name = r.run_name.function_name;
-      for (const auto& [key, counter] : r.counters) figures_[name][key] = counter.value;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-
-  void print_table() const {
-    if (figures_.empty()) return;
-    std::printf("\n| measure | value |\n| --- | --- |\n");
-    auto row = [&](const char* bench, const char* label, const char* format,
-                   std::initializer_list<const char*> keys) {
-      const auto it = figures_.find(bench);
-      if (it == figures_.end()) return;
-      double v[6] = {};
-      size_t i = 0;
-      for (const char* k : keys) {
-        const auto c = it->second.find(k);
-        v[i++] = c == it->second.end() ? 0 : c->second;
-      }
-      std::printf("| %s | ", label);
-      std::printf(format, v[0], v[1], v[2], v[3], v[4], v[5]);
-      std::printf(" |\n");
-    };
-    row("http_ceiling_wrk", "nginx ceiling, http, wrk -H 'Connection: close'", "%.0f req/s",
-        {"req_per_s"});
-    row("http_agent_fast", "agent, 1000 URLs every 10 ms, fresh connections",
-        "%.0f checks/s (%.0f up) = %.2fx the ceiling measured just before (%.0f req/s)",
-        {"checks_per_s", "up_per_s", "ratio", "ceiling_per_s"});
-    row("http_agent_fast", "agent CPU per check (fast), user + sys", "%.1f us (%.1f + %.1f)",
-        {"cpu_us", "user_us", "sys_us"});
-    row("http_agent_slow", "slow: 1000 URLs answering in 2 s, 20 fast alongside",
-        "%.0f checks/s; fast: %.2f results/s per URL; %.1f us CPU per check",
-        {"slow_checks_per_s", "fast_results_per_s_per_url", "cpu_us"});
-    row("http_floor_syscalls", "floor: bare epoll loop, syscalls of a fresh connection",
-        "%.0f conn/s, %.1f us (%.1f + %.1f)", {"conn_per_s", "cpu_us", "user_us", "sys_us"});
-    row("http_plugin_lean", "plugin alone, lean engine", "%.0f checks/s, %.1f us (%.1f + %.1f)",
-        {"checks_per_s", "cpu_us", "user_us", "sys_us"});
-    row("http_plugin_curl", "plugin alone, engine: curl", "%.0f checks/s, %.1f us (%.1f + %.1f)",
-        {"checks_per_s", "cpu_us", "user_us", "sys_us"});
-    row("http_plugin_slow", "plugin alone, 1000 slow checks", "%.0f checks/s, %.1f us",
-        {"checks_per_s", "cpu_us"});
-    row("http_memory_per_check", "agent RSS 1000 / 100k checks; per configured check",
-        "%.1f / %.1f MiB; %.0f bytes", {"rss_1k_mib", "rss_100k_mib", "bytes_per_check"});
-    row("https_agent_verify", "nginx TLS ceiling, https, wrk -H 'Connection: close'", "%.0f req/s",
-        {"ceiling_per_s"});
-    row("https_agent_verify", "agent, 1000 https URLs every 10 ms, verify on (ca_file, 145 CAs)",
-        "%.0f checks/s (%.0f up) = %.2fx the TLS ceiling",
-        {"verify_checks_per_s", "verify_up_per_s", "ratio"});
-    row("https_agent_verify", "agent CPU per https check: verify on / tls_verify: false",
-        "%.0f / %.0f us = %.2fx", {"verify_cpu_us", "noverify_cpu_us", "cpu_ratio"});
-    row("https_agent_verify", "agent, https, tls_verify: false", "%.0f checks/s (%.0f up)",
-        {"noverify_checks_per_s", "noverify_up_per_s"});
-    row("https_plugin_verify", "plugin alone, https verify on (145 CAs)",
-        "%.0f checks/s, %.0f us (%.0f + %.0f)", {"checks_per_s", "cpu_us", "user_us", "sys_us"});
-    row("https_plugin_noverify", "plugin alone, https tls_verify: false",
-        "%.0f checks/s, %.0f us (%.0f + %.0f)", {"checks_per_s", "cpu_us", "user_us", "sys_us"});
-    row("https_rss_in_flight", "memory per TLS check in flight (1000 at once)",
-        "%.1f KiB (%.0f of 1000 up)", {"kib_per_run", "runs_up"});
-  }
-
- private:
-  std::map<std::string, std::map<std::string, double>> figures_;
-};
+// The table of every case's figures (the median when repeated), printed after the runs.
+void print_table(const isitup::bench::recording_reporter& reporter) {
+  if (reporter.runs().empty()) return;
+  std::FILE* out = reporter.table();
+  std::fprintf(out, "\n| measure | value |\n| --- | --- |\n");
+  auto row = [&](const char* bench, const char* label, const char* format,
+                 std::initializer_list<const char*> keys) {
+    if (reporter.function(bench) == nullptr) return;
+    double v[6] = {};
+    size_t i = 0;
+    for (const char* k : keys) v[i++] = reporter.counter(bench, k);
+    std::fprintf(out, "| %s | ", label);
+    std::fprintf(out, format, v[0], v[1], v[2], v[3], v[4], v[5]);
+    std::fprintf(out, " |\n");
+  };
+  row("http_ceiling_wrk", "nginx ceiling, http, wrk -H 'Connection: close'", "%.0f req/s",
+      {"req_per_s"});
+  row("http_agent_fast", "agent, 1000 URLs every 10 ms, fresh connections",
+      "%.0f checks/s (%.0f up) = %.2fx the ceiling measured just before (%.0f req/s)",
+      {"checks_per_s", "up_per_s", "ratio", "ceiling_per_s"});
+  row("http_agent_fast", "agent CPU per check (fast), user + sys", "%.1f us (%.1f + %.1f)",
+      {"cpu_us", "user_us", "sys_us"});
+  row("http_agent_slow", "slow: 1000 URLs answering in 2 s, 20 fast alongside",
+      "%.0f checks/s; fast: %.2f results/s per URL; %.1f us CPU per check",
+      {"slow_checks_per_s", "fast_results_per_s_per_url", "cpu_us"});
+  row("http_floor_syscalls", "floor: bare epoll loop, syscalls of a fresh connection",
+      "%.0f conn/s, %.1f us (%.1f + %.1f)", {"conn_per_s", "cpu_us", "user_us", "sys_us"});
+  row("http_plugin_lean", "plugin alone, lean engine", "%.0f checks/s, %.1f us (%.1f + %.1f)",
+      {"checks_per_s", "cpu_us", "user_us", "sys_us"});
+  row("http_plugin_curl", "plugin alone, engine: curl", "%.0f checks/s, %.1f us (%.1f + %.1f)",
+      {"checks_per_s", "cpu_us", "user_us", "sys_us"});
+  row("http_plugin_slow", "plugin alone, 1000 slow checks", "%.0f checks/s, %.1f us",
+      {"checks_per_s", "cpu_us"});
+  row("http_memory_per_check", "agent RSS 1000 / 100k checks; per configured check",
+      "%.1f / %.1f MiB; %.0f bytes", {"rss_1k_mib", "rss_100k_mib", "bytes_per_check"});
+  row("https_agent_verify", "nginx TLS ceiling, https, wrk -H 'Connection: close'", "%.0f req/s",
+      {"ceiling_per_s"});
+  row("https_agent_verify", "agent, 1000 https URLs every 10 ms, verify on (ca_file, 145 CAs)",
+      "%.0f checks/s (%.0f up) = %.2fx the TLS ceiling",
+      {"verify_checks_per_s", "verify_up_per_s", "ratio"});
+  row("https_agent_verify", "agent CPU per https check: verify on / tls_verify: false",
+      "%.0f / %.0f us = %.2fx", {"verify_cpu_us", "noverify_cpu_us", "cpu_ratio"});
+  row("https_agent_verify", "agent, https, tls_verify: false", "%.0f checks/s (%.0f up)",
+      {"noverify_checks_per_s", "noverify_up_per_s"});
+  row("https_plugin_verify", "plugin alone, https verify on (145 CAs)",
+      "%.0f checks/s, %.0f us (%.0f + %.0f)", {"checks_per_s", "cpu_us", "user_us", "sys_us"});
+  row("https_plugin_noverify", "plugin alone, https tls_verify: false",
+      "%.0f checks/s, %.0f us (%.0f + %.0f)", {"checks_per_s", "cpu_us", "user_us", "sys_us"});
+  row("https_rss_in_flight", "memory per TLS check in flight (1000 at once)",
+      "%.1f KiB (%.0f of 1000 up)", {"kib_per_run", "runs_up"});
+}
 
 void register_cases() {
   using fn = void (*)(benchmark::State&);
@@ -273,9 +256,9 @@ int main(int argc, char** argv) {
   register_cases();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  table_reporter reporter;
+  isitup::bench::recording_reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.print_table();
+  print_table(reporter);
   benchmark::Shutdown();
   return 0;
 }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_reporter.hpp"
 #include "codec.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
@@ -257,71 +258,62 @@ BENCHMARK(producer_kafka_sink_no_validate)
 void producer_kafka_sink_tls(benchmark::State& state) { run_kafka_sink(state, true, true); }
 BENCHMARK(producer_kafka_sink_tls)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
 
-// Prints each measurement against its baseline once every benchmark ran.
-class ratio_reporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      // With --benchmark_repetitions, use the median.
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
-      std::string name = r.benchmark_name();
-      name = name.substr(0, name.find('/'));
-      if (name.size() > 7 && name.ends_with("_median")) name.resize(name.size() - 7);
-      per_item_ns_[name] =
-          r.counters.count("items_per_second")
-              ? 1e9 / r.counters.at("items_per_second").value
-              : r.GetAdjustedCPUTime() * 1e9 / benchmark::GetTimeUnitMultiplier(r.time_unit);
-      if (r.counters.count("cpu_ns_per_result"))
-        cpu_ns_[name] = r.counters.at("cpu_ns_per_result").value;
-    }
-    ConsoleReporter::ReportRuns(runs);
+// Each measurement against its baseline, once every benchmark ran: per result, CPU time for
+// the codec (or items_per_second when the case counts items), wall time for the producer.
+void print_ratios(const isitup::bench::recording_reporter& reporter) {
+  std::FILE* out = reporter.table();
+  auto per_item_ns = [&](const char* name) {
+    const auto* r = reporter.function(name);
+    if (r == nullptr) return 0.0;
+    const auto it = r->counters.find("items_per_second");
+    return it != r->counters.end()
+               ? 1e9 / it->second.value
+               : r->GetAdjustedCPUTime() * 1e9 / benchmark::GetTimeUnitMultiplier(r->time_unit);
+  };
+  auto show = [&](const char* what, const char* base, const char* unit_name) {
+    const double w = per_item_ns(what), b = per_item_ns(base);
+    if (w <= 0 || b <= 0) return;
+    std::fprintf(out, "%-32s %8.0f ns/result  %6.1fx %s\n", what, w, w / b, unit_name);
+  };
+  std::fprintf(out,
+               "\nper result (codec: CPU time; producer: wall time for durable delivery), and the "
+               "ratio to its baseline in this run:\n");
+  show("codec_encode", "codec_copy_baseline", "a string copy");
+  show("codec_decode_validate", "codec_copy_baseline", "a string copy");
+  show("producer_kafka_sink", "producer_bare_librdkafka", "bare librdkafka (pre-encoded)");
+  show("producer_kafka_sink_no_validate", "producer_bare_librdkafka",
+       "bare librdkafka (pre-encoded)");
+  show("producer_bare_librdkafka_tls", "producer_bare_librdkafka", "bare librdkafka plaintext");
+  show("producer_kafka_sink_tls", "producer_kafka_sink", "kafka_sink plaintext");
+  std::fprintf(out, "\nproducer CPU per result, every thread of the producing process:\n");
+  const double bare_cpu = reporter.counter("producer_bare_librdkafka", "cpu_ns_per_result");
+  for (const char* what :
+       {"producer_kafka_sink", "producer_kafka_sink_no_validate", "producer_kafka_sink_tls"}) {
+    const double cpu = reporter.counter(what, "cpu_ns_per_result");
+    if (cpu > 0 && bare_cpu > 0)
+      std::fprintf(out, "%-32s %8.0f ns/result  %6.1fx bare librdkafka (%.0f ns)\n", what, cpu,
+                   cpu / bare_cpu, bare_cpu);
   }
-  void print_ratios() {
-    auto show = [&](const char* what, const char* base, const char* unit_name) {
-      if (!per_item_ns_.count(what) || !per_item_ns_.count(base)) return;
-      std::printf("%-32s %8.0f ns/result  %6.1fx %s\n", what, per_item_ns_[what],
-                  per_item_ns_[what] / per_item_ns_[base], unit_name);
-    };
-    std::printf(
-        "\nper result (codec: CPU time; producer: wall time for durable delivery), and the "
-        "ratio to its baseline in this run:\n");
-    show("codec_encode", "codec_copy_baseline", "a string copy");
-    show("codec_decode_validate", "codec_copy_baseline", "a string copy");
-    show("producer_kafka_sink", "producer_bare_librdkafka", "bare librdkafka (pre-encoded)");
-    show("producer_kafka_sink_no_validate", "producer_bare_librdkafka",
-         "bare librdkafka (pre-encoded)");
-    show("producer_bare_librdkafka_tls", "producer_bare_librdkafka", "bare librdkafka plaintext");
-    show("producer_kafka_sink_tls", "producer_kafka_sink", "kafka_sink plaintext");
-    std::printf("\nproducer CPU per result, every thread of the producing process:\n");
-    for (const char* what :
-         {"producer_kafka_sink", "producer_kafka_sink_no_validate", "producer_kafka_sink_tls"})
-      if (cpu_ns_.count(what) && cpu_ns_.count("producer_bare_librdkafka"))
-        std::printf("%-32s %8.0f ns/result  %6.1fx bare librdkafka (%.0f ns)\n", what,
-                    cpu_ns_[what], cpu_ns_[what] / cpu_ns_["producer_bare_librdkafka"],
-                    cpu_ns_["producer_bare_librdkafka"]);
-    if (per_item_ns_.count("producer_kafka_sink"))
-      std::printf("kafka_sink producer: %.0f results/s durable (target: > 100000)\n",
-                  1e9 / per_item_ns_["producer_kafka_sink"]);
-    if (per_item_ns_.count("producer_kafka_sink") && per_item_ns_.count("producer_kafka_sink_tls"))
-      std::printf(
-          "kafka_sink over mutual TLS: %.0f results/s durable, %.2fx plaintext (target: "
-          ">= 0.7x)\n",
-          1e9 / per_item_ns_["producer_kafka_sink_tls"],
-          per_item_ns_["producer_kafka_sink"] / per_item_ns_["producer_kafka_sink_tls"]);
-  }
-
- private:
-  std::map<std::string, double> per_item_ns_, cpu_ns_;
-};
+  const double plain = per_item_ns("producer_kafka_sink"),
+               tls = per_item_ns("producer_kafka_sink_tls");
+  if (plain > 0)
+    std::fprintf(out, "kafka_sink producer: %.0f results/s durable (target: > 100000)\n",
+                 1e9 / plain);
+  if (plain > 0 && tls > 0)
+    std::fprintf(out,
+                 "kafka_sink over mutual TLS: %.0f results/s durable, %.2fx plaintext (target: "
+                 ">= 0.7x)\n",
+                 1e9 / tls, plain / tls);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  ratio_reporter reporter;
+  isitup::bench::recording_reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.print_ratios();
+  print_ratios(reporter);
   benchmark::Shutdown();
   return 0;
 }

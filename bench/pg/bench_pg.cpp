@@ -14,6 +14,7 @@
 #include <pqxx/pqxx>
 
 #include "bench_pg.hpp"
+#include "bench_reporter.hpp"
 #include "fake_host.hpp"
 #include "pg_schema.hpp"
 #include "pg_writer.hpp"
@@ -180,21 +181,6 @@ BENCHMARK(bm_pg_sink)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0
 BENCHMARK(bm_raw_copy)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(bm_insert_per_row)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
-// Remembers rows/s per benchmark function (the median when repeated) to print the ratios.
-class ratio_reporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
-      const auto it = r.counters.find("items_per_second");
-      const std::string name = r.benchmark_name();
-      if (it != r.counters.end()) rate[name.substr(0, name.find('/'))] = it->second;
-    }
-    ConsoleReporter::ReportRuns(runs);
-  }
-  std::map<std::string, double> rate;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -203,20 +189,23 @@ int main(int argc, char** argv) {
   server = std::make_unique<isitup::test::pg_server>(
       isitup::test::pg_server_options{true, {"track_commit_timestamp=on"}});
   make_rows();
-  ratio_reporter reporter;
+  isitup::bench::recording_reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  const double kafka = reporter.rate["bm_kafka_to_pg"];
-  const double sink = reporter.rate["bm_pg_sink"];
-  const double copy = reporter.rate["bm_raw_copy"];
-  const double insert = reporter.rate["bm_insert_per_row"];
-  std::printf(
+  const double kafka = reporter.counter("bm_kafka_to_pg", "items_per_second");
+  const double sink = reporter.counter("bm_pg_sink", "items_per_second");
+  const double copy = reporter.counter("bm_raw_copy", "items_per_second");
+  const double insert = reporter.counter("bm_insert_per_row", "items_per_second");
+  std::FILE* out = reporter.table();
+  std::fprintf(
+      out,
       "\nrows/s: pg_sink from Kafka (writer agent) %.0f, pg_sink in-process %.0f, raw COPY "
       "%.0f, INSERT per row %.0f\n",
       kafka, sink, copy, insert);
   const auto ratios = [&](const char* what, double rate) {
     if (rate > 0 && copy > 0 && insert > 0)
-      std::printf("%s / raw COPY = %.2f (target >= 0.5); / INSERT per row = %.1f (target >= 10)\n",
-                  what, rate / copy, rate / insert);
+      std::fprintf(out,
+                   "%s / raw COPY = %.2f (target >= 0.5); / INSERT per row = %.1f (target >= 10)\n",
+                   what, rate / copy, rate / insert);
   };
   ratios("pg_sink from Kafka", kafka);
   ratios("pg_sink in-process", sink);

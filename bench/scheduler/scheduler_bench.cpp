@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "baselines.hpp"
+#include "bench_reporter.hpp"
 #include "timer_wheel.hpp"
 
 // Live heap bytes (glibc's count of bytes in use, mmapped blocks included), for the
@@ -342,34 +343,25 @@ void BM_Churn(benchmark::State& state, factory make) {
   state.counters["ns_per_op"] = seconds * 1e9 / static_cast<double>(ops);
 }
 
-// Captures every run so main() can print each baseline's time over the wheel's.
-class ratio_reporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const Run& r : runs) {
-      if (!r.error_occurred) seconds_[r.benchmark_name()] = r.GetAdjustedCPUTime();
-    }
-    ConsoleReporter::ReportRuns(runs);
+// Each baseline's CPU time over the wheel's, for every case both ran (same run, same workload).
+void print_ratios(const recording_reporter& reporter) {
+  std::FILE* out = reporter.table();
+  std::fprintf(out, "\nratio = baseline CPU time / wheel CPU time (same run, same workload)\n");
+  std::fprintf(out, "%-34s %12s %12s\n", "case", "heap/wheel", "multimap/wheel");
+  const auto& runs = reporter.runs();
+  for (const auto& [name, run] : runs) {
+    const auto p = name.find("/wheel/");
+    const double t = run.GetAdjustedCPUTime();
+    if (p == std::string::npos || t <= 0) continue;
+    const std::string base = name.substr(0, p), rest = name.substr(p + 7);
+    auto ratio = [&](const char* impl) {
+      const auto it = runs.find(base + "/" + impl + "/" + rest);
+      return it == runs.end() ? 0.0 : it->second.GetAdjustedCPUTime() / t;
+    };
+    std::fprintf(out, "%-34s %11.1fx %13.1fx\n", (base + "/" + rest).c_str(), ratio("heap"),
+                 ratio("multimap"));
   }
-  void print_ratios() const {
-    std::printf("\nratio = baseline CPU time / wheel CPU time (same run, same workload)\n");
-    std::printf("%-34s %12s %12s\n", "case", "heap/wheel", "multimap/wheel");
-    for (const auto& [name, t] : seconds_) {
-      const auto p = name.find("/wheel/");
-      if (p == std::string::npos || t <= 0) continue;
-      const std::string base = name.substr(0, p), rest = name.substr(p + 7);
-      auto ratio = [&](const char* impl) {
-        const auto it = seconds_.find(base + "/" + impl + "/" + rest);
-        return it == seconds_.end() ? 0.0 : it->second / t;
-      };
-      std::printf("%-34s %11.1fx %13.1fx\n", (base + "/" + rest).c_str(), ratio("heap"),
-                  ratio("multimap"));
-    }
-  }
-
- private:
-  std::map<std::string, double> seconds_;
-};
+}
 
 void register_all() {
   using fn = void (*)(benchmark::State&, factory);
@@ -410,9 +402,9 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   isitup::bench::register_all();
-  isitup::bench::ratio_reporter reporter;
+  isitup::bench::recording_reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.print_ratios();
+  isitup::bench::print_ratios(reporter);
   benchmark::Shutdown();
   return 0;
 }
