@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   librdkafka-dev libpqxx-dev libpq-dev libcurl4-openssl-dev libc-ares-dev libre2-dev libssl-dev
   libidn2-dev libhttp-parser-dev
-  postgresql nginx-light openssl ca-certificates wrk kcat python3-kafka python3-lz4
+  postgresql nginx-light dnsmasq-base openssl ca-certificates wrk kcat python3-kafka python3-lz4
   docker-compose dpkg-dev file
   zlib1g-dev chromium-headless-shell
 )

@@ -1,0 +1,366 @@
+// dns_check against real servers on 127.0.0.1: dnsmasq (Debian's dnsmasq-base) for every record
+// type, NXDOMAIN and NODATA, and a small responder for what dnsmasq will not do on demand
+// (SERVFAIL, REFUSED, silence, a truncated UDP reply, a malformed one). The plugin is compiled
+// in and driven through the SDK's fake host.
+#include <gtest/gtest.h>
+#include <isitup/plugin.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.hpp"
+#include "fake_host.hpp"
+#include "options.hpp"
+#include "process.hpp"
+#include "testing/dns_responder.hpp"
+#include "under_test.hpp"
+
+extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
+
+namespace isitup::dns {
+namespace {
+
+using namespace std::chrono_literals;
+using sdk::testing::check_under_test;
+using sdk::testing::fake_host;
+using sdk::testing::list_value;
+using sdk::testing::option_map;
+using testing::dns_responder;
+
+// A UDP+TCP port on 127.0.0.1 that was free a moment ago.
+int free_port() {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    const int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = 0;
+    if (bind(u, reinterpret_cast<sockaddr*>(&a), len) == 0 &&
+        getsockname(u, reinterpret_cast<sockaddr*>(&a), &len) == 0 &&
+        bind(t, reinterpret_cast<sockaddr*>(&a), len) == 0)
+      port = ntohs(a.sin_port);
+    close(u);
+    close(t);
+    if (port) return port;
+  }
+  return 0;
+}
+
+bool accepts_tcp(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+// dnsmasq serving a local domain "test" (anything else under it: NXDOMAIN), TTL 60; NS and
+// SOA of zone.test as raw records (--dns-rr), since its authoritative mode refuses the rest.
+class dnsmasq {
+ public:
+  dnsmasq() : port_(free_port()) {
+    const std::string p = std::to_string(port_);
+    process_ = std::make_unique<test::child_process>(std::vector<std::string>{
+        "/usr/sbin/dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--pid-file=",
+        "--port=" + p, "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
+        "--no-hosts", "--local=/test/", "--local-ttl=60", "--host-record=host.test,127.0.0.8,::8",
+        // NS ns1.zone.test; SOA ns1.zone.test hostmaster.zone.test 1 3600 600 86400 60
+        "--dns-rr=zone.test,2,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00",
+        "--dns-rr=zone.test,6,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00:0a:68:6f:73:74:6d:61:73:"
+        "74:65:72:04:7a:6f:6e:65:04:74:65:73:74:00:00:00:00:01:00:00:0e:10:00:00:02:58:00:01:51:80:"
+        "00:00:00:3c",
+        "--cname=alias.test,host.test", "--mx-host=mail.test,mx1.mail.test,10",
+        "--mx-host=mail.test,mx2.mail.test,20", "--txt-record=txt.test,v=spf1 -all",
+        "--srv-host=_sip._tcp.test,sip.test,5060,10,20",
+        "--caa-record=caa.test,0,issue,letsencrypt.org"});
+    for (int i = 0; i < 200 && !accepts_tcp(port_); ++i) std::this_thread::sleep_for(25ms);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  bool running() { return process_->running() && accepts_tcp(port_); }
+  std::string log() const { return process_->err(); }
+
+ private:
+  int port_;
+  std::unique_ptr<test::child_process> process_;
+};
+
+dnsmasq& server() {
+  static dnsmasq d;
+  return d;
+}
+
+struct observed {
+  bool done = false, up = false;
+  std::string kind, message, extra;
+  double dns = ISITUP_ABSENT_MS, total = ISITUP_ABSENT_MS;
+  std::chrono::milliseconds elapsed{0};
+};
+
+std::ostream& operator<<(std::ostream& o, const observed& r) {
+  return o << (r.up ? "up" : "down") << " kind=" << r.kind << " message=" << r.message
+           << " extra=" << r.extra << " elapsed=" << r.elapsed.count() << "ms";
+}
+
+class dns_check_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(server().running()) << "dnsmasq did not start: " << server().log();
+    plugin_ = std::make_unique<check_under_test>(host_, isitup_plugin_entry());
+    ASSERT_TRUE(plugin_->ok()) << plugin_->error();
+  }
+  void TearDown() override { EXPECT_TRUE(host_.problems().empty()); }
+
+  // Prepares and runs one check (against dnsmasq unless the options name a server); asserts
+  // that it ended within its timeout + 1 s.
+  observed check(const std::string& target, option_map options = {},
+                 std::chrono::milliseconds timeout = 2s) {
+    options.emplace("server", list_value{server().address()});
+    std::string error;
+    void* c = plugin_->prepare(target, target, std::move(options), error, 60s, timeout);
+    EXPECT_NE(c, nullptr) << error;
+    observed r;
+    if (!c) return r;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto outcome = plugin_->run(c, [&](const isitup_record_v1& v) {
+      r.up = v.status == ISITUP_UP;
+      r.kind = v.error_kind ? v.error_kind : "";
+      r.message = v.error_message ? v.error_message : "";
+      r.extra = v.extra_json ? v.extra_json : "";
+      r.dns = v.dns_ms;
+      r.total = v.total_ms;
+    });
+    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - t0);
+    r.done = outcome.done;
+    EXPECT_TRUE(r.done) << "no completion";
+    EXPECT_LE(r.elapsed, timeout + 1s) << r;
+    return r;
+  }
+  std::string prepare_error(const std::string& target, option_map options) {
+    std::string error;
+    void* c = plugin_->prepare(target, target, std::move(options), error);
+    return c ? "" : error;
+  }
+  static void expect_up_with(const observed& r, const std::string& answer) {
+    EXPECT_TRUE(r.up) << r;
+    EXPECT_NE(r.extra.find("\"rcode\":\"NOERROR\""), std::string::npos) << r;
+    EXPECT_NE(r.extra.find(answer), std::string::npos) << r;
+    EXPECT_GE(r.dns, 0.0) << r;
+    EXPECT_EQ(r.dns, r.total) << r;
+  }
+
+  fake_host host_;
+  std::unique_ptr<check_under_test> plugin_;
+};
+
+TEST_F(dns_check_test, asks_for_each_record_type) {
+  expect_up_with(check("host.test"), R"({"type":"A","ttl":60,"data":"127.0.0.8"})");
+  expect_up_with(check("host.test", {{"type", "AAAA"}}), R"("data":"::8")");
+  expect_up_with(check("alias.test", {{"type", "CNAME"}}),
+                 R"({"type":"CNAME","ttl":60,"data":"host.test"})");
+  const observed mx = check("mail.test", {{"type", "MX"}});
+  expect_up_with(mx, R"("data":"10 mx1.mail.test")");
+  EXPECT_NE(mx.extra.find(R"("data":"20 mx2.mail.test")"), std::string::npos) << mx;
+  expect_up_with(check("txt.test", {{"type", "TXT"}}), R"("data":"\"v=spf1 -all\"")");
+  expect_up_with(check("zone.test", {{"type", "NS"}}), R"("data":"ns1.zone.test")");
+  expect_up_with(
+      check("zone.test", {{"type", "SOA"}}),
+      R"({"type":"SOA","ttl":60,"data":"ns1.zone.test hostmaster.zone.test 1 3600 600 86400 60"})");
+  expect_up_with(check("caa.test", {{"type", "CAA"}}), R"("data":"0 issue \"letsencrypt.org\"")");
+  expect_up_with(check("_sip._tcp.test", {{"type", "SRV"}}), R"("data":"10 20 5060 sip.test")");
+  // An IP address as the target of a PTR check asks for its reverse name.
+  expect_up_with(check("127.0.0.8", {{"type", "PTR"}}),
+                 R"({"type":"PTR","ttl":60,"data":"host.test"})");
+  expect_up_with(check("8.0.0.127.in-addr.arpa", {{"type", "PTR"}}), R"("data":"host.test")");
+}
+
+TEST_F(dns_check_test, a_cname_chain_counts_only_answers_of_the_asked_type) {
+  const observed r = check("alias.test");
+  expect_up_with(r, R"({"type":"A","ttl":60,"data":"127.0.0.8"})");
+  EXPECT_NE(r.extra.find(R"("answer_count":2,"matching_answers":1)"), std::string::npos) << r;
+}
+
+TEST_F(dns_check_test, nxdomain_is_down_unless_expected) {
+  const observed r = check("nope.test");
+  EXPECT_FALSE(r.up) << r;
+  EXPECT_EQ(r.kind, "dns") << r;
+  EXPECT_NE(r.message.find("NXDOMAIN"), std::string::npos) << r;
+  EXPECT_NE(r.extra.find(R"("rcode":"NXDOMAIN")"), std::string::npos) << r;
+  // Expecting NXDOMAIN (a name that must not exist) needs no answer by default.
+  EXPECT_TRUE(check("nope.test", {{"expect_rcode", "NXDOMAIN"}}).up);
+  EXPECT_EQ(check("host.test", {{"expect_rcode", "NXDOMAIN"}}).kind, "dns");
+}
+
+TEST_F(dns_check_test, nodata_needs_expect_min_answers_zero) {
+  const observed r = check("host.test", {{"type", "MX"}});
+  EXPECT_FALSE(r.up) << r;
+  EXPECT_EQ(r.kind, "answer_mismatch") << r;
+  EXPECT_NE(r.message.find("0 MX answers"), std::string::npos) << r;
+  EXPECT_TRUE(check("host.test", {{"type", "MX"}, {"expect_min_answers", "0"}}).up);
+}
+
+TEST_F(dns_check_test, expect_min_answers_counts_the_records) {
+  EXPECT_TRUE(check("mail.test", {{"type", "MX"}, {"expect_min_answers", "2"}}).up);
+  const observed r = check("mail.test", {{"type", "MX"}, {"expect_min_answers", "3"}});
+  EXPECT_EQ(r.kind, "answer_mismatch") << r;
+  EXPECT_NE(r.message.find("2 MX answers for mail.test, expected at least 3"), std::string::npos)
+      << r;
+}
+
+TEST_F(dns_check_test, every_expect_answers_pattern_must_match_some_answer) {
+  EXPECT_TRUE(check("mail.test",
+                    {{"type", "MX"}, {"expect_answers", list_value{"^10 mx1\\.", "mx2\\.mail"}}})
+                  .up);
+  const observed r =
+      check("mail.test", {{"type", "MX"}, {"expect_answers", list_value{"mx1", "mx3"}}});
+  EXPECT_FALSE(r.up) << r;
+  EXPECT_EQ(r.kind, "answer_mismatch") << r;
+  EXPECT_NE(r.message.find("\"mx3\""), std::string::npos) << r;
+  EXPECT_TRUE(check("txt.test", {{"type", "TXT"}, {"expect_answers", list_value{"v=spf1"}}}).up);
+}
+
+TEST_F(dns_check_test, servfail_and_refused_are_dns_errors) {
+  dns_responder responder;
+  const option_map at{{"server", list_value{responder.address()}}};
+  observed r = check("servfail.test", at);
+  EXPECT_EQ(r.kind, "dns") << r;
+  EXPECT_NE(r.message.find("SERVFAIL"), std::string::npos) << r;
+  option_map expected = at;
+  expected.emplace("expect_rcode", "SERVFAIL");
+  EXPECT_TRUE(check("servfail.test", expected).up);
+  r = check("refused.test", at);
+  EXPECT_EQ(r.kind, "dns") << r;
+  EXPECT_NE(r.extra.find(R"("rcode":"REFUSED")"), std::string::npos) << r;
+}
+
+TEST_F(dns_check_test, a_silent_server_times_out_on_udp_and_tcp) {
+  dns_responder responder;
+  // UDP: two attempts (1/3 and 2/3 of the timeout), then the run's timeout.
+  observed r = check("silent.test", {{"server", list_value{responder.address()}}}, 1s);
+  EXPECT_EQ(r.kind, "timeout") << r;
+  EXPECT_GE(r.elapsed, 900ms) << r;
+  EXPECT_EQ(responder.udp_queries(), 2);
+  // TCP: c-ares gives a silent server one attempt on the connection, and says so.
+  r = check("silent.test", {{"server", list_value{responder.address()}}, {"tcp", "true"}}, 1s);
+  EXPECT_EQ(r.kind, "timeout") << r;
+  EXPECT_NE(r.message.find("no reply for silent.test"), std::string::npos) << r;
+  EXPECT_GE(responder.tcp_queries(), 1);
+}
+
+TEST_F(dns_check_test, a_truncated_udp_reply_is_asked_again_over_tcp) {
+  dns_responder responder;
+  const observed r =
+      check("big.test", {{"server", list_value{responder.address()}}, {"type", "TXT"}});
+  EXPECT_TRUE(r.up) << r;
+  EXPECT_EQ(responder.udp_queries(), 1);
+  EXPECT_EQ(responder.tcp_queries(), 1);
+  EXPECT_NE(r.extra.find(R"("answer_count":40)"), std::string::npos) << r;
+  // The result keeps the first 20 answers.
+  EXPECT_NE(r.extra.find("record 19 "), std::string::npos) << r;
+  EXPECT_EQ(r.extra.find("record 20 "), std::string::npos) << r;
+}
+
+TEST_F(dns_check_test, tcp_true_asks_over_tcp_only) {
+  dns_responder responder;
+  const observed r = check(
+      "big.test", {{"server", list_value{responder.address()}}, {"type", "TXT"}, {"tcp", "true"}});
+  EXPECT_TRUE(r.up) << r;
+  EXPECT_EQ(responder.udp_queries(), 0);
+  EXPECT_EQ(responder.tcp_queries(), 1);
+  EXPECT_TRUE(check("host.test", {{"tcp", "true"}}).up);  // dnsmasq over TCP
+}
+
+TEST_F(dns_check_test, a_malformed_reply_is_a_protocol_error) {
+  dns_responder responder;
+  const observed r = check("garbage.test", {{"server", list_value{responder.address()}}});
+  EXPECT_EQ(r.kind, "protocol") << r;
+  EXPECT_NE(r.message.find("malformed"), std::string::npos) << r;
+}
+
+TEST_F(dns_check_test, servers_are_tried_in_order) {
+  const int closed = free_port();  // nothing listens there: the query is refused
+  const std::string dead = "127.0.0.1:" + std::to_string(closed);
+  EXPECT_TRUE(check("host.test", {{"server", list_value{dead, server().address()}}}).up);
+  const observed r = check("host.test", {{"server", list_value{dead}}, {"tcp", "true"}});
+  EXPECT_FALSE(r.up) << r;
+  EXPECT_EQ(r.kind, "dns") << r;
+}
+
+TEST_F(dns_check_test, many_concurrent_runs_complete_once_each) {
+  std::string error;
+  std::vector<void*> checks;
+  for (int i = 0; i < 200; ++i) {
+    checks.push_back(plugin_->prepare("c" + std::to_string(i), i % 2 ? "host.test" : "nope.test",
+                                      {{"server", list_value{server().address()}}}, error));
+    ASSERT_NE(checks.back(), nullptr) << error;
+  }
+  std::vector<std::thread> runners;
+  std::atomic<int> up{0}, down{0};
+  for (void* c : checks)
+    runners.emplace_back([&, c] {
+      plugin_->run(c, [&](const isitup_record_v1& v) { ++(v.status == ISITUP_UP ? up : down); });
+    });
+  for (std::thread& t : runners) t.join();
+  EXPECT_EQ(up.load(), 100);
+  EXPECT_EQ(down.load(), 100);
+}
+
+TEST_F(dns_check_test, bad_options_are_refused_naming_the_option) {
+  EXPECT_NE(prepare_error("host.test", {{"type", "ANY"}}).find("type:"), std::string::npos);
+  EXPECT_NE(prepare_error("host.test", {{"server", list_value{"dns.example"}}}).find("server:"),
+            std::string::npos);
+  EXPECT_NE(prepare_error("host.test", {{"server", list_value{"127.0.0.1:99999"}}}).find("port"),
+            std::string::npos);
+  EXPECT_NE(prepare_error("host.test", {{"expect_rcode", "OK"}}).find("expect_rcode:"),
+            std::string::npos);
+  EXPECT_NE(
+      prepare_error("host.test", {{"expect_answers", list_value{"("}}}).find("expect_answers:"),
+      std::string::npos);
+  EXPECT_NE(prepare_error("host.test", {{"attempts", "0"}}).find("attempts:"), std::string::npos);
+  EXPECT_NE(prepare_error("bad name.test", {}).find("target:"), std::string::npos);
+  EXPECT_NE(prepare_error("a..test", {}).find("empty label"), std::string::npos);
+  EXPECT_NE(prepare_error(std::string(64, 'a') + ".test", {}).find("63"), std::string::npos);
+  EXPECT_EQ(prepare_error("host.test", {{"server", list_value{"[::1]:5353", "10.0.0.2"}}}), "");
+}
+
+// example.yml is a config the agent loads, and its checks show every declared option.
+TEST(dns_check_example, loads_and_shows_every_option) {
+  const config::agent agent =
+      config::load_file(std::string(ISITUP_SOURCE_DIR) + "/plugins/dns_check/example.yml");
+  const isitup_check_ops_v1* ops = isitup_plugin_entry()->check;
+  std::vector<option_schema> schema;
+  for (size_t i = 0; i < ops->option_count; ++i) {
+    option_schema s;
+    s.name = ops->options[i].name;
+    // isitup_option_type counts from 1 in the order of option_type.
+    s.type = static_cast<option_type>(ops->options[i].type - 1);
+    schema.push_back(s);
+  }
+  std::vector<bool> shown(schema.size(), false);
+  int checks = 0;
+  for (const config::check& c : agent.checks) {
+    if (c.plugin != "dns_check") continue;
+    ++checks;
+    const option_values values = config::validate_options(c.options, schema, c.name);
+    for (size_t i = 0; i < schema.size(); ++i) {
+      const option_value* v = values.find(schema[i].name);
+      if (v && v->is_set) shown[i] = true;
+    }
+  }
+  EXPECT_GE(checks, 2);
+  for (size_t i = 0; i < schema.size(); ++i)
+    EXPECT_TRUE(shown[i]) << schema[i].name << " is not shown in example.yml";
+}
+
+}  // namespace
+}  // namespace isitup::dns

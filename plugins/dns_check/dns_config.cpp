@@ -1,0 +1,164 @@
+// dns_check's options (dns_config.hpp).
+#include "dns_config.hpp"
+
+#include <ares.h>
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include <isitup/text.hpp>
+
+#include "dns_message.hpp"
+
+namespace isitup::dns {
+namespace {
+
+constexpr size_t max_servers = 8;
+constexpr size_t max_patterns = 32;
+
+[[noreturn]] void bad(const std::string& what) { throw std::invalid_argument(what); }
+
+// "ip", "ip:port" or "[ip6]:port" as "ip:port" / "[ip6]:port" for c-ares.
+std::string server_entry(const std::string& s) {
+  std::string host = s, port = "53";
+  unsigned char buf[16];
+  if (!s.empty() && s.front() == '[') {
+    const size_t close = s.find(']');
+    if (close == std::string::npos) bad("server: no ']' in \"" + sdk::shown_value(s) + "\"");
+    host = s.substr(1, close - 1);
+    if (close + 1 < s.size()) {
+      if (s[close + 1] != ':')
+        bad("server: expected ':port' after ']' in \"" + sdk::shown_value(s) + "\"");
+      port = s.substr(close + 2);
+    }
+  } else if (std::count(s.begin(), s.end(), ':') == 1) {
+    host = s.substr(0, s.find(':'));
+    port = s.substr(s.find(':') + 1);
+  }
+  const bool v4 = inet_pton(AF_INET, host.c_str(), buf) == 1;
+  if (!v4 && inet_pton(AF_INET6, host.c_str(), buf) != 1)
+    bad("server: expected an IP address, \"ip:port\" or \"[ip6]:port\", got \"" +
+        sdk::shown_value(s) + "\"");
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoi(port) < 1 || std::stoi(port) > 65535)
+    bad("server: expected a port from 1 to 65535 in \"" + sdk::shown_value(s) + "\"");
+  return v4 ? host + ":" + port : "[" + host + "]:" + port;
+}
+
+// A domain name in ASCII: labels of 1 to 63 letters, digits, '-', '_' or '*', 253 at most.
+void check_name(const std::string& name) {
+  const std::string shown = "\"" + sdk::shown_value(name) + "\"";
+  if (name.empty() || name == ".") bad("target: expected a domain name, got " + shown);
+  const std::string n = name.back() == '.' ? name.substr(0, name.size() - 1) : name;
+  if (n.size() > 253) bad("target: a domain name has at most 253 characters, got " + shown);
+  size_t label = 0;
+  for (char c : n) {
+    if (c == '.') {
+      if (label == 0) bad("target: empty label in " + shown);
+      label = 0;
+      continue;
+    }
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && c != '-' && c != '_' && c != '*')
+      bad("target: expected letters, digits, '-', '_' or '*' in a domain name (IDNs as "
+          "xn-- A-labels), got " +
+          shown);
+    if (++label > 63) bad("target: a label has at most 63 characters in " + shown);
+  }
+  if (label == 0) bad("target: empty label in " + shown);
+}
+
+}  // namespace
+
+std::string dns_query::channel_key(std::chrono::milliseconds try_timeout) const {
+  return servers + (tcp ? "|tcp|" : "|udp|") + std::to_string(attempts) + "|" +
+         std::to_string(try_timeout.count());
+}
+
+std::vector<sdk::option> declared_options() {
+  return {
+      {"type", ISITUP_OPT_STRING, "A",
+       "record type: A, AAAA, CNAME, MX, TXT, NS, SOA, CAA, SRV or PTR (PTR of an IP target "
+       "asks for its reverse name)"},
+      {"server", ISITUP_OPT_LIST, "[]",
+       "DNS servers to ask, \"ip\", \"ip:port\" or \"[ip6]:port\", tried in order; empty: "
+       "/etc/resolv.conf"},
+      {"tcp", ISITUP_OPT_BOOL, "false",
+       "ask over TCP only; false: UDP, and TCP again when the UDP answer is truncated"},
+      {"recursion", ISITUP_OPT_BOOL, "true",
+       "set the RD bit (ask the server to recurse); false to ask an authoritative server"},
+      {"attempts", ISITUP_OPT_INT, "2",
+       "tries per server before giving up on it (each gets an equal share of the timeout)"},
+      {"expect_rcode", ISITUP_OPT_STRING, "NOERROR",
+       "the response code that counts as up: NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ..."},
+      {"expect_answers", ISITUP_OPT_LIST, "[]",
+       "RE2 patterns; each must match (search) the data of some answer record"},
+      {"expect_min_answers", ISITUP_OPT_INT, nullptr,
+       "answer records of the asked type needed at least; default 1 with expect_rcode "
+       "NOERROR, else 0"},
+  };
+}
+
+std::shared_ptr<const dns_query> make_query(const std::string& target,
+                                            const sdk::options_view& options) {
+  auto q = std::make_shared<dns_query>();
+  const std::string type = options.string("type");
+  q->type = type_from_name(type);
+  if (q->type == 0)
+    bad("type: expected A, AAAA, CNAME, MX, TXT, NS, SOA, CAA, SRV or PTR, got \"" +
+        sdk::shown_value(type) + "\"");
+  q->name = target;
+  if (q->type == 12)
+    if (auto reverse = reverse_name(target)) q->name = *reverse;
+  check_name(q->name);
+
+  const std::vector<std::string> servers = options.list("server");
+  if (servers.size() > max_servers)
+    bad("server: at most " + std::to_string(max_servers) + " servers, got " +
+        std::to_string(servers.size()));
+  for (const std::string& s : servers)
+    q->servers += (q->servers.empty() ? "" : ",") + server_entry(s);
+  q->tcp = options.boolean("tcp");
+  const int64_t attempts = options.integer("attempts");
+  if (attempts < 1 || attempts > 10)
+    bad("attempts: expected 1 to 10, got " + std::to_string(attempts));
+  q->attempts = static_cast<int>(attempts);
+
+  const std::string rcode = options.string("expect_rcode");
+  q->expect_rcode = rcode_from_name(rcode);
+  if (q->expect_rcode < 0)
+    bad("expect_rcode: expected NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, "
+        "YXDOMAIN, YXRRSET, NXRRSET, NOTAUTH or NOTZONE, got \"" +
+        sdk::shown_value(rcode) + "\"");
+  q->expect_min_answers = options.is_set("expect_min_answers")
+                              ? options.integer("expect_min_answers")
+                              : (q->expect_rcode == 0 ? 1 : 0);
+  if (q->expect_min_answers < 0 || q->expect_min_answers > 65535)
+    bad("expect_min_answers: expected 0 to 65535, got " + std::to_string(q->expect_min_answers));
+
+  const std::vector<std::string> patterns = options.list("expect_answers");
+  if (patterns.size() > max_patterns)
+    bad("expect_answers: at most " + std::to_string(max_patterns) + " patterns");
+  for (const std::string& p : patterns) {
+    re2::RE2::Options o;
+    o.set_log_errors(false);
+    auto re = std::make_unique<re2::RE2>(p, o);
+    if (!re->ok())
+      bad("expect_answers: \"" + sdk::shown_value(p) + "\" is not an RE2 pattern: " + re->error());
+    q->expect_answers.push_back(std::move(re));
+  }
+
+  unsigned char* buf = nullptr;
+  int len = 0;
+  if (ares_create_query(q->name.c_str(), 1 /* IN */, q->type, 0,
+                        options.boolean("recursion") ? 1 : 0, &buf, &len, 0) != ARES_SUCCESS)
+    bad("target: c-ares cannot make a query for \"" + sdk::shown_value(q->name) + "\"");
+  q->wire.assign(buf, buf + len);
+  ares_free_string(buf);
+  return q;
+}
+
+}  // namespace isitup::dns
