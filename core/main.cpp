@@ -20,6 +20,7 @@ namespace {
 constexpr int exit_ok = 0;
 constexpr int exit_down = 1;
 constexpr int exit_usage = 2;
+constexpr int exit_forced = 130;  // a second stop signal: exit at once, nothing flushed
 
 void set_up_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("isitup");
@@ -74,7 +75,9 @@ int list_plugins(isitup::plugin_host& host) {
   std::printf("plugins in %s:\n", host.dir().c_str());
   const auto all = host.list();
   if (all.empty()) std::printf("  (none)\n");
+  std::size_t refused = 0;
   for (const auto& l : all) {
+    refused += l.plugin ? 0 : 1;
     if (l.plugin)
       std::printf("  %-16s %-8s ABI %u  %-20s %s\n", l.plugin->name().c_str(),
                   l.plugin->version().c_str(), l.plugin->abi_version(),
@@ -83,7 +86,8 @@ int list_plugins(isitup::plugin_host& host) {
     else
       std::printf("  %-16s refused: %s\n", l.file.c_str(), l.error.c_str());
   }
-  return exit_ok;
+  // A refused file is an installation problem a script listing plugins should notice.
+  return refused == 0 ? exit_ok : exit_usage;
 }
 
 // Blocks the stop/reload signals in every thread (call before any thread starts); a watcher
@@ -131,7 +135,7 @@ int run_agent(const std::string& config_file, const isitup::config::load_limits&
           a->request_stop();
         } else {
           spdlog::error("second stop signal: exiting without flushing");
-          std::_Exit(130);
+          std::_Exit(exit_forced);
         }
       }
     }

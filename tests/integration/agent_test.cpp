@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -233,6 +234,22 @@ TEST(agent, lists_and_describes_plugins) {
   auto bad = run({agent_bin, "--describe-plugin", "../etc", "-p", plugin_dir}, 20s);
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("not a bare name"), std::string::npos) << bad.err;
+}
+
+// A file in the plugin directory that is not a plugin is listed as refused, and the listing
+// exits non-zero so that a packaging script notices.
+TEST(agent, list_plugins_exits_2_when_a_file_is_refused) {
+  temp_dir dir;
+  std::filesystem::copy_file(std::filesystem::path(plugin_dir) / "stdout_sink.so",
+                             dir.path() / "stdout_sink.so");
+  auto good = run({agent_bin, "--list-plugins", "-p", dir.path().string()}, 20s);
+  EXPECT_EQ(good.code, 0) << good.out << good.err;
+  dir.write("broken.so", "not an ELF file");
+  auto l = run({agent_bin, "--list-plugins", "-p", dir.path().string()}, 20s);
+  EXPECT_EQ(l.code, 2) << l.out << l.err;
+  EXPECT_NE(l.out.find("stdout_sink"), std::string::npos) << l.out;
+  EXPECT_NE(l.out.find("broken.so"), std::string::npos) << l.out;
+  EXPECT_NE(l.out.find("refused"), std::string::npos) << l.out;
 }
 
 TEST(agent, usage_errors_exit_2) {
