@@ -1,0 +1,218 @@
+// Quorum over locations through Kafka, with real processes: three probe agents (locations eu,
+// us, ap) check one site on 127.0.0.1, each through its own path whose status the test flips,
+// and produce their results to the development broker; one writer agent consumes them with the
+// kafka source, tracks the check's state over the three locations at quorum 2 and notifies a
+// webhook receiver (and prints to stdout_sink). One location down opens nothing; two open
+// exactly one incident naming both; recovery resolves it.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kafka_broker.hpp"
+#include "process.hpp"
+#include "webhook_receiver.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using isitup::test::child_process;
+using isitup::test::kafka_broker;
+using isitup::test::temp_dir;
+using isitup::test::webhook_receiver;
+
+const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
+const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+const std::string fast_client =
+    R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "6000", heartbeat.interval.ms: "500"})";
+const char* const location_names[] = {"eu", "us", "ap"};
+
+bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return ok();
+}
+
+struct event {
+  std::string event_id, type, incident_id;
+  std::vector<std::string> locations;
+};
+
+std::vector<event> events_of(const webhook_receiver& rx) {
+  std::vector<event> out;
+  for (const auto& r : rx.requests()) {
+    rapidjson::Document d;
+    d.Parse(r.body.c_str());
+    if (!d.IsObject() || !d.HasMember("event_id")) {
+      ADD_FAILURE() << "not an event: " << r.body;
+      continue;
+    }
+    event e{d["event_id"].GetString(), d["type"].GetString(), d["incident_id"].GetString(), {}};
+    for (const auto& l : d["locations"].GetArray()) e.locations.emplace_back(l.GetString());
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// Results of `location` in the writer's output since line `from`, down ones when !up.
+int results_of(const std::string& out, const std::string& location, bool up, size_t from) {
+  std::istringstream in(out);
+  int n = 0;
+  size_t line_no = 0;
+  for (std::string line; std::getline(in, line); ++line_no) {
+    if (line_no < from) continue;
+    rapidjson::Document d;
+    d.Parse(line.c_str());
+    if (!d.IsObject() || d.HasMember("event_id") || !d.HasMember("location")) continue;
+    if (location == d["location"].GetString() && d["status"].IsString() &&
+        std::string(d["status"].GetString()) == (up ? "up" : "down"))
+      ++n;
+  }
+  return n;
+}
+
+size_t lines_in(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+class quorum_over_kafka : public ::testing::Test {
+ protected:
+  quorum_over_kafka()
+      : site_(0, [this](const webhook_receiver::request& r, size_t) {
+          for (int i = 0; i < 3; ++i)
+            if (r.target == std::string("/") + location_names[i] && down_[i].load())
+              return webhook_receiver::answer{503, {}};
+          return webhook_receiver::answer{200, {}};
+        }) {}
+
+  void start_agents() {
+    writer_out_ = (dir_ / "writer.jsonl").string();
+    const std::string writer_cfg = dir_.write(
+        "writer.yml",
+        "agent: {id: writer-1}\n"
+        "defaults:\n"
+        "  alert: {failure_threshold: 2, success_threshold: 2, quorum: 2, notify: [hook]}\n"
+        "sources:\n  - plugin: kafka_sink\n    options: {brokers: \"" +
+            broker_.bootstrap() + "\", topic: results, group: writers, batch_delay: 20ms," +
+            " properties: " + fast_client +
+            "}\n"
+            "sinks:\n"
+            "  - plugin: stdout_sink\n    options: {output: \"" +
+            writer_out_ +
+            "\"}\n"
+            "  - name: hook\n    plugin: webhook_sink\n    options: {url: \"" +
+            hook_.url("/hook") + "\", retry_backoff: 100ms, retry_backoff_max: 500ms}\n");
+    writer_ = std::make_unique<child_process>(
+        std::vector<std::string>{agent_bin, "-c", writer_cfg, "-p", plugin_dir});
+    for (int i = 0; i < 3; ++i) {
+      const std::string name = location_names[i];
+      const std::string cfg =
+          dir_.write("probe-" + name + ".yml",
+                     "agent: {id: probe-" + name + ", location: " + name +
+                         "}\n"
+                         "defaults: {interval: 200ms, timeout: 1s}\n"
+                         "checks:\n  - {name: shop, plugin: http_check, target: \"" +
+                         site_.url("/" + name) +
+                         "\"}\n"
+                         "sinks:\n  - plugin: kafka_sink\n    options: {brokers: \"" +
+                         broker_.bootstrap() +
+                         "\", topic: results, linger: 5ms, properties: {reconnect.backoff.max.ms: "
+                         "\"500\"}}\n");
+      probes_.push_back(std::make_unique<child_process>(
+          std::vector<std::string>{agent_bin, "-c", cfg, "-p", plugin_dir}));
+    }
+  }
+
+  std::string writer_out() const { return isitup::test::read_file(writer_out_); }
+
+  // Waits until the writer has printed at least `n` results of `location` with that `up`
+  // since line `from` of its output.
+  bool writer_saw(const std::string& location, bool up, int n, size_t from) {
+    return eventually([&] { return results_of(writer_out(), location, up, from) >= n; }, 20s);
+  }
+
+  std::string logs() const {
+    const std::string out = writer_out();
+    std::string s = "writer output (" + std::to_string(lines_in(out)) +
+                    " lines), first: " + out.substr(0, out.find('\n')) + "\nwriter:\n" +
+                    writer_->err();
+    for (int i = 0; i < 3; ++i)
+      s += "\nprobe " + std::string(location_names[i]) + ":\n" +
+           probes_[static_cast<size_t>(i)]->err();
+    return s;
+  }
+
+  void stop_all() {
+    for (auto& p : probes_) p->signal(SIGTERM);
+    for (auto& p : probes_) EXPECT_EQ(p->wait(20s), 0) << p->err();
+    writer_->signal(SIGTERM);
+    EXPECT_EQ(writer_->wait(20s), 0) << writer_->err();
+  }
+
+  kafka_broker broker_{{.brokers = 1, .topics = {"results:4"}, .port = 0}};
+  std::atomic<bool> down_[3] = {false, false, false};
+  webhook_receiver site_;
+  webhook_receiver hook_;
+  temp_dir dir_;
+  std::string writer_out_;
+  std::unique_ptr<child_process> writer_;
+  std::vector<std::unique_ptr<child_process>> probes_;
+};
+
+TEST_F(quorum_over_kafka, one_location_down_opens_nothing_two_open_one_incident_recovery_resolves) {
+  start_agents();
+  // Every location reported up to the writer: all three are known.
+  for (const char* l : location_names) ASSERT_TRUE(writer_saw(l, true, 3, 0)) << logs();
+
+  // eu down: the writer sees eu down well past failure_threshold, and nothing opens.
+  down_[0] = true;
+  size_t mark = lines_in(writer_out());
+  ASSERT_TRUE(writer_saw("eu", false, 6, mark)) << logs();
+  ASSERT_TRUE(writer_saw("us", true, 6, mark)) << logs();
+  EXPECT_TRUE(hook_.requests().empty()) << logs();
+
+  // us down too: quorum 2 reached, exactly one incident naming eu and us.
+  down_[1] = true;
+  ASSERT_TRUE(eventually([&] { return !hook_.requests().empty(); }, 20s)) << logs();
+  mark = lines_in(writer_out());
+  // More down results from both do not open it again.
+  ASSERT_TRUE(writer_saw("us", false, 5, mark)) << logs();
+  std::vector<event> evs = events_of(hook_);
+  ASSERT_EQ(evs.size(), 1u) << logs();
+  EXPECT_EQ(evs[0].type, "incident_opened");
+  EXPECT_EQ(evs[0].locations, (std::vector<std::string>{"eu", "us"}));
+
+  // Recovery: both up again resolves the incident, once.
+  down_[0] = down_[1] = false;
+  ASSERT_TRUE(eventually([&] { return events_of(hook_).size() >= 2; }, 20s)) << logs();
+  mark = lines_in(writer_out());
+  ASSERT_TRUE(writer_saw("eu", true, 5, mark)) << logs();
+  ASSERT_TRUE(writer_saw("us", true, 5, mark)) << logs();
+  stop_all();
+  evs = events_of(hook_);
+  ASSERT_EQ(evs.size(), 2u);
+  EXPECT_EQ(evs[1].type, "incident_resolved");
+  EXPECT_EQ(evs[1].incident_id, evs[0].incident_id);
+  EXPECT_NE(evs[1].event_id, evs[0].event_id);
+
+  // stdout_sink printed the same two transitions among the results.
+  int printed = 0;
+  std::istringstream in(writer_out());
+  for (std::string line; std::getline(in, line);)
+    printed += line.find("\"event_id\"") != std::string::npos ? 1 : 0;
+  EXPECT_EQ(printed, 2) << writer_out();
+}
+
+}  // namespace
