@@ -462,7 +462,7 @@ std::string call_once_guarded(const std::shared_ptr<handle_state>& st, const cha
 }
 
 struct instance_base {
-  explicit instance_base(host h) : h(h) {}
+  explicit instance_base(host services) : h(services) {}
   host h;
 };
 
@@ -499,7 +499,7 @@ struct blocking_ops {
 template <class T>
 struct async_ops {
   struct instance : instance_base {
-    instance(host h) : instance_base(h), impl(h) {}
+    instance(host services) : instance_base(services), impl(services) {}
     T impl;
   };
   static uint32_t create(const isitup_host_v1* hv, isitup_host_ctx* ctx, void** out, char* err,

@@ -1,0 +1,70 @@
+// Built (never run) with -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Werror as C++17,
+// as a careful plugin author builds: every SDK header and every template a plugin instantiates
+// (blocking and async checks, a sink with events), and the fake host for plugin tests, must
+// compile without a warning.
+#include <isitup/duration.hpp>
+#include <isitup/plugin.hpp>
+#include <isitup/text.hpp>
+
+#include "fake_host.hpp"
+#include "under_test.hpp"
+
+#include <memory>
+#include <string>
+
+namespace sdk = isitup::sdk;
+
+namespace {
+
+class strict_blocking : public sdk::blocking_check {
+ public:
+  strict_blocking(const sdk::host&, const sdk::check_spec& spec) : target_(spec.target) {}
+  sdk::result run(const sdk::run_info&) override {
+    return target_.empty() ? sdk::result::down("internal", "no target") : sdk::result::ok();
+  }
+
+ private:
+  std::string target_;
+};
+
+struct strict_prepared : sdk::prepared_check {};
+
+class strict_async : public sdk::async_checks {
+ public:
+  explicit strict_async(const sdk::host&) {}
+  std::unique_ptr<sdk::prepared_check> prepare(const sdk::check_spec&) override {
+    return std::make_unique<strict_prepared>();
+  }
+  void start(sdk::prepared_check&, const sdk::run_info&, sdk::completion done) override {
+    done(sdk::result::ok());
+  }
+};
+
+class strict_sink : public sdk::sink {
+ public:
+  strict_sink(const sdk::host& h, const sdk::options_view&) : host_(h) {}
+  void write(const sdk::batch_view& batch, sdk::batch_done done) override {
+    host_.counter_add("records", static_cast<int64_t>(batch.size()));
+    done(sdk::status::ok);
+  }
+  void write_events(sdk::event_span events, sdk::batch_done done) {
+    host_.counter_add("events", static_cast<int64_t>(events.size()));
+    done(sdk::status::ok);
+  }
+  sdk::status flush(std::chrono::milliseconds) override { return sdk::status::ok; }
+
+ private:
+  sdk::host host_;
+};
+
+}  // namespace
+
+// Instantiates what ISITUP_PLUGIN would, without exporting an entry symbol.
+const isitup_plugin_v1* strict_warnings_descriptors() {
+  static sdk::plugin_def blocking =
+      sdk::plugin_def("strict_blocking", "1", "test").check<strict_blocking>({});
+  static sdk::plugin_def async = sdk::plugin_def("strict_async", "1", "test")
+                                     .check<strict_async>({})
+                                     .sink<strict_sink>({}, 1, ISITUP_SINK_NOTIFIER);
+  return blocking.descriptor() != nullptr ? async.descriptor() : nullptr;
+}
