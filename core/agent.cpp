@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "agent_http.hpp"
 #include "agent_impl.hpp"
 #include "codec.hpp"
 #include "completion_tickets.hpp"
@@ -285,6 +286,17 @@ void agent::impl::start_services() {
   }
 }
 
+void agent::impl::start_http() {
+  if (!cfg.http.enabled) return;
+  http_svc = std::make_unique<agent_http>(*this);
+  http = std::make_unique<http_server>(cfg.http, *http_svc);
+  try {
+    http->start();
+  } catch (const std::runtime_error& e) {
+    throw config::config_error(cfg.http.where, std::string("agent.http.listen: ") + e.what());
+  }
+}
+
 std::vector<const check_state*> agent::impl::stuck_checks(int64_t now) const {
   std::vector<const check_state*> out;
   auto look = [&](const check_state* c) {
@@ -460,6 +472,9 @@ run_summary agent::run() {
   const int64_t start = a.clock.now_ms();
   for (const auto& c : a.checks) a.sched->add(c->cfg.name, c->cfg.interval_ms, start);
   a.start_services();
+  a.heartbeat_ms = a.clock.now_ms();
+  a.start_http();
+  a.serving = true;
   spdlog::info("agent '{}' running {} checks, {} sinks, {} sources", a.cfg.id, a.checks.size(),
                a.sinks.size(), a.sources.size());
   int64_t next_status = start + status_interval_ms;
@@ -483,6 +498,7 @@ run_summary agent::run() {
   };
   while (!a.stopping()) {
     const int64_t now = a.clock.now_ms();
+    a.heartbeat_ms.store(now, std::memory_order_relaxed);
     if (a.take_reload_request()) a.reload();
     a.sched->run_due(now, fire);
     a.run_watchdog(now);
@@ -494,12 +510,15 @@ run_summary agent::run() {
     int64_t wake = next_status;
     if (auto d = a.sched->next_due()) wake = std::min(wake, *d);
     if (auto w = a.next_watchdog()) wake = std::min(wake, *w);
+    if (a.http) wake = std::min(wake, now + 1000);  // the heartbeat /healthz reads
     a.wait_until(wake);
   }
+  a.serving = false;
   spdlog::info("stopping: waiting for {} runs in flight, then flushing sinks",
                a.outstanding_runs());
   run_summary out;
   out.delivered = a.shut_down();
+  if (a.http) a.http->stop();
   out.up = a.up.load();
   out.down = a.down.load();
   a.log_status();

@@ -40,6 +40,7 @@ class agent {
   void request_reload();
 
  private:
+  friend class agent_http;  // the HTTP interface reads the running agent
   struct impl;
   std::unique_ptr<impl> impl_;
 };

@@ -17,6 +17,7 @@
 #include "agent.hpp"
 #include "alert_tracker.hpp"
 #include "host_services.hpp"
+#include "http_server.hpp"
 #include "pipeline.hpp"
 #include "record.hpp"
 #include "reload_loader.hpp"
@@ -115,6 +116,13 @@ struct agent::impl {
   std::atomic<uint64_t> up{0}, down{0}, skipped_queue_full{0}, skipped_plugin_bound{0},
       skipped_in_plugin{0}, ended_by_host{0}, abandoned{0};
   std::shared_ptr<run_gate> gate = std::make_shared<run_gate>();
+
+  // The HTTP interface (agent.http), while run() runs. The main loop stores the time of each
+  // of its turns in heartbeat_ms (/healthz); serving is true from start to stop (/readyz).
+  std::unique_ptr<http_service> http_svc;
+  std::unique_ptr<http_server> http;
+  std::atomic<int64_t> heartbeat_ms{0};
+  std::atomic<bool> serving{false};
   std::atomic<bool> abandon_queued{false};
 
   // SIGHUP reload in progress: the loader reads and plans the file off this thread; the new
@@ -182,6 +190,8 @@ struct agent::impl {
 
   // Life cycle (agent.cpp).
   void start_services();
+  // Starts the HTTP listener when agent.http is set. Throws config_error when it cannot bind.
+  void start_http();
   // Waits for runs in flight (their timeout + grace at most), then delivers everything.
   bool shut_down();
   void log_status();

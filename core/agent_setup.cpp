@@ -346,6 +346,7 @@ void agent::impl::ensure_pool() {
 }
 
 agent::impl::~impl() {
+  http.reset();    // its threads read the agent
   loader.reset();  // cancels a reload still loading; its callback uses mu and cv
   drop_reload();
   release_watchdog();

@@ -69,13 +69,13 @@ namespace {
 
 constexpr std::string_view top_keys[] = {"agent",        "defaults", "pipeline", "domains",
                                          "domains_file", "checks",   "sinks",    "sources"};
-constexpr std::string_view agent_keys[] = {"id", "location", "max_in_flight",
-                                           "max_in_flight_per_plugin", "state_dir"};
+constexpr std::string_view agent_keys[] = {
+    "id", "location", "max_in_flight", "max_in_flight_per_plugin", "state_dir", "http"};
 constexpr std::string_view defaults_keys[] = {"interval", "timeout", "alert"};
 constexpr std::string_view pipeline_keys[] = {"queue_size", "batch_size", "batch_delay",
                                               "shutdown_timeout", "sink_timeout"};
 constexpr std::string_view check_keys[] = {"name",    "plugin",  "target", "interval",
-                                           "timeout", "options", "alert"};
+                                           "timeout", "options", "alert",  "group"};
 constexpr std::string_view section_keys[] = {"plugin", "options"};
 constexpr std::string_view sink_keys[] = {"name", "plugin", "options"};
 
@@ -233,6 +233,8 @@ class loader {
         if (a.state_dir.front() != '/')
           fail_at(e.value, path + ": expected an absolute path, got " + quote(a.state_dir));
         state_dir_given_ = true;
+      } else if (e.key == "http") {
+        detail::read_http(file_, e.value, path, a.http);
       } else if (e.key == "max_in_flight_per_plugin") {
         for (const auto& p : detail::mapping_entries(file_, e.value, path, {})) {
           const std::string name = plugin_value(p.key_node, path);
@@ -387,6 +389,9 @@ class loader {
           c.options = options_value(e, key_path);
         } else if (e.key == "alert") {
           detail::read_alert(file_, e.value, key_path, c.alert, c.notify_at);
+        } else if (e.key == "group") {
+          c.group = name_value(e.value, key_path);
+          if (c.group.size() > 128) fail_at(e.value, key_path + ": longer than 128 characters");
         }
       }
       if (!has_target) fail(c.where, path + ": missing required key 'target'");

@@ -92,6 +92,7 @@ struct check {
   location where;        // the check's entry (a domains item, a domains_file line, a checks item)
   alert_settings alert;  // defaults.alert with the check's alert: keys over it
   std::vector<location> notify_at;  // where each alert.notify name is written
+  std::string group;                // `group:`, for the status page; may be empty
 };
 
 struct plugin_section {  // one item of `sinks:` or `sources:`
@@ -111,6 +112,23 @@ struct load_limits {
   // When set and it turns true (from any thread), loading stops early with a config_error
   // "loading was cancelled": a reload in progress when the agent stops. Must outlive the load.
   const std::atomic<bool>* cancel = nullptr;
+};
+
+// agent.http: the agent's HTTP interface (http_server.hpp). Off unless `listen` is given.
+struct http_settings {
+  bool enabled = false;
+  std::string host;  // an IP address literal (IPv6 without brackets)
+  int port = 0;      // 0: the kernel chooses (the log says which)
+  bool loopback = false;
+  std::string token;  // auth.token; empty = no auth. A secret: never logged
+  bool per_check_metrics = false;
+  std::size_t per_check_metrics_limit = 10000;
+  location where;  // the `listen` value
+  bool operator==(const http_settings& o) const {
+    return enabled == o.enabled && host == o.host && port == o.port && token == o.token &&
+           per_check_metrics == o.per_check_metrics &&
+           per_check_metrics_limit == o.per_check_metrics_limit;
+  }
 };
 
 struct agent {
@@ -137,6 +155,7 @@ struct agent {
   // agent.state_dir: where state and undelivered events survive restarts; by default
   // $STATE_DIRECTORY (systemd's StateDirectory=). Empty: state is kept in memory only.
   std::string state_dir;
+  http_settings http;  // agent.http
 };
 
 // `url` with the secret in its userinfo replaced: "https://user:***@host/"; a user alone

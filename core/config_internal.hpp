@@ -95,6 +95,9 @@ void read_alert(const std::string& file, const YAML::Node& node, const std::stri
 void name_sinks(std::vector<plugin_section>& sinks);
 // Every name in a check's notify must be a sink's: an error at the name otherwise.
 void check_notify(const agent& a);
+// config_http.cpp. Reads agent.http (`node` is its mapping, `path` "agent.http").
+void read_http(const std::string& file, const YAML::Node& node, const std::string& path,
+               http_settings& out);
 // $STATE_DIRECTORY (its first directory), or "".
 std::string default_state_dir();
 

@@ -33,6 +33,7 @@ struct pipeline::sink_state {
   uint32_t in_flight = 0;
   uint32_t timed_out = 0;           // writes timed out and kept for their late completion
   std::deque<pending_write> queue;  // not yet written, or waiting to be written again
+  sink_stats counts;                // under mu_
 };
 
 struct pipeline::write_ctx {
@@ -254,6 +255,8 @@ std::optional<pipeline::clock::time_point> pipeline::time_out_writes_locked(cloc
     w.timed_out = true;
     --s.in_flight;
     ++s.timed_out;
+    ++s.counts.retries;
+    s.counts.accepting = false;
     timed_out_.fetch_add(1, std::memory_order_relaxed);
     retries_.fetch_add(1, std::memory_order_relaxed);
     const auto wait = backoff(w.w.attempt);
@@ -317,7 +320,9 @@ void pipeline::complete(write_ctx& w, uint32_t status, const char* message) {
       return;
     }
     --s.in_flight;
+    s.counts.accepting = status != ISITUP_RETRY;
     if (status == ISITUP_RETRY && !stopping_) {
+      ++s.counts.retries;
       retries_.fetch_add(1, std::memory_order_relaxed);
       const auto wait = backoff(w.w.attempt);
       const std::string text =
@@ -327,6 +332,7 @@ void pipeline::complete(write_ctx& w, uint32_t status, const char* message) {
         spdlog::warn("[{}] {} (in {} ms){}", label_of(s.binding), text, wait.count(), suffix);
       s.queue.push_front(pending_write{w.w.b, w.w.attempt + 1, clock::now() + wait});
     } else {
+      (status == ISITUP_OK ? s.counts.delivered : s.counts.lost) += b.records.size();
       if (status != ISITUP_OK) {
         b.failed = true;
         const std::string text =
@@ -372,6 +378,17 @@ bool pipeline::drain(std::chrono::milliseconds timeout) {
     spdlog::error("shutdown: {} results were not delivered to every sink within {} ms", left,
                   timeout.count());
   return left == 0;
+}
+
+std::vector<sink_stats> pipeline::per_sink() const {
+  std::lock_guard lock(mu_);
+  std::vector<sink_stats> out;
+  out.reserve(sinks_.size());
+  for (const auto& s : sinks_) {
+    out.push_back(s->counts);
+    out.back().waiting = s->queue.size();
+  }
+  return out;
 }
 
 pipeline_stats pipeline::stats() const {

@@ -64,6 +64,15 @@ struct pipeline_stats {
   std::size_t capacity = 0;
 };
 
+// One sink's share, in the order of the sinks given to the pipeline.
+struct sink_stats {
+  uint64_t delivered = 0;   // records this sink made durable
+  uint64_t retries = 0;     // its writes answered ISITUP_RETRY or not completed in time
+  uint64_t lost = 0;        // records it refused for good
+  std::size_t waiting = 0;  // batches waiting to be written to it
+  bool accepting = true;    // its last write was not answered with a retry or a timeout
+};
+
 class pipeline {
  public:
   // status: ISITUP_OK when every sink made the batch durable, ISITUP_ERROR when one refused.
@@ -97,6 +106,7 @@ class pipeline {
   void stop();
 
   pipeline_stats stats() const;
+  std::vector<sink_stats> per_sink() const;
 
  private:
   struct batch;

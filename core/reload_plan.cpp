@@ -7,7 +7,7 @@ namespace isitup {
 bool same_check(const config::check& a, const config::check& b) {
   return a.name == b.name && a.plugin == b.plugin && a.target == b.target &&
          a.interval_ms == b.interval_ms && a.timeout_ms == b.timeout_ms &&
-         config::same_options(a.options, b.options) && a.alert == b.alert;
+         config::same_options(a.options, b.options) && a.alert == b.alert && a.group == b.group;
 }
 
 reload_plan plan_reload(const std::vector<const config::check*>& running,
@@ -75,6 +75,7 @@ std::vector<std::string> restart_only_changes(const config::agent& running,
   // checks a source feeds, which only a restart changes.
   if (running.alert != next.alert) out.emplace_back("defaults.alert (for checks a source feeds)");
   if (running.state_dir != next.state_dir) out.emplace_back("agent.state_dir");
+  if (!(running.http == next.http)) out.emplace_back("agent.http");
   return out;
 }
 

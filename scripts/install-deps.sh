@@ -8,8 +8,9 @@ packages=(
   libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev rapidjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   librdkafka-dev libpqxx-dev libpq-dev libcurl4-openssl-dev libc-ares-dev libre2-dev libssl-dev
-  libidn2-dev libhttp-parser-dev
+  libidn2-dev libhttp-parser-dev libcpp-httplib-dev
   postgresql nginx-light dnsmasq-base openssl ca-certificates wrk kcat python3-kafka python3-lz4
+  python3-prometheus-client
   docker-compose dpkg-dev file
   zlib1g-dev chromium-headless-shell
 )

@@ -1,0 +1,51 @@
+#include "agent_http.hpp"
+
+#include <string>
+
+namespace isitup {
+namespace {
+
+// The main loop beats at least once a second while the listener runs (agent::run): three
+// missed beats mean it is stuck.
+constexpr int64_t heartbeat_stale_ms = 3000;
+
+http_reply text(int status, std::string body) {
+  return {status, "text/plain; charset=utf-8", std::move(body) + "\n"};
+}
+
+}  // namespace
+
+http_reply agent_http::healthz() {
+  const int64_t beat = a_.heartbeat_ms.load(std::memory_order_relaxed);
+  const int64_t age = a_.clock.now_ms() - beat;
+  if (beat == 0 || age > heartbeat_stale_ms)
+    return text(503, "stalled: the main loop last ran " + std::to_string(age) + " ms ago");
+  return text(200, "ok");
+}
+
+http_reply agent_http::readyz() {
+  if (!a_.serving.load()) return text(503, "not ready: starting or stopping");
+  const std::vector<sink_stats> sinks = a_.pipe->per_sink();
+  std::string waiting;
+  for (std::size_t i = 0; i < sinks.size() && i < a_.sinks.size(); ++i)
+    if (!sinks[i].accepting) waiting += (waiting.empty() ? "" : ", ") + a_.cfg.sinks[i].name;
+  if (!waiting.empty()) return text(503, "not ready: sinks retrying their last batch: " + waiting);
+  const pipeline_stats p = a_.pipe->stats();
+  if (p.held >= p.capacity) return text(503, "not ready: the result queue is full");
+  return text(200, "ready");
+}
+
+}  // namespace isitup
+
+namespace isitup {
+
+http_reply agent_http::metrics() { return json_error(404, "metrics are not served yet"); }
+http_reply agent_http::checks() { return json_error(404, "the checks API is not served yet"); }
+http_reply agent_http::check(const std::string&) {
+  return json_error(404, "the checks API is not served yet");
+}
+http_reply agent_http::status_page() {
+  return json_error(404, "the status page is not served yet");
+}
+
+}  // namespace isitup

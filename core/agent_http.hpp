@@ -1,0 +1,27 @@
+// What the agent's HTTP interface serves (http_server.hpp): health, readiness, metrics, the
+// checks API and the status page, read from the running agent. Internal to core.
+//
+// Threads: every method runs on the listener's worker threads, several at once, while the
+// agent runs; it reads only atomics, the published check list and thread-safe stats.
+#pragma once
+
+#include "agent_impl.hpp"
+#include "http_server.hpp"
+
+namespace isitup {
+
+class agent_http final : public http_service {
+ public:
+  explicit agent_http(agent::impl& a) : a_(a) {}
+  http_reply healthz() override;
+  http_reply readyz() override;
+  http_reply metrics() override;
+  http_reply checks() override;
+  http_reply check(const std::string& name) override;
+  http_reply status_page() override;
+
+ private:
+  agent::impl& a_;
+};
+
+}  // namespace isitup
