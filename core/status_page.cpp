@@ -103,7 +103,7 @@ class page_writer {
     out_ +=
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content=\"width=device-width,initial-scale=1\"><title>";
-    const std::string_view title = v_.title.empty() ? "isitup status" : v_.title;
+    const std::string title = v_.title.empty() ? "isitup status" : v_.title;
     text(title, max_title);
     out_ += "</title><style>";
     out_ += css;

@@ -10,7 +10,7 @@ std::vector<latency_point> last_day(const std::vector<latency_point>& points, in
   const int64_t start = now_ms - window_ms;
   std::vector<latency_point> shown;
   for (const latency_point& p : points)
-    if (p.at_ms > start && p.at_ms <= now_ms && std::isfinite(p.p50_ms) &&
+    if (p.at_ms >= start && p.at_ms <= now_ms && std::isfinite(p.p50_ms) &&
         std::isfinite(p.p95_ms) && p.p50_ms >= 0 && p.p95_ms >= 0)
       shown.push_back(p);
   std::stable_sort(shown.begin(), shown.end(), [](const latency_point& a, const latency_point& b) {

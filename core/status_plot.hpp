@@ -11,7 +11,7 @@ namespace isitup::status_plot {
 
 constexpr int64_t window_ms = 86'400'000;  // the plot shows the last 24 h
 
-// The valid points of (now - 24 h, now], oldest first. With bucket_ms > 0, one point per
+// The valid points of [now - 24 h, now], oldest first. With bucket_ms > 0, one point per
 // bucket (aligned to now - 24 h, drawn at its middle): the mean of the p50s, the highest p95.
 std::vector<latency_point> last_day(const std::vector<latency_point>& points, int64_t now_ms,
                                     int64_t bucket_ms);

@@ -118,6 +118,8 @@ TEST(StatusPage, IsOneSelfContainedDocumentWithoutScript) {
   const std::string page = render_status_page(testing::sample_status_view(20, now_ms));
   EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(page.find("<meta name=viewport"), std::string::npos);
+  EXPECT_NE(page.find("<title>isitup status</title>"), std::string::npos);
+  EXPECT_NE(page.find("<h1>isitup status</h1>"), std::string::npos);
   for (const char* forbidden :
        {"<script", "<link", "<img", "<iframe", "src=", "href=", "url(", "@import", "onload="})
     EXPECT_EQ(page.find(forbidden), std::string::npos) << forbidden;

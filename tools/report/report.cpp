@@ -15,6 +15,8 @@
 #include "pg_schema.hpp"
 #include "pg_sink_options.hpp"
 #include "pg_writer.hpp"
+#include "report_html.hpp"
+#include "status_page.hpp"
 
 namespace {
 
@@ -157,6 +159,8 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_file, "Agent config file with a pg_sink sink")->required();
   app.add_option("--sink", sink, "Index in sinks: of the pg_sink to read (default: the first)");
   app.add_option("--now", now, "Report as of this time (timestamptz text; default: now)");
+  std::string html_file;
+  app.add_option("--html", html_file, "Write the status page (HTML) to this file instead");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -178,6 +182,11 @@ int main(int argc, char** argv) {
                    "pg_sink: run the agent once to upgrade it)\n",
                    t.names.schema.c_str(), t.names.table.c_str());
       return exit_failed;
+    }
+    if (!html_file.empty()) {
+      isitup::report::write_file_atomically(
+          html_file, isitup::render_status_page(isitup::report::read_status_view(c, t.names, now)));
+      return exit_ok;
     }
     const isitup::pg::quoted_names q(c, t.names);
     pqxx::read_transaction tx(c);

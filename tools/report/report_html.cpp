@@ -1,0 +1,200 @@
+#include "report_html.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <stdexcept>
+
+#include "config.hpp"
+
+namespace isitup::report {
+
+namespace {
+
+constexpr int64_t day_ms = 86'400'000, half_hour_ms = 1'800'000;
+constexpr int days_shown = 90;
+constexpr std::size_t max_incidents = 500;
+// `sql` with {table} and {incidents} replaced by quoted names. Times come back as epoch
+// milliseconds, text columns cut to 1000 characters (left(x, 1000)).
+std::string with_names(std::string sql, const std::string& table, const std::string& incidents) {
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"{table}", table},
+                                 std::pair<std::string, std::string>{"{incidents}", incidents}})
+    for (std::size_t at = sql.find(from); at != std::string::npos; at = sql.find(from, at))
+      sql.replace(at, from.size(), to), at += to.size();
+  return sql;
+}
+
+// The last result per check, and since when its state holds (within the 90 days).
+const char* checks_sql =
+    "WITH last AS (SELECT DISTINCT ON (check_name) check_name, plugin, target, status,"
+    "   scheduled_at, error_kind, error_message, total_ms, http_code FROM {table}"
+    "   WHERE scheduled_at <= $1::timestamptz AND scheduled_at > $1::timestamptz - interval"
+    "   '90 days' ORDER BY check_name, scheduled_at DESC)"
+    " SELECT left(l.check_name, 1000), left(l.plugin, 1000), left(l.target, 1000), l.status,"
+    " (extract(epoch FROM l.scheduled_at) * 1000)::bigint, left(l.error_kind, 1000),"
+    " left(l.error_message, 1000), l.total_ms, l.http_code,"
+    " (SELECT (extract(epoch FROM min(r.scheduled_at)) * 1000)::bigint FROM {table} r"
+    "   WHERE r.check_name = l.check_name AND r.scheduled_at <= $1::timestamptz"
+    "   AND r.scheduled_at > coalesce((SELECT max(x.scheduled_at) FROM {table} x"
+    "     WHERE x.check_name = l.check_name AND x.status <> l.status"
+    "     AND x.scheduled_at <= $1::timestamptz"
+    "     AND x.scheduled_at > $1::timestamptz - interval '90 days'),"
+    "     $1::timestamptz - interval '90 days'))"
+    " FROM last l ORDER BY l.check_name LIMIT $2";
+
+// Results and up results per check in the four windows.
+const char* uptime_sql =
+    "SELECT left(check_name, 1000),"
+    " count(*) FILTER (WHERE scheduled_at > $1::timestamptz - interval '24 hours'),"
+    " count(*) FILTER (WHERE status = 'up' AND scheduled_at > $1::timestamptz - interval"
+    "   '24 hours'),"
+    " count(*) FILTER (WHERE scheduled_at > $1::timestamptz - interval '7 days'),"
+    " count(*) FILTER (WHERE status = 'up' AND scheduled_at > $1::timestamptz - interval"
+    "   '7 days'),"
+    " count(*) FILTER (WHERE scheduled_at > $1::timestamptz - interval '30 days'),"
+    " count(*) FILTER (WHERE status = 'up' AND scheduled_at > $1::timestamptz - interval"
+    "   '30 days'),"
+    " count(*), count(*) FILTER (WHERE status = 'up')"
+    " FROM {table} WHERE scheduled_at > $1::timestamptz - interval '90 days'"
+    " AND scheduled_at <= $1::timestamptz GROUP BY check_name";
+
+// Results and up results per check and UTC day, the last 90 days (today included).
+const char* days_sql =
+    "SELECT left(check_name, 1000),"
+    " (extract(epoch FROM date_trunc('day', scheduled_at, 'UTC')) * 1000)::bigint, count(*),"
+    " count(*) FILTER (WHERE status = 'up') FROM {table}"
+    " WHERE scheduled_at >= date_trunc('day', $1::timestamptz, 'UTC') - interval '89 days'"
+    " AND scheduled_at <= $1::timestamptz GROUP BY 1, 2";
+
+// p50/p95 of the up results' total time per check and half hour of the last 24 h: bucket b
+// (0 to 47) holds (now - 24 h + b * 30 min, now - 24 h + (b + 1) * 30 min].
+const char* latency_sql =
+    "SELECT left(check_name, 1000), ceil(extract(epoch FROM scheduled_at - ($1::timestamptz -"
+    "   interval '24 hours')) / 1800)::bigint - 1,"
+    " percentile_cont(0.5) WITHIN GROUP (ORDER BY total_ms),"
+    " percentile_cont(0.95) WITHIN GROUP (ORDER BY total_ms)"
+    " FROM {table} WHERE status = 'up' AND total_ms IS NOT NULL"
+    " AND scheduled_at > $1::timestamptz - interval '24 hours'"
+    " AND scheduled_at <= $1::timestamptz GROUP BY 1, 2 ORDER BY 1, 2";
+
+// Open incidents and those resolved in the last 7 days; locations as lines.
+const char* incidents_sql =
+    "SELECT left(incident_id::text, 1000), left(check_name, 1000),"
+    " (extract(epoch FROM opened_at) * 1000)::bigint,"
+    " (extract(epoch FROM resolved_at) * 1000)::bigint, left(error_kind, 1000),"
+    " left(error_message, 1000),"
+    " CASE WHEN jsonb_typeof(locations) = 'array' THEN (SELECT string_agg(left(x, 1000), E'\\n')"
+    "   FROM (SELECT x FROM jsonb_array_elements_text(locations) x LIMIT 20) s) END"
+    " FROM {incidents} WHERE opened_at <= $1::timestamptz"
+    " AND (resolved_at IS NULL OR resolved_at > $1::timestamptz - interval '7 days')"
+    " ORDER BY coalesce(resolved_at, 'infinity') DESC, opened_at DESC LIMIT $2";
+
+std::string text(const pqxx::field& f) { return f.is_null() ? std::string() : f.c_str(); }
+
+std::optional<double> fraction(const pqxx::field& total, const pqxx::field& up) {
+  const auto n = total.as<int64_t>(0);
+  if (n <= 0) return std::nullopt;
+  return static_cast<double>(up.as<int64_t>(0)) / static_cast<double>(n);
+}
+
+}  // namespace
+
+status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
+                             const std::string& now) {
+  const pg::quoted_names q(c, names);
+  const std::string incidents_name = q.schema + "." + c.quote_name(names.table + "_incidents");
+  pqxx::read_transaction tx(c);
+  const auto sql = [&](const char* s) { return with_names(s, q.table, incidents_name); };
+
+  status_view v;
+  v.generated_at_ms = tx.exec_params1(
+                            "SELECT (extract(epoch FROM $1::timestamptz) * 1000)"
+                            "::bigint",
+                            now)[0]
+                          .as<int64_t>();
+  v.title = names.schema + "." + names.table;
+  std::map<std::string, std::size_t> index;
+  for (const auto& row : tx.exec_params(sql(checks_sql), now, static_cast<int64_t>(max_checks))) {
+    check_view cv;
+    cv.name = text(row[0]);
+    cv.plugin = text(row[1]);
+    cv.target = config::redact_userinfo(text(row[2]));
+    cv.state = text(row[3]) == "up" ? check_state::up : check_state::down;
+    last_result_view last;
+    last.at_ms = row[4].as<int64_t>();
+    last.up = cv.state == check_state::up;
+    last.error_kind = text(row[5]);
+    last.error_message = text(row[6]);
+    if (!row[7].is_null()) last.total_ms = row[7].as<double>();
+    if (!row[8].is_null()) last.http_code = row[8].as<int32_t>();
+    cv.last = std::move(last);
+    cv.state_since_ms = row[9].as<int64_t>(0);
+    const int64_t first_day = (v.generated_at_ms / day_ms - (days_shown - 1)) * day_ms;
+    for (int d = 0; d < days_shown; ++d)
+      cv.segments.push_back({first_day + d * day_ms, first_day + (d + 1) * day_ms, 0, 0});
+    index.emplace(cv.name, v.checks.size());
+    v.checks.push_back(std::move(cv));
+  }
+  const auto find = [&](const pqxx::field& name) -> check_view* {
+    const auto it = index.find(text(name));
+    return it == index.end() ? nullptr : &v.checks[it->second];
+  };
+  for (const auto& row : tx.exec_params(sql(uptime_sql), now))
+    if (check_view* cv = find(row[0])) {
+      cv->uptime.h24 = fraction(row[1], row[2]);
+      cv->uptime.d7 = fraction(row[3], row[4]);
+      cv->uptime.d30 = fraction(row[5], row[6]);
+      cv->uptime.d90 = fraction(row[7], row[8]);
+    }
+  for (const auto& row : tx.exec_params(sql(days_sql), now))
+    if (check_view* cv = find(row[0])) {
+      const int64_t d = (row[1].as<int64_t>() - cv->segments.front().start_ms) / day_ms;
+      if (d < 0 || d >= days_shown) continue;
+      cv->segments[static_cast<std::size_t>(d)].total = row[2].as<uint32_t>();
+      cv->segments[static_cast<std::size_t>(d)].up = row[3].as<uint32_t>();
+    }
+  const int64_t plot_start = v.generated_at_ms - day_ms;
+  for (const auto& row : tx.exec_params(sql(latency_sql), now))
+    if (check_view* cv = find(row[0]))
+      cv->latency.push_back({plot_start + row[1].as<int64_t>() * half_hour_ms, row[2].as<double>(0),
+                             row[3].as<double>(0)});
+  if (!tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", incidents_name)[0].as<bool>())
+    return v;
+  for (const auto& row :
+       tx.exec_params(sql(incidents_sql), now, static_cast<int64_t>(max_incidents))) {
+    incident_view i;
+    i.id = text(row[0]);
+    i.check = text(row[1]);
+    i.opened_at_ms = row[2].as<int64_t>(0);
+    i.resolved_at_ms = row[3].as<int64_t>(0);
+    i.error_kind = text(row[4]);
+    i.error_message = text(row[5]);
+    const std::string locations = text(row[6]);
+    for (std::size_t at = 0; at < locations.size();) {
+      const std::size_t end = std::min(locations.find('\n', at), locations.size());
+      i.locations.push_back(locations.substr(at, end - at));
+      at = end + 1;
+    }
+    v.incidents.push_back(std::move(i));
+  }
+  return v;
+}
+
+void write_file_atomically(const std::string& path, const std::string& content) {
+  const std::string temp = path + ".tmp";
+  const auto fail = [&](const std::string& what) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temp.c_str());
+    throw std::runtime_error(what + ": " + reason);
+  };
+  std::FILE* f = std::fopen(temp.c_str(), "wb");
+  if (!f) fail("cannot write " + temp);
+  const bool written = std::fwrite(content.data(), 1, content.size(), f) == content.size();
+  if (std::fclose(f) != 0 || !written) fail("cannot write " + temp);
+  if (std::rename(temp.c_str(), path.c_str()) != 0) fail("cannot rename " + temp + " to " + path);
+}
+
+}  // namespace isitup::report

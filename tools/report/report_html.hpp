@@ -1,0 +1,29 @@
+// isitup-report --html: the status page (core/status_page) built from the tables pg_sink
+// writes. Used by report.cpp's main only; one thread.
+#pragma once
+
+#include <pqxx/pqxx>
+#include <string>
+
+#include "pg_schema.hpp"
+#include "status_model.hpp"
+
+namespace isitup::report {
+
+// The status page's data as of `now` (timestamptz text, e.g. "now" or "2026-11-27 18:00Z"):
+// every check with a result in the 90 days up to `now` (at most max_checks, by name), its last
+// result and since when its state holds, uptime over 24 h / 7 d / 30 d / 90 d, 90 daily bar
+// segments (UTC days, the last one today's), p50/p95 of the up results' total_ms per half hour
+// over 24 h, and incidents open or resolved in the last 7 days from <table>_incidents when that
+// table exists (none otherwise). Strings from the database are cut to a bound; targets lose any
+// password. Throws pqxx errors.
+status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
+                             const std::string& now);
+
+constexpr std::size_t max_checks = 10'000;
+
+// Writes `content` to `path` through a temporary file in the same folder and a rename, so a web
+// server never serves half a page. Throws std::runtime_error naming the file on failure.
+void write_file_atomically(const std::string& path, const std::string& content);
+
+}  // namespace isitup::report
