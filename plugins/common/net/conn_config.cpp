@@ -1,0 +1,106 @@
+#include "net/conn_config.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+
+#include <isitup/text.hpp>
+
+namespace isitup::net {
+
+using std::invalid_argument;
+
+std::vector<sdk::option> connection_options(const char* tls_default) {
+  std::vector<sdk::option> out = {
+      {"connect_timeout", ISITUP_OPT_DURATION, "0s",
+       "give up connecting after this (0s: the check's timeout)"},
+      {"ip_protocol", ISITUP_OPT_STRING, "ip4", "address family to use first: ip4 or ip6"},
+      {"ip_fallback", ISITUP_OPT_BOOL, "true",
+       "use the other family when the first has no address"},
+      {"dns_servers", ISITUP_OPT_LIST, "[]",
+       "DNS servers (\"ip\" or \"ip:port\"); empty: /etc/resolv.conf"},
+      {"starttls", ISITUP_OPT_STRING, nullptr,
+       "smtp, imap or pop3: ask for TLS in that protocol after connecting"},
+  };
+  if (tls_default)
+    out.push_back({"tls", ISITUP_OPT_BOOL, tls_default, "a TLS handshake after connecting"});
+  const std::vector<sdk::option> tls = {
+      {"tls_verify", ISITUP_OPT_BOOL, "true", "verify the server certificate and host name"},
+      {"server_name", ISITUP_OPT_STRING, nullptr,
+       "TLS server name sent (SNI) and verified (default: the target's host)"},
+      {"ca_file", ISITUP_OPT_STRING, nullptr, "PEM file of CA certificates to trust instead"},
+      {"client_cert", ISITUP_OPT_STRING, nullptr, "PEM client certificate"},
+      {"client_key", ISITUP_OPT_STRING, nullptr, "PEM private key of client_cert"},
+  };
+  out.insert(out.end(), tls.begin(), tls.end());
+  return out;
+}
+
+std::string parse_dns_server(const std::string& s) {
+  std::string host = s, port = "53";
+  if (!s.empty() && s.front() == '[') {
+    const auto close = s.find(']');
+    if (close == std::string::npos)
+      throw invalid_argument("dns_servers: bad address '" + sdk::shown_value(s) + "'");
+    host = s.substr(1, close - 1);
+    if (close + 1 < s.size()) {
+      if (s[close + 1] != ':')
+        throw invalid_argument("dns_servers: bad address '" + sdk::shown_value(s) + "'");
+      port = s.substr(close + 2);
+    }
+  } else if (std::count(s.begin(), s.end(), ':') == 1) {
+    host = s.substr(0, s.find(':'));
+    port = s.substr(s.find(':') + 1);
+  }
+  int p = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535)
+    throw invalid_argument("dns_servers: bad port in '" + sdk::shown_value(s) + "'");
+  unsigned char buf[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, host.c_str(), buf) == 1) return host + ":" + port;
+  if (inet_pton(AF_INET6, host.c_str(), buf) == 1) return "[" + host + "]:" + port;
+  throw invalid_argument("dns_servers: '" + sdk::shown_value(s) +
+                         "' is not an IP address (with optional :port)");
+}
+
+void read_connection_options(const sdk::options_view& opts, bool has_tls_option, tls_cache& tls,
+                             conn_options& o) {
+  o.connect_timeout = opts.duration("connect_timeout");
+  if (o.connect_timeout.count() < 0)
+    throw invalid_argument("connect_timeout: must not be negative");
+  const std::string family = opts.string("ip_protocol");
+  if (family == "ip4")
+    o.family = resolver::family::v4;
+  else if (family == "ip6")
+    o.family = resolver::family::v6;
+  else
+    throw invalid_argument("ip_protocol: '" + sdk::shown_value(family) + "' is not ip4 or ip6");
+  o.ip_fallback = opts.boolean("ip_fallback");
+  o.dns_servers.clear();
+  for (const std::string& server : opts.list("dns_servers"))
+    o.dns_servers += (o.dns_servers.empty() ? "" : ",") + parse_dns_server(server);
+  o.starttls = parse_starttls(opts.string("starttls"));
+  o.tls = !has_tls_option || opts.boolean("tls") || o.starttls != starttls_kind::none;
+  o.tls_verify = opts.boolean("tls_verify");
+  o.server_name = opts.string("server_name");
+  if (o.server_name.size() > 253 ||
+      !std::all_of(o.server_name.begin(), o.server_name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':';
+      }))
+    throw invalid_argument("server_name: '" + sdk::shown_value(o.server_name) +
+                           "' is not a host name");
+  const std::string ca_file = opts.string("ca_file");
+  const std::string client_cert = opts.string("client_cert");
+  const std::string client_key = opts.string("client_key");
+  if (!client_key.empty() && client_cert.empty())
+    throw invalid_argument("client_key: needs client_cert");
+  if (!o.tls) return;
+  // Read here, once per file, and shared; never by a running check.
+  if (o.tls_verify) o.ca = tls.ca(ca_file);
+  if (!client_cert.empty()) o.identity = tls.identity(client_cert, client_key);
+}
+
+}  // namespace isitup::net
