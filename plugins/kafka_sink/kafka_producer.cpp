@@ -52,6 +52,9 @@ std::vector<sdk::option> producer_options() {
       {"validate", ISITUP_OPT_BOOL, "true",
        "decode every encoded record with the v1 schema before producing it; invalid ones are "
        "counted, logged and not produced"},
+      {"events_topic", ISITUP_OPT_STRING, nullptr,
+       "topic the incident events (opened, resolved, reminder) are produced to, key = check "
+       "name, value = the event JSON; unset: the sink takes no events"},
   };
 }
 
@@ -96,6 +99,7 @@ producer_sink::producer_sink(const sdk::host& host, const sdk::options_view& opt
             {"queue.buffering.max.messages", std::to_string(rk_messages)},
             {"queue.buffering.max.kbytes", std::to_string(rk_kbytes)}};
   rk_ = create_handle();  // throws on a refused property
+  if (options.has_value("events_topic")) start_events(options.string("events_topic"));
   worker_ = std::thread([this] { run(); });
 }
 

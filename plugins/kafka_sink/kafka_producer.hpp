@@ -26,6 +26,7 @@
 #include <isitup/plugin.hpp>
 
 #include "kafka_config.hpp"
+#include "kafka_events.hpp"
 
 namespace isitup::kafka {
 
@@ -50,6 +51,9 @@ class producer_sink final : public sdk::sink {
   // Waits until every batch is done or the timeout passes; batches still pending then are
   // reported as errors (not delivered before shutdown) and their messages purged.
   sdk::status flush(std::chrono::milliseconds timeout) override;
+  // Incident events (event thread): to events_topic when it is set (kafka_events.hpp), else
+  // done ok at once: the sink takes no events.
+  void write_events(sdk::event_span events, sdk::batch_done done);
 
   // Tests only: raises librdkafka's fatal error on the current producer handle, as the
   // idempotent producer of librdkafka 2.0.x can after timeouts.
@@ -95,6 +99,7 @@ class producer_sink final : public sdk::sink {
   void on_delivery(const rd_kafka_message_t* m);
   void on_error(int err, const char* reason);
   void finish_locked(std::unique_lock<std::mutex>& lock, uint64_t batch_id);
+  void start_events(const std::string& topic);  // kafka_events.cpp
 
   sdk::host host_;
   callback_context cb_ctx_;
@@ -121,6 +126,7 @@ class producer_sink final : public sdk::sink {
   link_state state_ = link_state::unknown;  // worker thread (and error callback, under mu_)
   int64_t next_probe_ms_ = 0;
   std::thread worker_;
+  std::unique_ptr<event_producer> events_;  // with events_topic only
 };
 
 }  // namespace isitup::kafka
