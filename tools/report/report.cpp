@@ -184,8 +184,9 @@ int main(int argc, char** argv) {
       return exit_failed;
     }
     if (!html_file.empty()) {
-      isitup::report::write_file_atomically(
-          html_file, isitup::render_status_page(isitup::report::read_status_view(c, t.names, now)));
+      isitup::status_view view = isitup::report::read_status_view(c, t.names, now);
+      isitup::report::apply_config(view, isitup::config::load_file(config_file));
+      isitup::report::write_file_atomically(html_file, isitup::render_status_page(view));
       return exit_ok;
     }
     const isitup::pg::quoted_names q(c, t.names);

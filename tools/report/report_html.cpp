@@ -7,8 +7,7 @@
 #include <map>
 #include <optional>
 #include <stdexcept>
-
-#include "config.hpp"
+#include <string_view>
 
 namespace isitup::report {
 
@@ -181,6 +180,16 @@ status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
     v.incidents.push_back(std::move(i));
   }
   return v;
+}
+
+void apply_config(status_view& v, const config::agent& cfg) {
+  std::map<std::string_view, const config::check*> by_name;
+  for (const config::check& c : cfg.checks) by_name.emplace(c.name, &c);
+  for (check_view& c : v.checks)
+    if (const auto it = by_name.find(c.name); it != by_name.end()) {
+      c.group = it->second->group;
+      c.interval_ms = it->second->interval_ms;
+    }
 }
 
 void write_file_atomically(const std::string& path, const std::string& content) {

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 #include <string>
 
+#include "config.hpp"
 #include "pg_schema.hpp"
 #include "status_model.hpp"
 
@@ -21,6 +22,10 @@ status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
                              const std::string& now);
 
 constexpr std::size_t max_checks = 10'000;
+
+// Sets group and interval of every check of `v` that `cfg` has a check of the same name for
+// (the table knows neither); the others keep no group.
+void apply_config(status_view& v, const config::agent& cfg);
 
 // Writes `content` to `path` through a temporary file in the same folder and a rename, so a web
 // server never serves half a page. Throws std::runtime_error naming the file on failure.

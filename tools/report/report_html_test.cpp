@@ -36,6 +36,10 @@ pg_server& server() {
 
 std::string config_for(const std::string& table) {
   return "checks:\n  - {name: x, plugin: tcp_check, target: \"127.0.0.1:1\"}\n"
+         "  - {name: shop, plugin: tcp_check, target: \"127.0.0.1:1\", group: Public, "
+         "interval: 5m}\n"
+         "  - {name: api, plugin: tcp_check, target: \"127.0.0.1:1\", group: Public, "
+         "interval: 5m}\n"
          "sinks:\n  - plugin: pg_sink\n"
          "    options: {connection: \"${TEST_PG}\", schema: Status, table: \"" +
          table + "\"}\n";
@@ -111,6 +115,14 @@ TEST(isitup_report_html, builds_the_status_page_from_the_results_table) {
   EXPECT_NE(page.find("<title>Status.fleet</title>"), std::string::npos);
   EXPECT_NE(page.find("1 of 4 checks down"), std::string::npos);
   EXPECT_NE(page.find("<span class=n>api</span><span class=s>down</span>"), std::string::npos);
+  // Groups and intervals come from the config's checks of the same name.
+  const std::size_t group = page.find("<h2>Public <span class=m>1 of 2 up</span></h2>");
+  const std::size_t other = page.find("<h2>Other checks <span class=m>2 of 2 up</span></h2>");
+  ASSERT_NE(group, std::string::npos);
+  ASSERT_NE(other, std::string::npos);
+  EXPECT_LT(group, page.find(">shop<", group));
+  EXPECT_LT(page.find(">shop<", group), other);
+  EXPECT_LT(other, page.find(">www<", group));
   EXPECT_NE(page.find("<span class=n>shop</span><span class=s>up</span>"), std::string::npos);
   // shop: 36 of 288 down on 11-21; 2,016 results in 7 d, 8,640 in 30 d, all up in 24 h.
   EXPECT_NE(page.find("<title>2026-11-21: 87.50% up (252 of 288)</title>"), std::string::npos);
@@ -118,8 +130,9 @@ TEST(isitup_report_html, builds_the_status_page_from_the_results_table) {
                       "<b>99.58%</b></span><span>90 d <b>99.58%</b></span>"),
             std::string::npos);
   // api went down at 17:35; its incident is open, shop's resolved one is listed, i3 is too old.
-  EXPECT_NE(page.find("https://api.example.test/v1/health \xc2\xb7 down for 25 min"),
-            std::string::npos);
+  EXPECT_NE(
+      page.find("https://api.example.test/v1/health \xc2\xb7 every 5 min \xc2\xb7 down for 25 min"),
+      std::string::npos);
   EXPECT_NE(page.find("<li class=down><b>api</b> down for 25 min, since 2026-11-27 17:35 UTC: "
                       "<span class=e>connect_failed \xe2\x80\x94 connection refused</span> "
                       "<span class=m>(at eu-west)</span></li>"),
