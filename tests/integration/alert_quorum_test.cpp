@@ -3,7 +3,8 @@
 // and produce their results to the development broker; one writer agent consumes them with the
 // kafka source, tracks the check's state over the three locations at quorum 2 and notifies a
 // webhook receiver (and prints to stdout_sink). One location down opens nothing; two open
-// exactly one incident naming both; recovery resolves it.
+// exactly one incident naming both; recovery resolves it. Each probe also tracks its own
+// location and produces its events to kafka_sink's events_topic.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <signal.h>
@@ -11,13 +12,16 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "kafka_broker.hpp"
+#include "kafka_test_util.hpp"
 #include "process.hpp"
 #include "webhook_receiver.hpp"
 
@@ -122,13 +126,15 @@ class quorum_over_kafka : public ::testing::Test {
           dir_.write("probe-" + name + ".yml",
                      "agent: {id: probe-" + name + ", location: " + name +
                          "}\n"
-                         "defaults: {interval: 200ms, timeout: 1s}\n"
+                         "defaults:\n  interval: 200ms\n  timeout: 1s\n"
+                         "  alert: {failure_threshold: 2, success_threshold: 2}\n"
                          "checks:\n  - {name: shop, plugin: http_check, target: \"" +
                          site_.url("/" + name) +
                          "\"}\n"
                          "sinks:\n  - plugin: kafka_sink\n    options: {brokers: \"" +
                          broker_.bootstrap() +
-                         "\", topic: results, linger: 5ms, properties: {reconnect.backoff.max.ms: "
+                         "\", topic: results, events_topic: events, linger: 5ms, properties: "
+                         "{reconnect.backoff.max.ms: "
                          "\"500\"}}\n");
       probes_.push_back(std::make_unique<child_process>(
           std::vector<std::string>{agent_bin, "-c", cfg, "-p", plugin_dir}));
@@ -161,7 +167,7 @@ class quorum_over_kafka : public ::testing::Test {
     EXPECT_EQ(writer_->wait(20s), 0) << writer_->err();
   }
 
-  kafka_broker broker_{{.brokers = 1, .topics = {"results:4"}, .port = 0}};
+  kafka_broker broker_{{.brokers = 1, .topics = {"results:4", "events:4"}, .port = 0}};
   std::atomic<bool> down_[3] = {false, false, false};
   webhook_receiver site_;
   webhook_receiver hook_;
@@ -213,6 +219,23 @@ TEST_F(quorum_over_kafka, one_location_down_opens_nothing_two_open_one_incident_
   for (std::string line; std::getline(in, line);)
     printed += line.find("\"event_id\"") != std::string::npos ? 1 : 0;
   EXPECT_EQ(printed, 2) << writer_out();
+
+  // Each probe tracked its own location (quorum 1) and its kafka_sink produced its incident
+  // events to events_topic: eu and us opened and resolved one each, ap none.
+  std::map<std::string, std::vector<std::string>> types_by_location;
+  std::set<std::string> ids;
+  for (const auto& m : isitup::kafka_test::read_topic(broker_.bootstrap(), "events", 4, 20s)) {
+    rapidjson::Document d;
+    d.Parse(m.value.c_str());
+    ASSERT_TRUE(d.IsObject() && d.HasMember("event_id") && d.HasMember("locations")) << m.value;
+    EXPECT_EQ(m.key, "shop");
+    ASSERT_EQ(d["locations"].Size(), 1u) << m.value;
+    if (!ids.insert(d["event_id"].GetString()).second) continue;  // a duplicate: same id
+    types_by_location[d["locations"][0].GetString()].push_back(d["type"].GetString());
+  }
+  const std::vector<std::string> open_resolve = {"incident_opened", "incident_resolved"};
+  EXPECT_EQ(types_by_location, (std::map<std::string, std::vector<std::string>>{
+                                   {"eu", open_resolve}, {"us", open_resolve}}));
 }
 
 }  // namespace
