@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "config.hpp"
+#include "dnsmasq.hpp"
 #include "fake_host.hpp"
 #include "options.hpp"
-#include "process.hpp"
 #include "testing/dns_responder.hpp"
 #include "under_test.hpp"
 
@@ -33,69 +33,20 @@ using sdk::testing::list_value;
 using sdk::testing::option_map;
 using testing::dns_responder;
 
-// A UDP+TCP port on 127.0.0.1 that was free a moment ago.
-int free_port() {
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    const int u = socket(AF_INET, SOCK_DGRAM, 0), t = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = 0;
-    if (bind(u, reinterpret_cast<sockaddr*>(&a), len) == 0 &&
-        getsockname(u, reinterpret_cast<sockaddr*>(&a), &len) == 0 &&
-        bind(t, reinterpret_cast<sockaddr*>(&a), len) == 0)
-      port = ntohs(a.sin_port);
-    close(u);
-    close(t);
-    if (port) return port;
-  }
-  return 0;
-}
-
-bool accepts_tcp(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(fd);
-  return ok;
-}
-
 // dnsmasq serving a local domain "test" (anything else under it: NXDOMAIN), TTL 60; NS and
 // SOA of zone.test as raw records (--dns-rr), since its authoritative mode refuses the rest.
-class dnsmasq {
- public:
-  dnsmasq() : port_(free_port()) {
-    const std::string p = std::to_string(port_);
-    process_ = std::make_unique<test::child_process>(std::vector<std::string>{
-        "/usr/sbin/dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--pid-file=",
-        "--port=" + p, "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv",
-        "--no-hosts", "--local=/test/", "--local-ttl=60", "--host-record=host.test,127.0.0.8,::8",
-        // NS ns1.zone.test; SOA ns1.zone.test hostmaster.zone.test 1 3600 600 86400 60
-        "--dns-rr=zone.test,2,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00",
-        "--dns-rr=zone.test,6,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00:0a:68:6f:73:74:6d:61:73:"
-        "74:65:72:04:7a:6f:6e:65:04:74:65:73:74:00:00:00:00:01:00:00:0e:10:00:00:02:58:00:01:51:80:"
-        "00:00:00:3c",
-        "--cname=alias.test,host.test", "--mx-host=mail.test,mx1.mail.test,10",
-        "--mx-host=mail.test,mx2.mail.test,20", "--txt-record=txt.test,v=spf1 -all",
-        "--srv-host=_sip._tcp.test,sip.test,5060,10,20",
-        "--caa-record=caa.test,0,issue,letsencrypt.org"});
-    for (int i = 0; i < 200 && !accepts_tcp(port_); ++i) std::this_thread::sleep_for(25ms);
-  }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  bool running() { return process_->running() && accepts_tcp(port_); }
-  std::string log() const { return process_->err(); }
-
- private:
-  int port_;
-  std::unique_ptr<test::child_process> process_;
-};
-
-dnsmasq& server() {
-  static dnsmasq d;
+test::dnsmasq& server() {
+  static test::dnsmasq d(
+      {"--host-record=host.test,127.0.0.8,::8",
+       // NS ns1.zone.test; SOA ns1.zone.test hostmaster.zone.test 1 3600 600 86400 60
+       "--dns-rr=zone.test,2,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00",
+       "--dns-rr=zone.test,6,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00:0a:68:6f:73:74:6d:61:73:"
+       "74:65:72:04:7a:6f:6e:65:04:74:65:73:74:00:00:00:00:01:00:00:0e:10:00:00:02:58:00:01:51:80:"
+       "00:00:00:3c",
+       "--cname=alias.test,host.test", "--mx-host=mail.test,mx1.mail.test,10",
+       "--mx-host=mail.test,mx2.mail.test,20", "--txt-record=txt.test,v=spf1 -all",
+       "--srv-host=_sip._tcp.test,sip.test,5060,10,20",
+       "--caa-record=caa.test,0,issue,letsencrypt.org"});
   return d;
 }
 
@@ -288,7 +239,7 @@ TEST_F(dns_check_test, a_malformed_reply_is_a_protocol_error) {
 }
 
 TEST_F(dns_check_test, servers_are_tried_in_order) {
-  const int closed = free_port();  // nothing listens there: the query is refused
+  const int closed = test::free_udp_tcp_port();  // nothing listens there: the query is refused
   const std::string dead = "127.0.0.1:" + std::to_string(closed);
   EXPECT_TRUE(check("host.test", {{"server", list_value{dead, server().address()}}}).up);
   const observed r = check("host.test", {{"server", list_value{dead}}, {"tcp", "true"}});

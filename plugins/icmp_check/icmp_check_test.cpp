@@ -1,0 +1,301 @@
+// icmp_check pinging 127.0.0.1 and ::1, host names through dnsmasq on 127.0.0.1. The plugin is
+// compiled in and driven through the SDK's fake host. Where the kernel refuses both ICMP
+// socket kinds these tests are skipped with the plugin's reason (the sysctl and the
+// capability); the refusal itself is tested in a child process that drops CAP_NET_RAW.
+#include <gtest/gtest.h>
+#include <isitup/plugin.h>
+#include <linux/capability.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.hpp"
+#include "dnsmasq.hpp"
+#include "fake_host.hpp"
+#include "options.hpp"
+#include "under_test.hpp"
+
+extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
+
+namespace isitup::icmp {
+namespace {
+
+using namespace std::chrono_literals;
+using sdk::testing::check_under_test;
+using sdk::testing::fake_host;
+using sdk::testing::list_value;
+using sdk::testing::option_map;
+
+test::dnsmasq& dns() {
+  static test::dnsmasq d(
+      {"--host-record=host.test,127.0.0.8,::1", "--host-record=v4only.test,127.0.0.9"});
+  return d;
+}
+
+bool ipv6_loopback() {
+  const int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  if (fd >= 0) close(fd);
+  return ok;
+}
+
+struct observed {
+  bool done = false, up = false;
+  std::string kind, message, extra, ip;
+  double dns = ISITUP_ABSENT_MS, total = ISITUP_ABSENT_MS;
+  std::chrono::milliseconds elapsed{0};
+};
+
+std::ostream& operator<<(std::ostream& o, const observed& r) {
+  return o << (r.up ? "up" : "down") << " kind=" << r.kind << " message=" << r.message
+           << " ip=" << r.ip << " extra=" << r.extra << " elapsed=" << r.elapsed.count() << "ms";
+}
+
+// A number field of a flat JSON object ("key":1.5), or -1.
+double field(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) return -1;
+  return std::strtod(json.c_str() + at + key.size() + 3, nullptr);
+}
+
+class icmp_check_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    plugin_ = std::make_unique<check_under_test>(host_, isitup_plugin_entry());
+    ASSERT_TRUE(plugin_->ok()) << plugin_->error();
+    const std::string refused = prepare_error("127.0.0.1", {});
+    if (refused.find("ping_group_range") != std::string::npos) GTEST_SKIP() << refused;
+    ASSERT_EQ(refused, "");
+  }
+  void TearDown() override { EXPECT_TRUE(host_.problems().empty()); }
+
+  observed check(const std::string& target, option_map options = {},
+                 std::chrono::milliseconds timeout = 2s) {
+    options.emplace("interval", "20ms");
+    std::string error;
+    void* c = plugin_->prepare(target, target, std::move(options), error, 60s, timeout);
+    EXPECT_NE(c, nullptr) << error;
+    observed r;
+    if (!c) return r;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto outcome = plugin_->run(c, [&](const isitup_record_v1& v) {
+      r.up = v.status == ISITUP_UP;
+      r.kind = v.error_kind ? v.error_kind : "";
+      r.message = v.error_message ? v.error_message : "";
+      r.extra = v.extra_json ? v.extra_json : "";
+      r.ip = v.ip ? v.ip : "";
+      r.dns = v.dns_ms;
+      r.total = v.total_ms;
+    });
+    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - t0);
+    r.done = outcome.done;
+    EXPECT_TRUE(r.done) << "no completion";
+    EXPECT_LE(r.elapsed, timeout + 1s) << r;
+    return r;
+  }
+  std::string prepare_error(const std::string& target, option_map options,
+                            std::chrono::milliseconds timeout = 5s) {
+    std::string error;
+    void* c = plugin_->prepare(target, target, std::move(options), error, 60s, timeout);
+    return c ? "" : error;
+  }
+  static void expect_all_answered(const observed& r, int count) {
+    EXPECT_TRUE(r.up) << r;
+    EXPECT_EQ(field(r.extra, "packets_sent"), count) << r;
+    EXPECT_EQ(field(r.extra, "packets_received"), count) << r;
+    EXPECT_EQ(field(r.extra, "loss_percent"), 0) << r;
+    const double lo = field(r.extra, "rtt_min_ms"), avg = field(r.extra, "rtt_avg_ms"),
+                 hi = field(r.extra, "rtt_max_ms");
+    EXPECT_GE(lo, 0) << r;
+    EXPECT_LE(lo, avg + 0.001) << r;
+    EXPECT_LE(avg, hi + 0.001) << r;
+    EXPECT_GE(field(r.extra, "rtt_stddev_ms"), 0) << r;
+    EXPECT_NEAR(r.total, avg, 0.001) << r;
+  }
+
+  fake_host host_;
+  std::unique_ptr<check_under_test> plugin_;
+};
+
+TEST_F(icmp_check_test, pings_loopback) {
+  const observed r = check("127.0.0.1", {{"count", "3"}});
+  expect_all_answered(r, 3);
+  EXPECT_EQ(r.ip, "127.0.0.1");
+  EXPECT_LT(r.dns, 0) << "an IP address is not looked up";
+  EXPECT_GE(r.elapsed, 40ms) << "three requests 20 ms apart";
+  EXPECT_NE(r.extra.find("\"packet_size\":56"), std::string::npos) << r;
+}
+
+TEST_F(icmp_check_test, pings_ipv6_loopback) {
+  if (!ipv6_loopback()) GTEST_SKIP() << "::1 cannot be bound on this host";
+  const observed r = check("::1", {{"count", "2"}});
+  expect_all_answered(r, 2);
+  EXPECT_EQ(r.ip, "::1");
+}
+
+TEST_F(icmp_check_test, sends_the_packet_size_asked_for) {
+  const observed r = check("127.0.0.1", {{"count", "2"}, {"packet_size", "4000"}});
+  expect_all_answered(r, 2);
+  EXPECT_NE(r.extra.find("\"packet_size\":4000"), std::string::npos) << r;
+}
+
+TEST_F(icmp_check_test, looks_host_names_up_with_the_shared_resolver) {
+  ASSERT_TRUE(dns().running()) << dns().log();
+  const list_value servers{dns().address()};
+  observed r = check("host.test", {{"count", "1"}, {"dns_servers", servers}});
+  expect_all_answered(r, 1);
+  EXPECT_EQ(r.ip, "127.0.0.8");
+  EXPECT_GE(r.dns, 0) << r;
+  if (ipv6_loopback()) {
+    r = check("host.test", {{"count", "1"}, {"dns_servers", servers}, {"ip_protocol", "ip6"}});
+    expect_all_answered(r, 1);
+    EXPECT_EQ(r.ip, "::1");
+  }
+  // No IPv6 address: the other family, unless ip_fallback is off.
+  r = check("v4only.test", {{"count", "1"}, {"dns_servers", servers}, {"ip_protocol", "ip6"}});
+  EXPECT_EQ(r.ip, "127.0.0.9") << r;
+  r = check(
+      "v4only.test",
+      {{"count", "1"}, {"dns_servers", servers}, {"ip_protocol", "ip6"}, {"ip_fallback", "false"}});
+  EXPECT_EQ(r.kind, "dns") << r;
+  r = check("nope.test", {{"count", "1"}, {"dns_servers", servers}});
+  EXPECT_EQ(r.kind, "dns") << r;
+  EXPECT_NE(r.message.find("nope.test"), std::string::npos) << r;
+}
+
+TEST_F(icmp_check_test, many_concurrent_runs_complete_once_each) {
+  std::string error;
+  std::vector<void*> checks;
+  for (int i = 0; i < 100; ++i) {
+    checks.push_back(plugin_->prepare("c" + std::to_string(i), "127.0.0.1",
+                                      {{"count", "3"}, {"interval", "10ms"}}, error));
+    ASSERT_NE(checks.back(), nullptr) << error;
+  }
+  std::vector<std::thread> runners;
+  std::atomic<int> up{0}, received{0};
+  for (void* c : checks)
+    runners.emplace_back([&, c] {
+      plugin_->run(c, [&](const isitup_record_v1& v) {
+        up += v.status == ISITUP_UP;
+        received += static_cast<int>(field(v.extra_json ? v.extra_json : "", "packets_received"));
+      });
+    });
+  for (std::thread& t : runners) t.join();
+  EXPECT_EQ(up.load(), 100);
+  EXPECT_EQ(received.load(), 300);  // each reply matched to its own run, none twice
+}
+
+TEST_F(icmp_check_test, bad_options_are_refused_naming_the_option) {
+  EXPECT_NE(prepare_error("127.0.0.1", {{"count", "0"}}).find("count:"), std::string::npos);
+  EXPECT_NE(prepare_error("127.0.0.1", {{"interval", "5ms"}}).find("interval:"), std::string::npos);
+  EXPECT_NE(prepare_error("127.0.0.1", {{"packet_size", "8"}}).find("packet_size:"),
+            std::string::npos);
+  EXPECT_NE(prepare_error("127.0.0.1", {{"max_loss_percent", "150"}}).find("max_loss_percent:"),
+            std::string::npos);
+  EXPECT_NE(prepare_error("127.0.0.1", {{"ip_protocol", "ipx"}}).find("ip_protocol:"),
+            std::string::npos);
+  EXPECT_NE(
+      prepare_error("127.0.0.1", {{"dns_servers", list_value{"dns.example"}}}).find("dns_servers:"),
+      std::string::npos);
+  EXPECT_NE(prepare_error("bad host!", {}).find("target:"), std::string::npos);
+  // 5 requests 1 s apart need more than the 3 s timeout.
+  EXPECT_NE(prepare_error("127.0.0.1", {{"count", "5"}}, 3s).find("timeout"), std::string::npos);
+  EXPECT_EQ(prepare_error("[::1]", {}), "");
+}
+
+// Without CAP_NET_RAW (dropped in a child process) and with ping_group_range excluding the
+// group: prepare refuses, naming both. Where the sysctl allows the group, the datagram socket
+// is used instead.
+TEST(icmp_check_privileges, without_cap_net_raw_prepare_names_the_sysctl_and_the_capability) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    std::string out;
+    if (syscall(SYS_capget, &hdr, data) != 0) {
+      out = "capget failed";
+    } else {
+      data[0].effective &= ~(1u << CAP_NET_RAW);
+      data[0].permitted &= ~(1u << CAP_NET_RAW);
+      if (syscall(SYS_capset, &hdr, data) != 0) {
+        out = "capset failed";
+      } else {
+        fake_host host;
+        check_under_test plugin(host, isitup_plugin_entry());
+        std::string error;
+        void* c = plugin.prepare("x", "127.0.0.1", {{"count", "1"}}, error);
+        out = c ? "ok" : "refused: " + error;
+      }
+    }
+    (void)!write(fds[1], out.data(), out.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string got;
+  char buf[1024];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(got == "ok" || got.rfind("refused: ", 0) == 0) << got;
+  std::ifstream range("/proc/sys/net/ipv4/ping_group_range");
+  long lo = 1, hi = 0;
+  range >> lo >> hi;
+  const long gid = static_cast<long>(getgid());
+  if (lo <= gid && gid <= hi) {
+    EXPECT_EQ(got, "ok");
+  } else {
+    EXPECT_NE(got.find("refused: "), std::string::npos) << got;
+    EXPECT_NE(got.find("net.ipv4.ping_group_range"), std::string::npos) << got;
+    EXPECT_NE(got.find("CAP_NET_RAW"), std::string::npos) << got;
+  }
+}
+
+// example.yml is a config the agent loads, and its checks show every declared option.
+TEST(icmp_check_example, loads_and_shows_every_option) {
+  const config::agent agent =
+      config::load_file(std::string(ISITUP_SOURCE_DIR) + "/plugins/icmp_check/example.yml");
+  const isitup_check_ops_v1* ops = isitup_plugin_entry()->check;
+  std::vector<option_schema> schema;
+  for (size_t i = 0; i < ops->option_count; ++i) {
+    option_schema s;
+    s.name = ops->options[i].name;
+    s.type = static_cast<option_type>(ops->options[i].type - 1);  // same order, from 1
+    schema.push_back(s);
+  }
+  std::vector<bool> shown(schema.size(), false);
+  int checks = 0;
+  for (const config::check& c : agent.checks) {
+    if (c.plugin != "icmp_check") continue;
+    ++checks;
+    const option_values values = config::validate_options(c.options, schema, c.name);
+    for (size_t i = 0; i < schema.size(); ++i) {
+      const option_value* v = values.find(schema[i].name);
+      if (v && v->is_set) shown[i] = true;
+    }
+  }
+  EXPECT_GE(checks, 2);
+  for (size_t i = 0; i < schema.size(); ++i)
+    EXPECT_TRUE(shown[i]) << schema[i].name << " is not shown in example.yml";
+}
+
+}  // namespace
+}  // namespace isitup::icmp
