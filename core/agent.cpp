@@ -33,6 +33,7 @@ void agent::impl::fire(uint32_t id, int64_t scheduled_ms) {
   run->blocking = (ops->flags & ISITUP_CHECK_BLOCKING) != 0;
   c.plugin_runs.fetch_add(1, std::memory_order_relaxed);
   c.plugin->in_flight.fetch_add(1, std::memory_order_relaxed);
+  c.plugin->runs_started.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard lock(mu);
     ++outstanding;
@@ -172,6 +173,9 @@ void agent::impl::complete(const run_ctx& run, record r) {
     r.error_message = "the plugin returned an invalid result: " + why;
   }
   (r.up ? up : down).fetch_add(1, std::memory_order_relaxed);
+  c.plugin->runs_finished.fetch_add(1, std::memory_order_relaxed);
+  (r.up ? c.plugin->runs_up : c.plugin->runs_down).fetch_add(1, std::memory_order_relaxed);
+  if (c.history) c.history->add(r);
   if (alerts) alerts->observe(r);
   pipe->push_reserved(std::move(r));
   c.plugin->in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -284,6 +288,18 @@ void agent::impl::start_services() {
       throw config::config_error(config::location{cfg.file, 0, 0},
                                  "source '" + s->plugin->name() + "' failed to start: " + err);
   }
+}
+
+void agent::impl::publish_checks() {
+  if (!cfg.http.enabled) return;
+  std::vector<std::shared_ptr<check_ring>> rings;
+  rings.reserve(checks.size());
+  for (const auto& c : checks)
+    if (c && c->history) rings.push_back(c->history);
+  history.publish(std::move(rings));
+  std::lock_guard lock(http_plugins_mu);
+  http_plugins.clear();
+  for (const auto& [name, p] : check_plugins) http_plugins.emplace_back(name, p.get());
 }
 
 void agent::impl::start_http() {
@@ -473,12 +489,14 @@ run_summary agent::run() {
   for (const auto& c : a.checks) a.sched->add(c->cfg.name, c->cfg.interval_ms, start);
   a.start_services();
   a.heartbeat_ms = a.clock.now_ms();
+  a.started_ms = a.config_loaded_ms = a.heartbeat_ms.load();
   a.start_http();
   a.serving = true;
   spdlog::info("agent '{}' running {} checks, {} sinks, {} sources", a.cfg.id, a.checks.size(),
                a.sinks.size(), a.sources.size());
   int64_t next_status = start + status_interval_ms;
   const scheduler::fire_fn fire = [&a](uint32_t id, int64_t scheduled) {
+    a.lateness.observe_ms(a.clock.now_ms() - scheduled);
     if (a.checks[id]->in_plugin.load(std::memory_order_acquire)) {
       a.skipped_in_plugin.fetch_add(1, std::memory_order_relaxed);
       a.sched->finished(id);
@@ -503,6 +521,10 @@ run_summary agent::run() {
     a.sched->run_due(now, fire);
     a.run_watchdog(now);
     a.release_retired();
+    if (a.http) {
+      std::lock_guard lock(a.sched_stats_mu);
+      a.sched_stats = a.sched->stats();
+    }
     if (now >= next_status) {
       a.log_status();
       next_status += status_interval_ms;

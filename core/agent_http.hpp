@@ -21,6 +21,7 @@ class agent_http final : public http_service {
   http_reply status_page() override;
 
  private:
+  void per_check_metrics(prom_writer& w, const std::vector<std::shared_ptr<check_ring>>& rings);
   agent::impl& a_;
 };
 

@@ -16,8 +16,10 @@
 
 #include "agent.hpp"
 #include "alert_tracker.hpp"
+#include "check_history.hpp"
 #include "host_services.hpp"
 #include "http_server.hpp"
+#include "metrics_text.hpp"
 #include "pipeline.hpp"
 #include "record.hpp"
 #include "reload_loader.hpp"
@@ -37,6 +39,8 @@ struct plugin_instance {
   int max_in_flight = INT_MAX;
   std::atomic<int> in_flight{0};
   const char* owner = nullptr;  // ctx->label, interned: names the plugin for completion tickets
+  // Check plugins, for /metrics: runs started and completed (by the plugin or the watchdog).
+  std::atomic<uint64_t> runs_started{0}, runs_finished{0}, runs_up{0}, runs_down{0};
 };
 
 // One configured check, prepared by its plugin.
@@ -52,6 +56,8 @@ struct check_state {
   // check is not started again until start() returns (see agent::impl::fire).
   std::atomic<bool> in_plugin{false};
   std::atomic<int64_t> entered_ms{0};
+  // Its recent results, with agent.http only (else null). Fed by complete().
+  std::shared_ptr<check_ring> history;
 };
 
 // Shared by the agent and its blocking runs' worker threads: once the agent gave up on runs
@@ -123,6 +129,19 @@ struct agent::impl {
   std::unique_ptr<http_server> http;
   std::atomic<int64_t> heartbeat_ms{0};
   std::atomic<bool> serving{false};
+  check_history history;
+  // How late runs start (fire time - scheduled time); the scheduler's counters as of the main
+  // loop's last turn; SIGHUP reloads. For /metrics.
+  latency_histogram lateness;
+  std::mutex sched_stats_mu;
+  scheduler_stats sched_stats;
+  std::atomic<uint64_t> reloads_ok{0}, reloads_failed{0};
+  std::atomic<int64_t> config_loaded_ms{0};  // start, then each applied reload
+  int64_t started_ms = 0;
+  // The check plugins' instances by name, for the listener's threads (check_plugins grows on
+  // a reload). Instances live until the agent goes, after the listener.
+  std::mutex http_plugins_mu;
+  std::vector<std::pair<std::string, const plugin_instance*>> http_plugins;
   std::atomic<bool> abandon_queued{false};
 
   // SIGHUP reload in progress: the loader reads and plans the file off this thread; the new
@@ -192,6 +211,9 @@ struct agent::impl {
   void start_services();
   // Starts the HTTP listener when agent.http is set. Throws config_error when it cannot bind.
   void start_http();
+  // Hands the rings of the running checks, in order, to `history`, and the check plugins to
+  // http_plugins (agent.http only). Main thread, after set-up and each applied reload.
+  void publish_checks();
   // Waits for runs in flight (their timeout + grace at most), then delivers everything.
   bool shut_down();
   void log_status();

@@ -92,6 +92,7 @@ void agent::impl::set_up_checks() {
     }
   }
   cfg.checks = {};  // moved into checks: one copy of each check's config, not two
+  publish_checks();
   warn_long_timeouts(checks);
   for (const auto& [name, bound] : cfg.max_in_flight_per_plugin)
     if (!check_plugins.contains(name))
@@ -119,6 +120,10 @@ std::unique_ptr<check_state> agent::impl::prepare_check(config::check c) {
       ISITUP_OK)
     throw config::config_error(cc.where,
                                "check '" + shown_name(cc.name) + "' (" + cc.plugin + "): " + err);
+  if (cfg.http.enabled)
+    s->history = history.ring_for(
+        {cc.name, cc.plugin, cc.shown_target, cc.group, cc.interval_ms, cc.timeout_ms},
+        std::max(checks.size(), cfg.checks.size()));
   return s;
 }
 
@@ -254,6 +259,7 @@ void agent::impl::reload() {
   if (!loaded) {
     if (auto r = loader->take()) {
       if (!r->next) {
+        reloads_failed.fetch_add(1, std::memory_order_relaxed);
         spdlog::error("reload refused, the running configuration stays: {}", r->error);
       } else {
         for (const std::string& what : r->restart_only)
@@ -280,6 +286,7 @@ void agent::impl::reload() {
       }
     } catch (const config::config_error& e) {
       drop_reload();
+      reloads_failed.fetch_add(1, std::memory_order_relaxed);
       spdlog::error("reload refused, the running configuration stays: {}", e.what());
     }
     if (loaded) apply_reload();
@@ -322,6 +329,9 @@ void agent::impl::apply_reload() {
   prepared.clear();
   ensure_pool();
   release_retired();
+  publish_checks();
+  reloads_ok.fetch_add(1, std::memory_order_relaxed);
+  config_loaded_ms = clock.now_ms();
   spdlog::info("reload: {} checks ({} unchanged, {} changed, {} added, {} removed)",
                plan.unchanged + plan.changed + plan.added, plan.unchanged, plan.changed, plan.added,
                plan.removed);

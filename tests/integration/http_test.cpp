@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "http_support.hpp"
 #include "listener.hpp"
 
@@ -61,6 +63,43 @@ TEST(http, a_port_in_use_is_a_config_error_at_listen) {
       10s);
   EXPECT_NE(r.code, 0);
   EXPECT_THAT(r.err, HasSubstr("agent.yml:3:13: agent.http.listen: cannot listen on 127.0.0.1:"));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(http, metrics_parse_grow_and_cap_the_per_check_series) {
+  isitup::test::tcp_listener open;
+  isitup::test::http_agent agent(
+      config(open.port(), ", per_check_metrics: true, per_check_metrics_limit: 1"));
+  isitup::test::temp_dir dir;
+  ASSERT_TRUE(isitup::test::eventually([&] {
+    return agent.get("/metrics", token).body.find("name=\"lines\"") != std::string::npos;
+  }));
+  const auto first = agent.get("/metrics", token);
+  ASSERT_EQ(first.status, 200);
+  EXPECT_THAT(first.content_type, HasSubstr("text/plain; version=0.0.4"));
+  const std::string first_file = dir.write("first.txt", first.body);
+  std::string second_file;
+  // Runs every 200 ms: the second scrape sees more of them.
+  ASSERT_TRUE(isitup::test::eventually([&] {
+    const auto second = agent.get("/metrics", token);
+    second_file = dir.write("second.txt", second.body);
+    return second.body.find("isitup_check_up") != std::string::npos && second.body != first.body;
+  }));
+  std::this_thread::sleep_for(500ms);
+  second_file = dir.write("second.txt", agent.get("/metrics", token).body);
+  const auto r = isitup::test::run(
+      {"/usr/bin/python3", std::string(ISITUP_SOURCE_DIR) + "/tests/integration/check_metrics.py",
+       first_file, second_file, "1"},
+      30s);
+  EXPECT_EQ(r.code, 0) << r.err << isitup::test::read_file(second_file);
+  EXPECT_EQ(r.out, "1\n") << r.err;  // two checks, one series: the cap holds
+  const std::string text = isitup::test::read_file(second_file);
+  EXPECT_THAT(text, HasSubstr("isitup_per_check_metrics_omitted 1\n"));
+  EXPECT_THAT(text, HasSubstr("isitup_results_total{plugin=\"tcp_check\",result=\"down\"}"));
+  EXPECT_EQ(agent.stop(), 0);
 }
 
 }  // namespace
