@@ -201,32 +201,34 @@ class page_writer {
     out_ += "</section>";
   }
 
-  // Groups in order of first appearance, checks without a group last.
+  // Groups in order of first appearance, checks without a group last. Linear in the checks
+  // (a config may give every check its own group).
   void checks() {
-    std::vector<std::string_view> groups;
-    bool ungrouped = false;
+    std::vector<std::vector<const check_view*>> groups;
+    std::unordered_map<std::string_view, std::size_t> group_index;
+    std::vector<const check_view*> ungrouped;
     for (const check_view& c : v_.checks) {
-      if (c.group.empty())
-        ungrouped = true;
-      else if (std::find(groups.begin(), groups.end(), c.group) == groups.end())
-        groups.push_back(c.group);
+      if (c.group.empty()) {
+        ungrouped.push_back(&c);
+        continue;
+      }
+      const auto [it, added] = group_index.try_emplace(c.group, groups.size());
+      if (added) groups.emplace_back();
+      groups[it->second].push_back(&c);
     }
-    for (std::string_view g : groups) group(g, g);
-    if (ungrouped || v_.checks.empty()) group("", groups.empty() ? "Checks" : "Other checks");
+    for (const auto& g : groups) group(g.front()->group, g);
+    if (!ungrouped.empty() || v_.checks.empty())
+      group(groups.empty() ? "Checks" : "Other checks", ungrouped);
   }
 
-  void group(std::string_view key, std::string_view heading) {
-    std::size_t n = 0, up = 0;
-    for (const check_view& c : v_.checks)
-      if (c.group == key) {
-        ++n;
-        up += c.state == check_state::up;
-      }
+  void group(std::string_view heading, const std::vector<const check_view*>& members) {
+    std::size_t up = 0;
+    for (const check_view* c : members) up += c->state == check_state::up;
     out_ += "<section class=grp><h2>";
     text(heading, max_group);
-    out_ += " <span class=m>" + with_thousands(up) + " of " + with_thousands(n) + " up</span></h2>";
-    for (const check_view& c : v_.checks)
-      if (c.group == key) check(c);
+    out_ += " <span class=m>" + with_thousands(up) + " of " + with_thousands(members.size()) +
+            " up</span></h2>";
+    for (const check_view* c : members) check(*c);
     out_ += "</section>";
   }
 
@@ -346,11 +348,12 @@ class page_writer {
            (a.total > 0 && b.total > 0 && a.up >= a.total && b.up >= b.total);
   }
 
-  std::string segment_time(int64_t start, int64_t end) const {
-    const bool days = end - start >= day_ms;
-    const std::string from = st::utc(start, !days);
-    if (end - start <= day_ms) return from;
-    return from + " \xe2\x80\x93 " + st::utc(end - 1, !days);
+  // A run of segments [first, last] as dates (day segments) or times: "from" or "from – to".
+  static std::string segment_time(const status_segment& first, const status_segment& last) {
+    const bool days = first.end_ms - first.start_ms >= day_ms;
+    const std::string from = st::utc(first.start_ms, !days);
+    if (&first == &last) return from;
+    return from + " \xe2\x80\x93 " + st::utc(last.end_ms - 1, !days);
   }
 
   // The bar's rects (the caller opens the SVG): one per segment or run of merged segments.
@@ -366,7 +369,7 @@ class page_writer {
       out_ += "<rect x=" + std::to_string(i) + " width=" + number(static_cast<double>(j - i) - .2) +
               " class=";
       out_ += segment_class(segs[i]);
-      out_ += "><title>" + segment_time(segs[i].start_ms, segs[j - 1].end_ms) + ": ";
+      out_ += "><title>" + segment_time(segs[i], segs[j - 1]) + ": ";
       if (total == 0)
         out_ += "no data";
       else

@@ -200,6 +200,36 @@ TEST(StatusPage, GroupsInOrderOfFirstAppearanceUngroupedLast) {
   EXPECT_LT(page.find(">b2<"), alpha);
 }
 
+TEST(StatusPage, HalfHourlySegmentsSayTheirTime) {
+  status_view v;
+  v.generated_at_ms = now_ms;
+  check_view c = plain_check("api", check_state::up);
+  const int64_t half = 1'800'000, first = (now_ms / half - 47) * half;
+  for (int k = 0; k < 48; ++k)
+    c.segments.push_back({first + k * half, first + (k + 1) * half, 60, k == 47 ? 59u : 60u});
+  v.checks.push_back(c);
+  const std::string page = render_status_page(v);
+  EXPECT_NE(page.find("viewBox=\"0 0 48 10\""), std::string::npos);
+  EXPECT_NE(page.find("aria-label=\"Uptime per 30 min, oldest first\""), std::string::npos);
+  EXPECT_NE(page.find("<title>2026-12-01 08:30 UTC \xe2\x80\x93 2026-12-02 07:59 UTC: 100% up "
+                      "(2,820 of 2,820)</title>"),
+            std::string::npos);
+  EXPECT_NE(page.find("<title>2026-12-02 08:00 UTC: 98.33% up (59 of 60)</title>"),
+            std::string::npos);
+}
+
+TEST(StatusPage, ManyGroupsStayInOrder) {
+  status_view v;
+  v.generated_at_ms = now_ms;
+  for (int i = 0; i < 2000; ++i)
+    v.checks.push_back(
+        plain_check("c" + std::to_string(i), check_state::up, "g" + std::to_string(i % 1000)));
+  const std::string page = render_status_page(v);
+  EXPECT_LT(page.find("<h2>g0 <span class=m>2 of 2 up"), page.find("<h2>g1 <span class=m>"));
+  EXPECT_LT(page.find(">c1000<"), page.find("<h2>g1 <span class=m>"));
+  EXPECT_EQ(count(page, "<section class=grp>"), 1000u);
+}
+
 TEST(StatusPage, IncidentsOpenFirstWithDurationAndCause) {
   status_view v;
   v.generated_at_ms = now_ms;
