@@ -8,9 +8,9 @@
 #include <map>
 #include <pqxx/pqxx>
 #include <regex>
-#include <sstream>
 #include <tuple>
 
+#include "browser.hpp"
 #include "pg_schema.hpp"
 #include "pg_server.hpp"
 #include "process.hpp"
@@ -18,11 +18,13 @@
 namespace {
 
 using namespace std::chrono_literals;
+using isitup::test::browse;
+using isitup::test::browser_path;
+using isitup::test::browser_run;
 using isitup::test::pg_server;
 using isitup::test::temp_dir;
 
 const std::string report_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-report";
-const std::string chromium = ISITUP_CHROMIUM;
 const std::string now = "2026-11-27 18:00Z";
 const std::string csp =
     "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src "
@@ -174,25 +176,6 @@ TEST(isitup_report_html, without_an_incidents_table_shows_none_and_escapes_hosti
 
 // --- the page in a real browser ---
 
-struct browser_run {
-  int code;
-  std::string out, console;  // console: the browser's CONSOLE log lines
-};
-
-browser_run browse(const std::vector<std::string>& args, const std::string& url) {
-  std::vector<std::string> argv{
-      chromium, "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--enable-logging=stderr",
-      "--v=0"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.push_back(url);
-  const auto r = isitup::test::run(argv, 60s);
-  browser_run b{r.code, r.out, ""};
-  std::istringstream err(r.err);
-  for (std::string line; std::getline(err, line);)
-    if (line.find(":CONSOLE") != std::string::npos) b.console += line + "\n";
-  return b;
-}
-
 // The page as the agent serves it: with its Content-Security-Policy (here as a meta tag).
 std::string with_csp(const std::string& page) {
   std::string p = page;
@@ -200,15 +183,8 @@ std::string with_csp(const std::string& page) {
   return p;
 }
 
-uint32_t be32(const std::string& s, std::size_t at) {
-  uint32_t v = 0;
-  for (std::size_t i = 0; i < 4; ++i) v = v << 8 | static_cast<unsigned char>(s[at + i]);
-  return v;
-}
-
 TEST(status_page_in_a_browser, shows_every_check_without_a_console_message_on_desktop_and_phone) {
-  ASSERT_TRUE(std::filesystem::exists(chromium))
-      << "chromium-headless-shell is missing (scripts/install-deps.sh installs it)";
+  ASSERT_NO_THROW(browser_path());
   load_fleet("browser");
   create_incidents("browser");
   temp_dir dir;
@@ -250,11 +226,9 @@ TEST(status_page_in_a_browser, shows_every_check_without_a_console_message_on_de
         url);
     ASSERT_EQ(shot.code, 0);
     EXPECT_EQ(shot.console, "");
-    const std::string bytes = isitup::test::read_file(png);
-    ASSERT_GT(bytes.size(), 24u) << png;
-    EXPECT_EQ(bytes.substr(1, 3), "PNG");
-    EXPECT_EQ(be32(bytes, 16), w);
-    EXPECT_EQ(be32(bytes, 20), h);
+    const isitup::test::png_size size = isitup::test::read_png_size(png);
+    EXPECT_EQ(size.width, w) << png;
+    EXPECT_EQ(size.height, h) << png;
   }
 }
 
