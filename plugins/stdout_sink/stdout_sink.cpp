@@ -4,7 +4,9 @@
 // The agent's default sink. Uses only the public SDK.
 #include <isitup/plugin.h>
 #include <isitup/plugin.hpp>
+#include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -54,9 +56,49 @@ void pad_left(std::string& out, std::string_view s, size_t width) {
   out += s;
 }
 
+// Milliseconds with up to 3 decimals ("0.048", "12.5").
+std::string short_ms(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", ms);
+  return buf;
+}
+
+// The key figures of a DNS or ping check from its `extra` object ("" for other results):
+// "NOERROR, 2 answers" (dns_check), "loss 0%, rtt 0.024/0.048/0.061 ms" (icmp_check, min/avg/max).
+std::string key_figures(const isitup_record_v1& r) {
+  constexpr size_t max_extra = 64 * 1024;  // a larger extra is not looked into
+  if (!r.extra_json || !r.plugin) return {};
+  const std::string_view plugin = r.plugin;
+  if (plugin != "dns_check" && plugin != "icmp_check") return {};
+  const size_t len = std::strlen(r.extra_json);
+  if (len > max_extra) return {};
+  rapidjson::Document d;
+  if (d.Parse(r.extra_json, len).HasParseError() || !d.IsObject()) return {};
+  std::string out;
+  if (plugin == "dns_check" && d.HasMember("rcode") && d["rcode"].IsString()) {
+    out = std::string(d["rcode"].GetString(), std::min<size_t>(d["rcode"].GetStringLength(), 16));
+    if (d.HasMember("matching_answers") && d["matching_answers"].IsUint()) {
+      const unsigned n = d["matching_answers"].GetUint();
+      out += ", " + std::to_string(n) + (n == 1 ? " answer" : " answers");
+    }
+  } else if (plugin == "icmp_check" && d.HasMember("loss_percent") &&
+             d["loss_percent"].IsNumber()) {
+    out = "loss " + short_ms(d["loss_percent"].GetDouble()) + "%";
+    const char* keys[] = {"rtt_min_ms", "rtt_avg_ms", "rtt_max_ms"};
+    std::string rtt;
+    for (const char* k : keys) {
+      if (!d.HasMember(k) || !d[k].IsNumber()) return out;
+      rtt += (rtt.empty() ? "" : "/") + short_ms(d[k].GetDouble());
+    }
+    out += ", rtt " + rtt + " ms";
+  }
+  return out;
+}
+
 // One aligned line (no newline):
 // 2026-11-27T18:00:00Z shop                     UP   200    41.0ms
 // 2026-11-27T18:00:05Z api                      DOWN   -         -  dns: no such host
+// 2026-11-27T18:00:05Z www-a                    UP     -     0.4ms  NOERROR, 1 answer
 void append_text(std::string& out, const isitup_record_v1& r) {
   append_time(out, r.started_at_ms != ISITUP_ABSENT_TIME ? r.started_at_ms : r.scheduled_at_ms);
   out += ' ';
@@ -71,6 +113,10 @@ void append_text(std::string& out, const isitup_record_v1& r) {
     total = std::to_string(tenths / 10) + '.' + static_cast<char>('0' + tenths % 10) + "ms";
   }
   pad_left(out, total, 9);
+  if (const std::string figures = key_figures(r); !figures.empty()) {
+    out += "  ";
+    append_clean(out, figures);
+  }
   if (r.status != ISITUP_UP) {
     out += "  ";
     append_clean(out, r.error_kind ? r.error_kind : "unknown");

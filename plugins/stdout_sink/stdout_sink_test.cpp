@@ -171,6 +171,56 @@ TEST_F(stdout_sink_test, writes_aligned_text_lines) {
             "2026-11-27T18:00:00Z a-check-name-longer-than-24-chars UP   200     0.0ms\n");
 }
 
+// DNS and ping checks show their key figures (from `extra`) after the time; other plugins'
+// extra is not looked into, and a malformed one is ignored.
+TEST_F(stdout_sink_test, text_lines_show_dns_and_ping_figures) {
+  sink_under_test sink(host_, isitup_plugin_entry(),
+                       {{"format", "text"}, {"output", file_.path()}});
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  record dns = up_record();
+  dns.check = "www-a";
+  dns.plugin = "dns_check";
+  dns.http_code = ISITUP_ABSENT_INT;
+  dns.total_ms = 0.446;
+  dns.extra_json = R"({"rcode":"NOERROR","type":"A","answer_count":2,"matching_answers":1})";
+  record nx = down_record();
+  nx.plugin = "dns_check";
+  nx.total_ms = 0.5;
+  nx.error_message = "rcode NXDOMAIN";
+  nx.extra_json = R"({"rcode":"NXDOMAIN","matching_answers":0})";
+  record ping = up_record();
+  ping.check = "gateway";
+  ping.plugin = "icmp_check";
+  ping.http_code = ISITUP_ABSENT_INT;
+  ping.total_ms = 0.048;
+  ping.extra_json =
+      R"({"packets_sent":3,"packets_received":2,"loss_percent":33.333,"rtt_min_ms":0.024,)"
+      R"("rtt_avg_ms":0.048,"rtt_max_ms":0.061})";
+  record lost = ping;
+  lost.up = false;
+  lost.total_ms = ISITUP_ABSENT_MS;
+  lost.error_kind = "packet_loss";
+  lost.error_message = "3 of 3 lost";
+  lost.extra_json = R"({"loss_percent":100.0,"rtt_min_ms":null,"rtt_avg_ms":null,"rtt_max_ms":null})";
+  record other = up_record();
+  other.extra_json = R"({"rcode":"NOERROR"})";
+  record broken = dns;
+  broken.extra_json = "{\"rcode\":";
+  const isitup_record_v1 a = dns.view(), b = nx.view(), c = ping.view(), d = lost.view(),
+                         e = other.view(), f = broken.view();
+  ASSERT_EQ(sink.write({&a, &b, &c, &d, &e, &f}).status, ISITUP_OK);
+  EXPECT_EQ(file_.contents(),
+            "2026-11-27T18:00:00Z www-a                    UP     -     0.4ms  NOERROR, 1 answer\n"
+            "2026-11-27T18:00:05Z api.example.com          DOWN   -     0.5ms  NXDOMAIN, 0 answers"
+            "  dns: rcode NXDOMAIN\n"
+            "2026-11-27T18:00:00Z gateway                  UP     -     0.0ms  loss 33.3%, rtt "
+            "0.024/0.048/0.061 ms\n"
+            "2026-11-27T18:00:00Z gateway                  DOWN   -         -  loss 100%  "
+            "packet_loss: 3 of 3 lost\n"
+            "2026-11-27T18:00:00Z shop                     UP   200    41.0ms\n"
+            "2026-11-27T18:00:00Z www-a                    UP     -     0.4ms\n");
+}
+
 isitup_event_v1 opened_event() {
   isitup_event_v1 e{};
   e.struct_size = sizeof e;
