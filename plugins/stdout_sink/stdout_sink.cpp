@@ -3,8 +3,8 @@
 // (incidents opened, resolved, still open) as the event's JSON object or a line marked "!!".
 // The agent's default sink. Uses only the public SDK.
 #include <isitup/plugin.h>
-#include <isitup/plugin.hpp>
 #include <rapidjson/document.h>
+#include <isitup/plugin.hpp>
 
 #include <algorithm>
 #include <cerrno>

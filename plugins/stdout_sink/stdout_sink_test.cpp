@@ -201,7 +201,8 @@ TEST_F(stdout_sink_test, text_lines_show_dns_and_ping_figures) {
   lost.total_ms = ISITUP_ABSENT_MS;
   lost.error_kind = "packet_loss";
   lost.error_message = "3 of 3 lost";
-  lost.extra_json = R"({"loss_percent":100.0,"rtt_min_ms":null,"rtt_avg_ms":null,"rtt_max_ms":null})";
+  lost.extra_json =
+      R"({"loss_percent":100.0,"rtt_min_ms":null,"rtt_avg_ms":null,"rtt_max_ms":null})";
   record other = up_record();
   other.extra_json = R"({"rcode":"NOERROR"})";
   record broken = dns;

@@ -1,6 +1,7 @@
 // isitup-report: prints, from the database a pg_sink writes to, one line per check: its last
-// status and when, uptime over 24 h and 7 d, p50/p95 total time over 24 h, and its last error
-// in the last 7 days. Reads connection, schema and table from an agent config's pg_sink
+// status and when, uptime over 24 h and 7 d, p50/p95 total time over 24 h, the last result's
+// key figures (DNS response code, ping loss and round trip, certificate days left), and its
+// last error in the last 7 days. Reads connection, schema and table from an agent config's pg_sink
 // section (the same validation as the agent). Replaces `make peek-data` of "Is it up?".
 #include <CLI/CLI.hpp>
 
@@ -95,8 +96,8 @@ const char* report_sql =
     "   percentile_cont(0.95) WITHIN GROUP (ORDER BY total_ms) FILTER (WHERE status = 'up'"
     "     AND scheduled_at > $1::timestamptz - interval '24 hours') AS p95"
     "   FROM w GROUP BY check_name),"
-    " last AS (SELECT DISTINCT ON (check_name) check_name, status, scheduled_at FROM {latest}"
-    "   ORDER BY check_name, scheduled_at DESC),"
+    " last AS (SELECT DISTINCT ON (check_name) check_name, status, scheduled_at, plugin, extra,"
+    "   tls_days_left FROM {latest} ORDER BY check_name, scheduled_at DESC),"
     " err AS (SELECT DISTINCT ON (check_name) check_name, scheduled_at, error_kind,"
     "   error_message FROM {table} WHERE status = 'down'"
     "   AND scheduled_at > $1::timestamptz - interval '7 days'"
@@ -107,6 +108,14 @@ const char* report_sql =
     "   coalesce(to_char(a.up_7d, 'FM990.00') || '%', '-'),"
     "   coalesce(to_char(a.p50, 'FM999999990.0'), '-'),"
     "   coalesce(to_char(a.p95, 'FM999999990.0'), '-'),"
+    // The last result's key figures: a DNS check's response code, a ping's loss and average
+    // round trip, a certificate's days left.
+    "   coalesce(CASE WHEN l.plugin = 'dns_check' THEN left(l.extra->>'rcode', 16)"
+    "       || coalesce(', ' || left(l.extra->>'matching_answers', 8) || ' answers', '')"
+    "     WHEN l.plugin = 'icmp_check' THEN 'loss ' || left(l.extra->>'loss_percent', 8) || '%'"
+    "       || coalesce(', rtt ' || left(l.extra->>'rtt_avg_ms', 12) || ' ms', '')"
+    "     WHEN l.tls_days_left IS NOT NULL THEN 'tls ' || l.tls_days_left || ' days left' END,"
+    "     '-'),"
     "   coalesce(to_char(e.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"') || ' '"
     "     || coalesce(e.error_kind, 'unknown') || coalesce(': ' || e.error_message, ''), '-')"
     " FROM last l LEFT JOIN agg a USING (check_name) LEFT JOIN err e USING (check_name)"
@@ -126,9 +135,9 @@ std::string clean(std::string s) {
 }
 
 void print_table(const std::vector<std::vector<std::string>>& rows) {
-  const std::vector<std::string> header{"CHECK", "LAST",   "AT",     "UP 24H",
-                                        "UP 7D", "P50 ms", "P95 ms", "LAST ERROR (7 d)"};
-  const std::vector<bool> right{false, false, false, true, true, true, true, false};
+  const std::vector<std::string> header{"CHECK",  "LAST",   "AT",      "UP 24H",          "UP 7D",
+                                        "P50 ms", "P95 ms", "FIGURES", "LAST ERROR (7 d)"};
+  const std::vector<bool> right{false, false, false, true, true, true, true, false, false};
   std::vector<std::size_t> width(header.size());
   for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
   for (const auto& r : rows)

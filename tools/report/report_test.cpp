@@ -66,6 +66,15 @@ TEST(isitup_report, prints_one_line_per_check_for_a_known_data_set) {
             "VALUES ('p', 'api', 'http_check', 'x', '2026-11-27 17:30Z', 'down', 'dns', "
             "'no such host', NULL), ('p', 'old', 'tcp_check', 'x', '2026-11-17 18:00Z', 'up', "
             "NULL, NULL, 3)");
+    // A DNS check, a ping and a certificate: their last result's key figures.
+    tx.exec("INSERT INTO " + t +
+            " (agent, check_name, plugin, target, scheduled_at, status, error_kind,"
+            " error_message, total_ms, tls_days_left, extra) VALUES"
+            " ('p', 'mx', 'dns_check', 'x', '2026-11-27 17:59Z', 'up', NULL, NULL, 0.4, NULL,"
+            "  '{\"rcode\": \"NOERROR\", \"matching_answers\": 2}'),"
+            " ('p', 'gw', 'icmp_check', 'x', '2026-11-27 17:59Z', 'up', NULL, NULL, 0.05, NULL,"
+            "  '{\"loss_percent\": 33.333, \"rtt_avg_ms\": 0.048}'),"
+            " ('p', 'cert', 'tls_check', 'x', '2026-11-27 17:59Z', 'up', NULL, NULL, 3, 41, NULL)");
     tx.commit();
   }
   temp_dir dir;
@@ -74,19 +83,22 @@ TEST(isitup_report, prints_one_line_per_check_for_a_known_data_set) {
                                    {"TEST_PG=" + server().uri()});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(squeeze(r.out),
-            "Reports.known set: 3 checks, as of 2026-11-27 18:00:00Z\n"
-            "CHECK LAST AT UP 24H UP 7D P50 ms P95 ms LAST ERROR (7 d)\n"
-            "api down 2026-11-27 17:30:00Z 0.00% 0.00% - - 2026-11-27 17:30:00Z dns: no such "
+            "Reports.known set: 6 checks, as of 2026-11-27 18:00:00Z\n"
+            "CHECK LAST AT UP 24H UP 7D P50 ms P95 ms FIGURES LAST ERROR (7 d)\n"
+            "api down 2026-11-27 17:30:00Z 0.00% 0.00% - - - 2026-11-27 17:30:00Z dns: no such "
             "host\n"
-            "old up 2026-11-17 18:00:00Z - - - - -\n"
-            "shop up 2026-11-27 18:00:00Z 100.00% 80.00% 125.0 228.5 2026-11-26 17:00:00Z "
+            "cert up 2026-11-27 17:59:00Z 100.00% 100.00% 3.0 3.0 tls 41 days left -\n"
+            "gw up 2026-11-27 17:59:00Z 100.00% 100.00% 0.1 0.1 loss 33.333%, rtt 0.048 ms -\n"
+            "mx up 2026-11-27 17:59:00Z 100.00% 100.00% 0.4 0.4 NOERROR, 2 answers -\n"
+            "old up 2026-11-17 18:00:00Z - - - - - -\n"
+            "shop up 2026-11-27 18:00:00Z 100.00% 80.00% 125.0 228.5 - 2026-11-26 17:00:00Z "
             "http_status: HTTP 503\n");
   // Columns line up: every line has "UP 7D"'s last character at the same offset.
   const auto lines = lines_of(r.out);
-  ASSERT_EQ(lines.size(), 5u);
+  ASSERT_EQ(lines.size(), 8u);
   const std::size_t end = lines[1].find("UP 7D") + 4;
   EXPECT_EQ(lines[2].substr(end - 4, 5), "0.00%");
-  EXPECT_EQ(lines[4].substr(end - 5, 6), "80.00%");
+  EXPECT_EQ(lines[7].substr(end - 5, 6), "80.00%");
 }
 
 TEST(isitup_report, a_missing_table_and_a_config_without_pg_sink_are_reported) {
