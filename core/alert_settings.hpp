@@ -11,6 +11,7 @@ namespace isitup {
 struct alert_settings {
   enum class quorum_rule { count, majority, all };
 
+  bool enabled = true;        // false: no state, no incidents for the check (results still flow)
   int failure_threshold = 3;  // consecutive down results that turn a location down
   int success_threshold = 2;  // consecutive up results that turn it up again
   quorum_rule rule = quorum_rule::count;

@@ -123,11 +123,14 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     std::lock_guard lock(mu);
     auto it = checks.find(r.check);
     if (it == checks.end()) {
+      const alert_settings* s = settings_for(r.check);
+      if (!s->enabled) return;
       if (checks.size() >= max_checks) return untracked("checks", max_checks);
       it = checks.emplace(r.check, check_entry{}).first;
-      it->second.settings = settings_for(r.check);
+      it->second.settings = s;
     }
     check_entry& c = it->second;
+    if (!c.settings->enabled) return;
     if (c.state.locations.size() >= max_locations_per_check && !c.state.locations.count(o.location))
       return untracked("locations of one check", max_locations_per_check);
     std::optional<alert::transition> t = alert::step(c.state, r.check, o, *c.settings);

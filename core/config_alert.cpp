@@ -10,8 +10,13 @@ namespace isitup::config::detail {
 
 namespace {
 
-constexpr std::string_view alert_keys[] = {
-    "failure_threshold", "success_threshold", "quorum", "renotify", "notify", "location_ttl"};
+constexpr std::string_view alert_keys[] = {"failure_threshold",
+                                           "success_threshold",
+                                           "quorum",
+                                           "renotify",
+                                           "notify",
+                                           "location_ttl",
+                                           "enabled"};
 constexpr int64_t max_threshold = 1000;
 
 [[noreturn]] void fail_at(const std::string& file, const YAML::Node& node,
@@ -73,6 +78,11 @@ void read_alert(const std::string& file, const YAML::Node& node, const std::stri
       const auto ms = parse_duration_ms(text);
       if (!ms || *ms < 0) fail_at(file, e.value, key_path + ": " + duration_expected(text));
       out.renotify_ms = *ms;
+    } else if (e.key == "enabled") {
+      const std::string text = scalar(file, e.value, key_path);
+      const auto v = parse_bool(text);
+      if (!v) fail_at(file, e.value, key_path + ": expected true or false, got " + quote(text));
+      out.enabled = *v;
     } else if (e.key == "location_ttl") {
       const std::string text = scalar(file, e.value, key_path);
       const auto ms = parse_duration_ms(text);

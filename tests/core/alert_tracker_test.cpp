@@ -119,6 +119,29 @@ TEST(alert_tracker, notifiers_get_only_the_checks_naming_them_others_get_all) {
   EXPECT_EQ(t.stats().transitions, 2u);
 }
 
+TEST(alert_tracker, a_check_with_alert_enabled_false_has_no_state_and_no_events) {
+  fake_sink all;
+  config::agent cfg = agent_config();
+  cfg.alert.enabled = false;  // defaults.alert: every check a source feeds
+  std::map<std::string, alert_settings> per_check;
+  per_check["shop"].enabled = true;
+  per_check["quiet"].enabled = false;
+  alert_tracker t(cfg, per_check, {bind("stdout", all)});
+  t.start();
+  feed(t, "quiet", "DDDDD", 1'000'000);
+  feed(t, "fed", "DDDDD", 1'000'000);
+  feed(t, "shop", "DDD", 1'000'000);
+  ASSERT_TRUE(eventually([&] { return all.delivered().size() == 1; }));
+  EXPECT_EQ(t.stats().transitions, 1u);
+  // Turned on by a reload: tracked from then on.
+  t.configure("quiet", alert_settings{});
+  feed(t, "quiet", "DDD", 2'000'000);
+  ASSERT_TRUE(eventually([&] { return all.delivered().size() == 2; }));
+  EXPECT_TRUE(t.stop(5s));
+  EXPECT_THAT(all.checks, ElementsAre("shop", "quiet"));
+  EXPECT_EQ(t.stats().transitions, 2u);
+}
+
 TEST(alert_tracker, a_retried_sink_gets_the_same_events_in_order) {
   fake_sink s;
   s.retries = 2;

@@ -40,6 +40,7 @@ TEST_F(config_alert, defaults_without_any_alert_key) {
   EXPECT_EQ(s.quorum, 1);
   EXPECT_EQ(s.renotify_ms, 0);
   EXPECT_EQ(s.location_ttl_ms, 10 * 60 * 1000);
+  EXPECT_TRUE(s.enabled);
   EXPECT_THAT(s.notify, IsEmpty());
   EXPECT_EQ(a.state_dir, "");
   ASSERT_EQ(a.sinks.size(), 1u);
@@ -54,7 +55,7 @@ domains: [shop.example]
 checks:
   - {name: a, target: "https://a/", alert: {quorum: majority}}
   - {name: b, target: "https://b/", alert: {quorum: all, notify: [ops, log], renotify: 0s}}
-  - {name: c, target: "https://c/", alert: {notify: [], location_ttl: 0s}}
+  - {name: c, target: "https://c/", alert: {notify: [], location_ttl: 0s, enabled: false}}
 sinks:
   - {name: ops, plugin: webhook_sink}
   - {name: log, plugin: stdout_sink}
@@ -77,6 +78,8 @@ sinks:
   EXPECT_THAT(y.notify, ElementsAre("ops", "log"));
   EXPECT_THAT(a.checks[3].alert.notify, IsEmpty());
   EXPECT_EQ(a.checks[3].alert.location_ttl_ms, 0);
+  EXPECT_FALSE(a.checks[3].alert.enabled);
+  EXPECT_TRUE(x.enabled);
   EXPECT_EQ(x.location_ttl_ms, 2 * 60 * 1000);
 }
 
@@ -124,6 +127,8 @@ TEST_F(config_alert, errors_name_the_place_and_what_was_expected) {
       {"zero quorum", "defaults: {alert: {quorum: 0}}\n", "t.yml:1:28", "got '0'"},
       {"bad renotify", "defaults: {alert: {renotify: often}}\n", "t.yml:1:30",
        "defaults.alert.renotify: expected a duration"},
+      {"bad enabled", "defaults: {alert: {enabled: maybe}}\n", "t.yml:1:29",
+       "defaults.alert.enabled: expected true or false, got 'maybe'"},
       {"bad location_ttl", "defaults: {alert: {location_ttl: -1m}}\n", "t.yml:1:34",
        "defaults.alert.location_ttl: expected a duration"},
       {"notify not a list", "defaults: {alert: {notify: ops}}\n", "t.yml:1:28",
