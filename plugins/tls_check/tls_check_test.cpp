@@ -1,0 +1,171 @@
+// tls_check against TLS servers on 127.0.0.1 started by the test (tcp_check's line_server,
+// OpenSSL), with certificates the test makes (testing/cert_factory.*): a root CA, an
+// intermediate that expires in 5 days, a good leaf under it, an expired leaf, a leaf for
+// another host, a self-signed one. The plugin source is compiled in and driven through the
+// SDK's fake host; every run ends within timeout + 1 s.
+#include <string>
+
+#include "listener.hpp"
+#include "process.hpp"
+#include "tcp_check/testing/conn_fixture.hpp"
+#include "tcp_check/testing/line_server.hpp"
+#include "testing/cert_factory.hpp"
+
+namespace isitup::tls::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using net::testing::conn_fixture;
+using net::testing::line_server;
+using net::testing::observed;
+using net::testing::server_options;
+using sdk::testing::option_map;
+
+// The certificate files, made once per test process.
+struct files {
+  test::temp_dir dir;
+  std::string root, good, good_key, expired, expired_key, wrong, wrong_key, self, self_key;
+  files() {
+    const made_cert root_ca = make_cert({"isitup test root", {}, -10, 3650, true}, nullptr);
+    const made_cert inter = make_cert({"isitup expiring intermediate", {}, -10, 5, true}, &root_ca);
+    const std::vector<std::string> local = {"DNS:localhost", "IP:127.0.0.1"};
+    const made_cert leaf = make_cert({"localhost", local, -1, 300, false}, &inter);
+    const made_cert old = make_cert({"localhost", local, -400, -35, false}, &inter);
+    const made_cert other =
+        make_cert({"wrong.example", {"DNS:wrong.example"}, -1, 300, false}, &inter);
+    const made_cert alone = make_cert({"localhost", local, -1, 300, false}, nullptr);
+    root = (dir / "root.pem").string();
+    write_pem(root, {&root_ca});
+    auto chain = [&](const char* name, const made_cert& c, std::string& cert, std::string& key) {
+      cert = (dir / (std::string(name) + ".pem")).string();
+      key = (dir / (std::string(name) + ".key")).string();
+      write_pem(cert, {&c, &inter}, key);
+    };
+    chain("good", leaf, good, good_key);
+    chain("expired", old, expired, expired_key);
+    chain("wrong", other, wrong, wrong_key);
+    self = (dir / "self.pem").string();
+    self_key = (dir / "self.key").string();
+    write_pem(self, {&alone}, self_key);
+  }
+};
+
+const files& certs() {
+  static files made;
+  return made;
+}
+
+server_options serving(const std::string& cert, const std::string& key,
+                       const std::string& starttls = "") {
+  server_options o;
+  o.tls = true;
+  o.cert = cert;
+  o.key = key;
+  o.starttls = starttls;
+  return o;
+}
+
+class tls_check : public conn_fixture {
+ protected:
+  observed check_at(const line_server& s, option_map options = {}) {
+    EXPECT_TRUE(s.error().empty()) << s.error();
+    options.emplace("ca_file", certs().root);
+    return check("localhost:" + std::to_string(s.port()), std::move(options));
+  }
+  static void expect_down_tls(const observed& r, const std::string& says) {
+    expect_down(r, "tls");
+    EXPECT_NE(r.message.find(says), std::string::npos) << r;
+  }
+};
+
+TEST_F(tls_check, good_chain_reports_the_leaf_and_the_expiring_intermediate) {
+  line_server s(serving(certs().good, certs().good_key));
+  const observed r = check_at(s);
+  EXPECT_TRUE(r.up) << r;
+  EXPECT_GE(r.tls, 0.0);
+  EXPECT_GE(r.days_left, 298);  // the leaf
+  EXPECT_LE(r.days_left, 300);
+  EXPECT_NE(r.extra.find("\"verified\":true"), std::string::npos) << r.extra;
+  EXPECT_NE(r.extra.find("\"subject\":\"CN=localhost\""), std::string::npos) << r.extra;
+  EXPECT_NE(r.extra.find("\"issuer\":\"CN=isitup expiring intermediate\""), std::string::npos)
+      << r.extra;
+  EXPECT_NE(r.extra.find("\"sans\":[\"DNS:localhost\",\"IP:127.0.0.1\"]"), std::string::npos)
+      << r.extra;
+  EXPECT_NE(r.extra.find("\"tls_version\":\"TLSv1."), std::string::npos) << r.extra;
+  EXPECT_NE(r.extra.find("\"cipher\":\""), std::string::npos) << r.extra;
+  // The earliest expiry in the verified chain is the intermediate's, not the leaf's.
+  EXPECT_TRUE(r.extra.find("\"chain_days_left\":4") != std::string::npos ||
+              r.extra.find("\"chain_days_left\":5") != std::string::npos)
+      << r.extra;
+  EXPECT_NE(r.extra.find("\"chain_expires_first\":\"CN=isitup expiring intermediate\""),
+            std::string::npos)
+      << r.extra;
+  EXPECT_NE(r.extra.find("CN=isitup test root"), std::string::npos) << "the anchor is listed";
+}
+
+TEST_F(tls_check, min_days_left_counts_the_whole_chain) {
+  line_server s(serving(certs().good, certs().good_key));
+  const observed r = check_at(s, {{"min_days_left", std::string("30")}});
+  expect_down_tls(r, "expiring intermediate");
+  EXPECT_NE(r.message.find("min_days_left 30"), std::string::npos) << r;
+  EXPECT_GE(r.days_left, 298) << "the leaf's days are still reported";
+  EXPECT_TRUE(check_at(s, {{"min_days_left", std::string("3")}}).up);
+}
+
+TEST_F(tls_check, self_signed_is_down_unless_verification_is_off) {
+  line_server s(serving(certs().self, certs().self_key));
+  const observed r = check_at(s);
+  expect_down_tls(r, "certificate verify failed");
+  EXPECT_NE(r.extra.find("\"verified\":false"), std::string::npos) << r.extra;
+  EXPECT_NE(r.extra.find("\"subject\":\"CN=localhost\""), std::string::npos) << r.extra;
+  const observed off = check_at(s, {{"tls_verify", std::string("false")}});
+  EXPECT_TRUE(off.up) << off;
+  EXPECT_GE(off.days_left, 298);
+}
+
+TEST_F(tls_check, expired_leaf_is_down_with_negative_days) {
+  line_server s(serving(certs().expired, certs().expired_key));
+  const observed r = check_at(s);
+  expect_down_tls(r, "expired");
+  EXPECT_LE(r.days_left, -34);
+}
+
+TEST_F(tls_check, wrong_host_is_down_unless_server_name_matches) {
+  line_server s(serving(certs().wrong, certs().wrong_key));
+  expect_down_tls(check_at(s), "mismatch");
+  EXPECT_TRUE(check_at(s, {{"server_name", std::string("wrong.example")}}).up);
+}
+
+TEST_F(tls_check, starttls_smtp_reaches_the_certificate) {
+  line_server s(serving(certs().good, certs().good_key, "smtp"));
+  const observed r = check_at(s, {{"starttls", std::string("smtp")}});
+  EXPECT_TRUE(r.up) << r;
+  EXPECT_NE(r.extra.find("chain_days_left"), std::string::npos) << r.extra;
+}
+
+TEST_F(tls_check, not_a_tls_server_is_kind_tls_and_silence_is_a_timeout) {
+  server_options plain;
+  plain.banner = "220 plain\r\n";
+  plain.close_after_banner = true;
+  line_server s(plain);
+  expect_down(check_at(s), "tls");
+  test::tcp_listener silent;  // the kernel accepts; nobody answers
+  const observed t = check(local(silent.port()), {}, 1s);
+  expect_down(t, "timeout");
+  EXPECT_NE(t.message.find("TLS handshake"), std::string::npos) << t;
+}
+
+TEST_F(tls_check, targets_default_to_port_443_and_bad_options_are_refused) {
+  EXPECT_EQ(prepare_error("localhost"), "");
+  EXPECT_NE(prepare_error("localhost:0").find("port"), std::string::npos);
+  EXPECT_NE(prepare_error("h", {{"min_days_left", std::string("-1")}}).find("min_days_left"),
+            std::string::npos);
+  EXPECT_NE(prepare_error("h", {{"starttls", std::string("ftp")}}).find("starttls"),
+            std::string::npos);
+  EXPECT_NE(prepare_error("h", {{"server_name", std::string("a b")}}).find("server_name"),
+            std::string::npos);
+  EXPECT_NE(prepare_error("h", {{"tls", std::string("true")}}), "") << "no `tls` option here";
+}
+
+}  // namespace
+}  // namespace isitup::tls::testing
