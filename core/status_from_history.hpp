@@ -1,0 +1,26 @@
+// The status page's data from the agent's memory (check_history snapshots and the incidents the
+// alert tracker holds). Pure: no clock, no lock; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "check_history.hpp"
+#include "status_model.hpp"
+
+namespace isitup {
+
+// One check_view per snapshot, in the given order:
+// - state from the last result (unknown before the first), since the start of its run;
+// - uptime over 24 h from the 48 half-hour buckets of the last 24 h, over 7 / 30 / 90 d from the
+//   day buckets of the last 7 / 30 / 90 UTC days (today included);
+// - 90 daily bar segments ending with today (UTC);
+// - latency: p50 and p95 of the up results' total_ms per half hour of the last 24 h, from the
+//   results the ring still holds (a ring shorter than 24 h gives a shorter plot).
+// `incidents` are passed through (the renderer sorts them).
+status_view status_from_history(const std::vector<check_snapshot>& checks,
+                                std::vector<incident_view> incidents, int64_t now_ms,
+                                std::string agent, std::string location);
+
+}  // namespace isitup
