@@ -63,13 +63,15 @@ std::string short_ms(double ms) {
   return buf;
 }
 
-// The key figures of a DNS or ping check from its `extra` object ("" for other results):
-// "NOERROR, 2 answers" (dns_check), "loss 0%, rtt 0.024/0.048/0.061 ms" (icmp_check, min/avg/max).
+// The key figures of a DNS, ping or certificate check from its `extra` object ("" for other
+// results): "NOERROR, 2 answers" (dns_check), "loss 0%, rtt 0.024/0.048/0.061 ms" (icmp_check,
+// min/avg/max), "cert 89 days, chain 11 days" (tls_check: the leaf, and the earliest expiry in
+// the chain when it comes sooner).
 std::string key_figures(const isitup_record_v1& r) {
   constexpr size_t max_extra = 64 * 1024;  // a larger extra is not looked into
   if (!r.extra_json || !r.plugin) return {};
   const std::string_view plugin = r.plugin;
-  if (plugin != "dns_check" && plugin != "icmp_check") return {};
+  if (plugin != "dns_check" && plugin != "icmp_check" && plugin != "tls_check") return {};
   const size_t len = std::strlen(r.extra_json);
   if (len > max_extra) return {};
   rapidjson::Document d;
@@ -91,6 +93,11 @@ std::string key_figures(const isitup_record_v1& r) {
       rtt += (rtt.empty() ? "" : "/") + short_ms(d[k].GetDouble());
     }
     out += ", rtt " + rtt + " ms";
+  } else if (plugin == "tls_check" && r.tls_days_left != ISITUP_ABSENT_DAYS) {
+    out = "cert " + std::to_string(r.tls_days_left) + " days";
+    if (d.HasMember("chain_days_left") && d["chain_days_left"].IsInt() &&
+        d["chain_days_left"].GetInt() < r.tls_days_left)
+      out += ", chain " + std::to_string(d["chain_days_left"].GetInt()) + " days";
   }
   return out;
 }

@@ -171,9 +171,9 @@ TEST_F(stdout_sink_test, writes_aligned_text_lines) {
             "2026-11-27T18:00:00Z a-check-name-longer-than-24-chars UP   200     0.0ms\n");
 }
 
-// DNS and ping checks show their key figures (from `extra`) after the time; other plugins'
-// extra is not looked into, and a malformed one is ignored.
-TEST_F(stdout_sink_test, text_lines_show_dns_and_ping_figures) {
+// DNS, ping and certificate checks show their key figures (from `extra`) after the time; other
+// plugins' extra is not looked into, and a malformed one is ignored.
+TEST_F(stdout_sink_test, text_lines_show_dns_ping_and_certificate_figures) {
   sink_under_test sink(host_, isitup_plugin_entry(),
                        {{"format", "text"}, {"output", file_.path()}});
   ASSERT_TRUE(sink.ok()) << sink.error();
@@ -207,9 +207,20 @@ TEST_F(stdout_sink_test, text_lines_show_dns_and_ping_figures) {
   other.extra_json = R"({"rcode":"NOERROR"})";
   record broken = dns;
   broken.extra_json = "{\"rcode\":";
+  record cert = up_record();
+  cert.check = "shop-cert";
+  cert.plugin = "tls_check";
+  cert.http_code = ISITUP_ABSENT_INT;
+  cert.total_ms = 7.5;
+  cert.tls_days_left = 89;
+  cert.extra_json = R"({"verified":true,"chain_days_left":11})";
+  record leaf_first = cert;
+  leaf_first.tls_days_left = 5;
+  leaf_first.extra_json = R"({"chain_days_left":5})";
   const isitup_record_v1 a = dns.view(), b = nx.view(), c = ping.view(), d = lost.view(),
-                         e = other.view(), f = broken.view();
-  ASSERT_EQ(sink.write({&a, &b, &c, &d, &e, &f}).status, ISITUP_OK);
+                         e = other.view(), f = broken.view(), g = cert.view(),
+                         h = leaf_first.view();
+  ASSERT_EQ(sink.write({&a, &b, &c, &d, &e, &f, &g, &h}).status, ISITUP_OK);
   EXPECT_EQ(file_.contents(),
             "2026-11-27T18:00:00Z www-a                    UP     -     0.4ms  NOERROR, 1 answer\n"
             "2026-11-27T18:00:05Z api.example.com          DOWN   -     0.5ms  NXDOMAIN, 0 answers"
@@ -219,7 +230,10 @@ TEST_F(stdout_sink_test, text_lines_show_dns_and_ping_figures) {
             "2026-11-27T18:00:00Z gateway                  DOWN   -         -  loss 100%  "
             "packet_loss: 3 of 3 lost\n"
             "2026-11-27T18:00:00Z shop                     UP   200    41.0ms\n"
-            "2026-11-27T18:00:00Z www-a                    UP     -     0.4ms\n");
+            "2026-11-27T18:00:00Z www-a                    UP     -     0.4ms\n"
+            "2026-11-27T18:00:00Z shop-cert                UP     -     7.5ms  cert 89 days, "
+            "chain 11 days\n"
+            "2026-11-27T18:00:00Z shop-cert                UP     -     7.5ms  cert 5 days\n");
 }
 
 isitup_event_v1 opened_event() {
