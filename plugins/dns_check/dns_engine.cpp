@@ -155,14 +155,22 @@ void engine::submit(std::shared_ptr<const dns_query> query, std::chrono::millise
     std::lock_guard lock(incoming_mu_);
     incoming_.push_back(j);
   }
-  const uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof one);
+  // Only a loop blocked in epoll_wait needs the eventfd (a write, an epoll return and a read);
+  // a loop that is awake takes the run before it next sleeps.
+  if (sleeping_.exchange(false)) {
+    const uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
 }
 
 void engine::loop() {
   epoll_event events[64];
   while (!stopping_) {
+    // Announce the sleep before looking for incoming runs (next_timeout_ms): a run submitted
+    // after that look sees the flag and wakes the loop.
+    sleeping_.store(true);
     const int n = epoll_wait(epoll_fd_, events, 64, next_timeout_ms());
+    sleeping_.store(false);
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
       if (fd == wake_fd_) {
@@ -188,6 +196,10 @@ void engine::loop() {
 }
 
 int engine::next_timeout_ms() {
+  {
+    std::lock_guard lock(incoming_mu_);
+    if (!incoming_.empty()) return 0;
+  }
   auto wait = std::chrono::milliseconds(1000);
   if (!deadlines_.empty()) {
     const auto until =

@@ -64,6 +64,7 @@ class engine {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> sleeping_{false};  // the loop is (about to be) blocked in epoll_wait
 
   std::mutex incoming_mu_;
   std::vector<job*> incoming_;

@@ -171,8 +171,11 @@ void engine::submit(std::shared_ptr<const ping_config> config, std::chrono::mill
     std::lock_guard lock(incoming_mu_);
     incoming_.push_back(r);
   }
-  const uint64_t one = 1;
-  (void)!write(wake_fd_, &one, sizeof one);
+  // Only a loop blocked in epoll_wait needs the eventfd; an awake one takes the run itself.
+  if (sleeping_.exchange(false)) {
+    const uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
 }
 
 void engine::loop() {
@@ -182,8 +185,16 @@ void engine::loop() {
     auto wake = now + std::chrono::seconds(1);
     if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first);
     wake = resolver_->next_wake(now, wake);
-    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+    auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+    // Announce the sleep before looking for incoming runs: a run submitted after the look
+    // sees the flag and wakes the loop.
+    sleeping_.store(true);
+    {
+      std::lock_guard lock(incoming_mu_);
+      if (!incoming_.empty()) wait = 0;
+    }
     const int n = epoll_wait(epoll_fd_, events, 64, static_cast<int>(std::max<int64_t>(0, wait)));
+    sleeping_.store(false);
     for (int i = 0; i < n; ++i) {
       const auto tag = static_cast<uint32_t>(events[i].data.u64 >> 32);
       const int fd = static_cast<int>(events[i].data.u64 & 0xffffffffu);

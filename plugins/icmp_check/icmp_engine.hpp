@@ -74,6 +74,7 @@ class engine {
   uint64_t token_ = 0;   // in every request's payload
   uint32_t serial_ = 0;  // the last probe's serial number
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> sleeping_{false};  // the loop is (about to be) blocked in epoll_wait
 
   std::mutex incoming_mu_;
   std::vector<run*> incoming_;
