@@ -11,6 +11,8 @@
 //   http_plugin_lean/curl   the plugin alone in this process, 200 checks restarted on completion
 //   http_plugin_slow        the same with 1000 checks whose answer takes 2 s
 //   http_agent_fast         the agent, 1000 URLs every 10 ms (demand above the ceiling), vs wrk
+//   http_agent_state        the fast case with check state tracking off and on (off,on,on,off)
+//   http_state_observe      the tracker alone in this process: CPU per result it is fed
 //   http_agent_slow         the agent, 1000 slow URLs always in flight plus 20 fast ones at 1 s
 //   http_memory_per_check   the agent's RSS with 100k configured checks against 1000
 //   https_agent_verify      the agent, 1000 https URLs every 10 ms with a 145-CA ca_file, vs wrk
@@ -26,6 +28,11 @@
 #include <string>
 #include <vector>
 
+#include <time.h>
+
+#include <chrono>
+
+#include "alert_tracker.hpp"
 #include "bench_reporter.hpp"
 #include "bench_support.hpp"
 #include "plugin_inproc.hpp"
@@ -44,6 +51,12 @@ std::vector<std::string> urls(size_t n, const char* path, bool tls = false) {
 std::string root(bool tls) {
   const std::string u = url(0, "/", tls);
   return u.substr(0, u.find('?'));
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 void report_cpu(benchmark::State& state, const char* prefix, double user_us, double sys_us) {
@@ -97,6 +110,69 @@ void http_agent_fast(benchmark::State& state) {
     state.counters["ratio"] = ceiling > 0 ? f.rate / ceiling : 0;
     report_cpu(state, "", f.cpu_us.user, f.cpu_us.sys);
     state.counters["rss_mib"] = f.rss_mib;
+  }
+}
+
+// The agent on the fast case's config with check state tracking off (alert: {enabled: false})
+// and on (the default), in the order off, on, on, off: checks/s and CPU per check of each (the
+// mean of its two runs), and on/off.
+void http_agent_state(benchmark::State& state) {
+  for (auto _ : state) {
+    std::string urls_yaml = "domains:\n";
+    for (size_t i = 0; i < 1000; ++i) urls_yaml += "  - " + url(i, "/") + "\n";
+    const std::string off_body =
+        "defaults: {interval: 10ms, timeout: 2s, alert: {enabled: false}}\n" + urls_yaml;
+    const std::string on_body = "defaults: {interval: 10ms, timeout: 2s}\n" + urls_yaml;
+    // off, on, on, off: a drift of the machine over the four runs weighs on both alike.
+    agent_figures off = run_agent(off_body, phase_seconds);
+    agent_figures on = run_agent(on_body, phase_seconds);
+    const agent_figures on2 = run_agent(on_body, phase_seconds);
+    const agent_figures off2 = run_agent(off_body, phase_seconds);
+    for (auto [a, b] : {std::pair{&off, &off2}, std::pair{&on, &on2}}) {
+      a->rate = (a->rate + b->rate) / 2;
+      a->cpu_us.user = (a->cpu_us.user + b->cpu_us.user) / 2;
+      a->cpu_us.sys = (a->cpu_us.sys + b->cpu_us.sys) / 2;
+    }
+    state.counters["off_checks_per_s"] = off.rate;
+    state.counters["on_checks_per_s"] = on.rate;
+    state.counters["rate_ratio"] = off.rate > 0 ? on.rate / off.rate : 0;
+    state.counters["off_cpu_us"] = off.cpu_us.total();
+    state.counters["on_cpu_us"] = on.cpu_us.total();
+    state.counters["cpu_ratio"] =
+        off.cpu_us.total() > 0 ? on.cpu_us.total() / off.cpu_us.total() : 0;
+  }
+}
+
+// What check state costs per result, alone: the agent's alert_tracker in this process fed the
+// up results of 1000 checks (the fast case's steady state: no transitions), one thread.
+void http_state_observe(benchmark::State& state) {
+  for (auto _ : state) {
+    isitup::alert_tracker tracker(isitup::config::agent{}, {}, {});
+    tracker.start();
+    std::vector<isitup::record> results(1000);
+    for (size_t i = 0; i < results.size(); ++i) {
+      isitup::record& r = results[i];
+      r.agent = "bench";
+      r.check = url(i, "/");
+      r.plugin = "http_check";
+      r.target = r.check;
+      r.up = true;
+    }
+    constexpr int rounds = 2000;
+    const auto start = std::chrono::steady_clock::now();
+    const double cpu_before = thread_cpu_seconds();
+    for (int n = 0; n < rounds; ++n)
+      for (isitup::record& r : results) {
+        r.scheduled_at_ms = 1'800'000'000'000 + int64_t{n} * 10;
+        tracker.observe(r);
+      }
+    const double cpu = thread_cpu_seconds() - cpu_before;
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    tracker.stop(std::chrono::milliseconds(0));
+    const double n = static_cast<double>(rounds) * static_cast<double>(results.size());
+    state.counters["cpu_ns_per_result"] = cpu * 1e9 / n;
+    state.counters["wall_ns_per_result"] = wall * 1e9 / n;
   }
 }
 
@@ -191,6 +267,12 @@ void print_table(const isitup::bench::recording_reporter& reporter) {
       {"checks_per_s", "up_per_s", "ratio", "ceiling_per_s"});
   row("http_agent_fast", "agent CPU per check (fast), user + sys", "%.1f us (%.1f + %.1f)",
       {"cpu_us", "user_us", "sys_us"});
+  row("http_agent_state", "agent, fast case, check state off / on (alert.enabled)",
+      "%.0f / %.0f checks/s = %.3fx; CPU per check %.1f / %.1f us = %.3fx",
+      {"off_checks_per_s", "on_checks_per_s", "rate_ratio", "off_cpu_us", "on_cpu_us",
+       "cpu_ratio"});
+  row("http_state_observe", "check state alone: alert_tracker::observe, 1000 checks, up",
+      "%.0f ns CPU per result (%.0f ns wall)", {"cpu_ns_per_result", "wall_ns_per_result"});
   row("http_agent_slow", "slow: 1000 URLs answering in 2 s, 20 fast alongside",
       "%.0f checks/s; fast: %.2f results/s per URL; %.1f us CPU per check",
       {"slow_checks_per_s", "fast_results_per_s_per_url", "cpu_us"});
@@ -230,6 +312,8 @@ void register_cases() {
       {"http_plugin_curl", http_plugin_curl},
       {"http_plugin_slow", http_plugin_slow},
       {"http_agent_fast", http_agent_fast},
+      {"http_agent_state", http_agent_state},
+      {"http_state_observe", http_state_observe},
       {"http_agent_slow", http_agent_slow},
       {"http_memory_per_check", http_memory_per_check},
       {"https_agent_verify", https_agent_verify},
