@@ -2,6 +2,11 @@
 // never answers, a port nobody listens on, banner/echo servers, TLS and STARTTLS (SMTP, IMAP,
 // POP3) servers with openssl-made certificates, and a UDP DNS responder. The plugin source is
 // compiled in and driven through the SDK's fake host; every run ends within timeout + 1 s.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <string>
 
 #include "http_check/testing/test_servers.hpp"
@@ -55,6 +60,48 @@ TEST_F(tcp_check, refused_port_is_down_with_kind_connect) {
   const observed r = check(local(test::unused_port()));
   expect_down(r, "connect");
   EXPECT_NE(r.message.find("refused"), std::string::npos) << r;
+}
+
+// A listener with a backlog of 0 that never accepts: once one connection fills the backlog,
+// the kernel drops further SYNs, so connecting hangs (no routable address is needed).
+TEST_F(tcp_check, connect_timeout_gives_up_connecting) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(listen(listener, 0), 0);
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(filler, reinterpret_cast<sockaddr*>(&a), len), 0);
+  const std::string target = local(ntohs(a.sin_port));
+  const observed r = check(target, {{"connect_timeout", std::string("300ms")}}, 3s);
+  expect_down(r, "timeout");
+  EXPECT_NE(r.message.find("connecting"), std::string::npos) << r;
+  EXPECT_GE(r.elapsed, 250ms) << r;
+  EXPECT_LT(r.elapsed, 1500ms) << r;                // the connect timeout, not the check's 3 s
+  const observed whole = check(target, {}, 800ms);  // else the check's own timeout
+  expect_down(whole, "timeout");
+  EXPECT_GE(whole.elapsed, 700ms) << whole;
+  close(filler);
+  close(listener);
+}
+
+TEST_F(tcp_check, ipv6_loopback_when_the_sandbox_has_it) {
+  if (!http::testing::ipv6_loopback_available()) GTEST_SKIP() << "no ::1 here";
+  const int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(listen(fd, 16), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const observed r = check("[::1]:" + std::to_string(ntohs(a.sin6_port)));
+  EXPECT_TRUE(r.up) << r;
+  EXPECT_EQ(r.ip, "::1");
+  close(fd);
 }
 
 TEST_F(tcp_check, host_name_is_resolved_by_the_shared_resolver) {

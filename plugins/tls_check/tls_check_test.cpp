@@ -3,7 +3,10 @@
 // intermediate that expires in 5 days, a good leaf under it, an expired leaf, a leaf for
 // another host, a self-signed one. The plugin source is compiled in and driven through the
 // SDK's fake host; every run ends within timeout + 1 s.
+#include <algorithm>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "listener.hpp"
 #include "process.hpp"
@@ -153,6 +156,34 @@ TEST_F(tls_check, not_a_tls_server_is_kind_tls_and_silence_is_a_timeout) {
   const observed t = check(local(silent.port()), {}, 1s);
   expect_down(t, "timeout");
   EXPECT_NE(t.message.find("TLS handshake"), std::string::npos) << t;
+}
+
+// The CA store is parsed once, when the check is prepared: a 145-certificate ca_file (the
+// system bundle plus the test root) costs a verify-on handshake no more than a one-certificate
+// file. Parsed per handshake it would add ~20 ms of CPU to every `tls` phase.
+TEST_F(tls_check, tls_phase_measures_the_handshake_not_store_loading) {
+  const std::string system_bundle = "/etc/ssl/certs/ca-certificates.crt";
+  ASSERT_TRUE(std::filesystem::exists(system_bundle)) << "ca-certificates is a dependency";
+  const std::string bundle = certs().dir.write(
+      "bundle.pem", test::read_file(system_bundle) + test::read_file(certs().root));
+  line_server s(serving(certs().good, certs().good_key));
+  auto median_tls = [&](const std::string& ca_file) {
+    std::string error;
+    void* c = prepare("localhost:" + std::to_string(s.port()), {{"ca_file", ca_file}}, error);
+    EXPECT_NE(c, nullptr) << error;
+    std::vector<double> tls;
+    for (int i = 0; c && i < 15; ++i) {
+      const observed r = run(c);
+      EXPECT_TRUE(r.up) << r;
+      tls.push_back(r.tls);
+    }
+    std::sort(tls.begin(), tls.end());
+    return tls.empty() ? 1e9 : tls[tls.size() / 2];
+  };
+  const double small = median_tls(certs().root);
+  const double big = median_tls(bundle);
+  EXPECT_LT(big, small + 10.0) << "median tls " << big << " ms with 145 CAs, " << small
+                               << " ms with one";
 }
 
 TEST_F(tls_check, targets_default_to_port_443_and_bad_options_are_refused) {

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <stdexcept>
 
@@ -12,6 +13,106 @@
 namespace isitup::net {
 
 using std::invalid_argument;
+
+starttls_kind parse_starttls(const std::string& text) {
+  if (text.empty()) return starttls_kind::none;
+  if (text == "smtp") return starttls_kind::smtp;
+  if (text == "imap") return starttls_kind::imap;
+  if (text == "pop3") return starttls_kind::pop3;
+  throw std::invalid_argument("starttls: '" + sdk::shown_value(text) +
+                              "' is not one of smtp, imap, pop3");
+}
+
+host_port parse_host_port(const std::string& target, uint16_t default_port) {
+  host_port out;
+  std::string port;
+  if (!target.empty() && target.front() == '[') {
+    const auto close = target.find(']');
+    if (close == std::string::npos) throw std::invalid_argument("target: missing ']'");
+    out.host = target.substr(1, close - 1);
+    if (close + 1 < target.size()) {
+      if (target[close + 1] != ':') throw std::invalid_argument("target: expected ':' after ']'");
+      port = target.substr(close + 2);
+    }
+  } else {
+    const auto colon = target.rfind(':');
+    if (colon != std::string::npos && target.find(':') != colon)
+      throw std::invalid_argument("target: an IPv6 address goes in brackets: [" + target + "]");
+    out.host = target.substr(0, colon);
+    if (colon != std::string::npos) port = target.substr(colon + 1);
+  }
+  const std::string wanted = default_port ? "host[:port]" : "host:port";
+  if (out.host.empty() || out.host.size() > 253)
+    throw std::invalid_argument("target must be " + wanted + ", got '" + sdk::shown_value(target) +
+                                "'");
+  for (char c : out.host)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+          c == '_'))
+      throw std::invalid_argument("target: '" + sdk::shown_value(out.host) +
+                                  "' is not a host name or address");
+  if (port.empty() && !default_port)
+    throw std::invalid_argument("target must be host:port, got '" + sdk::shown_value(target) + "'");
+  if (port.empty()) {
+    out.port = default_port;
+  } else {
+    int value = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9' || (value = value * 10 + (c - '0')) > 65535) value = -1;
+      if (value < 0) break;
+    }
+    if (value <= 0)
+      throw std::invalid_argument("target: port '" + sdk::shown_value(port) +
+                                  "' is not a number from 1 to 65535");
+    out.port = static_cast<uint16_t>(value);
+  }
+  unsigned char buf[sizeof(in6_addr)];
+  out.host_is_ip = inet_pton(AF_INET, out.host.c_str(), buf) == 1 ||
+                   inet_pton(AF_INET6, out.host.c_str(), buf) == 1;
+  if (!out.host_is_ip && out.host.find(':') != std::string::npos)
+    throw std::invalid_argument("target: '" + sdk::shown_value(out.host) +
+                                "' is not an IPv6 address");
+  return out;
+}
+
+std::string unescape(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out += text[i];
+      continue;
+    }
+    if (++i == text.size()) throw std::invalid_argument("send: a lone '\\' at the end");
+    switch (text[i]) {
+      case 'r':
+        out += '\r';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case '0':
+        out += '\0';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case 'x': {
+        if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+            !std::isxdigit(static_cast<unsigned char>(text[i + 2])))
+          throw std::invalid_argument("send: \\x needs two hex digits");
+        out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+        break;
+      }
+      default:
+        throw std::invalid_argument(std::string("send: unknown escape '\\") + text[i] +
+                                    "' (\\r \\n \\t \\0 \\\\ \\xHH)");
+    }
+  }
+  return out;
+}
 
 std::vector<sdk::option> connection_options(const char* tls_default) {
   std::vector<sdk::option> out = {

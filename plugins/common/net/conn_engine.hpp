@@ -34,8 +34,6 @@
 namespace isitup::net {
 
 enum class starttls_kind { none, smtp, imap, pop3 };
-// "smtp", "imap", "pop3" or "" (none); throws std::invalid_argument otherwise.
-starttls_kind parse_starttls(const std::string& text);
 
 // host:port of a check's target. IPv6 literals in brackets ("[::1]:443").
 struct host_port {
@@ -43,13 +41,6 @@ struct host_port {
   uint16_t port = 0;
   bool host_is_ip = false;
 };
-// Parses "host:port" (or "host" when `default_port` is not 0); throws std::invalid_argument
-// with a message for the user.
-host_port parse_host_port(const std::string& target, uint16_t default_port);
-
-// "\r\n" escapes of a `send` option: \r \n \t \\ \0 and \xHH; throws std::invalid_argument.
-std::string unescape(const std::string& text);
-
 // How a run behaves. Made at prepare time, immutable and shared by the runs afterwards.
 struct conn_options {
   resolver::family family = resolver::family::v4;  // the family tried first
