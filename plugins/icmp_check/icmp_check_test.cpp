@@ -177,6 +177,17 @@ TEST_F(icmp_check_test, looks_host_names_up_with_the_shared_resolver) {
   EXPECT_NE(r.message.find("nope.test"), std::string::npos) << r;
 }
 
+// The kernel refuses to send to a broadcast address (no SO_BROADCAST): every request fails
+// to go out, and the run ends at once with kind connect and the reason.
+TEST_F(icmp_check_test, requests_the_kernel_refuses_to_send_are_a_connect_error) {
+  const observed r = check("127.255.255.255", {{"count", "3"}});
+  EXPECT_FALSE(r.up) << r;
+  EXPECT_EQ(r.kind, "connect") << r;
+  EXPECT_NE(r.message.find("cannot send to 127.255.255.255"), std::string::npos) << r;
+  EXPECT_NE(r.extra.find("\"packets_received\":0"), std::string::npos) << r;
+  EXPECT_EQ(field(r.extra, "loss_percent"), 100) << r;
+}
+
 TEST_F(icmp_check_test, many_concurrent_runs_complete_once_each) {
   std::string error;
   std::vector<void*> checks;
