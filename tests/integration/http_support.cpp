@@ -27,7 +27,8 @@ http_agent::http_agent(const std::string& config) {
   const std::string path = dir_.write("agent.yml", config);
   process_ = std::make_unique<child_process>(
       std::vector<std::string>{agent_bin, "-c", path, "-p", plugin_dir});
-  const std::regex where("http: listening on [^ ]*:([0-9]+)");
+  // Within the line: the next one starts with a time full of colons.
+  const std::regex where("http: listening on [^ \\n]*:([0-9]+)");
   std::smatch m;
   const bool up = eventually([&] {
     const std::string err = process_->err();
