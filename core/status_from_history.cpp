@@ -63,7 +63,7 @@ check_view view_of(const check_snapshot& s, int64_t now_ms) {
   c.target = s.info.target;
   c.group = s.info.group;
   c.interval_ms = s.info.interval_ms;
-  c.state = !s.up ? check_state::unknown : *s.up ? check_state::up : check_state::down;
+  c.state = !s.up ? status_state::unknown : *s.up ? status_state::up : status_state::down;
   c.state_since_ms = s.up ? s.state_since_ms : 0;
   if (!s.results.empty()) {
     const history_result& r = s.results.back();

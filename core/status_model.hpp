@@ -11,7 +11,7 @@
 
 namespace isitup {
 
-enum class check_state { unknown, up, down };
+enum class status_state { unknown, up, down };
 
 // One segment of the uptime bar: the results whose scheduled time is in [start_ms, end_ms).
 // total == 0 means no data (drawn grey).
@@ -53,7 +53,7 @@ struct check_view {
   std::string name, plugin, target;  // target with any userinfo already redacted
   std::string group;                 // empty = no group
   int64_t interval_ms = 0;
-  check_state state = check_state::unknown;
+  status_state state = status_state::unknown;
   int64_t state_since_ms = 0;  // 0 = unknown
   std::optional<last_result_view> last;
   uptime_windows uptime;

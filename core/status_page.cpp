@@ -62,11 +62,11 @@ constexpr std::string_view css =
     "ul.i{padding-left:18px;margin:0}li{margin:4px 0}"
     "footer{margin:24px 0 8px}";
 
-const char* state_word(check_state s) {
+const char* state_word(status_state s) {
   switch (s) {
-    case check_state::up:
+    case status_state::up:
       return "up";
-    case check_state::down:
+    case status_state::down:
       return "down";
     default:
       return "unknown";
@@ -125,8 +125,8 @@ class page_writer {
   void overall() {
     std::size_t up = 0, down = 0;
     for (const check_view& c : v_.checks) {
-      up += c.state == check_state::up;
-      down += c.state == check_state::down;
+      up += c.state == status_state::up;
+      down += c.state == status_state::down;
     }
     const std::size_t n = v_.checks.size();
     const std::string count = with_thousands(n);
@@ -223,7 +223,7 @@ class page_writer {
 
   void group(std::string_view heading, const std::vector<const check_view*>& members) {
     std::size_t up = 0;
-    for (const check_view* c : members) up += c->state == check_state::up;
+    for (const check_view* c : members) up += c->state == status_state::up;
     out_ += "<section class=grp><h2>";
     text(heading, max_group);
     out_ += " <span class=m>" + with_thousands(up) + " of " + with_thousands(members.size()) +
@@ -255,7 +255,7 @@ class page_writer {
       text(c.target, max_target);
     }
     if (c.interval_ms > 0) out_ += " \xc2\xb7 every " + st::interval(c.interval_ms);
-    if (c.state != check_state::unknown && c.state_since_ms > 0)
+    if (c.state != status_state::unknown && c.state_since_ms > 0)
       out_ += std::string(" \xc2\xb7 ") + state + " for " +
               st::duration(v_.generated_at_ms - c.state_since_ms);
     out_ += "</div>";
@@ -301,7 +301,7 @@ class page_writer {
 
   // Why a check is down: its open incident, else its last result's error.
   void problem(const check_view& c) {
-    if (c.state != check_state::down) return;
+    if (c.state != status_state::down) return;
     const auto it = open_by_check_.find(c.name);
     out_ += "<div class=e>";
     if (it != open_by_check_.end()) {

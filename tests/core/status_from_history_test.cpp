@@ -33,7 +33,7 @@ TEST(StatusFromHistory, ABrandNewCheckIsUnknownWithEmptyBars) {
   const status_view v = status_from_history({ring.snapshot()}, {}, now_ms, "a1", "eu");
   ASSERT_EQ(v.checks.size(), 1u);
   const check_view& c = v.checks[0];
-  EXPECT_EQ(c.state, check_state::unknown);
+  EXPECT_EQ(c.state, status_state::unknown);
   EXPECT_FALSE(c.last);
   EXPECT_FALSE(c.uptime.h24);
   ASSERT_EQ(c.segments.size(), 90u);
@@ -60,7 +60,7 @@ TEST(StatusFromHistory, StateUptimeSegmentsAndLatencyFromTheRing) {
   ring.add(result(today + 9 * 3'600'000 + half, false, -1, "http_status", "HTTP 503"));
   const status_view v = status_from_history({ring.snapshot()}, {}, now_ms, "", "");
   const check_view& c = v.checks[0];
-  EXPECT_EQ(c.state, check_state::down);
+  EXPECT_EQ(c.state, status_state::down);
   EXPECT_EQ(c.state_since_ms, today + 9 * 3'600'000 + half);
   ASSERT_TRUE(c.last);
   EXPECT_FALSE(c.last->up);

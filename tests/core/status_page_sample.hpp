@@ -31,7 +31,7 @@ inline status_view sample_status_view(int checks, int64_t now_ms = 1'796'200'000
     c.group = "team-" + std::to_string(i / 50);
     c.interval_ms = 30'000;
     const bool down = i % 97 == 3;
-    c.state = down ? check_state::down : check_state::up;
+    c.state = down ? status_state::down : status_state::up;
     c.state_since_ms = now_ms - static_cast<int64_t>(next(30 * 86'400)) * 1000;
     const int64_t first_day = (now_ms / day - 89) * day;
     uint64_t up = 0, total = 0;

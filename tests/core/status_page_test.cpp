@@ -41,7 +41,7 @@ std::vector<std::string> tags(const std::string& html) {
   return out;
 }
 
-check_view plain_check(std::string name, check_state state, std::string group = "") {
+check_view plain_check(std::string name, status_state state, std::string group = "") {
   check_view c;
   c.name = std::move(name);
   c.plugin = "http_check";
@@ -102,14 +102,14 @@ TEST(StatusText, DurationsAndTimes) {
 TEST(StatusPage, OverallStateCountsDownChecks) {
   status_view v;
   v.generated_at_ms = now_ms;
-  v.checks = {plain_check("a", check_state::up), plain_check("b", check_state::down),
-              plain_check("c", check_state::up)};
+  v.checks = {plain_check("a", status_state::up), plain_check("b", status_state::down),
+              plain_check("c", status_state::up)};
   EXPECT_NE(render_status_page(v).find("<div class=\"ov down\" id=overall>1 of 3 checks down"),
             std::string::npos);
-  v.checks[1].state = check_state::up;
+  v.checks[1].state = status_state::up;
   EXPECT_NE(render_status_page(v).find("<div class=\"ov up\" id=overall>All 3 checks up"),
             std::string::npos);
-  v.checks[1].state = check_state::unknown;
+  v.checks[1].state = status_state::unknown;
   EXPECT_NE(render_status_page(v).find("2 of 3 checks up, the others have no result yet"),
             std::string::npos);
 }
@@ -130,7 +130,7 @@ TEST(StatusPage, IsOneSelfContainedDocumentWithoutScript) {
 TEST(StatusPage, ShowsStateUptimeBarAndPlotPerCheck) {
   status_view v;
   v.generated_at_ms = now_ms;
-  check_view c = plain_check("api", check_state::up);
+  check_view c = plain_check("api", status_state::up);
   c.uptime.h24 = 0.99999;
   c.uptime.d7 = 0.5;
   const int64_t first = (now_ms / day - 2) * day;
@@ -159,7 +159,7 @@ TEST(StatusPage, ShowsStateUptimeBarAndPlotPerCheck) {
 TEST(StatusPage, MergesFullyUpDaysIntoOneSegment) {
   status_view v;
   v.generated_at_ms = now_ms;
-  check_view c = plain_check("api", check_state::up);
+  check_view c = plain_check("api", status_state::up);
   const int64_t first = (now_ms / day - 89) * day;
   for (int d = 0; d < 90; ++d)
     c.segments.push_back({first + d * day, first + (d + 1) * day, 10, 10});
@@ -174,7 +174,7 @@ TEST(StatusPage, MergesFullyUpDaysIntoOneSegment) {
 TEST(StatusPage, NoLatencyDataSaysSoInsteadOfAPlot) {
   status_view v;
   v.generated_at_ms = now_ms;
-  check_view c = plain_check("api", check_state::up);
+  check_view c = plain_check("api", status_state::up);
   c.latency = {{now_ms - 2 * day, 1, 2}};  // older than 24 h
   v.checks.push_back(c);
   const std::string page = render_status_page(v);
@@ -185,9 +185,9 @@ TEST(StatusPage, NoLatencyDataSaysSoInsteadOfAPlot) {
 TEST(StatusPage, GroupsInOrderOfFirstAppearanceUngroupedLast) {
   status_view v;
   v.generated_at_ms = now_ms;
-  v.checks = {plain_check("x", check_state::up), plain_check("b1", check_state::up, "beta"),
-              plain_check("a1", check_state::down, "alpha"),
-              plain_check("b2", check_state::up, "beta")};
+  v.checks = {plain_check("x", status_state::up), plain_check("b1", status_state::up, "beta"),
+              plain_check("a1", status_state::down, "alpha"),
+              plain_check("b2", status_state::up, "beta")};
   const std::string page = render_status_page(v);
   const std::size_t beta = page.find("<h2>beta <span class=m>2 of 2 up</span>");
   const std::size_t alpha = page.find("<h2>alpha <span class=m>0 of 1 up</span>");
@@ -203,7 +203,7 @@ TEST(StatusPage, GroupsInOrderOfFirstAppearanceUngroupedLast) {
 TEST(StatusPage, HalfHourlySegmentsSayTheirTime) {
   status_view v;
   v.generated_at_ms = now_ms;
-  check_view c = plain_check("api", check_state::up);
+  check_view c = plain_check("api", status_state::up);
   const int64_t half = 1'800'000, first = (now_ms / half - 47) * half;
   for (int k = 0; k < 48; ++k)
     c.segments.push_back({first + k * half, first + (k + 1) * half, 60, k == 47 ? 59u : 60u});
@@ -223,7 +223,7 @@ TEST(StatusPage, ManyGroupsStayInOrder) {
   v.generated_at_ms = now_ms;
   for (int i = 0; i < 2000; ++i)
     v.checks.push_back(
-        plain_check("c" + std::to_string(i), check_state::up, "g" + std::to_string(i % 1000)));
+        plain_check("c" + std::to_string(i), status_state::up, "g" + std::to_string(i % 1000)));
   const std::string page = render_status_page(v);
   EXPECT_LT(page.find("<h2>g0 <span class=m>2 of 2 up"), page.find("<h2>g1 <span class=m>"));
   EXPECT_LT(page.find(">c1000<"), page.find("<h2>g1 <span class=m>"));
@@ -233,7 +233,7 @@ TEST(StatusPage, ManyGroupsStayInOrder) {
 TEST(StatusPage, IncidentsOpenFirstWithDurationAndCause) {
   status_view v;
   v.generated_at_ms = now_ms;
-  v.checks = {plain_check("web", check_state::down), plain_check("db", check_state::up)};
+  v.checks = {plain_check("web", status_state::down), plain_check("db", status_state::up)};
   v.incidents = {
       {"1", "db", "timeout", "no answer", now_ms - day, now_ms - day + 15 * 60'000, {}},
       {"2", "web", "http_status", "503", now_ms - 2 * 3'600'000 - 5 * 60'000, 0, {"eu", "us"}}};
@@ -256,12 +256,12 @@ TEST(StatusPage, HostileValuesCannotChangeTheMarkup) {
     v.title = evil;
     v.agent = evil;
     v.location = evil;
-    check_view c = plain_check(evil, check_state::down, evil);
+    check_view c = plain_check(evil, status_state::down, evil);
     c.plugin = evil;
     c.target = evil;
     c.last = last_result_view{now_ms, false, evil, evil, std::nullopt, std::nullopt};
     c.latency = {{now_ms - 1000, 1, 2}};
-    v.checks = {c, plain_check("ok", check_state::up, evil)};
+    v.checks = {c, plain_check("ok", status_state::up, evil)};
     v.incidents = {{evil, evil, evil, evil, now_ms - 1000, 0, {evil}},
                    {evil, evil, evil, evil, now_ms - 9000, now_ms - 5000, {evil, evil}}};
     return v;
@@ -282,7 +282,7 @@ TEST(StatusPage, HostileValuesCannotChangeTheMarkup) {
 TEST(StatusPage, LongHostileValuesAreCut) {
   status_view v;
   v.generated_at_ms = now_ms;
-  check_view c = plain_check(std::string(100'000, 'n'), check_state::down);
+  check_view c = plain_check(std::string(100'000, 'n'), status_state::down);
   c.last = last_result_view{now_ms,       false,       "kind", std::string(1'000'000, 'm'),
                             std::nullopt, std::nullopt};
   v.checks.push_back(c);

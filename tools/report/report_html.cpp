@@ -121,10 +121,10 @@ status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
     cv.name = text(row[0]);
     cv.plugin = text(row[1]);
     cv.target = config::redact_userinfo(text(row[2]));
-    cv.state = text(row[3]) == "up" ? check_state::up : check_state::down;
+    cv.state = text(row[3]) == "up" ? status_state::up : status_state::down;
     last_result_view last;
     last.at_ms = row[4].as<int64_t>();
-    last.up = cv.state == check_state::up;
+    last.up = cv.state == status_state::up;
     last.error_kind = text(row[5]);
     last.error_message = text(row[6]);
     if (!row[7].is_null()) last.total_ms = row[7].as<double>();
