@@ -53,7 +53,12 @@ incident open_incident(const check_state& st, std::string_view check, int64_t at
   inc.opened_at_ms = first->down_since_ms;
   inc.error_kind = first->down_error_kind;
   inc.error_message = first->down_error_message;
-  inc.id = stable_id({"incident", check, std::to_string(inc.opened_at_ms)});
+  // The known locations are part of the id: a probe's incident for its own location and a
+  // writer's over several locations can share check and opened_at, but are not one event.
+  std::string known;
+  for (const auto& [name, l] : st.locations)
+    known.append(std::to_string(name.size())).append(":").append(name);
+  inc.id = stable_id({"incident", check, std::to_string(inc.opened_at_ms), known});
   inc.last_notified_ms = at_ms;
   add_down_locations(st, inc);
   return inc;

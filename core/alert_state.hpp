@@ -53,7 +53,7 @@ struct location_state {
 };
 
 struct incident {
-  std::string id;  // 32 hex digits, derived from the check and opened_at
+  std::string id;  // 32 hex digits, derived from the check, opened_at and the known locations
   int64_t opened_at_ms = 0;
   std::string error_kind, error_message;  // of the result that opened_at points to
   std::vector<std::string> locations;     // every location seen down during it, sorted

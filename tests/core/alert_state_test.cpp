@@ -401,5 +401,24 @@ TEST(alert_state, forget_silent_locations_drops_only_those_older_than_the_ttl) {
   EXPECT_EQ(st.locations.size(), 2u);
 }
 
+TEST(alert_state, a_probe_and_a_writer_over_more_locations_open_different_incidents) {
+  // The probe in eu sees only eu; the writer sees eu, us and ap at quorum 1: eu's same results
+  // open an incident at the same opened_at on both, which must not share ids (a receiver
+  // deduplicating on event_id would drop one of two different events).
+  feeder probe, writer;
+  for (const char* w : {"ap", "us"}) writer.feed("UUUU", w);
+  const auto p = probe.feed("UDDD", "eu");
+  const auto w = writer.feed("UDDD", "eu");
+  ASSERT_EQ(p.size(), 1u);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(p[0].inc.opened_at_ms, w[0].inc.opened_at_ms);
+  EXPECT_NE(p[0].inc.id, w[0].inc.id);
+  EXPECT_NE(p[0].event_id, w[0].event_id);
+  // Two writers fed the same results agree.
+  feeder other;
+  for (const char* l : {"ap", "us"}) other.feed("UUUU", l);
+  EXPECT_EQ(other.feed("UDDD", "eu")[0].event_id, w[0].event_id);
+}
+
 }  // namespace
 }  // namespace isitup::alert

@@ -233,6 +233,11 @@ TEST_F(quorum_over_kafka, one_location_down_opens_nothing_two_open_one_incident_
     if (!ids.insert(d["event_id"].GetString()).second) continue;  // a duplicate: same id
     types_by_location[d["locations"][0].GetString()].push_back(d["type"].GetString());
   }
+  // The writer's quorum incident opened at eu's first down result, as eu's own did: still
+  // different events, so different ids (a receiver deduplicates on them).
+  for (const event& e : evs) {
+    EXPECT_FALSE(ids.count(e.event_id)) << e.type << " of the writer has a probe's event id";
+  }
   const std::vector<std::string> open_resolve = {"incident_opened", "incident_resolved"};
   EXPECT_EQ(types_by_location, (std::map<std::string, std::vector<std::string>>{
                                    {"eu", open_resolve}, {"us", open_resolve}}));
