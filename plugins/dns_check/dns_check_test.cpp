@@ -37,7 +37,7 @@ using testing::dns_responder;
 // SOA of zone.test as raw records (--dns-rr), since its authoritative mode refuses the rest.
 test::dnsmasq& server() {
   static test::dnsmasq d(
-      {"--host-record=host.test,127.0.0.8,::8",
+      {"--host-record=host.test,127.0.0.8,::8", "--host-record=xn--bcher-kva.test,127.0.0.10",
        // NS ns1.zone.test; SOA ns1.zone.test hostmaster.zone.test 1 3600 600 86400 60
        "--dns-rr=zone.test,2,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00",
        "--dns-rr=zone.test,6,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00:0a:68:6f:73:74:6d:61:73:"
@@ -133,6 +133,16 @@ TEST_F(dns_check_test, asks_for_each_record_type) {
   expect_up_with(check("127.0.0.8", {{"type", "PTR"}}),
                  R"({"type":"PTR","ttl":60,"data":"host.test"})");
   expect_up_with(check("8.0.0.127.in-addr.arpa", {{"type", "PTR"}}), R"("data":"host.test")");
+}
+
+// A name in Unicode is asked for as its A-label.
+TEST_F(dns_check_test, asks_for_an_internationalized_name_as_its_a_label) {
+  const observed r = check(
+      "b\xC3\xBC"
+      "cher.test");
+  expect_up_with(r, R"("data":"127.0.0.10")");
+  EXPECT_NE(prepare_error("a\xC3\xA9\xE2\x80\x8D.test", {}).find("internationalized"),
+            std::string::npos);
 }
 
 TEST_F(dns_check_test, a_cname_chain_counts_only_answers_of_the_asked_type) {

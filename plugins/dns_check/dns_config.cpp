@@ -3,6 +3,7 @@
 
 #include <ares.h>
 #include <arpa/inet.h>
+#include <idn2.h>
 
 #include <algorithm>
 #include <cctype>
@@ -46,6 +47,22 @@ std::string server_entry(const std::string& s) {
       std::stoi(port) < 1 || std::stoi(port) > 65535)
     bad("server: expected a port from 1 to 65535 in \"" + sdk::shown_value(s) + "\"");
   return v4 ? host + ":" + port : "[" + host + "]:" + port;
+}
+
+// A name with non-ASCII characters as its A-label form (IDNA2008 with TR46, as http_check):
+// "bücher.example" -> "xn--bcher-kva.example". ASCII names are returned as given.
+std::string to_a_label(const std::string& name) {
+  if (std::all_of(name.begin(), name.end(), [](char c) { return (c & 0x80) == 0; })) return name;
+  char* out = nullptr;
+  int rc = idn2_to_ascii_8z(name.c_str(), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  if (rc == IDN2_DISALLOWED)
+    rc = idn2_to_ascii_8z(name.c_str(), &out, IDN2_NFC_INPUT | IDN2_TRANSITIONAL);
+  if (rc != IDN2_OK)
+    bad("target: \"" + sdk::shown_value(name) +
+        "\" is not a valid internationalized domain name: " + idn2_strerror(rc));
+  std::string ascii(out);
+  idn2_free(out);
+  return ascii;
 }
 
 // A domain name in ASCII: labels of 1 to 63 letters, digits, '-', '_' or '*', 253 at most.
@@ -110,7 +127,7 @@ std::shared_ptr<const dns_query> make_query(const std::string& target,
   if (q->type == 0)
     bad("type: expected A, AAAA, CNAME, MX, TXT, NS, SOA, CAA, SRV or PTR, got \"" +
         sdk::shown_value(type) + "\"");
-  q->name = target;
+  q->name = to_a_label(target);
   if (q->type == 12)
     if (auto reverse = reverse_name(target)) q->name = *reverse;
   check_name(q->name);

@@ -88,22 +88,26 @@ bool read_all(int fd, unsigned char* p, size_t n) {
 }  // namespace
 
 dns_responder::dns_responder() {
-  udp_fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  tcp_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  const int one = 1;
-  setsockopt(tcp_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(udp_fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-      getsockname(udp_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
-      bind(tcp_fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(tcp_fd_, 64) != 0) {
-    close(udp_fd_);
-    close(tcp_fd_);
-    throw std::runtime_error("dns_responder: cannot bind UDP and TCP on one port");
+  // The kernel picks the UDP port; TCP may hold it already: then try another.
+  for (int attempt = 0; attempt < 20 && port_ == 0; ++attempt) {
+    udp_fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    tcp_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    const int one = 1;
+    setsockopt(tcp_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(udp_fd_, reinterpret_cast<sockaddr*>(&a), len) == 0 &&
+        getsockname(udp_fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0 &&
+        bind(tcp_fd_, reinterpret_cast<sockaddr*>(&a), len) == 0 && listen(tcp_fd_, 64) == 0) {
+      port_ = ntohs(a.sin_port);
+    } else {
+      close(udp_fd_);
+      close(tcp_fd_);
+    }
   }
-  port_ = ntohs(a.sin_port);
+  if (port_ == 0) throw std::runtime_error("dns_responder: cannot bind UDP and TCP on one port");
   thread_ = std::thread([this] { serve(); });
 }
 
