@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -292,6 +293,40 @@ TEST_F(dns_check_test, bad_options_are_refused_naming_the_option) {
   EXPECT_NE(prepare_error("a..test", {}).find("empty label"), std::string::npos);
   EXPECT_NE(prepare_error(std::string(64, 'a') + ".test", {}).find("63"), std::string::npos);
   EXPECT_EQ(prepare_error("host.test", {{"server", list_value{"[::1]:5353", "10.0.0.2"}}}), "");
+}
+
+// Destroying the plugin abandons its runs in flight without completing them, at once: a
+// query waiting on c-ares (over UDP and over TCP) and one waiting for a free slot.
+TEST_F(dns_check_test, destroy_abandons_runs_in_flight_without_completing_them) {
+  dns_responder responder;
+  const isitup_check_ops_v1* ops = isitup_plugin_entry()->check;
+  fake_host host;
+  void* instance = nullptr;
+  char err[256] = "";
+  ASSERT_EQ(ops->create(host.table(), host.ctx(), &instance, err, sizeof err), ISITUP_OK) << err;
+  std::vector<std::unique_ptr<sdk::testing::fake_options>> options;
+  std::vector<void*> checks;
+  for (const char* tcp : {"false", "true"}) {
+    options.push_back(std::make_unique<sdk::testing::fake_options>(
+        ops->options, ops->option_count,
+        option_map{{"server", list_value{responder.address()}}, {"tcp", tcp}}));
+    const isitup_check_spec_v1 spec{sizeof spec, tcp,   "silent.test",
+                                    60000,       30000, options.back()->raw()};
+    void* c = nullptr;
+    ASSERT_EQ(ops->prepare(instance, &spec, &c, err, sizeof err), ISITUP_OK) << err;
+    checks.push_back(c);
+  }
+  static std::atomic<int> completions{0};
+  completions = 0;
+  const auto count = [](void*, const isitup_record_v1*) { ++completions; };
+  const isitup_run_v1 run{sizeof run, 0, 30000};
+  for (void* c : checks) ops->start(instance, c, &run, count, nullptr);
+  std::this_thread::sleep_for(300ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (void* c : checks) ops->release(instance, c);
+  ops->destroy(instance);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_EQ(completions.load(), 0);
 }
 
 // example.yml is a config the agent loads, and its checks show every declared option.

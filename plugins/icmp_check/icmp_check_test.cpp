@@ -210,6 +210,48 @@ TEST_F(icmp_check_test, many_concurrent_runs_complete_once_each) {
   EXPECT_EQ(received.load(), 300);  // each reply matched to its own run, none twice
 }
 
+// Destroying the plugin abandons its runs in flight without completing them, at once: one
+// between two requests, one waiting for a DNS server that never answers.
+TEST_F(icmp_check_test, destroy_abandons_runs_in_flight_without_completing_them) {
+  const int quiet_dns = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // nobody reads it
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(quiet_dns, reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(getsockname(quiet_dns, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string quiet = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  const isitup_check_ops_v1* ops = isitup_plugin_entry()->check;
+  fake_host host;
+  void* instance = nullptr;
+  char err[512] = "";
+  ASSERT_EQ(ops->create(host.table(), host.ctx(), &instance, err, sizeof err), ISITUP_OK) << err;
+  std::vector<std::unique_ptr<sdk::testing::fake_options>> options;
+  std::vector<void*> checks;
+  for (const char* target : {"127.0.0.1", "nx.test"}) {
+    options.push_back(std::make_unique<sdk::testing::fake_options>(
+        ops->options, ops->option_count,
+        option_map{{"count", "5"}, {"dns_servers", list_value{quiet}}}));
+    const isitup_check_spec_v1 spec{sizeof spec, target, target,
+                                    60000,       30000,  options.back()->raw()};
+    void* c = nullptr;
+    ASSERT_EQ(ops->prepare(instance, &spec, &c, err, sizeof err), ISITUP_OK) << err;
+    checks.push_back(c);
+  }
+  static std::atomic<int> completions{0};
+  completions = 0;
+  const auto count = [](void*, const isitup_record_v1*) { ++completions; };
+  const isitup_run_v1 run{sizeof run, 0, 30000};
+  for (void* c : checks) ops->start(instance, c, &run, count, nullptr);
+  std::this_thread::sleep_for(300ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (void* c : checks) ops->release(instance, c);
+  ops->destroy(instance);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_EQ(completions.load(), 0);
+  close(quiet_dns);
+}
+
 TEST_F(icmp_check_test, bad_options_are_refused_naming_the_option) {
   EXPECT_NE(prepare_error("127.0.0.1", {{"count", "0"}}).find("count:"), std::string::npos);
   EXPECT_NE(prepare_error("127.0.0.1", {{"interval", "5ms"}}).find("interval:"), std::string::npos);
