@@ -101,14 +101,18 @@ class quorum_over_kafka : public ::testing::Test {
           return webhook_receiver::answer{200, {}};
         }) {}
 
-  void start_agents() {
+  // `location_ttl`: the writer's alert.location_ttl.
+  void start_agents(const std::string& location_ttl = "10m") {
     writer_out_ = (dir_ / "writer.jsonl").string();
     const std::string writer_cfg = dir_.write(
         "writer.yml",
         "agent: {id: writer-1}\n"
         "defaults:\n"
-        "  alert: {failure_threshold: 2, success_threshold: 2, quorum: 2, notify: [hook]}\n"
-        "sources:\n  - plugin: kafka_sink\n    options: {brokers: \"" +
+        "  alert: {failure_threshold: 2, success_threshold: 2, quorum: 2, notify: [hook],"
+        " location_ttl: " +
+            location_ttl +
+            "}\n"
+            "sources:\n  - plugin: kafka_sink\n    options: {brokers: \"" +
             broker_.bootstrap() + "\", topic: results, group: writers, batch_delay: 20ms," +
             " properties: " + fast_client +
             "}\n"
@@ -161,7 +165,8 @@ class quorum_over_kafka : public ::testing::Test {
   }
 
   void stop_all() {
-    for (auto& p : probes_) p->signal(SIGTERM);
+    for (auto& p : probes_)
+      if (p->running()) p->signal(SIGTERM);
     for (auto& p : probes_) EXPECT_EQ(p->wait(20s), 0) << p->err();
     writer_->signal(SIGTERM);
     EXPECT_EQ(writer_->wait(20s), 0) << writer_->err();
@@ -241,6 +246,33 @@ TEST_F(quorum_over_kafka, one_location_down_opens_nothing_two_open_one_incident_
   const std::vector<std::string> open_resolve = {"incident_opened", "incident_resolved"};
   EXPECT_EQ(types_by_location, (std::map<std::string, std::vector<std::string>>{
                                    {"eu", open_resolve}, {"us", open_resolve}}));
+}
+
+// alert.location_ttl through Kafka: eu and us down open the incident; the us probe stops (its
+// site still down); 2 s after us's last result the writer forgets us, and one location down is
+// below quorum 2: the incident resolves although eu is still down.
+TEST_F(quorum_over_kafka, a_location_that_stops_reporting_stops_counting_after_location_ttl) {
+  start_agents("2s");
+  for (const char* l : location_names) ASSERT_TRUE(writer_saw(l, true, 3, 0)) << logs();
+  down_[0] = down_[1] = true;
+  ASSERT_TRUE(eventually([&] { return !hook_.requests().empty(); }, 20s)) << logs();
+  probes_[1]->signal(SIGTERM);
+  ASSERT_EQ(probes_[1]->wait(20s), 0) << probes_[1]->err();
+  const auto stopped = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually([&] { return events_of(hook_).size() >= 2; }, 20s)) << logs();
+  // Not before the ttl ran out (us's last result came before the stop).
+  EXPECT_GE(std::chrono::steady_clock::now() - stopped, 1s);
+  // eu was still down when it resolved, and after.
+  const size_t mark = lines_in(writer_out());
+  ASSERT_TRUE(writer_saw("eu", false, 3, mark)) << logs();
+  stop_all();
+  const std::vector<event> evs = events_of(hook_);
+  ASSERT_EQ(evs.size(), 2u) << logs();
+  EXPECT_EQ(evs[0].type, "incident_opened");
+  EXPECT_EQ(evs[0].locations, (std::vector<std::string>{"eu", "us"}));
+  EXPECT_EQ(evs[1].type, "incident_resolved");
+  EXPECT_EQ(evs[1].incident_id, evs[0].incident_id);
+  EXPECT_EQ(evs[1].locations, (std::vector<std::string>{"eu", "us"}));  // who saw it down
 }
 
 }  // namespace
