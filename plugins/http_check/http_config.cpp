@@ -11,6 +11,8 @@
 #include <isitup/text.hpp>
 #include <stdexcept>
 
+#include "net/conn_config.hpp"
+
 namespace isitup::http {
 
 namespace {
@@ -76,34 +78,6 @@ std::unique_ptr<re2::RE2> compile_regex(const std::string& pattern, const char* 
 bool is_ip_literal(const std::string& host) {
   unsigned char buf[sizeof(in6_addr)];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
-// "ip" or "ip:port" or "[ip6]:port" -> canonical "ip:port" / "[ip6]:port".
-std::string parse_dns_server(const std::string& s) {
-  std::string host = s, port = "53";
-  if (!s.empty() && s.front() == '[') {
-    const auto close = s.find(']');
-    if (close == std::string::npos)
-      throw invalid_argument("dns_servers: bad address '" + shown(s) + "'");
-    host = s.substr(1, close - 1);
-    if (close + 1 < s.size()) {
-      if (s[close + 1] != ':')
-        throw invalid_argument("dns_servers: bad address '" + shown(s) + "'");
-      port = s.substr(close + 2);
-    }
-  } else if (std::count(s.begin(), s.end(), ':') == 1) {
-    host = s.substr(0, s.find(':'));
-    port = s.substr(s.find(':') + 1);
-  }
-  int p = 0;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-  if (ec != std::errc() || end != port.data() + port.size() || p < 1 || p > 65535)
-    throw invalid_argument("dns_servers: bad port in '" + shown(s) + "'");
-  unsigned char buf[sizeof(in6_addr)];
-  if (inet_pton(AF_INET, host.c_str(), buf) == 1) return host + ":" + port;
-  if (inet_pton(AF_INET6, host.c_str(), buf) == 1) return "[" + host + "]:" + port;
-  throw invalid_argument("dns_servers: '" + shown(s) +
-                         "' is not an IP address (with optional :port)");
 }
 
 bool is_ascii(const std::string& s) {
@@ -364,7 +338,7 @@ std::shared_ptr<check_config> make_config(const sdk::options_view& o) {
     throw invalid_argument("ip_protocol: '" + shown(family) + "' is not ip4 or ip6");
   c->ip_fallback = o.boolean("ip_fallback");
   for (const std::string& server : o.list("dns_servers")) {
-    c->dns_servers.push_back(parse_dns_server(server));
+    c->dns_servers.push_back(net::parse_dns_server(server));
     c->dns_key += (c->dns_key.empty() ? "" : ",") + c->dns_servers.back();
   }
   c->user_agent = o.string("user_agent");
