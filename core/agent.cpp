@@ -274,11 +274,18 @@ void agent::impl::start_services() {
     std::map<std::string, alert_settings> per_check;
     for (const auto& c : checks)
       if (c) per_check.emplace(c->cfg.name, c->cfg.alert);
-    alerts = std::make_unique<alert_tracker>(cfg, std::move(per_check), event_sinks);
+    alerts = std::make_unique<alert_tracker>(cfg, std::move(per_check), event_sinks, state_sink);
   } catch (const std::runtime_error& e) {
-    throw config::config_error(config::location{cfg.file, 0, 0},
-                               std::string("agent.state_dir: ") + e.what());
+    throw config::config_error(
+        config::location{cfg.file, 0, 0},
+        (state_sink ? "sink '" + state_sink->name + "': " : std::string("agent.state_dir: ")) +
+            e.what());
   }
+  if (state_sink)
+    pipe->set_state_binding(state_binding{
+        state_sink_index, [a = alerts.get()](const std::vector<record>& records) {
+          return a->make_batch_state(records);
+        }});
   alerts->start();
   pipe->start();
   char err[1024];

@@ -105,6 +105,10 @@ struct agent::impl {
   std::unique_ptr<pipeline> pipe;
   // Sinks that take events (set_up_sinks), and the tracker that feeds them (start_services).
   std::vector<event_sink> event_sinks;
+  // The sink that keeps alert state with its rows (ISITUP_SINK_ALERT_STATE), if any, and its
+  // index among the pipeline's sinks.
+  std::optional<event_sink> state_sink;
+  std::size_t state_sink_index = 0;
   std::unique_ptr<alert_tracker> alerts;
   std::unique_ptr<scheduler> sched;
   std::unique_ptr<worker_pool> pool;

@@ -167,8 +167,15 @@ void agent::impl::set_up_sinks() {
                                          &inst->instance, err, sizeof err) != ISITUP_OK)
       throw config::config_error(sec.where, "sink '" + sec.plugin + "': " + err);
     // A notifier gets events only, never results.
-    if (!inst->plugin->is_notifier())
+    if (!inst->plugin->is_notifier()) {
+      // The first sink keeping alert state keeps it; any further one gets plain writes.
+      if (inst->plugin->keeps_alert_state() && !state_sink) {
+        state_sink = event_sink{sec.name, inst->plugin->sink_ops(), inst->instance,
+                                inst->ctx.get(), false};
+        state_sink_index = bindings.size();
+      }
       bindings.push_back(sink_binding{inst->plugin->sink_ops(), inst->instance, inst->ctx.get()});
+    }
     if (inst->plugin->takes_events())
       event_sinks.push_back(event_sink{sec.name, inst->plugin->sink_ops(), inst->instance,
                                        inst->ctx.get(), inst->plugin->is_notifier()});

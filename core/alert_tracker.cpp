@@ -9,8 +9,10 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 
 #include "alert_journal.hpp"
+#include "alert_persist.hpp"
 #include "alert_state.hpp"
 #include "codec.hpp"
 #include "completion_tickets.hpp"
@@ -39,6 +41,10 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
   struct check_entry {
     alert::check_state state;
     const alert_settings* settings = nullptr;
+    // With a state sink: `version` grows with every result taken, `persisted` is the highest
+    // the sink committed, `unpersisted` the events it has not committed yet (decision order).
+    int64_t version = 0, persisted = 0;
+    std::vector<std::shared_ptr<alert::persisted_event>> unpersisted;
   };
   struct sink_queue {
     event_sink sink;
@@ -63,6 +69,7 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
   std::map<std::string, check_entry, std::less<>> checks;
   std::vector<sink_queue> sinks;
   std::unique_ptr<alert::journal> journal;
+  std::optional<event_sink> state_sink;
   bool stopping = false;
   bool said_untracked = false;
   std::thread thread;
@@ -133,6 +140,8 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     if (!c.settings->enabled) return;
     if (c.state.locations.size() >= max_locations_per_check && !c.state.locations.count(o.location))
       return untracked("locations of one check", max_locations_per_check);
+    const auto seen = c.state.locations.find(o.location);
+    if (seen == c.state.locations.end() || o.scheduled_at_ms > seen->second.last_ms) ++c.version;
     std::optional<alert::transition> t = alert::step(c.state, r.check, o, *c.settings);
     if (!t) return;
     auto ev =
@@ -146,6 +155,17 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
       return true;
     });
     ++counts.transitions;
+    spdlog::info("alert: {} {} (incident {}, since {}{})", ev->type, ev->check, ev->incident_id,
+                 codec::format_time_ms(ev->opened_at_ms),
+                 ev->error_kind.empty() ? "" : ", " + ev->error_kind + ": " + ev->error_message);
+    if (state_sink) {  // handed to the sinks once the state sink committed it
+      auto p = std::make_shared<alert::persisted_event>();
+      p->ev = *ev;
+      p->to = to;
+      for (std::size_t i : to) p->sink_names.push_back(sinks[i].sink.name);
+      c.unpersisted.push_back(std::move(p));
+      return;
+    }
     if (journal) {
       std::vector<std::string> names;
       for (std::size_t i : to) names.push_back(sinks[i].sink.name);
@@ -155,11 +175,59 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
         spdlog::error("alerts: {} (the event is sent but would not survive a restart)", e.what());
       }
     }
-    spdlog::info("alert: {} {} (incident {}, since {}{})", ev->type, ev->check, ev->incident_id,
-                 codec::format_time_ms(ev->opened_at_ms),
-                 ev->error_kind.empty() ? "" : ", " + ev->error_kind + ": " + ev->error_message);
     for (std::size_t i : to) sinks[i].queue.push_back(ev);
     cv.notify_all();
+  }
+
+  std::shared_ptr<const batch_state> make_batch_state(const std::vector<record>& records) {
+    auto d = std::make_shared<alert::batch_delta>(
+        [w = weak_from_this()](const alert::batch_delta& done) {
+          if (auto p = w.lock()) p->committed(done);
+        });
+    std::unordered_set<std::string_view> taken;
+    std::lock_guard lock(mu);
+    for (const record& r : records) {
+      if (!taken.insert(r.check).second) continue;
+      const auto it = checks.find(r.check);
+      if (it == checks.end()) continue;
+      const check_entry& c = it->second;
+      if (c.version > c.persisted)
+        d->add_state(it->first, c.version, alert::encode_state(c.state));
+      for (const auto& e : c.unpersisted) d->add_event(e);
+    }
+    if (d->empty()) return nullptr;
+    d->finish();
+    return d;
+  }
+
+  // The state sink committed `d`: its events go to their sinks (once, in decision order).
+  void committed(const alert::batch_delta& d) {
+    std::lock_guard lock(mu);
+    for (std::size_t i = 0; i < d.checks().size(); ++i) {
+      const auto it = checks.find(d.checks()[i]);
+      if (it != checks.end())
+        it->second.persisted = std::max(it->second.persisted, d.versions()[i]);
+    }
+    for (const auto& e : d.events()) {
+      if (const auto it = checks.find(e->ev.check); it != checks.end())
+        std::erase(it->second.unpersisted, e);
+      if (std::exchange(e->released, true)) continue;
+      const std::shared_ptr<const alert::event> ev(e, &e->ev);
+      for (std::size_t i : e->to) sinks[i].queue.push_back(ev);
+    }
+    cv.notify_all();
+  }
+
+  // Tells the state sink that `events` reached sink `i` (or were refused by it for good).
+  void report_delivered(std::size_t i, const std::vector<std::shared_ptr<const alert::event>>& events) {
+    if (!state_sink || events.empty()) return;
+    std::lock_guard lock(mu);  // stop() ends the reports: the sink may be destroyed after it
+    if (stopping) return;
+    std::vector<const char*> ids;
+    ids.reserve(events.size());
+    for (const auto& e : events) ids.push_back(e->event_id.c_str());
+    state_sink->ops->events_delivered(state_sink->instance, sinks[i].sink.name.c_str(), ids.data(),
+                                      ids.size());
   }
 
   // A result beyond a bound: not tracked, said once.
@@ -234,6 +302,7 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     }
     std::unique_ptr<call> c(static_cast<call*>(got.state));
     c->owner->complete(*c, status, message);
+    if (status != ISITUP_RETRY) c->owner->report_delivered(c->sink, c->events);
   }
 
   void complete(const call& c, uint32_t status, const char* message) {
@@ -280,11 +349,15 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
 
 alert_tracker::alert_tracker(const config::agent& cfg,
                              std::map<std::string, alert_settings> per_check,
-                             std::vector<event_sink> sinks)
+                             std::vector<event_sink> sinks, std::optional<event_sink> state_sink)
     : impl_(std::make_shared<impl>()) {
   impl_->defaults = cfg.alert;
   for (auto& [name, s] : per_check) impl_->configured.emplace(name, std::move(s));
   for (event_sink& s : sinks) impl_->sinks.push_back(impl::sink_queue{std::move(s), {}});
+  if (state_sink) {
+    restore_from_sink(std::move(*state_sink));
+    return;
+  }
   if (cfg.state_dir.empty()) {
     spdlog::info(
         "alerts: no agent.state_dir; check state and undelivered events are kept in "
@@ -323,6 +396,43 @@ alert_tracker::alert_tracker(const config::agent& cfg,
   }
   spdlog::info("alerts: state of {} checks restored from {}; {} undelivered events to send",
                impl_->checks.size(), impl_->journal->path(), resent);
+}
+
+void alert_tracker::restore_from_sink(event_sink s) {
+  impl& p = *impl_;
+  alert::loaded_state l = alert::load_from_sink(*s.ops, s.instance, std::chrono::seconds(30));
+  p.state_sink = std::move(s);
+  if (l.unreadable > 0)
+    spdlog::warn("alerts: {} states or events from sink {} could not be read and were dropped",
+                 l.unreadable, p.state_sink->name);
+  for (auto& [name, c] : l.checks) {
+    impl::check_entry e;
+    e.state = std::move(c.state);
+    e.version = e.persisted = c.version;
+    e.settings = p.settings_for(name);
+    p.checks.emplace(name, std::move(e));
+  }
+  std::size_t resent = 0;
+  for (auto& u : l.undelivered) {
+    auto ev = std::make_shared<const alert::event>(std::move(u.ev));
+    for (const std::string& name : u.sinks) {
+      if (const auto i = p.sink_index(name)) {
+        p.sinks[*i].queue.push_back(ev);
+        ++resent;
+      } else {  // a sink no longer configured: nobody will deliver it
+        const char* id = ev->event_id.c_str();
+        p.state_sink->ops->events_delivered(p.state_sink->instance, name.c_str(), &id, 1);
+      }
+    }
+  }
+  spdlog::info("alerts: state of {} checks restored from sink {}; {} undelivered events to send",
+               p.checks.size(), p.state_sink->name, resent);
+}
+
+std::shared_ptr<const batch_state> alert_tracker::make_batch_state(
+    const std::vector<record>& records) {
+  if (!impl_->state_sink) return nullptr;
+  return impl_->make_batch_state(records);
 }
 
 alert_tracker::~alert_tracker() { stop(std::chrono::milliseconds(0)); }

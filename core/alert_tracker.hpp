@@ -6,6 +6,12 @@
 // sink had not confirmed is sent again with the same id. Per sink, events go out in the order
 // they were decided (so in order per check), one write_events call at a time.
 //
+// With a state sink (a sink with ISITUP_SINK_ALERT_STATE, pg_sink on a writer) there is no
+// journal: the state comes from the sink at start (load_state), every batch the pipeline
+// makes carries the state and events its records produced (make_batch_state), and an event
+// goes to the sinks only after the state sink committed it with its batch. Each delivery is
+// then reported back to the state sink (events_delivered).
+//
 // Bounds (results from a source are hostile): at most 100 000 checks and 64 locations per
 // check are tracked, at most 100 000 events wait per sink; beyond them results go untracked or
 // events are dropped for that sink, with an error logged.
@@ -20,10 +26,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config.hpp"
+#include "pipeline.hpp"
 #include "record.hpp"
 
 struct isitup_host_ctx;
@@ -52,8 +60,9 @@ class alert_tracker {
   // source feeds) takes cfg.alert (defaults.alert). With cfg.state_dir, opens the journal,
   // restores state and queues every undelivered event; throws std::runtime_error when it
   // cannot.
+  // With `state_sink`: restores from it instead (throws std::runtime_error when it cannot).
   alert_tracker(const config::agent& cfg, std::map<std::string, alert_settings> per_check,
-                std::vector<event_sink> sinks);
+                std::vector<event_sink> sinks, std::optional<event_sink> state_sink = {});
   ~alert_tracker();  // stop()s
   alert_tracker(const alert_tracker&) = delete;
   alert_tracker& operator=(const alert_tracker&) = delete;
@@ -70,7 +79,13 @@ class alert_tracker {
 
   alert_stats stats() const;
 
+  // With a state sink: the state and events a batch of these records carries to it (nullptr
+  // when nothing of their checks is left to commit). Any thread.
+  std::shared_ptr<const batch_state> make_batch_state(const std::vector<record>& records);
+
  private:
+  void restore_from_sink(event_sink s);
+
   struct impl;
   std::shared_ptr<impl> impl_;
 };

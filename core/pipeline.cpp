@@ -16,6 +16,7 @@ struct pipeline::batch {
   std::vector<const isitup_record_v1*> pointers;
   isitup_batch_v1 c{};
   std::vector<ack_fn> acks;
+  std::shared_ptr<const batch_state> state;  // for the state sink, when there is one
   std::size_t sinks_pending = 0;
   bool failed = false;
 };
@@ -148,6 +149,7 @@ bool pipeline::try_submit(std::vector<record> records, ack_fn ack) {
   auto b = std::make_shared<batch>();
   b->records = std::move(records);
   if (ack) b->acks.push_back(std::move(ack));
+  if (state_) b->state = state_->make(b->records);
   {
     std::lock_guard lock(mu_);
     cut_staged_locked(true);  // keep check results ahead of this batch
@@ -164,6 +166,7 @@ void pipeline::cut_staged_locked(bool all) {
     b->records.assign(std::make_move_iterator(staged_.begin()),
                       std::make_move_iterator(staged_.begin() + n));
     staged_.erase(staged_.begin(), staged_.begin() + n);
+    if (state_) b->state = state_->make(b->records);
     staged_since_ = clock::now();
     enqueue_locked(std::move(b));
   }
@@ -221,7 +224,12 @@ void pipeline::run() {
         const sink_state& s = *sinks_[w->sink];
         const isitup_batch_v1* c = &w->w.b->c;
         void* ticket = w->ticket;
-        s.binding.ops->write(s.binding.instance, c, &pipeline::on_done, ticket);
+        const batch_state* st = w->w.b->state.get();
+        if (st && state_ && state_->sink == w->sink)
+          s.binding.ops->write_with_state(s.binding.instance, c, st->view(), &pipeline::on_done,
+                                          ticket);
+        else
+          s.binding.ops->write(s.binding.instance, c, &pipeline::on_done, ticket);
       }
       lock.lock();
       continue;
@@ -348,6 +356,8 @@ void pipeline::complete(write_ctx& w, uint32_t status, const char* message) {
       }
     }
   }
+  if (status == ISITUP_OK && b.state && state_ && state_->sink == w.sink && !w.timed_out)
+    b.state->committed();
   if (finished) {
     // Acknowledge before the records stop counting as held, so that drain() returns only
     // after every source heard about its batch.

@@ -43,6 +43,24 @@ struct sink_binding {
   isitup_host_ctx* ctx = nullptr;  // for the label and log rate limiting
 };
 
+// The alert state a batch carries to the sink that keeps it (ISITUP_SINK_ALERT_STATE); built
+// by the alert tracker when the batch is made. Any thread.
+class batch_state {
+ public:
+  virtual ~batch_state() = default;
+  // Valid while this object lives.
+  virtual const isitup_alert_state_v1* view() const = 0;
+  // The state sink committed it (its write completed ISITUP_OK).
+  virtual void committed() const = 0;
+};
+
+struct state_binding {
+  std::size_t sink = 0;  // index of the state sink in the pipeline's sinks
+  // Called as each batch is made (from try_submit's caller thread or the dispatcher, with
+  // the pipeline's lock held: it must not call into the pipeline). May return nullptr.
+  std::function<std::shared_ptr<const batch_state>(const std::vector<record>&)> make;
+};
+
 struct pipeline_options {
   std::size_t queue_size = 10000;
   std::size_t batch_size = 500;
@@ -83,6 +101,8 @@ class pipeline {
   pipeline(const pipeline&) = delete;
   pipeline& operator=(const pipeline&) = delete;
 
+  // Before start(): the state sink gets write_with_state with each batch's state.
+  void set_state_binding(state_binding b) { state_ = std::move(b); }
   void start();
 
   // Reserves room for one record; false when full (counted, and logged once a second).
@@ -125,6 +145,7 @@ class pipeline {
   bool has_room(std::size_t n);
 
   const pipeline_options options_;
+  std::optional<state_binding> state_;
   std::vector<std::unique_ptr<sink_state>> sinks_;
 
   mutable std::mutex mu_;

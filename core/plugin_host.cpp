@@ -49,7 +49,7 @@ std::string kinds_to_string(uint32_t kinds) {
 namespace {
 
 constexpr uint32_t known_kinds = ISITUP_KIND_CHECK | ISITUP_KIND_SINK | ISITUP_KIND_SOURCE;
-constexpr uint32_t known_sink_flags = ISITUP_SINK_NOTIFIER;
+constexpr uint32_t known_sink_flags = ISITUP_SINK_NOTIFIER | ISITUP_SINK_ALERT_STATE;
 constexpr size_t max_options = 1024;
 
 // The smallest structs the host accepts: everything up to the last field it cannot do without.
@@ -303,6 +303,18 @@ validated validate(const fs::path& file, const std::string& expected_name,
     }
     if ((s.sink_flags & ISITUP_SINK_NOTIFIER) && !s.write_events)
       refuse(file, "declares a notifier sink (ISITUP_SINK_NOTIFIER) without write_events");
+    const bool state_calls = s.write_with_state || s.load_state || s.events_delivered;
+    if ((s.sink_flags & ISITUP_SINK_ALERT_STATE) &&
+        !(s.write_with_state && s.load_state && s.events_delivered))
+      refuse(file,
+             "declares ISITUP_SINK_ALERT_STATE without all of write_with_state, load_state and "
+             "events_delivered");
+    if (!(s.sink_flags & ISITUP_SINK_ALERT_STATE) && state_calls)
+      refuse(file,
+             "has write_with_state, load_state or events_delivered without "
+             "ISITUP_SINK_ALERT_STATE");
+    if ((s.sink_flags & ISITUP_SINK_ALERT_STATE) && (s.sink_flags & ISITUP_SINK_NOTIFIER))
+      refuse(file, "declares both ISITUP_SINK_NOTIFIER and ISITUP_SINK_ALERT_STATE");
     v.sink_schema = convert_options(file, "sink", s.options, s.option_count);
   }
   if (d.kinds & ISITUP_KIND_SOURCE) {

@@ -57,6 +57,12 @@ class loaded_plugin {
     return sink_ops() && (sink_ops()->sink_flags & ISITUP_SINK_NOTIFIER);
   }
 
+  // A sink that persists alert state with its rows (ISITUP_SINK_ALERT_STATE; the host checked
+  // that write_with_state, load_state and events_delivered are there).
+  bool keeps_alert_state() const {
+    return sink_ops() && (sink_ops()->sink_flags & ISITUP_SINK_ALERT_STATE);
+  }
+
   // Declared options as schemas (empty for a kind the plugin lacks). A required option has no
   // default_yaml (the ABI says its default is ignored).
   const std::vector<option_schema>& check_schema() const { return check_schema_; }

@@ -42,7 +42,12 @@ quoted_names::quoted_names(pqxx::connection_base& c, const table_names& n)
       latest(schema + "." + c.quote_name(n.table + "_latest")),
       hourly(schema + "." + c.quote_name(n.table + "_hourly")),
       daily(schema + "." + c.quote_name(n.table + "_daily")),
-      rejects(schema + "." + c.quote_name(n.table + "_rejects")) {}
+      rejects(schema + "." + c.quote_name(n.table + "_rejects")),
+      alert_state(schema + "." + c.quote_name(n.table + "_alert_state")),
+      events(schema + "." + c.quote_name(n.table + "_events")),
+      incidents(schema + "." + c.quote_name(n.table + "_incidents")),
+      outbox(schema + "." + c.quote_name(n.table + "_outbox")),
+      incidents_open(schema + "." + c.quote_name(n.table + "_incidents_open")) {}
 
 namespace {
 
@@ -137,6 +142,55 @@ const std::vector<migration>& migrations() {
                                          " error_message text NOT NULL,"
                                          " record text NOT NULL,"
                                          " record_md5 text PRIMARY KEY)"};
+       }},
+      {5, "alert state: check state, events, incidents, outbox; view of open incidents",
+       [](const quoted_names& q) {
+         return std::vector<std::string>{
+             "CREATE TABLE " + q.alert_state +
+                 " (check_name text PRIMARY KEY,"
+                 " version bigint NOT NULL,"
+                 " state jsonb NOT NULL,"
+                 " updated_at timestamptz NOT NULL DEFAULT now())",
+             "CREATE TABLE " + q.events +
+                 " (event_id text PRIMARY KEY,"
+                 " seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,"
+                 " type text NOT NULL,"
+                 " incident_id text NOT NULL,"
+                 " check_name text NOT NULL,"
+                 " plugin text NOT NULL,"
+                 " target text NOT NULL,"
+                 " at timestamptz NOT NULL,"
+                 " opened_at timestamptz NOT NULL,"
+                 " resolved_at timestamptz,"
+                 " error_kind text,"
+                 " error_message text,"
+                 " locations jsonb NOT NULL,"
+                 " body jsonb NOT NULL)",
+             "CREATE TABLE " + q.incidents +
+                 " (incident_id text PRIMARY KEY,"
+                 " check_name text NOT NULL,"
+                 " plugin text NOT NULL,"
+                 " target text NOT NULL,"
+                 " opened_at timestamptz NOT NULL,"
+                 " resolved_at timestamptz,"
+                 " error_kind text,"
+                 " error_message text,"
+                 " locations jsonb NOT NULL,"
+                 " opened_event_id text,"
+                 " resolved_event_id text)",
+             "CREATE INDEX ON " + q.incidents + " (check_name, opened_at DESC)",
+             "CREATE TABLE " + q.outbox +
+                 " (event_id text NOT NULL REFERENCES " + q.events +
+                 " ON DELETE CASCADE,"
+                 " sink text NOT NULL,"
+                 " delivered_at timestamptz,"
+                 " PRIMARY KEY (event_id, sink))",
+             "CREATE INDEX ON " + q.outbox + " (event_id) WHERE delivered_at IS NULL",
+             "CREATE VIEW " + q.incidents_open +
+                 " AS SELECT incident_id, check_name, opened_at,"
+                 " date_trunc('second', now() - opened_at) AS open_for, error_kind,"
+                 " error_message, locations FROM " +
+                 q.incidents + " WHERE resolved_at IS NULL"};
        }},
   };
   return list;

@@ -12,8 +12,9 @@
 
 namespace isitup::pg {
 
-// Longest table name: the rejects table adds "_rejects" (8 bytes) within PostgreSQL's 63.
-constexpr std::size_t max_table_bytes = 55;
+// Longest table name: the open incidents view adds "_incidents_open" (15 bytes) within
+// PostgreSQL's 63.
+constexpr std::size_t max_table_bytes = 48;
 constexpr std::size_t max_schema_bytes = 63;
 
 // Throws std::invalid_argument("<what>: ...") unless `name` is 1..max_bytes bytes of ASCII
@@ -39,6 +40,11 @@ struct quoted_names {
   std::string hourly;      // "public"."check_results_hourly"
   std::string daily;       // "public"."check_results_daily"
   std::string rejects;     // "public"."check_results_rejects"
+  std::string alert_state;     // "public"."check_results_alert_state"
+  std::string events;          // "public"."check_results_events"
+  std::string incidents;       // "public"."check_results_incidents"
+  std::string outbox;          // "public"."check_results_outbox"
+  std::string incidents_open;  // "public"."check_results_incidents_open"
 };
 
 // The newest migration version this build knows.

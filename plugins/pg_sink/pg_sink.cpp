@@ -8,12 +8,19 @@
 // kept in <table>_rejects, counted (rows_rejected) and logged (at most 10 lines at once, then
 // one every 6 s, with the number left out); its batch is ok. Uses only the public SDK and
 // libpqxx.
+//
+// It also keeps the agent's alert state (ISITUP_SINK_ALERT_STATE, see pg_alert.hpp): a batch
+// written with write_with_state has its check states, events, incidents and outbox entries
+// stored in the transaction of its last rows; load_state reads them back at start (on the
+// calling thread, with a connection of its own); events_delivered queues delivery marks that
+// the I/O thread writes between transactions.
 #include <isitup/plugin.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <isitup/plugin.hpp>
 #include <mutex>
 #include <stdexcept>
@@ -68,6 +75,7 @@ class pg_sink final : public sdk::sink {
     batch_delay_ = o.duration("batch_delay");
     backoff_max_ = std::max(o.duration("reconnect_backoff_max"), std::chrono::milliseconds(1));
     w.to_json = [h = host_](const isitup_record_v1& r) { return h.to_json(r); };
+    options_ = w;
     writer_ = std::make_unique<pg::pg_writer>(std::move(w));
     // Connecting waits for the first batch: `--check-config` builds sinks too.
     thread_ = std::thread([this] { run(); });
@@ -92,10 +100,39 @@ class pg_sink final : public sdk::sink {
       done(sdk::status::ok);
       return;
     }
+    enqueue(entry{batch, std::move(done), 0, clock_type::now(), nullptr});
+  }
+
+  void write_with_state(const sdk::batch_view& batch, sdk::alert_state_view state,
+                        sdk::batch_done done) {
+    enqueue(entry{batch, std::move(done), 0, clock_type::now(), state.raw()});
+  }
+
+  void load_state(std::chrono::milliseconds timeout,
+                  const std::function<void(sdk::alert_state_view)>& loaded) {
+    const auto deadline = clock_type::now() + timeout;
+    for (;;) {
+      try {
+        pg::pg_writer reader(options_);
+        reader.load_alert_state(
+            [&](const isitup_alert_state_v1& all) { loaded(sdk::alert_state_view(&all)); });
+        return;
+      } catch (const std::exception& e) {
+        // PostgreSQL may still be starting: try again until the deadline.
+        if (clock_type::now() + std::chrono::milliseconds(500) >= deadline)
+          throw std::runtime_error(std::string("reading the alert state from PostgreSQL: ") +
+                                   e.what());
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      }
+    }
+  }
+
+  void events_delivered(const char* sink, const char* const* ids, size_t count) {
     {
       std::lock_guard lock(mu_);
-      queue_.push_back(entry{batch, std::move(done), 0, clock_type::now()});
-      queued_rows_ += batch.size();
+      auto& list = marks_[sink ? sink : ""];
+      for (size_t i = 0; i < count && marks_pending_ < max_marks; ++i, ++marks_pending_)
+        list.emplace_back(ids[i]);
     }
     cv_.notify_all();
   }
@@ -115,7 +152,40 @@ class pg_sink final : public sdk::sink {
     sdk::batch_done done;
     std::size_t written = 0;  // rows of the batch committed so far
     clock_type::time_point since;
+    const isitup_alert_state_v1* state = nullptr;  // goes with the batch's last rows
   };
+
+  // Delivery marks waiting to be written; beyond this many they are dropped (a lost mark
+  // only means the event is sent again after a restart, with the same id).
+  static constexpr std::size_t max_marks = 100'000;
+
+  void enqueue(entry e) {
+    {
+      std::lock_guard lock(mu_);
+      queued_rows_ += e.batch.size();
+      queue_.push_back(std::move(e));
+    }
+    cv_.notify_all();
+  }
+
+  // Writes the waiting delivery marks (I/O thread, lock held on entry and exit).
+  void write_marks_locked(std::unique_lock<std::mutex>& lock) {
+    std::map<std::string, std::vector<std::string>> marks;
+    marks.swap(marks_);
+    marks_pending_ = 0;
+    busy_ = true;
+    lock.unlock();
+    try {
+      writer_->mark_delivered(marks);
+    } catch (const pg::write_failure& f) {
+      host_.log(sdk::level::warn,
+                std::string("delivery marks not written (the events are sent again after a "
+                            "restart): ") +
+                    f.what());
+    }
+    lock.lock();
+    busy_ = false;
+  }
 
   // A batch ready to be reported, with its outcome; called outside the lock.
   struct report {
@@ -126,7 +196,9 @@ class pg_sink final : public sdk::sink {
   void run() {
     std::unique_lock lock(mu_);
     std::vector<const isitup_record_v1*> rows;
+    std::vector<const isitup_alert_state_v1*> states;
     for (;;) {
+      if (!marks_.empty() && (stopping_ || writer_->connected())) write_marks_locked(lock);
       if (stopping_) return;
       if (!ready_locked()) {
         if (queue_.empty())
@@ -141,6 +213,7 @@ class pg_sink final : public sdk::sink {
       }
       // Take up to batch_size rows from the front batches; record where each one stops.
       rows.clear();
+      states.clear();
       std::vector<std::size_t> upto;
       const std::size_t limit = static_cast<std::size_t>(batch_size_);
       for (std::size_t i = 0; i < queue_.size() && rows.size() < limit; ++i) {
@@ -148,6 +221,7 @@ class pg_sink final : public sdk::sink {
         const std::size_t n = std::min(e.batch.size() - e.written, limit - rows.size());
         for (std::size_t k = 0; k < n; ++k) rows.push_back(&e.batch[e.written + k]);
         upto.push_back(e.written + n);
+        if (e.state && e.written + n == e.batch.size()) states.push_back(e.state);
       }
       busy_ = true;
       lock.unlock();
@@ -155,7 +229,7 @@ class pg_sink final : public sdk::sink {
       std::string error;
       auto failure = pg::write_failure::kind::retry;
       try {
-        writer_->write(rows);
+        writer_->write(rows, states);
       } catch (const pg::write_failure& f) {
         error = f.what();
         failure = f.which();
@@ -260,6 +334,7 @@ class pg_sink final : public sdk::sink {
   }
 
   sdk::host host_;
+  pg::writer_options options_;  // for load_state's own connection
   int64_t batch_size_ = 5000;
   std::chrono::milliseconds batch_delay_{0};
   std::chrono::milliseconds backoff_max_{5000};
@@ -268,6 +343,8 @@ class pg_sink final : public sdk::sink {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<entry> queue_;  // references stay valid on push_back
+  std::map<std::string, std::vector<std::string>> marks_;  // sink -> delivered event ids
+  std::size_t marks_pending_ = 0;
   std::size_t queued_rows_ = 0;
   bool busy_ = false, flushing_ = false, stopping_ = false;
   std::chrono::milliseconds backoff_{0};
@@ -285,4 +362,5 @@ class pg_sink final : public sdk::sink {
 ISITUP_PLUGIN(isitup::sdk::plugin_def("pg_sink", "1.0.0",
                                       "Writes results into PostgreSQL: bulk COPY, idempotent by "
                                       "(agent, check, scheduled_at), versioned schema migrations")
-                  .sink<pg_sink>(isitup::pg::sink_options(), max_in_flight))
+                  .sink<pg_sink>(isitup::pg::sink_options(), max_in_flight,
+                                 ISITUP_SINK_ALERT_STATE))

@@ -385,6 +385,7 @@ void pg_writer::connect() {
     insert_sql_ = "INSERT INTO " + q.table + " (" + cols + ") SELECT " + cols + " FROM " + staging +
                   " ORDER BY agent, check_name, scheduled_at ON CONFLICT DO NOTHING";
     rejects_table_ = q.rejects;
+    names_ = q;
     backend_pid_ = c->backendpid();
     conn_ = std::move(c);
   } catch (const pqxx::sql_error& e) {
@@ -396,7 +397,10 @@ void pg_writer::connect() {
   }
 }
 
-void pg_writer::write(const std::vector<const isitup_record_v1*>& rows) {
+void pg_writer::write(const std::vector<const isitup_record_v1*>& rows) { write(rows, {}); }
+
+void pg_writer::write(const std::vector<const isitup_record_v1*>& rows,
+                      const std::vector<const isitup_alert_state_v1*>& states) {
   rejects_.clear();
   // A scheduled_at the results table cannot hold is no key: refused before any SQL.
   std::vector<const isitup_record_v1*> keyed;
@@ -409,7 +413,29 @@ void pg_writer::write(const std::vector<const isitup_record_v1*>& rows) {
                           "scheduled_at is outside the years 1 to 9999 the results "
                           "table can store"});
   }
-  if (!keyed.empty()) write_part(keyed.data(), keyed.size());
+  const states_t* with = states.empty() ? nullptr : &states;
+  if (!keyed.empty()) {
+    try {  // the usual case: rows and state in one transaction
+      transaction(keyed.data(), keyed.size(), with);
+      with = nullptr;
+    } catch (const pqxx::sql_error& e) {
+      if (keyed.size() == 1) {
+        rejects_.push_back({keyed[0], e.sqlstate(), trimmed(e.what())});
+      } else {
+        write_part(keyed.data(), keyed.size() / 2, nullptr);
+        write_part(keyed.data() + keyed.size() / 2, keyed.size() - keyed.size() / 2, nullptr);
+      }
+    }
+  }
+  if (with) {
+    try {
+      transaction(nullptr, 0, with);
+    } catch (const pqxx::sql_error& e) {
+      throw write_failure(write_failure::kind::error,
+                          "storing the alert state failed: " + trimmed(e.what()) +
+                              " (SQLSTATE " + e.sqlstate() + ")");
+    }
+  }
   if (!rejects_.empty()) {
     try {
       connect();
@@ -426,27 +452,29 @@ void pg_writer::write(const std::vector<const isitup_record_v1*>& rows) {
   stats_.rejected += rejects_.size();
 }
 
-void pg_writer::write_part(const isitup_record_v1* const* rows, std::size_t n) {
+void pg_writer::write_part(const isitup_record_v1* const* rows, std::size_t n,
+                           const states_t* states) {
   try {
-    transaction(rows, n);
+    transaction(rows, n, states);
   } catch (const pqxx::sql_error& e) {
     // A permanent data error: split until the records that cause it are alone.
     if (n == 1) {
       rejects_.push_back({rows[0], e.sqlstate(), trimmed(e.what())});
       return;
     }
-    write_part(rows, n / 2);
-    write_part(rows + n / 2, n - n / 2);
+    write_part(rows, n / 2, nullptr);
+    write_part(rows + n / 2, n - n / 2, nullptr);
   }
 }
 
-void pg_writer::transaction(const isitup_record_v1* const* rows, std::size_t n) {
+void pg_writer::transaction(const isitup_record_v1* const* rows, std::size_t n,
+                            const states_t* states) {
   // Concurrent writers inserting the same keys can deadlock or conflict: try again at once,
   // a few times, before handing the rows back.
   for (int attempt = 1;; ++attempt) {
     try {
       connect();
-      write_once(rows, n);
+      write_once(rows, n, states);
       return;
     } catch (const write_failure&) {
       throw;
@@ -465,18 +493,60 @@ void pg_writer::transaction(const isitup_record_v1* const* rows, std::size_t n) 
   }
 }
 
-void pg_writer::write_once(const isitup_record_v1* const* rows, std::size_t n) {
+void pg_writer::write_once(const isitup_record_v1* const* rows, std::size_t n,
+                           const states_t* states) {
   write_stats s;
+  alert_counts a;
+  uint64_t inserted = 0;
   pqxx::work tx(*conn_);
   // libpqxx may silently reconnect between transactions; the staging table would be gone.
   if (conn_->backendpid() != backend_pid_)
     throw pqxx::broken_connection("the connection was re-established; setting up again");
-  copy_rows(tx, staging, rows, n, s);
-  const pqxx::result inserted = tx.exec(insert_sql_);
+  if (n > 0) {  // step 1: the rows
+    copy_rows(tx, staging, rows, n, s);
+    inserted = static_cast<uint64_t>(tx.exec(insert_sql_).affected_rows());
+  }
+  if (states) write_alert_state(tx, *names_, *states, a);  // step 2: their alert state
   tx.commit();
-  stats_.inserted += static_cast<uint64_t>(inserted.affected_rows());
+  alert_counts_.states += a.states;
+  alert_counts_.events += a.events;
+  stats_.inserted += inserted;
   stats_.invalid_values += s.invalid_values;
   stats_.repaired_text += s.repaired_text;
+}
+
+}  // namespace isitup::pg
+
+namespace isitup::pg {
+
+void pg_writer::load_alert_state(
+    const std::function<void(const isitup_alert_state_v1&)>& loaded) {
+  try {
+    connect();
+    pqxx::read_transaction tx(*conn_);
+    pg::load_alert_state(tx, *names_, loaded);
+  } catch (const write_failure&) {
+    throw;
+  } catch (const std::exception& e) {
+    disconnect();
+    throw write_failure(write_failure::kind::retry,
+                        "reading the alert state failed: " + trimmed(e.what()));
+  }
+}
+
+void pg_writer::mark_delivered(const std::map<std::string, std::vector<std::string>>& marks) {
+  try {
+    connect();
+    pqxx::work tx(*conn_);
+    pg::mark_delivered(tx, *names_, marks);
+    tx.commit();
+  } catch (const write_failure&) {
+    throw;
+  } catch (const std::exception& e) {
+    disconnect();
+    throw write_failure(write_failure::kind::retry,
+                        "marking events delivered failed: " + trimmed(e.what()));
+  }
 }
 
 }  // namespace isitup::pg

@@ -15,11 +15,15 @@
 #include <pqxx/pqxx>
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "pg_alert.hpp"
 #include "pg_rejects.hpp"
 #include "pg_schema.hpp"
 
@@ -85,6 +89,17 @@ class pg_writer {
   // every row is committed. Throws write_failure (retry); after a failure that may have left
   // the session in an unknown state, the next write reconnects.
   void write(const std::vector<const isitup_record_v1*>& rows);
+  // The same, with the alert state step (pg_alert.hpp) in the rows' transaction: `states` are
+  // the alert states of the batches whose last rows are in `rows`. When some rows are refused
+  // for good (the rows go in parts), the states get a transaction of their own after them.
+  void write(const std::vector<const isitup_record_v1*>& rows,
+             const std::vector<const isitup_alert_state_v1*>& states);
+  // Connects (and migrates) if needed and hands `loaded` every stored check state and every
+  // undelivered outbox event (pg_alert.hpp). Throws write_failure (retry).
+  void load_alert_state(const std::function<void(const isitup_alert_state_v1&)>& loaded);
+  // Marks deliveries in a transaction of their own. Throws write_failure (retry).
+  void mark_delivered(const std::map<std::string, std::vector<std::string>>& marks);
+  const alert_counts& alert_stats() const { return alert_counts_; }
 
   // The records the last successful write() rejected (pointing into its rows).
   const std::vector<rejected_record>& rejects() const { return rejects_; }
@@ -100,15 +115,18 @@ class pg_writer {
   const write_stats& stats() const { return stats_; }
 
  private:
-  void write_once(const isitup_record_v1* const* rows, std::size_t n);
-  void write_part(const isitup_record_v1* const* rows, std::size_t n);
-  void transaction(const isitup_record_v1* const* rows, std::size_t n);
+  using states_t = std::vector<const isitup_alert_state_v1*>;
+  void write_once(const isitup_record_v1* const* rows, std::size_t n, const states_t* states);
+  void write_part(const isitup_record_v1* const* rows, std::size_t n, const states_t* states);
+  void transaction(const isitup_record_v1* const* rows, std::size_t n, const states_t* states);
 
   writer_options options_;
   std::unique_ptr<pqxx::connection> conn_;
   int backend_pid_ = 0;
   std::string insert_sql_;
   std::string rejects_table_;
+  std::optional<quoted_names> names_;
+  alert_counts alert_counts_;
   write_stats stats_;
   std::vector<rejected_record> rejects_;
 };

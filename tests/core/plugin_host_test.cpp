@@ -372,6 +372,42 @@ TEST_F(plugin_host_test, a_sink_with_write_events_is_seen_as_taking_events) {
   EXPECT_EQ(counters["events"], 4);
 }
 
+TEST_F(plugin_host_test, a_sink_table_ending_at_write_events_loads_and_keeps_no_alert_state) {
+  install("pre_state_sink");
+  plugin_host host(dir_);
+  auto p = host.load("pre_state_sink");
+  EXPECT_TRUE(p->takes_events());
+  EXPECT_FALSE(p->keeps_alert_state());
+  EXPECT_EQ(p->sink_ops()->write_with_state, nullptr);  // beyond its struct_size: NULL
+  EXPECT_EQ(p->sink_ops()->load_state, nullptr);
+}
+
+TEST_F(plugin_host_test, a_sink_keeping_alert_state_loads_with_its_three_calls) {
+  install("state_sink");
+  plugin_host host(dir_);
+  auto p = host.load("state_sink");
+  ASSERT_TRUE(p->keeps_alert_state());
+  EXPECT_FALSE(p->is_notifier());
+  const isitup_sink_ops_v1* ops = p->sink_ops();
+  struct got {
+    std::string check;
+    int64_t version = 0;
+  } g;
+  char err[64] = "";
+  EXPECT_EQ(ops->load_state(
+                nullptr, 1000,
+                [](void* ctx, const isitup_alert_state_v1* s) {
+                  auto* out = static_cast<got*>(ctx);
+                  ASSERT_EQ(s->state_count, 1u);
+                  out->check = s->states[0].check;
+                  out->version = s->states[0].version;
+                },
+                &g, err, sizeof err),
+            static_cast<uint32_t>(ISITUP_OK));
+  EXPECT_EQ(g.check, "shop");
+  EXPECT_EQ(g.version, 7);
+}
+
 TEST_F(plugin_host_test, accepts_structs_from_an_older_smaller_header) {
   install("small_struct");
   plugin_host host(dir_);
@@ -465,6 +501,12 @@ INSTANTIATE_TEST_SUITE_P(
         broken_case{"null_ops", "declares kind sink but its sink table is NULL"},
         broken_case{"notifier_no_events",
                     "declares a notifier sink (ISITUP_SINK_NOTIFIER) without write_events"},
+        broken_case{"state_no_load",
+                    "declares ISITUP_SINK_ALERT_STATE without all of write_with_state, "
+                    "load_state and events_delivered"},
+        broken_case{"state_no_flag",
+                    "has write_with_state, load_state or events_delivered without "
+                    "ISITUP_SINK_ALERT_STATE"},
         broken_case{"short_ops", "the check table's struct_size 56 is too small (at least 64"},
         broken_case{"null_option_name", "check option 1 has no name"},
         broken_case{"bad_option_type", "check option 'code' has unknown type 99"},

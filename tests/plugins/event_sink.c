@@ -4,10 +4,17 @@
  *   EVENT_SINK     the full table with write_events and ISITUP_SINK_NOTIFIER: a notifier.
  *   FLAGS_NO_EVENTS ISITUP_SINK_NOTIFIER without write_events: refused (it could receive
  *                  nothing).
+ *   PRE_STATE_SINK its table ends before write_with_state (built against the header that
+ *                  added write_events): a notifier that keeps no alert state.
+ *   STATE_SINK     ISITUP_SINK_ALERT_STATE with write_with_state, load_state and
+ *                  events_delivered: loads; load_state hands back one check state.
+ *   STATE_NO_LOAD  ISITUP_SINK_ALERT_STATE without load_state: refused.
+ *   STATE_NO_FLAG  the three state calls without ISITUP_SINK_ALERT_STATE: refused.
  * write() and write_events() count what they are given with the host's counter_add
  * ("records", "events") and report it delivered at once.
  */
 #include <isitup/plugin.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #ifndef PLUGIN_NAME
@@ -78,9 +85,56 @@ static void e_write_events(void* instance, const isitup_event_v1* const* events,
 #else
 #define WRITE_EVENTS e_write_events
 #endif
+#if defined(PRE_STATE_SINK)
+static const size_t e_table_size = offsetof(isitup_sink_ops_v1, write_with_state);
+#else
+static const size_t e_table_size = sizeof(isitup_sink_ops_v1);
+#endif
+#if defined(STATE_SINK) || defined(STATE_NO_LOAD) || defined(STATE_NO_FLAG)
+static void e_write_with_state(void* instance, const isitup_batch_v1* batch,
+                               const isitup_alert_state_v1* state, isitup_batch_done_fn done,
+                               void* done_ctx) {
+  e_instance* in = instance;
+  in->host->counter_add(in->ctx, "states", (int64_t)state->state_count);
+  e_write(instance, batch, done, done_ctx);
+}
+static uint32_t e_load_state(void* instance, int64_t timeout_ms, isitup_alert_load_fn loaded,
+                             void* ctx, char* err, size_t err_cap) {
+  (void)instance;
+  (void)timeout_ms;
+  (void)err;
+  (void)err_cap;
+  const isitup_check_state_v1 st = {sizeof st, "shop", 7, "{}"};
+  const isitup_alert_state_v1 all = {sizeof all, &st, 1, NULL, 0};
+  loaded(ctx, &all);
+  return ISITUP_OK;
+}
+static void e_events_delivered(void* instance, const char* sink, const char* const* ids,
+                               size_t count) {
+  e_instance* in = instance;
+  (void)sink;
+  (void)ids;
+  in->host->counter_add(in->ctx, "delivered", (int64_t)count);
+}
+#if defined(STATE_NO_LOAD)
+#define LOAD_STATE NULL
+#else
+#define LOAD_STATE e_load_state
+#endif
+#if defined(STATE_NO_FLAG)
+#define E_FLAGS 0u
+#else
+#define E_FLAGS ISITUP_SINK_ALERT_STATE
+#endif
 static const isitup_sink_ops_v1 e_sink_ops = {
-    sizeof(isitup_sink_ops_v1), 1,           NULL, 0, e_create, e_write, e_flush, e_destroy,
-    ISITUP_SINK_NOTIFIER,       WRITE_EVENTS};
+    sizeof(isitup_sink_ops_v1), 1,  NULL,           0,          e_create,          e_write,
+    e_flush,                    e_destroy, E_FLAGS, WRITE_EVENTS, e_write_with_state, LOAD_STATE,
+    e_events_delivered};
+#else
+static const isitup_sink_ops_v1 e_sink_ops = {
+    e_table_size,         1,           NULL, 0, e_create, e_write, e_flush, e_destroy,
+    ISITUP_SINK_NOTIFIER, WRITE_EVENTS};
+#endif
 #endif
 
 static const isitup_plugin_v1 e_descriptor = {ISITUP_ABI_VERSION,

@@ -318,6 +318,40 @@ typedef struct isitup_event_v1 {
 /* isitup_sink_ops_v1.sink_flags: the sink is a notifier. It receives only the events of checks
  * that name it in their alert `notify` list, and never result batches (write is not called). */
 #define ISITUP_SINK_NOTIFIER 1u
+/* isitup_sink_ops_v1.sink_flags: the sink persists the agent's alert state (check state,
+ * incidents and the event outbox) in the same transaction as the result rows they came from,
+ * and gives it back at start (write_with_state, load_state, events_delivered: all non-NULL).
+ * The agent then keeps no journal of its own. */
+#define ISITUP_SINK_ALERT_STATE 2u
+
+/* One check's alert state after a batch, in the host's own encoding. */
+typedef struct isitup_check_state_v1 {
+  uint32_t struct_size;
+  const char* check;
+  int64_t version;        /* grows with every change of the check's state: never replace a
+                             stored state by one with a lower or equal version */
+  const char* state_json; /* a JSON object: store it as given, hand it back on load */
+} isitup_check_state_v1;
+
+/* An event of the outbox and the sinks (their config names) that must receive it. */
+typedef struct isitup_outbox_event_v1 {
+  uint32_t struct_size;
+  const isitup_event_v1* event;
+  const char* const* sinks;
+  size_t sink_count;
+} isitup_outbox_event_v1;
+
+/* What goes with a batch (write_with_state) or comes back at start (load_state). */
+typedef struct isitup_alert_state_v1 {
+  uint32_t struct_size;
+  const isitup_check_state_v1* states;
+  size_t state_count;
+  const isitup_outbox_event_v1* events; /* in the order they were decided */
+  size_t event_count;
+} isitup_alert_state_v1;
+
+/* load_state hands everything over in one call; the pointers are valid during the call. */
+typedef void (*isitup_alert_load_fn)(void* ctx, const isitup_alert_state_v1* loaded);
 
 typedef struct isitup_sink_ops_v1 {
   uint32_t struct_size;
@@ -348,6 +382,26 @@ typedef struct isitup_sink_ops_v1 {
    * order per check), ISITUP_ERROR when they can never be delivered (logged, dropped). */
   void (*write_events)(void* instance, const isitup_event_v1* const* events, size_t count,
                        isitup_batch_done_fn done, void* done_ctx);
+
+  /* Grown with ISITUP_SINK_ALERT_STATE (NULL without the flag). */
+  /* write() with the alert state the batch's records produced. In the transaction that
+   * commits the batch's last rows, also: store each check state unless one with a higher or
+   * equal version is stored; store each event once (by event_id) with the incident it opens
+   * or resolves; add one outbox entry per (event, sink) unless there is one. done(ISITUP_OK)
+   * only after the COMMIT. `state` is valid until done. Pipeline thread. */
+  void (*write_with_state)(void* instance, const isitup_batch_v1* batch,
+                           const isitup_alert_state_v1* state, isitup_batch_done_fn done,
+                           void* done_ctx);
+  /* At start, before any write: call `loaded` once with every stored check state and every
+   * outbox event some sink has not had (with those sinks only), blocking at most timeout_ms.
+   * ISITUP_OK, or ISITUP_RETRY/ISITUP_ERROR with a reason in err. Main thread. */
+  uint32_t (*load_state)(void* instance, int64_t timeout_ms, isitup_alert_load_fn loaded,
+                         void* ctx, char* err, size_t err_cap);
+  /* These events reached `sink` (or were refused by it for good): mark them delivered when
+   * convenient. Must not block; a mark that is lost means the event is sent again, with the
+   * same id, after a restart. Event thread. */
+  void (*events_delivered)(void* instance, const char* sink, const char* const* event_ids,
+                           size_t count);
 } isitup_sink_ops_v1;
 
 /* ---------------------------------------------------------------- source plugins */

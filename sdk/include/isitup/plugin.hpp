@@ -24,6 +24,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -378,12 +379,36 @@ class event_span {
   size_t n_;
 };
 
+// Alert state going with a batch (write_with_state) or handed back at start (load_state):
+// valid until the batch's done is called, or during the load callback.
+class alert_state_view {
+ public:
+  explicit alert_state_view(const isitup_alert_state_v1* s) : s_(s) {}
+  size_t state_count() const { return s_->state_count; }
+  const isitup_check_state_v1& state(size_t i) const { return s_->states[i]; }
+  size_t event_count() const { return s_->event_count; }
+  const isitup_outbox_event_v1& event(size_t i) const { return s_->events[i]; }
+  const isitup_alert_state_v1* raw() const { return s_; }
+
+ private:
+  const isitup_alert_state_v1* s_;
+};
+
 // A sink, built by T(const host&, const options_view&) (throw to refuse the config).
 // A sink that also takes state transitions defines, besides write():
 //   void write_events(isitup::sdk::event_span events, isitup::sdk::batch_done done);
 // called from the host's event thread, possibly while write() runs (guard what they share);
 // call done exactly once: ok when delivered, retry to be handed the same events again after a
 // backoff. plugin_def::sink wires it when present.
+// A sink that keeps the agent's alert state with its rows (ISITUP_SINK_ALERT_STATE, see
+// plugin.h) defines all three of:
+//   void write_with_state(const isitup::sdk::batch_view& batch,
+//                         isitup::sdk::alert_state_view state, isitup::sdk::batch_done done);
+//   void load_state(std::chrono::milliseconds timeout,
+//                   const std::function<void(isitup::sdk::alert_state_view)>& loaded);
+//                   // throw to fail: the host gets ISITUP_RETRY and the exception's text
+//   void events_delivered(const char* sink, const char* const* event_ids, size_t count);
+// and passes ISITUP_SINK_ALERT_STATE to plugin_def::sink.
 class sink {
  public:
   virtual ~sink() = default;
@@ -601,6 +626,58 @@ struct sink_event_ops {
   }
 };
 
+// Whether T has the three calls of a sink keeping alert state (see class sink).
+template <class T, class = void>
+struct keeps_alert_state : std::false_type {};
+template <class T>
+struct keeps_alert_state<
+    T, std::void_t<decltype(std::declval<T&>().write_with_state(
+                       std::declval<const batch_view&>(), std::declval<alert_state_view>(),
+                       std::declval<batch_done>())),
+                   decltype(std::declval<T&>().load_state(
+                       std::declval<std::chrono::milliseconds>(),
+                       std::declval<const std::function<void(alert_state_view)>&>())),
+                   decltype(std::declval<T&>().events_delivered(
+                       std::declval<const char*>(), std::declval<const char* const*>(),
+                       std::declval<size_t>()))>> : std::true_type {};
+
+template <class T>
+struct sink_state_ops {
+  static void write_with_state(void* inst, const isitup_batch_v1* b,
+                               const isitup_alert_state_v1* state, isitup_batch_done_fn done,
+                               void* ctx) noexcept {
+    std::shared_ptr<handle_state> st;
+    try {
+      st = std::make_shared<handle_state>();
+    } catch (...) {
+      done(ctx, ISITUP_RETRY, "out of memory");
+      return;
+    }
+    const std::string failure =
+        call_once_guarded(st, "the sink dropped its batch's completion", [&] {
+          static_cast<T*>(inst)->write_with_state(batch_view(b), alert_state_view(state),
+                                                  batch_done(done, ctx, st));
+        });
+    if (!failure.empty()) done(ctx, ISITUP_RETRY, failure.c_str());
+  }
+  static uint32_t load_state(void* inst, int64_t timeout_ms, isitup_alert_load_fn loaded,
+                             void* ctx, char* err, size_t cap) noexcept {
+    const uint32_t s = guarded(err, cap, [&] {
+      static_cast<T*>(inst)->load_state(
+          std::chrono::milliseconds(timeout_ms),
+          [&](alert_state_view v) { loaded(ctx, v.raw()); });
+    });
+    return s == ISITUP_OK ? s : static_cast<uint32_t>(ISITUP_RETRY);
+  }
+  static void events_delivered(void* inst, const char* sink, const char* const* ids,
+                               size_t count) noexcept {
+    try {
+      static_cast<T*>(inst)->events_delivered(sink, ids, count);
+    } catch (...) {
+    }
+  }
+};
+
 template <class T>
 struct source_ops {
   static uint32_t create(const isitup_host_v1* hv, isitup_host_ctx* ctx, const isitup_options* o,
@@ -661,7 +738,8 @@ class plugin_def {
     return std::move(*this);
   }
 
-  // flags: ISITUP_SINK_NOTIFIER or 0. A T with write_events (see class sink) takes events.
+  // flags: ISITUP_SINK_NOTIFIER, ISITUP_SINK_ALERT_STATE or 0. A T with write_events (see
+  // class sink) takes events; one with the three alert state calls gets them wired.
   template <class T>
   plugin_def&& sink(const std::vector<option>& options, uint32_t max_in_flight = 1,
                     uint32_t flags = 0) && {
@@ -678,6 +756,11 @@ class plugin_def {
     sink_.sink_flags = flags;
     if constexpr (detail::takes_events<T>::value)
       sink_.write_events = &detail::sink_event_ops<T>::write_events;
+    if constexpr (detail::keeps_alert_state<T>::value) {
+      sink_.write_with_state = &detail::sink_state_ops<T>::write_with_state;
+      sink_.load_state = &detail::sink_state_ops<T>::load_state;
+      sink_.events_delivered = &detail::sink_state_ops<T>::events_delivered;
+    }
     kinds_ |= ISITUP_KIND_SINK;
     return std::move(*this);
   }
