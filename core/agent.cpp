@@ -282,10 +282,10 @@ void agent::impl::start_services() {
             e.what());
   }
   if (state_sink)
-    pipe->set_state_binding(state_binding{
-        state_sink_index, [a = alerts.get()](const std::vector<record>& records) {
-          return a->make_batch_state(records);
-        }});
+    pipe->set_state_binding(
+        state_binding{state_sink_index, [a = alerts.get()](const std::vector<record>& records) {
+                        return a->make_batch_state(records);
+                      }});
   alerts->start();
   pipe->start();
   char err[1024];

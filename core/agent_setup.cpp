@@ -170,8 +170,8 @@ void agent::impl::set_up_sinks() {
     if (!inst->plugin->is_notifier()) {
       // The first sink keeping alert state keeps it; any further one gets plain writes.
       if (inst->plugin->keeps_alert_state() && !state_sink) {
-        state_sink = event_sink{sec.name, inst->plugin->sink_ops(), inst->instance,
-                                inst->ctx.get(), false};
+        state_sink =
+            event_sink{sec.name, inst->plugin->sink_ops(), inst->instance, inst->ctx.get(), false};
         state_sink_index = bindings.size();
       }
       bindings.push_back(sink_binding{inst->plugin->sink_ops(), inst->instance, inst->ctx.get()});

@@ -13,9 +13,7 @@ void batch_delta::add_state(const std::string& check, int64_t version, std::stri
   states_.push_back(std::move(state_json));
 }
 
-void batch_delta::add_event(std::shared_ptr<persisted_event> e) {
-  events_.push_back(std::move(e));
-}
+void batch_delta::add_event(std::shared_ptr<persisted_event> e) { events_.push_back(std::move(e)); }
 
 void batch_delta::finish() {
   state_views_.reserve(checks_.size());
@@ -81,8 +79,9 @@ loaded_state load_from_sink(const isitup_sink_ops_v1& ops, void* instance,
       const isitup_check_state_v1& cs = s.states[i];
       rapidjson::Document d;
       check_state st;
-      if (cs.struct_size < offsetof(isitup_check_state_v1, state_json) + sizeof(char*) || !cs.check || !cs.state_json ||
-          (d.Parse(cs.state_json), d.HasParseError()) || !decode_state(&d, st)) {
+      if (cs.struct_size < offsetof(isitup_check_state_v1, state_json) + sizeof(char*) ||
+          !cs.check || !cs.state_json || (d.Parse(cs.state_json), d.HasParseError()) ||
+          !decode_state(&d, st)) {
         ++out.unreadable;
         continue;
       }
@@ -91,8 +90,8 @@ loaded_state load_from_sink(const isitup_sink_ops_v1& ops, void* instance,
     for (std::size_t i = 0; i < s.event_count; ++i) {
       const isitup_outbox_event_v1& o = s.events[i];
       loaded_state::pending p;
-      if (o.struct_size < offsetof(isitup_outbox_event_v1, sink_count) + sizeof(size_t) || !o.event ||
-          !event_from_view(*o.event, p.ev)) {
+      if (o.struct_size < offsetof(isitup_outbox_event_v1, sink_count) + sizeof(size_t) ||
+          !o.event || !event_from_view(*o.event, p.ev)) {
         ++out.unreadable;
         continue;
       }

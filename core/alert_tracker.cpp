@@ -191,8 +191,7 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
       const auto it = checks.find(r.check);
       if (it == checks.end()) continue;
       const check_entry& c = it->second;
-      if (c.version > c.persisted)
-        d->add_state(it->first, c.version, alert::encode_state(c.state));
+      if (c.version > c.persisted) d->add_state(it->first, c.version, alert::encode_state(c.state));
       for (const auto& e : c.unpersisted) d->add_event(e);
     }
     if (d->empty()) return nullptr;
@@ -219,7 +218,8 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
   }
 
   // Tells the state sink that `events` reached sink `i` (or were refused by it for good).
-  void report_delivered(std::size_t i, const std::vector<std::shared_ptr<const alert::event>>& events) {
+  void report_delivered(std::size_t i,
+                        const std::vector<std::shared_ptr<const alert::event>>& events) {
     if (!state_sink || events.empty()) return;
     std::lock_guard lock(mu);  // stop() ends the reports: the sink may be destroyed after it
     if (stopping) return;

@@ -53,9 +53,7 @@ class loaded_plugin {
   // A sink that takes state transitions (write_events within its struct_size and non-NULL).
   bool takes_events() const { return sink_ops() && sink_ops()->write_events; }
   // A sink that receives only the events of checks naming it, and no results.
-  bool is_notifier() const {
-    return sink_ops() && (sink_ops()->sink_flags & ISITUP_SINK_NOTIFIER);
-  }
+  bool is_notifier() const { return sink_ops() && (sink_ops()->sink_flags & ISITUP_SINK_NOTIFIER); }
 
   // A sink that persists alert state with its rows (ISITUP_SINK_ALERT_STATE; the host checked
   // that write_with_state, load_state and events_delivered are there).

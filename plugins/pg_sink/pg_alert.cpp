@@ -35,12 +35,17 @@ void time_ms(json_writer& w, const char* key, int64_t ms) {
 }
 
 // The newest state of each check and each event once (the first time it appears).
-std::string states_json(const std::vector<const isitup_alert_state_v1*>& deltas,
-                        std::size_t& count) {
+bool wanted(const char* check, const std::string* only) {
+  return !only || (check && *only == check);
+}
+
+std::string states_json(const std::vector<const isitup_alert_state_v1*>& deltas, std::size_t& count,
+                        const std::string* only) {
   std::map<std::string_view, const isitup_check_state_v1*> newest;
   for (const isitup_alert_state_v1* d : deltas)
     for (std::size_t i = 0; i < d->state_count; ++i) {
       const isitup_check_state_v1& s = d->states[i];
+      if (!wanted(s.check, only)) continue;
       auto [it, fresh] = newest.emplace(s.check, &s);
       if (!fresh && it->second->version < s.version) it->second = &s;
     }
@@ -60,8 +65,8 @@ std::string states_json(const std::vector<const isitup_alert_state_v1*>& deltas,
   return {b.GetString(), b.GetSize()};
 }
 
-std::string events_json(const std::vector<const isitup_alert_state_v1*>& deltas,
-                        std::size_t& count) {
+std::string events_json(const std::vector<const isitup_alert_state_v1*>& deltas, std::size_t& count,
+                        const std::string* only) {
   std::set<std::string_view> seen;
   rapidjson::StringBuffer b;
   json_writer w(b);
@@ -71,7 +76,7 @@ std::string events_json(const std::vector<const isitup_alert_state_v1*>& deltas,
     for (std::size_t i = 0; i < d->event_count; ++i) {
       const isitup_outbox_event_v1& o = d->events[i];
       const isitup_event_v1& e = *o.event;
-      if (!seen.insert(e.event_id).second) continue;
+      if (!wanted(e.check, only) || !seen.insert(e.event_id).second) continue;
       w.StartObject();
       w.Key("ord");
       w.Int64(static_cast<int64_t>(count++));
@@ -113,9 +118,9 @@ std::string ms_to_time(const char* column) {
 
 void write_alert_state(pqxx::transaction_base& tx, const quoted_names& q,
                        const std::vector<const isitup_alert_state_v1*>& deltas,
-                       alert_counts& counts) {
+                       alert_counts& counts, const std::string* only) {
   std::size_t n = 0;
-  const std::string states = states_json(deltas, n);
+  const std::string states = states_json(deltas, n, only);
   if (n > 0) {
     tx.exec_params("INSERT INTO " + q.alert_state +
                        " AS s (check_name, version, state, updated_at)"
@@ -128,7 +133,7 @@ void write_alert_state(pqxx::transaction_base& tx, const quoted_names& q,
                    states);
     counts.states += n;
   }
-  const std::string events = events_json(deltas, n);
+  const std::string events = events_json(deltas, n, only);
   if (n == 0) return;
   counts.events += n;
   tx.exec_params(std::string(event_rows) + "INSERT INTO " + q.events +
@@ -146,8 +151,8 @@ void write_alert_state(pqxx::transaction_base& tx, const quoted_names& q,
                      " (incident_id, check_name, plugin, target, opened_at, resolved_at,"
                      " error_kind, error_message, locations, opened_event_id, resolved_event_id)"
                      " SELECT DISTINCT ON (incident_id) incident_id, check_name, plugin, target, " +
-                     ms_to_time("opened_ms") +
-                     ", CASE WHEN type = 'incident_resolved' THEN " + ms_to_time("resolved_ms") +
+                     ms_to_time("opened_ms") + ", CASE WHEN type = 'incident_resolved' THEN " +
+                     ms_to_time("resolved_ms") +
                      " END, nullif(error_kind, ''), nullif(error_message, ''), locations,"
                      " CASE WHEN type = 'incident_opened' THEN event_id END,"
                      " CASE WHEN type = 'incident_resolved' THEN event_id END"
@@ -166,13 +171,23 @@ void write_alert_state(pqxx::transaction_base& tx, const quoted_names& q,
                  events);
 }
 
+std::vector<std::string> checks_in(const std::vector<const isitup_alert_state_v1*>& deltas) {
+  std::set<std::string> out;
+  for (const isitup_alert_state_v1* d : deltas) {
+    for (std::size_t i = 0; i < d->state_count; ++i) out.insert(d->states[i].check);
+    for (std::size_t i = 0; i < d->event_count; ++i) out.insert(d->events[i].event->check);
+  }
+  return {out.begin(), out.end()};
+}
+
 void mark_delivered(pqxx::transaction_base& tx, const quoted_names& q,
                     const std::map<std::string, std::vector<std::string>>& marks) {
   for (const auto& [sink, ids] : marks) {
     rapidjson::StringBuffer b;
     json_writer w(b);
     w.StartArray();
-    for (const std::string& id : ids) w.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
+    for (const std::string& id : ids)
+      w.String(id.data(), static_cast<rapidjson::SizeType>(id.size()));
     w.EndArray();
     tx.exec_params("UPDATE " + q.outbox +
                        " SET delivered_at = now() WHERE sink = $1 AND delivered_at IS NULL AND"

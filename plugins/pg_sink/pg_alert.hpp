@@ -31,10 +31,13 @@ struct alert_counts {
 };
 
 // Stores `deltas` (each from a batch whose last rows are in `tx`; later ones may repeat
-// earlier checks and events). Throws pqxx errors.
+// earlier checks and events), only those of check `only` when it is given. Throws pqxx errors.
 void write_alert_state(pqxx::transaction_base& tx, const quoted_names& q,
                        const std::vector<const isitup_alert_state_v1*>& deltas,
-                       alert_counts& counts);
+                       alert_counts& counts, const std::string* only = nullptr);
+
+// The checks `deltas` name, each once.
+std::vector<std::string> checks_in(const std::vector<const isitup_alert_state_v1*>& deltas);
 
 // Marks deliveries: sink name -> event ids. Throws pqxx errors.
 void mark_delivered(pqxx::transaction_base& tx, const quoted_names& q,

@@ -147,8 +147,8 @@ TEST(pg_alert, load_hands_back_the_state_and_each_undelivered_event_until_marked
   auto reader = writer("alerts_b");  // a new start reads with a connection of its own
   loaded l = load(*reader);
   EXPECT_EQ(l.states["check-1"], "9:{\"v\": 9}");
-  EXPECT_EQ(l.events, (std::vector<std::string>{"e1:incident_opened:ops,pager",
-                                                "e2:incident_resolved:ops"}));
+  EXPECT_EQ(l.events,
+            (std::vector<std::string>{"e1:incident_opened:ops,pager", "e2:incident_resolved:ops"}));
   w->mark_delivered({{"ops", {"e1", "e2"}}});
   l = load(*reader);
   EXPECT_EQ(l.events, (std::vector<std::string>{"e1:incident_opened:pager"}));

@@ -179,8 +179,7 @@ const std::vector<migration>& migrations() {
                  " opened_event_id text,"
                  " resolved_event_id text)",
              "CREATE INDEX ON " + q.incidents + " (check_name, opened_at DESC)",
-             "CREATE TABLE " + q.outbox +
-                 " (event_id text NOT NULL REFERENCES " + q.events +
+             "CREATE TABLE " + q.outbox + " (event_id text NOT NULL REFERENCES " + q.events +
                  " ON DELETE CASCADE,"
                  " sink text NOT NULL,"
                  " delivered_at timestamptz,"

@@ -33,13 +33,13 @@ struct table_names {
 // Quoted identifiers for one configured table (quote_name needs a connection).
 struct quoted_names {
   quoted_names(pqxx::connection_base& c, const table_names& n);
-  std::string schema;      // "public"
-  std::string table;       // "public"."check_results"
-  std::string migrations;  // "public"."isitup_migrations"
-  std::string latest;      // "public"."check_results_latest"
-  std::string hourly;      // "public"."check_results_hourly"
-  std::string daily;       // "public"."check_results_daily"
-  std::string rejects;     // "public"."check_results_rejects"
+  std::string schema;          // "public"
+  std::string table;           // "public"."check_results"
+  std::string migrations;      // "public"."isitup_migrations"
+  std::string latest;          // "public"."check_results_latest"
+  std::string hourly;          // "public"."check_results_hourly"
+  std::string daily;           // "public"."check_results_daily"
+  std::string rejects;         // "public"."check_results_rejects"
   std::string alert_state;     // "public"."check_results_alert_state"
   std::string events;          // "public"."check_results_events"
   std::string incidents;       // "public"."check_results_incidents"

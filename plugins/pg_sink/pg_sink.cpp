@@ -20,9 +20,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <map>
 #include <isitup/plugin.hpp>
+#include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -298,6 +299,11 @@ class pg_sink final : public sdk::sink {
       publish("repaired_text", s.repaired_text, published_.repaired_text);
       publish("rows_rejected", s.rejected, published_.rejected);
       for (const pg::rejected_record& r : writer_->rejects()) log_reject(r);
+      for (const auto& [check, why] : writer_->alert_rejects())
+        if (said_alert_rejects_.size() < 1000 && said_alert_rejects_.insert(check).second)
+          host_.log(sdk::level::error,
+                    "the alert state of check '" + pg::bounded_text(check, 100) +
+                        "' cannot be stored and is left out: " + pg::bounded_text(why, 300));
     } else {
       host_.counter_add("write_failures", 1);
     }
@@ -342,7 +348,7 @@ class pg_sink final : public sdk::sink {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<entry> queue_;  // references stay valid on push_back
+  std::deque<entry> queue_;                                // references stay valid on push_back
   std::map<std::string, std::vector<std::string>> marks_;  // sink -> delivered event ids
   std::size_t marks_pending_ = 0;
   std::size_t queued_rows_ = 0;
@@ -354,6 +360,7 @@ class pg_sink final : public sdk::sink {
   double tokens_ = 10.0;  // log_reject's budget (I/O thread only)
   clock_type::time_point tokens_at_ = clock_type::now();
   uint64_t unlogged_rejects_ = 0;
+  std::set<std::string> said_alert_rejects_;  // checks whose state was refused, logged once
   std::thread thread_;
 };
 

@@ -34,7 +34,7 @@ using isitup::test::webhook_receiver;
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 const std::string fast_client =
-    R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "6000", heartbeat.interval.ms: "500"})";
+    R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "3000", heartbeat.interval.ms: "500"})";
 
 template <class F>
 bool eventually(F done, std::chrono::milliseconds timeout) {
@@ -115,8 +115,8 @@ TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incid
   auto probe = start(probe_config());
   const std::string writer_cfg = writer_config();
   auto writer = start(writer_cfg);
-  ASSERT_TRUE(eventually([&] { return has_tables() && count("SELECT count(*) FROM results") > 3; },
-                         30s))
+  ASSERT_TRUE(
+      eventually([&] { return has_tables() && count("SELECT count(*) FROM results") > 3; }, 30s))
       << writer->err() << probe->err();
   int kills = 0;
   std::string stderr_of_killed;
@@ -133,8 +133,8 @@ TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incid
     target_.set_status(503);
     kill_and_restart();
     kill_and_restart();
-    ASSERT_TRUE(eventually(
-        [&] { return count("SELECT count(*) FROM results_incidents_open") == 1; }, 30s))
+    ASSERT_TRUE(
+        eventually([&] { return count("SELECT count(*) FROM results_incidents_open") == 1; }, 30s))
         << writer->err();
     target_.set_status(200);
     kill_and_restart();

@@ -167,6 +167,9 @@ TEST(pg_sink_kafka, a_record_postgresql_cannot_store_does_not_stop_the_stream_or
   std::fprintf(stderr, "%s", agent.err().c_str());
   EXPECT_NE(agent.err().find("rejected a record PostgreSQL cannot store"), std::string::npos)
       << agent.err();
+  // Its check's alert state cannot be stored either: left out, said once, nothing lost.
+  EXPECT_NE(agent.err().find("cannot be stored and is left out"), std::string::npos) << agent.err();
+  EXPECT_EQ(agent.err().find("refused for good"), std::string::npos) << agent.err();
 }
 
 }  // namespace

@@ -35,7 +35,8 @@ TEST(pg_sink_names, hostile_names_are_refused_at_config_time) {
       EXPECT_NE(sink.error().find(key), std::string::npos) << sink.error();
     }
   }
-  // 48 bytes is the longest table name (the open incidents view adds 15), 63 the longest schema name.
+  // 48 bytes is the longest table name (the open incidents view adds 15), 63 the longest schema
+  // name.
   EXPECT_THROW(validate_name(std::string(49, 't'), "table", max_table_bytes),
                std::invalid_argument);
   EXPECT_NO_THROW(validate_name(std::string(48, 't'), "table", max_table_bytes));

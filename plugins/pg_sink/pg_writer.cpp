@@ -402,6 +402,7 @@ void pg_writer::write(const std::vector<const isitup_record_v1*>& rows) { write(
 void pg_writer::write(const std::vector<const isitup_record_v1*>& rows,
                       const std::vector<const isitup_alert_state_v1*>& states) {
   rejects_.clear();
+  alert_rejects_.clear();
   // A scheduled_at the results table cannot hold is no key: refused before any SQL.
   std::vector<const isitup_record_v1*> keyed;
   keyed.reserve(rows.size());
@@ -430,10 +431,8 @@ void pg_writer::write(const std::vector<const isitup_record_v1*>& rows,
   if (with) {
     try {
       transaction(nullptr, 0, with);
-    } catch (const pqxx::sql_error& e) {
-      throw write_failure(write_failure::kind::error,
-                          "storing the alert state failed: " + trimmed(e.what()) +
-                              " (SQLSTATE " + e.sqlstate() + ")");
+    } catch (const pqxx::sql_error&) {
+      write_states_each(*with);  // a check PostgreSQL cannot store: the others still are
     }
   }
   if (!rejects_.empty()) {
@@ -519,8 +518,34 @@ void pg_writer::write_once(const isitup_record_v1* const* rows, std::size_t n,
 
 namespace isitup::pg {
 
-void pg_writer::load_alert_state(
-    const std::function<void(const isitup_alert_state_v1&)>& loaded) {
+void pg_writer::write_states_each(const states_t& states) {
+  try {
+    connect();
+    pqxx::work tx(*conn_);
+    alert_counts a;
+    for (const std::string& check : checks_in(states)) {
+      try {
+        pqxx::subtransaction one(tx, "check");
+        write_alert_state(one, *names_, states, a, &check);
+        one.commit();
+      } catch (const pqxx::sql_error& e) {
+        if (!permanent_data_error(e.sqlstate())) throw;
+        alert_rejects_.emplace_back(check, trimmed(e.what()) + " (SQLSTATE " + e.sqlstate() + ")");
+      }
+    }
+    tx.commit();
+    alert_counts_.states += a.states;
+    alert_counts_.events += a.events;
+  } catch (const write_failure&) {
+    throw;
+  } catch (const std::exception& e) {
+    disconnect();
+    throw write_failure(write_failure::kind::retry,
+                        "storing the alert state failed: " + trimmed(e.what()));
+  }
+}
+
+void pg_writer::load_alert_state(const std::function<void(const isitup_alert_state_v1&)>& loaded) {
   try {
     connect();
     pqxx::read_transaction tx(*conn_);

@@ -91,7 +91,8 @@ class pg_writer {
   void write(const std::vector<const isitup_record_v1*>& rows);
   // The same, with the alert state step (pg_alert.hpp) in the rows' transaction: `states` are
   // the alert states of the batches whose last rows are in `rows`. When some rows are refused
-  // for good (the rows go in parts), the states get a transaction of their own after them.
+  // for good (the rows go in parts), the states get a transaction of their own after them;
+  // when a check's state is refused for good there, it is left out (alert_rejects()).
   void write(const std::vector<const isitup_record_v1*>& rows,
              const std::vector<const isitup_alert_state_v1*>& states);
   // Connects (and migrates) if needed and hands `loaded` every stored check state and every
@@ -100,6 +101,10 @@ class pg_writer {
   // Marks deliveries in a transaction of their own. Throws write_failure (retry).
   void mark_delivered(const std::map<std::string, std::vector<std::string>>& marks);
   const alert_counts& alert_stats() const { return alert_counts_; }
+  // Checks whose alert state the last write() could not store, each with PostgreSQL's reason.
+  const std::vector<std::pair<std::string, std::string>>& alert_rejects() const {
+    return alert_rejects_;
+  }
 
   // The records the last successful write() rejected (pointing into its rows).
   const std::vector<rejected_record>& rejects() const { return rejects_; }
@@ -127,6 +132,8 @@ class pg_writer {
   std::string rejects_table_;
   std::optional<quoted_names> names_;
   alert_counts alert_counts_;
+  std::vector<std::pair<std::string, std::string>> alert_rejects_;
+  void write_states_each(const states_t& states);
   write_stats stats_;
   std::vector<rejected_record> rejects_;
 };

@@ -46,8 +46,7 @@ struct store {
   std::mutex mu;
   std::vector<std::string> marks;  // "sink:event_id"
 
-  static uint32_t load(void* self, int64_t, isitup_alert_load_fn loaded, void* ctx, char*,
-                       size_t) {
+  static uint32_t load(void* self, int64_t, isitup_alert_load_fn loaded, void* ctx, char*, size_t) {
     auto& s = *static_cast<store*>(self);
     std::vector<isitup_check_state_v1> cs;
     for (auto& [check, json] : s.states)

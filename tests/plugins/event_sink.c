@@ -126,10 +126,19 @@ static void e_events_delivered(void* instance, const char* sink, const char* con
 #else
 #define E_FLAGS ISITUP_SINK_ALERT_STATE
 #endif
-static const isitup_sink_ops_v1 e_sink_ops = {
-    sizeof(isitup_sink_ops_v1), 1,  NULL,           0,          e_create,          e_write,
-    e_flush,                    e_destroy, E_FLAGS, WRITE_EVENTS, e_write_with_state, LOAD_STATE,
-    e_events_delivered};
+static const isitup_sink_ops_v1 e_sink_ops = {sizeof(isitup_sink_ops_v1),
+                                              1,
+                                              NULL,
+                                              0,
+                                              e_create,
+                                              e_write,
+                                              e_flush,
+                                              e_destroy,
+                                              E_FLAGS,
+                                              WRITE_EVENTS,
+                                              e_write_with_state,
+                                              LOAD_STATE,
+                                              e_events_delivered};
 #else
 static const isitup_sink_ops_v1 e_sink_ops = {
     e_table_size,         1,           NULL, 0, e_create, e_write, e_flush, e_destroy,

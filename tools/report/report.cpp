@@ -1,8 +1,10 @@
 // isitup-report: prints, from the database a pg_sink writes to, one line per check: its last
 // status and when, uptime over 24 h and 7 d, p50/p95 total time over 24 h, the last result's
 // key figures (DNS response code, ping loss and round trip, certificate days left), and its
-// last error in the last 7 days. Reads connection, schema and table from an agent config's pg_sink
-// section (the same validation as the agent). Replaces `make peek-data` of "Is it up?".
+// last error in the last 7 days; then, when pg_sink keeps the alert state there, the open
+// incidents and the last incidents of each check. Reads connection, schema and table from an
+// agent config's pg_sink section (the same validation as the agent). Replaces `make peek-data`
+// of "Is it up?".
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -134,10 +136,40 @@ std::string clean(std::string s) {
   return s;
 }
 
-void print_table(const std::vector<std::vector<std::string>>& rows) {
-  const std::vector<std::string> header{"CHECK",  "LAST",   "AT",      "UP 24H",          "UP 7D",
-                                        "P50 ms", "P95 ms", "FIGURES", "LAST ERROR (7 d)"};
-  const std::vector<bool> right{false, false, false, true, true, true, true, false, false};
+std::string time_text(const char* column) {
+  return std::string("to_char(") + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"')";
+}
+
+// Open incidents as of $1, oldest first.
+std::string open_incidents_sql(const std::string& incidents) {
+  return std::string("SELECT check_name, ") + time_text("opened_at") +
+         ", date_trunc('second', $1::timestamptz - opened_at)::text,"
+         " coalesce(error_kind, 'unknown') || coalesce(': ' || error_message, ''),"
+         " coalesce((SELECT string_agg(l, ',') FROM jsonb_array_elements_text(locations) l), '-')"
+         " FROM " +
+         incidents +
+         " WHERE opened_at <= $1::timestamptz AND (resolved_at IS NULL OR resolved_at >"
+         " $1::timestamptz) ORDER BY opened_at, check_name";
+}
+
+// The last $2 incidents of each check opened by $1, newest first.
+std::string history_sql(const std::string& incidents) {
+  return std::string("SELECT check_name, ") + time_text("opened_at") +
+         ", CASE WHEN resolved_at"
+         " IS NULL OR resolved_at > $1::timestamptz THEN 'open' ELSE " +
+         time_text("resolved_at") +
+         " END, date_trunc('second', least(coalesce(resolved_at, $1::timestamptz),"
+         " $1::timestamptz) - opened_at)::text,"
+         " coalesce(error_kind, 'unknown') || coalesce(': ' || error_message, '')"
+         " FROM (SELECT *, row_number() OVER (PARTITION BY check_name ORDER BY opened_at DESC)"
+         " AS n FROM " +
+         incidents +
+         " WHERE opened_at <= $1::timestamptz) i WHERE n <= $2 ORDER BY check_name, opened_at"
+         " DESC";
+}
+
+void print_table(const std::vector<std::string>& header, const std::vector<bool>& right,
+                 const std::vector<std::vector<std::string>>& rows) {
   std::vector<std::size_t> width(header.size());
   for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
   for (const auto& r : rows)
@@ -159,17 +191,44 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   for (const auto& r : rows) line(r);
 }
 
+std::vector<std::vector<std::string>> cells(const pqxx::result& r) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& row : r) {
+    std::vector<std::string> c;
+    for (const auto& f : row) c.push_back(clean(f.is_null() ? "-" : f.c_str()));
+    rows.push_back(std::move(c));
+  }
+  return rows;
+}
+
+void print_incidents(pqxx::transaction_base& tx, const isitup::pg::quoted_names& q,
+                     const std::string& now, int history) {
+  const auto open = cells(tx.exec_params(open_incidents_sql(q.incidents), now));
+  std::printf("\nOpen incidents: %zu\n", open.size());
+  if (!open.empty())
+    print_table({"CHECK", "OPENED", "OPEN FOR", "ERROR", "LOCATIONS"},
+                {false, false, true, false, false}, open);
+  const auto past = cells(tx.exec_params(history_sql(q.incidents), now, history));
+  std::printf("\nIncidents per check (last %d each): %zu\n", history, past.size());
+  if (!past.empty())
+    print_table({"CHECK", "OPENED", "RESOLVED", "DURATION", "ERROR"},
+                {false, false, false, true, false}, past);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"isitup-report: uptime and response times per check, from pg_sink's table"};
   std::string config_file, now = "now";
   int sink = -1;
+  int history = 5;
   app.add_option("-c,--config", config_file, "Agent config file with a pg_sink sink")->required();
   app.add_option("--sink", sink, "Index in sinks: of the pg_sink to read (default: the first)");
   app.add_option("--now", now, "Report as of this time (timestamptz text; default: now)");
   std::string html_file;
   app.add_option("--html", html_file, "Write the status page (HTML) to this file instead");
+  app.add_option("--incidents", history, "Incidents listed per check (default 5)")
+      ->check(CLI::Range(0, 1000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -185,7 +244,8 @@ int main(int argc, char** argv) {
   }
   try {
     pqxx::connection c(t.conninfo);
-    if (isitup::pg::current_migration(c, t.names) < 3) {
+    const int version = isitup::pg::current_migration(c, t.names);
+    if (version < 3) {
       std::fprintf(stderr,
                    "isitup-report: %s.%s has no results yet (no table, or created by an older "
                    "pg_sink: run the agent once to upgrade it)\n",
@@ -202,20 +262,17 @@ int main(int argc, char** argv) {
     pqxx::read_transaction tx(c);
     const std::string sql =
         replace_all(replace_all(report_sql, "{table}", q.table), "{latest}", q.latest);
-    const pqxx::result r = tx.exec_params(sql, now);
-    std::vector<std::vector<std::string>> rows;
-    for (const auto& row : r) {
-      std::vector<std::string> cells;
-      for (const auto& f : row) cells.push_back(clean(f.is_null() ? "-" : f.c_str()));
-      rows.push_back(std::move(cells));
-    }
+    const std::vector<std::vector<std::string>> rows = cells(tx.exec_params(sql, now));
     std::printf("%s.%s: %zu checks, as of %s\n", t.names.schema.c_str(), t.names.table.c_str(),
                 rows.size(),
                 tx.exec_params1("SELECT to_char($1::timestamptz AT TIME ZONE 'UTC', "
                                 "'YYYY-MM-DD HH24:MI:SS\"Z\"')",
                                 now)[0]
                     .c_str());
-    print_table(rows);
+    print_table({"CHECK", "LAST", "AT", "UP 24H", "UP 7D", "P50 ms", "P95 ms", "FIGURES",
+                 "LAST ERROR (7 d)"},
+                {false, false, false, true, true, true, true, false, false}, rows);
+    if (version >= 5) print_incidents(tx, q, now, history);
     return exit_ok;
   } catch (const std::exception& e) {
     std::string what = e.what();

@@ -87,15 +87,14 @@ void create_incidents(const std::string& table) {
   pqxx::connection c(server().conninfo());
   pqxx::work tx(c);
   const std::string t = "\"Status\"." + tx.quote_name(table + "_incidents");
-  tx.exec("CREATE TABLE IF NOT EXISTS " + t +
-          " (incident_id text PRIMARY KEY, check_name text NOT NULL, opened_at timestamptz NOT "
-          "NULL, resolved_at timestamptz, error_kind text, error_message text, locations jsonb)");
+  // pg_sink's migration 5 made the table (with the results table).
   tx.exec("INSERT INTO " + t +
-          " (incident_id, check_name, opened_at, resolved_at, error_kind, error_message, "
-          "locations) VALUES ('i1', 'api', '2026-11-27 17:35Z', NULL, 'connect_failed', "
-          "'connection refused', '[\"eu-west\"]'), ('i2', 'shop', '2026-11-21 09:05Z', "
-          "'2026-11-21 12:05Z', 'http_status', 'HTTP 503', NULL), ('i3', 'shop', "
-          "'2026-10-01 10:00Z', '2026-10-01 11:00Z', 'old', 'older than 7 days', NULL)");
+          " (incident_id, check_name, plugin, target, opened_at, resolved_at, error_kind, "
+          "error_message, locations) VALUES ('i1', 'api', 'http_check', 'x', '2026-11-27 17:35Z', "
+          "NULL, 'connect_failed', 'connection refused', '[\"eu-west\"]'), ('i2', 'shop', "
+          "'http_check', 'x', '2026-11-21 09:05Z', '2026-11-21 12:05Z', 'http_status', "
+          "'HTTP 503', '[]'), ('i3', 'shop', 'http_check', 'x', '2026-10-01 10:00Z', "
+          "'2026-10-01 11:00Z', 'old', 'older than 7 days', '[]')");
   tx.commit();
 }
 

@@ -75,6 +75,16 @@ TEST(isitup_report, prints_one_line_per_check_for_a_known_data_set) {
             " ('p', 'gw', 'icmp_check', 'x', '2026-11-27 17:59Z', 'up', NULL, NULL, 0.05, NULL,"
             "  '{\"loss_percent\": 33.333, \"rtt_avg_ms\": 0.048}'),"
             " ('p', 'cert', 'tls_check', 'x', '2026-11-27 17:59Z', 'up', NULL, NULL, 3, 41, NULL)");
+    // Incidents: api open since 17:29; shop down twice, resolved each time.
+    tx.exec(
+        "INSERT INTO \"Reports\".\"known set_incidents\" (incident_id, check_name, plugin, "
+        "target, opened_at, resolved_at, error_kind, error_message, locations) VALUES "
+        "('i1', 'api', 'http_check', 'x', '2026-11-27 17:29Z', NULL, 'dns', 'no such host', "
+        "'[\"eu-west\", \"us-east\"]'), "
+        "('i2', 'shop', 'http_check', 'x', '2026-11-26 17:00Z', '2026-11-26 17:05Z', "
+        "'http_status', 'HTTP 503', '[\"eu-west\"]'), "
+        "('i3', 'shop', 'http_check', 'x', '2026-11-25 17:00Z', '2026-11-25 17:02:30Z', "
+        "'http_status', 'HTTP 503', '[\"eu-west\"]')");
     tx.commit();
   }
   temp_dir dir;
@@ -92,10 +102,20 @@ TEST(isitup_report, prints_one_line_per_check_for_a_known_data_set) {
             "mx up 2026-11-27 17:59:00Z 100.00% 100.00% 0.4 0.4 NOERROR, 2 answers -\n"
             "old up 2026-11-17 18:00:00Z - - - - - -\n"
             "shop up 2026-11-27 18:00:00Z 100.00% 80.00% 125.0 228.5 - 2026-11-26 17:00:00Z "
-            "http_status: HTTP 503\n");
+            "http_status: HTTP 503\n"
+            "\n"
+            "Open incidents: 1\n"
+            "CHECK OPENED OPEN FOR ERROR LOCATIONS\n"
+            "api 2026-11-27 17:29:00Z 00:31:00 dns: no such host eu-west,us-east\n"
+            "\n"
+            "Incidents per check (last 5 each): 3\n"
+            "CHECK OPENED RESOLVED DURATION ERROR\n"
+            "api 2026-11-27 17:29:00Z open 00:31:00 dns: no such host\n"
+            "shop 2026-11-26 17:00:00Z 2026-11-26 17:05:00Z 00:05:00 http_status: HTTP 503\n"
+            "shop 2026-11-25 17:00:00Z 2026-11-25 17:02:30Z 00:02:30 http_status: HTTP 503\n");
   // Columns line up: every line has "UP 7D"'s last character at the same offset.
   const auto lines = lines_of(r.out);
-  ASSERT_EQ(lines.size(), 8u);
+  ASSERT_EQ(lines.size(), 18u);
   const std::size_t end = lines[1].find("UP 7D") + 4;
   EXPECT_EQ(lines[2].substr(end - 4, 5), "0.00%");
   EXPECT_EQ(lines[7].substr(end - 5, 6), "80.00%");

@@ -631,9 +631,9 @@ template <class T, class = void>
 struct keeps_alert_state : std::false_type {};
 template <class T>
 struct keeps_alert_state<
-    T, std::void_t<decltype(std::declval<T&>().write_with_state(
-                       std::declval<const batch_view&>(), std::declval<alert_state_view>(),
-                       std::declval<batch_done>())),
+    T, std::void_t<decltype(std::declval<T&>().write_with_state(std::declval<const batch_view&>(),
+                                                                std::declval<alert_state_view>(),
+                                                                std::declval<batch_done>())),
                    decltype(std::declval<T&>().load_state(
                        std::declval<std::chrono::milliseconds>(),
                        std::declval<const std::function<void(alert_state_view)>&>())),
@@ -660,12 +660,11 @@ struct sink_state_ops {
         });
     if (!failure.empty()) done(ctx, ISITUP_RETRY, failure.c_str());
   }
-  static uint32_t load_state(void* inst, int64_t timeout_ms, isitup_alert_load_fn loaded,
-                             void* ctx, char* err, size_t cap) noexcept {
+  static uint32_t load_state(void* inst, int64_t timeout_ms, isitup_alert_load_fn loaded, void* ctx,
+                             char* err, size_t cap) noexcept {
     const uint32_t s = guarded(err, cap, [&] {
-      static_cast<T*>(inst)->load_state(
-          std::chrono::milliseconds(timeout_ms),
-          [&](alert_state_view v) { loaded(ctx, v.raw()); });
+      static_cast<T*>(inst)->load_state(std::chrono::milliseconds(timeout_ms),
+                                        [&](alert_state_view v) { loaded(ctx, v.raw()); });
     });
     return s == ISITUP_OK ? s : static_cast<uint32_t>(ISITUP_RETRY);
   }
