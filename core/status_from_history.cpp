@@ -37,10 +37,10 @@ double quantile(const std::vector<float>& sorted, double q) {
 
 std::vector<latency_point> latency(const std::vector<history_result>& results, int64_t now_ms) {
   const int64_t start = now_ms - day_ms;
-  std::vector<std::pair<int64_t, float>> times;  // (bucket, total_ms)
+  std::vector<std::pair<int64_t, float>> times;  // (half hour, total_ms)
   for (const history_result& r : results)
     if (r.up && r.total_ms >= 0 && r.at_ms > start && r.at_ms <= now_ms)
-      times.emplace_back((r.at_ms - start - 1) / half_hour_ms, r.total_ms);
+      times.emplace_back(floor_to(r.at_ms, half_hour_ms), r.total_ms);
   std::sort(times.begin(), times.end());
   std::vector<latency_point> points;
   std::vector<float> bucket;
@@ -49,8 +49,7 @@ std::vector<latency_point> latency(const std::vector<history_result>& results, i
     bucket.clear();
     for (; j < times.size() && times[j].first == times[i].first; ++j)
       bucket.push_back(times[j].second);
-    points.push_back(
-        {start + times[i].first * half_hour_ms, quantile(bucket, 0.5), quantile(bucket, 0.95)});
+    points.push_back({times[i].first, quantile(bucket, 0.5), quantile(bucket, 0.95)});
     i = j;
   }
   return points;

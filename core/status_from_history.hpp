@@ -16,7 +16,7 @@ namespace isitup {
 // - uptime over 24 h from the 48 half-hour buckets of the last 24 h, over 7 / 30 / 90 d from the
 //   day buckets of the last 7 / 30 / 90 UTC days (today included);
 // - 90 daily bar segments ending with today (UTC);
-// - latency: p50 and p95 of the up results' total_ms per half hour of the last 24 h, from the
+// - latency: p50 and p95 of the up results' total_ms per UTC half hour of the last 24 h, from the
 //   results the ring still holds (a ring shorter than 24 h gives a shorter plot).
 // `incidents` are passed through (the renderer sorts them).
 status_view status_from_history(const std::vector<check_snapshot>& checks,

@@ -287,7 +287,7 @@ class page_writer {
       for (const latency_point& p : points) top = std::max({top, p.p50_ms, p.p95_ms});
       const latency_point& last = points.back();
       out_ += "<g><title>p50 " + st::millis(last.p50_ms) + ", p95 " + st::millis(last.p95_ms) +
-              " at " + st::utc(last.at_ms) + "; highest " + st::millis(top) +
+              " (from " + st::utc(last.at_ms) + "); highest " + st::millis(top) +
               " in 24 h</title><path class=z d=\"" +
               status_plot::path(points, &latency_point::p95_ms, v_.generated_at_ms,
                                 static_cast<int>(width), 14, 40, top, 5 * 3'600'000) +
@@ -422,8 +422,8 @@ void page_writer::latency(const std::vector<latency_point>& points) {
       st::millis(top) + "</title><path class=z d=\"" + line(&latency_point::p95_ms) +
       "\"/><path class=a d=\"" + line(&latency_point::p50_ms) +
       "\"/></svg><div class=m>Total time: <span class=k50>p50</span> " + st::millis(last.p50_ms) +
-      ", <span class=k95>p95</span> " + st::millis(last.p95_ms) + " at " + st::utc(last.at_ms) +
-      "; highest " + st::millis(top) + " in 24 h</div>";
+      ", <span class=k95>p95</span> " + st::millis(last.p95_ms) + " (from " + st::utc(last.at_ms) +
+      ")" + "; highest " + st::millis(top) + " in 24 h</div>";
 }
 
 }  // namespace

@@ -68,11 +68,10 @@ const char* days_sql =
     " WHERE scheduled_at >= date_trunc('day', $1::timestamptz, 'UTC') - interval '89 days'"
     " AND scheduled_at <= $1::timestamptz GROUP BY 1, 2";
 
-// p50/p95 of the up results' total time per check and half hour of the last 24 h: bucket b
-// (0 to 47) holds (now - 24 h + b * 30 min, now - 24 h + (b + 1) * 30 min].
+// p50/p95 of the up results' total time per check and UTC half hour (by its number since the
+// epoch) of the last 24 h.
 const char* latency_sql =
-    "SELECT left(check_name, 1000), ceil(extract(epoch FROM scheduled_at - ($1::timestamptz -"
-    "   interval '24 hours')) / 1800)::bigint - 1,"
+    "SELECT left(check_name, 1000), floor(extract(epoch FROM scheduled_at) / 1800)::bigint,"
     " percentile_cont(0.5) WITHIN GROUP (ORDER BY total_ms),"
     " percentile_cont(0.95) WITHIN GROUP (ORDER BY total_ms)"
     " FROM {table} WHERE status = 'up' AND total_ms IS NOT NULL"
@@ -155,11 +154,10 @@ status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
       cv->segments[static_cast<std::size_t>(d)].total = row[2].as<uint32_t>();
       cv->segments[static_cast<std::size_t>(d)].up = row[3].as<uint32_t>();
     }
-  const int64_t plot_start = v.generated_at_ms - day_ms;
   for (const auto& row : tx.exec_params(sql(latency_sql), now))
     if (check_view* cv = find(row[0]))
-      cv->latency.push_back({plot_start + row[1].as<int64_t>() * half_hour_ms, row[2].as<double>(0),
-                             row[3].as<double>(0)});
+      cv->latency.push_back(
+          {row[1].as<int64_t>() * half_hour_ms, row[2].as<double>(0), row[3].as<double>(0)});
   if (!tx.exec_params1("SELECT to_regclass($1) IS NOT NULL", incidents_name)[0].as<bool>())
     return v;
   for (const auto& row :

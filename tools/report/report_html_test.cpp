@@ -47,8 +47,8 @@ std::string config_for(const std::string& table) {
          table + "\"}\n";
 }
 
-// Four checks as of 18:00Z: shop (30 days every 5 min, down 09:05-12:00 on 11-21, a resolved
-// incident), api (30 days, down since 17:35, an open incident), www (90 days hourly, up),
+// Four checks as of 18:00Z: shop (30 days every 5 min to 17:59, down 08:59-11:54 on 11-21, a
+// resolved incident), api (30 days, down since 17:34, an open incident), www (90 days hourly, up),
 // status (10 days every 5 min, every 97th result down).
 void load_fleet(const std::string& table) {
   pqxx::connection c(server().conninfo());
@@ -58,7 +58,8 @@ void load_fleet(const std::string& table) {
   const std::string cols =
       " (agent, check_name, plugin, target, scheduled_at, status, error_kind, error_message, "
       "total_ms) ";
-  const std::string at = "timestamptz '" + now + "' - k * interval '5 minutes'";
+  const std::string at =
+      "timestamptz '" + now + "' - interval '1 minute' - k * interval '5 minutes'";
   tx.exec("INSERT INTO " + t + cols + "SELECT 'a', 'shop', 'http_check', " +
           "'https://shop.example.test/', " + at +
           ", CASE WHEN k BETWEEN 1800 AND 1835 THEN 'down' ELSE 'up' END,"
@@ -132,7 +133,7 @@ TEST(isitup_report_html, builds_the_status_page_from_the_results_table) {
             std::string::npos);
   // api went down at 17:35; its incident is open, shop's resolved one is listed, i3 is too old.
   EXPECT_NE(
-      page.find("https://api.example.test/v1/health \xc2\xb7 every 5 min \xc2\xb7 down for 25 min"),
+      page.find("https://api.example.test/v1/health \xc2\xb7 every 5 min \xc2\xb7 down for 26 min"),
       std::string::npos);
   EXPECT_NE(page.find("<li class=down><b>api</b> down for 25 min, since 2026-11-27 17:35 UTC: "
                       "<span class=e>connect_failed \xe2\x80\x94 connection refused</span> "
