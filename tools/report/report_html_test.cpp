@@ -91,9 +91,9 @@ void create_incidents(const std::string& table) {
   // pg_sink's migration 5 made the table (with the results table).
   tx.exec("INSERT INTO " + t +
           " (incident_id, check_name, plugin, target, opened_at, resolved_at, error_kind, "
-          "error_message, locations) VALUES ('i1', 'api', 'http_check', 'x', '2026-11-27 17:35Z', "
+          "error_message, locations) VALUES ('i1', 'api', 'http_check', 'x', '2026-11-27 17:34Z', "
           "NULL, 'connect_failed', 'connection refused', '[\"eu-west\"]'), ('i2', 'shop', "
-          "'http_check', 'x', '2026-11-21 09:05Z', '2026-11-21 12:05Z', 'http_status', "
+          "'http_check', 'x', '2026-11-21 08:59Z', '2026-11-21 11:59Z', 'http_status', "
           "'HTTP 503', '[]'), ('i3', 'shop', 'http_check', 'x', '2026-10-01 10:00Z', "
           "'2026-10-01 11:00Z', 'old', 'older than 7 days', '[]')");
   tx.commit();
@@ -131,15 +131,15 @@ TEST(isitup_report_html, builds_the_status_page_from_the_results_table) {
   EXPECT_NE(page.find("<span>24 h <b>100%</b></span><span>7 d <b>98.21%</b></span><span>30 d "
                       "<b>99.58%</b></span><span>90 d <b>99.58%</b></span>"),
             std::string::npos);
-  // api went down at 17:35; its incident is open, shop's resolved one is listed, i3 is too old.
+  // api went down at 17:34; its incident is open, shop's resolved one is listed, i3 is too old.
   EXPECT_NE(
       page.find("https://api.example.test/v1/health \xc2\xb7 every 5 min \xc2\xb7 down for 26 min"),
       std::string::npos);
-  EXPECT_NE(page.find("<li class=down><b>api</b> down for 25 min, since 2026-11-27 17:35 UTC: "
+  EXPECT_NE(page.find("<li class=down><b>api</b> down for 26 min, since 2026-11-27 17:34 UTC: "
                       "<span class=e>connect_failed \xe2\x80\x94 connection refused</span> "
                       "<span class=m>(at eu-west)</span></li>"),
             std::string::npos);
-  EXPECT_NE(page.find("<li><b>shop</b> was down 3 h, from 2026-11-21 09:05 UTC"),
+  EXPECT_NE(page.find("<li><b>shop</b> was down 3 h, from 2026-11-21 08:59 UTC"),
             std::string::npos);
   EXPECT_EQ(page.find("older than 7 days"), std::string::npos);
   // Every check has 90 daily segments' worth of bar and a 24 h plot (www: hourly points).
