@@ -104,7 +104,7 @@ std::optional<transition> step(check_state& st, std::string_view check, const ob
   location_state& l = it->second;
   if (o.scheduled_at_ms <= l.last_ms) return std::nullopt;
   l.last_ms = o.scheduled_at_ms;
-  forget_silent_locations(st, o.scheduled_at_ms, s);  // never `l`: it is the newest
+  st.forgotten += forget_silent_locations(st, o.scheduled_at_ms, s);  // never `l`: the newest
   const bool changed = advance(l, o, s);
   const bool down = check_is_down(st, s);
 

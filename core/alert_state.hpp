@@ -64,6 +64,7 @@ struct incident {
 struct check_state {
   std::map<std::string, location_state, std::less<>> locations;
   std::optional<incident> open;
+  uint64_t forgotten = 0;  // locations step() forgot so far (for the log; not persisted)
 };
 
 enum class transition_type { opened, resolved, reminder };

@@ -142,7 +142,9 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
       return untracked("locations of one check", max_locations_per_check);
     const auto seen = c.state.locations.find(o.location);
     if (seen == c.state.locations.end() || o.scheduled_at_ms > seen->second.last_ms) ++c.version;
+    const uint64_t forgotten = c.state.forgotten;
     std::optional<alert::transition> t = alert::step(c.state, r.check, o, *c.settings);
+    if (c.state.forgotten != forgotten) said_forgotten(r.check, c);
     if (!t) return;
     auto ev =
         std::make_shared<const alert::event>(alert::make_event(*t, r.check, r.plugin, r.target));
@@ -228,6 +230,16 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     for (const auto& e : events) ids.push_back(e->event_id.c_str());
     state_sink->ops->events_delivered(state_sink->instance, sinks[i].sink.name.c_str(), ids.data(),
                                       ids.size());
+  }
+
+  // Locations step() just forgot (silent longer than location_ttl): said with who is left.
+  static void said_forgotten(const std::string& check, const check_entry& c) {
+    std::string left;
+    for (const auto& [name, l] : c.state.locations) left += (left.empty() ? "" : ", ") + name;
+    spdlog::info(
+        "alert: {}: a location silent for more than location_ttl ({} ms) no longer counts; "
+        "reporting: {}",
+        check, c.settings->location_ttl_ms, left);
   }
 
   // A result beyond a bound: not tracked, said once.

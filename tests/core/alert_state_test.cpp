@@ -344,6 +344,7 @@ TEST(alert_state, a_silent_location_stops_counting_once_older_than_location_ttl)
   EXPECT_EQ(t->resolved_at_ms, t0 + 10 * every);
   EXPECT_THAT(t->inc.locations, ElementsAre("eu", "us"));  // the incident keeps who saw it
   EXPECT_FALSE(f.state.locations.count("us"));
+  EXPECT_EQ(f.state.forgotten, 1u);
   EXPECT_FALSE(f.state.open);
   EXPECT_FALSE(at_step(f, "ap", 10, true));
 }
