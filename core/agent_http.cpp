@@ -39,10 +39,6 @@ http_reply agent_http::readyz() {
 
 namespace isitup {
 
-http_reply agent_http::checks() { return json_error(404, "the checks API is not served yet"); }
-http_reply agent_http::check(const std::string&) {
-  return json_error(404, "the checks API is not served yet");
-}
 http_reply agent_http::status_page() {
   return json_error(404, "the status page is not served yet");
 }

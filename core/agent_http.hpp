@@ -5,6 +5,9 @@
 // agent runs; it reads only atomics, the published check list and thread-safe stats.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "agent_impl.hpp"
 #include "http_server.hpp"
 
@@ -17,10 +20,11 @@ class agent_http final : public http_service {
   http_reply readyz() override;
   http_reply metrics() override;
   http_reply checks() override;
-  http_reply check(const std::string& name) override;
+  http_reply check(const std::string& name, const std::string& last) override;
   http_reply status_page() override;
 
  private:
+  std::map<std::string, open_incident> incidents_by_check() const;
   void per_check_metrics(prom_writer& w, const std::vector<std::shared_ptr<check_ring>>& rings);
   agent::impl& a_;
 };

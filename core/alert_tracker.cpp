@@ -485,4 +485,16 @@ alert_stats alert_tracker::stats() const {
   return s;
 }
 
+std::vector<open_incident> alert_tracker::open_incidents(std::size_t limit) const {
+  std::vector<open_incident> out;
+  std::lock_guard lock(impl_->mu);
+  for (const auto& [name, c] : impl_->checks) {
+    if (!c.state.open) continue;
+    if (out.size() >= limit) break;
+    const alert::incident& i = *c.state.open;
+    out.push_back({name, i.id, i.error_kind, i.error_message, i.opened_at_ms, i.locations});
+  }
+  return out;
+}
+
 }  // namespace isitup

@@ -54,6 +54,13 @@ struct alert_stats {
   std::size_t pending = 0;   // (event, sink) pairs not yet confirmed
 };
 
+// An incident open now, as the HTTP interface shows it.
+struct open_incident {
+  std::string check, id, error_kind, error_message;
+  int64_t opened_at_ms = 0;
+  std::vector<std::string> locations;
+};
+
 class alert_tracker {
  public:
   // `per_check`: the alert settings of each configured check, by name; any other check (one a
@@ -78,6 +85,8 @@ class alert_tracker {
   bool stop(std::chrono::milliseconds timeout);
 
   alert_stats stats() const;
+  // The incidents open now (at most `limit`), by check name. Any thread.
+  std::vector<open_incident> open_incidents(std::size_t limit = 10000) const;
 
   // With a state sink: the state and events a batch of these records carries to it (nullptr
   // when nothing of their checks is left to commit). Any thread.

@@ -283,7 +283,8 @@ struct http_server::impl final : httplib::Server {
     } else if (req.path == "/api/v1/checks") {
       reply = service.checks();
     } else if (req.path.rfind("/api/v1/checks/", 0) == 0) {
-      reply = service.check(req.path.substr(std::string_view("/api/v1/checks/").size()));
+      reply = service.check(req.path.substr(std::string_view("/api/v1/checks/").size()),
+                            req.get_param_value("last"));
     } else if (req.path == "/") {
       reply = service.status_page();
       res.set_header("Content-Security-Policy", std::string(content_security_policy));

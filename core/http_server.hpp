@@ -38,8 +38,8 @@ class http_service {
   virtual http_reply readyz() = 0;
   virtual http_reply metrics() = 0;
   virtual http_reply checks() = 0;
-  // `name` is URL-decoded; may be anything.
-  virtual http_reply check(const std::string& name) = 0;
+  // `name` is URL-decoded and may be anything; `last` is the ?last= parameter, or empty.
+  virtual http_reply check(const std::string& name, const std::string& last) = 0;
   virtual http_reply status_page() = 0;
 };
 

@@ -48,7 +48,10 @@ http_answer http_agent::get(const std::string& path, const std::string& token,
   if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
   const auto res = c.Get(path.c_str(), headers);
   http_answer a;
-  if (!res) return a;
+  if (!res) {
+    a.body = "(no answer: " + httplib::to_string(res.error()) + ")";
+    return a;
+  }
   a.status = res->status;
   a.body = res->body;
   a.content_type = res->get_header_value("Content-Type");
