@@ -65,6 +65,7 @@ struct status_view {
   int64_t generated_at_ms = 0;
   std::string title;            // empty = "isitup status"
   std::string agent, location;  // shown in the footer when not empty
+  int refresh_seconds = 0;      // > 0: the browser reloads the page this often (no script)
   std::vector<check_view> checks;
   std::vector<incident_view> incidents;  // open ones and recent resolved ones, any order
 };

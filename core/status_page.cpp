@@ -102,7 +102,10 @@ class page_writer {
     out_.reserve(4096 + v_.checks.size() * 900 + v_.incidents.size() * 300);
     out_ +=
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-        "<meta name=viewport content=\"width=device-width,initial-scale=1\"><title>";
+        "<meta name=viewport content=\"width=device-width,initial-scale=1\">";
+    if (v_.refresh_seconds > 0)
+      out_ += "<meta http-equiv=refresh content=" + std::to_string(v_.refresh_seconds) + ">";
+    out_ += "<title>";
     const std::string title = v_.title.empty() ? "isitup status" : v_.title;
     text(title, max_title);
     out_ += "</title><style>";

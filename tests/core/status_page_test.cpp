@@ -127,6 +127,14 @@ TEST(StatusPage, IsOneSelfContainedDocumentWithoutScript) {
   EXPECT_EQ(count(page, "</article>"), 20u);
 }
 
+TEST(StatusPage, RefreshesItselfOnlyWhenAsked) {
+  status_view v;
+  v.generated_at_ms = now_ms;
+  EXPECT_EQ(render_status_page(v).find("http-equiv=refresh"), std::string::npos);
+  v.refresh_seconds = 60;
+  EXPECT_NE(render_status_page(v).find("<meta http-equiv=refresh content=60>"), std::string::npos);
+}
+
 TEST(StatusPage, ShowsStateUptimeBarAndPlotPerCheck) {
   status_view v;
   v.generated_at_ms = now_ms;
