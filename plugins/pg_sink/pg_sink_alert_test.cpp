@@ -32,6 +32,7 @@ using isitup::test::temp_dir;
 using isitup::test::webhook_receiver;
 
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
+const std::string report_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-report";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 const std::string fast_client =
     R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "3000", heartbeat.interval.ms: "500"})";
@@ -136,6 +137,12 @@ TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incid
     ASSERT_TRUE(
         eventually([&] { return count("SELECT count(*) FROM results_incidents_open") == 1; }, 30s))
         << writer->err();
+    if (k == outages) {  // isitup-report on the writer's config lists the open incident
+      const auto r = isitup::test::run({report_bin, "--config", writer_cfg}, 30s);
+      EXPECT_EQ(r.code, 0) << r.err;
+      EXPECT_NE(r.out.find("Open incidents: 1\n"), std::string::npos) << r.out;
+      std::fprintf(stderr, "%s\n", r.out.c_str());
+    }
     target_.set_status(200);
     kill_and_restart();
     kill_and_restart();
@@ -172,6 +179,15 @@ TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incid
             0);
   EXPECT_EQ(count("SELECT count(*) FROM results_events"), 2 * outages);
   EXPECT_EQ(count("SELECT count(*) FROM results_alert_state"), 1);
+  const auto report = isitup::test::run({report_bin, "--config", writer_cfg}, 30s);
+  EXPECT_EQ(report.code, 0) << report.err;
+  EXPECT_NE(report.out.find("Open incidents: 0\n"), std::string::npos) << report.out;
+  EXPECT_NE(report.out.find("Incidents per check (last 5 each): 2\n"), std::string::npos)
+      << report.out;
+  std::fprintf(stderr, "%s\n%s\n", report.out.c_str(),
+               psql("SELECT incident_id, opened_at, resolved_at, error_kind, locations FROM "
+                    "results_incidents ORDER BY opened_at")
+                   .c_str());
 
   // The receiver: every stored event at least once; duplicates carry the same id and body.
   const std::set<std::string> stored =
