@@ -141,7 +141,10 @@ TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incid
       const auto r = isitup::test::run({report_bin, "--config", writer_cfg}, 30s);
       EXPECT_EQ(r.code, 0) << r.err;
       EXPECT_NE(r.out.find("Open incidents: 1\n"), std::string::npos) << r.out;
-      std::fprintf(stderr, "%s\n", r.out.c_str());
+      std::fprintf(stderr, "%s\n%s\n", r.out.c_str(),
+                   psql("SELECT incident_id, check_name, opened_at, open_for, error_kind, "
+                        "locations FROM results_incidents_open")
+                       .c_str());
     }
     target_.set_status(200);
     kill_and_restart();
