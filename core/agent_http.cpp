@@ -2,6 +2,9 @@
 
 #include <string>
 
+#include "status_from_history.hpp"
+#include "status_page.hpp"
+
 namespace isitup {
 namespace {
 
@@ -40,7 +43,16 @@ http_reply agent_http::readyz() {
 namespace isitup {
 
 http_reply agent_http::status_page() {
-  return json_error(404, "the status page is not served yet");
+  std::vector<check_snapshot> checks;
+  for (const auto& ring : a_.history.rings()) checks.push_back(ring->snapshot());
+  std::vector<incident_view> incidents;
+  if (a_.alerts)
+    for (auto& i : a_.alerts->open_incidents())
+      incidents.push_back({std::move(i.id), std::move(i.check), std::move(i.error_kind),
+                           std::move(i.error_message), i.opened_at_ms, 0, std::move(i.locations)});
+  const status_view view = status_from_history(checks, std::move(incidents), a_.clock.now_ms(),
+                                               a_.cfg.id, a_.cfg.location);
+  return {200, "text/html; charset=utf-8", render_status_page(view)};
 }
 
 }  // namespace isitup
