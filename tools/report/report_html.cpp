@@ -103,7 +103,7 @@ std::optional<double> fraction(const pqxx::field& total, const pqxx::field& up) 
 status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
                              const std::string& now) {
   const pg::quoted_names q(c, names);
-  const std::string incidents_name = q.schema + "." + c.quote_name(names.table + "_incidents");
+  const std::string& incidents_name = q.incidents;  // pg_sink's migration 5 (may be absent)
   pqxx::read_transaction tx(c);
   const auto sql = [&](const char* s) { return with_names(s, q.table, incidents_name); };
 
