@@ -154,7 +154,7 @@ TEST(isitup_report_html, builds_the_status_page_from_the_results_table) {
 TEST(isitup_report_html, without_an_incidents_table_shows_none_and_escapes_hostile_values) {
   {
     pqxx::connection c(server().conninfo());
-    isitup::pg::migrate(c, {"Status", "hostile"});
+    isitup::pg::migrate(c, {"Status", "hostile"}, 4);  // before the incidents table
     pqxx::work tx(c);
     tx.exec(
         "INSERT INTO \"Status\".\"hostile\" (agent, check_name, plugin, target, scheduled_at, "
