@@ -9,35 +9,12 @@
 
 #include <isitup/text.hpp>
 
+#include "net/conn_config.hpp"
+
 namespace isitup::icmp {
 namespace {
 
 [[noreturn]] void bad(const std::string& what) { throw std::invalid_argument(what); }
-
-// "ip", "ip:port" or "[ip6]:port" as c-ares's ares_set_servers_ports_csv takes them.
-std::string server_entry(const std::string& s) {
-  std::string host = s, port;
-  unsigned char buf[16];
-  if (!s.empty() && s.front() == '[') {
-    const size_t close = s.find(']');
-    if (close == std::string::npos || (close + 1 < s.size() && s[close + 1] != ':'))
-      bad("dns_servers: expected \"[ip6]:port\", got \"" + sdk::shown_value(s) + "\"");
-    host = s.substr(1, close - 1);
-    if (close + 1 < s.size()) port = s.substr(close + 2);
-  } else if (std::count(s.begin(), s.end(), ':') == 1) {
-    host = s.substr(0, s.find(':'));
-    port = s.substr(s.find(':') + 1);
-  }
-  const bool v4 = inet_pton(AF_INET, host.c_str(), buf) == 1;
-  if (!v4 && inet_pton(AF_INET6, host.c_str(), buf) != 1)
-    bad("dns_servers: expected an IP address, \"ip:port\" or \"[ip6]:port\", got \"" +
-        sdk::shown_value(s) + "\"");
-  if (!port.empty() && (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
-                        std::stoi(port) < 1 || std::stoi(port) > 65535))
-    bad("dns_servers: expected a port from 1 to 65535 in \"" + sdk::shown_value(s) + "\"");
-  const std::string h = v4 ? host : "[" + host + "]";
-  return port.empty() ? h : h + ":" + port;
-}
 
 void check_host(const std::string& host) {
   const std::string shown = "\"" + sdk::shown_value(host) + "\"";
@@ -101,7 +78,7 @@ std::shared_ptr<const ping_config> make_config(const std::string& target,
   c->prefer_v6 = family == "ip6";
   c->fallback = options.boolean("ip_fallback");
   for (const std::string& s : options.list("dns_servers"))
-    c->dns_servers += (c->dns_servers.empty() ? "" : ",") + server_entry(s);
+    c->dns_servers += (c->dns_servers.empty() ? "" : ",") + net::parse_dns_server(s);
 
   const auto sending = c->interval * (c->count - 1);
   if (sending >= timeout)
