@@ -133,7 +133,9 @@ class page_writer {
     }
     const std::size_t n = v_.checks.size();
     const std::string count = with_thousands(n);
-    if (down > 0) {
+    if (n == 0) {
+      out_ += "<div class=\"ov unknown\" id=overall>No checks</div>";
+    } else if (down > 0) {
       out_ += "<div class=\"ov down\" id=overall>" + with_thousands(down) + " of " + count +
               (n == 1 ? " check" : " checks") + " down</div>";
     } else if (n > 0 && up == n) {
@@ -184,7 +186,7 @@ class page_writer {
   void incidents() {
     std::vector<const incident_view*> list;
     for (const incident_view& i : v_.incidents) list.push_back(&i);
-    std::sort(list.begin(), list.end(), [](const incident_view* a, const incident_view* b) {
+    std::stable_sort(list.begin(), list.end(), [](const incident_view* a, const incident_view* b) {
       const bool ao = a->resolved_at_ms == 0, bo = b->resolved_at_ms == 0;
       if (ao != bo) return ao;
       if (ao) return a->opened_at_ms > b->opened_at_ms;

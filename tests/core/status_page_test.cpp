@@ -112,6 +112,13 @@ TEST(StatusPage, OverallStateCountsDownChecks) {
   v.checks[1].state = status_state::unknown;
   EXPECT_NE(render_status_page(v).find("2 of 3 checks up, the others have no result yet"),
             std::string::npos);
+  v.checks.clear();
+  EXPECT_NE(render_status_page(v).find("<div class=\"ov unknown\" id=overall>No checks</div>"),
+            std::string::npos);
+  v.checks = {plain_check("a", status_state::up), plain_check("b", status_state::unknown),
+              plain_check("c", status_state::up)};
+  EXPECT_NE(render_status_page(v).find("2 of 3 checks up, the others have no result yet"),
+            std::string::npos);
 }
 
 TEST(StatusPage, IsOneSelfContainedDocumentWithoutScript) {
