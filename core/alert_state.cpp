@@ -1,6 +1,7 @@
 #include "alert_state.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <boost/uuid/name_generator_sha1.hpp>
 #include <boost/uuid/uuid.hpp>
@@ -90,10 +91,18 @@ std::size_t required_down(const alert_settings& s, std::size_t known) {
   return static_cast<std::size_t>(std::max(s.quorum, 1));
 }
 
-std::size_t forget_silent_locations(check_state& st, int64_t now_ms, const alert_settings& s) {
-  if (s.location_ttl_ms <= 0 || now_ms < INT64_MIN + s.location_ttl_ms) return 0;
-  const int64_t oldest_kept = now_ms - s.location_ttl_ms;
+std::size_t forget_silent_locations(check_state& st, int64_t now_ms, int64_t silence_ms) {
+  if (silence_ms <= 0 || now_ms < INT64_MIN + silence_ms) return 0;
+  const int64_t oldest_kept = now_ms - silence_ms;
   return std::erase_if(st.locations, [&](const auto& e) { return e.second.last_ms < oldest_kept; });
+}
+
+int64_t forget_after(const alert_settings& s, int64_t previous_ms, int64_t now_ms) {
+  if (s.location_ttl_ms <= 0) return 0;
+  if (previous_ms == INT64_MIN || previous_ms >= now_ms) return s.location_ttl_ms;
+  const uint64_t interval = static_cast<uint64_t>(now_ms) - static_cast<uint64_t>(previous_ms);
+  if (interval > static_cast<uint64_t>(INT64_MAX / 3)) return INT64_MAX;
+  return std::max(s.location_ttl_ms, 3 * static_cast<int64_t>(interval));
 }
 
 std::optional<transition> step(check_state& st, std::string_view check, const observation& o,
@@ -103,8 +112,9 @@ std::optional<transition> step(check_state& st, std::string_view check, const ob
     it = st.locations.emplace(std::string(o.location), location_state{}).first;
   location_state& l = it->second;
   if (o.scheduled_at_ms <= l.last_ms) return std::nullopt;
-  l.last_ms = o.scheduled_at_ms;
-  st.forgotten += forget_silent_locations(st, o.scheduled_at_ms, s);  // never `l`: the newest
+  const int64_t previous_ms = std::exchange(l.last_ms, o.scheduled_at_ms);
+  st.forgotten += forget_silent_locations(st, o.scheduled_at_ms,
+                                          forget_after(s, previous_ms, o.scheduled_at_ms));
   const bool changed = advance(l, o, s);
   const bool down = check_is_down(st, s);
 

@@ -7,11 +7,13 @@
 // at least required_down() of its known locations are down. The check turning down opens an
 // incident, turning up resolves it; while one is open, renotify adds reminders.
 //
-// A location that stops reporting is forgotten once its newest result is more than
-// location_ttl older than the result being stepped (from any location of the check): it no
-// longer counts as known nor as down, so the check's state is decided by the locations still
-// reporting (which may resolve an open incident). A forgotten location that reports again
-// starts afresh, as up. The incident's list of locations keeps it.
+// A location that stops reporting is forgotten once its newest result is older than the
+// result being stepped (from any location of the check) by more than location_ttl and by more
+// than 3 intervals of the reporting location (the time since its previous result, so checks
+// that run less often than location_ttl keep their locations): it no longer counts as known nor
+// as down, so the check's state is decided by the locations still reporting (which may resolve
+// an open incident). A forgotten location that reports again starts afresh, as up. The
+// incident's list of locations keeps it.
 //
 // Times are the results' scheduled_at (epoch ms), never the wall clock: replaying the same
 // results gives the same transitions, with the same ids. A result not newer than the last one
@@ -82,9 +84,15 @@ struct transition {
 // count larger than `known` the check cannot be down until more locations report.
 std::size_t required_down(const alert_settings& s, std::size_t known);
 
-// Forgets every location whose newest result is older than now_ms - s.location_ttl_ms (none
-// when location_ttl_ms is 0); returns how many. step() calls it with the result's scheduled_at.
-std::size_t forget_silent_locations(check_state& state, int64_t now_ms, const alert_settings& s);
+// Forgets every location whose newest result is older than now_ms - silence_ms (none when
+// silence_ms <= 0); returns how many. step() calls it with the result's scheduled_at and
+// forget_after().
+std::size_t forget_silent_locations(check_state& state, int64_t now_ms, int64_t silence_ms);
+
+// How long a location may be silent before step() forgets it, seen from a result at now_ms of a
+// location whose previous result was at previous_ms (INT64_MIN: none): location_ttl, or 3 times
+// that location's interval when longer; 0 (never) when location_ttl is 0.
+int64_t forget_after(const alert_settings& s, int64_t previous_ms, int64_t now_ms);
 
 // Feeds one result of `check` to its state; returns the transition it caused, if any.
 std::optional<transition> step(check_state& state, std::string_view check, const observation& o,

@@ -237,8 +237,8 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     std::string left;
     for (const auto& [name, l] : c.state.locations) left += (left.empty() ? "" : ", ") + name;
     spdlog::info(
-        "alert: {}: a location silent for more than location_ttl ({} ms) no longer counts; "
-        "reporting: {}",
+        "alert: {}: a location silent past location_ttl ({} ms, or 3 intervals when longer) "
+        "no longer counts; reporting: {}",
         check, c.settings->location_ttl_ms, left);
   }
 

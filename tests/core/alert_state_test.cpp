@@ -385,21 +385,51 @@ TEST(alert_state, all_counts_only_the_locations_still_reporting) {
   EXPECT_THAT(ts[0].inc.locations, ElementsAre("eu", "us"));
 }
 
-TEST(alert_state, forget_silent_locations_drops_only_those_older_than_the_ttl) {
+TEST(alert_state, forget_silent_locations_drops_only_those_older_than_the_silence) {
   check_state st;
   st.locations["a"].last_ms = 100;
   st.locations["b"].last_ms = 150;
   st.locations["c"].last_ms = 200;
-  alert_settings s;
-  s.location_ttl_ms = 50;
-  EXPECT_EQ(forget_silent_locations(st, 200, s), 1u);  // a: 100 < 150; b at exactly the ttl stays
+  EXPECT_EQ(forget_silent_locations(st, 200, 50), 1u);  // a: 100 < 150; b at exactly 50 stays
   EXPECT_FALSE(st.locations.count("a"));
   EXPECT_TRUE(st.locations.count("b"));
-  s.location_ttl_ms = 0;
-  EXPECT_EQ(forget_silent_locations(st, 1'000'000, s), 0u);
-  s.location_ttl_ms = 1;
-  EXPECT_EQ(forget_silent_locations(st, INT64_MIN, s), 0u);  // no overflow
+  EXPECT_EQ(forget_silent_locations(st, 1'000'000, 0), 0u);
+  EXPECT_EQ(forget_silent_locations(st, INT64_MIN, 1), 0u);  // no overflow
   EXPECT_EQ(st.locations.size(), 2u);
+}
+
+TEST(alert_state, forget_after_is_location_ttl_or_three_intervals_when_longer) {
+  alert_settings s;
+  s.location_ttl_ms = 600'000;                                    // 10 min
+  EXPECT_EQ(forget_after(s, INT64_MIN, t0), 600'000);             // a first result: no interval yet
+  EXPECT_EQ(forget_after(s, t0 - 30'000, t0), 600'000);           // every 30 s
+  EXPECT_EQ(forget_after(s, t0 - 3'600'000, t0), 3 * 3'600'000);  // every hour
+  EXPECT_EQ(forget_after(s, INT64_MIN + 1, INT64_MAX), INT64_MAX);  // no overflow
+  s.location_ttl_ms = 0;
+  EXPECT_EQ(forget_after(s, t0 - 3'600'000, t0), 0);  // never
+}
+
+TEST(alert_state, hourly_checks_keep_their_locations_past_location_ttl) {
+  feeder f;
+  f.settings.quorum = 2;
+  f.settings.location_ttl_ms = 600'000;  // 10 min; the check runs every hour at each location
+  constexpr int64_t hour = 3'600'000;
+  std::vector<transition> ts;
+  for (int k = 0; k < 5; ++k)
+    for (const char* w : {"eu", "us"}) {
+      const observation o{w, t0 + k * hour + (w[0] == 'u' ? 60'000 : 0), k < 1, "connect",
+                          "refused"};
+      if (auto t = step(f.state, f.check, o, f.settings)) ts.push_back(*t);
+    }
+  ASSERT_THAT(types(ts), ElementsAre(opened));  // both down from hour 1, third down at hour 3
+  EXPECT_EQ(f.state.locations.size(), 2u);
+  // us falls silent: forgotten once 3 hours older than eu's newest result, not before.
+  for (int k = 5; k <= 8; ++k) {
+    const observation o{"eu", t0 + k * hour, false, "connect", "refused"};
+    const auto t = step(f.state, f.check, o, f.settings);
+    EXPECT_EQ(t.has_value(), k == 8) << k;
+  }
+  EXPECT_FALSE(f.state.locations.count("us"));
 }
 
 TEST(alert_state, a_probe_and_a_writer_over_more_locations_open_different_incidents) {
