@@ -139,6 +139,7 @@ void conn_engine::loop() {
     resolver_->process_timeouts();
     expire(clock::now());
     take_incoming();
+    admit();
   }
 }
 
@@ -147,6 +148,7 @@ int conn_engine::next_timeout_ms() {
     std::lock_guard lock(incoming_mu_);
     if (!incoming_.empty()) return 0;
   }
+  if (tls_active_ < max_tls_runs && queue_head_ < tls_queue_.size()) return 0;
   const clock::time_point now = clock::now();
   clock::time_point wake = now + std::chrono::seconds(1);
   if (!deadlines_.empty() && deadlines_.begin()->first < wake) wake = deadlines_.begin()->first;
@@ -164,16 +166,36 @@ void conn_engine::take_incoming() {
   for (run* r : taken) {
     runs_.insert(r);
     set_deadline(r, r->deadline);
-    r->at = run::phase::resolving;
-    r->phase_at = clock::now();
-    if (r->target.host_is_ip) {
-      start_connect(r, r->target.host);
-    } else {
-      resolver_->resolve(*r, r->opt->dns_servers,
-                         r->opt->ip_fallback ? resolver::family::any : r->opt->family,
-                         r->target.host);
+    if (r->opt->tls && (tls_active_ >= max_tls_runs || queue_head_ < tls_queue_.size())) {
+      r->queue_pos = tls_queue_.size();
+      tls_queue_.push_back(r);
+      continue;
     }
+    begin(r);
   }
+}
+
+void conn_engine::admit() {
+  while (tls_active_ < max_tls_runs && queue_head_ < tls_queue_.size()) {
+    run* r = tls_queue_[queue_head_++];
+    if (r) begin(r);
+  }
+  if (queue_head_ == tls_queue_.size()) {
+    tls_queue_.clear();
+    queue_head_ = 0;
+  }
+}
+
+void conn_engine::begin(run* r) {
+  if (r->opt->tls) {
+    r->holds_tls_slot = true;
+    ++tls_active_;
+  }
+  r->at = run::phase::resolving;
+  r->begun = r->phase_at = clock::now();  // waiting for a slot is in no phase
+  if (r->target.host_is_ip) return start_connect(r, r->target.host);
+  resolver_->resolve(*r, r->opt->dns_servers,
+                     r->opt->ip_fallback ? resolver::family::any : r->opt->family, r->target.host);
 }
 
 void conn_engine::set_deadline(run* r, clock::time_point at) {
@@ -188,6 +210,10 @@ void conn_engine::expire(clock::time_point now) {
     const std::string where = r->target.host + ":" + std::to_string(r->target.port);
     switch (r->at) {
       case run::phase::queued:
+        fail(r, "timeout",
+             "timed out waiting to start (at most " + std::to_string(max_tls_runs) +
+                 " TLS runs at once per plugin instance)");
+        break;
       case run::phase::resolving:
         fail(r, "timeout", "timed out resolving " + r->target.host);
         break;
@@ -356,6 +382,7 @@ void conn_engine::handshake(run* r) {
     return fail(r, "tls", "TLS handshake with " + r->ip + " failed: " + why);
   }
   const clock::time_point now = clock::now();
+  release_tls_slot(r);
   r->res.tls_ms = ms_between(r->phase_at, now);
   r->phase_at = now;
   r->res.tls_not_after_ms = not_after_ms(SSL_get0_peer_certificate(r->ssl));
@@ -447,7 +474,15 @@ void conn_engine::fail(run* r, const char* kind, std::string message) {
   finish(r, std::move(res));
 }
 
+void conn_engine::release_tls_slot(run* r) {
+  if (!r->holds_tls_slot) return;
+  r->holds_tls_slot = false;
+  --tls_active_;
+}
+
 void conn_engine::finish(run* r, sdk::result res) {
+  release_tls_slot(r);
+  if (r->at == run::phase::queued) tls_queue_[r->queue_pos] = nullptr;
   if (r->has_deadline) deadlines_.erase(r->deadline_it);
   r->has_deadline = false;
   resolver_->cancel(*r);

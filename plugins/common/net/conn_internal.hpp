@@ -69,6 +69,8 @@ struct conn_engine::run : resolver::request {
   std::multimap<clock::time_point, run*>::iterator deadline_it;
   bool has_deadline = false;
   phase at = phase::queued;
+  size_t queue_pos = 0;         // in conn_engine::tls_queue_ while queued
+  bool holds_tls_slot = false;  // counted in conn_engine::tls_active_
   int fd = -1;
   uint32_t events = 0;  // registered on epoll
   std::string ip;
