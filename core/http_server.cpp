@@ -29,6 +29,9 @@ constexpr std::string_view content_security_policy =
 
 // Set on the accepting thread while it runs a connection's task itself: no room, refuse it.
 thread_local bool refuse_connection = false;
+// When the connection a worker runs was accepted: its head must be in by then + head_timeout,
+// however long it waited for the worker.
+thread_local std::chrono::steady_clock::time_point accepted_at{};
 
 // Equal in time that depends on the expected text only, never on where `given` differs.
 bool same_secret(std::string_view given, std::string_view expected) {
@@ -62,12 +65,13 @@ class bounded_pool final : public httplib::TaskQueue {
     {
       std::lock_guard lock(mu_);
       if (!stopping_ && tasks_.size() < max_queued_) {
-        tasks_.push_back(std::move(fn));
+        tasks_.push_back({std::chrono::steady_clock::now(), std::move(fn)});
         cv_.notify_one();
         return;
       }
     }
     refuse_connection = true;
+    accepted_at = std::chrono::steady_clock::now();
     fn();
     refuse_connection = false;
   }
@@ -86,18 +90,19 @@ class bounded_pool final : public httplib::TaskQueue {
  private:
   void work() {
     for (;;) {
-      std::function<void()> fn;
+      task t;
       bool refuse = false;
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
         if (tasks_.empty()) return;
-        fn = std::move(tasks_.front());
+        t = std::move(tasks_.front());
         tasks_.pop_front();
         refuse = stopping_;  // still queued at stop: closed, not served
       }
       refuse_connection = refuse;
-      fn();
+      accepted_at = t.accepted;
+      t.fn();
       refuse_connection = false;
     }
   }
@@ -105,7 +110,11 @@ class bounded_pool final : public httplib::TaskQueue {
   const std::size_t max_queued_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
+  struct task {
+    std::chrono::steady_clock::time_point accepted;
+    std::function<void()> fn;
+  };
+  std::deque<task> tasks_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };
@@ -223,9 +232,9 @@ struct http_server::impl final : httplib::Server {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                             deadline - bounded_stream::clock::now())
                             .count();
-      if (left <= 0) return "408 Request Timeout";
       pollfd p{sock, POLLIN, 0};
-      const int ready = ::poll(&p, 1, static_cast<int>(left));
+      const int ready = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left, 0)));
+      if (ready == 0 && left <= 0) return "408 Request Timeout";
       if (ready < 0 && errno != EINTR) return "400 Bad Request";
       if (ready <= 0) continue;
       const std::size_t room = limits.max_head_bytes - head.size();
@@ -249,7 +258,7 @@ struct http_server::impl final : httplib::Server {
       send_and_close(sock, "503 Service Unavailable");
       return true;
     }
-    const auto deadline = bounded_stream::clock::now() + limits.head_timeout;
+    const auto deadline = accepted_at + limits.head_timeout;
     std::string head;
     if (const char* refused = read_head(sock, head, deadline)) {
       send_and_close(sock, refused);

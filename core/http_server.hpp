@@ -5,7 +5,8 @@
 // - `workers` threads serve connections, at most `max_queued` more wait for a worker; a
 //   connection beyond that is answered 503 and closed at once by the accepting thread.
 // - a connection must send its whole request head (request line and headers, at most
-//   max_head_bytes) within head_timeout, or it is closed (408, or 431 when too large).
+//   max_head_bytes) within head_timeout of being accepted (time waiting for a worker counts),
+//   or it is closed (408, or 431 when too large).
 // - one request per connection (no keep-alive), bodies at most 1 KiB, reads and writes time
 //   out after io_timeout.
 // - GET and HEAD only; the path decides the route, nothing is read from the file system.
