@@ -242,6 +242,27 @@ TEST_F(dns_check_test, tcp_true_asks_over_tcp_only) {
   EXPECT_TRUE(check("host.test", {{"tcp", "true"}}).up);  // dnsmasq over TCP
 }
 
+TEST_F(dns_check_test, recursion_sets_the_rd_bit) {
+  dns_responder responder;
+  const list_value at{responder.address()};
+  EXPECT_TRUE(
+      check("rd.test", {{"server", at}, {"type", "TXT"}, {"expect_answers", list_value{"rd=1"}}})
+          .up);
+  const observed r = check("rd.test", {{"server", at},
+                                       {"type", "TXT"},
+                                       {"recursion", "false"},
+                                       {"expect_answers", list_value{"rd=0"}}});
+  EXPECT_TRUE(r.up) << r;
+}
+
+TEST_F(dns_check_test, attempts_sets_the_tries_at_a_silent_server) {
+  dns_responder responder;
+  const observed r = check(
+      "silent.test", {{"server", list_value{responder.address()}}, {"attempts", "3"}}, 1400ms);
+  EXPECT_EQ(r.kind, "timeout") << r;
+  EXPECT_EQ(responder.udp_queries(), 3);  // at 0, 1/7 and 3/7 of the timeout
+}
+
 TEST_F(dns_check_test, a_malformed_reply_is_a_protocol_error) {
   dns_responder responder;
   const observed r = check("garbage.test", {{"server", list_value{responder.address()}}});

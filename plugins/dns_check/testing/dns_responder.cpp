@@ -45,6 +45,25 @@ bytes answer(const unsigned char* q, size_t n, bool tcp) {
     r[7] = 1;  // one answer, cut short
     const unsigned char cut[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127};
     r.insert(r.end(), cut, cut + sizeof cut);
+  } else if (name == "rd.test") {
+    // One TXT record saying whether the query asked for recursion (its RD bit).
+    r[7] = 1;
+    const std::string text = (q[2] & 0x01) ? "rd=1" : "rd=0";
+    const unsigned char head[] = {0xc0,
+                                  0x0c,
+                                  0,
+                                  16,
+                                  0,
+                                  1,
+                                  0,
+                                  0,
+                                  0,
+                                  30,
+                                  0,
+                                  static_cast<unsigned char>(text.size() + 1),
+                                  static_cast<unsigned char>(text.size())};
+    r.insert(r.end(), head, head + sizeof head);
+    r.insert(r.end(), text.begin(), text.end());
   } else if (name == "big.test") {
     if (!tcp) {
       r[2] |= 0x02;  // TC: ask again over TCP

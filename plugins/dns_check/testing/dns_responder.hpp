@@ -3,6 +3,7 @@
 //   servfail.test  SERVFAIL              refused.test   REFUSED
 //   silent.test    no reply at all       garbage.test   a reply whose answer runs past its end
 //   big.test       over UDP: an empty reply with TC set; over TCP: 40 TXT records
+//   rd.test        one TXT record, "rd=1" or "rd=0": the query's RD (recursion desired) bit
 //   anything else  NXDOMAIN
 // Every query is counted per transport. Stops (and its thread ends) in its destructor.
 #pragma once
