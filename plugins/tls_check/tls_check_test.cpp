@@ -219,15 +219,18 @@ TEST_F(tls_check, concurrent_runs_keep_the_tls_phase_honest) {
 TEST_F(tls_check, runs_waiting_for_a_tls_slot_time_out_and_slots_come_back) {
   test::tcp_listener silent;  // handshakes never complete
   std::string error;
+  std::vector<void*> checks;  // all prepared before any runs (the fake host's contract)
+  for (int i = 0; i < 8; ++i) {
+    checks.push_back(prepare(local(silent.port()), {}, error, 2s));
+    ASSERT_NE(checks.back(), nullptr) << error;
+  }
+  void* late = prepare(local(silent.port()), {}, error, 500ms);
+  ASSERT_NE(late, nullptr) << error;
   std::vector<std::thread> holders;
   std::vector<observed> held(8);
-  for (int i = 0; i < 8; ++i) {
-    void* c = prepare(local(silent.port()), {}, error, 2s);
-    ASSERT_NE(c, nullptr) << error;
-    holders.emplace_back([&, i, c] { held[i] = run(c, 2s); });
-  }
+  for (int i = 0; i < 8; ++i) holders.emplace_back([&, i] { held[i] = run(checks[i], 2s); });
   std::this_thread::sleep_for(300ms);  // the 8 hold every slot
-  const observed waiting = check(local(silent.port()), {}, 500ms);
+  const observed waiting = run(late, 500ms);
   expect_down(waiting, "timeout");
   EXPECT_NE(waiting.message.find("waiting to start"), std::string::npos) << waiting;
   for (auto& t : holders) t.join();
