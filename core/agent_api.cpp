@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <charconv>
+#include <cmath>
 #include <map>
 
 #include "agent_http.hpp"
@@ -25,7 +26,7 @@ void ms_or_null(json_writer& w, const char* key, float ms) {
   if (ms < 0) {
     w.Null();
   } else {
-    w.Double(static_cast<double>(ms));
+    w.Double(std::round(static_cast<double>(ms) * 1000) / 1000);  // to the microsecond
   }
 }
 

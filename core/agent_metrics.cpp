@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -197,7 +198,7 @@ void agent_http::per_check_metrics(prom_writer& w,
     for (const auto& [phase, ms] : phases)
       if (ms >= 0)
         w.sample("isitup_check_duration_seconds", {{"check", name}, {"phase", phase}},
-                 static_cast<double>(ms) / 1000.0);
+                 std::round(static_cast<double>(ms) * 1000) / 1e6);  // to the microsecond
   }
 }
 

@@ -121,4 +121,13 @@ TEST(http_api, checks_follow_the_schema_with_state_incident_and_no_password) {
   EXPECT_THAT(agent.process().err(), Not(HasSubstr(password)));
 }
 
+TEST(http_api, the_readme_shows_the_schema_the_answers_are_checked_against) {
+  const std::string schema =
+      isitup::test::read_file(std::string(ISITUP_SOURCE_DIR) + "/core/http_api.schema.json");
+  const std::string readme = isitup::test::read_file(std::string(ISITUP_SOURCE_DIR) + "/README.md");
+  ASSERT_GT(schema.size(), 1000u);
+  EXPECT_NE(readme.find(schema), std::string::npos)
+      << "README.md's JSON Schema differs from core/http_api.schema.json";
+}
+
 }  // namespace
