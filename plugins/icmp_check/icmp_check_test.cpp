@@ -1,7 +1,8 @@
 // icmp_check pinging 127.0.0.1 and ::1, host names through dnsmasq on 127.0.0.1. The plugin is
 // compiled in and driven through the SDK's fake host. Where the kernel refuses both ICMP
 // socket kinds these tests are skipped with the plugin's reason (the sysctl and the
-// capability); the refusal itself is tested in a child process that drops CAP_NET_RAW.
+// capability); the refusal, the unprivileged socket and packet loss are tested in child
+// processes (icmp_isolated_test.cpp).
 #include <gtest/gtest.h>
 #include <isitup/plugin.h>
 #include <linux/capability.h>
@@ -272,116 +273,6 @@ TEST_F(icmp_check_test, bad_options_are_refused_naming_the_option) {
   // 5 requests 1 s apart need more than the 3 s timeout.
   EXPECT_NE(prepare_error("127.0.0.1", {{"count", "5"}}, 3s).find("timeout"), std::string::npos);
   EXPECT_EQ(prepare_error("[::1]", {}), "");
-}
-
-// Without CAP_NET_RAW (dropped in a child process) and with ping_group_range excluding the
-// group: prepare refuses, naming both. Where the sysctl allows the group, the datagram socket
-// is used instead.
-TEST(icmp_check_privileges, without_cap_net_raw_prepare_names_the_sysctl_and_the_capability) {
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    close(fds[0]);
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
-    std::string out;
-    if (syscall(SYS_capget, &hdr, data) != 0) {
-      out = "capget failed";
-    } else {
-      data[0].effective &= ~(1u << CAP_NET_RAW);
-      data[0].permitted &= ~(1u << CAP_NET_RAW);
-      if (syscall(SYS_capset, &hdr, data) != 0) {
-        out = "capset failed";
-      } else {
-        fake_host host;
-        check_under_test plugin(host, isitup_plugin_entry());
-        std::string error;
-        void* c = plugin.prepare("x", "127.0.0.1", {{"count", "1"}}, error);
-        out = c ? "ok" : "refused: " + error;
-      }
-    }
-    (void)!write(fds[1], out.data(), out.size());
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string got;
-  char buf[1024];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(got == "ok" || got.rfind("refused: ", 0) == 0) << got;
-  std::ifstream range("/proc/sys/net/ipv4/ping_group_range");
-  long lo = 1, hi = 0;
-  range >> lo >> hi;
-  const long gid = static_cast<long>(getgid());
-  if (lo <= gid && gid <= hi) {
-    EXPECT_EQ(got, "ok");
-  } else {
-    EXPECT_NE(got.find("refused: "), std::string::npos) << got;
-    EXPECT_NE(got.find("net.ipv4.ping_group_range"), std::string::npos) << got;
-    EXPECT_NE(got.find("CAP_NET_RAW"), std::string::npos) << got;
-  }
-}
-
-// The unprivileged path: in a network namespace of its own (so the host's sysctl is left
-// alone) a child process lets every group use ICMP datagram sockets, drops CAP_NET_RAW, and
-// pings 127.0.0.1 and ::1 over a datagram socket.
-TEST(icmp_check_privileges, pings_over_an_unprivileged_datagram_socket_when_the_sysctl_allows) {
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    close(fds[0]);
-    std::string out;
-    auto say = [&](const std::string& s) {
-      (void)!write(fds[1], s.data(), s.size());
-      _exit(0);
-    };
-    if (unshare(CLONE_NEWNET) != 0) say(std::string("skip: unshare: ") + std::strerror(errno));
-    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    ifreq ifr{};
-    std::strcpy(ifr.ifr_name, "lo");
-    ioctl(fd, SIOCGIFFLAGS, &ifr);
-    ifr.ifr_flags |= IFF_UP;
-    if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0) say("skip: cannot bring lo up");
-    close(fd);
-    std::ofstream("/proc/sys/net/ipv4/ping_group_range") << "0 2147483647";
-    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
-    syscall(SYS_capget, &hdr, data);
-    data[0].effective &= ~(1u << CAP_NET_RAW);
-    data[0].permitted &= ~(1u << CAP_NET_RAW);
-    if (syscall(SYS_capset, &hdr, data) != 0) say("capset failed");
-    fake_host host;
-    check_under_test plugin(host, isitup_plugin_entry());
-    for (const char* target : {"127.0.0.1", "::1"}) {
-      std::string error;
-      void* c = plugin.prepare(target, target, {{"count", "2"}, {"interval", "10ms"}}, error);
-      if (!c) say("refused: " + error);
-      plugin.run(c, [&](const isitup_record_v1& v) {
-        out += std::string(target) + (v.status == ISITUP_UP ? " up " : " down ") +
-               (v.extra_json ? v.extra_json : "") + "\n";
-      });
-    }
-    say(out);
-  }
-  close(fds[1]);
-  std::string got;
-  char buf[1024];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (got.rfind("skip: ", 0) == 0) GTEST_SKIP() << got;
-  EXPECT_NE(got.find("127.0.0.1 up "), std::string::npos) << got;
-  EXPECT_NE(got.find("::1 up "), std::string::npos) << got;
-  EXPECT_NE(got.find("\"packets_received\":2"), std::string::npos) << got;
-  EXPECT_EQ(got.find("\"socket\":\"raw\""), std::string::npos) << got;
-  EXPECT_NE(got.find("\"socket\":\"datagram\""), std::string::npos) << got;
 }
 
 // example.yml is a config the agent loads, and its checks show every declared option.
