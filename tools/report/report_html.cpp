@@ -1,6 +1,7 @@
 #include "report_html.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -26,12 +27,20 @@ std::string with_names(std::string sql, const std::string& table, const std::str
   return sql;
 }
 
-// The last result per check, and since when its state holds (within the 90 days).
+// The last result per check, and since when its state holds (within the 90 days). The check
+// names come from a skip scan of the (check_name, scheduled_at) index, one probe per name, and
+// each last result from one index probe (DISTINCT ON sorted 90 days of rows: 1.9 s of the 5.3 s
+// for 200 checks and 5.2 million rows).
 const char* checks_sql =
-    "WITH last AS (SELECT DISTINCT ON (check_name) check_name, plugin, target, status,"
-    "   scheduled_at, error_kind, error_message, total_ms, http_code FROM {table}"
-    "   WHERE scheduled_at <= $1::timestamptz AND scheduled_at > $1::timestamptz - interval"
-    "   '90 days' ORDER BY check_name, scheduled_at DESC)"
+    "WITH RECURSIVE names AS ((SELECT check_name, 1 AS i FROM {table} ORDER BY check_name"
+    "   LIMIT 1) UNION ALL SELECT (SELECT r.check_name FROM {table} r"
+    "   WHERE r.check_name > n.check_name ORDER BY r.check_name LIMIT 1), n.i + 1"
+    "   FROM names n WHERE n.check_name IS NOT NULL AND n.i < $2),"
+    " last AS (SELECT l.* FROM names n CROSS JOIN LATERAL (SELECT check_name, plugin, target,"
+    "   status, scheduled_at, error_kind, error_message, total_ms, http_code FROM {table} r"
+    "   WHERE r.check_name = n.check_name AND r.scheduled_at <= $1::timestamptz"
+    "   AND r.scheduled_at > $1::timestamptz - interval '90 days'"
+    "   ORDER BY r.scheduled_at DESC LIMIT 1) l)"
     " SELECT left(l.check_name, 1000), left(l.plugin, 1000), left(l.target, 1000), l.status,"
     " (extract(epoch FROM l.scheduled_at) * 1000)::bigint, left(l.error_kind, 1000),"
     " left(l.error_message, 1000), l.total_ms, l.http_code,"
@@ -44,9 +53,13 @@ const char* checks_sql =
     "     $1::timestamptz - interval '90 days'))"
     " FROM last l ORDER BY l.check_name LIMIT $2";
 
-// Results and up results per check in the four windows.
-const char* uptime_sql =
+// One scan of the 90 days: per check and UTC day, its results and up results, and those of
+// them inside each rolling window (24 h, 7 d, 30 d before now). Summed over the days they give
+// the windows exactly; the days give the bar's segments.
+const char* days_sql =
     "SELECT left(check_name, 1000),"
+    " (extract(epoch FROM date_trunc('day', scheduled_at, 'UTC')) * 1000)::bigint,"
+    " count(*), count(*) FILTER (WHERE status = 'up'),"
     " count(*) FILTER (WHERE scheduled_at > $1::timestamptz - interval '24 hours'),"
     " count(*) FILTER (WHERE status = 'up' AND scheduled_at > $1::timestamptz - interval"
     "   '24 hours'),"
@@ -55,17 +68,8 @@ const char* uptime_sql =
     "   '7 days'),"
     " count(*) FILTER (WHERE scheduled_at > $1::timestamptz - interval '30 days'),"
     " count(*) FILTER (WHERE status = 'up' AND scheduled_at > $1::timestamptz - interval"
-    "   '30 days'),"
-    " count(*), count(*) FILTER (WHERE status = 'up')"
+    "   '30 days')"
     " FROM {table} WHERE scheduled_at > $1::timestamptz - interval '90 days'"
-    " AND scheduled_at <= $1::timestamptz GROUP BY check_name";
-
-// Results and up results per check and UTC day, the last 90 days (today included).
-const char* days_sql =
-    "SELECT left(check_name, 1000),"
-    " (extract(epoch FROM date_trunc('day', scheduled_at, 'UTC')) * 1000)::bigint, count(*),"
-    " count(*) FILTER (WHERE status = 'up') FROM {table}"
-    " WHERE scheduled_at >= date_trunc('day', $1::timestamptz, 'UTC') - interval '89 days'"
     " AND scheduled_at <= $1::timestamptz GROUP BY 1, 2";
 
 // p50/p95 of the up results' total time per check and UTC half hour (by its number since the
@@ -92,10 +96,9 @@ const char* incidents_sql =
 
 std::string text(const pqxx::field& f) { return f.is_null() ? std::string() : f.c_str(); }
 
-std::optional<double> fraction(const pqxx::field& total, const pqxx::field& up) {
-  const auto n = total.as<int64_t>(0);
-  if (n <= 0) return std::nullopt;
-  return static_cast<double>(up.as<int64_t>(0)) / static_cast<double>(n);
+std::optional<double> fraction(uint64_t total, uint64_t up) {
+  if (total == 0) return std::nullopt;
+  return static_cast<double>(up) / static_cast<double>(total);
 }
 
 }  // namespace
@@ -140,20 +143,25 @@ status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
     const auto it = index.find(text(name));
     return it == index.end() ? nullptr : &v.checks[it->second];
   };
-  for (const auto& row : tx.exec_params(sql(uptime_sql), now))
-    if (check_view* cv = find(row[0])) {
-      cv->uptime.h24 = fraction(row[1], row[2]);
-      cv->uptime.d7 = fraction(row[3], row[4]);
-      cv->uptime.d30 = fraction(row[5], row[6]);
-      cv->uptime.d90 = fraction(row[7], row[8]);
-    }
+  // Results and up results per check: 24 h, 7 d, 30 d, 90 d.
+  std::map<check_view*, std::array<uint64_t, 8>> windows;
   for (const auto& row : tx.exec_params(sql(days_sql), now))
     if (check_view* cv = find(row[0])) {
+      std::array<uint64_t, 8>& w = windows[cv];
+      for (int k = 0; k < 6; ++k) w[static_cast<std::size_t>(k)] += row[k + 4].as<uint64_t>(0);
+      w[6] += row[2].as<uint64_t>(0);
+      w[7] += row[3].as<uint64_t>(0);
       const int64_t d = (row[1].as<int64_t>() - cv->segments.front().start_ms) / day_ms;
-      if (d < 0 || d >= days_shown) continue;
+      if (d < 0 || d >= days_shown) continue;  // the day before the first segment (90 d only)
       cv->segments[static_cast<std::size_t>(d)].total = row[2].as<uint32_t>();
       cv->segments[static_cast<std::size_t>(d)].up = row[3].as<uint32_t>();
     }
+  for (auto& [cv, w] : windows) {
+    cv->uptime.h24 = fraction(w[0], w[1]);
+    cv->uptime.d7 = fraction(w[2], w[3]);
+    cv->uptime.d30 = fraction(w[4], w[5]);
+    cv->uptime.d90 = fraction(w[6], w[7]);
+  }
   for (const auto& row : tx.exec_params(sql(latency_sql), now))
     if (check_view* cv = find(row[0]))
       cv->latency.push_back(
