@@ -1,4 +1,4 @@
-// Test helper: pages in a real browser, chromium-headless-shell (Debian's package of that name,
+// For tests: pages in a real browser, chromium-headless-shell (Debian's package of that name,
 // or `chromium`), found when the build is configured. No sandbox and no GPU (tests run as root
 // in a container); scrollbars hidden so screenshots have the page's width.
 //
