@@ -23,10 +23,10 @@ bool eventually(const std::function<bool()>& fn, std::chrono::milliseconds limit
   return fn();
 }
 
-http_agent::http_agent(const std::string& config) {
+http_agent::http_agent(const std::string& config, const std::string& plugins) {
   const std::string path = dir_.write("agent.yml", config);
-  process_ = std::make_unique<child_process>(
-      std::vector<std::string>{agent_bin, "-c", path, "-p", plugin_dir});
+  process_ = std::make_unique<child_process>(std::vector<std::string>{
+      agent_bin, "-c", path, "-p", plugins.empty() ? plugin_dir : plugins});
   // Within the line: the next one starts with a time full of colons.
   const std::regex where("http: listening on [^ \\n]*:([0-9]+)");
   std::smatch m;

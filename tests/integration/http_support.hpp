@@ -23,7 +23,8 @@ class http_agent {
  public:
   // Writes `config` (its agent.http.listen should end in ":0") and starts the agent; waits
   // until it says where it listens. Throws std::runtime_error when it does not within 10 s.
-  explicit http_agent(const std::string& config);
+  // `plugins`: the plugin folder (default: the build's).
+  explicit http_agent(const std::string& config, const std::string& plugins = "");
   int port() const { return port_; }
   child_process& process() { return *process_; }
   // GET `path` (as written: percent-encode it yourself), with a bearer token when not empty.

@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "http_support.hpp"
@@ -99,6 +100,39 @@ TEST(http, metrics_parse_grow_and_cap_the_per_check_series) {
   const std::string text = isitup::test::read_file(second_file);
   EXPECT_THAT(text, HasSubstr("isitup_per_check_metrics_omitted 1\n"));
   EXPECT_THAT(text, HasSubstr("isitup_results_total{plugin=\"tcp_check\",result=\"down\"}"));
+  EXPECT_EQ(agent.stop(), 0);
+}
+
+TEST(http, readyz_says_not_ready_while_a_sink_retries_its_batch) {
+  // faulty_sink never completes its first write: past pipeline.sink_timeout it is sent again
+  // (after 100 ms), and then taken.
+  isitup::test::temp_dir dir;
+  const auto plugins = dir / "plugins";
+  std::filesystem::create_directory(plugins);
+  std::filesystem::copy_file(std::string(ISITUP_TEST_PLUGIN_DIR) + "/faulty_sink.so",
+                             plugins / "faulty_sink.so");
+  std::filesystem::copy_file(std::string(ISITUP_PLUGIN_DIR) + "/tcp_check.so",
+                             plugins / "tcp_check.so");
+  isitup::test::tcp_listener open;
+  isitup::test::http_agent agent(
+      "agent: {id: r1, http: {listen: \"127.0.0.1:0\"}}\n"
+      "defaults: {interval: 100ms, timeout: 1s}\n"
+      "pipeline: {batch_delay: 50ms, sink_timeout: 700ms}\n"
+      "checks: [{name: c, plugin: tcp_check, target: \"127.0.0.1:" +
+          std::to_string(open.port()) +
+          "\"}]\n"
+          "sinks: [{name: flaky, plugin: faulty_sink, options: {first: never}}]\n",
+      plugins.string());
+  std::string not_ready;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (not_ready.empty() && std::chrono::steady_clock::now() < until) {
+    const auto r = agent.get("/readyz");
+    if (r.status == 503) not_ready = r.body;
+  }
+  EXPECT_THAT(not_ready, HasSubstr("sinks retrying their last batch: flaky"));
+  EXPECT_TRUE(isitup::test::eventually([&] { return agent.get("/readyz").status == 200; }));
+  EXPECT_THAT(agent.get("/metrics").body,
+              HasSubstr("isitup_sink_retries_total{sink=\"flaky\",plugin=\"faulty_sink\"} 1\n"));
   EXPECT_EQ(agent.stop(), 0);
 }
 
