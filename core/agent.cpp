@@ -235,7 +235,7 @@ void agent::impl::wait_until(int64_t until_ms) {
   const int64_t now = clock.now_ms();
   if (until_ms <= now) return;
   std::unique_lock lock(mu);
-  if (stop_requested || reload_requested) return;
+  if (stop_requested || reload_requested || catalog_wake) return;
   cv.wait_for(lock, std::chrono::milliseconds(until_ms - now));
 }
 
@@ -493,14 +493,15 @@ run_summary agent::run() {
   impl& a = *impl_;
   a.sched = std::make_unique<scheduler>(make_timer_wheel(a.clock.now_ms()), a.cfg.max_in_flight);
   const int64_t start = a.clock.now_ms();
+  if (a.catalog) a.start_catalog();
   for (const auto& c : a.checks) a.sched->add(c->cfg.name, c->cfg.interval_ms, start);
   a.start_services();
   a.heartbeat_ms = a.clock.now_ms();
   a.started_ms = a.config_loaded_ms = a.heartbeat_ms.load();
   a.start_http();
   a.serving = true;
-  spdlog::info("agent '{}' running {} checks, {} sinks, {} sources", a.cfg.id, a.checks.size(),
-               a.sinks.size(), a.sources.size());
+  spdlog::info("agent '{}' running {} checks, {} sinks, {} sources{}", a.cfg.id, a.checks.size(),
+               a.sinks.size(), a.sources.size(), a.catalog ? "; checks come from the catalog" : "");
   int64_t next_status = start + status_interval_ms;
   const scheduler::fire_fn fire = [&a](uint32_t id, int64_t scheduled) {
     a.lateness.observe_ms(a.clock.now_ms() - scheduled);
@@ -525,6 +526,7 @@ run_summary agent::run() {
     const int64_t now = a.clock.now_ms();
     a.heartbeat_ms.store(now, std::memory_order_relaxed);
     if (a.take_reload_request()) a.reload();
+    if (a.feed) a.catalog_step(now);
     a.sched->run_due(now, fire);
     a.run_watchdog(now);
     a.release_retired();
@@ -540,9 +542,12 @@ run_summary agent::run() {
     if (auto d = a.sched->next_due()) wake = std::min(wake, *d);
     if (auto w = a.next_watchdog()) wake = std::min(wake, *w);
     if (a.http) wake = std::min(wake, now + 1000);  // the heartbeat /healthz reads
+    if (a.feed)
+      if (auto c = a.feed->next_due()) wake = std::min(wake, *c);
     a.wait_until(wake);
   }
   a.serving = false;
+  if (a.feed) a.stop_catalog();
   spdlog::info("stopping: waiting for {} runs in flight, then flushing sinks",
                a.outstanding_runs());
   run_summary out;

@@ -17,6 +17,10 @@ struct run_summary {
   bool delivered = true;  // every result reached every sink
 };
 
+struct publish_summary {
+  std::size_t added = 0, changed = 0, removed = 0, unchanged = 0;
+};
+
 class agent {
  public:
   // Loads the plugins the config names, validates their options and prepares every check.
@@ -38,6 +42,12 @@ class agent {
   // Asks run() to re-read the config file and apply its checks (SIGHUP): see impl::reload.
   // Same thread rules as request_stop(); ignored by run_once().
   void request_reload();
+
+  // --publish-checks: makes the config's catalog hold exactly the config's checks: new and
+  // changed ones written, removed ones deleted (tombstones), unchanged ones left alone. With
+  // dry_run it only reads the catalog and counts. Main thread, instead of run(). Throws
+  // config::config_error (no catalog: section) or std::runtime_error (the catalog failed).
+  publish_summary publish_checks(bool dry_run);
 
  private:
   friend class agent_http;  // the HTTP interface reads the running agent

@@ -16,6 +16,7 @@
 
 #include "agent.hpp"
 #include "alert_tracker.hpp"
+#include "catalog_feed.hpp"
 #include "check_history.hpp"
 #include "host_services.hpp"
 #include "http_server.hpp"
@@ -155,6 +156,23 @@ struct agent::impl {
   std::vector<std::unique_ptr<check_state>> prepared;  // for loaded->plan.add, in order
   bool reload_again = false;  // a SIGHUP came while a reload was in progress
 
+  // Catalog mode (cfg.catalog): the catalog plugin's instance, what it reports, and the
+  // catalog as this agent sees it (scheduler thread only; agent_catalog.cpp).
+  struct catalog_message {
+    std::string value;
+    int64_t offset = -1;
+  };
+  struct catalog_parsed {  // a message read as a check, or refused (logged once)
+    int32_t partition = -1;
+    int64_t offset = -1;
+    std::optional<config::check> check;
+  };
+  std::unique_ptr<plugin_instance> catalog;
+  std::unique_ptr<catalog_feed> feed;
+  std::map<int32_t, std::map<std::string, catalog_message>> catalog_partitions;  // assigned
+  std::map<std::string, catalog_parsed> catalog_checks;  // by key, for every live message
+  bool catalog_wake = false;                             // guarded by mu
+
   impl(config::agent c, plugin_host& h) : cfg(std::move(c)), host(h) {}
   ~impl();
 
@@ -177,6 +195,19 @@ struct agent::impl {
   void release_check(check_state& c);
   void set_up_sinks();
   void set_up_sources();
+  void set_up_catalog();
+
+  // Catalog mode (agent_catalog.cpp). Scheduler (main) thread.
+  // Releases the file's checks and joins the catalog's group.
+  void start_catalog();
+  void stop_catalog();
+  // Applies what the catalog reported, when due: partitions' checks start and stop, changed
+  // definitions replace their checks (plan_reload: unchanged ones keep their grid), a message
+  // that is not a valid check is logged with its partition and offset and skipped.
+  void catalog_step(int64_t now);
+  // The checks the catalog wants now, parsed (cached by key and offset).
+  std::vector<config::check> catalog_wanted();
+  bool take_catalog_wake();
 
   // Runs (agent.cpp).
   void fire(uint32_t id, int64_t scheduled_ms);

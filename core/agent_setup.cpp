@@ -78,6 +78,7 @@ void agent::impl::set_up() {
   set_up_sinks();
   set_up_checks();
   set_up_sources();
+  set_up_catalog();
 }
 
 void agent::impl::set_up_checks() {
@@ -262,6 +263,10 @@ void agent::impl::want_reload_step() {
 }
 
 void agent::impl::reload() {
+  if (feed) {
+    spdlog::warn("reload: in catalog mode the checks come from the catalog; nothing to reload");
+    return;
+  }
   if (!loader) loader = std::make_unique<reload_loader>([this] { want_reload_step(); });
   if (!loaded) {
     if (auto r = loader->take()) {

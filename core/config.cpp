@@ -68,7 +68,7 @@ bool same_options(const raw_options& a, const raw_options& b) {
 namespace {
 
 constexpr std::string_view top_keys[] = {"agent",        "defaults", "pipeline", "domains",
-                                         "domains_file", "checks",   "sinks",    "sources"};
+                                         "domains_file", "checks",   "sinks",    "sources", "catalog"};
 constexpr std::string_view agent_keys[] = {
     "id", "location", "max_in_flight", "max_in_flight_per_plugin", "state_dir", "http"};
 constexpr std::string_view defaults_keys[] = {"interval", "timeout", "alert"};
@@ -136,6 +136,7 @@ class loader {
     detail::name_sinks(a.sinks);
     detail::check_notify(a);
     if (const auto* e = find("sources")) a.sources = read_sections(*e, false);
+    if (const auto* e = find("catalog")) a.catalog = read_section(e->value, "catalog", false);
     if (!state_dir_given_) a.state_dir = detail::default_state_dir();
     return a;
   }
@@ -358,6 +359,14 @@ class loader {
     std::size_t index = 0;
     for (const auto& item : section.value) {
       const std::string path = "checks[" + std::to_string(index++) + "]";
+      add_check(a, read_check(item, path, a));
+    }
+  }
+
+  // One `checks:` item (or a catalog value). Defaults come from `a`.
+ public:
+  check read_check(const YAML::Node& item, const std::string& path, const agent& a) const {
+    {
       if (!item.IsMap()) {
         fail_at(item, path + ": expected a mapping with target (and name, plugin, interval, " +
                           "timeout, options), got " + describe(item));
@@ -397,11 +406,12 @@ class loader {
       if (!has_target) fail(c.where, path + ": missing required key 'target'");
       if (c.name.empty()) c.name = without_userinfo(c.target);
       c.shown_target = redact_userinfo(c.target);
-      add_check(a, std::move(c));
+      return c;
     }
   }
 
   // `named`: sinks, which take a `name:`.
+ private:
   std::vector<plugin_section> read_sections(const detail::entry& section, bool named) const {
     const std::string& name = section.key;
     if (!section.value.IsSequence()) {
@@ -410,8 +420,13 @@ class loader {
     }
     std::vector<plugin_section> out;
     std::size_t index = 0;
-    for (const auto& item : section.value) {
-      const std::string path = name + "[" + std::to_string(index++) + "]";
+    for (const auto& item : section.value)
+      out.push_back(read_section(item, name + "[" + std::to_string(index++) + "]", named));
+    return out;
+  }
+
+  plugin_section read_section(const YAML::Node& item, const std::string& path, bool named) const {
+    {
       if (!item.IsMap()) {
         fail_at(item,
                 path + ": expected a mapping with plugin (and options), got " + describe(item));
@@ -436,9 +451,8 @@ class loader {
         }
       }
       if (s.plugin.empty()) fail(s.where, path + ": missing required key 'plugin'");
-      out.push_back(std::move(s));
+      return s;
     }
-    return out;
   }
 
   std::string file_;
@@ -535,6 +549,11 @@ void refuse_more_documents(const std::string& text, const std::string& file,
     fail(at(file, marks.starts[1]), "expected one YAML document, found " +
                                         std::to_string(marks.starts.size()) +
                                         " (remove the '---' separators)");
+}
+
+check detail::read_check_entry(const YAML::Node& item, const std::string& file,
+                               const agent& running) {
+  return loader(file, {}, running.limits).read_check(item, "check", running);
 }
 
 agent load_string(const std::string& text, const std::string& file, const load_limits& limits) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -151,12 +152,27 @@ struct agent {
   std::vector<check> checks;            // domains, domains_file lines, then checks, in order
   std::vector<plugin_section> sinks;    // stdout_sink when the config names none
   std::vector<plugin_section> sources;
+  // `catalog: {plugin, options}`: the check catalog a probe fleet shares. An agent run with a
+  // catalog schedules the catalog's checks of the partitions it is assigned, not `checks`
+  // (which are what --publish-checks writes to the catalog).
+  std::optional<plugin_section> catalog;
   alert_settings alert;  // defaults.alert
   // agent.state_dir: where state and undelivered events survive restarts; by default
   // $STATE_DIRECTORY (systemd's StateDirectory=). Empty: state is kept in memory only.
   std::string state_dir;
   http_settings http;  // agent.http
 };
+
+// The catalog (config_catalog.cpp). A check as one catalog message's value: versioned JSON
+// ({"v":1,"name":..,"plugin":..,"target":..,"interval":"30000ms","timeout":"5000ms",
+// "options":{..},"alert":{..}}, every scalar a JSON string), the same bytes for the same check.
+std::string catalog_value(const check& c);
+// Reads a catalog value back with the same rules as a `checks:` item of a file. Nothing in it
+// is expanded (no ${VAR}); at most 64 KiB, nesting at most 8 deep. `source` names the message
+// in errors ("catalog isitup.checks partition 3 offset 17"). `key` must equal its name. Throws
+// config_error; the check's notify names are checked against `running`'s sinks.
+check parse_catalog_value(std::string_view key, std::string_view value, const std::string& source,
+                          const agent& running);
 
 // `url` with the secret in its userinfo replaced: "https://user:***@host/"; a user alone
 // (often a token) becomes "https://***@host/". Text that is not scheme://authority... is

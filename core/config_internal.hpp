@@ -98,6 +98,10 @@ void check_notify(const agent& a);
 // config_http.cpp. Reads agent.http (`node` is its mapping, `path` "agent.http").
 void read_http(const std::string& file, const YAML::Node& node, const std::string& path,
                http_settings& out);
+// config.cpp: one check mapping read as a `checks:` item is (path "check"), with `running`'s
+// defaults; `file` names it in errors. For catalog values.
+check read_check_entry(const YAML::Node& item, const std::string& file, const agent& running);
+
 // $STATE_DIRECTORY (its first directory), or "".
 std::string default_state_dir();
 

@@ -169,12 +169,18 @@ int main(int argc, char** argv) {
       "Runs the checks in a config on a schedule and sends each result to its sinks."};
   app.set_version_flag("--version", std::string("isitup-agent ") + ISITUP_VERSION +
                                         " (plugin ABI " + std::to_string(ISITUP_ABI_VERSION) + ")");
-  std::string config_file, check_config, plugins_dir, describe, log_level = "info";
-  bool once = false, list = false;
+  std::string config_file, check_config, publish_file, plugins_dir, describe, log_level = "info";
+  bool once = false, list = false, dry_run = false;
   isitup::config::load_limits limits;
   auto* cfg_opt = app.add_option("-c,--config", config_file, "Config file (YAML)");
   auto* check_opt =
       app.add_option("--check-config", check_config, "Validate a config file and exit");
+  auto* publish_opt = app.add_option(
+      "--publish-checks", publish_file,
+      "Validate a config file like --check-config, then make its catalog: hold exactly its "
+      "checks (prints +added ~changed -removed) and exit");
+  app.add_flag("--dry-run", dry_run, "With --publish-checks: count the changes, write nothing")
+      ->needs(publish_opt);
   app.add_option("-p,--plugins-dir", plugins_dir,
                  "Directory of plugin .so files (default: the build tree's or the installed one)");
   app.add_flag("--once", once,
@@ -189,8 +195,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   check_opt->excludes(cfg_opt);
-  list_opt->excludes(cfg_opt, check_opt, desc_opt);
-  desc_opt->excludes(cfg_opt, check_opt);
+  publish_opt->excludes(cfg_opt, check_opt);
+  list_opt->excludes(cfg_opt, check_opt, desc_opt, publish_opt);
+  desc_opt->excludes(cfg_opt, check_opt, publish_opt);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -201,7 +208,8 @@ int main(int argc, char** argv) {
     app.exit(e);
     return exit_usage;
   }
-  if (config_file.empty() && check_config.empty() && describe.empty() && !list) {
+  if (config_file.empty() && check_config.empty() && publish_file.empty() && describe.empty() &&
+      !list) {
     std::fprintf(stderr, "isitup-agent: nothing to do: give --config FILE (see --help)\n");
     return exit_usage;
   }
@@ -221,6 +229,14 @@ int main(int argc, char** argv) {
       isitup::agent validated(std::move(cfg), host);  // creates, starts nothing
       std::printf("%s: OK (%zu checks, %zu sinks, %zu sources)\n", check_config.c_str(), checks,
                   sinks, sources);
+      return exit_ok;
+    }
+    if (!publish_file.empty()) {
+      pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+      isitup::agent validated(isitup::config::load_file(publish_file, limits), host);
+      const isitup::publish_summary p = validated.publish_checks(dry_run);
+      std::printf("%s: +%zu ~%zu -%zu (%zu unchanged)%s\n", publish_file.c_str(), p.added,
+                  p.changed, p.removed, p.unchanged, dry_run ? "; dry run: nothing written" : "");
       return exit_ok;
     }
     return run_agent(config_file, limits, host, once, signals);

@@ -20,6 +20,7 @@ struct loaded_plugin::impl {
   isitup_check_ops_v1 check{};
   isitup_sink_ops_v1 sink{};
   isitup_source_ops_v1 source{};
+  isitup_catalog_ops_v1 catalog{};
 };
 
 loaded_plugin::~loaded_plugin() = default;
@@ -33,12 +34,15 @@ const isitup_sink_ops_v1* loaded_plugin::sink_ops() const {
 const isitup_source_ops_v1* loaded_plugin::source_ops() const {
   return (kinds_ & ISITUP_KIND_SOURCE) ? &impl_->source : nullptr;
 }
+const isitup_catalog_ops_v1* loaded_plugin::catalog_ops() const {
+  return (kinds_ & ISITUP_KIND_CATALOG) ? &impl_->catalog : nullptr;
+}
 
 std::string kinds_to_string(uint32_t kinds) {
   std::string out;
   for (auto [bit, word] :
        {std::pair{ISITUP_KIND_CHECK, "check"}, std::pair{ISITUP_KIND_SINK, "sink"},
-        std::pair{ISITUP_KIND_SOURCE, "source"}}) {
+        std::pair{ISITUP_KIND_SOURCE, "source"}, std::pair{ISITUP_KIND_CATALOG, "catalog"}}) {
     if (!(kinds & bit)) continue;
     if (!out.empty()) out += ',';
     out += word;
@@ -48,7 +52,8 @@ std::string kinds_to_string(uint32_t kinds) {
 
 namespace {
 
-constexpr uint32_t known_kinds = ISITUP_KIND_CHECK | ISITUP_KIND_SINK | ISITUP_KIND_SOURCE;
+constexpr uint32_t known_kinds =
+    ISITUP_KIND_CHECK | ISITUP_KIND_SINK | ISITUP_KIND_SOURCE | ISITUP_KIND_CATALOG;
 constexpr uint32_t known_sink_flags = ISITUP_SINK_NOTIFIER | ISITUP_SINK_ALERT_STATE;
 constexpr size_t max_options = 1024;
 
@@ -58,6 +63,7 @@ constexpr size_t min_descriptor_size = offsetof(isitup_plugin_v1, kinds) + sizeo
 constexpr size_t min_check_ops_size = offsetof(isitup_check_ops_v1, destroy) + sizeof(void*);
 constexpr size_t min_sink_ops_size = offsetof(isitup_sink_ops_v1, destroy) + sizeof(void*);
 constexpr size_t min_source_ops_size = offsetof(isitup_source_ops_v1, destroy) + sizeof(void*);
+constexpr size_t min_catalog_ops_size = offsetof(isitup_catalog_ops_v1, destroy) + sizeof(void*);
 constexpr size_t min_option_size = offsetof(isitup_option_v1, type) + sizeof(uint32_t);
 
 [[noreturn]] void refuse(const fs::path& file, const std::string& reason) {
@@ -251,7 +257,8 @@ struct validated {
   isitup_check_ops_v1 check{};
   isitup_sink_ops_v1 sink{};
   isitup_source_ops_v1 source{};
-  std::vector<option_schema> check_schema, sink_schema, source_schema;
+  isitup_catalog_ops_v1 catalog{};
+  std::vector<option_schema> check_schema, sink_schema, source_schema, catalog_schema;
 };
 
 validated validate(const fs::path& file, const std::string& expected_name,
@@ -328,6 +335,19 @@ validated validate(const fs::path& file, const std::string& expected_name,
                        {"destroy", s.destroy}});
     v.source_schema = convert_options(file, "source", s.options, s.option_count);
   }
+  // A descriptor that ends before `catalog` reads it as NULL (refused when kinds claims one).
+  if (d.kinds & ISITUP_KIND_CATALOG) {
+    const isitup_catalog_ops_v1& c = v.catalog =
+        copy_table(file, "catalog", d.catalog, min_catalog_ops_size);
+    require_functions(file, "catalog",
+                      {{"create", c.create},
+                       {"read_all", c.read_all},
+                       {"publish", c.publish},
+                       {"start", c.start},
+                       {"stop", c.stop},
+                       {"destroy", c.destroy}});
+    v.catalog_schema = convert_options(file, "catalog", c.options, c.option_count);
+  }
   return v;
 }
 
@@ -366,6 +386,7 @@ std::shared_ptr<loaded_plugin> plugin_host::load(std::string_view name) {
   p->impl_->check = v.check;
   p->impl_->sink = v.sink;
   p->impl_->source = v.source;
+  p->impl_->catalog = v.catalog;
   p->name_ = stem;
   p->path_ = file;
   p->abi_version_ = v.desc.abi_version;
@@ -375,6 +396,7 @@ std::shared_ptr<loaded_plugin> plugin_host::load(std::string_view name) {
   p->check_schema_ = std::move(v.check_schema);
   p->sink_schema_ = std::move(v.sink_schema);
   p->source_schema_ = std::move(v.source_schema);
+  p->catalog_schema_ = std::move(v.catalog_schema);
   loaded_.push_back(p);
   return p;
 }

@@ -7,7 +7,8 @@
 // it into a zero-filled struct of its own size, so a field the plugin's header lacked reads
 // as 0/NULL. A struct must still reach its last required field (the descriptor through
 // `kinds`; an ops table through `destroy`). A sink table of the first release ends before
-// sink_flags and write_events: it loads as a sink that takes no events. The option array is
+// sink_flags and write_events: it loads as a sink that takes no events; a descriptor that ends
+// before `catalog` provides no catalog. The option array is
 // laid out with the plugin's sizeof, so the first element's struct_size is the stride and every
 // element must agree.
 #pragma once
@@ -50,6 +51,7 @@ class loaded_plugin {
   const isitup_check_ops_v1* check_ops() const;
   const isitup_sink_ops_v1* sink_ops() const;
   const isitup_source_ops_v1* source_ops() const;
+  const isitup_catalog_ops_v1* catalog_ops() const;
   // A sink that takes state transitions (write_events within its struct_size and non-NULL).
   bool takes_events() const { return sink_ops() && sink_ops()->write_events; }
   // A sink that receives only the events of checks naming it, and no results.
@@ -66,6 +68,7 @@ class loaded_plugin {
   const std::vector<option_schema>& check_schema() const { return check_schema_; }
   const std::vector<option_schema>& sink_schema() const { return sink_schema_; }
   const std::vector<option_schema>& source_schema() const { return source_schema_; }
+  const std::vector<option_schema>& catalog_schema() const { return catalog_schema_; }
 
  private:
   friend class plugin_host;
@@ -76,10 +79,10 @@ class loaded_plugin {
   std::filesystem::path path_;
   uint32_t abi_version_ = 0;
   uint32_t kinds_ = 0;
-  std::vector<option_schema> check_schema_, sink_schema_, source_schema_;
+  std::vector<option_schema> check_schema_, sink_schema_, source_schema_, catalog_schema_;
 };
 
-// "check", "sink", "source" joined with "," in that order ("check,sink"); "" for 0.
+// "check", "sink", "source", "catalog" joined with "," in that order ("check,sink"); "" for 0.
 std::string kinds_to_string(uint32_t kinds);
 
 class plugin_host {

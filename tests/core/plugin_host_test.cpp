@@ -439,7 +439,60 @@ TEST_F(plugin_host_test, accepts_structs_from_a_newer_larger_header) {
   EXPECT_EQ(run_check(*p, defaults_of(schema)).http_code, 201);
 }
 
+TEST_F(plugin_host_test, a_catalog_plugin_loads_with_its_table_and_schema) {
+  install("c_catalog");
+  plugin_host host(dir_);
+  auto p = host.load("c_catalog");
+  EXPECT_EQ(p->kinds(), static_cast<uint32_t>(ISITUP_KIND_CATALOG));
+  EXPECT_EQ(p->check_ops(), nullptr);
+  const isitup_catalog_ops_v1* ops = p->catalog_ops();
+  ASSERT_NE(ops, nullptr);
+  ASSERT_EQ(p->catalog_schema().size(), 1u);
+  EXPECT_EQ(p->catalog_schema()[0].name, "brokers");
+  EXPECT_TRUE(p->catalog_schema()[0].required);
+  void* instance = nullptr;
+  fake_ctx ctx;
+  fake_options o;
+  char err[256] = "";
+  ASSERT_EQ(ops->create(&fake_host(), as_ctx(&ctx), as_options(&o), &instance, err, sizeof err),
+            static_cast<uint32_t>(ISITUP_OK));
+  std::vector<std::pair<std::string, std::string>> seen;
+  auto collect = [](void* c, const isitup_catalog_entry_v1* e) {
+    static_cast<std::vector<std::pair<std::string, std::string>>*>(c)->emplace_back(
+        std::string(e->key, e->key_len),
+        e->value ? std::string(e->value, e->value_len) : "(tombstone)");
+  };
+  ASSERT_EQ(ops->read_all(instance, collect, &seen, err, sizeof err),
+            static_cast<uint32_t>(ISITUP_OK));
+  ops->destroy(instance);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[2], (std::pair<std::string, std::string>{"a", "(tombstone)"}));
+}
+
+TEST_F(plugin_host_test, plugins_without_a_catalog_have_no_catalog_table) {
+  install("small_struct");  // its descriptor ends even before `source`
+  install("good_cpp");
+  plugin_host host(dir_);
+  EXPECT_EQ(host.load("small_struct")->catalog_ops(), nullptr);
+  EXPECT_EQ(host.load("good_cpp")->catalog_ops(), nullptr);
+}
+
 // ---------------------------------------------------------------- refusals
+
+TEST_F(plugin_host_test, refuses_a_catalog_kind_from_a_descriptor_that_ends_before_its_table) {
+  install("catalog_old_descriptor");
+  expect_refusal("catalog_old_descriptor", "declares kind catalog but its catalog table is NULL");
+}
+
+TEST_F(plugin_host_test, refuses_a_catalog_table_without_a_required_function) {
+  install("catalog_missing_op");
+  expect_refusal("catalog_missing_op", "required catalog function publish is NULL");
+}
+
+TEST_F(plugin_host_test, refuses_a_catalog_table_too_small_for_its_functions) {
+  install("catalog_short_table");
+  expect_refusal("catalog_short_table", "the catalog table's struct_size");
+}
 
 TEST_F(plugin_host_test, refuses_a_name_that_is_not_bare) {
   for (const char* name : {"../x", "a/b", "X", "x.so", "", "/etc/passwd"}) {
@@ -600,6 +653,7 @@ TEST(kinds_to_string, joins_the_kinds_in_a_fixed_order) {
   EXPECT_EQ(isitup::kinds_to_string(ISITUP_KIND_SOURCE | ISITUP_KIND_SINK), "sink,source");
   EXPECT_EQ(isitup::kinds_to_string(ISITUP_KIND_CHECK | ISITUP_KIND_SINK | ISITUP_KIND_SOURCE),
             "check,sink,source");
+  EXPECT_EQ(isitup::kinds_to_string(ISITUP_KIND_CATALOG | ISITUP_KIND_SINK), "sink,catalog");
 }
 
 TEST(default_plugins_dir, prefers_the_build_tree_when_it_holds_plugins) {

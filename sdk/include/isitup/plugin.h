@@ -19,8 +19,8 @@
  * Threads: the host calls create/destroy/prepare/release from its main thread; check start()
  * from its scheduler thread (or a worker-pool thread for blocking checks); sink write() from
  * the pipeline thread of that sink instance and write_events() from the event thread; source
- * start/stop from the main thread and ack() from a pipeline thread. Completions (isitup_check_done_fn, isitup_batch_done_fn) and host
- * services may be called from any thread.
+ * start/stop from the main thread and ack() from a pipeline thread. Completions
+ * (isitup_check_done_fn, isitup_batch_done_fn) and host services may be called from any thread.
  *
  * What the host guarantees, also to a plugin that breaks these rules:
  * - A completion's done_ctx is a ticket, not a pointer: calling a completion a second time,
@@ -72,7 +72,8 @@ typedef enum isitup_status {
 typedef enum isitup_kind {
   ISITUP_KIND_CHECK = 1u,  /* runs checks against targets */
   ISITUP_KIND_SINK = 2u,   /* receives batches of results */
-  ISITUP_KIND_SOURCE = 4u  /* feeds results from elsewhere (e.g. a Kafka consumer) */
+  ISITUP_KIND_SOURCE = 4u, /* feeds results from elsewhere (e.g. a Kafka consumer) */
+  ISITUP_KIND_CATALOG = 8u /* holds the check catalog a probe fleet shares (grown later) */
 } isitup_kind;
 
 typedef enum isitup_log_level {
@@ -87,8 +88,8 @@ typedef enum isitup_log_level {
 
 typedef enum isitup_option_type {
   ISITUP_OPT_STRING = 1,
-  ISITUP_OPT_INT = 2,      /* 64-bit signed */
-  ISITUP_OPT_FLOAT = 3,    /* double */
+  ISITUP_OPT_INT = 2,   /* 64-bit signed */
+  ISITUP_OPT_FLOAT = 3, /* double */
   ISITUP_OPT_BOOL = 4,
   ISITUP_OPT_DURATION = 5, /* "500ms", "30s", "5m", "1h"; read as milliseconds */
   ISITUP_OPT_LIST = 6,     /* a sequence of scalars, read as strings */
@@ -195,7 +196,7 @@ typedef struct isitup_host_v1 {
 
   /* Option accessors. `name` must be a declared option. Any thread. Strings returned live as
    * long as the options object (until the instance or prepared check is destroyed). */
-  int (*opt_is_set)(const isitup_options* o, const char* name); /* given in config */
+  int (*opt_is_set)(const isitup_options* o, const char* name);         /* given in config */
   const char* (*opt_string)(const isitup_options* o, const char* name); /* NULL: no value */
   int64_t (*opt_int)(const isitup_options* o, const char* name);
   double (*opt_float)(const isitup_options* o, const char* name);
@@ -259,13 +260,13 @@ typedef void (*isitup_check_done_fn)(void* done_ctx, const isitup_record_v1* res
 
 typedef struct isitup_check_ops_v1 {
   uint32_t struct_size;
-  uint32_t flags; /* ISITUP_CHECK_BLOCKING */
+  uint32_t flags;                  /* ISITUP_CHECK_BLOCKING */
   const isitup_option_v1* options; /* per-check options (a check's `options:` section) */
   size_t option_count;
 
   /* One instance per plugin per agent. Main thread. On failure write a reason into err. */
-  uint32_t (*create)(const isitup_host_v1* host, isitup_host_ctx* ctx, void** instance,
-                     char* err, size_t err_cap);
+  uint32_t (*create)(const isitup_host_v1* host, isitup_host_ctx* ctx, void** instance, char* err,
+                     size_t err_cap);
   /* Validate and pre-compile one check (parse the target, compile regexes). A failure is a
    * config error reported at the check's line. Main thread. */
   uint32_t (*prepare)(void* instance, const isitup_check_spec_v1* spec, void** check, char* err,
@@ -425,18 +426,82 @@ typedef struct isitup_source_ops_v1 {
   void (*destroy)(void* instance);
 } isitup_source_ops_v1;
 
+/* ---------------------------------------------------------------- catalog plugins */
+
+/* A check catalog: a keyed log of check definitions shared by a fleet of probe agents (e.g. a
+ * Kafka topic read in a consumer group). Grown after the first release: a descriptor whose
+ * struct_size ends before isitup_plugin_v1.catalog provides no catalog.
+ *
+ * One message of the catalog: key = the check's name, value = its definition (versioned JSON,
+ * parsed and validated by the host, hostile until then) or NULL for a tombstone (the check is
+ * deleted). Owned by whoever passes it, valid for the duration of the call. Neither key nor
+ * value is NUL-terminated: use the lengths. */
+typedef struct isitup_catalog_entry_v1 {
+  uint32_t struct_size;
+  const char* key;
+  size_t key_len;
+  const char* value; /* NULL: tombstone */
+  size_t value_len;
+  int32_t partition; /* where the message was read (-1 when publishing) */
+  int64_t offset;
+} isitup_catalog_entry_v1;
+
+typedef void (*isitup_catalog_entry_fn)(void* ctx, const isitup_catalog_entry_v1* entry);
+typedef void (*isitup_catalog_partitions_fn)(void* ctx, const int32_t* partitions, size_t count);
+
+/* What a started catalog tells the host, always from the plugin's one consumer thread, never
+ * two calls at once. assigned: this agent now owns these partitions; their messages follow
+ * through entry() from the beginning of each partition, then every new one as it arrives (the
+ * last message per key wins). revoked: it no longer owns them (their checks stop). Owned by
+ * the host; valid from start() until stop() returns. */
+typedef struct isitup_catalog_events_v1 {
+  uint32_t struct_size;
+  void* ctx;
+  isitup_catalog_partitions_fn assigned;
+  isitup_catalog_partitions_fn revoked;
+  isitup_catalog_entry_fn entry;
+} isitup_catalog_events_v1;
+
+typedef struct isitup_catalog_ops_v1 {
+  uint32_t struct_size;
+  const isitup_option_v1* options;
+  size_t option_count;
+
+  /* As for sources: validate, set up, connect nothing yet (--check-config creates instances).
+   * Main thread. */
+  uint32_t (*create)(const isitup_host_v1* host, isitup_host_ctx* ctx,
+                     const isitup_options* options, void** instance, char* err, size_t err_cap);
+  /* Reads the whole catalog, every partition from its beginning to its end as of the call,
+   * and calls fn once per message, in each partition's order (for --publish-checks). Blocks;
+   * fails (ISITUP_ERROR and a reason) when the catalog cannot be read in time. Main thread. */
+  uint32_t (*read_all)(void* instance, isitup_catalog_entry_fn fn, void* fn_ctx, char* err,
+                       size_t err_cap);
+  /* Writes entries (value NULL: tombstone), each to the partition of its key, and blocks until
+   * every one is durable (ISITUP_OK) or failed (ISITUP_ERROR and a reason). Main thread. */
+  uint32_t (*publish)(void* instance, const isitup_catalog_entry_v1* const* entries, size_t count,
+                      char* err, size_t err_cap);
+  /* Joins the group and begins calling `events` from the plugin's own thread. Main thread. */
+  uint32_t (*start)(void* instance, const isitup_catalog_events_v1* events, char* err,
+                    size_t err_cap);
+  /* Leaves the group; after stop() returns no event comes. Main thread. */
+  void (*stop)(void* instance);
+  void (*destroy)(void* instance);
+} isitup_catalog_ops_v1;
+
 /* ---------------------------------------------------------------- the descriptor */
 
 typedef struct isitup_plugin_v1 {
   uint32_t abi_version; /* ISITUP_ABI_VERSION the plugin was built for; always first */
   uint32_t struct_size;
-  const char* name;        /* must equal the file name without .so: [a-z0-9_]+ */
-  const char* version;     /* the plugin's own version */
-  const char* description; /* one line */
-  uint32_t kinds;          /* OR of isitup_kind */
+  const char* name;                   /* must equal the file name without .so: [a-z0-9_]+ */
+  const char* version;                /* the plugin's own version */
+  const char* description;            /* one line */
+  uint32_t kinds;                     /* OR of isitup_kind */
   const isitup_check_ops_v1* check;   /* non-NULL iff kinds has ISITUP_KIND_CHECK */
   const isitup_sink_ops_v1* sink;     /* non-NULL iff kinds has ISITUP_KIND_SINK */
   const isitup_source_ops_v1* source; /* non-NULL iff kinds has ISITUP_KIND_SOURCE */
+  /* Grown after the first release (a smaller descriptor has no catalog). */
+  const isitup_catalog_ops_v1* catalog; /* non-NULL iff kinds has ISITUP_KIND_CATALOG */
 } isitup_plugin_v1;
 
 /* The exported entry point: returns a descriptor with static storage duration. */

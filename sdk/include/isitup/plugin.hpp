@@ -427,6 +427,20 @@ class source {
   virtual void stop() = 0;
 };
 
+// A check catalog, built by T(const host&, const options_view&) (see isitup_catalog_ops_v1 for
+// the threads and the lifetime of what is passed). Throw to fail a call.
+class catalog {
+ public:
+  virtual ~catalog() = default;
+  // Calls fn once per message of the whole catalog as of the call; blocks.
+  virtual void read_all(isitup_catalog_entry_fn fn, void* fn_ctx) = 0;
+  // Writes the entries and blocks until every one is durable.
+  virtual void publish(const isitup_catalog_entry_v1* const* entries, size_t count) = 0;
+  // Joins the group; `events` stays valid until stop() returns.
+  virtual void start(const isitup_catalog_events_v1& events) = 0;
+  virtual void stop() = 0;
+};
+
 namespace detail {
 
 inline void set_error(char* err, size_t cap, const char* what) {
@@ -701,6 +715,33 @@ struct source_ops {
   static void destroy(void* inst) noexcept { delete static_cast<T*>(inst); }
 };
 
+template <class T>
+struct catalog_ops {
+  static uint32_t create(const isitup_host_v1* hv, isitup_host_ctx* ctx, const isitup_options* o,
+                         void** out, char* err, size_t cap) noexcept {
+    return guarded(err, cap, [&] { *out = new T(host(hv, ctx), options_view(hv, o)); });
+  }
+  static uint32_t read_all(void* inst, isitup_catalog_entry_fn fn, void* fn_ctx, char* err,
+                           size_t cap) noexcept {
+    return guarded(err, cap, [&] { static_cast<T*>(inst)->read_all(fn, fn_ctx); });
+  }
+  static uint32_t publish(void* inst, const isitup_catalog_entry_v1* const* entries, size_t count,
+                          char* err, size_t cap) noexcept {
+    return guarded(err, cap, [&] { static_cast<T*>(inst)->publish(entries, count); });
+  }
+  static uint32_t start(void* inst, const isitup_catalog_events_v1* events, char* err,
+                        size_t cap) noexcept {
+    return guarded(err, cap, [&] { static_cast<T*>(inst)->start(*events); });
+  }
+  static void stop(void* inst) noexcept {
+    try {
+      static_cast<T*>(inst)->stop();
+    } catch (...) {
+    }
+  }
+  static void destroy(void* inst) noexcept { delete static_cast<T*>(inst); }
+};
+
 inline std::vector<isitup_option_v1> to_c(const std::vector<option>& opts) {
   std::vector<isitup_option_v1> out;
   out.reserve(opts.size());
@@ -781,6 +822,24 @@ class plugin_def {
     return std::move(*this);
   }
 
+  template <class T>
+  plugin_def&& catalog(const std::vector<option>& options) && {
+    static_assert(std::is_base_of_v<isitup::sdk::catalog, T>);
+    using ops = detail::catalog_ops<T>;
+    catalog_options_ = detail::to_c(options);
+    catalog_ = isitup_catalog_ops_v1{sizeof(isitup_catalog_ops_v1),
+                                     nullptr,
+                                     0,
+                                     &ops::create,
+                                     &ops::read_all,
+                                     &ops::publish,
+                                     &ops::start,
+                                     &ops::stop,
+                                     &ops::destroy};
+    kinds_ |= ISITUP_KIND_CATALOG;
+    return std::move(*this);
+  }
+
   // The C descriptor, pointing into this object: call it on the object's final (static) home.
   const isitup_plugin_v1* descriptor() {
     check_.options = check_options_.data();
@@ -789,6 +848,8 @@ class plugin_def {
     sink_.option_count = sink_options_.size();
     source_.options = source_options_.data();
     source_.option_count = source_options_.size();
+    catalog_.options = catalog_options_.data();
+    catalog_.option_count = catalog_options_.size();
     desc_ = isitup_plugin_v1{ISITUP_ABI_VERSION,
                              sizeof(isitup_plugin_v1),
                              name_,
@@ -797,7 +858,8 @@ class plugin_def {
                              kinds_,
                              (kinds_ & ISITUP_KIND_CHECK) ? &check_ : nullptr,
                              (kinds_ & ISITUP_KIND_SINK) ? &sink_ : nullptr,
-                             (kinds_ & ISITUP_KIND_SOURCE) ? &source_ : nullptr};
+                             (kinds_ & ISITUP_KIND_SOURCE) ? &source_ : nullptr,
+                             (kinds_ & ISITUP_KIND_CATALOG) ? &catalog_ : nullptr};
     return &desc_;
   }
 
@@ -815,10 +877,11 @@ class plugin_def {
   const char* version_;
   const char* description_;
   uint32_t kinds_ = 0;
-  std::vector<isitup_option_v1> check_options_, sink_options_, source_options_;
+  std::vector<isitup_option_v1> check_options_, sink_options_, source_options_, catalog_options_;
   isitup_check_ops_v1 check_{};
   isitup_sink_ops_v1 sink_{};
   isitup_source_ops_v1 source_{};
+  isitup_catalog_ops_v1 catalog_{};
   isitup_plugin_v1 desc_{};
 };
 

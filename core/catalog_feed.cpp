@@ -1,0 +1,97 @@
+#include "catalog_feed.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+namespace isitup {
+
+catalog_feed::catalog_feed(std::function<int64_t()> now, std::function<void()> wake)
+    : now_(std::move(now)), wake_(std::move(wake)) {
+  events_.struct_size = sizeof events_;
+  events_.ctx = this;
+  events_.assigned = [](void* ctx, const int32_t* p, size_t n) {
+    static_cast<catalog_feed*>(ctx)->on_assigned({p, n});
+  };
+  events_.revoked = [](void* ctx, const int32_t* p, size_t n) {
+    static_cast<catalog_feed*>(ctx)->on_revoked({p, n});
+  };
+  events_.entry = [](void* ctx, const isitup_catalog_entry_v1* e) {
+    if (e) static_cast<catalog_feed*>(ctx)->on_entry(*e);
+  };
+}
+
+void catalog_feed::push(catalog_change c, bool urgent) {
+  {
+    std::lock_guard lock(mu_);
+    const int64_t now = now_();
+    if (pending_.empty()) first_ms_ = now;
+    last_ms_ = now;
+    urgent_ = urgent_ || urgent;
+    pending_.push_back(std::move(c));
+    ++generation_;
+  }
+  wake_();
+}
+
+void catalog_feed::on_assigned(std::span<const int32_t> partitions) {
+  for (int32_t p : partitions)
+    push({catalog_change::kind::assigned, p, {}, std::nullopt, -1}, false);
+}
+
+void catalog_feed::on_revoked(std::span<const int32_t> partitions) {
+  if (partitions.empty()) return;
+  for (int32_t p : partitions) push({catalog_change::kind::revoked, p, {}, std::nullopt, -1}, true);
+  std::unique_lock lock(mu_);
+  const uint64_t mine = generation_;
+  applied_cv_.wait_for(lock, std::chrono::milliseconds(revoke_wait_ms),
+                       [&] { return closed_ || applied_ >= mine; });
+}
+
+void catalog_feed::on_entry(const isitup_catalog_entry_v1& e) {
+  if (!e.key) return;
+  catalog_change c;
+  c.partition = e.partition;
+  c.offset = e.offset;
+  c.key.assign(e.key, std::min(e.key_len, max_key_bytes + 1));
+  if (e.value) c.value.emplace(e.value, std::min(e.value_len, max_value_bytes + 1));
+  push(std::move(c), false);
+}
+
+bool catalog_feed::due(int64_t now_ms) const {
+  std::lock_guard lock(mu_);
+  if (pending_.empty()) return false;
+  return urgent_ || now_ms >= std::min(last_ms_ + settle_ms, first_ms_ + max_delay_ms);
+}
+
+std::optional<int64_t> catalog_feed::next_due() const {
+  std::lock_guard lock(mu_);
+  if (pending_.empty()) return std::nullopt;
+  if (urgent_) return first_ms_;
+  return std::min(last_ms_ + settle_ms, first_ms_ + max_delay_ms);
+}
+
+std::vector<catalog_change> catalog_feed::take(uint64_t& generation) {
+  std::lock_guard lock(mu_);
+  generation = generation_;
+  urgent_ = false;
+  return std::exchange(pending_, {});
+}
+
+void catalog_feed::applied(uint64_t generation) {
+  {
+    std::lock_guard lock(mu_);
+    applied_ = std::max(applied_, generation);
+  }
+  applied_cv_.notify_all();
+}
+
+void catalog_feed::close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  applied_cv_.notify_all();
+}
+
+}  // namespace isitup

@@ -1,0 +1,81 @@
+// What a started catalog plugin reports (partitions assigned and revoked, messages read),
+// queued for the agent's scheduler thread, which applies it as a change of the running checks.
+//
+// Threads: the on_* calls come from the catalog plugin's one thread (through events());
+// due/next_due/take/applied/close from the scheduler thread. on_revoked blocks until the
+// scheduler applied it (the revoked partitions' checks are stopped before another probe may
+// take them over), at most revoke_wait_ms, and not at all once close() was called.
+#pragma once
+
+#include <isitup/plugin.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace isitup {
+
+struct catalog_change {
+  enum class kind { assigned, revoked, entry };
+  kind what = kind::entry;
+  int32_t partition = -1;
+  std::string key;                   // entry
+  std::optional<std::string> value;  // entry; nullopt: tombstone
+  int64_t offset = -1;               // entry
+};
+
+class catalog_feed {
+ public:
+  // A burst of messages (a partition read from its beginning) is applied once: when no change
+  // came for settle_ms, or when the oldest pending one waited max_delay_ms. A revocation is
+  // applied at once.
+  static constexpr int64_t settle_ms = 200;
+  static constexpr int64_t max_delay_ms = 1000;
+  static constexpr int64_t revoke_wait_ms = 5000;
+  // A key or value is kept up to this size plus one byte: the reader refuses anything longer.
+  static constexpr std::size_t max_key_bytes = 4096;
+  static constexpr std::size_t max_value_bytes = 64 * 1024;
+
+  // `now` reads the agent's clock (ms); `wake` wakes the scheduler thread (any thread).
+  catalog_feed(std::function<int64_t()> now, std::function<void()> wake);
+  catalog_feed(const catalog_feed&) = delete;
+  catalog_feed& operator=(const catalog_feed&) = delete;
+
+  // The table to pass to the plugin's start(); points into this object.
+  const isitup_catalog_events_v1* events() const { return &events_; }
+
+  void on_assigned(std::span<const int32_t> partitions);
+  void on_revoked(std::span<const int32_t> partitions);
+  void on_entry(const isitup_catalog_entry_v1& entry);
+
+  // Whether take() has something to apply now.
+  bool due(int64_t now_ms) const;
+  // When pending changes become due; nullopt when none are pending.
+  std::optional<int64_t> next_due() const;
+  // The pending changes in the order reported; `generation` identifies them for applied().
+  std::vector<catalog_change> take(uint64_t& generation);
+  // The changes of take() up to `generation` are applied: releases waiting revocations.
+  void applied(uint64_t generation);
+  // Stopping: on_revoked returns at once from now on.
+  void close();
+
+ private:
+  void push(catalog_change c, bool urgent);
+
+  std::function<int64_t()> now_;
+  std::function<void()> wake_;
+  isitup_catalog_events_v1 events_{};
+  mutable std::mutex mu_;
+  std::condition_variable applied_cv_;
+  std::vector<catalog_change> pending_;
+  uint64_t generation_ = 0, applied_ = 0;
+  int64_t first_ms_ = 0, last_ms_ = 0;
+  bool urgent_ = false, closed_ = false;
+};
+
+}  // namespace isitup

@@ -1,0 +1,64 @@
+// The kafka_sink catalog: the check catalog of a probe fleet on a Kafka topic (key = check
+// name, value = the definition the host reads, empty value = tombstone).
+//
+// - read_all (--publish-checks): a consumer without a group reads every partition from its
+//   low to its high watermark as of the call (30 s at most).
+// - publish: an idempotent producer (acks=all) writes the entries, keyed by check name so a
+//   check always lands in the same partition, and waits for every delivery report.
+// - start: a consumer in `group` with the cooperative-sticky assignor, so a rebalance moves only
+//   the partitions that must move. On assignment every new partition is read from its
+//   beginning (no offset is ever committed: the last message per key is the catalog); on
+//   revocation or loss the host is told before the partitions are given up.
+//
+// Threads: create/read_all/publish/start/stop/destroy on the host's main thread; after start()
+// one consumer thread of this object makes every isitup_catalog_events_v1 call.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <isitup/plugin.hpp>
+
+#include "kafka_config.hpp"
+
+namespace isitup::kafka {
+
+std::vector<sdk::option> catalog_options();
+
+class kafka_catalog final : public sdk::catalog {
+ public:
+  // Throws std::invalid_argument for a bad option or a refused property. Connects nothing.
+  kafka_catalog(const sdk::host& host, const sdk::options_view& options);
+  ~kafka_catalog() override;
+  kafka_catalog(const kafka_catalog&) = delete;
+  kafka_catalog& operator=(const kafka_catalog&) = delete;
+
+  void read_all(isitup_catalog_entry_fn fn, void* fn_ctx) override;
+  void publish(const isitup_catalog_entry_v1* const* entries, size_t count) override;
+  void start(const isitup_catalog_events_v1& events) override;
+  void stop() override;
+
+ private:
+  void run();
+  void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                    rd_kafka_topic_partition_list_t* parts);
+  void deliver(const rd_kafka_message_t* m, isitup_catalog_entry_fn fn, void* fn_ctx);
+  // The user's properties with the catalog's defaults for the ones not given.
+  property_list user_properties(bool group_member) const;
+
+  sdk::host host_;
+  callback_context cb_ctx_;
+  std::string brokers_, topic_, group_;
+  property_list user_;
+  int64_t read_timeout_ms_;
+  isitup_catalog_events_v1 events_{};
+  rd_kafka_t* rk_ = nullptr;  // the group consumer, between start() and stop()
+  std::atomic<bool> quit_{false};
+  std::thread thread_;
+};
+
+}  // namespace isitup::kafka

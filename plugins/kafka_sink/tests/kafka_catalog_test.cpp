@@ -1,0 +1,323 @@
+// The probe fleet end to end: `isitup-agent --publish-checks` writes a check catalog to the
+// development broker, probe agents (separate processes) in consumer groups share its checks,
+// each probe writes its results to a file of its own. tcp_checks aim at a local listener.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "codec.hpp"
+#include "kafka_broker.hpp"
+#include "kafka_test_util.hpp"
+#include "listener.hpp"
+#include "process.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using isitup::test::child_process;
+using isitup::test::kafka_broker;
+using isitup::test::kafka_broker_options;
+using isitup::test::temp_dir;
+
+const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
+const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+constexpr int catalog_partitions = 12;
+// Probes leave a group quickly when killed; the mock broker also waits session timeout - 1 s
+// for the members of a rebalance, so a short one keeps the tests short.
+constexpr int64_t session_timeout_ms = 3000;
+const std::string catalog_properties =
+    "{session.timeout.ms: \"3000\", heartbeat.interval.ms: \"300\", "
+    "reconnect.backoff.max.ms: \"500\"}";
+
+int64_t epoch_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct result {
+  std::string check, agent, location, target;
+  int64_t scheduled_at = 0;
+};
+
+std::vector<result> read_results(const std::string& path) {
+  std::vector<result> out;
+  std::istringstream in(isitup::test::read_file(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    isitup::record r;
+    std::string error;
+    if (!isitup::codec::decode(line, r, error)) continue;  // a torn last line
+    out.push_back({r.check, r.agent, r.location, r.target, r.scheduled_at_ms});
+  }
+  return out;
+}
+
+// tcp_checks c<from>..c<to-1> every `interval` against `port`.
+std::string checks_yaml(int from, int to, int port, const std::string& interval = "1s") {
+  std::string out = "checks:\n";
+  for (int i = from; i < to; ++i)
+    out += "  - {name: c" + std::to_string(i) +
+           ", plugin: tcp_check, target: \"127.0.0.1:" + std::to_string(port) +
+           "\", interval: " + interval + ", timeout: 500ms}\n";
+  return out;
+}
+
+std::string catalog_yaml(const std::string& brokers, const std::string& group = "") {
+  return "catalog:\n  plugin: kafka_sink\n  options: {brokers: \"" + brokers +
+         "\", topic: isitup.checks" + (group.empty() ? "" : ", group: " + group) +
+         ", properties: " + catalog_properties + "}\n";
+}
+
+isitup::test::run_result publish(const std::string& file, bool dry_run = false) {
+  std::vector<std::string> argv{agent_bin, "--publish-checks", file, "-p", plugin_dir};
+  if (dry_run) argv.push_back("--dry-run");
+  return isitup::test::run(argv, 60s);
+}
+
+// key -> value of the catalog's last message per key ("" for a tombstone).
+std::map<std::string, std::string> catalog_now(const std::string& brokers, size_t* messages) {
+  std::map<std::string, std::string> out;
+  const auto all =
+      isitup::kafka_test::read_topic(brokers, "isitup.checks", 0, 20s, catalog_partitions, 1500ms);
+  for (const auto& m : all) out[m.key] = m.value;
+  if (messages) *messages = all.size();
+  return out;
+}
+
+struct probe {
+  probe(const temp_dir& dir, const std::string& brokers, const std::string& id,
+        const std::string& location) {
+    output = (dir / (id + ".jsonl")).string();
+    const std::string path =
+        dir.write(id + ".yml", "agent: {id: " + id + ", location: " + location + "}\n" +
+                                   catalog_yaml(brokers, "probes-" + location) +
+                                   "sinks:\n  - plugin: stdout_sink\n    options: {output: \"" +
+                                   output + "\"}\n");
+    proc = std::make_unique<child_process>(
+        std::vector<std::string>{agent_bin, "-c", path, "-p", plugin_dir});
+  }
+  std::vector<result> results() const { return read_results(output); }
+  std::string output;
+  std::unique_ptr<child_process> proc;
+};
+
+template <class F>
+bool eventually(F done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(200ms);
+  }
+  return true;
+}
+
+// Every result of the probes, and how many (check, scheduled_at) two of them both produced.
+std::vector<result> all_results(const std::vector<const probe*>& probes, int* produced_twice) {
+  std::vector<result> out;
+  std::map<std::pair<std::string, int64_t>, std::string> by_run;
+  if (produced_twice) *produced_twice = 0;
+  for (const probe* p : probes)
+    for (result& r : p->results()) {
+      auto [it, fresh] = by_run.emplace(std::make_pair(r.check, r.scheduled_at), r.agent);
+      if (!fresh && produced_twice) ++*produced_twice;
+      out.push_back(std::move(r));
+    }
+  return out;
+}
+
+std::set<std::string> checks_seen(const std::vector<result>& rs, int64_t scheduled_after = 0) {
+  std::set<std::string> out;
+  for (const result& r : rs)
+    if (r.scheduled_at > scheduled_after) out.insert(r.check);
+  return out;
+}
+
+class catalog_test : public ::testing::Test {
+ protected:
+  catalog_test() : broker_(kafka_broker_options{1, {"isitup.checks:12"}, 0}) {}
+  std::string file(const std::string& name, const std::string& checks) {
+    return dir_.write(name,
+                      "agent: {id: publisher}\n" + catalog_yaml(broker_.bootstrap()) + checks);
+  }
+  temp_dir dir_;
+  kafka_broker broker_;
+  isitup::test::tcp_listener target_;
+};
+
+TEST_F(catalog_test, publish_makes_the_catalog_equal_to_the_file_and_is_idempotent) {
+  const int port = target_.port();
+  const std::string v1 = file("v1.yml", checks_yaml(0, 30, port));
+  auto r = publish(v1, true);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, v1 + ": +30 ~0 -0 (0 unchanged); dry run: nothing written\n");
+  size_t messages = 0;
+  EXPECT_TRUE(catalog_now(broker_.bootstrap(), &messages).empty());
+
+  r = publish(v1);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, v1 + ": +30 ~0 -0 (0 unchanged)\n");
+  r = publish(v1);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, v1 + ": +0 ~0 -0 (30 unchanged)\n");
+  catalog_now(broker_.bootstrap(), &messages);
+  EXPECT_EQ(messages, 30u) << "publishing the same file again wrote something";
+
+  // c0 removed, c1's interval and c2's target changed, c30 added.
+  std::string v2_checks = checks_yaml(3, 31, port) + checks_yaml(1, 2, port, "2s").substr(8) +
+                          checks_yaml(2, 3, port + 1).substr(8);
+  const std::string v2 = file("v2.yml", v2_checks);
+  r = publish(v2, true);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, v2 + ": +1 ~2 -1 (27 unchanged); dry run: nothing written\n");
+  catalog_now(broker_.bootstrap(), &messages);
+  EXPECT_EQ(messages, 30u) << "--dry-run wrote something";
+  r = publish(v2);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, v2 + ": +1 ~2 -1 (27 unchanged)\n");
+  const auto catalog = catalog_now(broker_.bootstrap(), &messages);
+  EXPECT_EQ(messages, 34u);
+  ASSERT_EQ(catalog.size(), 31u);
+  EXPECT_EQ(catalog.at("c0"), "");  // a tombstone
+  EXPECT_NE(catalog.at("c1").find("\"interval\":\"2000ms\""), std::string::npos)
+      << catalog.at("c1");
+  EXPECT_NE(catalog.at("c2").find(std::to_string(port + 1)), std::string::npos);
+  EXPECT_NE(catalog.at("c30").find("\"plugin\":\"tcp_check\""), std::string::npos);
+}
+
+TEST_F(catalog_test, publish_refuses_an_invalid_file_at_its_line_and_writes_nothing) {
+  const std::string bad =
+      file("bad.yml", checks_yaml(0, 3, target_.port()) +
+                          "  - {name: broken, plugin: tcp_check, target: \"127.0.0.1:1\", "
+                          "options: {bogus: 1}}\n");
+  const auto r = publish(bad);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(bad + ":9:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bogus"), std::string::npos) << r.err;
+  size_t messages = 0;
+  catalog_now(broker_.bootstrap(), &messages);
+  EXPECT_EQ(messages, 0u);
+
+  const std::string no_catalog = dir_.write("plain.yml", checks_yaml(0, 1, target_.port()));
+  const auto r2 = publish(no_catalog);
+  EXPECT_EQ(r2.code, 2);
+  EXPECT_NE(r2.err.find("needs a catalog: section"), std::string::npos) << r2.err;
+}
+
+// Three probes in group probes-eu and one in probes-us: every check runs once per location.
+// Then a changed catalog (an added, a removed and two changed checks) is followed within 5 s,
+// and poison messages are logged with their partition and offset and skipped.
+TEST_F(catalog_test, probes_share_the_catalog_once_per_location_and_follow_its_changes) {
+  constexpr int n = 40;
+  const int port = target_.port();
+  ASSERT_EQ(publish(file("v1.yml", checks_yaml(0, n, port))).code, 0);
+  const auto& bs = broker_.bootstrap();
+  probe eu1(dir_, bs, "eu1", "eu"), eu2(dir_, bs, "eu2", "eu"), eu3(dir_, bs, "eu3", "eu");
+  probe us1(dir_, bs, "us1", "us");
+  const std::vector<const probe*> eu{&eu1, &eu2, &eu3}, us{&us1};
+  ASSERT_TRUE(eventually(
+      [&] {
+        return checks_seen(all_results(eu, nullptr)).size() == n &&
+               checks_seen(all_results(us, nullptr)).size() == n;
+      },
+      45s))
+      << "eu1: " << eu1.proc->err() << "\nus1: " << us1.proc->err();
+  // The group settles (its members take their partitions) and every probe runs some checks.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const int64_t recent = epoch_ms() - 2000;
+        for (const probe* p : eu)
+          if (checks_seen(p->results(), recent).empty()) return false;
+        return true;
+      },
+      30s))
+      << "a probe of the group runs nothing";
+  int twice = 0;
+  all_results(eu, &twice);
+  EXPECT_EQ(twice, 0) << "(check, scheduled_at) produced by two probes of one location";
+
+  // Changes: c0 removed, c1 every 2 s, c2 at another port, c40 added.
+  const int64_t published = epoch_ms();
+  const std::string v2 =
+      file("v2.yml", checks_yaml(3, n + 1, port) + checks_yaml(1, 2, port, "2s").substr(8) +
+                         checks_yaml(2, 3, port + 1).substr(8));
+  const auto r = publish(v2);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, v2 + ": +1 ~2 -1 (37 unchanged)\n");
+  const std::string c40 = "c" + std::to_string(n);
+  const std::string new_target = "127.0.0.1:" + std::to_string(port + 1);
+  for (const auto* location : {&eu, &us}) {
+    EXPECT_TRUE(eventually(
+        [&] {
+          bool added = false, moved = false;
+          for (const result& res : all_results(*location, nullptr)) {
+            added |= res.check == c40;
+            moved |= res.check == "c2" && res.target == new_target;
+          }
+          return added && moved;
+        },
+        std::chrono::milliseconds(published + 5000 - epoch_ms() + 1000)))
+        << "the added and the changed check did not start within 5 s (+1 s of interval)";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(published + 8000 - epoch_ms()));
+  std::vector<int64_t> c1_runs;
+  for (const result& res : all_results(eu, nullptr)) {
+    EXPECT_FALSE(res.check == "c0" && res.scheduled_at > published + 5000)
+        << "c0 still ran at " << res.scheduled_at << ", published at " << published;
+    if (res.check == "c1" && res.scheduled_at > published + 5000)
+      c1_runs.push_back(res.scheduled_at);
+  }
+  std::sort(c1_runs.begin(), c1_runs.end());
+  ASSERT_GE(c1_runs.size(), 1u);
+  for (size_t i = 1; i < c1_runs.size(); ++i) EXPECT_EQ(c1_runs[i] - c1_runs[i - 1], 2000);
+
+  // Poison: not JSON, a plugin that does not exist, options tcp_check refuses.
+  isitup::kafka_test::produce(bs, "isitup.checks", {"not json"}, "p1");
+  isitup::kafka_test::produce(
+      bs, "isitup.checks", {R"({"v":1,"name":"p2","plugin":"no_such_plugin","target":"x"})"}, "p2");
+  isitup::kafka_test::produce(
+      bs, "isitup.checks",
+      {R"({"v":1,"name":"p3","plugin":"tcp_check","target":"127.0.0.1:1","options":{"bogus":"1"}})"},
+      "p3");
+  const auto logs = [&] {
+    std::string all;
+    for (const probe* p : eu) all += p->proc->err();
+    return all;
+  };
+  const std::regex poison_line[] = {
+      std::regex(R"(catalog partition \d+ offset \d+: not a JSON check definition.*; skipped)"),
+      std::regex(R"(catalog partition \d+ offset \d+: plugin 'no_such_plugin'.*; skipped)"),
+      std::regex(
+          R"(catalog partition \d+ offset \d+: check 'p3' \(tcp_check\) options.*bogus.*; skipped)")};
+  EXPECT_TRUE(eventually(
+      [&] {
+        const std::string text = logs();
+        for (const auto& re : poison_line)
+          if (!std::regex_search(text, re)) return false;
+        return true;
+      },
+      10s))
+      << logs();
+  const int64_t after_poison = epoch_ms();
+  EXPECT_TRUE(eventually(
+      [&] { return checks_seen(all_results(eu, nullptr), after_poison).size() == n; }, 10s))
+      << "the other checks stopped after the poison messages";
+
+  all_results(eu, &twice);
+  EXPECT_EQ(twice, 0) << "(check, scheduled_at) produced by two probes of one location";
+  all_results(us, &twice);
+  EXPECT_EQ(twice, 0);
+  for (probe* p : {&eu1, &eu2, &eu3, &us1}) {
+    p->proc->signal(SIGTERM);
+    EXPECT_EQ(p->proc->wait(30s), 0) << p->proc->err();
+  }
+}
+
+}  // namespace
