@@ -67,8 +67,9 @@ bool same_options(const raw_options& a, const raw_options& b) {
 
 namespace {
 
-constexpr std::string_view top_keys[] = {"agent",        "defaults", "pipeline", "domains",
-                                         "domains_file", "checks",   "sinks",    "sources", "catalog"};
+constexpr std::string_view top_keys[] = {"agent",   "defaults",     "pipeline",
+                                         "domains", "domains_file", "checks",
+                                         "sinks",   "sources",      "catalog"};
 constexpr std::string_view agent_keys[] = {
     "id", "location", "max_in_flight", "max_in_flight_per_plugin", "state_dir", "http"};
 constexpr std::string_view defaults_keys[] = {"interval", "timeout", "alert"};

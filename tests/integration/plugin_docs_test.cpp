@@ -1,11 +1,12 @@
 // Every plugin folder documents every option its plugin declares: its README.md has a table
 // row naming the option (`| \`name\` |`) and an example*.yml sets it (`name:`), for each kind
-// the plugin provides (check, sink, source). The built plugins are opened with dlopen and their
-// descriptors read, so declaration and documentation cannot drift.
+// the plugin provides (check, sink, source, catalog). The built plugins are opened with dlopen and
+// their descriptors read, so declaration and documentation cannot drift.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <isitup/plugin.h>
 
+#include <cstddef>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -103,6 +104,8 @@ TEST(plugin_docs, readme_and_example_list_every_declared_option) {
     if (d->check) kinds.push_back({"check", d->check->options, d->check->option_count});
     if (d->sink) kinds.push_back({"sink", d->sink->options, d->sink->option_count});
     if (d->source) kinds.push_back({"source", d->source->options, d->source->option_count});
+    if (d->struct_size > offsetof(isitup_plugin_v1, catalog) && d->catalog)
+      kinds.push_back({"catalog", d->catalog->options, d->catalog->option_count});
     const std::string readme = slurp(dir / "README.md");
     const std::string example = examples(dir);
     std::set<std::string> seen;

@@ -1,7 +1,7 @@
 // Built (never run) with -Wall -Wextra -Wshadow -Wconversion -Wsign-conversion -Werror as C++17,
 // as a careful plugin author builds: every SDK header and every template a plugin instantiates
-// (blocking and async checks, a sink with events), and the fake host for plugin tests, must
-// compile without a warning.
+// (blocking and async checks, a sink with events, a catalog), and the fake host for plugin tests,
+// must compile without a warning.
 #include <isitup/duration.hpp>
 #include <isitup/plugin.hpp>
 #include <isitup/text.hpp>
@@ -57,6 +57,15 @@ class strict_sink : public sdk::sink {
   sdk::host host_;
 };
 
+class strict_catalog : public sdk::catalog {
+ public:
+  strict_catalog(const sdk::host&, const sdk::options_view&) {}
+  void read_all(isitup_catalog_entry_fn, void*) override {}
+  void publish(const isitup_catalog_entry_v1* const*, size_t) override {}
+  void start(const isitup_catalog_events_v1&) override {}
+  void stop() override {}
+};
+
 }  // namespace
 
 // Instantiates what ISITUP_PLUGIN would, without exporting an entry symbol.
@@ -65,6 +74,7 @@ const isitup_plugin_v1* strict_warnings_descriptors() {
       sdk::plugin_def("strict_blocking", "1", "test").check<strict_blocking>({});
   static sdk::plugin_def async = sdk::plugin_def("strict_async", "1", "test")
                                      .check<strict_async>({})
-                                     .sink<strict_sink>({}, 1, ISITUP_SINK_NOTIFIER);
+                                     .sink<strict_sink>({}, 1, ISITUP_SINK_NOTIFIER)
+                                     .catalog<strict_catalog>({});
   return blocking.descriptor() != nullptr ? async.descriptor() : nullptr;
 }
