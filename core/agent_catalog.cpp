@@ -117,6 +117,7 @@ void agent::impl::start_catalog() {
         checks.size(), cfg.file);
   for (auto& c : checks) release_check(*c);
   checks.clear();
+  publish_checks();  // agent.http shows the catalog's checks, not the file's
   feed = std::make_unique<catalog_feed>([this] { return clock.now_ms(); },
                                         [this] {
                                           {
@@ -225,6 +226,7 @@ void agent::impl::catalog_step(int64_t now) {
   }
   ensure_pool();
   release_retired();
+  if (plan.changed + plan.added + plan.removed > 0) publish_checks();  // to agent.http
   feed->applied(generation);
   if (plan.changed + plan.added + plan.removed + refused > 0)
     spdlog::info("catalog: {} checks ({} unchanged, {} changed, {} added, {} removed{})",
