@@ -26,6 +26,8 @@ class http_agent {
   // `plugins`: the plugin folder (default: the build's).
   explicit http_agent(const std::string& config, const std::string& plugins = "");
   int port() const { return port_; }
+  // Replaces the config file's text (for a SIGHUP reload).
+  void rewrite_config(const std::string& config) const { dir_.write("agent.yml", config); }
   child_process& process() { return *process_; }
   // GET `path` (as written: percent-encode it yourself), with a bearer token when not empty.
   http_answer get(const std::string& path, const std::string& token = "",

@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <filesystem>
 #include <thread>
 
@@ -133,6 +135,35 @@ TEST(http, readyz_says_not_ready_while_a_sink_retries_its_batch) {
   EXPECT_TRUE(isitup::test::eventually([&] { return agent.get("/readyz").status == 200; }));
   EXPECT_THAT(agent.get("/metrics").body,
               HasSubstr("isitup_sink_retries_total{sink=\"flaky\",plugin=\"faulty_sink\"} 1\n"));
+  EXPECT_EQ(agent.stop(), 0);
+}
+
+TEST(http, reloads_are_counted_with_the_time_of_the_last_applied_one) {
+  isitup::test::tcp_listener open;
+  isitup::test::http_agent agent(config(open.port()));
+  auto value = [&](const std::string& series) {
+    const std::string text = agent.get("/metrics", token).body;
+    const auto at = text.find("\n" + series + " ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + series.size() + 2));
+  };
+  const std::string ok = "isitup_config_reloads_total{result=\"success\"}";
+  const std::string failed = "isitup_config_reloads_total{result=\"failure\"}";
+  const std::string when = "isitup_config_last_reload_success_timestamp_seconds";
+  EXPECT_EQ(value(ok), 0);
+  const double started = value(when);
+  EXPECT_GT(started, 1.7e9);
+  std::this_thread::sleep_for(20ms);
+  agent.rewrite_config(config(open.port()) +
+                       "  - {name: more, plugin: tcp_check, target: \"127.0.0.1:" +
+                       std::to_string(open.port()) + "\"}\n");
+  agent.process().signal(SIGHUP);
+  EXPECT_TRUE(isitup::test::eventually([&] { return value(ok) == 1; }));
+  EXPECT_GT(value(when), started);
+  agent.rewrite_config("checks: [{interval: soon}]\n");
+  agent.process().signal(SIGHUP);
+  EXPECT_TRUE(isitup::test::eventually([&] { return value(failed) == 1; }));
+  EXPECT_EQ(value(ok), 1);
+  EXPECT_THAT(agent.get("/api/v1/checks", token).body, HasSubstr("\"name\":\"more\""));
   EXPECT_EQ(agent.stop(), 0);
 }
 
