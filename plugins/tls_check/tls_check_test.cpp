@@ -242,6 +242,24 @@ TEST_F(tls_check, runs_waiting_for_a_tls_slot_time_out_and_slots_come_back) {
   EXPECT_TRUE(check_at(s).up);
 }
 
+// The CA file is watched (net::tls_cache): a check whose ca_file changes on disk uses the new
+// store from the next runs on, without a restart and without reading the file in a run.
+TEST_F(tls_check, a_changed_ca_file_is_used_by_the_next_runs) {
+  const std::string ca = certs().dir.write("changing-ca.pem", test::read_file(certs().self));
+  line_server s(serving(certs().good, certs().good_key));
+  std::string error;
+  void* c = prepare("localhost:" + std::to_string(s.port()), {{"ca_file", ca}}, error);
+  ASSERT_NE(c, nullptr) << error;
+  expect_down_tls(run(c), "certificate verify failed");  // the wrong CA
+  certs().dir.write("changing-ca.pem", test::read_file(certs().root));
+  bool up = false;
+  for (int i = 0; i < 40 && !up; ++i) {  // the watcher looks once a second
+    std::this_thread::sleep_for(100ms);
+    up = run(c).up;
+  }
+  EXPECT_TRUE(up) << "the new CA file was not picked up within 4 s";
+}
+
 TEST_F(tls_check, targets_default_to_port_443_and_bad_options_are_refused) {
   EXPECT_EQ(prepare_error("localhost"), "");
   EXPECT_NE(prepare_error("localhost:0").find("port"), std::string::npos);
