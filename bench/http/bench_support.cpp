@@ -3,6 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <httplib.h>
+
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -50,8 +53,11 @@ size_t count_lines(const std::string& path, const std::string& needle = "") {
   return n;
 }
 
-std::string agent_config(const std::string& body, const std::string& results_path) {
-  return "agent: {id: bench, max_in_flight: 5000}\n"
+std::string agent_config(const std::string& body, const std::string& results_path,
+                         bool http = false) {
+  return std::string("agent: {id: bench, max_in_flight: 5000") +
+         (http ? ", http: {listen: \"127.0.0.1:0\", per_check_metrics: true}" : "") +
+         "}\n"
          "pipeline: {queue_size: 100000, batch_size: 2000, batch_delay: 100ms}\n" +
          body +
          "sinks:\n  - plugin: stdout_sink\n    options: {format: json, output: " + results_path +
@@ -113,11 +119,35 @@ long rss_kib(pid_t pid) {
   return 0;
 }
 
-agent_figures run_agent(const std::string& body, int seconds, const std::string& marker) {
+agent_figures run_agent(const std::string& body, int seconds, const std::string& marker,
+                        int scrape_ms) {
   test::temp_dir dir;
   const std::string results = (dir / "results.jsonl").string();
-  const std::string cfg = dir.write("agent.yml", agent_config(body, results));
+  const std::string cfg = dir.write("agent.yml", agent_config(body, results, scrape_ms > 0));
   test::child_process agent({agent_bin, "--config", cfg, "--plugins-dir", plugin_dir});
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> scrapes{0};
+  std::thread scraper;
+  if (scrape_ms > 0) {
+    int port = 0;
+    std::smatch m;
+    for (int i = 0; i < 200 && port == 0; ++i) {
+      const std::string err = agent.err();
+      if (std::regex_search(err, m, std::regex("http: listening on [^ \n]*:([0-9]+)")))
+        port = std::stoi(m[1]);
+      else
+        std::this_thread::sleep_for(50ms);
+    }
+    scraper = std::thread([&stop, &scrapes, port, scrape_ms] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_read_timeout(5s);
+      while (!stop) {
+        const auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(scrape_ms);
+        if (auto r = c.Get("/metrics"); r && r->status == 200) ++scrapes;
+        std::this_thread::sleep_until(next);
+      }
+    });
+  }
   std::this_thread::sleep_for(3s);
   struct snapshot {
     std::chrono::steady_clock::time_point at;
@@ -130,8 +160,11 @@ agent_figures run_agent(const std::string& body, int seconds, const std::string&
                     marker.empty() ? 0 : count_lines(results, marker)};
   };
   const snapshot a = take();
+  const uint64_t scrapes_before = scrapes;
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
   const snapshot b = take();
+  stop = true;
+  if (scraper.joinable()) scraper.join();
   agent_figures f;
   f.rss_mib = static_cast<double>(rss_kib(agent.pid())) / 1024.0;
   agent.signal(SIGTERM);
@@ -141,6 +174,7 @@ agent_figures run_agent(const std::string& body, int seconds, const std::string&
   f.rate = n / span;
   f.up_rate = static_cast<double>(b.up - a.up) / span;
   f.marked_rate = static_cast<double>(b.marked - a.marked) / span;
+  f.scrapes = static_cast<double>(scrapes - scrapes_before);
   if (n > 0) f.cpu_us = {(b.cpu.user - a.cpu.user) * 1e6 / n, (b.cpu.sys - a.cpu.sys) * 1e6 / n};
   if (n == 0 || std::getenv("ISITUP_BENCH_VERBOSE"))
     std::cerr << "agent log:\n" << agent.err() << "\n";

@@ -38,10 +38,14 @@ struct cpu_time {
 // contains `marker`, when given), CPU per result in microseconds, RSS at the end.
 struct agent_figures {
   double rate = 0, up_rate = 0, marked_rate = 0;
+  double scrapes = 0;  // /metrics answered with 200 during the window (scrape_ms > 0)
   cpu_time cpu_us;
   double rss_mib = 0;
 };
-agent_figures run_agent(const std::string& body, int seconds, const std::string& marker = "");
+// With scrape_ms > 0 the agent has agent.http on (per-check series too) and a thread of this
+// process scrapes its /metrics every scrape_ms through the run.
+agent_figures run_agent(const std::string& body, int seconds, const std::string& marker = "",
+                        int scrape_ms = 0);
 
 // The agent's RSS (KiB) with `checks` http checks configured (interval 1 h).
 long agent_rss_with_checks(size_t checks);

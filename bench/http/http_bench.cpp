@@ -12,6 +12,7 @@
 //   http_plugin_slow        the same with 1000 checks whose answer takes 2 s
 //   http_agent_fast         the agent, 1000 URLs every 10 ms (demand above the ceiling), vs wrk
 //   http_agent_state        the fast case with check state tracking off and on (off,on,on,off)
+//   http_agent_metrics      the fast case without and with /metrics scraped every 100 ms
 //   http_state_observe      the tracker alone in this process: CPU per result it is fed
 //   http_agent_slow         the agent, 1000 slow URLs always in flight plus 20 fast ones at 1 s
 //   http_memory_per_check   the agent's RSS with 100k configured checks against 1000
@@ -143,6 +144,30 @@ void http_agent_state(benchmark::State& state) {
   }
 }
 
+// The fast case without and with a Prometheus server's worth of scraping: agent.http on,
+// per-check series for the 1000 checks, /metrics fetched every 100 ms; off, on, on, off.
+void http_agent_metrics(benchmark::State& state) {
+  for (auto _ : state) {
+    std::string body = "defaults: {interval: 10ms, timeout: 2s}\ndomains:\n";
+    for (size_t i = 0; i < 1000; ++i) body += "  - " + url(i, "/") + "\n";
+    agent_figures off = run_agent(body, phase_seconds);
+    agent_figures on = run_agent(body, phase_seconds, "", 100);
+    const agent_figures on2 = run_agent(body, phase_seconds, "", 100);
+    const agent_figures off2 = run_agent(body, phase_seconds);
+    for (auto [a, b] : {std::pair{&off, &off2}, std::pair{&on, &on2}}) {
+      a->rate = (a->rate + b->rate) / 2;
+      a->cpu_us.user = (a->cpu_us.user + b->cpu_us.user) / 2;
+      a->cpu_us.sys = (a->cpu_us.sys + b->cpu_us.sys) / 2;
+    }
+    state.counters["off_checks_per_s"] = off.rate;
+    state.counters["on_checks_per_s"] = on.rate;
+    state.counters["rate_ratio"] = off.rate > 0 ? on.rate / off.rate : 0;
+    state.counters["off_cpu_us"] = off.cpu_us.total();
+    state.counters["on_cpu_us"] = on.cpu_us.total();
+    state.counters["scrapes_per_s"] = (on.scrapes + on2.scrapes) / (2.0 * phase_seconds);
+  }
+}
+
 // What check state costs per result, alone: the agent's alert_tracker in this process fed the
 // up results of 1000 checks (the fast case's steady state: no transitions), one thread.
 void http_state_observe(benchmark::State& state) {
@@ -271,6 +296,10 @@ void print_table(const isitup::bench::recording_reporter& reporter) {
       "%.0f / %.0f checks/s = %.3fx; CPU per check %.1f / %.1f us = %.3fx",
       {"off_checks_per_s", "on_checks_per_s", "rate_ratio", "off_cpu_us", "on_cpu_us",
        "cpu_ratio"});
+  row("http_agent_metrics", "agent, fast case, /metrics off / scraped every 100 ms",
+      "%.0f / %.0f checks/s = %.3fx; CPU per check %.1f / %.1f us; %.1f scrapes/s",
+      {"off_checks_per_s", "on_checks_per_s", "rate_ratio", "off_cpu_us", "on_cpu_us",
+       "scrapes_per_s"});
   row("http_state_observe", "check state alone: alert_tracker::observe, 1000 checks, up",
       "%.0f ns CPU per result (%.0f ns wall)", {"cpu_ns_per_result", "wall_ns_per_result"});
   row("http_agent_slow", "slow: 1000 URLs answering in 2 s, 20 fast alongside",
@@ -313,6 +342,7 @@ void register_cases() {
       {"http_plugin_slow", http_plugin_slow},
       {"http_agent_fast", http_agent_fast},
       {"http_agent_state", http_agent_state},
+      {"http_agent_metrics", http_agent_metrics},
       {"http_state_observe", http_state_observe},
       {"http_agent_slow", http_agent_slow},
       {"http_memory_per_check", http_memory_per_check},
