@@ -95,6 +95,9 @@ property_list kafka_catalog::user_properties(bool group_member) const {
     set_default("session.timeout.ms", "10000");
     set_default("heartbeat.interval.ms", "1000");
     set_default("partition.assignment.strategy", "cooperative-sticky");
+    // A catalog is small and quiet: read new partitions and changes at once, not after the
+    // default 500 ms a fetch may wait for data.
+    set_default("fetch.wait.max.ms", "100");
   }
   return out;
 }

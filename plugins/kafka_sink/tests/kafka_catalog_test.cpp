@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <map>
 #include <regex>
@@ -315,6 +317,68 @@ TEST_F(catalog_test, probes_share_the_catalog_once_per_location_and_follow_its_c
   all_results(us, &twice);
   EXPECT_EQ(twice, 0);
   for (probe* p : {&eu1, &eu2, &eu3, &us1}) {
+    p->proc->signal(SIGTERM);
+    EXPECT_EQ(p->proc->wait(30s), 0) << p->proc->err();
+  }
+}
+
+// kill -9 of one probe: its checks resume on the two others; the largest gap between two
+// results of any check is bounded by the session timeout, the broker's rebalance and two
+// intervals; no run is produced twice.
+TEST_F(catalog_test, a_killed_probe_s_checks_move_to_the_others) {
+  constexpr int n = 30;
+  ASSERT_EQ(publish(file("v1.yml", checks_yaml(0, n, target_.port()))).code, 0);
+  const auto& bs = broker_.bootstrap();
+  probe eu1(dir_, bs, "eu1", "eu"), eu2(dir_, bs, "eu2", "eu"), eu3(dir_, bs, "eu3", "eu");
+  const std::vector<const probe*> eu{&eu1, &eu2, &eu3};
+  ASSERT_TRUE(eventually(
+      [&] {
+        const int64_t recent = epoch_ms() - 2000;
+        if (checks_seen(all_results(eu, nullptr), recent).size() != n) return false;
+        for (const probe* p : eu)
+          if (checks_seen(p->results(), recent).empty()) return false;
+        return true;
+      },
+      45s))
+      << eu1.proc->err();
+  const std::set<std::string> moved = checks_seen(eu3.results(), epoch_ms() - 2000);
+  ASSERT_FALSE(moved.empty());
+  const int64_t killed = epoch_ms();
+  eu3.proc->signal(SIGKILL);
+  eu3.proc->wait(10s);
+  const std::vector<const probe*> survivors{&eu1, &eu2};
+  ASSERT_TRUE(eventually(
+      [&] { return checks_seen(all_results(survivors, nullptr), killed).size() == n; }, 40s))
+      << "the survivors do not run every check: " << eu1.proc->err();
+  std::this_thread::sleep_for(3s);
+
+  int twice = 0;
+  std::map<std::string, std::vector<int64_t>> runs;
+  for (const result& r : all_results(eu, &twice)) runs[r.check].push_back(r.scheduled_at);
+  EXPECT_EQ(twice, 0) << "(check, scheduled_at) produced by two probes";
+  int64_t largest_gap = 0;
+  std::string worst;
+  for (auto& [check, times] : runs) {
+    std::sort(times.begin(), times.end());
+    for (size_t i = 1; i < times.size(); ++i)
+      if (times[i] > killed - 1000 && times[i] - times[i - 1] > largest_gap) {
+        largest_gap = times[i] - times[i - 1];
+        worst = check;
+      }
+  }
+  // The mock broker holds a rebalance open for session timeout - 1 s (a real one ends it when
+  // every member rejoined) and looks at sessions once a second, so both are part of the bound
+  // here, with 3 s for the new owners to read their partitions and start the checks on a
+  // loaded machine (measured: 7-10 s in all).
+  const int64_t bound = session_timeout_ms + (session_timeout_ms - 1000) + 2 * 1000 + 4000;
+  std::printf("kill -9: %zu checks moved, largest gap %lld ms (check %s), bound %lld ms\n",
+              moved.size(), static_cast<long long>(largest_gap), worst.c_str(),
+              static_cast<long long>(bound));
+  EXPECT_LE(largest_gap, bound) << "check " << worst << " killed at " << killed << "\n"
+                                << eu1.proc->err() << eu2.proc->err();
+  EXPECT_TRUE(moved.contains(worst) || largest_gap <= 1000)
+      << "a check that did not move (" << worst << ") had a gap of " << largest_gap << " ms";
+  for (probe* p : {&eu1, &eu2}) {
     p->proc->signal(SIGTERM);
     EXPECT_EQ(p->proc->wait(30s), 0) << p->proc->err();
   }
