@@ -68,6 +68,7 @@ int describe_plugin(isitup::plugin_host& host, const std::string& name) {
     print_options("check (per check, under options:)", p->check_schema());
   if (p->kinds() & ISITUP_KIND_SINK) print_options("sink", p->sink_schema());
   if (p->kinds() & ISITUP_KIND_SOURCE) print_options("source", p->source_schema());
+  if (p->kinds() & ISITUP_KIND_CATALOG) print_options("catalog", p->catalog_schema());
   return exit_ok;
 }
 
