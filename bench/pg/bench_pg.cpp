@@ -192,6 +192,7 @@ int main(int argc, char** argv) {
   isitup::bench::recording_reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   const double kafka = reporter.counter("bm_kafka_to_pg", "items_per_second");
+  const double kafka_off = reporter.counter("bm_kafka_to_pg_state_off", "items_per_second");
   const double sink = reporter.counter("bm_pg_sink", "items_per_second");
   const double copy = reporter.counter("bm_raw_copy", "items_per_second");
   const double insert = reporter.counter("bm_insert_per_row", "items_per_second");
@@ -208,6 +209,10 @@ int main(int argc, char** argv) {
                    what, rate / copy, rate / insert);
   };
   ratios("pg_sink from Kafka", kafka);
+  if (kafka > 0 && kafka_off > 0)
+    std::fprintf(out,
+                 "pg_sink from Kafka, alert state on %.0f / off %.0f = %.2f (target >= 0.90)\n",
+                 kafka, kafka_off, kafka / kafka_off);
   ratios("pg_sink in-process", sink);
   stop_kafka();
   server.reset();

@@ -122,10 +122,13 @@ void start_kafka() {
 
 // config/writer.yml with the benchmark's broker, topic, group and table; every batch setting
 // at its default (source 500 records / 100 ms, pipeline queue 10000, pg_sink 5000 rows).
-std::string writer_config(const std::string& group) {
+// With `alerts` false, defaults.alert.enabled is false: the writer keeps no check state, so
+// pg_sink stores none (the state-off baseline of the same run).
+std::string writer_config(const std::string& group, bool alerts) {
   return dir->write(group + ".yml",
-                    "agent: {id: bench-writer}\n"
-                    "sources:\n  - plugin: kafka_sink\n    options: {brokers: \"" +
+                    std::string("agent: {id: bench-writer}\n") +
+                        (alerts ? "" : "defaults: {alert: {enabled: false}}\n") +
+                        "sources:\n  - plugin: kafka_sink\n    options: {brokers: \"" +
                         broker->bootstrap() + "\", topic: " + topic + ", group: " + group +
                         ", start_from: earliest, properties: {session.timeout.ms: \"6000\"}}\n"
                         "sinks:\n  - plugin: pg_sink\n    options: {connection: \"" +
@@ -181,9 +184,16 @@ struct writer_run {
 };
 
 // One writer run, or throws with the reason.
-writer_run run_writer(int n) {
-  const std::string cfg = writer_config("bench-writers-" + std::to_string(n));
+writer_run run_writer(int n, bool alerts) {
+  const std::string cfg = writer_config("bench-writers-" + std::to_string(n), alerts);
   truncate(table);
+  {  // the alert state of the previous run would make this run's results old news
+    pqxx::connection c(server->conninfo());
+    pqxx::work tx(c);
+    tx.exec("TRUNCATE " + table + "_alert_state, " + table + "_events, " + table + "_incidents, " +
+            table + "_outbox");
+    tx.commit();
+  }
   pqxx::connection c(server->conninfo());
   const double spawned = wall_ms();
   test::child_process agent(
@@ -234,16 +244,24 @@ writer_run run_writer(int n) {
     throw std::runtime_error("writer exit " + std::to_string(code) + ", rows " +
                              std::to_string(rows) + ", delivered " + delivered + ", lost " + lost +
                              " (want " + std::to_string(rows_per_run) + "): " + tail(log));
+  // State on: every check's state is stored (and the always-down checks' incidents); off: none.
+  const int64_t states = [&] {
+    pqxx::nontransaction tx(c);
+    return tx.exec1("SELECT count(*) FROM " + table + "_alert_state")[0].as<int64_t>();
+  }();
+  if ((states > 0) != alerts)
+    throw std::runtime_error("alert state " + std::string(alerts ? "on" : "off") + " but " +
+                             std::to_string(states) + " check states stored");
   return {(running - spawned) / 1000, (last_commit - running) / 1000, cpu};
 }
 
-void bm_kafka_to_pg(benchmark::State& state) {
+void kafka_to_pg(benchmark::State& state, bool alerts) {
   static int runs = 0;
   double startup = 0, total = 0, cpu = 0;
   try {
     start_kafka();
     for (auto _ : state) {
-      const writer_run r = run_writer(++runs);
+      const writer_run r = run_writer(++runs, alerts);
       state.SetIterationTime(r.sustained_s);
       startup += r.startup_s;
       total += r.startup_s + r.sustained_s;
@@ -267,6 +285,12 @@ void stop_kafka() {
   dir.reset();
 }
 
+// The writer as deployed: alert state on (kept by pg_sink in the rows' transactions).
+void bm_kafka_to_pg(benchmark::State& state) { kafka_to_pg(state, true); }
+// The same with defaults.alert.enabled false: no state, nothing but the rows.
+void bm_kafka_to_pg_state_off(benchmark::State& state) { kafka_to_pg(state, false); }
+
 BENCHMARK(bm_kafka_to_pg)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(2);
+BENCHMARK(bm_kafka_to_pg_state_off)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(2);
 
 }  // namespace isitup::bench_pg
