@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <unordered_set>
 
 #include "alert_journal.hpp"
@@ -43,7 +44,11 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     const alert_settings* settings = nullptr;
     // With a state sink: `version` grows with every result taken, `persisted` is the highest
     // the sink committed, `unpersisted` the events it has not committed yet (decision order).
+    // A result that changes only its location's last_ms (a steady check) does not count, so a
+    // steady check's state is stored only every refresh_ms(): taking such a result again
+    // after a restart changes nothing but that last_ms.
     int64_t version = 0, persisted = 0;
+    int64_t refreshed_ms = INT64_MIN / 2;  // scheduled_at of the result that last counted
     std::vector<std::shared_ptr<alert::persisted_event>> unpersisted;
   };
   struct sink_queue {
@@ -74,6 +79,22 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
   bool said_untracked = false;
   std::thread thread;
   alert_stats counts;
+
+  // What a result may change besides its location's last_ms.
+  static auto fingerprint(const alert::check_state& s, std::string_view location) {
+    const auto l = s.locations.find(location);
+    const bool known = l != s.locations.end();
+    return std::make_tuple(s.locations.size(), s.forgotten, s.open ? s.open->id : std::string(),
+                           s.open ? s.open->reminders : 0u, known, known && l->second.down,
+                           known ? l->second.streak : 0,
+                           known ? l->second.streak_since_ms : int64_t{0},
+                           known ? l->second.down_since_ms : int64_t{0});
+  }
+  // How far a steady check's stored last_ms may lag: well within location_ttl, so that a
+  // restart does not forget a location that was still reporting.
+  static int64_t refresh_ms(const alert_settings& s) {
+    return s.location_ttl_ms > 0 ? s.location_ttl_ms / 4 : 300'000;
+  }
 
   const alert_settings* settings_for(std::string_view check) const {
     const auto it = configured.find(check);
@@ -141,10 +162,17 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     if (c.state.locations.size() >= max_locations_per_check && !c.state.locations.count(o.location))
       return untracked("locations of one check", max_locations_per_check);
     const auto seen = c.state.locations.find(o.location);
-    if (seen == c.state.locations.end() || o.scheduled_at_ms > seen->second.last_ms) ++c.version;
+    const bool fresh = seen == c.state.locations.end() || o.scheduled_at_ms > seen->second.last_ms;
+    const auto before = fingerprint(c.state, o.location);
     const uint64_t forgotten = c.state.forgotten;
     std::optional<alert::transition> t = alert::step(c.state, r.check, o, *c.settings);
     if (c.state.forgotten != forgotten) said_forgotten(r.check, c);
+    if (state_sink && fresh &&
+        (t || fingerprint(c.state, o.location) != before ||
+         o.scheduled_at_ms - c.refreshed_ms >= refresh_ms(*c.settings))) {
+      ++c.version;
+      c.refreshed_ms = o.scheduled_at_ms;
+    }
     if (!t) return;
     auto ev =
         std::make_shared<const alert::event>(alert::make_event(*t, r.check, r.plugin, r.target));

@@ -154,12 +154,13 @@ TEST(alert_tracker_state, an_event_goes_out_only_after_its_batch_committed) {
   std::this_thread::sleep_for(100ms);
   EXPECT_THAT(f.ops_sink.got(), IsEmpty());  // not committed yet
 
-  // A second batch before the first committed carries the same event with its newer state.
+  // A second batch before the first committed carries the same event and state. One more down
+  // result of a down location changes only its last_ms: it does not count as a change.
   std::vector<record> b2 = batch("D", at);
   for (const record& r : b2) t->observe(r);
   const auto delta2 = t->make_batch_state(b2);
   ASSERT_NE(delta2, nullptr);
-  EXPECT_EQ(delta2->view()->states[0].version, 4);
+  EXPECT_EQ(delta2->view()->states[0].version, 3);
   EXPECT_EQ(event_ids(*delta2), event_ids(*delta));
 
   delta2->committed();  // the later batch commits first: its event goes out once
@@ -172,6 +173,30 @@ TEST(alert_tracker_state, an_event_goes_out_only_after_its_batch_committed) {
 
   // Nothing new for the check: a batch of it carries nothing.
   EXPECT_EQ(t->make_batch_state(b2), nullptr);
+}
+
+TEST(alert_tracker_state, a_steady_check_is_stored_again_only_every_quarter_location_ttl) {
+  fixture f;
+  auto t = f.make();
+  int64_t at = 1'000'000;
+  std::vector<record> first = batch("U", at);
+  for (const record& r : first) t->observe(r);
+  auto d = t->make_batch_state(first);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->view()->states[0].version, 1);  // a new location counts
+  d->committed();
+  // Up results every second: nothing changes but last_ms, until 150 s (600 s / 4) later.
+  for (int i = 0; i < 149; ++i) {
+    std::vector<record> b = batch("U", at);
+    for (const record& r : b) t->observe(r);
+    ASSERT_EQ(t->make_batch_state(b), nullptr) << "result " << i;
+  }
+  std::vector<record> b = batch("U", at);
+  for (const record& r : b) t->observe(r);
+  d = t->make_batch_state(b);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->view()->states[0].version, 2);
+  EXPECT_TRUE(t->stop(1s));
 }
 
 TEST(alert_tracker_state, restores_state_and_resends_undelivered_events_with_their_ids) {
