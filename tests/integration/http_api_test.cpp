@@ -60,7 +60,10 @@ TEST(http_api, checks_follow_the_schema_with_state_incident_and_no_password) {
       std::to_string(closed_port) +
       "\"}\n"
       "  - {name: secret, target: \"http://user:" +
-      password + "@127.0.0.1:" + std::to_string(closed_port) + "/\"}\n");
+      password + "@127.0.0.1:" + std::to_string(closed_port) +
+      "/\"}\n"
+      "  - {target: \"http://user:" +
+      password + "@127.0.0.1:" + std::to_string(closed_port) + "/q?a=1&b=%2F\"}\n");
 
   rapidjson::Document list;
   ASSERT_TRUE(isitup::test::eventually([&] {
@@ -78,7 +81,7 @@ TEST(http_api, checks_follow_the_schema_with_state_incident_and_no_password) {
   list = parse(all.body);
   EXPECT_EQ(list["agent"], "api1");
   EXPECT_EQ(list["location"], "here");
-  ASSERT_EQ(list["checks"].Size(), 3u);
+  ASSERT_EQ(list["checks"].Size(), 4u);
   const auto& open_check = list["checks"][0];
   EXPECT_EQ(open_check["name"], "open");
   EXPECT_EQ(open_check["group"], "Shop");
@@ -104,6 +107,14 @@ TEST(http_api, checks_follow_the_schema_with_state_incident_and_no_password) {
   EXPECT_LT(d["results"][0]["scheduled_at_ms"].GetInt64(),
             d["results"][1]["scheduled_at_ms"].GetInt64());
   EXPECT_EQ(d["check"]["name"], "closed");
+
+  // A check named after its URL (no name given) is found with its name percent-encoded.
+  const auto by_url = agent.get("/api/v1/checks/http%3A%2F%2F127.0.0.1%3A" +
+                                std::to_string(closed_port) + "%2Fq%3Fa%3D1%26b%3D%252F?last=1");
+  EXPECT_EQ(by_url.status, 200) << by_url.body;
+  EXPECT_THAT(by_url.body, HasSubstr("\"name\":\"http://127.0.0.1:" + std::to_string(closed_port) +
+                                     "/q?a=1&b=%2F\""));
+  EXPECT_THAT(by_url.body, Not(HasSubstr(password)));
 
   for (const char* bad : {"/api/v1/checks/nope", "/api/v1/checks/open?last=x",
                           "/api/v1/checks/open?last=0", "/api/v1/checks/open?last=-1"}) {
