@@ -168,6 +168,22 @@ http_reply agent_http::metrics() {
   w.sample("isitup_completions_refused_total",
            static_cast<double>(completion_tickets::instance().refused_count()));
 
+  if (a_.http) {
+    const http_stats h = a_.http->stats();
+    w.family("isitup_http_requests_total", "counter", "Requests the HTTP interface answered.");
+    for (const auto& [code, n] : h.answered)
+      w.sample("isitup_http_requests_total", {{"code", std::to_string(code)}},
+               static_cast<double>(n));
+    w.family("isitup_http_connections_refused_total", "counter",
+             "Connections closed unserved: busy (503), head_timeout (408), too_large (431), bad.");
+    const std::pair<const char*, uint64_t> refused[] = {{"busy", h.refused_busy},
+                                                        {"head_timeout", h.refused_timeout},
+                                                        {"too_large", h.refused_too_large},
+                                                        {"bad", h.refused_bad}};
+    for (const auto& [reason, n] : refused)
+      w.sample("isitup_http_connections_refused_total", {{"reason", reason}},
+               static_cast<double>(n));
+  }
   const auto rings = a_.history.rings();
   w.family("isitup_checks", "gauge", "Checks the agent runs.");
   w.sample("isitup_checks", static_cast<double>(rings.size()));

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -255,12 +256,18 @@ struct http_server::impl final : httplib::Server {
 
   bool process_and_close_socket(socket_t sock) override {
     if (refuse_connection) {
+      refused_busy.fetch_add(1, std::memory_order_relaxed);
       send_and_close(sock, "503 Service Unavailable");
       return true;
     }
     const auto deadline = accepted_at + limits.head_timeout;
     std::string head;
     if (const char* refused = read_head(sock, head, deadline)) {
+      const std::string_view why(refused);
+      (why.starts_with("408")   ? refused_timeout
+       : why.starts_with("431") ? refused_too_large
+                                : refused_bad)
+          .fetch_add(1, std::memory_order_relaxed);
       send_and_close(sock, refused);
       return true;
     }
@@ -302,6 +309,10 @@ struct http_server::impl final : httplib::Server {
     }
     res.status = reply.status;
     res.set_content(std::move(reply.body), reply.content_type.c_str());
+    {
+      std::lock_guard lock(answered_mu);
+      ++answered[reply.status];
+    }
     return httplib::Server::HandlerResponse::Handled;
   }
 
@@ -309,7 +320,23 @@ struct http_server::impl final : httplib::Server {
   http_service& service;
   http_limits limits;
   std::thread thread;
+  std::atomic<uint64_t> refused_busy{0}, refused_timeout{0}, refused_too_large{0}, refused_bad{0};
+  mutable std::mutex answered_mu;
+  std::map<int, uint64_t> answered;  // a handful of statuses: the service's and ours
 };
+
+http_stats http_server::stats() const {
+  http_stats s;
+  {
+    std::lock_guard lock(impl_->answered_mu);
+    s.answered = impl_->answered;
+  }
+  s.refused_busy = impl_->refused_busy.load();
+  s.refused_timeout = impl_->refused_timeout.load();
+  s.refused_too_large = impl_->refused_too_large.load();
+  s.refused_bad = impl_->refused_bad.load();
+  return s;
+}
 
 http_server::http_server(config::http_settings settings, http_service& service, http_limits limits)
     : impl_(std::make_unique<impl>(std::move(settings), service, limits)) {}

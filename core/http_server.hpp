@@ -19,6 +19,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -52,6 +54,13 @@ struct http_limits {
   std::chrono::milliseconds io_timeout{5000};
 };
 
+struct http_stats {
+  std::map<int, uint64_t> answered;  // requests answered, by status
+  // Connections closed without serving them: no worker free and the queue full (503), the
+  // head not in within head_timeout (408), too large (431), closed or broken before (400).
+  uint64_t refused_busy = 0, refused_timeout = 0, refused_too_large = 0, refused_bad = 0;
+};
+
 // A JSON error body: {"error": {"status": 404, "message": "..."}}.
 http_reply json_error(int status, const std::string& message);
 
@@ -69,6 +78,7 @@ class http_server {
   // timeouts) and joins every thread.
   void stop();
   int port() const { return port_; }
+  http_stats stats() const;  // any thread
 
  private:
   struct impl;

@@ -118,6 +118,12 @@ TEST(http_hostile, slow_huge_and_odd_requests_do_not_stall_checks_or_the_listene
   const double runs = metric(after, "isitup_scheduler_lateness_seconds_count");
   EXPECT_EQ(metric(after, "isitup_scheduler_lateness_seconds_bucket\\{le=\"0.25\"\\}"), runs)
       << after;
+  // The listener counted what it refused: most of the 10,000 at once, the ones it took after
+  // its head timeout.
+  EXPECT_GT(metric(after, "isitup_http_connections_refused_total\\{reason=\"busy\"\\}"), 5000)
+      << after;
+  EXPECT_GT(metric(after, "isitup_http_connections_refused_total\\{reason=\"head_timeout\"\\}"), 0)
+      << after;
   // Memory stays bounded (the agent alone is about 20 MB).
   EXPECT_LT(metric(after, "process_resident_memory_bytes"), 200e6) << after;
 
