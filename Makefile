@@ -41,6 +41,7 @@ fuzz: deps
 # The local development stack, all state in run/ (scripts/run-dev.sh): isitup-kafka-dev,
 # a throwaway PostgreSQL in run/pg, a test web server, a probe agent (config/dev.yml) showing
 # its results live and a writer agent (config/writer.yml) filling PostgreSQL. Ctrl-C stops it.
+# RUN_DEV_PROBES=N: N probes in catalog mode share config/dev.yml's checks (README "Fleet").
 run-dev: build
 	BUILD_DIR=$(BUILD_DIR) bash scripts/run-dev.sh
 

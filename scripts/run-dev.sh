@@ -6,6 +6,9 @@
 #   writer agent        config/writer.yml: Kafka source -> pg_sink  (run/logs/writer.log)
 #   probe agent         config/dev.yml: http checks -> kafka_sink + stdout_sink
 #                       (results run/logs/probe-results.log, shown live; log run/logs/probe.log)
+#   or, with RUN_DEV_PROBES=N, a probe fleet: the file's checks published to the catalog topic
+#   isitup.checks (run/fleet.yml, isitup-agent --publish-checks) and N probe agents in catalog
+#   mode sharing them in group probes-dev (logs run/logs/probe1.log ..., results as above)
 # Every few seconds a summary line: checks done, up/down, rows written, lag.
 # Ctrl-C or SIGTERM stops everything it started, agents first so that they flush.
 #
@@ -15,7 +18,8 @@
 #   scripts/run-dev.sh report          isitup-report on the stack's database (make peek-data)
 # Environment:
 #   BUILD_DIR (build)  RUN_DIR (run)  RUN_DEV_SECONDS (0 = until Ctrl-C)
-#   RUN_DEV_SUMMARY_SECONDS (5)  RUN_DEV_PROBE_CONFIG (config/dev.yml)
+#   RUN_DEV_SUMMARY_SECONDS (5)  RUN_DEV_PROBE_CONFIG (config/dev.yml)  RUN_DEV_PROBES (0: one
+#   probe with the file's checks; 1-8: that many probes in catalog mode, see above)
 #   RUN_DEV_KAFKA_PORT (9092)  RUN_DEV_PG_PORT (5433)  RUN_DEV_HTTP_PORT (8080): a number, or
 #   `auto` for a free port. ISITUP_DEV_INTERVAL (5s): how often the probe's checks run.
 #   RUN_DEV_KAFKA_TLS (0): 1 = the broker speaks mutual TLS only (isitup-kafka-dev --tls
@@ -97,10 +101,12 @@ psql_dev() { # SQL -> unaligned tuples
     -d "${2:-isitup}" -c "$1"
 }
 
-# Starts agent $1 (probe|writer) in its own session, so Ctrl-C reaches only this script.
+# Starts agent $1 (probe|probeN|writer) in its own session, so Ctrl-C reaches only this
+# script. A probeN runs $run_dir/probeN.yml (catalog mode, see start_fleet).
 start_agent() {
   local name=$1 config out
-  if [[ $name == probe ]]; then config=$probe_config out=$logs/probe-results.log; else
+  if [[ $name == probe ]]; then config=$probe_config out=$logs/probe-results.log; elif
+    [[ $name == probe* ]]; then config=$run_dir/$name.yml out=$logs/probe-results.log; else
     config=$writer_config out=$logs/writer.log
   fi
   KAFKA_BROKERS=$KAFKA_BROKERS PG_CONNECTION=$PG_CONNECTION \
@@ -111,6 +117,47 @@ start_agent() {
     </dev/null >>"$out" 2>>"$logs/$name.log" &
   echo $! >"$pids/$name.pid"
   log "started $name agent (pid $!) with ${config#"$repo"/}"
+}
+
+# The probes' names: probe, or probe1..probeN with RUN_DEV_PROBES=N.
+probe_names() {
+  local n=${RUN_DEV_PROBES:-${probes:-0}} i
+  if ((n == 0)); then echo probe; else for ((i = 1; i <= n; i++)); do echo "probe$i"; done; fi
+}
+
+# RUN_DEV_PROBES=N: the probe config with a catalog (run/fleet.yml) is published, then N probes
+# run its copies with their own agent ids, all in the group probes-dev.
+start_fleet() {
+  local n=$1 i
+  {
+    cat "$probe_config"
+    cat <<'EOF'
+
+# Added by scripts/run-dev.sh for RUN_DEV_PROBES: the catalog the checks above are published to
+# and the probes run from.
+catalog:
+  plugin: kafka_sink
+  options:
+    brokers: "${KAFKA_BROKERS:-127.0.0.1:9092}"
+    group: probes-dev
+    properties:
+      session.timeout.ms: "6000"
+      heartbeat.interval.ms: "500"
+      security.protocol: "${KAFKA_SECURITY_PROTOCOL:-plaintext}"
+      ssl.ca.location: "${KAFKA_SSL_CA:-}"
+      ssl.certificate.location: "${KAFKA_SSL_CERT:-}"
+      ssl.key.location: "${KAFKA_SSL_KEY:-}"
+EOF
+  } >"$run_dir/fleet.yml"
+  # Relative to the repository (the working directory) when it is inside it, as logged.
+  "$build/bin/isitup-agent" --publish-checks "${run_dir#"$repo"/}/fleet.yml" \
+    --plugins-dir "$build/plugins" \
+    2>>"$logs/publish.log" | sed 's/^/run-dev: published /' ||
+    die "publishing the checks failed; see $logs/publish.log"
+  for ((i = 1; i <= n; i++)); do
+    sed "s/^  id: .*/  id: dev-probe-$i/" "$run_dir/fleet.yml" >"$run_dir/probe$i.yml"
+    start_agent "probe$i"
+  done
 }
 
 check_binaries() {
@@ -164,7 +211,7 @@ restart_agents() {
   source "$stack_env"
   check_binaries
   local name
-  for name in probe writer; do
+  for name in $(probe_names) writer; do
     stop_pid "$name agent" "$(pid_of $name)" 20
     start_agent "$name"
   done
@@ -201,6 +248,8 @@ esac
 
 # ---- start the stack -------------------------------------------------------------------------
 check_binaries
+probes=${RUN_DEV_PROBES:-0}
+[[ $probes =~ ^[0-8]$ ]] || die "RUN_DEV_PROBES must be 0 to 8, not '$probes'"
 mkdir -p "$logs" "$pids" "$run_dir/pg"
 if alive "$(pid_of run-dev)"; then
   die "a dev stack already runs in $run_dir (pid $(pid_of run-dev)); stop it with Ctrl-C first"
@@ -216,7 +265,7 @@ cleanup() {
   set +e
   log "stopping..."
   # The writer gets a few seconds to write what the probe produced last.
-  stop_pid "probe agent" "$(pid_of probe)" 20
+  for name in $(probe_names); do stop_pid "$name agent" "$(pid_of "$name")" 20; done
   if alive "$(pid_of writer)" && [[ -n ${pg_port:-} ]]; then
     for ((i = 0; i < 50; i++)); do
       read -r done_checks _ _ written _ < <(counts) && ((written >= done_checks)) && break
@@ -272,6 +321,7 @@ if [[ $(psql_dev "SELECT 1 FROM pg_database WHERE datname = 'isitup'" postgres) 
 fi
 
 kafka_args=(--port "$kafka_port" --topic isitup.results)
+((probes == 0)) || kafka_args+=(--topic isitup.checks:8)
 kafka_how=""
 if [[ ${RUN_DEV_KAFKA_TLS:-0} == 1 ]]; then
   tls_dir=$run_dir/tls
@@ -298,6 +348,7 @@ export KAFKA_BROKERS=127.0.0.1:$kafka_port
 export PG_CONNECTION=postgresql://postgres@127.0.0.1:$pg_port/isitup
 export ISITUP_DEV_HTTP_PORT=$http_port
 cat >"$stack_env" <<EOF
+RUN_DEV_PROBES=$probes
 KAFKA_BROKERS=$KAFKA_BROKERS
 PG_CONNECTION=$PG_CONNECTION
 ISITUP_DEV_HTTP_PORT=$ISITUP_DEV_HTTP_PORT
@@ -314,7 +365,7 @@ EOF
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 start_s=$SECONDS
 start_agent writer
-start_agent probe
+if ((probes == 0)); then start_agent probe; else start_fleet "$probes"; fi
 log "Ctrl-C stops everything; logs in ${logs#"$repo"/}/, \`make peek-data\` shows the report"
 
 # "checks up down written newest_age": results printed by the probe and rows written since
@@ -331,7 +382,7 @@ counts() {
 summary() {
   local checks up down written age name pid warn=""
   read -r checks up down written age < <(counts)
-  [[ ${1:-} == final ]] || for name in probe writer kafka http postgres; do
+  [[ ${1:-} == final ]] || for name in $(probe_names) writer kafka http postgres; do
     pid=$(pid_of $name)
     [[ -z $pid ]] || alive "$pid" || warn+=" | $name NOT RUNNING (see ${logs#"$repo"/}/)"
   done

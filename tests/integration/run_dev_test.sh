@@ -5,7 +5,8 @@
 # `restart-agents` (make rebuild-dev) work on the running stack, and that every process the
 # stack started is gone afterwards. The probe runs config/dev.yml without its internet domains.
 # With RUN_DEV_KAFKA_TLS=1 in the environment the stack runs Kafka over mutual TLS, and the
-# test also checks that it says so and that both agents connected.
+# test also checks that it says so and that both agents connected. With RUN_DEV_PROBES=2 the
+# checks are published to a catalog and two probes in catalog mode share them.
 #   tests/integration/run_dev_test.sh BUILD_DIR
 set -euo pipefail
 build=$(realpath "${1:?usage: run_dev_test.sh BUILD_DIR}")
@@ -64,10 +65,12 @@ done
 (($(written) > 0)) || fail "no rows written to PostgreSQL after 20 s"
 bash "$repo/scripts/run-dev.sh" report >"$tmp/report.txt" 2>&1 || fail "report: $(cat "$tmp/report.txt")"
 grep -q "local-web" "$tmp/report.txt" || fail "report without local-web: $(cat "$tmp/report.txt")"
-old_probe=$(cat "$tmp/run/pids/probe.pid")
+probe=probe
+[[ ${RUN_DEV_PROBES:-0} == 0 ]] || probe=probe1
+old_probe=$(cat "$tmp/run/pids/$probe.pid")
 bash "$repo/scripts/run-dev.sh" restart-agents >"$tmp/restart.txt" 2>&1 ||
   fail "restart-agents: $(cat "$tmp/restart.txt")"
-new_probe=$(cat "$tmp/run/pids/probe.pid")
+new_probe=$(cat "$tmp/run/pids/$probe.pid")
 [[ $new_probe != "$old_probe" ]] && alive "$new_probe" && ! alive "$old_probe" ||
   fail "restart-agents did not replace the probe ($old_probe -> $new_probe)"
 
@@ -96,5 +99,13 @@ if [[ ${RUN_DEV_KAFKA_TLS:-0} == 1 ]]; then
   grep -q 'over TLS at' "$tmp/run/logs/kafka.log" || fail "the broker did not start its TLS fronts"
   grep -q 'connected to Kafka' "$tmp/run/logs/probe.log" || fail "the probe never connected over TLS"
   [[ $(stat -c %a "$tmp/run/tls/client.key") == 600 ]] || fail "client.key is not mode 600"
+fi
+if [[ ${RUN_DEV_PROBES:-0} != 0 ]]; then
+  grep -qE '^run-dev: published .*fleet.yml: \+[1-9][0-9]* ~0 -0 \(0 unchanged\)$' "$out" ||
+    fail "run-dev did not publish the checks to the catalog"
+  for ((i = 1; i <= RUN_DEV_PROBES; i++)); do
+    grep -q "assigned catalog partitions \[[0-9]" "$tmp/run/logs/probe$i.log" ||
+      fail "probe$i never ran catalog partitions"
+  done
 fi
 echo "PASS: $(grep -c ' UP \| DOWN ' "$out") result lines; $final"
