@@ -98,8 +98,10 @@ producer_sink::producer_sink(const sdk::host& host, const sdk::options_view& opt
             {"linger.ms", std::to_string(options.duration("linger").count())},
             {"queue.buffering.max.messages", std::to_string(rk_messages)},
             {"queue.buffering.max.kbytes", std::to_string(rk_kbytes)}};
-  rk_ = create_handle();  // throws on a refused property
+  // Before the results handle: a refusal thrown after it would leak the handle, whose threads
+  // then call back into this object after it is gone.
   if (options.has_value("events_topic")) start_events(options.string("events_topic"));
+  rk_ = create_handle();  // throws on a refused property
   worker_ = std::thread([this] { run(); });
 }
 

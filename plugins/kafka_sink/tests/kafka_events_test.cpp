@@ -6,6 +6,7 @@
 #include <isitup/plugin.h>
 #include <rapidjson/document.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -189,7 +190,16 @@ TEST_F(kafka_events, an_event_without_its_json_is_refused_not_retried) {
   EXPECT_EQ(done.status, ISITUP_ERROR) << done.message;
 }
 
+size_t threads_of_this_process() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
 TEST_F(kafka_events, events_topic_must_differ_from_the_results_topic_and_not_be_empty) {
+  // A refused sink leaves no librdkafka handle behind (its threads would call into the freed
+  // sink).
+  const size_t threads_before = threads_of_this_process();
   sink_under_test same(host_, isitup_plugin_entry(),
                        {{"brokers", "127.0.0.1:1"}, {"topic", "t"}, {"events_topic", "t"}});
   EXPECT_FALSE(same.ok());
@@ -199,6 +209,9 @@ TEST_F(kafka_events, events_topic_must_differ_from_the_results_topic_and_not_be_
                         {{"brokers", "127.0.0.1:1"}, {"events_topic", ""}});
   EXPECT_FALSE(empty.ok());
   EXPECT_NE(empty.error().find("events_topic"), std::string::npos) << empty.error();
+  for (int i = 0; i < 20 && threads_of_this_process() > threads_before; ++i)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(threads_of_this_process(), threads_before);
 }
 
 // ---------------------------------------------------------------- example.yml and README
