@@ -5,7 +5,8 @@
 #   SANITIZE=address,undefined (default): ASan + UBSan in build-asan/, the unit tests and the
 #     fuzz corpus replay (`ctest -L 'unit|fuzz'`).
 #   SANITIZE=thread: TSan in build-tsan/, the pipeline, scheduler and timer unit tests and the
-#     agent and reload tests (real agents on 127.0.0.1) and the alert tracker, each binary run
+#     agent and reload tests (real agents on 127.0.0.1) and the alert tracker (also with a state
+#     sink), each binary run
 #     whole.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ fi
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 failed=()
 for t in pipeline_test scheduler_test timer_wheel_test recurring_timer_test agent_test reload_test \
-  alert_tracker_test; do
+  alert_tracker_test alert_tracker_state_test; do
   echo "== $t"
   filter=()
   # Under gcc 12's TSan runtime a thread librdkafka starts inside a dlopen'ed plugin crashes in
