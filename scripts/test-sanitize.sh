@@ -6,8 +6,7 @@
 #     fuzz corpus replay (`ctest -L 'unit|fuzz'`).
 #   SANITIZE=thread: TSan in build-tsan/, the pipeline, scheduler and timer unit tests and the
 #     agent and reload tests (real agents on 127.0.0.1) and the alert tracker (also with a state
-#     sink), each binary run
-#     whole.
+#     sink), each binary run whole.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
