@@ -178,10 +178,27 @@ void agent::impl::catalog_step(int64_t now) {
   for (catalog_change& c : feed->take(generation)) {
     switch (c.what) {
       case catalog_change::kind::assigned:
-        catalog_partitions[c.partition].clear();  // read again from its beginning
+        // After a loss, an assignment lists all this agent owns: kept partitions not in it are
+        // someone else's now.
+        for (int32_t p : catalog_kept)
+          if (std::find(c.partitions.begin(), c.partitions.end(), p) == c.partitions.end())
+            catalog_partitions.erase(p);
+        catalog_kept.clear();
+        for (int32_t p : c.partitions) catalog_partitions[p].clear();  // read from its start
         break;
       case catalog_change::kind::revoked:
-        catalog_partitions.erase(c.partition);
+        for (int32_t p : c.partitions) {
+          catalog_partitions.erase(p);
+          catalog_kept.erase(p);
+        }
+        break;
+      case catalog_change::kind::lost:
+        for (int32_t p : c.partitions)
+          if (catalog_partitions.contains(p)) catalog_kept.insert(p);
+        spdlog::warn(
+            "catalog: the group is unreachable; the checks of {} partitions keep "
+            "running until it answers",
+            catalog_kept.size());
         break;
       case catalog_change::kind::entry: {
         const auto part = catalog_partitions.find(c.partition);

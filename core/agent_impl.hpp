@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -171,7 +172,8 @@ struct agent::impl {
   std::unique_ptr<catalog_feed> feed;
   std::map<int32_t, std::map<std::string, catalog_message>> catalog_partitions;  // assigned
   std::map<std::string, catalog_parsed> catalog_checks;  // by key, for every live message
-  bool catalog_wake = false;                             // guarded by mu
+  std::set<int32_t> catalog_kept;  // lost partitions whose checks run until the next assignment
+  bool catalog_wake = false;       // guarded by mu
 
   impl(config::agent c, plugin_host& h) : cfg(std::move(c)), host(h) {}
   ~impl();

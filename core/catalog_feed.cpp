@@ -19,6 +19,9 @@ catalog_feed::catalog_feed(std::function<int64_t()> now, std::function<void()> w
   events_.entry = [](void* ctx, const isitup_catalog_entry_v1* e) {
     if (e) static_cast<catalog_feed*>(ctx)->on_entry(*e);
   };
+  events_.lost = [](void* ctx, const int32_t* p, size_t n) {
+    static_cast<catalog_feed*>(ctx)->on_lost({p, n});
+  };
 }
 
 void catalog_feed::push(catalog_change c, bool urgent) {
@@ -35,13 +38,25 @@ void catalog_feed::push(catalog_change c, bool urgent) {
 }
 
 void catalog_feed::on_assigned(std::span<const int32_t> partitions) {
-  for (int32_t p : partitions)
-    push({catalog_change::kind::assigned, p, {}, std::nullopt, -1}, false);
+  catalog_change c;
+  c.what = catalog_change::kind::assigned;
+  c.partitions.assign(partitions.begin(), partitions.end());
+  push(std::move(c), false);
+}
+
+void catalog_feed::on_lost(std::span<const int32_t> partitions) {
+  catalog_change c;
+  c.what = catalog_change::kind::lost;
+  c.partitions.assign(partitions.begin(), partitions.end());
+  push(std::move(c), false);
 }
 
 void catalog_feed::on_revoked(std::span<const int32_t> partitions) {
   if (partitions.empty()) return;
-  for (int32_t p : partitions) push({catalog_change::kind::revoked, p, {}, std::nullopt, -1}, true);
+  catalog_change c;
+  c.what = catalog_change::kind::revoked;
+  c.partitions.assign(partitions.begin(), partitions.end());
+  push(std::move(c), true);
   std::unique_lock lock(mu_);
   const uint64_t mine = generation_;
   applied_cv_.wait_for(lock, std::chrono::milliseconds(revoke_wait_ms),

@@ -21,9 +21,10 @@
 namespace isitup {
 
 struct catalog_change {
-  enum class kind { assigned, revoked, entry };
+  enum class kind { assigned, revoked, lost, entry };
   kind what = kind::entry;
-  int32_t partition = -1;
+  int32_t partition = -1;            // entry
+  std::vector<int32_t> partitions;   // assigned, revoked, lost
   std::string key;                   // entry
   std::optional<std::string> value;  // entry; nullopt: tombstone
   int64_t offset = -1;               // entry
@@ -51,6 +52,7 @@ class catalog_feed {
 
   void on_assigned(std::span<const int32_t> partitions);
   void on_revoked(std::span<const int32_t> partitions);
+  void on_lost(std::span<const int32_t> partitions);
   void on_entry(const isitup_catalog_entry_v1& entry);
 
   // Whether take() has something to apply now.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <stdexcept>
 
@@ -305,7 +306,12 @@ void kafka_catalog::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     host_.log(sdk::level::error, std::string("catalog rebalance failed: ") + rd_kafka_err2str(err));
   host_.log(sdk::level::info,
             std::string(lost ? "lost" : "revoked") + " catalog partitions [" + join(ids) + "]");
-  events_.revoked(events_.ctx, ids.data(), ids.size());  // their checks stop first
+  // Lost (no heartbeat reached the group for a session timeout): the host keeps the checks
+  // running until the next assignment. Revoked: their checks stop first.
+  const bool has_lost = events_.struct_size >= offsetof(isitup_catalog_events_v1, lost) +
+                                                   sizeof(isitup_catalog_partitions_fn) &&
+                        events_.lost;
+  (lost && has_lost ? events_.lost : events_.revoked)(events_.ctx, ids.data(), ids.size());
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);
   } else {

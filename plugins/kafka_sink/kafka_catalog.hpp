@@ -8,7 +8,9 @@
 // - start: a consumer in `group` with the cooperative-sticky assignor, so a rebalance moves only
 //   the partitions that must move. On assignment every new partition is read from its
 //   beginning (no offset is ever committed: the last message per key is the catalog); on
-//   revocation or loss the host is told before the partitions are given up.
+//   revocation the host is told (and stops their checks) before the partitions are given up;
+//   on loss (the group unreachable for a session timeout, e.g. the broker down) the host keeps
+//   their checks running until the next assignment.
 //
 // Threads: create/read_all/publish/start/stop/destroy on the host's main thread; after start()
 // one consumer thread of this object makes every isitup_catalog_events_v1 call.

@@ -384,4 +384,62 @@ TEST_F(catalog_test, a_killed_probe_s_checks_move_to_the_others) {
   }
 }
 
+// The broker down for 20 s (longer than the session timeout): the probes keep running the
+// checks they have, and once it is back every check runs on exactly one probe again.
+TEST_F(catalog_test, probes_keep_their_checks_while_the_broker_is_down) {
+  constexpr int n = 20;
+  ASSERT_EQ(publish(file("v1.yml", checks_yaml(0, n, target_.port()))).code, 0);
+  const auto& bs = broker_.bootstrap();
+  probe eu1(dir_, bs, "eu1", "eu"), eu2(dir_, bs, "eu2", "eu");
+  const std::vector<const probe*> eu{&eu1, &eu2};
+  ASSERT_TRUE(eventually(
+      [&] {
+        const int64_t recent = epoch_ms() - 2000;
+        return checks_seen(all_results(eu, nullptr), recent).size() == n &&
+               !checks_seen(eu1.results(), recent).empty() &&
+               !checks_seen(eu2.results(), recent).empty();
+      },
+      45s))
+      << eu1.proc->err();
+  const int64_t down_at = epoch_ms();
+  ASSERT_EQ(broker_.command("down all").rfind("ok", 0), 0u);
+  std::this_thread::sleep_for(20s);
+  const int64_t up_at = epoch_ms();
+  ASSERT_EQ(broker_.command("up all").rfind("ok", 0), 0u);
+  EXPECT_NE(eu1.proc->err().find("keep running until it answers"), std::string::npos)
+      << "the outage did not outlast the session timeout: " << eu1.proc->err();
+  // Back: both probes in the group again, every check running.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const int64_t recent = epoch_ms() - 2000;
+        return eu1.proc->err().rfind("assigned catalog partitions") >
+                   eu1.proc->err().find("keep running") &&
+               checks_seen(all_results(eu, nullptr), recent).size() == n;
+      },
+      40s))
+      << eu1.proc->err() << eu2.proc->err();
+  std::this_thread::sleep_for(3s);
+
+  int twice = 0;
+  std::map<std::string, std::vector<int64_t>> runs;
+  for (const result& r : all_results(eu, &twice)) runs[r.check].push_back(r.scheduled_at);
+  int64_t outage_gap = 0;
+  for (auto& [check, times] : runs) {
+    std::sort(times.begin(), times.end());
+    times.erase(std::unique(times.begin(), times.end()), times.end());
+    for (size_t i = 1; i < times.size(); ++i)
+      if (times[i] > down_at && times[i - 1] < up_at)
+        outage_gap = std::max(outage_gap, times[i] - times[i - 1]);
+  }
+  std::printf(
+      "broker down 20 s: largest gap %lld ms during the outage and the rejoin, %d runs "
+      "produced by both probes around the rejoin\n",
+      static_cast<long long>(outage_gap), twice);
+  EXPECT_LE(outage_gap, 2000) << "checks stopped while the broker was down";
+  for (probe* p : {&eu1, &eu2}) {
+    p->proc->signal(SIGTERM);
+    EXPECT_EQ(p->proc->wait(30s), 0) << p->proc->err();
+  }
+}
+
 }  // namespace

@@ -396,8 +396,8 @@ typedef struct isitup_sink_ops_v1 {
   /* At start, before any write: call `loaded` once with every stored check state and every
    * outbox event some sink has not had (with those sinks only), blocking at most timeout_ms.
    * ISITUP_OK, or ISITUP_RETRY/ISITUP_ERROR with a reason in err. Main thread. */
-  uint32_t (*load_state)(void* instance, int64_t timeout_ms, isitup_alert_load_fn loaded,
-                         void* ctx, char* err, size_t err_cap);
+  uint32_t (*load_state)(void* instance, int64_t timeout_ms, isitup_alert_load_fn loaded, void* ctx,
+                         char* err, size_t err_cap);
   /* These events reached `sink` (or were refused by it for good): mark them delivered when
    * convenient. Must not block; a mark that is lost means the event is sent again, with the
    * same id, after a restart. Event thread. */
@@ -452,14 +452,20 @@ typedef void (*isitup_catalog_partitions_fn)(void* ctx, const int32_t* partition
 /* What a started catalog tells the host, always from the plugin's one consumer thread, never
  * two calls at once. assigned: this agent now owns these partitions; their messages follow
  * through entry() from the beginning of each partition, then every new one as it arrives (the
- * last message per key wins). revoked: it no longer owns them (their checks stop). Owned by
- * the host; valid from start() until stop() returns. */
+ * last message per key wins). revoked: it no longer owns them (their checks stop; the host
+ * returns once they did). lost: the group could not be reached for a session timeout and the
+ * partitions may already be someone else's (e.g. the broker is down): the host keeps running
+ * their checks until the next assigned() call, which lists everything this agent owns again;
+ * a lost partition not in it stops then. A plugin reads `lost` only within struct_size and,
+ * when it is absent (NULL), calls revoked instead. Owned by the host; valid from start() until
+ * stop() returns. */
 typedef struct isitup_catalog_events_v1 {
   uint32_t struct_size;
   void* ctx;
   isitup_catalog_partitions_fn assigned;
   isitup_catalog_partitions_fn revoked;
   isitup_catalog_entry_fn entry;
+  isitup_catalog_partitions_fn lost;
 } isitup_catalog_events_v1;
 
 typedef struct isitup_catalog_ops_v1 {
