@@ -46,10 +46,14 @@ http_reply agent_http::status_page() {
   std::vector<check_snapshot> checks;
   for (const auto& ring : a_.history.rings()) checks.push_back(ring->snapshot());
   std::vector<incident_view> incidents;
-  if (a_.alerts)
-    for (auto& i : a_.alerts->open_incidents())
+  if (a_.alerts) {
+    auto all = a_.alerts->open_incidents();
+    for (auto& i : a_.alerts->recently_resolved()) all.push_back(std::move(i));
+    for (auto& i : all)
       incidents.push_back({std::move(i.id), std::move(i.check), std::move(i.error_kind),
-                           std::move(i.error_message), i.opened_at_ms, 0, std::move(i.locations)});
+                           std::move(i.error_message), i.opened_at_ms, i.resolved_at_ms,
+                           std::move(i.locations)});
+  }
   const status_view view = status_from_history(checks, std::move(incidents), a_.clock.now_ms(),
                                                a_.cfg.id, a_.cfg.location);
   return {200, "text/html; charset=utf-8", render_status_page(view)};

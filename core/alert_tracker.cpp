@@ -79,6 +79,7 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
   bool said_untracked = false;
   std::thread thread;
   alert_stats counts;
+  std::deque<open_incident> resolved;  // the newest max_recent_resolved, for the HTTP interface
 
   // What a result may change besides its location's last_ms.
   static auto fingerprint(const alert::check_state& s, std::string_view location) {
@@ -174,6 +175,12 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
       c.refreshed_ms = o.scheduled_at_ms;
     }
     if (!t) return;
+    if (t->type == alert::transition_type::resolved) {
+      resolved.push_back({r.check, t->inc.id, t->inc.error_kind, t->inc.error_message,
+                          t->inc.opened_at_ms, t->inc.locations,
+                          t->resolved_at_ms.value_or(t->at_ms)});
+      if (resolved.size() > max_recent_resolved) resolved.pop_front();
+    }
     auto ev =
         std::make_shared<const alert::event>(alert::make_event(*t, r.check, r.plugin, r.target));
     std::vector<std::size_t> to = recipients(*c.settings);
@@ -523,6 +530,11 @@ std::vector<open_incident> alert_tracker::open_incidents(std::size_t limit) cons
     out.push_back({name, i.id, i.error_kind, i.error_message, i.opened_at_ms, i.locations});
   }
   return out;
+}
+
+std::vector<open_incident> alert_tracker::recently_resolved() const {
+  std::lock_guard lock(impl_->mu);
+  return {impl_->resolved.begin(), impl_->resolved.end()};
 }
 
 }  // namespace isitup

@@ -54,11 +54,12 @@ struct alert_stats {
   std::size_t pending = 0;   // (event, sink) pairs not yet confirmed
 };
 
-// An incident open now, as the HTTP interface shows it.
+// An incident as the HTTP interface shows it: open, or recently resolved.
 struct open_incident {
   std::string check, id, error_kind, error_message;
   int64_t opened_at_ms = 0;
   std::vector<std::string> locations;
+  int64_t resolved_at_ms = 0;  // 0: open
 };
 
 class alert_tracker {
@@ -87,6 +88,10 @@ class alert_tracker {
   alert_stats stats() const;
   // The incidents open now (at most `limit`), by check name. Any thread.
   std::vector<open_incident> open_incidents(std::size_t limit = 10000) const;
+  // The last `max_recent_resolved` incidents this tracker saw resolve, oldest first (kept in
+  // memory only). Any thread.
+  static constexpr std::size_t max_recent_resolved = 100;
+  std::vector<open_incident> recently_resolved() const;
 
   // With a state sink: the state and events a batch of these records carries to it (nullptr
   // when nothing of their checks is left to commit). Any thread.

@@ -119,6 +119,33 @@ TEST(alert_tracker, notifiers_get_only_the_checks_naming_them_others_get_all) {
   EXPECT_EQ(t.stats().transitions, 2u);
 }
 
+TEST(alert_tracker, open_and_recently_resolved_incidents_for_the_http_interface) {
+  fake_sink all;
+  alert_tracker t(agent_config(), {}, {bind("stdout", all)});
+  t.start();
+  feed(t, "shop", "DDD", 1'000'000);
+  feed(t, "blog", "DDDUU", 1'000'000);
+  const auto open = t.open_incidents();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].check, "shop");
+  EXPECT_EQ(open[0].opened_at_ms, 1'000'000);
+  EXPECT_EQ(open[0].resolved_at_ms, 0);
+  EXPECT_EQ(open[0].error_message, "refused");
+  const auto resolved = t.recently_resolved();
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_EQ(resolved[0].check, "blog");
+  EXPECT_EQ(resolved[0].opened_at_ms, 1'000'000);
+  EXPECT_EQ(resolved[0].resolved_at_ms, 1'003'000);  // the first up result of the recovery
+  EXPECT_EQ(resolved[0].id.size(), 32u);
+  // Bounded: only the newest are kept.
+  for (std::size_t i = 0; i < alert_tracker::max_recent_resolved + 5; ++i)
+    feed(t, "c" + std::to_string(i), "DDDUU", 2'000'000);
+  EXPECT_EQ(t.recently_resolved().size(), alert_tracker::max_recent_resolved);
+  EXPECT_EQ(t.recently_resolved().back().check,
+            "c" + std::to_string(alert_tracker::max_recent_resolved + 4));
+  EXPECT_TRUE(t.stop(5s));
+}
+
 TEST(alert_tracker, a_check_with_alert_enabled_false_has_no_state_and_no_events) {
   fake_sink all;
   config::agent cfg = agent_config();
