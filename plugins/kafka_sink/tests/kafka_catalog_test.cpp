@@ -324,8 +324,9 @@ TEST_F(catalog_test, probes_share_the_catalog_once_per_location_and_follow_its_c
 
 // kill -9 of one probe: its checks resume on the two others; the largest gap between two
 // results of any check is bounded by the session timeout, the broker's rebalance and two
-// intervals; no run is produced twice.
-TEST_F(catalog_test, a_killed_probe_s_checks_move_to_the_others) {
+// intervals; no run is produced twice. Started again, it takes some partitions back while the
+// checks that stay keep running every interval.
+TEST_F(catalog_test, a_killed_probe_s_checks_move_to_the_others_and_back_when_it_returns) {
   constexpr int n = 30;
   ASSERT_EQ(publish(file("v1.yml", checks_yaml(0, n, target_.port()))).code, 0);
   const auto& bs = broker_.bootstrap();
@@ -378,7 +379,32 @@ TEST_F(catalog_test, a_killed_probe_s_checks_move_to_the_others) {
                                 << eu1.proc->err() << eu2.proc->err();
   EXPECT_TRUE(moved.contains(worst) || largest_gap <= 1000)
       << "a check that did not move (" << worst << ") had a gap of " << largest_gap << " ms";
-  for (probe* p : {&eu1, &eu2}) {
+
+  // It comes back: partitions move to it (cooperative-sticky: only those), and the checks that
+  // stay where they are keep their grid, no gap longer than one interval.
+  const int64_t back = epoch_ms();
+  probe again(dir_, bs, "eu3b", "eu");
+  ASSERT_TRUE(eventually([&] { return !checks_seen(again.results(), back).empty(); }, 40s))
+      << "the returning probe took no checks: " << again.proc->err();
+  std::this_thread::sleep_for(3s);
+  const std::set<std::string> moved_back = checks_seen(again.results(), back);
+  const std::vector<const probe*> all{&eu1, &eu2, &eu3, &again};
+  runs.clear();
+  for (const result& r : all_results(all, &twice)) runs[r.check].push_back(r.scheduled_at);
+  EXPECT_EQ(twice, 0) << "(check, scheduled_at) produced by two probes";
+  int64_t stayed_gap = 0;
+  for (auto& [check, times] : runs) {
+    if (moved_back.contains(check)) continue;
+    std::sort(times.begin(), times.end());
+    for (size_t i = 1; i < times.size(); ++i)
+      if (times[i] > back) stayed_gap = std::max(stayed_gap, times[i] - times[i - 1]);
+  }
+  std::printf("restarted: %zu checks moved back, largest gap of the %zu others %lld ms\n",
+              moved_back.size(), runs.size() - moved_back.size(),
+              static_cast<long long>(stayed_gap));
+  EXPECT_LE(stayed_gap, 1000) << "a check that did not move missed a run";
+  EXPECT_LT(moved_back.size(), static_cast<size_t>(n)) << "everything moved: not sticky";
+  for (probe* p : {&eu1, &eu2, &again}) {
     p->proc->signal(SIGTERM);
     EXPECT_EQ(p->proc->wait(30s), 0) << p->proc->err();
   }
