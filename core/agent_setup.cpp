@@ -392,6 +392,10 @@ agent::impl::~impl() {
     if (inst && inst->instance) inst->plugin->check_ops()->destroy(inst->instance);
   for (auto& s : sources)
     if (s->instance) s->plugin->source_ops()->destroy(s->instance);
+  // The catalog (stopped by run(), or never started): a revocation while it leaves the group
+  // must not wait for a scheduler that is gone.
+  if (feed) feed->close();
+  if (catalog && catalog->instance) catalog->plugin->catalog_ops()->destroy(catalog->instance);
   // No event goes to a sink once it is being destroyed; a late completion lands in the
   // tracker's shared state, which outlives it.
   if (alerts) alerts->stop(std::chrono::milliseconds(0));
