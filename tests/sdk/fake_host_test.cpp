@@ -75,8 +75,9 @@ TEST(fake_host, a_completion_called_twice_fails_the_test_with_the_reason) {
     o.destroy = destroy_sink;
     return o;
   }();
-  static const isitup_plugin_v1 plugin{ISITUP_ABI_VERSION, sizeof plugin, "twice", "1",    "d",
-                                       ISITUP_KIND_SINK,   nullptr,       &ops,    nullptr};
+  static const isitup_plugin_v1 plugin{
+      ISITUP_ABI_VERSION, sizeof plugin, "twice", "1",     "d",
+      ISITUP_KIND_SINK,   nullptr,       &ops,    nullptr, nullptr};
   testing_ns::fake_host host;
   testing_ns::sink_under_test sink(host, &plugin);
   ASSERT_TRUE(sink.ok()) << sink.error();

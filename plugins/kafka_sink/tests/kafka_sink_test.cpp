@@ -127,12 +127,14 @@ class kafka_sink_test : public ::testing::Test {
   uint64_t seq_ = 1;
 };
 
-TEST_F(kafka_sink_test, declares_sink_and_source) {
+TEST_F(kafka_sink_test, declares_sink_source_and_catalog) {
   const isitup_plugin_v1* p = isitup_plugin_entry();
   EXPECT_STREQ(p->name, "kafka_sink");
-  EXPECT_EQ(p->kinds, static_cast<uint32_t>(ISITUP_KIND_SINK | ISITUP_KIND_SOURCE));
+  EXPECT_EQ(p->kinds,
+            static_cast<uint32_t>(ISITUP_KIND_SINK | ISITUP_KIND_SOURCE | ISITUP_KIND_CATALOG));
   ASSERT_NE(p->sink, nullptr);
   ASSERT_NE(p->source, nullptr);
+  ASSERT_NE(p->catalog, nullptr);
   EXPECT_GE(p->sink->max_in_flight, 100u);
   EXPECT_STREQ(p->sink->options[0].name, "brokers");
   EXPECT_EQ(p->sink->options[0].required, 1u);
