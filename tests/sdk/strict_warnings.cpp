@@ -5,6 +5,11 @@
 #include <isitup/duration.hpp>
 #include <isitup/plugin.hpp>
 #include <isitup/text.hpp>
+#include <isitup/util/backoff.hpp>
+#include <isitup/util/civil_time.hpp>
+#include <isitup/util/clock.hpp>
+#include <isitup/util/log_limit.hpp>
+#include <isitup/util/utf8.hpp>
 
 #include "fake_host.hpp"
 #include "under_test.hpp"
