@@ -1,6 +1,7 @@
 #include "alert_tracker.hpp"
 
 #include <spdlog/spdlog.h>
+#include <isitup/util/backoff.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -33,7 +34,7 @@ constexpr std::size_t max_locations_per_check = 64;
 constexpr std::size_t max_pending_per_sink = 100'000;
 
 std::chrono::milliseconds backoff(int attempt) {
-  return std::chrono::milliseconds(std::min<int64_t>(30000, 200LL << std::min(attempt, 8)));
+  return sdk::backoff(attempt, std::chrono::milliseconds(200), std::chrono::seconds(30));
 }
 
 }  // namespace

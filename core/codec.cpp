@@ -7,10 +7,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -23,68 +19,14 @@ namespace isitup::codec {
 namespace detail {
 namespace {
 
-constexpr int64_t ms_per_day = 86'400'000;
-constexpr int64_t min_time_ms = -62'167'219'200'000;  // 0000-01-01T00:00:00.000Z
-constexpr int64_t max_time_ms = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
-
-// Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian, day 0 = 1970-01-01).
-constexpr int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-struct civil_date {
-  int64_t year;
-  unsigned month, day;
-};
-
-constexpr civil_date civil_from_days(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {static_cast<int64_t>(yoe) + era * 400 + (m <= 2), m, d};
-}
-
-static_assert(days_from_civil(1970, 1, 1) == 0);
-static_assert(days_from_civil(0, 1, 1) * ms_per_day == min_time_ms);
-static_assert(days_from_civil(10000, 1, 1) * ms_per_day - 1 == max_time_ms);
-
-constexpr bool is_leap(int64_t y) { return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0); }
-
-constexpr unsigned days_in_month(int64_t y, unsigned m) {
-  constexpr unsigned days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
+constexpr int64_t min_time_ms = sdk::earliest_utc_text_ms;  // 0000-01-01T00:00:00.000Z
+constexpr int64_t max_time_ms = sdk::latest_utc_text_ms;    // 9999-12-31T23:59:59.999Z
 
 bool time_in_range(int64_t ms) { return ms >= min_time_ms && ms <= max_time_ms; }
 
 // When a result was due or started: from 1970 on (every result store keeps these as its key
 // and most cannot hold year 0000, PostgreSQL among them).
 bool result_time_in_range(int64_t ms) { return ms >= 0 && ms <= max_time_ms; }
-
-// Writes `value` as exactly `width` decimal digits at p.
-void put_digits(char* p, int64_t value, int width) {
-  for (int i = width - 1; i >= 0; --i, value /= 10) p[i] = static_cast<char>('0' + value % 10);
-}
-
-// Reads exactly `width` decimal digits at text[pos]; false if any is not a digit.
-bool get_digits(std::string_view text, size_t pos, size_t width, int64_t& value) {
-  value = 0;
-  for (size_t i = pos; i < pos + width; ++i) {
-    if (text[i] < '0' || text[i] > '9') return false;
-    value = value * 10 + (text[i] - '0');
-  }
-  return true;
-}
 
 // Strings cross the C ABI NUL-terminated, so a NUL inside one cannot be carried.
 bool check_text(std::string& error, const char* field, const std::string& s) {
@@ -152,81 +94,19 @@ bool check_extra_text(std::string& error, const std::string& extra) {
 
 bool format_time(int64_t ms, char* out) {
   if (!time_in_range(ms)) return false;
-  int64_t days = ms / ms_per_day;
-  int64_t rem = ms % ms_per_day;
-  if (rem < 0) {
-    rem += ms_per_day;
-    --days;
-  }
+  const sdk::day_and_time t = sdk::split_epoch_ms(ms);
   // The records of one thread mostly fall on the same day: keep its date text.
   thread_local int64_t last_days = std::numeric_limits<int64_t>::min();
-  thread_local char date_text[11] = "0000-00-00";
-  if (days != last_days) {
-    const civil_date date = civil_from_days(days);
-    put_digits(&date_text[0], date.year, 4);
-    put_digits(&date_text[5], date.month, 2);
-    put_digits(&date_text[8], date.day, 2);
-    last_days = days;
+  thread_local char date_text[10];
+  if (t.days != last_days) {
+    sdk::put_date(t.days, date_text);
+    last_days = t.days;
   }
   std::memcpy(out, date_text, 10);
-  std::memcpy(out + 10, "T00:00:00.000Z", time_length - 10);
-  put_digits(&out[11], rem / 3'600'000, 2);
-  put_digits(&out[14], rem / 60'000 % 60, 2);
-  put_digits(&out[17], rem / 1000 % 60, 2);
-  put_digits(&out[20], rem % 1000, 3);
+  out[10] = 'T';
+  sdk::put_time_of_day(t.ms_of_day, out + 11);
+  out[23] = 'Z';
   return true;
-}
-
-// Sixteen (SSE2) or eight bytes at a time while they are ASCII (every record is, nearly always),
-// then the well-formed sequences of RFC 3629 (table 3-7 of the Unicode standard) byte by byte.
-size_t utf8_prefix(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-#ifdef __SSE2__
-    if (i + 16 <= n) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-      if (_mm_movemask_epi8(v) == 0) {
-        i += 16;
-        continue;
-      }
-    }
-#endif
-    if (i + 8 <= n) {
-      uint64_t word;
-      std::memcpy(&word, p + i, 8);
-      if ((word & 0x8080808080808080ULL) == 0) {
-        i += 8;
-        continue;
-      }
-    }
-    const unsigned c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF;  // the range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;  // no surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;  // nothing past U+10FFFF
-    } else {
-      return i;
-    }
-    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
-    for (size_t k = 2; k < len; ++k)
-      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
-    i += len;
-  }
-  return n;
 }
 
 bool is_error_kind(std::string_view k) {
@@ -305,24 +185,7 @@ std::string format_time_ms(int64_t epoch_ms) {
 }
 
 bool parse_time_ms(std::string_view t, int64_t& epoch_ms) {
-  using namespace detail;
-  // YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DDTHH:MM:SS.mmmZ
-  if (t.size() != 20 && t.size() != 24) return false;
-  if (t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':' || t.back() != 'Z')
-    return false;
-  int64_t year, month, day, hour, minute, second, millis = 0;
-  if (!get_digits(t, 0, 4, year) || !get_digits(t, 5, 2, month) || !get_digits(t, 8, 2, day) ||
-      !get_digits(t, 11, 2, hour) || !get_digits(t, 14, 2, minute) || !get_digits(t, 17, 2, second))
-    return false;
-  if (t.size() == 24 && (t[19] != '.' || !get_digits(t, 20, 3, millis))) return false;
-  if (month < 1 || month > 12 || day < 1 ||
-      day > days_in_month(year, static_cast<unsigned>(month)) || hour > 23 || minute > 59 ||
-      second > 59)
-    return false;
-  const int64_t days =
-      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  epoch_ms = days * ms_per_day + ((hour * 60 + minute) * 60 + second) * 1000 + millis;
-  return true;
+  return sdk::parse_utc_ms(t.data(), t.size(), epoch_ms);
 }
 
 bool validate(const record& r, std::string& error) {

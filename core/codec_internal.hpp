@@ -7,19 +7,19 @@
 #include <string>
 #include <string_view>
 
+#include <isitup/util/civil_time.hpp>
+#include <isitup/util/utf8.hpp>
 #include "record.hpp"
 
 namespace isitup::codec::detail {
 
-constexpr size_t time_length = 24;  // "2026-11-27T18:00:00.000Z"
+constexpr size_t time_length = sdk::utc_text_length;  // "2026-11-27T18:00:00.000Z"
 
 // Writes `ms` as YYYY-MM-DDTHH:MM:SS.mmmZ at out (no NUL); false when out of range.
 bool format_time(int64_t ms, char* out);
 
-// Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). Returns the
-// offset of the first byte that is not, or s.size() when all are.
-size_t utf8_prefix(std::string_view s);
-inline bool is_utf8(std::string_view s) { return utf8_prefix(s) == s.size(); }
+using sdk::is_utf8;
+using sdk::utf8_prefix;
 
 bool is_error_kind(std::string_view k);
 
@@ -40,7 +40,8 @@ constexpr const char* result_time_expected =
 constexpr const char* time_or_null_expected =
     "expected a UTC time like 2026-11-27T18:00:00.000Z or null";
 constexpr const char* kind_expected = "expected 1..64 characters of [a-z0-9_]";
-constexpr const char* code_expected = "expected an integer 0..999 (an HTTP status has three digits)";
+constexpr const char* code_expected =
+    "expected an integer 0..999 (an HTTP status has three digits)";
 constexpr const char* count_expected = "expected an integer >= 0";
 constexpr const char* timing_expected = "expected a number >= 0";
 constexpr const char* regex_expected = "expected true, false or null";

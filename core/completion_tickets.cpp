@@ -1,8 +1,8 @@
 #include "completion_tickets.hpp"
 
 #include <spdlog/spdlog.h>
+#include <isitup/util/clock.hpp>
 
-#include <chrono>
 #include <set>
 #include <string>
 
@@ -90,11 +90,7 @@ void completion_tickets::give_back(uint32_t index) {
 
 void completion_tickets::refused(const redeemed& r) {
   const uint64_t n = refused_.fetch_add(1, std::memory_order_relaxed) + 1;
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
-  int64_t last = last_refused_log_ms_.load(std::memory_order_relaxed);
-  if (now - last < 1000 || !last_refused_log_ms_.compare_exchange_strong(last, now)) return;
+  if (!refused_log_gate_.pass(sdk::monotonic_ms())) return;
   spdlog::warn(
       "[{}] a completion was called again, or after the host had ended its run; ignored ({} "
       "so far in this process)",

@@ -15,6 +15,8 @@
 // lock for the free list; redeem()'s check is lock-free.
 #pragma once
 
+#include <isitup/util/log_limit.hpp>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -72,7 +74,7 @@ class completion_tickets {
   uint32_t fresh_ = 0;         // slots [0, fresh_) exist
   std::size_t outstanding_ = 0;
   std::atomic<uint64_t> refused_{0};
-  std::atomic<int64_t> last_refused_log_ms_{INT64_MIN / 2};
+  sdk::rate_gate refused_log_gate_{1000};
 };
 
 }  // namespace isitup

@@ -1,9 +1,9 @@
 #include "host_services.hpp"
 
 #include <spdlog/spdlog.h>
+#include <isitup/util/clock.hpp>
 
 #include <cctype>
-#include <chrono>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -47,18 +47,20 @@ std::map<std::string, int64_t> isitup_host_ctx::counters() const {
 
 bool isitup_host_ctx::should_log(uint32_t level, const std::string& message, std::string& suffix) {
   if (level < ISITUP_LOG_WARN) return true;
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = isitup::sdk::monotonic_ms();
   std::lock_guard lock(mu_);
-  if (message == last_message_ && now - last_logged_ms_ < 1000) {
-    ++suppressed_;
+  uint64_t suppressed = 0;
+  if (message != last_message_) {
+    suppressed = repeats_.refused_since_last();
+    repeats_.reset();
+    repeats_.take(now);
+    last_message_ = message;
+  } else if (repeats_.take(now)) {
+    suppressed = repeats_.refused_since_last();
+  } else {
     return false;
   }
-  if (suppressed_ > 0) suffix = " (" + std::to_string(suppressed_) + " similar suppressed)";
-  suppressed_ = 0;
-  last_message_ = message;
-  last_logged_ms_ = now;
+  if (suppressed > 0) suffix = " (" + std::to_string(suppressed) + " similar suppressed)";
   return true;
 }
 

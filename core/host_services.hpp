@@ -3,6 +3,7 @@
 #pragma once
 
 #include <isitup/plugin.h>
+#include <isitup/util/log_limit.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -50,8 +51,7 @@ struct isitup_host_ctx {
   mutable std::mutex mu_;
   std::map<std::string, int64_t> counters_;
   std::string last_message_;
-  int64_t last_logged_ms_ = 0;
-  int64_t suppressed_ = 0;
+  isitup::sdk::log_budget repeats_{1, 1000};  // of last_message_
 };
 
 namespace isitup {

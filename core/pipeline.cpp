@@ -1,6 +1,8 @@
 #include "pipeline.hpp"
 
 #include <spdlog/spdlog.h>
+#include <isitup/util/backoff.hpp>
+#include <isitup/util/clock.hpp>
 
 #include <algorithm>
 #include <optional>
@@ -49,15 +51,8 @@ struct pipeline::write_ctx {
 
 namespace {
 
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::chrono::milliseconds backoff(int attempt) {
-  const int64_t ms = std::min<int64_t>(5000, 100LL << std::min(attempt, 6));
-  return std::chrono::milliseconds(ms);
+  return sdk::backoff(attempt, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
 }
 
 const char* label_of(const sink_binding& b) { return b.ctx ? b.ctx->label.c_str() : "sink"; }
@@ -102,9 +97,7 @@ bool pipeline::has_room(std::size_t n) {
     if (held_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) return true;
   }
   rejected_full_.fetch_add(1, std::memory_order_relaxed);
-  const int64_t now = steady_ms();
-  int64_t last = last_full_log_ms_.load(std::memory_order_relaxed);
-  if (now - last >= 1000 && last_full_log_ms_.compare_exchange_strong(last, now)) {
+  if (full_log_gate_.pass(sdk::monotonic_ms())) {
     spdlog::warn(
         "result queue full ({} of {} held): sinks are slower than checks; runs are skipped "
         "until they catch up ({} refused so far)",

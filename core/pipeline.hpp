@@ -16,6 +16,7 @@
 #pragma once
 
 #include <isitup/plugin.h>
+#include <isitup/util/log_limit.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -165,7 +166,7 @@ class pipeline {
 
   std::atomic<uint64_t> accepted_{0}, delivered_{0}, lost_{0}, rejected_full_{0}, retries_{0},
       timed_out_{0}, late_{0};
-  std::atomic<int64_t> last_full_log_ms_{0};
+  sdk::rate_gate full_log_gate_{1000};
 };
 
 }  // namespace isitup
