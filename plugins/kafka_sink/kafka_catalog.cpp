@@ -1,23 +1,18 @@
 #include "kafka_catalog.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <map>
 #include <stdexcept>
 
 #include "kafka_tls_files.hpp"
 
+#include <isitup/util/clock.hpp>
+
 namespace isitup::kafka {
 namespace {
 
 constexpr int poll_ms = 100;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 struct handle_deleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
@@ -131,8 +126,10 @@ void kafka_catalog::read_all(isitup_catalog_entry_fn fn, void* fn_ctx) {
   route_logs(conf.get(), &cb_ctx_);
   handle_ptr rk = new_handle(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk.get());
-  const int64_t deadline = now_ms() + read_timeout_ms_;
-  const auto left = [&] { return static_cast<int>(std::max<int64_t>(1, deadline - now_ms())); };
+  const int64_t deadline = sdk::monotonic_ms() + read_timeout_ms_;
+  const auto left = [&] {
+    return static_cast<int>(std::max<int64_t>(1, deadline - sdk::monotonic_ms()));
+  };
 
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic_.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
@@ -170,7 +167,7 @@ void kafka_catalog::read_all(isitup_catalog_entry_fn fn, void* fn_ctx) {
   if ((err = rd_kafka_assign(rk.get(), assign.get())))
     throw std::runtime_error(std::string("cannot read the catalog: ") + rd_kafka_err2str(err));
   while (!end.empty()) {
-    if (now_ms() >= deadline)
+    if (sdk::monotonic_ms() >= deadline)
       throw std::runtime_error("reading the catalog took longer than read_timeout (" +
                                std::to_string(end.size()) + " partitions not read to their end)");
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), poll_ms);
@@ -206,7 +203,7 @@ void kafka_catalog::publish(const isitup_catalog_entry_v1* const* entries, size_
   });
   handle_ptr rk = new_handle(RD_KAFKA_PRODUCER, std::move(conf));
   delivery_state st;
-  const int64_t deadline = now_ms() + read_timeout_ms_;
+  const int64_t deadline = sdk::monotonic_ms() + read_timeout_ms_;
   for (size_t i = 0; i < count; ++i) {
     const isitup_catalog_entry_v1& e = *entries[i];
     for (;;) {
@@ -216,13 +213,13 @@ void kafka_catalog::publish(const isitup_catalog_entry_v1* const* entries, size_
           RD_KAFKA_V_VALUE(const_cast<char*>(e.value), e.value ? e.value_len : 0),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&st), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ms() >= deadline)
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || sdk::monotonic_ms() >= deadline)
         throw std::runtime_error(std::string("cannot publish to the catalog: ") +
                                  rd_kafka_err2str(err));
       rd_kafka_poll(rk.get(), poll_ms);
     }
   }
-  rd_kafka_flush(rk.get(), static_cast<int>(std::max<int64_t>(1, deadline - now_ms())));
+  rd_kafka_flush(rk.get(), static_cast<int>(std::max<int64_t>(1, deadline - sdk::monotonic_ms())));
   if (st.done < count)
     throw std::runtime_error(std::to_string(count - st.done) + " of " + std::to_string(count) +
                              " catalog messages not acknowledged within read_timeout");

@@ -1,6 +1,9 @@
 #include "kafka_producer.hpp"
 #include "kafka_tls_files.hpp"
 
+#include <isitup/util/backoff.hpp>
+#include <isitup/util/clock.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -8,13 +11,7 @@
 namespace isitup::kafka {
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t backoff_ms(int attempts) { return std::min<int64_t>(5000, 250LL << std::min(attempts, 5)); }
+int64_t backoff_ms(int attempts) { return sdk::backoff_ms(attempts, 250, 5000); }
 
 // A message that can never be written however often it is sent.
 bool permanent(rd_kafka_resp_err_t err) {
@@ -229,7 +226,7 @@ void producer_sink::produce_locked(batch_state& b, size_t index) {
     if (err == RD_KAFKA_RESP_ERR__FATAL) fatal_ = true;
   }
   m.queued_for_retry = true;
-  retries_.push_back({b.id, index, now_ms() + backoff_ms(m.attempts)});
+  retries_.push_back({b.id, index, sdk::monotonic_ms() + backoff_ms(m.attempts)});
 }
 
 void producer_sink::on_delivery(const rd_kafka_message_t* km) {
@@ -259,7 +256,7 @@ void producer_sink::on_delivery(const rd_kafka_message_t* km) {
                                     ": " + rd_kafka_err2str(km->err) +
                                     "); producing the record again");
     m.queued_for_retry = true;
-    retries_.push_back({b.id, index, now_ms() + wait});
+    retries_.push_back({b.id, index, sdk::monotonic_ms() + wait});
     return;
   }
   if (--b.remaining == 0) finish_locked(lock, batch_id);
@@ -315,7 +312,7 @@ void producer_sink::set_state(link_state s, const std::string& why) {
 
 void producer_sink::probe_connection() {
   if (state_ == link_state::up) return;
-  const int64_t now = now_ms();
+  const int64_t now = sdk::monotonic_ms();
   if (now < next_probe_ms_) return;
   next_probe_ms_ = now + 2000;
   rd_kafka_t* rk;
@@ -335,7 +332,7 @@ void producer_sink::probe_connection() {
 void producer_sink::produce_due_retries() {
   std::lock_guard lock(mu_);
   if (retries_.empty()) return;
-  const int64_t now = now_ms();
+  const int64_t now = sdk::monotonic_ms();
   std::deque<retry_entry> due, later;
   for (const retry_entry& r : retries_) (r.due_ms <= now ? due : later).push_back(r);
   retries_.swap(later);

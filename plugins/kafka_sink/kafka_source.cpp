@@ -1,6 +1,9 @@
 #include "kafka_source.hpp"
 #include "kafka_tls_files.hpp"
 
+#include <isitup/util/backoff.hpp>
+#include <isitup/util/clock.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -10,12 +13,6 @@ namespace isitup::kafka {
 namespace {
 
 constexpr int64_t revoke_wait_ms = 2000;  // on revoke, wait this long for pending acks
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string where(const rd_kafka_message_t* m) {
   return std::string(m->rkt ? rd_kafka_topic_name(m->rkt) : "?") + "[" +
@@ -204,9 +201,10 @@ void consumer_source::run() {
     // messages come from msgq_, read only while the pipeline takes batches.
     const bool reading = !stop_seen && !full_;
     const int wait_ms =
-        reading     ? 0
-        : stop_seen ? 50
-                    : static_cast<int>(std::clamp<int64_t>(next_submit_ms_ - now_ms(), 1, 50));
+        reading ? 0
+        : stop_seen
+            ? 50
+            : static_cast<int>(std::clamp<int64_t>(next_submit_ms_ - sdk::monotonic_ms(), 1, 50));
     if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait_ms)) {
       handle(m, stop_seen);  // a message fetched before its partition was forwarded
       rd_kafka_message_destroy(m);
@@ -237,7 +235,7 @@ void consumer_source::take(const rd_kafka_message_t* m) {
   if (batches_.empty() || batches_.back()->sealed) {
     batches_.push_back(std::make_unique<batch>());
     batches_.back()->token = next_token_++;
-    batches_.back()->opened_ms = now_ms();
+    batches_.back()->opened_ms = sdk::monotonic_ms();
   }
   batch& b = *batches_.back();
   b.next_offsets[{rd_kafka_topic_name(m->rkt), m->partition}] = m->offset + 1;
@@ -259,18 +257,15 @@ void consumer_source::take(const rd_kafka_message_t* m) {
 }
 
 void consumer_source::log_poison(const rd_kafka_message_t* m, const std::string& why) {
-  const int64_t now = now_ms();
-  if (now - poison_log_window_ms_ >= 1000) {
-    if (poison_logged_ > 10)
-      host_.log(sdk::level::warn, std::to_string(poison_logged_ - 10) +
-                                      " more invalid messages were not logged (see counter "
-                                      "invalid_messages)");
-    poison_log_window_ms_ = now;
-    poison_logged_ = 0;
-  }
-  if (++poison_logged_ <= 10)
-    host_.log(sdk::level::warn, "skipped an invalid message at " + where(m) + ": " + why +
-                                    (dlq_ ? " (sent to " + dead_letter_topic_ + ")" : ""));
+  if (!poison_log_.take(sdk::monotonic_ms())) return;
+  const uint64_t left_out = poison_log_.refused_since_last();
+  host_.log(sdk::level::warn,
+            "skipped an invalid message at " + where(m) + ": " + why +
+                (dlq_ ? " (sent to " + dead_letter_topic_ + ")" : "") +
+                (left_out ? " (" + std::to_string(left_out) +
+                                " more invalid messages were not logged; see counter "
+                                "invalid_messages)"
+                          : ""));
 }
 
 void consumer_source::dead_letter(const rd_kafka_message_t* m, const std::string& why, batch& b) {
@@ -292,11 +287,11 @@ void consumer_source::dead_letter(const rd_kafka_message_t* m, const std::string
 void consumer_source::seal_if_due(bool force) {
   if (batches_.empty() || batches_.back()->sealed) return;
   batch& b = *batches_.back();
-  if (force || now_ms() - b.opened_ms >= batch_delay_ms_) b.sealed = true;
+  if (force || sdk::monotonic_ms() - b.opened_ms >= batch_delay_ms_) b.sealed = true;
 }
 
 void consumer_source::submit_ready() {
-  const int64_t now = now_ms();
+  const int64_t now = sdk::monotonic_ms();
   // Catching up a backlog fills the pipeline for moments all the time: only a stall is news.
   if (full_ && !full_logged_ && now - full_since_ms_ >= 1000) {
     full_logged_ = true;
@@ -325,7 +320,7 @@ void consumer_source::submit_ready() {
       }
       // Short: the pipeline has room again as soon as a sink commits, and a refused offer
       // costs the host little.
-      next_submit_ms_ = now + std::min<int64_t>(200, 20LL << std::min(submit_failures_++, 4));
+      next_submit_ms_ = now + sdk::backoff_ms(submit_failures_++, 20, 200);
       return;
     }
     for (isitup_parsed_record* p : b.records) host_.raw()->record_free(p);
@@ -415,8 +410,8 @@ void consumer_source::on_rebalance(rd_kafka_resp_err_t err,
   host_.log(sdk::level::info, "partitions [" + names + "] of " + topic_ + " revoked");
   // Give batches already handed over a moment to be acknowledged, so that their offsets are
   // committed before the partitions move (fewer duplicates for the next owner). Bounded.
-  const int64_t until = now_ms() + revoke_wait_ms;
-  for (apply_acks(); now_ms() < until; apply_acks()) {
+  const int64_t until = sdk::monotonic_ms() + revoke_wait_ms;
+  for (apply_acks(); sdk::monotonic_ms() < until; apply_acks()) {
     const bool waiting = std::any_of(batches_.begin(), batches_.end(),
                                      [](const auto& b) { return b->submitted && !b->acked; });
     if (!waiting) break;

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include <isitup/plugin.hpp>
+#include <isitup/util/log_limit.hpp>
 
 #include "kafka_config.hpp"
 
@@ -98,8 +99,7 @@ class consumer_source final : public sdk::source {
   int64_t next_submit_ms_ = 0;
   int submit_failures_ = 0;
   std::map<partition_key, int64_t> committed_;
-  int64_t poison_log_window_ms_ = 0;
-  int poison_logged_ = 0;
+  sdk::log_budget poison_log_{10, 100};  // a burst of 10 lines, then 10 a second
 
   std::mutex ack_mu_;
   std::vector<std::pair<uint64_t, sdk::status>> acks_;  // from ack(), applied by the thread
