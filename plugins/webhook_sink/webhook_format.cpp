@@ -10,8 +10,9 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <isitup/util/civil_time.hpp>
+#include <isitup/util/utf8.hpp>
 
-#include <ctime>
 
 namespace isitup::webhook {
 namespace {
@@ -99,22 +100,7 @@ std::string headline(const event& e, const std::string& name) {
 
 }  // namespace
 
-std::string iso_time(int64_t ms) {
-  if (ms < 0 || ms > 253'402'300'799'999) return {};
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  char buf[40];
-  if (!gmtime_r(&secs, &tm) || std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm) != 19)
-    return {};
-  const int frac = static_cast<int>(ms % 1000);
-  std::string out(buf, 19);
-  out += '.';
-  out += static_cast<char>('0' + frac / 100);
-  out += static_cast<char>('0' + frac / 10 % 10);
-  out += static_cast<char>('0' + frac % 10);
-  out += 'Z';
-  return out;
-}
+std::string iso_time(int64_t ms) { return ms < 0 ? std::string() : sdk::utc_text(ms); }
 
 bool parse_locations(std::string_view json, std::vector<std::string>& out) {
   rapidjson::Document d;
@@ -333,27 +319,12 @@ std::string clean_utf8(std::string_view s, size_t max_chars) {
   size_t chars = 0;
   size_t i = 0;
   while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80             ? 1
-               : (c & 0xE0) == 0xC0 ? 2
-               : (c & 0xF0) == 0xE0 ? 3
-               : (c & 0xF8) == 0xF0 ? 4
-                                    : 0;
-    uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
-    bool ok = n != 0 && i + n <= s.size();
-    for (size_t k = 1; ok && k < n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      ok = (cc & 0xC0) == 0x80;
-      cp = cp << 6 | (cc & 0x3F);
-    }
-    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are invalid too.
-    ok = ok && !(n == 2 && cp < 0x80) && !(n == 3 && cp < 0x800) && !(n == 4 && cp < 0x10000) &&
-         !(cp >= 0xD800 && cp <= 0xDFFF) && cp <= 0x10FFFF;
-    if (chars + 1 > max_chars || (chars + 1 == max_chars && i + (ok ? n : 1) < s.size())) {
+    const size_t n = sdk::utf8_sequence_length(s, i);
+    if (chars + 1 > max_chars || (chars + 1 == max_chars && i + (n ? n : 1) < s.size())) {
       out += "…";
       return out;
     }
-    if (ok) {
+    if (n) {
       out.append(s.substr(i, n));
       i += n;
     } else {

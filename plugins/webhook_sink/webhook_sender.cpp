@@ -1,6 +1,7 @@
 #include "webhook_sender.hpp"
 
 #include <curl/curl.h>
+#include <isitup/util/backoff.hpp>
 
 #include <strings.h>
 
@@ -272,9 +273,8 @@ void sender::finish_transfer(transfer* t, int curl_code) {
       host_.counter_add("rejected", 1);
     } else {
       ++d.attempts;
-      const int shift = std::min(d.attempts - 1, 20);
       auto wait =
-          std::min(settings_.retry_backoff * (int64_t{1} << shift), settings_.retry_backoff_max);
+          sdk::backoff(d.attempts - 1, settings_.retry_backoff, settings_.retry_backoff_max);
       if (retry_after > 0)
         wait = std::max(wait, std::min(std::chrono::milliseconds(retry_after * 1000),
                                        settings_.retry_after_max));
