@@ -54,7 +54,8 @@ namespace {
 
 constexpr uint32_t known_kinds =
     ISITUP_KIND_CHECK | ISITUP_KIND_SINK | ISITUP_KIND_SOURCE | ISITUP_KIND_CATALOG;
-constexpr uint32_t known_sink_flags = ISITUP_SINK_NOTIFIER | ISITUP_SINK_ALERT_STATE;
+constexpr uint32_t known_sink_flags =
+    ISITUP_SINK_NOTIFIER | ISITUP_SINK_ALERT_STATE | ISITUP_SINK_HISTORY;
 constexpr size_t max_options = 1024;
 
 // The smallest structs the host accepts: everything up to the last field it cannot do without.
@@ -322,6 +323,11 @@ validated validate(const fs::path& file, const std::string& expected_name,
              "ISITUP_SINK_ALERT_STATE");
     if ((s.sink_flags & ISITUP_SINK_ALERT_STATE) && (s.sink_flags & ISITUP_SINK_NOTIFIER))
       refuse(file, "declares both ISITUP_SINK_NOTIFIER and ISITUP_SINK_ALERT_STATE");
+    // read_history reads as NULL when the table ends before it (copy_table).
+    if ((s.sink_flags & ISITUP_SINK_HISTORY) && !s.read_history)
+      refuse(file, "declares ISITUP_SINK_HISTORY without read_history");
+    if (!(s.sink_flags & ISITUP_SINK_HISTORY) && s.read_history)
+      refuse(file, "has read_history without ISITUP_SINK_HISTORY");
     v.sink_schema = convert_options(file, "sink", s.options, s.option_count);
   }
   if (d.kinds & ISITUP_KIND_SOURCE) {

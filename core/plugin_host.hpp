@@ -8,7 +8,8 @@
 // as 0/NULL. A struct must still reach its last required field (the descriptor through
 // `kinds`; an ops table through `destroy`). A sink table of the first release ends before
 // sink_flags and write_events: it loads as a sink that takes no events; a descriptor that ends
-// before `catalog` provides no catalog. The option array is
+// before `catalog` provides no catalog; a sink table that ends before read_history answers no
+// history. The option array is
 // laid out with the plugin's sizeof, so the first element's struct_size is the stride and every
 // element must agree.
 #pragma once
@@ -61,6 +62,12 @@ class loaded_plugin {
   // that write_with_state, load_state and events_delivered are there).
   bool keeps_alert_state() const {
     return sink_ops() && (sink_ops()->sink_flags & ISITUP_SINK_ALERT_STATE);
+  }
+
+  // A sink that answers read_history (ISITUP_SINK_HISTORY, within its struct_size; the host
+  // checked that read_history is there).
+  bool answers_history() const {
+    return sink_ops() && (sink_ops()->sink_flags & ISITUP_SINK_HISTORY);
   }
 
   // Declared options as schemas (empty for a kind the plugin lacks). A required option has no

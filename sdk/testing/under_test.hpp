@@ -24,6 +24,21 @@
 
 namespace isitup::sdk::testing {
 
+// One bucket read_history handed over, copied.
+struct history_row {
+  std::string check;
+  int64_t start_ms = 0, length_ms = 0;
+  uint64_t results = 0, up = 0;
+  double p50_total_ms = 0, p95_total_ms = 0;
+};
+
+// What one read_history call gave: its status, its reason (err) and every bucket.
+struct history_answer {
+  uint32_t status = ISITUP_ERROR;
+  std::string error;
+  std::vector<history_row> rows;
+};
+
 // The outcome of one completion (a sink batch's done, a check's done).
 struct outcome {
   bool done = false;  // the completion was called before the wait timed out
@@ -170,6 +185,48 @@ class sink_under_test {
     ops_->write_events(instance_, events.data(), events.size(), &detail::done_ctx::batch_done,
                        ctxs_.add(w, host_, "events write"));
     return detail::wait_for(*w, timeout);
+  }
+  // Asks the sink for its history as the agent's status page does (ISITUP_SINK_HISTORY).
+  // fake_host::problems() gets what the agent would refuse: a sink without the flag or the
+  // call, a bucket of another length, not aligned to it, outside [from_ms, to_ms), with more
+  // up than results or a bad struct_size, and a call that took longer than `timeout` + 1 s.
+  history_answer read_history(int64_t from_ms, int64_t to_ms, int64_t length_ms,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    if (ops_->struct_size < offsetof(isitup_sink_ops_v1, read_history) + sizeof(void*) ||
+        !(ops_->sink_flags & ISITUP_SINK_HISTORY) || !ops_->read_history) {
+      host_->report_problem("the sink does not answer read_history (ISITUP_SINK_HISTORY)");
+      return history_answer{ISITUP_ERROR, "the sink answers no history", {}};
+    }
+    struct collect {
+      fake_host* host;
+      int64_t from, to, length;
+      history_answer answer;
+    } c{host_, from_ms, to_ms, length_ms, {}};
+    char err[512] = "";
+    const auto started = std::chrono::steady_clock::now();
+    c.answer.status = ops_->read_history(
+        instance_, from_ms, to_ms, length_ms,
+        [](void* ctx, const isitup_history_bucket_v1* b) {
+          auto* into = static_cast<collect*>(ctx);
+          if (!b || b->struct_size < sizeof(isitup_history_bucket_v1) || !b->check) {
+            into->host->report_problem("read_history: a bucket with a bad struct_size or no check");
+            return;
+          }
+          if (b->length_ms != into->length || b->start_ms % into->length != 0 ||
+              b->start_ms < into->from || b->start_ms >= into->to || b->up > b->results)
+            into->host->report_problem("read_history: a bucket of check \"" +
+                                       std::string(b->check, b->check_len) + "\" at " +
+                                       std::to_string(b->start_ms) +
+                                       " is outside the query, misaligned or has up > results");
+          into->answer.rows.push_back({std::string(b->check, b->check_len), b->start_ms,
+                                       b->length_ms, b->results, b->up, b->p50_total_ms,
+                                       b->p95_total_ms});
+        },
+        &c, timeout.count(), err, sizeof err);
+    if (std::chrono::steady_clock::now() - started > timeout + std::chrono::seconds(1))
+      host_->report_problem("read_history took longer than its timeout");
+    c.answer.error = err;
+    return std::move(c.answer);
   }
   uint32_t flush(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     return ops_->flush(instance_, timeout.count());

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -408,6 +409,47 @@ TEST_F(plugin_host_test, a_sink_keeping_alert_state_loads_with_its_three_calls) 
   EXPECT_EQ(g.version, 7);
 }
 
+TEST_F(plugin_host_test, a_sink_answering_history_loads_and_hands_its_buckets_over) {
+  install("history_sink");
+  plugin_host host(dir_);
+  auto p = host.load("history_sink");
+  ASSERT_TRUE(p->answers_history());
+  EXPECT_TRUE(p->keeps_alert_state());
+  const isitup_sink_ops_v1* ops = p->sink_ops();
+  ASSERT_NE(ops->read_history, nullptr);
+  fake_ctx ctx;
+  fake_options none;
+  char err[256] = "";
+  void* instance = nullptr;
+  ASSERT_EQ(ops->create(&fake_host(), as_ctx(&ctx), as_options(&none), &instance, err, sizeof err),
+            ISITUP_OK);
+  std::vector<std::tuple<std::string, int64_t, int64_t, uint64_t, uint64_t>> got;
+  EXPECT_EQ(ops->read_history(
+                instance, 86'400'000, 10 * 86'400'000, 86'400'000,
+                [](void* c, const isitup_history_bucket_v1* b) {
+                  static_cast<decltype(got)*>(c)->emplace_back(std::string(b->check, b->check_len),
+                                                               b->start_ms, b->length_ms,
+                                                               b->results, b->up);
+                },
+                &got, 1500, err, sizeof err),
+            static_cast<uint32_t>(ISITUP_OK));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], std::make_tuple(std::string("shop"), int64_t{86'400'000}, int64_t{86'400'000},
+                                    uint64_t{10}, uint64_t{9}));
+  EXPECT_EQ(std::get<1>(got[1]), 2 * 86'400'000);
+  EXPECT_EQ(ctx.counters["history_timeout_ms"], 1500);
+  ops->destroy(instance);
+}
+
+TEST_F(plugin_host_test, a_sink_table_ending_before_read_history_answers_no_history) {
+  install("pre_history_sink");
+  plugin_host host(dir_);
+  auto p = host.load("pre_history_sink");  // its memory past struct_size holds a read_history
+  EXPECT_TRUE(p->keeps_alert_state());
+  EXPECT_FALSE(p->answers_history());
+  EXPECT_EQ(p->sink_ops()->read_history, nullptr);  // beyond its struct_size: NULL
+}
+
 TEST_F(plugin_host_test, accepts_structs_from_an_older_smaller_header) {
   install("small_struct");
   plugin_host host(dir_);
@@ -560,6 +602,8 @@ INSTANTIATE_TEST_SUITE_P(
         broken_case{"state_no_flag",
                     "has write_with_state, load_state or events_delivered without "
                     "ISITUP_SINK_ALERT_STATE"},
+        broken_case{"history_no_call", "declares ISITUP_SINK_HISTORY without read_history"},
+        broken_case{"history_no_flag", "has read_history without ISITUP_SINK_HISTORY"},
         broken_case{"short_ops", "the check table's struct_size 56 is too small (at least 64"},
         broken_case{"null_option_name", "check option 1 has no name"},
         broken_case{"bad_option_type", "check option 'code' has unknown type 99"},

@@ -10,6 +10,13 @@
  *                  events_delivered: loads; load_state hands back one check state.
  *   STATE_NO_LOAD  ISITUP_SINK_ALERT_STATE without load_state: refused.
  *   STATE_NO_FLAG  the three state calls without ISITUP_SINK_ALERT_STATE: refused.
+ *   HISTORY_SINK   a state sink that also answers read_history (ISITUP_SINK_HISTORY): two
+ *                  buckets of check "shop" per call, and its arguments in counters.
+ *   PRE_HISTORY_SINK a state sink whose table ends before read_history (built against the
+ *                  header that added the state calls) but whose memory past it holds a
+ *                  read_history: loads, answers no history.
+ *   HISTORY_NO_CALL ISITUP_SINK_HISTORY without read_history: refused.
+ *   HISTORY_NO_FLAG read_history without ISITUP_SINK_HISTORY: refused.
  * write() and write_events() count what they are given with the host's counter_add
  * ("records", "events") and report it delivered at once.
  */
@@ -90,7 +97,12 @@ static const size_t e_table_size = offsetof(isitup_sink_ops_v1, write_with_state
 #else
 static const size_t e_table_size = sizeof(isitup_sink_ops_v1);
 #endif
-#if defined(STATE_SINK) || defined(STATE_NO_LOAD) || defined(STATE_NO_FLAG)
+#if defined(HISTORY_SINK) || defined(PRE_HISTORY_SINK) || defined(HISTORY_NO_CALL) || \
+    defined(HISTORY_NO_FLAG)
+#define HISTORY_VARIANT 1
+#endif
+#if defined(STATE_SINK) || defined(STATE_NO_LOAD) || defined(STATE_NO_FLAG) || \
+    defined(HISTORY_VARIANT)
 static void e_write_with_state(void* instance, const isitup_batch_v1* batch,
                                const isitup_alert_state_v1* state, isitup_batch_done_fn done,
                                void* done_ctx) {
@@ -123,10 +135,39 @@ static void e_events_delivered(void* instance, const char* sink, const char* con
 #endif
 #if defined(STATE_NO_FLAG)
 #define E_FLAGS 0u
+#elif defined(HISTORY_SINK) || defined(HISTORY_NO_CALL)
+#define E_FLAGS (ISITUP_SINK_ALERT_STATE | ISITUP_SINK_HISTORY)
 #else
 #define E_FLAGS ISITUP_SINK_ALERT_STATE
 #endif
-static const isitup_sink_ops_v1 e_sink_ops = {sizeof(isitup_sink_ops_v1),
+#if defined(HISTORY_NO_CALL) || !defined(HISTORY_VARIANT)
+#define READ_HISTORY NULL
+#else
+static uint32_t e_read_history(void* instance, int64_t from_ms, int64_t to_ms, int64_t length_ms,
+                               isitup_history_fn fn, void* ctx, int64_t timeout_ms, char* err,
+                               size_t err_cap) {
+  e_instance* in = instance;
+  (void)to_ms;
+  (void)err;
+  (void)err_cap;
+  in->host->counter_add(in->ctx, "history_calls", 1);
+  in->host->counter_add(in->ctx, "history_timeout_ms", timeout_ms);
+  isitup_history_bucket_v1 b = {sizeof b, "shop-and-more", 4, from_ms, length_ms, 10, 9, 12.5,
+                                40.0};
+  fn(ctx, &b);
+  b.start_ms = from_ms + length_ms;
+  b.up = 10;
+  fn(ctx, &b);
+  return ISITUP_OK;
+}
+#define READ_HISTORY e_read_history
+#endif
+#if defined(PRE_HISTORY_SINK)
+#define STATE_TABLE_SIZE offsetof(isitup_sink_ops_v1, read_history)
+#else
+#define STATE_TABLE_SIZE sizeof(isitup_sink_ops_v1)
+#endif
+static const isitup_sink_ops_v1 e_sink_ops = {STATE_TABLE_SIZE,
                                               1,
                                               NULL,
                                               0,
@@ -138,7 +179,8 @@ static const isitup_sink_ops_v1 e_sink_ops = {sizeof(isitup_sink_ops_v1),
                                               WRITE_EVENTS,
                                               e_write_with_state,
                                               LOAD_STATE,
-                                              e_events_delivered};
+                                              e_events_delivered,
+                                              READ_HISTORY};
 #else
 static const isitup_sink_ops_v1 e_sink_ops = {
     e_table_size,         1,           NULL, 0, e_create, e_write, e_flush, e_destroy,

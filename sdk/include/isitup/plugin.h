@@ -325,6 +325,28 @@ typedef struct isitup_event_v1 {
  * The agent then keeps no journal of its own. */
 #define ISITUP_SINK_ALERT_STATE 2u
 
+/* isitup_sink_ops_v1.sink_flags: the sink answers read_history (non-NULL) with up/total counts
+ * and latency percentiles per check and time bucket, from what it stored; the agent's status
+ * page then shows days it has not seen itself (e.g. a writer agent over PostgreSQL). */
+#define ISITUP_SINK_HISTORY 4u
+
+/* One bucket of a check's history (read_history). Owned by the sink, valid during the call. */
+typedef struct isitup_history_bucket_v1 {
+  uint32_t struct_size;
+  const char* check; /* the check's name, not NUL-terminated: use check_len */
+  size_t check_len;
+  int64_t start_ms;    /* bucket start (epoch ms), a multiple of length_ms (UTC-aligned) */
+  int64_t length_ms;   /* the length asked for */
+  uint64_t results;    /* results in the bucket, over all locations and agents */
+  uint64_t up;         /* of which up */
+  double p50_total_ms; /* percentiles of the results' total time; NaN when none had one */
+  double p95_total_ms;
+} isitup_history_bucket_v1;
+
+/* Called by read_history once per non-empty (check, bucket); the bucket is valid during the
+ * call only. */
+typedef void (*isitup_history_fn)(void* ctx, const isitup_history_bucket_v1* bucket);
+
 /* One check's alert state after a batch, in the host's own encoding. */
 typedef struct isitup_check_state_v1 {
   uint32_t struct_size;
@@ -374,7 +396,7 @@ typedef struct isitup_sink_ops_v1 {
 
   /* Grown after the first release: a plugin built against an older header has a struct_size
    * that ends before these, and the host reads them as 0/NULL. */
-  uint32_t sink_flags; /* ISITUP_SINK_NOTIFIER */
+  uint32_t sink_flags; /* ISITUP_SINK_NOTIFIER, ISITUP_SINK_ALERT_STATE, ISITUP_SINK_HISTORY */
   /* Take state transitions. NULL: the sink takes no events. Called from the host's event
    * thread (one per agent): never twice at once on one instance, but possibly while write()
    * runs on the pipeline thread, so guard what the two share. Must not block for long. Call
@@ -403,6 +425,17 @@ typedef struct isitup_sink_ops_v1 {
    * same id, after a restart. Event thread. */
   void (*events_delivered)(void* instance, const char* sink, const char* const* event_ids,
                            size_t count);
+
+  /* Grown with ISITUP_SINK_HISTORY (NULL without the flag). */
+  /* Calls fn once per non-empty (check, bucket) with buckets of length_ms (3600000 or
+   * 86400000) whose start is in [from_ms, to_ms), in any order, and returns within timeout_ms:
+   * ISITUP_OK, or ISITUP_RETRY/ISITUP_ERROR with a reason in err (the host then shows what it
+   * has in memory). Any thread, never twice at once on one instance (the host serializes);
+   * must not disturb write() (use a connection of its own). The host bounds and validates
+   * what it is given. */
+  uint32_t (*read_history)(void* instance, int64_t from_ms, int64_t to_ms, int64_t length_ms,
+                           isitup_history_fn fn, void* ctx, int64_t timeout_ms, char* err,
+                           size_t err_cap);
 } isitup_sink_ops_v1;
 
 /* ---------------------------------------------------------------- source plugins */

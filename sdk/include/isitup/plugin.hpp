@@ -25,6 +25,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -394,6 +395,22 @@ class alert_state_view {
   const isitup_alert_state_v1* s_;
 };
 
+// What read_history asks for: buckets of length_ms whose start is in [from_ms, to_ms), within
+// `timeout`.
+struct history_query {
+  int64_t from_ms = 0, to_ms = 0, length_ms = 0;
+  std::chrono::milliseconds timeout{0};
+};
+
+// One non-empty (check, bucket) of a sink's history; `check` need only live during emit().
+struct history_bucket {
+  std::string_view check;
+  int64_t start_ms = 0;  // a multiple of the query's length_ms
+  uint64_t results = 0, up = 0;
+  double p50_total_ms = std::numeric_limits<double>::quiet_NaN();  // NaN: no total time
+  double p95_total_ms = std::numeric_limits<double>::quiet_NaN();
+};
+
 // A sink, built by T(const host&, const options_view&) (throw to refuse the config).
 // A sink that also takes state transitions defines, besides write():
 //   void write_events(isitup::sdk::event_span events, isitup::sdk::batch_done done);
@@ -409,6 +426,12 @@ class alert_state_view {
 //                   // throw to fail: the host gets ISITUP_RETRY and the exception's text
 //   void events_delivered(const char* sink, const char* const* event_ids, size_t count);
 // and passes ISITUP_SINK_ALERT_STATE to plugin_def::sink.
+// A sink that answers the status page's history (ISITUP_SINK_HISTORY, see plugin.h) defines:
+//   void read_history(const isitup::sdk::history_query& query,
+//                     const std::function<void(const isitup::sdk::history_bucket&)>& emit);
+//                     // any thread, never twice at once; throw to fail (the host gets
+//                     // ISITUP_RETRY and the exception's text)
+// plugin_def::sink then wires it and sets ISITUP_SINK_HISTORY.
 class sink {
  public:
   virtual ~sink() = default;
@@ -691,6 +714,39 @@ struct sink_state_ops {
   }
 };
 
+// Whether T has read_history(const history_query&, const std::function<...>&).
+template <class T, class = void>
+struct answers_history : std::false_type {};
+template <class T>
+struct answers_history<T, std::void_t<decltype(std::declval<T&>().read_history(
+                              std::declval<const history_query&>(),
+                              std::declval<const std::function<void(const history_bucket&)>&>()))>>
+    : std::true_type {};
+
+template <class T>
+struct sink_history_ops {
+  static uint32_t read_history(void* inst, int64_t from_ms, int64_t to_ms, int64_t length_ms,
+                               isitup_history_fn fn, void* ctx, int64_t timeout_ms, char* err,
+                               size_t cap) noexcept {
+    const uint32_t s = guarded(err, cap, [&] {
+      const history_query q{from_ms, to_ms, length_ms, std::chrono::milliseconds(timeout_ms)};
+      static_cast<T*>(inst)->read_history(q, [&](const history_bucket& b) {
+        const isitup_history_bucket_v1 c{sizeof(isitup_history_bucket_v1),
+                                         b.check.data(),
+                                         b.check.size(),
+                                         b.start_ms,
+                                         length_ms,
+                                         b.results,
+                                         b.up,
+                                         b.p50_total_ms,
+                                         b.p95_total_ms};
+        fn(ctx, &c);
+      });
+    });
+    return s == ISITUP_OK ? s : static_cast<uint32_t>(ISITUP_RETRY);
+  }
+};
+
 template <class T>
 struct source_ops {
   static uint32_t create(const isitup_host_v1* hv, isitup_host_ctx* ctx, const isitup_options* o,
@@ -779,7 +835,8 @@ class plugin_def {
   }
 
   // flags: ISITUP_SINK_NOTIFIER, ISITUP_SINK_ALERT_STATE or 0. A T with write_events (see
-  // class sink) takes events; one with the three alert state calls gets them wired.
+  // class sink) takes events; one with the three alert state calls gets them wired; one with
+  // read_history gets it wired and ISITUP_SINK_HISTORY set.
   template <class T>
   plugin_def&& sink(const std::vector<option>& options, uint32_t max_in_flight = 1,
                     uint32_t flags = 0) && {
@@ -800,6 +857,10 @@ class plugin_def {
       sink_.write_with_state = &detail::sink_state_ops<T>::write_with_state;
       sink_.load_state = &detail::sink_state_ops<T>::load_state;
       sink_.events_delivered = &detail::sink_state_ops<T>::events_delivered;
+    }
+    if constexpr (detail::answers_history<T>::value) {
+      sink_.read_history = &detail::sink_history_ops<T>::read_history;
+      sink_.sink_flags |= ISITUP_SINK_HISTORY;
     }
     kinds_ |= ISITUP_KIND_SINK;
     return std::move(*this);
