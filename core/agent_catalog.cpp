@@ -118,6 +118,7 @@ void agent::impl::start_catalog() {
   for (auto& c : checks) release_check(*c);
   checks.clear();
   publish_checks();  // agent.http shows the catalog's checks, not the file's
+  catalog_read = std::make_unique<config::catalog_reader>(cfg);
   feed = std::make_unique<catalog_feed>([this] { return clock.now_ms(); },
                                         [this] {
                                           {
@@ -143,52 +144,42 @@ bool agent::impl::take_catalog_wake() {
   return std::exchange(catalog_wake, false);
 }
 
-std::vector<config::check> agent::impl::catalog_wanted() {
-  std::map<std::string, catalog_parsed> parsed;
-  std::vector<config::check> out;
-  for (const auto& [partition, messages] : catalog_partitions) {
-    for (const auto& [key, m] : messages) {
-      auto old = catalog_checks.find(key);
-      catalog_parsed p;
-      if (old != catalog_checks.end() && old->second.partition == partition &&
-          old->second.offset == m.offset) {
-        p = std::move(old->second);
-      } else {
-        p.partition = partition;
-        p.offset = m.offset;
-        try {
-          p.check =
-              config::parse_catalog_value(key, m.value, message_source(partition, m.offset), cfg);
-        } catch (const config::config_error& e) {
-          spdlog::error("{}; skipped", e.what());
-        }
-      }
-      if (p.check) out.push_back(*p.check);
-      parsed.emplace(key, std::move(p));
-    }
-  }
-  catalog_checks = std::move(parsed);
-  return out;
-}
-
 void agent::impl::catalog_step(int64_t now) {
   take_catalog_wake();
-  if (!feed->due(now)) return;
+  if (feed->due(now)) catalog_take();
+  if (!catalog_todo.empty() && !catalog_apply_some()) {
+    std::lock_guard lock(mu);
+    catalog_wake = true;  // more keys: come back after the checks that are due now
+    return;
+  }
+  const catalog_tally t = std::exchange(catalog_done, {});
+  if (t.changed + t.added + t.removed + t.refused == 0) return;
+  ensure_pool();
+  release_retired();
+  publish_checks();  // to agent.http
+  const std::size_t fresh = t.changed + t.added;
+  spdlog::info("catalog: {} checks ({} unchanged, {} changed, {} added, {} removed{})",
+               catalog_running, catalog_running > fresh ? catalog_running - fresh : 0, t.changed,
+               t.added, t.removed,
+               t.refused ? ", " + std::to_string(t.refused) + " refused" : std::string());
+}
+
+void agent::impl::catalog_take() {
   uint64_t generation = 0;
   for (catalog_change& c : feed->take(generation)) {
     switch (c.what) {
       case catalog_change::kind::assigned:
         // After a loss, an assignment lists all this agent owns: kept partitions not in it are
-        // someone else's now.
+        // someone else's now. Kept ones in it keep their checks: what is read again is the same.
         for (int32_t p : catalog_kept)
           if (std::find(c.partitions.begin(), c.partitions.end(), p) == c.partitions.end())
-            catalog_partitions.erase(p);
+            catalog_drop_partition(p);
         catalog_kept.clear();
-        for (int32_t p : c.partitions) catalog_partitions[p].clear();  // read from its start
+        for (int32_t p : c.partitions) catalog_partitions.try_emplace(p);
         break;
       case catalog_change::kind::revoked:
         for (int32_t p : c.partitions) {
-          catalog_partitions.erase(p);
+          catalog_drop_partition(p);
           catalog_kept.erase(p);
         }
         break;
@@ -203,53 +194,121 @@ void agent::impl::catalog_step(int64_t now) {
       case catalog_change::kind::entry: {
         const auto part = catalog_partitions.find(c.partition);
         if (part == catalog_partitions.end()) break;  // read before its revocation
-        if (c.value)
-          part->second[c.key] = catalog_message{std::move(*c.value), c.offset};
-        else
-          part->second.erase(c.key);
+        auto found = catalog_keys.find(c.key);
+        if (found == catalog_keys.end()) {
+          if (!c.value) break;  // a tombstone of a key this agent does not have
+          found = catalog_keys.try_emplace(std::move(c.key)).first;
+        }
+        catalog_key& k = found->second;
+        if (k.partition == c.partition && c.offset <= k.offset) break;  // read again
+        if (k.partition != c.partition) {
+          if (k.partition >= 0)
+            if (auto old = catalog_partitions.find(k.partition); old != catalog_partitions.end())
+              old->second.erase(found->first);
+          if (c.value) part->second.insert(found->first);
+        } else if (!c.value) {
+          part->second.erase(found->first);
+        }
+        k.partition = c.value ? c.partition : -1;
+        k.offset = c.offset;
+        k.value = std::move(c.value);
+        catalog_queue(found->first, k);
         break;
       }
     }
   }
-  std::vector<config::check> next = catalog_wanted();
-  std::vector<const config::check*> running;
-  running.reserve(checks.size());
-  for (const auto& c : checks) running.push_back(c ? &c->cfg : nullptr);
-  const reload_plan plan = plan_reload(running, next);
-  for (uint32_t id : plan.retire) {
-    sched->remove(id);
-    retired.push_back(std::move(checks[id]));
+  feed->applied(generation);  // revocations are applied: their checks are stopped
+}
+
+void agent::impl::catalog_drop_partition(int32_t p) {
+  const auto part = catalog_partitions.find(p);
+  if (part == catalog_partitions.end()) return;
+  std::size_t stopped = 0;
+  for (const std::string& key : part->second) {
+    const auto found = catalog_keys.find(key);
+    if (found == catalog_keys.end()) continue;
+    if (found->second.id != no_check) ++stopped;
+    catalog_retire(found->second);
+    catalog_keys.erase(found);
   }
-  std::size_t refused = 0;
-  const int64_t at = clock.now_ms();
-  for (std::size_t index : plan.add) {
-    config::check& c = next[index];
-    std::unique_ptr<check_state> prepared_check;
+  catalog_done.removed += stopped;
+  catalog_partitions.erase(part);
+}
+
+void agent::impl::catalog_queue(const std::string& key, catalog_key& k) {
+  if (k.queued) return;
+  k.queued = true;
+  catalog_todo.push_back(key);
+}
+
+bool agent::impl::catalog_apply_some() {
+  constexpr int64_t slice_ms = 5;  // between two looks at the schedule
+  const int64_t until = clock.now_ms() + slice_ms;
+  std::size_t done = 0;
+  while (catalog_next < catalog_todo.size()) {
+    catalog_apply(catalog_todo[catalog_next++]);
+    if (++done % 32 == 0 && clock.now_ms() >= until) break;
+  }
+  if (catalog_next < catalog_todo.size()) return false;
+  catalog_todo.clear();
+  catalog_next = 0;
+  return true;
+}
+
+void agent::impl::catalog_retire(catalog_key& k) {
+  if (k.id == no_check) return;
+  sched->remove(k.id);
+  retired.push_back(std::move(checks[k.id]));
+  k.id = no_check;
+  --catalog_running;
+}
+
+void agent::impl::catalog_apply(const std::string& key) {
+  const auto found = catalog_keys.find(key);
+  if (found == catalog_keys.end()) return;  // its partition was revoked meanwhile
+  catalog_key& k = found->second;
+  k.queued = false;
+  if (k.partition < 0) {  // deleted
+    if (k.id != no_check) ++catalog_done.removed;
+    catalog_retire(k);
+    catalog_keys.erase(found);
+    return;
+  }
+  if (!k.value) return;
+  const std::string value = std::move(*k.value);
+  k.value.reset();
+  const std::string source = message_source(k.partition, k.offset);
+  std::optional<config::check> next;
+  try {
+    next = catalog_read->read(key, value, source);
+  } catch (const config::config_error& e) {
+    spdlog::error("{}; skipped", e.what());
+  }
+  if (next && k.id != no_check && same_check(checks[k.id]->cfg, *next)) return;
+  const bool was_running = k.id != no_check;
+  catalog_retire(k);
+  std::unique_ptr<check_state> prepared_check;
+  if (next) {
     try {
-      prepared_check = prepare_check(c);
+      prepared_check = prepare_check(std::move(*next));
     } catch (const config::config_error& e) {
-      // Options its plugin refuses, a plugin that is missing: the message is poison. Forget
-      // the parse so the same message is not tried again.
+      // Options its plugin refuses, a plugin that is missing: the message is poison.
       spdlog::error("{}: {}; skipped", e.where().file, e.message());
-      if (auto it = catalog_checks.find(c.name); it != catalog_checks.end())
-        it->second.check.reset();
-      ++refused;
-      continue;
     }
-    if (alerts) alerts->configure(prepared_check->cfg.name, prepared_check->cfg.alert);
-    const uint32_t id = sched->add(prepared_check->cfg.name, prepared_check->cfg.interval_ms, at);
-    if (id != checks.size()) throw std::logic_error("catalog: scheduler ids out of step");
-    checks.push_back(std::move(prepared_check));
   }
-  ensure_pool();
-  release_retired();
-  if (plan.changed + plan.added + plan.removed > 0) publish_checks();  // to agent.http
-  feed->applied(generation);
-  if (plan.changed + plan.added + plan.removed + refused > 0)
-    spdlog::info("catalog: {} checks ({} unchanged, {} changed, {} added, {} removed{})",
-                 plan.unchanged + plan.changed + plan.added - refused, plan.unchanged, plan.changed,
-                 plan.added, plan.removed,
-                 refused ? ", " + std::to_string(refused) + " refused" : std::string());
+  if (!prepared_check) {
+    ++catalog_done.refused;
+    if (was_running) ++catalog_done.removed;
+    return;
+  }
+  if (alerts) alerts->configure(prepared_check->cfg.name, prepared_check->cfg.alert);
+  const uint32_t id =
+      sched->add(prepared_check->cfg.name, prepared_check->cfg.interval_ms, clock.now_ms());
+  if (id != checks.size()) throw std::logic_error("catalog: scheduler ids out of step");
+  checks.push_back(std::move(prepared_check));
+  k.id = id;
+  ++catalog_running;
+  ++(was_running ? catalog_done.changed : catalog_done.added);
 }
 
 }  // namespace isitup

@@ -13,6 +13,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "agent.hpp"
@@ -158,20 +160,29 @@ struct agent::impl {
   bool reload_again = false;  // a SIGHUP came while a reload was in progress
 
   // Catalog mode (cfg.catalog): the catalog plugin's instance, what it reports, and the
-  // catalog as this agent sees it (scheduler thread only; agent_catalog.cpp).
-  struct catalog_message {
-    std::string value;
-    int64_t offset = -1;
+  // catalog as this agent sees it (scheduler thread only; agent_catalog.cpp). Each key lives
+  // in the partition of its last message; a message read again (same partition, an offset
+  // not past the last one) changes nothing.
+  static constexpr uint32_t no_check = UINT32_MAX;
+  struct catalog_key {
+    int32_t partition = -1;            // -1: deleted (a tombstone, or a partition revoked)
+    int64_t offset = -1;               // of its last message
+    std::optional<std::string> value;  // the last message, while not applied yet
+    uint32_t id = no_check;            // the running check made from it, if any
+    bool queued = false;               // in catalog_todo
   };
-  struct catalog_parsed {  // a message read as a check, or refused (logged once)
-    int32_t partition = -1;
-    int64_t offset = -1;
-    std::optional<config::check> check;
+  struct catalog_tally {  // what the applies since the last log line did
+    std::size_t changed = 0, added = 0, removed = 0, refused = 0;
   };
   std::unique_ptr<plugin_instance> catalog;
   std::unique_ptr<catalog_feed> feed;
-  std::map<int32_t, std::map<std::string, catalog_message>> catalog_partitions;  // assigned
-  std::map<std::string, catalog_parsed> catalog_checks;  // by key, for every live message
+  std::unique_ptr<config::catalog_reader> catalog_read;  // reads messages against cfg
+  std::map<int32_t, std::unordered_set<std::string>> catalog_partitions;  // assigned: keys
+  std::unordered_map<std::string, catalog_key> catalog_keys;
+  std::vector<std::string> catalog_todo;  // keys to apply, in the order their messages came
+  std::size_t catalog_next = 0;           // catalog_todo[catalog_next..] are left
+  std::size_t catalog_running = 0;        // keys with a running check
+  catalog_tally catalog_done;
   std::set<int32_t> catalog_kept;  // lost partitions whose checks run until the next assignment
   bool catalog_wake = false;       // guarded by mu
 
@@ -203,12 +214,22 @@ struct agent::impl {
   // Releases the file's checks and joins the catalog's group.
   void start_catalog();
   void stop_catalog();
-  // Applies what the catalog reported, when due: partitions' checks start and stop, changed
-  // definitions replace their checks (plan_reload: unchanged ones keep their grid), a message
-  // that is not a valid check is logged with its partition and offset and skipped.
+  // Takes what the catalog reported, when due: partitions assigned and revoked (a revoked
+  // partition's checks stop here, before the plugin hears back), messages queued per key;
+  // then applies queued keys for a few ms (catalog_apply_some), and asks to be called again
+  // at once while keys are left, so the scheduler runs due checks in between.
   void catalog_step(int64_t now);
-  // The checks the catalog wants now, parsed (cached by key and offset).
-  std::vector<config::check> catalog_wanted();
+  void catalog_take();
+  // Stops every check of partition `p` and forgets its keys.
+  void catalog_drop_partition(int32_t p);
+  void catalog_queue(const std::string& key, catalog_key& k);
+  // True once catalog_todo is empty.
+  bool catalog_apply_some();
+  // One key: a changed definition replaces its check (an unchanged one keeps its grid), a
+  // deleted one stops, a message that is not a valid check is logged with its partition and
+  // offset and skipped (the key then runs nothing).
+  void catalog_apply(const std::string& key);
+  void catalog_retire(catalog_key& k);
   bool take_catalog_wake();
 
   // Runs (agent.cpp).

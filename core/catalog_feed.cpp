@@ -25,16 +25,21 @@ catalog_feed::catalog_feed(std::function<int64_t()> now, std::function<void()> w
 }
 
 void catalog_feed::push(catalog_change c, bool urgent) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
-    const int64_t now = now_();
-    if (pending_.empty()) first_ms_ = now;
-    last_ms_ = now;
+    if (c.what == catalog_change::kind::lost) lost_ = true;
+    if (c.what == catalog_change::kind::assigned) urgent = urgent || std::exchange(lost_, false);
+    if (pending_.empty()) {
+      first_ms_ = now_();
+      wake = true;
+    }
+    wake = wake || urgent;
     urgent_ = urgent_ || urgent;
     pending_.push_back(std::move(c));
     ++generation_;
   }
-  wake_();
+  if (wake) wake_();
 }
 
 void catalog_feed::on_assigned(std::span<const int32_t> partitions) {
@@ -76,14 +81,14 @@ void catalog_feed::on_entry(const isitup_catalog_entry_v1& e) {
 bool catalog_feed::due(int64_t now_ms) const {
   std::lock_guard lock(mu_);
   if (pending_.empty()) return false;
-  return urgent_ || now_ms >= std::min(last_ms_ + settle_ms, first_ms_ + max_delay_ms);
+  return urgent_ || now_ms >= first_ms_ + batch_ms;
 }
 
 std::optional<int64_t> catalog_feed::next_due() const {
   std::lock_guard lock(mu_);
   if (pending_.empty()) return std::nullopt;
   if (urgent_) return first_ms_;
-  return std::min(last_ms_ + settle_ms, first_ms_ + max_delay_ms);
+  return first_ms_ + batch_ms;
 }
 
 std::vector<catalog_change> catalog_feed::take(uint64_t& generation) {

@@ -4,7 +4,9 @@
 // Threads: the on_* calls come from the catalog plugin's one thread (through events());
 // due/next_due/take/applied/close from the scheduler thread. on_revoked blocks until the
 // scheduler applied it (the revoked partitions' checks are stopped before another probe may
-// take them over), at most revoke_wait_ms, and not at all once close() was called.
+// take them over), at most revoke_wait_ms, and not at all once close() was called. The wake
+// function is called when a change arrives to an empty queue and for urgent ones, not per
+// message: the scheduler thread learns when the rest is due from next_due().
 #pragma once
 
 #include <isitup/plugin.h>
@@ -32,11 +34,11 @@ struct catalog_change {
 
 class catalog_feed {
  public:
-  // A burst of messages (a partition read from its beginning) is applied once: when no change
-  // came for settle_ms, or when the oldest pending one waited max_delay_ms. A revocation is
-  // applied at once.
-  static constexpr int64_t settle_ms = 200;
-  static constexpr int64_t max_delay_ms = 1000;
+  // Changes are taken in batches: batch_ms after the oldest pending one (a partition read from
+  // its beginning arrives as a burst of messages; the agent applies them key by key). A
+  // revocation, and the first assignment after a loss (partitions kept through the loss that
+  // went to another probe must stop before that probe starts them), are due at once.
+  static constexpr int64_t batch_ms = 50;
   static constexpr int64_t revoke_wait_ms = 5000;
   // A key or value is kept up to this size plus one byte: the reader refuses anything longer.
   static constexpr std::size_t max_key_bytes = 4096;
@@ -76,8 +78,9 @@ class catalog_feed {
   std::condition_variable applied_cv_;
   std::vector<catalog_change> pending_;
   uint64_t generation_ = 0, applied_ = 0;
-  int64_t first_ms_ = 0, last_ms_ = 0;
+  int64_t first_ms_ = 0;
   bool urgent_ = false, closed_ = false;
+  bool lost_ = false;  // a loss was reported and no assignment since
 };
 
 }  // namespace isitup

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "alert_settings.hpp"
@@ -54,6 +55,8 @@ class raw_options {
   explicit raw_options(std::shared_ptr<const YAML::Node> node, location where);
   const location& where() const { return where_; }
   const YAML::Node* node() const { return node_.get(); }
+  // The same options (sharing their tree), said to be written at `where`.
+  raw_options written_at(location where) const { return raw_options(node_, std::move(where)); }
 
  private:
   std::shared_ptr<const YAML::Node> node_;
@@ -173,6 +176,23 @@ std::string catalog_value(const check& c);
 // config_error; the check's notify names are checked against `running`'s sinks.
 check parse_catalog_value(std::string_view key, std::string_view value, const std::string& source,
                           const agent& running);
+
+// parse_catalog_value for many messages read with the same `running` config: a value is split
+// into its name and target and the rest (its shape), and the check read from a shape the last
+// time is reused, with this value's name and target, so the checks of one shape (most of a
+// catalog) skip building and reading a YAML tree. What it returns, and the errors it throws,
+// are parse_catalog_value's. Remembers at most max_shapes shapes (then starts over). One
+// thread at a time; `running` must outlive it and not change.
+class catalog_reader {
+ public:
+  static constexpr std::size_t max_shapes = 1024;
+  explicit catalog_reader(const agent& running) : running_(running) {}
+  check read(std::string_view key, std::string_view value, const std::string& source);
+
+ private:
+  const agent& running_;
+  std::unordered_map<std::string, check> shapes_;
+};
 
 // `url` with the secret in its userinfo replaced: "https://user:***@host/"; a user alone
 // (often a token) becomes "https://***@host/". Text that is not scheme://authority... is

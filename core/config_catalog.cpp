@@ -4,7 +4,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <set>
+#include <algorithm>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "config_internal.hpp"
 
@@ -87,13 +90,18 @@ YAML::Node to_yaml(const rapidjson::Value& v, const std::string& source, int dep
     return out;
   }
   if (v.IsObject()) {
+    std::vector<std::string_view> keys;
+    keys.reserve(v.MemberCount());
+    for (const auto& m : v.GetObject())
+      keys.emplace_back(m.name.GetString(), m.name.GetStringLength());
+    std::sort(keys.begin(), keys.end());
+    if (const auto twice = std::adjacent_find(keys.begin(), keys.end()); twice != keys.end())
+      refuse(source, "key " + detail::quote(std::string(*twice)) + " given twice");
+    // Keys are known to be distinct: insert without the map's search of each key.
     YAML::Node out(YAML::NodeType::Map);
-    std::set<std::string> seen;
-    for (const auto& m : v.GetObject()) {
-      std::string key(m.name.GetString(), m.name.GetStringLength());
-      if (!seen.insert(key).second) refuse(source, "key " + detail::quote(key) + " given twice");
-      out[key] = to_yaml(m.value, source, depth + 1);
-    }
+    for (const auto& m : v.GetObject())
+      out.force_insert(std::string(m.name.GetString(), m.name.GetStringLength()),
+                       to_yaml(m.value, source, depth + 1));
     return out;
   }
   // Numbers are parsed as strings (kParseNumbersAsStringsFlag): nothing else is left.
@@ -128,8 +136,10 @@ std::string catalog_value(const check& c) {
   return {buf.GetString(), buf.GetSize()};
 }
 
-check parse_catalog_value(std::string_view key, std::string_view value, const std::string& source,
-                          const agent& running) {
+namespace {
+
+// The value parsed as JSON, its version checked (and removed). Throws config_error.
+rapidjson::Document parse_json(std::string_view value, const std::string& source) {
   if (value.size() > max_value_bytes)
     refuse(source, "the definition has " + std::to_string(value.size()) + " bytes (at most " +
                        detail::size_limit_text(max_value_bytes) + ")");
@@ -146,16 +156,83 @@ check parse_catalog_value(std::string_view key, std::string_view value, const st
     refuse(source,
            "expected a check definition of version \"v\": " + std::to_string(catalog_version));
   doc.RemoveMember("v");
+  return doc;
+}
+
+// A name or target the check reader would take as it is: a non-empty string without control
+// characters.
+std::optional<std::string_view> plain_text(const rapidjson::Value& doc, const char* member) {
+  const auto m = doc.FindMember(member);
+  if (m == doc.MemberEnd() || !m->value.IsString()) return std::nullopt;
+  const std::string_view text(m->value.GetString(), m->value.GetStringLength());
+  if (text.empty() || std::any_of(text.begin(), text.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      }))
+    return std::nullopt;
+  return text;
+}
+
+check read_check_json(std::string_view key, const rapidjson::Document& doc,
+                      const std::string& source, const agent& running) {
   const YAML::Node item = to_yaml(doc, source, 0);
   if (!item["name"]) refuse(source, "the definition has no name");
   check c = detail::read_check_entry(item, source, running);
   if (c.name != key)
     refuse(source, "the definition's name " + detail::quote(c.name) +
                        " differs from the message key " + detail::quote(key));
-  agent notify_check;
-  notify_check.sinks = running.sinks;
-  notify_check.checks.push_back(c);
-  detail::check_notify(notify_check);
+  if (!c.alert.notify.empty()) {
+    agent notify_check;
+    notify_check.sinks = running.sinks;
+    notify_check.checks.push_back(c);
+    detail::check_notify(notify_check);
+  }
+  return c;
+}
+
+}  // namespace
+
+check parse_catalog_value(std::string_view key, std::string_view value, const std::string& source,
+                          const agent& running) {
+  return read_check_json(key, parse_json(value, source), source, running);
+}
+
+check catalog_reader::read(std::string_view key, std::string_view value,
+                           const std::string& source) {
+  const rapidjson::Document doc = parse_json(value, source);
+  const std::optional<std::string_view> name = plain_text(doc, "name");
+  const std::optional<std::string_view> target = plain_text(doc, "target");
+  if (!name || !target || *name != key) return read_check_json(key, doc, source, running_);
+  // The shape: every member but name and target, in their order.
+  rapidjson::StringBuffer buf;
+  json_writer w(buf);
+  w.StartObject();
+  int left_out = 0;
+  for (const auto& m : doc.GetObject()) {
+    const std::string_view member(m.name.GetString(), m.name.GetStringLength());
+    if (member == "name" || member == "target") {
+      ++left_out;
+      continue;
+    }
+    w.Key(m.name.GetString(), m.name.GetStringLength());
+    m.value.Accept(w);
+  }
+  w.EndObject();
+  if (left_out != 2) return read_check_json(key, doc, source, running_);  // one given twice
+  std::string shape(buf.GetString(), buf.GetSize());
+  const auto known = shapes_.find(shape);
+  if (known == shapes_.end()) {
+    check c = read_check_json(key, doc, source, running_);
+    if (shapes_.size() >= max_shapes) shapes_.clear();
+    shapes_.emplace(std::move(shape), c);
+    return c;
+  }
+  check c = known->second;
+  c.name = *name;
+  c.target = *target;
+  c.shown_target = redact_userinfo(c.target);
+  c.where = location{source};
+  c.options = c.options.written_at(c.where);
+  for (location& at : c.notify_at) at = c.where;
   return c;
 }
 

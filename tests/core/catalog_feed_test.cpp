@@ -1,5 +1,5 @@
 // catalog_feed: what a catalog plugin reports, queued for the scheduler thread, on a manual
-// clock: bursts settle before they are applied, a revocation is applied at once and its caller
+// clock: changes are taken in batches, a revocation is applied at once and its caller
 // waits for that, close() releases a waiting revocation.
 #include "catalog_feed.hpp"
 
@@ -33,21 +33,22 @@ struct fixture {
   }
 };
 
-TEST(catalog_feed, a_burst_is_due_once_it_settles_or_waited_long_enough) {
+TEST(catalog_feed, a_burst_is_due_a_batch_after_its_first_change_and_wakes_once) {
   fixture f;
   EXPECT_FALSE(f.feed.next_due());
   const int32_t parts[] = {0, 3};
   f.feed.events()->assigned(f.feed.events()->ctx, parts, 2);
   f.entry("a", "{}", 0, 0);
-  EXPECT_EQ(f.wakes.load(), 2);
-  EXPECT_FALSE(f.feed.due(1000 + catalog_feed::settle_ms - 1));
-  EXPECT_TRUE(f.feed.due(1000 + catalog_feed::settle_ms));
-  // Messages every 100 ms keep it settling, up to max_delay_ms after the first.
-  for (int64_t t = 1100; t <= 2000; t += 100) {
+  EXPECT_EQ(f.wakes.load(), 1) << "a change to a queue that is not empty woke the agent";
+  EXPECT_FALSE(f.feed.due(1000 + catalog_feed::batch_ms - 1));
+  EXPECT_TRUE(f.feed.due(1000 + catalog_feed::batch_ms));
+  // More messages do not push it back.
+  for (int64_t t = 1010; t <= 1100; t += 10) {
     f.now = t;
     f.entry("b", "{}", 3, t);
   }
-  EXPECT_EQ(f.feed.next_due(), std::optional<int64_t>(1000 + catalog_feed::max_delay_ms));
+  EXPECT_EQ(f.feed.next_due(), std::optional<int64_t>(1000 + catalog_feed::batch_ms));
+  EXPECT_EQ(f.wakes.load(), 1);
   uint64_t generation = 0;
   const auto changes = f.feed.take(generation);
   ASSERT_EQ(changes.size(), 12u);
@@ -57,6 +58,22 @@ TEST(catalog_feed, a_burst_is_due_once_it_settles_or_waited_long_enough) {
   EXPECT_EQ(changes[1].value, std::optional<std::string>("{}"));
   EXPECT_EQ(generation, 12u);
   EXPECT_FALSE(f.feed.next_due());
+}
+
+TEST(catalog_feed, the_first_assignment_after_a_loss_is_due_at_once) {
+  fixture f;
+  const int32_t parts[] = {1, 2};
+  f.entry("a", "{}", 1, 0);
+  f.feed.events()->lost(f.feed.events()->ctx, parts, 2);
+  EXPECT_FALSE(f.feed.due(1000));
+  f.feed.events()->assigned(f.feed.events()->ctx, parts, 1);
+  EXPECT_TRUE(f.feed.due(1000));
+  EXPECT_EQ(f.wakes.load(), 2);
+  uint64_t generation = 0;
+  EXPECT_EQ(f.feed.take(generation).size(), 3u);
+  // The next assignment (no loss in between) waits for its batch like any change.
+  f.feed.events()->assigned(f.feed.events()->ctx, parts + 1, 1);
+  EXPECT_FALSE(f.feed.due(1000));
 }
 
 TEST(catalog_feed, keeps_tombstones_and_cuts_what_is_too_long) {

@@ -73,6 +73,56 @@ TEST(catalog_value, refuses_hostile_messages_naming_the_message) {
   EXPECT_THAT(error_of("x", std::string(70000, ' ')), HasSubstr("at most 64 KiB"));
 }
 
+// catalog_reader reuses what it read from a value of the same shape: the result must be what
+// parse_catalog_value gives, with this message's name, target and place in errors.
+TEST(catalog_reader, reads_what_parse_catalog_value_reads) {
+  const auto cfg = file_config();
+  isitup::config::catalog_reader reader(cfg);
+  for (int round = 0; round < 2; ++round)
+    for (const auto& c : cfg.checks) {
+      const std::string value = isitup::config::catalog_value(c);
+      const auto back = reader.read(c.name, value, source);
+      EXPECT_TRUE(isitup::same_check(c, back)) << value;
+      EXPECT_EQ(back.alert, c.alert);
+      EXPECT_EQ(back.shown_target, c.shown_target);
+    }
+  // Same shape as "shop", another name and target (with other credentials).
+  auto other = cfg.checks[0];
+  other.name = "shop2";
+  other.target = "https://bob:pw2@other.example/x";
+  const std::string other_source = "catalog partition 5 offset 99";
+  const auto got = reader.read("shop2", isitup::config::catalog_value(other), other_source);
+  EXPECT_EQ(got.name, "shop2");
+  EXPECT_EQ(got.target, other.target);
+  EXPECT_EQ(got.shown_target, "https://bob:***@other.example/x");
+  EXPECT_EQ(got.where.file, other_source);
+  EXPECT_EQ(got.options.where().file, other_source) << "plugin errors would name another message";
+  EXPECT_TRUE(isitup::config::same_options(got.options, cfg.checks[0].options));
+  EXPECT_EQ(got.alert, cfg.checks[0].alert);
+}
+
+TEST(catalog_reader, refuses_what_parse_catalog_value_refuses_once_the_shape_is_known) {
+  const auto cfg = file_config();
+  isitup::config::catalog_reader reader(cfg);
+  reader.read("x", R"({"v":1,"name":"x","target":"t"})", source);  // the shape is known now
+  const auto refused = [&](std::string_view key, std::string_view value) -> std::string {
+    try {
+      reader.read(key, value, source);
+    } catch (const config_error& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  };
+  EXPECT_THAT(refused("x", R"({"v":1,"name":"x","name":"x","target":"t"})"),
+              HasSubstr("given twice"));
+  EXPECT_THAT(refused("y", R"({"v":1,"name":"x","target":"t"})"),
+              HasSubstr("differs from the message key 'y'"));
+  EXPECT_THAT(refused("x", R"({"v":1,"name":"x","target":""})"), HasSubstr("must not be empty"));
+  EXPECT_THAT(refused("x", "{\"v\":1,\"name\":\"x\",\"target\":\"t\\u0001\"}"),
+              HasSubstr("control character"));
+  EXPECT_THAT(refused("x", R"({"v":1,"name":"x","target":["t"]})"), HasSubstr("check.target"));
+}
+
 TEST(catalog_value, expands_no_environment_variables) {
   setenv("ISITUP_CATALOG_SECRET", "s3cret", 1);
   const auto c = parse_catalog_value(
