@@ -1,5 +1,7 @@
 #include "agent_http.hpp"
 
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "status_from_history.hpp"
@@ -42,6 +44,33 @@ http_reply agent_http::readyz() {
 
 namespace isitup {
 
+namespace {
+
+// Each read_history call may take this long; a page waits for both, plus a margin, before it
+// shows memory only.
+constexpr int64_t history_timeout_ms = 1500;
+constexpr auto history_wait = std::chrono::milliseconds(2 * history_timeout_ms + 500);
+
+}  // namespace
+
+agent_http::agent_http(agent::impl& a) : a_(a) {
+  for (std::size_t i = 0; i < a_.sinks.size() && i < a_.cfg.sinks.size(); ++i) {
+    const plugin_instance& s = *a_.sinks[i];
+    if (!s.instance || !s.plugin->answers_history() || s.plugin->is_notifier()) continue;
+    history_sink_ = a_.cfg.sinks[i].name;
+    const isitup_sink_ops_v1* ops = s.plugin->sink_ops();
+    void* instance = s.instance;
+    history_ = std::make_unique<sink_history_cache>(
+        [ops, instance, name = history_sink_](int64_t now_ms) {
+          return read_sink_history(*ops, instance, name, now_ms, history_timeout_ms);
+        },
+        [&clock = a_.clock] { return clock.now_ms(); });
+    break;
+  }
+}
+
+agent_http::~agent_http() = default;
+
 http_reply agent_http::status_page() {
   std::vector<check_snapshot> checks;
   for (const auto& ring : a_.history.rings()) checks.push_back(ring->snapshot());
@@ -54,8 +83,12 @@ http_reply agent_http::status_page() {
                            std::move(i.error_message), i.opened_at_ms, i.resolved_at_ms,
                            std::move(i.locations)});
   }
-  const status_view view = status_from_history(checks, std::move(incidents), a_.clock.now_ms(),
-                                               a_.cfg.id, a_.cfg.location);
+  std::shared_ptr<const sink_history> stored;
+  if (history_) stored = history_->get(history_wait);
+  status_view view = status_from_history(checks, std::move(incidents), a_.clock.now_ms(), a_.cfg.id,
+                                         a_.cfg.location, stored.get());
+  if (history_ && !stored)
+    view.history_note = "History from sink " + history_sink_ + " not read yet; memory only.";
   return {200, "text/html; charset=utf-8", render_status_page(view)};
 }
 

@@ -6,16 +6,20 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "agent_impl.hpp"
 #include "http_server.hpp"
+#include "sink_history.hpp"
 
 namespace isitup {
 
 class agent_http final : public http_service {
  public:
-  explicit agent_http(agent::impl& a) : a_(a) {}
+  // Finds the first sink that answers history (ISITUP_SINK_HISTORY) for the status page.
+  explicit agent_http(agent::impl& a);
+  ~agent_http() override;  // waits for a history read in progress (the sink's timeout)
   http_reply healthz() override;
   http_reply readyz() override;
   http_reply metrics() override;
@@ -27,6 +31,9 @@ class agent_http final : public http_service {
   std::map<std::string, open_incident> incidents_by_check() const;
   void per_check_metrics(prom_writer& w, const std::vector<std::shared_ptr<check_ring>>& rings);
   agent::impl& a_;
+  // The history sink's reads for `/`: one at a time on the cache's thread, at most every 30 s.
+  std::string history_sink_;
+  std::unique_ptr<sink_history_cache> history_;
 };
 
 }  // namespace isitup

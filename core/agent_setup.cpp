@@ -368,8 +368,9 @@ void agent::impl::ensure_pool() {
 }
 
 agent::impl::~impl() {
-  http.reset();    // its threads read the agent
-  loader.reset();  // cancels a reload still loading; its callback uses mu and cv
+  http.reset();      // its threads read the agent
+  http_svc.reset();  // waits for a history read still in a sink (destroyed below)
+  loader.reset();    // cancels a reload still loading; its callback uses mu and cv
   drop_reload();
   release_watchdog();
   if (gate->gone) {

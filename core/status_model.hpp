@@ -68,6 +68,7 @@ struct status_view {
   int refresh_seconds = 0;      // > 0: the browser reloads the page this often (no script)
   std::vector<check_view> checks;
   std::vector<incident_view> incidents;  // open ones and recent resolved ones, any order
+  std::string history_note;  // where the history came from (shown in the footer), or empty
 };
 
 }  // namespace isitup

@@ -18,7 +18,7 @@ namespace {
 namespace st = status_text;
 
 constexpr std::size_t max_name = 200, max_group = 100, max_target = 300, max_message = 300,
-                      max_title = 200, max_locations = 10;
+                      max_title = 200, max_locations = 10, max_note = 400;
 constexpr std::size_t max_incidents_shown = 50;
 // Above this many checks the page is dense: cards without plugin/interval line, bar segments
 // merged by colour, the latency plot at 2 h instead of 30 min and its figures in the tooltip.
@@ -398,7 +398,12 @@ class page_writer {
       out_ += " at ";
       text(v_.location, max_name);
     }
-    out_ += ". Times in UTC.</footer>";
+    out_ += ". Times in UTC.";
+    if (!v_.history_note.empty()) {
+      out_ += ' ';
+      text(v_.history_note, max_note);
+    }
+    out_ += "</footer>";
   }
 
   const status_view& v_;
