@@ -173,6 +173,21 @@ conf_ptr make_conf(const property_list& fixed, const property_list& user) {
   return conf;
 }
 
+void check_client_config(rd_kafka_type_t type, property_list fixed, const property_list& user,
+                         const char* what) {
+  fixed.erase(std::remove_if(fixed.begin(), fixed.end(),
+                             [](const auto& p) { return p.first == "bootstrap.servers"; }),
+              fixed.end());
+  conf_ptr conf = make_conf(fixed, user);
+  // Quiet: without brokers librdkafka warns that it cannot connect, which is the point here.
+  rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t*, int, const char*, const char*) {});
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
+  if (!rk) throw std::invalid_argument(std::string("cannot create ") + what + ": " + err);
+  conf.release();  // owned by rk now
+  rd_kafka_destroy(rk);
+}
+
 std::string tls_failure(std::string_view reason, std::string_view verify_error) {
   if (reason.find("SSL routines") == std::string_view::npos) return "";
   if (reason.find("certificate verify failed") != std::string_view::npos && !verify_error.empty()) {

@@ -37,6 +37,13 @@ std::string value_refusal(std::string_view name, std::string_view value);
 // settings, then the Kerberos refresh turned off: librdkafka never runs a command.
 conf_ptr make_conf(const property_list& fixed, const property_list& user);
 
+// Builds a client of `type` from make_conf(fixed, user) without its bootstrap.servers and
+// destroys it again: refuses what librdkafka refuses only when a client is created (settings
+// that conflict) while connecting nowhere, as --check-config requires. Throws
+// std::invalid_argument naming `what` ("the Kafka producer").
+void check_client_config(rd_kafka_type_t type, property_list fixed, const property_list& user,
+                         const char* what);
+
 // What a librdkafka handle's opaque points to: the host (for logs) and the plugin object that
 // owns the handle (for its callbacks). Must outlive the handle.
 struct callback_context {

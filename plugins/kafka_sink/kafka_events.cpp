@@ -23,8 +23,19 @@ event_producer::event_producer(const sdk::host& host, std::string topic, propert
       topic_(std::move(topic)),
       fixed_(std::move(fixed)),
       user_(std::move(user)) {
-  rk_ = create_handle();  // throws on a refused property
-  worker_ = std::thread([this] { run(); });
+  check_client_config(RD_KAFKA_PRODUCER, fixed_, user_, "the Kafka events producer");
+}
+
+// As producer_sink: the handle and its thread come with the first events.
+void event_producer::start_once() {
+  std::call_once(started_, [this] {
+    rd_kafka_t* rk = create_handle();
+    {
+      std::lock_guard lock(mu_);
+      rk_ = rk;
+    }
+    worker_ = std::thread([this] { run(); });
+  });
 }
 
 event_producer::~event_producer() {
@@ -60,6 +71,7 @@ rd_kafka_t* event_producer::create_handle() {
 }
 
 void event_producer::write(sdk::event_span events, sdk::batch_done done) {
+  start_once();
   std::unique_lock lock(mu_);
   if (!rk_) {
     lock.unlock();

@@ -10,7 +10,8 @@
 //
 // Threads: write() from the host's event thread (one call at a time); one worker thread polls
 // librdkafka for delivery reports, completes calls from there and recreates the producer after
-// a fatal error. Destruction stops the worker; calls still pending are completed retry by the
+// a fatal error; the producer and its worker come with the first write(), so constructing one
+// connects nowhere. Destruction stops the worker; calls still pending are completed retry by the
 // SDK (their batch_done is dropped).
 #pragma once
 
@@ -50,6 +51,7 @@ class event_producer {
   };
 
   rd_kafka_t* create_handle();
+  void start_once();  // the first write(): creates the handle, starts the worker
   void on_delivery(const rd_kafka_message_t* m);
   // Takes the call out and completes it (outside the lock).
   void finish_locked(std::unique_lock<std::mutex>& lock, uint64_t id);
@@ -67,7 +69,8 @@ class event_producer {
   std::map<uint64_t, call> calls_;  // by id, the messages' opaque
   uint64_t next_id_ = 1;
   std::atomic<bool> stopping_{false};
-  std::thread worker_;
+  std::once_flag started_;
+  std::thread worker_;  // started by start_once()
 };
 
 }  // namespace isitup::kafka

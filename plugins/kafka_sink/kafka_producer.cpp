@@ -98,8 +98,20 @@ producer_sink::producer_sink(const sdk::host& host, const sdk::options_view& opt
   // Before the results handle: a refusal thrown after it would leak the handle, whose threads
   // then call back into this object after it is gone.
   if (options.has_value("events_topic")) start_events(options.string("events_topic"));
-  rk_ = create_handle();  // throws on a refused property
-  worker_ = std::thread([this] { run(); });
+  check_client_config(RD_KAFKA_PRODUCER, fixed_, user_, "the Kafka producer");
+}
+
+// The handle and its thread come with the first batch: creating the sink (--check-config does
+// so) connects nowhere.
+void producer_sink::start_once() {
+  std::call_once(started_, [this] {
+    rd_kafka_t* rk = create_handle();  // checked in the constructor; throws if that changed
+    {
+      std::lock_guard lock(mu_);
+      rk_ = rk;
+    }
+    worker_ = std::thread([this] { run(); });
+  });
 }
 
 producer_sink::~producer_sink() {
@@ -149,6 +161,7 @@ size_t producer_sink::encode_into(batch_state& b, const isitup_record_v1& r) {
 }
 
 void producer_sink::write(const sdk::batch_view& batch, sdk::batch_done done) {
+  start_once();
   auto b = std::make_unique<batch_state>();
   b->messages.reserve(batch.size());
   b->values.reserve(batch.size() * 640);

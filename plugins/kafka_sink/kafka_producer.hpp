@@ -5,7 +5,9 @@
 // Threads: write() on the host's pipeline thread; one worker thread of the sink polls
 // librdkafka (delivery reports), re-produces messages that failed with a retriable error,
 // recreates the producer after a fatal error and tracks the connection state. Batch
-// completions are called from the worker thread (or from write()/flush()).
+// completions are called from the worker thread (or from write()/flush()). The producer and
+// its worker come with the first write(): constructing the sink checks every setting but
+// connects nowhere (isitup-agent --check-config constructs and destroys it).
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -90,6 +92,7 @@ class producer_sink final : public sdk::sink {
   // Appends the v1 JSON of r to b.values and returns its size (through the host's codec).
   size_t encode_into(batch_state& b, const isitup_record_v1& r);
   rd_kafka_t* create_handle();
+  void start_once();  // the first write(): creates the handle, starts the worker
   void produce_locked(batch_state& b, size_t index);
   void run();
   void recreate();
@@ -125,7 +128,8 @@ class producer_sink final : public sdk::sink {
   repeat_limiter tls_warnings_;             // worker thread (error callback, run by rd_kafka_poll)
   link_state state_ = link_state::unknown;  // worker thread (and error callback, under mu_)
   int64_t next_probe_ms_ = 0;
-  std::thread worker_;
+  std::once_flag started_;
+  std::thread worker_;                      // started by start_once()
   std::unique_ptr<event_producer> events_;  // with events_topic only
 };
 

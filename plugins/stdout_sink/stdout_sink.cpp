@@ -6,6 +6,9 @@
 #include <rapidjson/document.h>
 #include <isitup/plugin.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -166,6 +169,26 @@ void append_event_text(std::string& out, const isitup_event_v1& e) {
   }
 }
 
+// Throws, as opening it would, when `path` cannot be opened for appending; creates nothing
+// (isitup-agent --check-config constructs sinks and must leave no file behind).
+void check_can_append(const std::string& path) {
+  const auto refuse = [&](const char* why) {
+    throw std::runtime_error("output: cannot open " + path + ": " + why);
+  };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) refuse(std::strerror(EISDIR));
+    if (::access(path.c_str(), W_OK) != 0) refuse(std::strerror(errno));
+    return;
+  }
+  if (errno != ENOENT) refuse(std::strerror(errno));
+  const std::size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) refuse(std::strerror(errno));
+}
+
 class stdout_sink final : public sdk::sink {
  public:
   stdout_sink(const sdk::host& host, const sdk::options_view& options) : host_(host) {
@@ -185,14 +208,13 @@ class stdout_sink final : public sdk::sink {
     } else if (output_.empty()) {
       throw std::invalid_argument("output: expected stdout, stderr or a file path");
     } else {
-      out_ = std::fopen(output_.c_str(), "ae");  // append; close-on-exec
-      if (!out_)
-        throw std::runtime_error("output: cannot open " + output_ + ": " + std::strerror(errno));
+      check_can_append(output_);  // opened by the first write: creating the sink creates no file
       owned_ = true;
     }
   }
 
   ~stdout_sink() override {
+    if (!out_) return;
     if (owned_)
       std::fclose(out_);
     else
@@ -232,7 +254,7 @@ class stdout_sink final : public sdk::sink {
   // Every batch is flushed as it is written; nothing is ever pending.
   sdk::status flush(std::chrono::milliseconds) override {
     std::lock_guard lock(mu_);
-    std::fflush(out_);
+    if (out_) std::fflush(out_);
     return sdk::status::ok;
   }
 
@@ -243,12 +265,17 @@ class stdout_sink final : public sdk::sink {
     std::string error;
     {
       std::lock_guard lock(mu_);
-      errno = 0;
-      const bool written = std::fwrite(text.data(), 1, text.size(), out_) == text.size();
-      if (std::fflush(out_) != 0 || !written) {
-        const int e = errno;
-        error = "write to " + output_ + " failed: " + (e ? std::strerror(e) : "short write");
-        std::clearerr(out_);  // let the next batch try again
+      if (!out_) out_ = std::fopen(output_.c_str(), "ae");  // append; close-on-exec
+      if (!out_) {
+        error = "cannot open " + output_ + ": " + std::strerror(errno);
+      } else {
+        errno = 0;
+        const bool written = std::fwrite(text.data(), 1, text.size(), out_) == text.size();
+        if (std::fflush(out_) != 0 || !written) {
+          const int e = errno;
+          error = "write to " + output_ + " failed: " + (e ? std::strerror(e) : "short write");
+          std::clearerr(out_);  // let the next batch try again
+        }
       }
     }
     if (error.empty()) {

@@ -332,6 +332,23 @@ TEST_F(stdout_sink_test, refuses_an_output_it_cannot_open) {
             "output: cannot open /nonexistent-dir/isitup/results.log: No such file or directory");
 }
 
+TEST_F(stdout_sink_test, creates_its_file_at_the_first_write_not_when_created) {
+  sink_under_test sink(host_, isitup_plugin_entry(), {{"output", file_.path()}});
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  EXPECT_FALSE(fs::exists(file_.path())) << "--check-config creates sinks: it must leave no file";
+  const record up = up_record();
+  const isitup_record_v1 v = up.view();
+  EXPECT_EQ(sink.write({&v}).status, ISITUP_OK);
+  EXPECT_TRUE(fs::exists(file_.path()));
+}
+
+TEST_F(stdout_sink_test, refuses_a_directory) {
+  sink_under_test dir(host_, isitup_plugin_entry(),
+                      {{"output", fs::temp_directory_path().string()}});
+  EXPECT_EQ(dir.error(),
+            "output: cannot open " + fs::temp_directory_path().string() + ": Is a directory");
+}
+
 TEST_F(stdout_sink_test, reports_a_full_disk_as_an_error) {
   sink_under_test sink(host_, isitup_plugin_entry(), {{"output", "/dev/full"}});
   ASSERT_TRUE(sink.ok()) << sink.error();

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -172,6 +173,46 @@ TEST(agent, check_config_accepts_good_and_reports_bad_with_location) {
   EXPECT_EQ(o.code, 2);
   EXPECT_NE(o.err.find("opt.yml:2:"), std::string::npos) << o.err;
   EXPECT_NE(o.err.find("port"), std::string::npos) << o.err;
+}
+
+// --check-config validates and does nothing else: no sink creates its file, and no plugin
+// contacts a server, although each of these would when the agent runs.
+TEST(agent, check_config_creates_no_file_and_connects_nowhere) {
+  const int server = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(server, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(server, 64), 0);
+  ASSERT_EQ(getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string at = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  temp_dir dir;
+  const std::filesystem::path results = dir / "results.jsonl";
+  std::string yml =
+      "checks:\n  - {plugin: tcp_check, target: \"AT\"}\n"
+      "sinks:\n"
+      "  - {plugin: stdout_sink, options: {output: FILE}}\n"
+      "  - {plugin: kafka_sink, options: {brokers: \"AT\", topic: r, events_topic: e}}\n"
+      "  - {plugin: webhook_sink, options: {url: \"http://AT/hook\"}}\n"
+      "  - {plugin: pg_sink, options: {connection: \"host=127.0.0.1 port=PORT\"}}\n"
+      "sources:\n"
+      "  - {plugin: kafka_sink, options: {brokers: \"AT\", topic: r, group: g}}\n";
+  const auto put = [&yml](const std::string& name, const std::string& value) {
+    for (std::size_t i; (i = yml.find(name)) != std::string::npos;)
+      yml.replace(i, name.size(), value);
+  };
+  put("AT", at);
+  put("FILE", results.string());
+  put("PORT", std::to_string(ntohs(addr.sin_port)));
+  const std::string cfg = dir.write("quiet.yml", yml);
+  const auto r = run({agent_bin, "--check-config", cfg, "-p", plugin_dir}, 20s);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(results)) << "--check-config created the sink's file";
+  pollfd waiting{server, POLLIN, 0};
+  EXPECT_EQ(poll(&waiting, 1, 0), 0) << "a plugin connected to " << at << " during --check-config";
+  close(server);
 }
 
 // Many checks with a timeout longer than their interval are one warning line with a count and
