@@ -3,17 +3,14 @@
 # Idempotent: installs only what is missing; waits for another apt to release the dpkg lock.
 set -euo pipefail
 
-packages=(
-  g++ make cmake ninja-build pkg-config clang-format
-  libboost-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev rapidjson-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
-  librdkafka-dev libpqxx-dev libpq-dev libcurl4-openssl-dev libc-ares-dev libre2-dev libssl-dev
-  libidn2-dev libhttp-parser-dev libcpp-httplib-dev
-  postgresql nginx-light dnsmasq-base openssl ca-certificates wrk kcat python3-kafka python3-lz4
-  python3-prometheus-client
-  docker-compose dpkg-dev file
-  zlib1g-dev chromium-headless-shell
-)
+# The package lists are scripts/deps/*.txt (build.txt is also what deploy/Dockerfile installs).
+deps_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/deps"
+packages=()
+for list in "$deps_dir/build.txt" "$deps_dir/dev.txt"; do
+  while read -r name _; do
+    [[ -z $name || $name == \#* ]] || packages+=("$name")
+  done <"$list"
+done
 
 missing=()
 for p in "${packages[@]}"; do
