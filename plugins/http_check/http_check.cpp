@@ -1,6 +1,6 @@
 // http_check: the HTTP(S) check. One engine (event loop thread: libcurl multi + c-ares on
-// epoll, and a lean HTTP/1.1 client for plain http://) per plugin instance runs every check of
-// the instance asynchronously.
+// epoll, and a lean HTTP/1.1 client for http:// and https://) per plugin instance runs every
+// check of the instance asynchronously.
 #include <curl/curl.h>
 
 #include <isitup/plugin.hpp>

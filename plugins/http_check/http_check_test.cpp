@@ -153,9 +153,9 @@ TEST_P(http_check_test, method_body_headers_and_user_agent_are_sent) {
   EXPECT_TRUE(host.up) << host;
 }
 
-// auto: plain http:// without proxy or reuse runs on the lean engine, https and the rest on
-// curl; an http -> https redirect runs its first hop lean and the second on curl.
-TEST_P(http_check_test, plain_http_runs_on_the_lean_engine_unless_curl_is_chosen) {
+// auto: http:// and https:// without proxy, reuse or user:password@ run on the lean engine,
+// the rest on curl; an http -> https redirect runs both hops lean.
+TEST_P(http_check_test, http_and_https_run_on_the_lean_engine_unless_curl_is_chosen) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const bool lean = GetParam() == "auto";
   auto lean_hops = [](const std::function<void()>& f) {
@@ -173,11 +173,17 @@ TEST_P(http_check_test, plain_http_runs_on_the_lean_engine_unless_curl_is_chosen
                                 {{"follow_redirects", "true"}, {"ca_file", nginx().certs().ca}})
                               .up);
             }),
+            lean ? 2u : 0u);
+  EXPECT_EQ(lean_hops([&] {
+              EXPECT_TRUE(check(https(nginx().https_port), {{"ca_file", nginx().certs().ca}}).up);
+            }),
             lean ? 1u : 0u);
   EXPECT_EQ(
       lean_hops([&] {
-        EXPECT_TRUE(check(https(nginx().https_port), {{"ca_file", nginx().certs().ca}}).up);
         EXPECT_TRUE(check(http("/?r"), {{"reuse_connections", "true"}}).up);
+        EXPECT_TRUE(check(https(nginx().https_port) + "?r",
+                          {{"ca_file", nginx().certs().ca}, {"reuse_connections", "true"}})
+                        .up);
         // user:password@ becomes Basic auth on curl
         EXPECT_TRUE(check("http://u:p@127.0.0.1:" + std::to_string(nginx().http_port) + "/").up);
         EXPECT_TRUE(check("http://site.invalid/",

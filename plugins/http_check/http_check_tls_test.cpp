@@ -2,7 +2,7 @@
 // the default store pointed elsewhere by SSL_CERT_FILE) loaded once and shared, files that
 // change on disk (a new store is used, a broken one is reported and the old one kept), client
 // identities, and a `tls` phase that measures the handshake and not the loading of a store.
-// Only curl runs https://, so these cases run once (engine: auto).
+// Both engines: the lean one (engine: auto) and curl.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -91,9 +91,10 @@ class http_check_tls_test : public testing::http_check_test {
     http_check_test::TearDown();
   }
 
-  // Checks of https://127.0.0.1:<port>/?n=i (an IP SAN of the test certificate), all started
-  // at once through the raw ABI; returns when every run completed.
-  std::vector<observed> wave(int count, const option_map& options) {
+  // Checks of https://127.0.0.1:<port>/?n=i (an IP SAN of the test certificate) on this run's
+  // engine, all started at once through the raw ABI; returns when every run completed.
+  std::vector<observed> wave(int count, option_map options) {
+    options.emplace("engine", GetParam());
     std::vector<void*> checks;
     for (int i = 0; i < count; ++i) {
       const std::string url =
@@ -202,7 +203,7 @@ TEST_P(http_check_tls_test, default_store_follows_ssl_cert_file) {
   fake_host other;
   sdk::testing::check_under_test plugin(other, isitup_plugin_entry());
   std::string error;
-  void* c = plugin.prepare("x", url(), {}, error, 60s, 5s);
+  void* c = plugin.prepare("x", url(), {{"engine", GetParam()}}, error, 60s, 5s);
   ASSERT_NE(c, nullptr) << error;
   bool up = true;
   std::string kind;
@@ -341,7 +342,7 @@ TEST_P(http_check_tls_test, client_identity_is_loaded_once_and_follows_its_files
   EXPECT_EQ(r.code, 200);
 }
 
-INSTANTIATE_TEST_SUITE_P(engines, http_check_tls_test, ::testing::Values("auto"),
+INSTANTIATE_TEST_SUITE_P(engines, http_check_tls_test, ::testing::Values("auto", "curl"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

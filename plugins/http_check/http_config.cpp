@@ -224,8 +224,8 @@ const std::vector<sdk::option>& declared_options() {
       {"max_in_flight", ISITUP_OPT_INT, "4096",
        "requests in flight at once for all checks of the plugin (the smallest value set wins)"},
       {"engine", ISITUP_OPT_STRING, "auto",
-       "auto: plain http:// without proxy or reuse on the built-in HTTP/1.1 client, the rest on "
-       "libcurl; curl: always libcurl"},
+       "auto: http:// and https:// without proxy or reuse on the built-in HTTP/1.1 client, the "
+       "rest on libcurl; curl: always libcurl"},
   };
   return options;
 }

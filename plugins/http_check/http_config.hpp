@@ -78,10 +78,13 @@ struct check_config {
   std::string lean_tail, lean_tail_get;
   bool host_header_set = false;  // `headers` has a Host: it replaces the URL's
 
-  // Whether a hop to `t` can run on the lean engine instead of curl.
+  // Whether a hop to `t` can run on the lean engine instead of curl: plain http://, and
+  // https:// when its CA store and client identity are the shared ones (always so when the
+  // plugin prepared the check; a config without them stays on curl).
   bool lean_eligible(const url_parts& t) const {
-    return !force_curl && t.scheme == "http" && !t.has_userinfo && proxy.empty() &&
-           !reuse_connections;
+    if (force_curl || t.has_userinfo || !proxy.empty() || reuse_connections) return false;
+    if (t.scheme == "http") return true;
+    return t.scheme == "https" && (!tls_verify || ca) && (client_cert.empty() || identity);
   }
 
   bool status_expected(long code) const {

@@ -3,8 +3,10 @@
 // epoll) and resolves host names with c-ares on the same loop, so no thread is created per
 // lookup or per request. Resolved addresses are cached for their DNS TTL and handed to curl
 // with CURLOPT_RESOLVE, so the Host header and TLS SNI stay those of the URL. Plain http://
-// hops without a proxy or connection reuse skip curl: a lean HTTP/1.1 client on the same loop
-// runs them (http_lean.cpp) at little more than the syscalls of a fresh connection.
+// and https:// hops without a proxy or connection reuse skip curl: a lean HTTP/1.1 client on
+// the same loop runs them (http_lean.cpp) at little more than the syscalls of a fresh
+// connection, plus OpenSSL's handshake for https:// (one SSL_CTX per engine, the check's
+// shared CA store and client identity installed per connection).
 //
 // Contract: submit() may be called from any thread and returns at once; each submitted run
 // completes exactly once, on the loop thread, unless the engine is destroyed first: the
@@ -12,6 +14,7 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <chrono>
@@ -72,6 +75,8 @@ class engine {
 
   void loop();
   int next_timeout_ms();
+  // A turn of the loop: busy from `began` to `slept`, then in epoll_wait until `woke`.
+  void note_loop_busy(clock::time_point began, clock::time_point slept, clock::time_point woke);
   void take_incoming();
   void pump_queue();
   void expire_deadlines(clock::time_point now);
@@ -87,12 +92,21 @@ class engine {
   bool setup_tls(job* j, CURL* e);
   static CURLcode on_ssl_ctx(CURL* easy, void* ssl_ctx, void* userp);
 
-  // The lean HTTP/1.1 engine for plain http:// hops (http_lean.cpp)
+  // The lean HTTP/1.1 engine for plain http:// and https:// hops (http_lean.cpp)
+  static SSL_CTX* make_lean_tls();  // the context every lean TLS connection is made from
   void start_lean(job* j, const std::string& ip);
+  bool lean_tls_setup(job* j);  // false: the run finished with the error
+  // A queued run that would start a lean handshake while max_lean_handshakes are in progress.
+  bool waits_for_handshake_slot(const job* j) const;
+  void release_handshake_slot(lean_conn* c);
+  void lean_handshake(job* j);
   void lean_event(int fd, uint32_t events);
   void lean_connected(job* j);
   void lean_send(job* j);
   void lean_receive(job* j);
+  // recv() on plain http, SSL_read() on https (errno EAGAIN: nothing now; EPROTO: a TLS error,
+  // why in conn->tls_error).
+  static ssize_t lean_read(job* j, char* buf, size_t size);
   void lean_fail(job* j, const char* kind, std::string message);
   void lean_done(job* j);
   void lean_timeout(job* j);
@@ -124,6 +138,7 @@ class engine {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   CURLM* multi_ = nullptr;
+  SSL_CTX* lean_tls_ = nullptr;  // one for every lean https:// hop; stores go in per SSL
   std::atomic<int64_t> max_in_flight_{4096};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> sleeping_{false};  // the loop is (about to be) blocked in epoll_wait
@@ -137,6 +152,8 @@ class engine {
   std::vector<job*> queue_;  // waiting for a slot, oldest first (consumed from queue_head_)
   size_t queue_head_ = 0;
   int64_t in_flight_ = 0;
+  int lean_handshakes_ = 0;  // lean TLS handshakes in progress
+  double loop_busy_ = 1.0;   // the share of time the loop spends off epoll_wait (moving average)
   std::multimap<clock::time_point, job*> deadlines_;  // queued or resolving jobs
   bool curl_timer_armed_ = false;
   clock::time_point curl_timer_{};

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <http_parser.h>
+#include <openssl/ssl.h>
 
 #include <map>
 #include <string>
@@ -19,9 +20,20 @@ constexpr uint64_t tag_curl = 1;
 constexpr uint64_t tag_ares_base = 2;  // + channel index (net::resolver)
 constexpr uint64_t tag_lean = 0xffff;  // a lean-engine connection (http_lean.cpp)
 
-// Queued runs that start on curl (TLS, proxies, reuse) begun per turn of the loop at most
-// (engine::pump_queue); the lean engine's runs are not limited.
-constexpr int curl_starts_per_turn = 4;
+// Queued runs that start a TLS handshake or curl (proxies, reuse) begun per turn of the loop
+// at most (engine::pump_queue); the lean engine's plain http:// runs are not limited.
+constexpr int paced_starts_per_turn = 4;
+// When a queued https:// run on the lean engine may start its handshake (TCP connect to
+// handshake done): while fewer than lean_handshakes_busy are in progress, or fewer than
+// max_lean_handshakes while the loop is busy less than half the time (engine::loop_busy_, a
+// moving average over ~lean_busy_window). A handshake costs ~0.5 ms of CPU on the one loop
+// thread: started without a bound (200 at once), each would report the CPU of the others as
+// its `tls` time; a fixed small bound would cap a probe of far-away sites (100 ms round trips)
+// at a few dozen handshakes a second. A busy loop means the handshakes in progress wait for
+// it, not for the network.
+constexpr int lean_handshakes_busy = 4;
+constexpr int max_lean_handshakes = 256;
+constexpr double lean_busy_window_ms = 5.0;
 
 inline uint64_t epoll_key(uint64_t tag, int fd) { return (tag << 32) | static_cast<uint32_t>(fd); }
 
@@ -32,6 +44,15 @@ inline double ms_between(engine::clock::time_point a, engine::clock::time_point 
 inline double ms_since(engine::clock::time_point t) {
   return std::chrono::duration<double, std::milli>(engine::clock::now() - t).count();
 }
+
+// Sets the result's certificate expiry and its whole days left (floor: a certificate that
+// expired an hour ago has -1 days left) from the peer certificate's notAfter (http_result.cpp).
+void set_tls_expiry(int64_t not_after_ms, sdk::result& r);
+// The notAfter of `cert` in ms since the epoch; ISITUP_ABSENT_TIME without one.
+int64_t not_after_ms(const X509* cert);
+// Why OpenSSL failed (its last queued error, which it clears), or the socket's errno when it
+// queued none (http_lean_tls.cpp).
+std::string lean_tls_reason(int ssl_error);
 
 // A run; while its host is looked up it waits as a request of the engine's resolver.
 struct engine::job : net::resolver::request {
@@ -69,9 +90,14 @@ struct engine::job : net::resolver::request {
 };
 
 // One hop on the lean HTTP/1.1 engine: a non-blocking socket on the engine's epoll
-// (edge-triggered, registered once for both directions) and Node's http_parser.
+// (edge-triggered, registered once for both directions) and Node's http_parser; for https://
+// an OpenSSL connection over that socket, made from the engine's one SSL_CTX.
 struct engine::lean_conn {
   int fd = -1;
+  SSL* ssl = nullptr;                 // https:// only
+  bool handshaking = false;           // the TLS handshake has begun and not ended
+  bool holds_handshake_slot = false;  // counted in engine::lean_handshakes_
+  clock::time_point secured{};        // the TLS handshake ended
   http_parser parser;
   std::string request;
   size_t sent = 0;
@@ -82,6 +108,7 @@ struct engine::lean_conn {
   bool head_done = false, complete = false, head_request = false;
   bool in_location = false;  // the header being read is Location
   std::string location;
+  std::string tls_error;  // why SSL_read failed
 };
 
 }  // namespace isitup::http

@@ -46,7 +46,7 @@ inline nginx_server& nginx() {
   return server;
 }
 
-// Every case runs on both engines: "auto" (plain http:// on the lean HTTP/1.1 engine, the
+// Every case runs on both engines: "auto" (http(s):// on the lean HTTP/1.1 engine, the
 // rest on curl) and "curl" (everything on libcurl); the records must be the same.
 class http_check_test : public ::testing::TestWithParam<std::string> {
  protected:

@@ -173,6 +173,7 @@ bool nginx_server::launch(const options& opts) {
   expired_port = free_port();
   wrong_host_port = free_port();
   mtls_port = free_port();
+  https_fresh_port = free_port();
   const bool v6 = ipv6_loopback_available();
   if (v6) http6_port = free_port("::1");
   const fs::path d = dir_.path();
@@ -228,13 +229,16 @@ bool nginx_server::launch(const options& opts) {
       tls_server(wrong_host_port, certs_->wrong_cert, certs_->wrong_key) +
       tls_server(mtls_port, certs_->good_cert, certs_->good_key,
                  "    ssl_verify_client on;\n    ssl_client_certificate " + certs_->ca + ";\n") +
+      tls_server(https_fresh_port, certs_->good_cert, certs_->good_key,
+                 "    ssl_session_tickets off;\n    ssl_session_cache off;\n") +
       "}\n";
   const std::string conf_path = dir_.write("nginx.conf", conf);
   process_ = std::make_unique<test::child_process>(
       std::vector<std::string>{"/usr/sbin/nginx", "-p", d.string() + "/", "-e",
                                (d / "error.log").string(), "-c", conf_path});
   const auto until = std::chrono::steady_clock::now() + 10s;
-  for (int port : {http_port, https_port, expired_port, wrong_host_port, mtls_port}) {
+  for (int port :
+       {http_port, https_port, expired_port, wrong_host_port, mtls_port, https_fresh_port}) {
     while (!wait_for_port("127.0.0.1", port, 100ms)) {
       if (!process_->running() || std::chrono::steady_clock::now() > until) {
         error_ = "nginx did not listen on port " + std::to_string(port) + ": " + process_->err() +

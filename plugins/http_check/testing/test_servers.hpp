@@ -42,7 +42,9 @@ struct certificates {
 //   /slow        the answer after `slow_seconds` (bench: lots of slow responses)
 // on http_port and https_port (127.0.0.1 and the extra addresses; valid certificate),
 // expired_port, wrong_host_port, mtls_port (valid certificate; requires a client certificate
-// signed by the CA), and http6_port on [::1] when IPv6 is available. Absolute-form requests
+// signed by the CA), https_fresh_port (valid certificate, session resumption off: every
+// connection a full handshake, as a check makes; wrk resumes sessions where it can), and
+// http6_port on [::1] when IPv6 is available. Absolute-form requests
 // ("GET http://any.host/ HTTP/1.1") are served too, so http_port also acts as an HTTP proxy.
 class nginx_server {
  public:
@@ -59,7 +61,7 @@ class nginx_server {
   const certificates& certs() const { return *certs_; }
 
   int http_port = 0, https_port = 0, expired_port = 0, wrong_host_port = 0, mtls_port = 0,
-      http6_port = 0;
+      http6_port = 0, https_fresh_port = 0;
 
  private:
   bool launch(const options& opts);  // picks ports, writes the config, starts nginx
