@@ -469,3 +469,80 @@ TEST_F(catalog_test, probes_keep_their_checks_while_the_broker_is_down) {
 }
 
 }  // namespace
+
+// At the size: 3,000 checks (every 5 s, at a closed port) over 3 probes of one group.
+// Every check has results; over a 60 s window with the group settled no (check, scheduled_at)
+// comes from two probes and each check from exactly one; then kill -9 of one probe: its checks
+// resume on the two others within the session timeout, the broker's rebalance and two
+// intervals, still never twice. About 100 s: its own ctest entry.
+TEST_F(catalog_test, three_thousand_checks_run_once_each_across_three_probes_and_move_on_kill) {
+  constexpr int n = 3000;
+  constexpr int64_t interval_ms = 5000;
+  const int port = isitup::test::unused_port();
+  ASSERT_EQ(publish(file("v1.yml", checks_yaml(0, n, port, "5s"))).code, 0);
+  const auto& bs = broker_.bootstrap();
+  probe p1(dir_, bs, "p1", "eu"), p2(dir_, bs, "p2", "eu"), p3(dir_, bs, "p3", "eu");
+  const std::vector<const probe*> all{&p1, &p2, &p3};
+  // Settled: the last interval's runs cover every check, each probe has a share.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const int64_t recent = epoch_ms() - interval_ms - 1000;
+        if (checks_seen(all_results(all, nullptr), recent).size() != n) return false;
+        for (const probe* p : all)
+          if (checks_seen(p->results(), recent).empty()) return false;
+        return true;
+      },
+      60s))
+      << p1.proc->err();
+  const int64_t window_start = epoch_ms();
+  std::this_thread::sleep_for(60s);
+  const int64_t window_end = epoch_ms() - 2000;  // runs still in flight or in a sink's batch
+  int twice = 0;
+  std::map<std::string, std::set<std::string>> agents_of;
+  std::map<std::string, int> runs_of;
+  for (const result& r : all_results(all, &twice)) {
+    if (r.scheduled_at < window_start || r.scheduled_at >= window_end) continue;
+    agents_of[r.check].insert(r.agent);
+    ++runs_of[r.check];
+  }
+  EXPECT_EQ(twice, 0) << "(check, scheduled_at) produced by two probes";
+  EXPECT_EQ(agents_of.size(), static_cast<size_t>(n)) << "checks without a result in 60 s";
+  int on_two = 0, short_of_runs = 0;
+  for (const auto& [check, agents] : agents_of) on_two += agents.size() > 1;
+  for (const auto& [check, runs] : runs_of) short_of_runs += runs < 10;  // 58 s / 5 s = 11-12
+  EXPECT_EQ(on_two, 0) << "checks run by two probes of a settled group";
+  EXPECT_EQ(short_of_runs, 0) << "checks that missed runs in the window";
+  std::printf("3000 checks, 60 s window: %zu checks, %d on two probes, %d missed runs\n",
+              agents_of.size(), on_two, short_of_runs);
+
+  const std::set<std::string> moved = checks_seen(p3.results(), epoch_ms() - interval_ms);
+  ASSERT_FALSE(moved.empty());
+  const int64_t killed = epoch_ms();
+  p3.proc->signal(SIGKILL);
+  p3.proc->wait(10s);
+  const std::vector<const probe*> survivors{&p1, &p2};
+  ASSERT_TRUE(eventually(
+      [&] { return checks_seen(all_results(survivors, nullptr), killed).size() == n; }, 60s))
+      << "the survivors do not run every check: " << p1.proc->err();
+  std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+  std::map<std::string, std::vector<int64_t>> times_of;
+  for (const result& r : all_results(all, &twice)) times_of[r.check].push_back(r.scheduled_at);
+  EXPECT_EQ(twice, 0) << "(check, scheduled_at) produced by two probes";
+  int64_t largest_gap = 0;
+  for (auto& [check, times] : times_of) {
+    std::sort(times.begin(), times.end());
+    for (size_t i = 1; i < times.size(); ++i)
+      if (times[i] > killed - interval_ms)
+        largest_gap = std::max(largest_gap, times[i] - times[i - 1]);
+  }
+  // As in the kill test above: session timeout, the mock's rebalance hold (session - 1 s), two
+  // intervals, and 3 s to read the partitions and start their checks on a loaded machine.
+  const int64_t bound = session_timeout_ms + (session_timeout_ms - 1000) + 2 * interval_ms + 3000;
+  std::printf("3000 checks, kill -9: %zu moved, largest gap %lld ms, bound %lld ms\n", moved.size(),
+              static_cast<long long>(largest_gap), static_cast<long long>(bound));
+  EXPECT_LE(largest_gap, bound);
+  for (probe* p : {&p1, &p2}) {
+    p->proc->signal(SIGTERM);
+    EXPECT_EQ(p->proc->wait(30s), 0) << p->proc->err();
+  }
+}
