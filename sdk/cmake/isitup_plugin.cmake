@@ -20,3 +20,16 @@ function(isitup_add_plugin name)
     install(TARGETS ${name} LIBRARY DESTINATION ${ISITUP_INSTALL_PLUGIN_DIR})
   endif()
 endfunction()
+
+# isitup_plugin_objects(<object library>): compiles an OBJECT library as isitup_add_plugin
+# compiles a plugin (position-independent, hidden visibility, the SDK), so that a plugin, its
+# tests and benchmarks can share one set of objects: isitup_add_plugin(<name> DEPS <objects>).
+function(isitup_plugin_objects name)
+  target_link_libraries(${name} PUBLIC isitup::sdk)
+  target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  set_target_properties(${name} PROPERTIES
+    POSITION_INDEPENDENT_CODE ON
+    C_VISIBILITY_PRESET hidden
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+endfunction()
