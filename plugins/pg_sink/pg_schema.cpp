@@ -3,6 +3,8 @@
 #include <functional>
 #include <stdexcept>
 
+#include "pg_rollups.hpp"
+
 namespace isitup::pg {
 
 void validate_name(std::string_view name, std::string_view what, std::size_t max_bytes) {
@@ -47,7 +49,41 @@ quoted_names::quoted_names(pqxx::connection_base& c, const table_names& n)
       events(schema + "." + c.quote_name(n.table + "_events")),
       incidents(schema + "." + c.quote_name(n.table + "_incidents")),
       outbox(schema + "." + c.quote_name(n.table + "_outbox")),
-      incidents_open(schema + "." + c.quote_name(n.table + "_incidents_open")) {}
+      incidents_open(schema + "." + c.quote_name(n.table + "_incidents_open")),
+      unpartitioned(schema + "." + c.quote_name(n.table + "_unpartitioned")),
+      rollup_hourly(schema + "." + c.quote_name(n.table + "_rollup_hourly")),
+      rollup_daily(schema + "." + c.quote_name(n.table + "_rollup_daily")),
+      rollup_todo(schema + "." + c.quote_name(n.table + "_rollup_todo")) {}
+
+const std::string& result_table_definition() {
+  static const std::string definition =
+      " (agent text NOT NULL,"
+      " location text,"
+      " check_name text NOT NULL,"
+      " plugin text NOT NULL,"
+      " target text NOT NULL,"
+      " scheduled_at timestamptz NOT NULL,"
+      " started_at timestamptz,"
+      " status text NOT NULL CHECK (status IN ('up', 'down')),"
+      " error_kind text,"
+      " error_message text,"
+      " http_code integer,"
+      " http_version text,"
+      " http_bytes bigint,"
+      " dns_ms double precision,"
+      " connect_ms double precision,"
+      " tls_ms double precision,"
+      " ttfb_ms double precision,"
+      " total_ms double precision,"
+      " regex_match boolean,"
+      " tls_not_after timestamptz,"
+      " tls_days_left integer,"
+      " redirects integer,"
+      " ip inet,"
+      " extra jsonb,"
+      " PRIMARY KEY (agent, check_name, scheduled_at))";
+  return definition;
+}
 
 namespace {
 
@@ -56,6 +92,12 @@ struct migration {
   const char* description;
   std::function<std::vector<std::string>(const quoted_names&)> statements;
 };
+
+// "schema"."name" -> "name" (ALTER TABLE ... RENAME TO takes no schema). The names are
+// validated (no '"' or '.' inside), so the last '.' separates them.
+std::string unqualified(const std::string& qualified) {
+  return qualified.substr(qualified.rfind("\".\"") + 2);
+}
 
 // The uptime and response-time view over `bucket` ('hour' or 'day', UTC).
 std::string rollup_view(const std::string& name, const std::string& table, const char* bucket,
@@ -72,36 +114,31 @@ std::string rollup_view(const std::string& name, const std::string& table, const
          table + " GROUP BY 1, 2";
 }
 
+// Latest: a skip scan over the primary key (one index probe per agent and check), so it
+// stays fast on a table of millions of rows.
+std::string latest_view(const quoted_names& q) {
+  return "CREATE VIEW " + q.latest +
+         " AS WITH RECURSIVE k AS ("
+         " (SELECT agent, check_name FROM " +
+         q.table +
+         " ORDER BY agent, check_name LIMIT 1)"
+         " UNION ALL"
+         " SELECT n.agent, n.check_name FROM k CROSS JOIN LATERAL"
+         " (SELECT agent, check_name FROM " +
+         q.table +
+         " r WHERE (r.agent, r.check_name) > (k.agent, k.check_name)"
+         " ORDER BY agent, check_name LIMIT 1) n)"
+         " SELECT r.* FROM k CROSS JOIN LATERAL (SELECT * FROM " +
+         q.table +
+         " r WHERE r.agent = k.agent AND r.check_name = k.check_name"
+         " ORDER BY scheduled_at DESC LIMIT 1) r";
+}
+
 const std::vector<migration>& migrations() {
   static const std::vector<migration> list{
       {1, "results table, primary key (agent, check_name, scheduled_at)",
        [](const quoted_names& q) {
-         return std::vector<std::string>{"CREATE TABLE " + q.table +
-                                         " (agent text NOT NULL,"
-                                         " location text,"
-                                         " check_name text NOT NULL,"
-                                         " plugin text NOT NULL,"
-                                         " target text NOT NULL,"
-                                         " scheduled_at timestamptz NOT NULL,"
-                                         " started_at timestamptz,"
-                                         " status text NOT NULL CHECK (status IN ('up', 'down')),"
-                                         " error_kind text,"
-                                         " error_message text,"
-                                         " http_code integer,"
-                                         " http_version text,"
-                                         " http_bytes bigint,"
-                                         " dns_ms double precision,"
-                                         " connect_ms double precision,"
-                                         " tls_ms double precision,"
-                                         " ttfb_ms double precision,"
-                                         " total_ms double precision,"
-                                         " regex_match boolean,"
-                                         " tls_not_after timestamptz,"
-                                         " tls_days_left integer,"
-                                         " redirects integer,"
-                                         " ip inet,"
-                                         " extra jsonb,"
-                                         " PRIMARY KEY (agent, check_name, scheduled_at))"};
+         return std::vector<std::string>{"CREATE TABLE " + q.table + result_table_definition()};
        }},
       {2, "indexes: a check's results over time; time ranges",
        [](const quoted_names& q) {
@@ -111,26 +148,9 @@ const std::vector<migration>& migrations() {
        }},
       {3, "views: latest result per check and agent; uptime and p50/p95 per hour and day",
        [](const quoted_names& q) {
-         // Latest: a skip scan over the primary key (one index probe per agent and check),
-         // so it stays fast on a table of millions of rows.
-         return std::vector<std::string>{
-             "CREATE VIEW " + q.latest +
-                 " AS WITH RECURSIVE k AS ("
-                 " (SELECT agent, check_name FROM " +
-                 q.table +
-                 " ORDER BY agent, check_name LIMIT 1)"
-                 " UNION ALL"
-                 " SELECT n.agent, n.check_name FROM k CROSS JOIN LATERAL"
-                 " (SELECT agent, check_name FROM " +
-                 q.table +
-                 " r WHERE (r.agent, r.check_name) > (k.agent, k.check_name)"
-                 " ORDER BY agent, check_name LIMIT 1) n)"
-                 " SELECT r.* FROM k CROSS JOIN LATERAL (SELECT * FROM " +
-                 q.table +
-                 " r WHERE r.agent = k.agent AND r.check_name = k.check_name"
-                 " ORDER BY scheduled_at DESC LIMIT 1) r",
-             rollup_view(q.hourly, q.table, "hour", "hour"),
-             rollup_view(q.daily, q.table, "day", "day")};
+         return std::vector<std::string>{latest_view(q),
+                                         rollup_view(q.hourly, q.table, "hour", "hour"),
+                                         rollup_view(q.daily, q.table, "day", "day")};
        }},
       {4, "rejects table: records PostgreSQL refused for good, with the error",
        [](const quoted_names& q) {
@@ -191,6 +211,28 @@ const std::vector<migration>& migrations() {
                  " error_message, locations FROM " +
                  q.incidents + " WHERE resolved_at IS NULL"};
        }},
+      {6, "results table partitioned by range of scheduled_at; old rows moved in batches",
+       [](const quoted_names& q) {
+         // The old table keeps its rows under a new name; pg_partitions' move_unpartitioned
+         // moves them over in batches of their own transactions (and drops it when empty).
+         // The views follow the renamed table, so they are made again on the new one.
+         return std::vector<std::string>{
+             "DROP VIEW " + q.latest, "DROP VIEW " + q.hourly, "DROP VIEW " + q.daily,
+             "ALTER TABLE " + q.table + " RENAME TO " + unqualified(q.unpartitioned),
+             "CREATE TABLE " + q.table + result_table_definition() +
+                 " PARTITION BY RANGE (scheduled_at)",
+             "CREATE INDEX ON " + q.table + " (check_name, scheduled_at DESC)",
+             "CREATE INDEX ON " + q.table + " USING brin (scheduled_at)", latest_view(q),
+             rollup_view(q.hourly, q.table, "hour", "hour"),
+             rollup_view(q.daily, q.table, "day", "day"),
+             // A new database has nothing to move. Statistics for moving in batches.
+             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM " + q.unpartitioned + ") THEN DROP TABLE " +
+                 q.unpartitioned + "; ELSE ANALYZE " + q.unpartitioned + "; END IF; END $$"};
+       }},
+      {7,
+       "hourly and daily rollups per check and location, kept up by the writer; the views "
+       "read them",
+       [](const quoted_names& q) { return rollup_migration(q); }},
   };
   return list;
 }

@@ -45,7 +45,14 @@ struct quoted_names {
   std::string incidents;       // "public"."check_results_incidents"
   std::string outbox;          // "public"."check_results_outbox"
   std::string incidents_open;  // "public"."check_results_incidents_open"
+  std::string unpartitioned;   // "public"."check_results_unpartitioned" (during migration 6)
+  std::string rollup_hourly;   // "public"."check_results_rollup_hourly"
+  std::string rollup_daily;    // "public"."check_results_rollup_daily"
+  std::string rollup_todo;     // "public"."check_results_rollup_todo"
 };
+
+// The results table's column definitions and primary key, "(agent text NOT NULL, ...)".
+const std::string& result_table_definition();
 
 // The newest migration version this build knows.
 int latest_migration();

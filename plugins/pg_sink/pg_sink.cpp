@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "pg_conn_policy.hpp"
+#include "pg_maintenance.hpp"
 #include "pg_schema.hpp"
 #include "pg_sink_options.hpp"
 #include "pg_writer.hpp"
@@ -75,9 +76,22 @@ class pg_sink final : public sdk::sink {
       throw std::invalid_argument("batch_size: must be between 1 and 1000000");
     batch_delay_ = o.duration("batch_delay");
     backoff_max_ = std::max(o.duration("reconnect_backoff_max"), std::chrono::milliseconds(1));
+    w.partition_interval_ms = o.duration("partition_interval").count();
+    pg::validate_partition_interval(w.partition_interval_ms);
+    pg::maintenance_options m;
+    m.conninfo = w.conninfo;
+    m.names = w.names;
+    m.statement_timeout_ms = std::max<int64_t>(w.statement_timeout_ms, 600'000);
+    m.partition_interval_ms = w.partition_interval_ms;
+    m.retention_ms = pg::parse_retention(o.string("retention"), "retention");
+    m.rollup_retention_ms = pg::parse_retention(o.string("rollup_retention"), "rollup_retention");
+    if (m.retention_ms > 0 && m.retention_ms < w.partition_interval_ms)
+      throw std::invalid_argument("retention: must be 0 or at least partition_interval");
+    w.retention_ms = m.retention_ms;
     w.to_json = [h = host_](const isitup_record_v1& r) { return h.to_json(r); };
     options_ = w;
     writer_ = std::make_unique<pg::pg_writer>(std::move(w));
+    if (o.boolean("maintenance")) maintenance_ = std::make_unique<pg::pg_maintenance>(std::move(m));
     // Connecting waits for the first batch: `--check-config` builds sinks too.
     thread_ = std::thread([this] { run(); });
   }
@@ -89,6 +103,16 @@ class pg_sink final : public sdk::sink {
     }
     cv_.notify_all();
     thread_.join();  // a transaction in progress ends first (bounded by statement_timeout)
+    if (maintenance_thread_.joinable()) {
+      {
+        std::lock_guard lock(maintenance_mu_);
+        maintenance_stop_ = true;
+      }
+      maintenance_cv_.notify_all();
+      // A maintenance step in progress is cancelled on the server side when its connection
+      // closes; joining waits for the statement to return (bounded by its timeout).
+      maintenance_thread_.join();
+    }
     // Batches still queued are abandoned without a completion: the agent destroys sinks
     // after it has stopped waiting for them (after drain and flush).
   }
@@ -292,12 +316,17 @@ class pg_sink final : public sdk::sink {
 
   void finish(std::vector<report>& reports, std::size_t rows, const std::string& error) {
     if (error.empty()) {
+      if (maintenance_ && !maintenance_thread_.joinable())  // the database is there: keep it
+        maintenance_thread_ = std::thread([this] { maintain(); });
+      for (const std::string& name : writer_->created_partitions())
+        host_.log(sdk::level::info, "created partition " + name + " for the rows of a batch");
       host_.counter_add("rows_written", static_cast<int64_t>(rows));
       const pg::write_stats& s = writer_->stats();
       publish("rows_inserted", s.inserted, published_.inserted);
       publish("invalid_values", s.invalid_values, published_.invalid_values);
       publish("repaired_text", s.repaired_text, published_.repaired_text);
       publish("rows_rejected", s.rejected, published_.rejected);
+      publish("rows_past_retention", s.past_retention, published_.past_retention);
       for (const pg::rejected_record& r : writer_->rejects()) log_reject(r);
       for (const auto& [check, why] : writer_->alert_rejects())
         if (said_alert_rejects_.size() < 1000 && said_alert_rejects_.insert(check).second)
@@ -334,6 +363,48 @@ class pg_sink final : public sdk::sink {
     host_.log(sdk::level::error, text);
   }
 
+  // The maintenance thread: pg_maintenance::run every maintenance_period (at once again while
+  // old rows are being moved into partitions), logging what it did.
+  void maintain() {
+    using namespace std::chrono;
+    std::unique_lock lock(maintenance_mu_);
+    while (!maintenance_stop_) {
+      lock.unlock();
+      bool again = false;
+      try {
+        const int64_t now =
+            duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+        const pg::maintenance_report r = maintenance_->run(now);
+        log_maintenance(r);
+        again = r.left_to_move >= 0 && r.skipped.empty();
+      } catch (const std::exception& e) {
+        host_.log(sdk::level::warn, std::string("maintenance skipped: ") + e.what());
+      }
+      lock.lock();
+      maintenance_cv_.wait_for(lock, again ? milliseconds(0) : maintenance_period,
+                               [&] { return maintenance_stop_; });
+    }
+  }
+
+  void log_maintenance(const pg::maintenance_report& r) {
+    if (r.moved > 0)
+      host_.log(sdk::level::info,
+                "migration 6: moved " + std::to_string(r.moved) + " rows into partitions" +
+                    (r.moved_all ? std::string(", all rows moved, old table dropped")
+                                 : ", about " + std::to_string(r.left_to_move) + " left"));
+    for (const std::string& name : r.created)
+      host_.log(sdk::level::info, "created partition " + name + " ahead");
+    for (const pg::partition_range& p : r.dropped)
+      host_.log(sdk::level::info, "dropped partition " + p.name + " (" +
+                                      pg::detail::iso_time(p.from_ms) + " to " +
+                                      pg::detail::iso_time(p.to_ms) + "): past retention");
+    if (r.rollup_rows_deleted > 0)
+      host_.log(sdk::level::info, "deleted " + std::to_string(r.rollup_rows_deleted) +
+                                      " rollup rows past rollup_retention");
+    for (const std::string& why : r.skipped)
+      host_.log(sdk::level::warn, "maintenance step failed (tried again later): " + why);
+  }
+
   void publish(const char* name, uint64_t now, uint64_t& before) {
     if (now != before) host_.counter_add(name, static_cast<int64_t>(now - before));
     before = now;
@@ -362,6 +433,13 @@ class pg_sink final : public sdk::sink {
   uint64_t unlogged_rejects_ = 0;
   std::set<std::string> said_alert_rejects_;  // checks whose state was refused, logged once
   std::thread thread_;
+
+  static constexpr std::chrono::milliseconds maintenance_period{60'000};
+  std::unique_ptr<pg::pg_maintenance> maintenance_;  // used by the maintenance thread only
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool maintenance_stop_ = false;
+  std::thread maintenance_thread_;  // started by the I/O thread after its first commit
 };
 
 }  // namespace

@@ -16,8 +16,8 @@ inline const std::vector<isitup::sdk::option>& sink_options() {
        true},
       {"schema", ISITUP_OPT_STRING, "public", "schema of the results table (created if missing)"},
       {"table", ISITUP_OPT_STRING, "check_results",
-       "results table (created if missing; at most 55 bytes: <table>_rejects and the views add "
-       "a suffix)"},
+       "results table (created if missing; at most 48 bytes: the other tables, views and "
+       "partitions add a suffix)"},
       {"batch_size", ISITUP_OPT_INT, "5000", "most rows written in one transaction"},
       {"batch_delay", ISITUP_OPT_DURATION, "0ms",
        "how long results may wait here for more to fill a transaction"},
@@ -29,7 +29,17 @@ inline const std::vector<isitup::sdk::option>& sink_options() {
       {"connect_timeout", ISITUP_OPT_DURATION, "10s",
        "give up connecting after this (whole seconds, at least 2)"},
       {"reconnect_backoff_max", ISITUP_OPT_DURATION, "5s",
-       "longest wait between connection attempts while the server is unreachable"}};
+       "longest wait between connection attempts while the server is unreachable"},
+      {"partition_interval", ISITUP_OPT_DURATION, "1d",
+       "time range of one partition of the results table: whole hours dividing a day, or 1d to "
+       "31d"},
+      {"retention", ISITUP_OPT_STRING, "30d",
+       "how long raw results are kept (whole partitions are dropped); 0 keeps everything"},
+      {"rollup_retention", ISITUP_OPT_STRING, "400d",
+       "how long the hourly and daily rollups are kept; 0 keeps everything"},
+      {"maintenance", ISITUP_OPT_BOOL, "true",
+       "create partitions ahead, keep the rollups and drop what is past retention from this "
+       "agent (every minute); false when other writers do it"}};
   return options;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <thread>
 
+#include "pg_maintenance.hpp"
 #include "pg_schema.hpp"
 #include "pg_test_util.hpp"
 #include "pg_writer.hpp"
@@ -376,6 +377,13 @@ TEST(pg_sink_migrations, a_database_at_migration_1_is_upgraded_and_rerunning_is_
   }
   pqxx::connection c(server().conninfo());
   EXPECT_EQ(current_migration(c, names), latest_migration());
+  // The old row waits in results_unpartitioned until maintenance moves it (migration 6).
+  EXPECT_EQ(server().psql("SELECT count(*) FROM upgrade.results"), "20\n");
+  maintenance_options mo;
+  mo.conninfo = server().conninfo();
+  mo.names = names;
+  mo.retention_ms = 0;
+  EXPECT_EQ(pg_maintenance(mo).run(nov_27_2026_18h).moved, 1);
   EXPECT_EQ(server().psql("SELECT count(*) FROM upgrade.results"), "21\n");
   EXPECT_EQ(
       server().psql(
@@ -386,7 +394,7 @@ TEST(pg_sink_migrations, a_database_at_migration_1_is_upgraded_and_rerunning_is_
             "results_daily,results_hourly,results_incidents_open,results_latest\n");
   EXPECT_EQ(server().psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM "
                           "upgrade.isitup_migrations"),
-            "1,2,3,4,5\n");
+            "1,2,3,4,5,6,7\n");
 
   const std::string before = catalog_snapshot("upgrade");
   EXPECT_EQ(migrate(c, names), latest_migration());
@@ -421,6 +429,14 @@ TEST(pg_sink_views, latest_and_rollups_answer_from_the_results) {
   // 10 checks, one result a second for 2 minutes: every 7th is down.
   const batch b = batch::range(0, 1200);
   ASSERT_EQ(sink.write(b.pointers).status, ISITUP_OK);
+  // The hour and the day closed: the rollups the views read are made.
+  maintenance_options m;
+  m.conninfo = server().conninfo();
+  m.names = {"public", "viewed"};
+  maintenance_report r;
+  pg_maintenance(m).roll_up(nov_27_2026_18h + 7 * 3'600'000, r);
+  EXPECT_EQ(r.hours_rolled_up, 1);
+  EXPECT_EQ(r.days_rolled_up, 1);
   // Latest per (agent, check): the last second of the stream.
   EXPECT_EQ(server().psql("SELECT count(*), min(scheduled_at), max(scheduled_at) FROM "
                           "viewed_latest"),

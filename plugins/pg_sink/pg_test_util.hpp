@@ -93,7 +93,11 @@ inline sdk::testing::option_map test_options(const std::string& schema, const st
                              {"table", table},
                              {"statement_timeout", "10s"},
                              {"connect_timeout", "2s"},
-                             {"reconnect_backoff_max", "500ms"}};
+                             {"reconnect_backoff_max", "500ms"},
+                             // The tests' results are of 2026-11-27: kept whatever the date.
+                             {"retention", "0"},
+                             // Maintenance runs in the tests that are about it, as of their time.
+                             {"maintenance", "false"}};
   for (auto& [k, v] : more) o[k] = v;
   return o;
 }

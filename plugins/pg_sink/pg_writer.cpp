@@ -1,13 +1,16 @@
 #include "pg_writer.hpp"
 
 #include "pg_conn_policy.hpp"
+#include "pg_rollups.hpp"
 
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <rapidjson/document.h>
 
 #include <array>
+#include <chrono>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string_view>
@@ -385,7 +388,13 @@ void pg_writer::connect() {
     insert_sql_ = "INSERT INTO " + q.table + " (" + cols + ") SELECT " + cols + " FROM " + staging +
                   " ORDER BY agent, check_name, scheduled_at ON CONFLICT DO NOTHING";
     rejects_table_ = q.rejects;
+    mark_sql_ = mark_staged_hours_sql(q);
     names_ = q;
+    {
+      pqxx::read_transaction tx(*c);
+      partitions_ = list_partitions(tx, q);
+      partitions_stale_ = false;
+    }
     backend_pid_ = c->backendpid();
     conn_ = std::move(c);
   } catch (const pqxx::sql_error& e) {
@@ -403,11 +412,23 @@ void pg_writer::write(const std::vector<const isitup_record_v1*>& rows,
                       const std::vector<const isitup_alert_state_v1*>& states) {
   rejects_.clear();
   alert_rejects_.clear();
+  created_partitions_.clear();
   // A scheduled_at the results table cannot hold is no key: refused before any SQL.
   std::vector<const isitup_record_v1*> keyed;
   keyed.reserve(rows.size());
+  // Rows older than the retention are not stored: their partition may already be dropped,
+  // and storing one would make it again, holding that row alone (and its hour's rollup would
+  // be computed again from it).
+  const int64_t oldest = options_.retention_ms > 0
+                             ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                       .count() -
+                                   options_.retention_ms
+                             : std::numeric_limits<int64_t>::min();
   for (const isitup_record_v1* r : rows) {
-    if (detail::storable_time(r->scheduled_at_ms))
+    if (r->scheduled_at_ms < oldest && detail::storable_time(r->scheduled_at_ms))
+      ++stats_.past_retention;
+    else if (detail::storable_time(r->scheduled_at_ms))
       keyed.push_back(r);
     else
       rejects_.push_back({r, "22008",
@@ -473,12 +494,19 @@ void pg_writer::transaction(const isitup_record_v1* const* rows, std::size_t n,
   for (int attempt = 1;; ++attempt) {
     try {
       connect();
+      if (n > 0) cover(rows, n);
       write_once(rows, n, states);
       return;
     } catch (const write_failure&) {
       throw;
     } catch (const pqxx::sql_error& e) {
       const std::string state = e.sqlstate();
+      // A partition this writer believed in was dropped (retention, by hand): list them again.
+      if (state == "23514" &&
+          std::string_view(e.what()).find("no partition of relation") != std::string_view::npos) {
+        partitions_stale_ = true;
+        if (attempt < 3) continue;
+      }
       if (permanent_data_error(state)) throw;
       if (conflict(state) && attempt < 3) continue;
       if (!conflict(state)) disconnect();
@@ -490,6 +518,26 @@ void pg_writer::transaction(const isitup_record_v1* const* rows, std::size_t n,
       throw write_failure(write_failure::kind::retry, trimmed(e.what()));
     }
   }
+}
+
+void pg_writer::cover(const isitup_record_v1* const* rows, std::size_t n) {
+  if (partitions_stale_) {
+    pqxx::read_transaction tx(*conn_);
+    partitions_ = list_partitions(tx, *names_);
+    partitions_stale_ = false;
+  }
+  std::vector<int64_t> missing;
+  for (std::size_t i = 0; i < n; ++i)
+    if (!covered(partitions_, rows[i]->scheduled_at_ms))
+      missing.push_back(rows[i]->scheduled_at_ms);
+  if (missing.empty()) return;
+  partitions_stale_ = true;  // until the commit: the list may name partitions rolled back
+  pqxx::work tx(*conn_);
+  std::vector<std::string> created = ensure_partitions(
+      tx, options_.names, *names_, options_.partition_interval_ms, missing, partitions_);
+  tx.commit();
+  partitions_stale_ = false;
+  created_partitions_.insert(created_partitions_.end(), created.begin(), created.end());
 }
 
 void pg_writer::write_once(const isitup_record_v1* const* rows, std::size_t n,
@@ -504,6 +552,7 @@ void pg_writer::write_once(const isitup_record_v1* const* rows, std::size_t n,
   if (n > 0) {  // step 1: the rows
     copy_rows(tx, staging, rows, n, s);
     inserted = static_cast<uint64_t>(tx.exec(insert_sql_).affected_rows());
+    if (inserted > 0) tx.exec(mark_sql_);  // their hours, for the rollups (pg_rollups.hpp)
   }
   if (states) write_alert_state(tx, *names_, *states, a);  // step 2: their alert state
   tx.commit();

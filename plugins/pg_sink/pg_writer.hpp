@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "pg_alert.hpp"
+#include "pg_partitions.hpp"
 #include "pg_rejects.hpp"
 #include "pg_schema.hpp"
 
@@ -40,7 +41,9 @@ struct writer_options {
   std::string conninfo;  // from build_conninfo
   table_names names;
   int64_t statement_timeout_ms = 30000;
-  record_json_fn to_json;  // for the rejects table
+  int64_t partition_interval_ms = day_ms;  // see pg_partitions.hpp
+  int64_t retention_ms = 0;  // rows older than this (by the clock) are not stored; 0: all are
+  record_json_fn to_json;    // for the rejects table
 };
 
 // Why a write failed. `retry`: temporary (connection lost, server down, timeout, deadlock):
@@ -64,6 +67,7 @@ struct write_stats {
   uint64_t repaired_text = 0;   // strings with invalid UTF-8, stored with U+FFFD
   uint64_t dropped = 0;         // copy_line/copy_into: records without a key, not written
   uint64_t rejected = 0;        // write(): records refused for good (see rejects())
+  uint64_t past_retention = 0;  // write(): older than the retention, not stored
 };
 
 // The COPY text row (tab-separated, COPY's backslash escapes, \N for NULL, no newline) of
@@ -106,6 +110,10 @@ class pg_writer {
     return alert_rejects_;
   }
 
+  // The partitions the last write() created for its rows (a late or early row, or the first
+  // rows of a new interval when none was created ahead).
+  const std::vector<std::string>& created_partitions() const { return created_partitions_; }
+
   // The records the last successful write() rejected (pointing into its rows).
   const std::vector<rejected_record>& rejects() const { return rejects_; }
   // The rejects table, quoted and qualified (empty before the first connection).
@@ -124,13 +132,19 @@ class pg_writer {
   void write_once(const isitup_record_v1* const* rows, std::size_t n, const states_t* states);
   void write_part(const isitup_record_v1* const* rows, std::size_t n, const states_t* states);
   void transaction(const isitup_record_v1* const* rows, std::size_t n, const states_t* states);
+  // Creates the partitions `rows` need that the writer does not know of (own transaction).
+  void cover(const isitup_record_v1* const* rows, std::size_t n);
 
   writer_options options_;
   std::unique_ptr<pqxx::connection> conn_;
   int backend_pid_ = 0;
   std::string insert_sql_;
+  std::string mark_sql_;
   std::string rejects_table_;
   std::optional<quoted_names> names_;
+  std::vector<partition_range> partitions_;  // as last listed or created
+  bool partitions_stale_ = false;            // list them again before the next write
+  std::vector<std::string> created_partitions_;
   alert_counts alert_counts_;
   std::vector<std::pair<std::string, std::string>> alert_rejects_;
   void write_states_each(const states_t& states);

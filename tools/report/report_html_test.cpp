@@ -3,6 +3,8 @@
 // agent's Content-Security-Policy, and screenshots at desktop and phone sizes.
 #include <gtest/gtest.h>
 
+#include "report_test_data.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -54,6 +56,7 @@ void load_fleet(const std::string& table) {
   pqxx::connection c(server().conninfo());
   isitup::pg::migrate(c, {"Status", table});
   pqxx::work tx(c);
+  isitup::report::testing::make_partitions(tx, {"Status", table});
   const std::string t = "\"Status\"." + tx.quote_name(table);
   const std::string cols =
       " (agent, check_name, plugin, target, scheduled_at, status, error_kind, error_message, "

@@ -7,6 +7,7 @@
 #include "pg_schema.hpp"
 #include "pg_server.hpp"
 #include "process.hpp"
+#include "report_test_data.hpp"
 
 namespace {
 
@@ -50,6 +51,7 @@ TEST(isitup_report, prints_one_line_per_check_for_a_known_data_set) {
     pqxx::connection c(server().conninfo());
     isitup::pg::migrate(c, names);
     pqxx::work tx(c);
+    isitup::report::testing::make_partitions(tx, names);
     const std::string t = "\"Reports\".\"known set\"";
     const std::string cols =
         " (agent, check_name, plugin, target, scheduled_at, status, "
