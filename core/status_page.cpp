@@ -1,5 +1,7 @@
-// The markup is terse on purpose (short class names, unquoted attribute values where HTML
-// allows, merged bar segments, relative path commands): 1,000 checks must stay under 500 KB.
+// The markup is terse on purpose (styles by element and short class names, unquoted attribute
+// values where HTML allows, merged bar segments, relative path commands with integer
+// coordinates): 1,000 checks with 90 days of history and a 24 h plot each must stay under
+// 500 KB of HTML (status_page_test; render time in bench/status_page).
 #include "status_page.hpp"
 
 #include <algorithm>
@@ -20,8 +22,11 @@ namespace st = status_text;
 constexpr std::size_t max_name = 200, max_group = 100, max_target = 300, max_message = 300,
                       max_title = 200, max_locations = 10, max_note = 400;
 constexpr std::size_t max_incidents_shown = 50;
-// Above this many checks the page is dense: cards without plugin/interval line, bar segments
-// merged by colour, the latency plot at 2 h instead of 30 min and its figures in the tooltip.
+constexpr std::size_t max_runs_listed = 20;  // in a dense bar's tooltip
+constexpr int64_t dense_plot_bucket_ms = 3 * 3'600'000;
+// Above this many checks the page is dense: cards without plugin/interval line, one SVG with
+// the bar and the plot, the bar drawn as the colour most days have with runs of the other
+// colours on top and every figure in one tooltip, the latency plot at 3 h instead of 30 min.
 constexpr std::size_t dense_above = 100;
 constexpr int64_t day_ms = 86'400'000;
 
@@ -38,27 +43,30 @@ constexpr std::string_view css =
     "h3{font-size:1em;margin:0}"
     ".ov{padding:12px 16px;border-radius:8px;color:#fff;font-weight:600;font-size:1.1em}"
     ".up{--st:var(--ok)}.down{--st:var(--bad)}.unknown{--st:var(--none)}"
-    ".ov,.s{background:var(--st)}"
-    ".c{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--st);"
+    ".ov,h3 b{background:var(--st)}"
+    "article{background:var(--card);border:1px solid var(--line);border-left:4px solid var(--st);"
     "border-radius:8px;padding:10px 12px;margin:8px 0}"
-    ".h{display:flex;flex-wrap:wrap;gap:4px 12px;align-items:center;"
+    "h3{display:flex;flex-wrap:wrap;gap:4px 12px;align-items:center;"
     "justify-content:space-between;margin:0}"
-    ".n,.e,li{overflow-wrap:anywhere}"
-    ".s{font-weight:600;padding:1px 9px;border-radius:10px;color:#fff;font-size:.85em}"
+    "h3,.e,li{overflow-wrap:anywhere}"
+    "h3 b{padding:1px 9px;border-radius:10px;color:#fff;font-size:.85em}"
     ".m{color:var(--mut);font-size:.85em;overflow-wrap:anywhere}"
     ".e{color:var(--bad);font-size:.9em}"
-    ".u{display:flex;flex-wrap:wrap;gap:2px 16px;font-size:.9em;margin:4px 0}"
+    ".u,.d{display:flex;flex-wrap:wrap;gap:2px 16px;font-size:.9em;margin:4px 0}"
     "svg{display:block;width:100%}"
-    ".b{height:26px;margin:6px 0 2px}.bt{height:64px;margin-top:6px}rect{height:10px}"
+    ".b{height:26px;margin:6px 0 2px}.d+svg{height:64px;margin-top:6px;"
+    "background:linear-gradient(var(--ok),var(--ok)) 0 0/100% 11.4px no-repeat}rect{height:10px}"
     ".g{fill:var(--ok)}.l{fill:var(--ok2)}.y{fill:var(--warn)}.r{fill:var(--bad)}"
-    "rect.n{fill:var(--none);opacity:.4}"
+    "rect.n{fill:var(--none);opacity:.4}.d+svg rect.n{opacity:1;fill:var(--line)}"
+    "rect:not([width]){width:.8px}"
     ".d b:nth-child(1):before{content:'24 h '}.d b:nth-child(2):before{content:'7 d '}"
     ".d b:nth-child(3):before{content:'30 d '}.d b:nth-child(4):before{content:'90 d '}"
     ".d b:before{font-weight:400}"
     ".t{height:44px;margin-top:6px;border-bottom:1px solid var(--line)}"
     "svg path{fill:none;stroke-width:1.5;stroke-linejoin:round;stroke-linecap:round;"
     "vector-effect:non-scaling-stroke}"
-    ".a,.k50{stroke:var(--p50);color:var(--p50)}.z,.k95{stroke:var(--p95);color:var(--p95)}"
+    ".a,.k50,.d+svg path+path{stroke:var(--p50);color:var(--p50)}"
+    ".z,.k95,.d+svg path{stroke:var(--p95);color:var(--p95)}"
     "ul.i{padding-left:18px;margin:0}li{margin:4px 0}"
     "footer{margin:24px 0 8px}";
 
@@ -239,13 +247,13 @@ class page_writer {
 
   void check(const check_view& c) {
     const char* state = state_word(c.state);
-    out_ += "<article class=\"c ";
+    out_ += "<article class=";
     out_ += state;
-    out_ += "\"><h3 class=h><span class=n>";
+    out_ += "><h3>";
     text(c.name, max_name);
-    out_ += "</span><span class=s>";
+    out_ += "<b>";
     out_ += state;
-    out_ += "</span></h3>";
+    out_ += "</b></h3>";
     if (dense_) {
       problem(c);
       uptime(c.uptime);
@@ -253,17 +261,31 @@ class page_writer {
       out_ += "</article>";
       return;
     }
+    // plugin · target · every 30 s · up for 2 h; nothing when none is known (a check only a
+    // sink's history knows).
+    const std::size_t line_at = out_.size();
     out_ += "<div class=m>";
+    const std::size_t empty_size = out_.size();
+    const auto part = [&] {
+      if (out_.size() > empty_size) out_ += " \xc2\xb7 ";
+    };
     text(c.plugin, max_name);
     if (!c.target.empty()) {
-      out_ += " \xc2\xb7 ";
+      part();
       text(c.target, max_target);
     }
-    if (c.interval_ms > 0) out_ += " \xc2\xb7 every " + st::interval(c.interval_ms);
-    if (c.state != status_state::unknown && c.state_since_ms > 0)
-      out_ += std::string(" \xc2\xb7 ") + state + " for " +
-              st::duration(v_.generated_at_ms - c.state_since_ms);
-    out_ += "</div>";
+    if (c.interval_ms > 0) {
+      part();
+      out_ += "every " + st::interval(c.interval_ms);
+    }
+    if (c.state != status_state::unknown && c.state_since_ms > 0) {
+      part();
+      out_ += std::string(state) + " for " + st::duration(v_.generated_at_ms - c.state_since_ms);
+    }
+    if (out_.size() == empty_size)
+      out_.resize(line_at);
+    else
+      out_ += "</div>";
     problem(c);
     uptime(c.uptime);
     if (!c.segments.empty()) {
@@ -279,29 +301,107 @@ class page_writer {
   }
 
   // A dense page draws the bar and the plot in one SVG: the bar on top (y 0 to 10), the plot
-  // below (y 14 to 54), both stretched to the card's width.
+  // below (y 14 to 54), both stretched to the card's width. Its one tooltip has every figure:
+  // the runs of days not in the bar's main colour ("09-25 99.86%"), then the plot's last p50
+  // and p95.
   void dense_plots(const check_view& c) {
     const std::size_t width = c.segments.empty() ? 90 : c.segments.size();
-    out_ +=
-        "<svg class=bt viewBox=\"0 0 " + std::to_string(width) + " 56\" preserveAspectRatio=none>";
-    bar(c.segments);
+    out_ += "<svg viewBox=\"0 0 " + std::to_string(width) + " 56\" preserveAspectRatio=none>";
     const std::vector<latency_point> points =
-        status_plot::last_day(c.latency, v_.generated_at_ms, 2 * 3'600'000);
+        status_plot::last_day(c.latency, v_.generated_at_ms, dense_plot_bucket_ms);
+    std::string title, rects;
+    dense_bar(c.segments, width, title, rects);
+    if (!points.empty())
+      title += (title.empty() ? "p50 " : "; p50 ") + st::millis(points.back().p50_ms) + ", p95 " +
+               st::millis(points.back().p95_ms);
+    if (!title.empty()) out_ += "<title>" + title + "</title>";
+    out_ += rects;
     if (!points.empty()) {
       double top = 0;
       for (const latency_point& p : points) top = std::max({top, p.p50_ms, p.p95_ms});
-      const latency_point& last = points.back();
-      out_ += "<g><title>p50 " + st::millis(last.p50_ms) + ", p95 " + st::millis(last.p95_ms) +
-              " (from " + st::utc(last.at_ms) + "); highest " + st::millis(top) +
-              " in 24 h</title><path class=z d=\"" +
-              status_plot::path(points, &latency_point::p95_ms, v_.generated_at_ms,
-                                static_cast<int>(width), 14, 40, top, 5 * 3'600'000) +
-              "\"/><path class=a d=\"" +
-              status_plot::path(points, &latency_point::p50_ms, v_.generated_at_ms,
-                                static_cast<int>(width), 14, 40, top, 5 * 3'600'000) +
-              "\"/></g>";
+      for (double latency_point::*line : {&latency_point::p95_ms, &latency_point::p50_ms})
+        out_ += "<path d=\"" +
+                status_plot::path(points, line, v_.generated_at_ms, static_cast<int>(width), 14, 40,
+                                  top, 2 * dense_plot_bucket_ms) +
+                "\"/>";
     }
     out_ += "</svg>";
+  }
+
+  // The bar of a dense page: the colour most segments have, then one rect per run of
+  // segments of another colour; `title` gets those runs and what the main colour means.
+  static void dense_bar(const std::vector<status_segment>& segs, std::size_t width,
+                        std::string& title, std::string& rects) {
+    if (segs.empty()) {
+      rects = "<rect width=" + std::to_string(width) + " class=n />";
+      return;
+    }
+    std::size_t per_class[5] = {};
+    static constexpr std::string_view classes = "gnlyr";
+    for (const status_segment& s : segs) ++per_class[classes.find(segment_class(s))];
+    const char main =
+        classes[static_cast<std::size_t>(std::max_element(per_class, per_class + 5) - per_class)];
+    const bool days = segs.front().end_ms - segs.front().start_ms >= day_ms;
+    // The style sheet paints the bar green (the SVG's background): a main colour of 'g' needs
+    // no rect.
+    if (main != 'g') rects = "<rect width=" + std::to_string(width) + " class=" + main + " />";
+    std::size_t listed = 0, more = 0;
+    for (std::size_t i = 0; i < segs.size();) {
+      const char cls = segment_class(segs[i]);
+      std::size_t j = i + 1;
+      uint64_t total = segs[i].total, up = std::min(segs[i].up, segs[i].total);
+      for (; j < segs.size() && segment_class(segs[j]) == cls; ++j) {
+        total += segs[j].total;
+        up += std::min(segs[j].up, segs[j].total);
+      }
+      if (cls != main) {
+        rects += "<rect x=" + std::to_string(i);
+        if (j - i > 1) rects += " width=" + number(static_cast<double>(j - i) - .2);
+        rects += " class=";
+        rects += cls;
+        rects += " />";
+        if (listed == max_runs_listed) {
+          ++more;
+        } else {
+          if (listed++ > 0) title += ", ";
+          title += short_time(segs[i].start_ms, days);
+          if (j - i > 1) title += "\u2013" + short_time(segs[j - 1].end_ms - 1, days);
+          title += ' ';
+          title +=
+              total == 0 ? std::string("no data") : st::percent(static_cast<double>(up) / total);
+        }
+      }
+      i = j;
+    }
+    if (more > 0) title += " and " + std::to_string(more) + " more";
+    title += listed > 0 ? ", else " : "";
+    title += class_label(main);
+  }
+
+  // What a bar colour means, for the dense bar's tooltip ("\u2265" is the sign >=, "\u2013" a
+  // dash).
+  static const char* class_label(char cls) {
+    switch (cls) {
+      case 'g':
+        return "\u2265"
+               "99.9%";
+      case 'l':
+        return "99\u2013"
+               "99.9%";
+      case 'y':
+        return "95\u2013"
+               "99%";
+      case 'r':
+        return "under 95%";
+      default:
+        return "no data";
+    }
+  }
+
+  // "09-25" for a day, "21:30" for a time (UTC).
+  static std::string short_time(int64_t ms, bool day) {
+    const std::string t = st::utc(ms);  // "2026-12-02 21:40 UTC"
+    return day ? t.substr(5, 5) : t.substr(11, 5);
   }
 
   // Why a check is down: its open incident, else its last result's error.
@@ -323,7 +423,7 @@ class page_writer {
 
   // A dense page leaves the window names to the style sheet.
   void uptime(const uptime_windows& u) {
-    out_ += dense_ ? "<div class=\"u d\">" : "<div class=u>";
+    out_ += dense_ ? "<div class=d>" : "<div class=u>";
     const std::pair<const char*, const std::optional<double>*> windows[] = {
         {"24 h", &u.h24}, {"7 d", &u.d7}, {"30 d", &u.d30}, {"90 d", &u.d90}};
     for (const auto& [label, value] : windows) {
@@ -345,10 +445,8 @@ class page_writer {
     return f >= 0.999 ? 'g' : f >= 0.99 ? 'l' : f >= 0.95 ? 'y' : 'r';
   }
 
-  // Adjacent segments merge when all of them are fully up or all have no data; on a dense page
-  // when they have the same colour.
-  bool mergeable(const status_segment& a, const status_segment& b) const {
-    if (dense_) return segment_class(a) == segment_class(b);
+  // Adjacent segments merge when all of them are fully up or all have no data.
+  static bool mergeable(const status_segment& a, const status_segment& b) {
     return (a.total == 0 && b.total == 0) ||
            (a.total > 0 && b.total > 0 && a.up >= a.total && b.up >= b.total);
   }
@@ -379,8 +477,7 @@ class page_writer {
         out_ += "no data";
       else
         out_ += st::percent(static_cast<double>(up) / total) + " up";
-      if (total > 0 && !dense_)
-        out_ += " (" + with_thousands(up) + " of " + with_thousands(total) + ")";
+      if (total > 0) out_ += " (" + with_thousands(up) + " of " + with_thousands(total) + ")";
       out_ += "</title></rect>";
       i = j;
     }

@@ -83,7 +83,7 @@ TEST(StatusFromHistory, StateUptimeSegmentsAndLatencyFromTheRing) {
   EXPECT_DOUBLE_EQ(c.latency[0].p95_ms, 29);
   // And the page shows it.
   const std::string page = render_status_page(v);
-  EXPECT_NE(page.find("<span class=n>shop</span><span class=s>down</span>"), std::string::npos);
+  EXPECT_NE(page.find("<h3>shop<b>down</b></h3>"), std::string::npos);
   EXPECT_NE(page.find("24 h <b>75.00%</b>"), std::string::npos);
 }
 

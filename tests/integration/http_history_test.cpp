@@ -20,7 +20,7 @@ namespace {
 
 // The card of check `name` on the page, or empty.
 std::string card(const std::string& page, const std::string& name) {
-  const auto at = page.find("<span class=n>" + name + "</span>");
+  const auto at = page.find("<h3>" + name + "<b>");
   if (at == std::string::npos) return {};
   const auto end = page.find("</article>", at);
   return page.substr(at, end == std::string::npos ? std::string::npos : end - at);

@@ -119,7 +119,7 @@ TEST(isitup_report_html, builds_the_status_page_from_the_results_table) {
   const std::string page = report_html(dir, "fleet");
   EXPECT_NE(page.find("<title>Status.fleet</title>"), std::string::npos);
   EXPECT_NE(page.find("1 of 4 checks down"), std::string::npos);
-  EXPECT_NE(page.find("<span class=n>api</span><span class=s>down</span>"), std::string::npos);
+  EXPECT_NE(page.find("<h3>api<b>down</b></h3>"), std::string::npos);
   // Groups and intervals come from the config's checks of the same name.
   const std::size_t group = page.find("<h2>Public <span class=m>1 of 2 up</span></h2>");
   const std::size_t other = page.find("<h2>Other checks <span class=m>2 of 2 up</span></h2>");
@@ -128,7 +128,7 @@ TEST(isitup_report_html, builds_the_status_page_from_the_results_table) {
   EXPECT_LT(group, page.find(">shop<", group));
   EXPECT_LT(page.find(">shop<", group), other);
   EXPECT_LT(other, page.find(">www<", group));
-  EXPECT_NE(page.find("<span class=n>shop</span><span class=s>up</span>"), std::string::npos);
+  EXPECT_NE(page.find("<h3>shop<b>up</b></h3>"), std::string::npos);
   // shop: 36 of 288 down on 11-21; 2,016 results in 7 d, 8,640 in 30 d, all up in 24 h.
   EXPECT_NE(page.find("<title>2026-11-21: 87.50% up (252 of 288)</title>"), std::string::npos);
   EXPECT_NE(page.find("<span>24 h <b>100%</b></span><span>7 d <b>98.21%</b></span><span>30 d "
@@ -199,8 +199,8 @@ TEST(status_page_in_a_browser, shows_every_check_without_a_console_message_on_de
   EXPECT_EQ(dom.console, "");
   EXPECT_NE(dom.out.find("1 of 4 checks down"), std::string::npos);
   const std::regex card(
-      "<article class=\"c (up|down)\"><h3 class=\"h\"><span class=\"n\">([a-z]+)</span><span "
-      "class=\"s\">(up|down)</span></h3>.*?<b>[0-9.]+%</b>.*?<svg class=\"t\".*?<path class=\"z\" "
+      "<article class=\"(up|down)\"><h3>([a-z]+)<b>(up|down)</b></h3>.*?<b>[0-9.]+%</b>.*?<svg "
+      "class=\"t\".*?<path class=\"z\" "
       "d=\"M[^\"]+\"></path>.*?</article>");
   std::map<std::string, std::string> states;
   for (auto it = std::sregex_iterator(dom.out.begin(), dom.out.end(), card);
