@@ -1,5 +1,7 @@
 #include "pg_rejects.hpp"
 
+#include <isitup/util/utf8.hpp>
+
 namespace isitup::pg {
 namespace {
 
@@ -28,7 +30,7 @@ std::string bounded_text(std::string_view s, std::size_t max_bytes) {
   static constexpr std::string_view replacement = "\xEF\xBF\xBD", ellipsis = "\xE2\x80\xA6";
   std::string out;
   for (std::size_t i = 0; i < s.size();) {
-    const std::size_t n = detail::utf8_sequence_length(s, i);
+    const std::size_t n = sdk::utf8_sequence_length(s, i);
     const std::string_view piece = n == 0 ? replacement : s.substr(i, n);
     if (out.size() + piece.size() > max_bytes) {
       // Drop whole characters (out is valid UTF-8) until the ellipsis fits.

@@ -47,10 +47,8 @@ void store_rejects(pqxx::connection& c, const std::string& table,
                    std::vector<rejected_record>& rejects, const record_json_fn& to_json);
 
 namespace detail {
-// From pg_writer.cpp: the length of the valid UTF-8 sequence at s[i] (0: invalid); the ISO
-// text of a time (years 0..9999, else the number of ms); whether the results table can
-// store it (years 1..9999).
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
+// From pg_writer.cpp: the ISO text of a time (years 0..9999, else the number of ms); whether
+// the results table can store it (years 1..9999).
 std::string iso_time(int64_t ms);
 bool storable_time(int64_t ms);
 }  // namespace detail

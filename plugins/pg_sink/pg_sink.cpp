@@ -21,6 +21,9 @@
 #include <condition_variable>
 #include <deque>
 #include <isitup/plugin.hpp>
+#include <isitup/util/backoff.hpp>
+#include <isitup/util/clock.hpp>
+#include <isitup/util/log_limit.hpp>
 #include <map>
 #include <mutex>
 #include <set>
@@ -264,7 +267,7 @@ class pg_sink final : public sdk::sink {
       lock.lock();
       busy_ = false;
       if (error.empty()) {
-        backoff_ = std::chrono::milliseconds(0);
+        connect_failures_ = 0;
         for (std::size_t i = 0; i < upto.size(); ++i) queue_[i].written = upto[i];
         while (!queue_.empty() && queue_.front().written == queue_.front().batch.size())
           take_front_locked(reports, sdk::status::ok);
@@ -299,8 +302,8 @@ class pg_sink final : public sdk::sink {
   }
 
   void schedule_reconnect_locked(const std::string& error) {
-    backoff_ = std::min(std::max(backoff_ * 2, std::chrono::milliseconds(100)), backoff_max_);
-    next_connect_ = clock_type::now() + backoff_;
+    next_connect_ = clock_type::now() +
+                    sdk::backoff(connect_failures_++, std::chrono::milliseconds(100), backoff_max_);
     last_error_ = error;
   }
 
@@ -342,24 +345,15 @@ class pg_sink final : public sdk::sink {
   // One line per rejected record, rate-limited: a burst of 10, then one every 6 s; the next
   // line printed says how many were left out.
   void log_reject(const pg::rejected_record& r) {
-    const auto now = clock_type::now();
-    const double refill = std::chrono::duration<double>(now - tokens_at_).count() / 6.0;
-    tokens_ = std::min(10.0, tokens_ + refill);
-    tokens_at_ = now;
-    if (tokens_ < 1.0) {
-      ++unlogged_rejects_;
-      return;
-    }
-    tokens_ -= 1.0;
+    if (!reject_log_.take(sdk::monotonic_ms())) return;
     std::string first_line = r.error.substr(0, r.error.find('\n'));
     std::string text = "rejected a record PostgreSQL cannot store (SQLSTATE " + r.sqlstate +
                        "): " + pg::describe_key(*r.record) + ": " +
                        pg::bounded_text(first_line, 300) +
                        (r.stored ? "; kept in " + writer_->rejects_table()
                                  : std::string("; it could not be kept in the rejects table"));
-    if (unlogged_rejects_ > 0)
-      text += " (" + std::to_string(unlogged_rejects_) + " more rejected records not logged)";
-    unlogged_rejects_ = 0;
+    if (const uint64_t left_out = reject_log_.refused_since_last())
+      text += " (" + std::to_string(left_out) + " more rejected records not logged)";
     host_.log(sdk::level::error, text);
   }
 
@@ -424,13 +418,11 @@ class pg_sink final : public sdk::sink {
   std::size_t marks_pending_ = 0;
   std::size_t queued_rows_ = 0;
   bool busy_ = false, flushing_ = false, stopping_ = false;
-  std::chrono::milliseconds backoff_{0};
+  int connect_failures_ = 0;  // in a row: the wait before the next attempt doubles
   clock_type::time_point next_connect_{};
   std::string last_error_;
   pg::write_stats published_;
-  double tokens_ = 10.0;  // log_reject's budget (I/O thread only)
-  clock_type::time_point tokens_at_ = clock_type::now();
-  uint64_t unlogged_rejects_ = 0;
+  sdk::log_budget reject_log_{10, 6000};      // log_reject's budget (I/O thread only)
   std::set<std::string> said_alert_rejects_;  // checks whose state was refused, logged once
   std::thread thread_;
 

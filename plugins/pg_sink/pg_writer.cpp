@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <rapidjson/document.h>
+#include <isitup/util/civil_time.hpp>
+#include <isitup/util/utf8.hpp>
 
 #include <array>
 #include <chrono>
@@ -37,82 +39,16 @@ void append_param(std::string& out, const char* key, const std::string& value) {
 
 // ---------------------------------------------------------------- values
 
-// Days since 1970-01-01 -> civil date (Howard Hinnant's civil_from_days).
-void civil_from_days(int64_t z, int64_t& year, unsigned& month, unsigned& day) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  day = doy - (153 * mp + 2) / 5 + 1;
-  month = mp < 10 ? mp + 3 : mp - 9;
-  year = static_cast<int64_t>(yoe) + era * 400 + (month <= 2);
-}
-
-void put_digits(char*& p, int64_t v, int width) {
-  for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
-  p += width;
-}
-
 using time_text = std::array<char, 32>;
 
-// "YYYY-MM-DD HH:MM:SS.mmm+00" for years 1..9999; false when out of that range.
+// "YYYY-MM-DD HH:MM:SS.mmm+00" for years 1..9999 (PostgreSQL has no year 0); false when out of
+// that range.
 bool format_time(int64_t ms, time_text& out) {
-  constexpr int64_t ms_per_day = 86'400'000;
   constexpr int64_t min_ms = -62'135'596'800'000;  // 0001-01-01T00:00:00Z
-  constexpr int64_t max_ms = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
-  if (ms < min_ms || ms > max_ms) return false;
-  int64_t days = ms / ms_per_day, rest = ms % ms_per_day;
-  if (rest < 0) {
-    rest += ms_per_day;
-    --days;
-  }
-  int64_t year;
-  unsigned month, day;
-  civil_from_days(days, year, month, day);
-  char* p = out.data();
-  put_digits(p, year, 4);
-  *p++ = '-';
-  put_digits(p, month, 2);
-  *p++ = '-';
-  put_digits(p, day, 2);
-  *p++ = ' ';
-  put_digits(p, rest / 3'600'000, 2);
-  *p++ = ':';
-  put_digits(p, rest / 60'000 % 60, 2);
-  *p++ = ':';
-  put_digits(p, rest / 1000 % 60, 2);
-  *p++ = '.';
-  put_digits(p, rest % 1000, 3);
-  std::memcpy(p, "+00", 4);
+  if (ms < min_ms || !sdk::format_utc_ms(ms, out.data())) return false;
+  out[10] = ' ';
+  std::memcpy(&out[23], "+00", 4);
   return true;
-}
-
-// Length of the valid UTF-8 sequence at s[i], or 0 when it is not valid.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  if (c < 0x80) return 1;
-  std::size_t n;
-  unsigned min;
-  unsigned cp;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2, min = 0x80, cp = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3, min = 0x800, cp = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4, min = 0x10000, cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i + k) & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
 }
 
 // A string column: the pointer itself when it is valid UTF-8, else a repaired copy.
@@ -121,25 +57,9 @@ class text_value {
   const char* get(const char* s, write_stats& stats) {
     if (!s) return nullptr;
     const std::string_view v(s);
-    std::size_t i = 0;
-    while (i < v.size()) {
-      const std::size_t n = utf8_sequence(v, i);
-      if (n == 0) break;
-      i += n;
-    }
-    if (i == v.size()) return s;
+    if (sdk::is_utf8(v)) return s;
     ++stats.repaired_text;
-    fixed_.assign(v.substr(0, i));
-    while (i < v.size()) {
-      const std::size_t n = utf8_sequence(v, i);
-      if (n == 0) {
-        fixed_ += "\xEF\xBF\xBD";  // U+FFFD
-        ++i;
-      } else {
-        fixed_.append(v.substr(i, n));
-        i += n;
-      }
-    }
+    fixed_ = sdk::repaired_utf8(v);
     return fixed_.c_str();
   }
 
@@ -241,24 +161,9 @@ void copy_rows(pqxx::transaction_base& tx, const std::string& table,
 
 namespace detail {
 
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) { return utf8_sequence(s, i); }
-
 std::string iso_time(int64_t ms) {
-  constexpr int64_t ms_per_day = 86'400'000;
-  constexpr int64_t min_ms = -62'167'219'200'000;  // 0000-01-01T00:00:00Z
-  constexpr int64_t max_ms = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
-  if (ms < min_ms || ms > max_ms) return std::to_string(ms) + " ms after 1970";
-  time_text text;
-  if (ms >= -62'135'596'800'000) {
-    format_time(ms, text);
-  } else {  // year 0: format the same time of day one 400-year cycle later, then fix the year
-    format_time(ms + 146097 * ms_per_day, text);
-    std::memcpy(text.data(), "0000", 4);
-  }
-  std::string out(text.data());  // "YYYY-MM-DD HH:MM:SS.mmm+00"
-  out[10] = 'T';
-  out.replace(23, 3, "Z");
-  return out;
+  std::string text = sdk::utc_text(ms);
+  return text.empty() ? std::to_string(ms) + " ms after 1970" : text;
 }
 
 bool storable_time(int64_t ms) {
