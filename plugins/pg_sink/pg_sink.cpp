@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "pg_conn_policy.hpp"
+#include "pg_history.hpp"
 #include "pg_maintenance.hpp"
 #include "pg_schema.hpp"
 #include "pg_sink_options.hpp"
@@ -93,6 +94,8 @@ class pg_sink final : public sdk::sink {
     w.retention_ms = m.retention_ms;
     w.to_json = [h = host_](const isitup_record_v1& r) { return h.to_json(r); };
     options_ = w;
+    // The status page's reads wait at most about their timeout: libpq's shortest connect.
+    history_ = std::make_unique<pg::pg_history>(w.conninfo + " connect_timeout='2'", w.names);
     writer_ = std::make_unique<pg::pg_writer>(std::move(w));
     if (o.boolean("maintenance")) maintenance_ = std::make_unique<pg::pg_maintenance>(std::move(m));
     // Connecting waits for the first batch: `--check-config` builds sinks too.
@@ -163,6 +166,22 @@ class pg_sink final : public sdk::sink {
         list.emplace_back(ids[i]);
     }
     cv_.notify_all();
+  }
+
+  // The status page's history, from the rollups (pg_history.hpp); the host's thread, one call
+  // at a time, on a connection of its own.
+  void read_history(const sdk::history_query& q,
+                    const std::function<void(const sdk::history_bucket&)>& emit) {
+    history_->read(q.from_ms, q.to_ms, q.length_ms, q.timeout, [&](const pg::history_row& r) {
+      sdk::history_bucket b;
+      b.check = r.check;
+      b.start_ms = r.start_ms;
+      b.results = r.results;
+      b.up = r.up;
+      b.p50_total_ms = r.p50_ms;
+      b.p95_total_ms = r.p95_ms;
+      emit(b);
+    });
   }
 
   sdk::status flush(std::chrono::milliseconds timeout) override {
@@ -409,7 +428,8 @@ class pg_sink final : public sdk::sink {
   int64_t batch_size_ = 5000;
   std::chrono::milliseconds batch_delay_{0};
   std::chrono::milliseconds backoff_max_{5000};
-  std::unique_ptr<pg::pg_writer> writer_;  // used by the I/O thread only
+  std::unique_ptr<pg::pg_writer> writer_;    // used by the I/O thread only
+  std::unique_ptr<pg::pg_history> history_;  // used by read_history only
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -402,5 +402,96 @@ TEST(pg_retention, rows_older_than_it_are_not_stored_and_rollups_outlive_the_par
   EXPECT_EQ(server().psql("SELECT count(*) FROM aged_rollup_hourly"), "2\n");
 }
 
+// "check|start_ms|results|up|p50|p95" per line, sorted, from the sink or from SQL.
+std::string history_text(const std::vector<sdk::testing::history_row>& rows) {
+  std::vector<std::string> lines;
+  for (const auto& r : rows) {
+    char p[64];
+    std::snprintf(p, sizeof p, "%.3f|%.3f", r.p50_total_ms, r.p95_total_ms);
+    lines.push_back(r.check + "|" + std::to_string(r.start_ms) + "|" + std::to_string(r.results) +
+                    "|" + std::to_string(r.up) + "|" + p);
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
+  return out;
+}
+
+// The same from the raw rows: per check and bucket (`unit` of `bucket_of`), sums over
+// locations, p50/p95 the largest of those per location and `part` (hour or day).
+std::string expected_history(const std::string& where, const std::string& bucket,
+                             const std::string& part) {
+  return server().psql(
+      "SELECT string_agg(l, E'\\n' ORDER BY l) FROM (SELECT check_name || '|' ||"
+      " (extract(epoch FROM b) * 1000)::bigint || '|' || sum(n) || '|' || sum(u) || '|' ||"
+      " to_char(max(p50), 'FM999990.000') || '|' || to_char(max(p95), 'FM999990.000') AS l FROM"
+      " (SELECT check_name, date_trunc('" +
+      bucket +
+      "', scheduled_at, 'UTC') AS b,"
+      " count(*) AS n, count(*) FILTER (WHERE status = 'up') AS u,"
+      " percentile_cont(0.5) WITHIN GROUP (ORDER BY total_ms) FILTER (WHERE status = 'up') p50,"
+      " percentile_cont(0.95) WITHIN GROUP (ORDER BY total_ms) FILTER (WHERE status = 'up') p95"
+      " FROM paged WHERE " +
+      where + " GROUP BY check_name, location, date_trunc('" + part +
+      "', scheduled_at, 'UTC'), 2) x GROUP BY check_name, b) y");
+}
+
+TEST(pg_history, answers_from_the_rollups_summed_over_locations_within_its_timeout) {
+  fake_host host;
+  sink_under_test sink(host, isitup_plugin_entry(), test_options("public", "paged"));
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  std::vector<record> rs;  // 2026-11-25 00:00 to 2026-11-27 05:50, every 10 minutes
+  for (int slot = 0; slot < 2 * 144 + 36; ++slot)
+    for (int k = 0; k < 6; ++k) {
+      record r = make_record(slot * 6 + k, 3, k < 3 ? "probe-eu" : "probe-us");
+      r.location = k < 3 ? "eu-west" : "us-east";
+      r.scheduled_at_ms = nov_27_2026 - 2 * day_ms + slot * 600'000 + k;
+      r.total_ms = 10.0 + (slot * 7 + k * 13) % 90;
+      rs.push_back(r);
+    }
+  const batch b(rs);
+  ASSERT_EQ(sink.write(b.pointers).status, ISITUP_OK);
+  maintenance_report r;
+  pg_maintenance(maintenance_for({"public", "paged"})).roll_up(nov_27_2026 + 7 * hour_ms, r);
+  ASSERT_EQ(r.days_rolled_up, 2);  // 2026-11-27 is not over: its hours stand in for it
+
+  const auto days = sink.read_history(nov_27_2026 - 2 * day_ms, nov_27_2026 + day_ms, day_ms);
+  ASSERT_EQ(days.status, ISITUP_OK) << days.error;
+  EXPECT_EQ(days.rows.size(), 9u);
+  // Complete days from the days per location; 2026-11-27 from its hours per location.
+  std::vector<std::string> lines;
+  for (const std::string& t : {expected_history("scheduled_at < '2026-11-27'", "day", "day"),
+                               expected_history("scheduled_at >= '2026-11-27'", "day", "hour")})
+    for (std::size_t at = 0; at < t.size();) {
+      const std::size_t end = t.find('\n', at);
+      lines.push_back(t.substr(at, end + 1 - at));
+      at = end + 1;
+    }
+  std::sort(lines.begin(), lines.end());
+  std::string expected_days;
+  for (const std::string& l : lines) expected_days += l;
+  EXPECT_EQ(history_text(days.rows), expected_days);
+  const auto hours = sink.read_history(nov_27_2026, nov_27_2026 + 6 * hour_ms, hour_ms);
+  ASSERT_EQ(hours.status, ISITUP_OK) << hours.error;
+  EXPECT_EQ(hours.rows.size(), 18u);
+  EXPECT_EQ(history_text(hours.rows),
+            expected_history("scheduled_at >= '2026-11-27'", "hour", "hour"));
+  EXPECT_TRUE(host.problems().empty()) << host.problems().front();
+
+  // Another length is refused; a database that does not answer in time is a retry, in time.
+  EXPECT_EQ(sink.read_history(0, nov_27_2026, 60'000).status, ISITUP_RETRY);
+  pqxx::connection blocker(server().conninfo());
+  pqxx::work lock(blocker);
+  lock.exec("LOCK TABLE paged_rollup_daily IN ACCESS EXCLUSIVE MODE");
+  const auto started = std::chrono::steady_clock::now();
+  const auto slow = sink.read_history(nov_27_2026 - 2 * day_ms, nov_27_2026, day_ms,
+                                      std::chrono::milliseconds(300));
+  EXPECT_EQ(slow.status, ISITUP_RETRY);
+  EXPECT_NE(slow.error.find("statement timeout"), std::string::npos) << slow.error;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  lock.abort();
+  EXPECT_EQ(sink.read_history(nov_27_2026 - 2 * day_ms, nov_27_2026, day_ms).rows.size(), 6u);
+}
+
 }  // namespace
 }  // namespace isitup::pg::testing
