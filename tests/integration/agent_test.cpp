@@ -309,7 +309,8 @@ TEST(agent, usage_errors_exit_2) {
 namespace {
 
 // The example plugin built as an outside author would: a separate CMake project that sees only
-// the SDK installed into a prefix, then loaded by the agent.
+// the SDK installed into a prefix (its unit test too, on the installed fake host), then loaded
+// by the agent.
 TEST(sdk, example_plugin_builds_out_of_tree_and_runs) {
   temp_dir dir;
   const std::string prefix = (dir / "prefix").string();
@@ -329,6 +330,11 @@ TEST(sdk, example_plugin_builds_out_of_tree_and_runs) {
   ASSERT_EQ(cfg.code, 0) << cfg.out << cfg.err;
   auto b = run({"/usr/bin/cmake", "--build", build}, 300s);
   ASSERT_EQ(b.code, 0) << b.out << b.err;
+  // Its unit test, built with the exported isitup::sdk_testing (the installed fake host).
+  ASSERT_TRUE(std::filesystem::exists(build + "/tcp_check_test")) << b.out;
+  auto unit = run({build + "/tcp_check_test"}, 60s);
+  EXPECT_EQ(unit.code, 0) << unit.out << unit.err;
+  EXPECT_NE(unit.out.find("[  PASSED  ] 2 tests"), std::string::npos) << unit.out;
 
   const auto plugins = dir / "plugins";
   std::filesystem::create_directory(plugins);
