@@ -247,6 +247,19 @@ void kafka_catalog::start(const isitup_catalog_events_v1& events) {
         static_cast<kafka_catalog*>(static_cast<callback_context*>(opaque)->owner)
             ->on_rebalance(rk, err, parts);
       });
+  // Served by rd_kafka_consumer_poll, on the plugin's thread (as the rebalances are).
+  rd_kafka_conf_set_error_cb(conf.get(), [](rd_kafka_t*, int err, const char* reason,
+                                            void* opaque) {
+    auto* self = static_cast<kafka_catalog*>(static_cast<callback_context*>(opaque)->owner);
+    const auto e = static_cast<rd_kafka_resp_err_t>(err);
+    if (e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+        e == RD_KAFKA_RESP_ERR__RESOLVE)
+      self->unreachable_ = true;
+    const std::string text = std::string("catalog: ") + (reason ? reason : rd_kafka_err2str(e));
+    if (self->errors_.due(text))
+      self->host_.log(
+          e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? sdk::level::warn : sdk::level::debug, text);
+  });
   rk_ = new_handle(RD_KAFKA_CONSUMER, std::move(conf)).release();
   rd_kafka_poll_set_consumer(rk_);
   list_ptr topics(rd_kafka_topic_partition_list_new(1));
@@ -263,15 +276,15 @@ void kafka_catalog::start(const isitup_catalog_events_v1& events) {
 }
 
 void kafka_catalog::run() {
-  repeat_limiter errors;
   while (!quit_) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, poll_ms);
     if (!m) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      unreachable_ = false;
       deliver(m, events_.entry, events_.ctx);
     } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       const std::string text = std::string("catalog: ") + rd_kafka_message_errstr(m);
-      if (errors.due(text)) host_.log(sdk::level::warn, text);
+      if (errors_.due(text)) host_.log(sdk::level::warn, text);
     }
     rd_kafka_message_destroy(m);
   }
@@ -284,6 +297,7 @@ void kafka_catalog::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   for (int i = 0; parts && i < parts->cnt; ++i) ids.push_back(parts->elems[i].partition);
   const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    unreachable_ = false;
     for (int i = 0; i < parts->cnt; ++i) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
     host_.log(sdk::level::info, "assigned catalog partitions [" + join(ids) + "]");
     events_.assigned(events_.ctx, ids.data(), ids.size());
@@ -301,14 +315,19 @@ void kafka_catalog::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   const bool lost = rd_kafka_assignment_lost(rk);
   if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
     host_.log(sdk::level::error, std::string("catalog rebalance failed: ") + rd_kafka_err2str(err));
-  host_.log(sdk::level::info,
-            std::string(lost ? "lost" : "revoked") + " catalog partitions [" + join(ids) + "]");
-  // Lost (no heartbeat reached the group for a session timeout): the host keeps the checks
-  // running until the next assignment. Revoked: their checks stop first.
+  // Lost while the brokers could not be reached (an outage: no member can heartbeat, so no
+  // other member takes them over): the host keeps the checks running until the next
+  // assignment. Lost while the brokers answered (this process stalled past the session
+  // timeout: the group gave them to others), or revoked: their checks stop first.
+  const bool keep = lost && unreachable_;
+  host_.log(sdk::level::info, std::string(keep   ? "lost (brokers unreachable)"
+                                          : lost ? "lost (session expired)"
+                                                 : "revoked") +
+                                  " catalog partitions [" + join(ids) + "]");
   const bool has_lost = events_.struct_size >= offsetof(isitup_catalog_events_v1, lost) +
                                                    sizeof(isitup_catalog_partitions_fn) &&
                         events_.lost;
-  (lost && has_lost ? events_.lost : events_.revoked)(events_.ctx, ids.data(), ids.size());
+  (keep && has_lost ? events_.lost : events_.revoked)(events_.ctx, ids.data(), ids.size());
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);
   } else {

@@ -61,6 +61,12 @@ class kafka_catalog final : public sdk::catalog {
   rd_kafka_t* rk_ = nullptr;  // the group consumer, between start() and stop()
   std::atomic<bool> quit_{false};
   std::thread thread_;
+  // The group's brokers could not be reached (a transport error, all brokers down) and no
+  // assignment or message came since: a loss of the assignment then is the broker's outage,
+  // not this member's (a stalled process, whose partitions the group gave to others). The
+  // plugin's thread only.
+  bool unreachable_ = false;
+  repeat_limiter errors_;  // the plugin's thread
 };
 
 }  // namespace isitup::kafka
