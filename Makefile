@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test test-unit test-sanitize fuzz run-dev run-local rebuild-dev peek-data run-prod bench install format clean
+.PHONY: all deps configure build test test-unit test-sanitize fuzz run-dev run-local rebuild-dev peek-data run-prod bench install format format-check clean
 
 all: build
 
@@ -75,6 +75,10 @@ install: build
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
+
+# Fails naming every file `make format` would change (also a ctest: format_check).
+format-check:
+	bash scripts/check-format.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -16,7 +16,8 @@ void encode(const isitup_record_v1& r, std::string& out);
 inline void encode(const record& r, std::string& out) { encode(r.view(), out); }
 
 // Decodes and validates one v1 record. On failure returns false and sets `error` to a
-// one-line reason naming the field ("http.code: expected an integer 0..999 (an HTTP status has three digits)").
+// one-line reason naming the field ("http.code: expected an integer 0..999 (an HTTP status has
+// three digits)").
 bool decode(std::string_view json, record& out, std::string& error);
 
 // Validates a record before it is encoded or produced (same rules as decode).

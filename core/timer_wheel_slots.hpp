@@ -89,7 +89,8 @@ class chunk_pool {
   // runs once per expiry at a million timers; the new-chunk case (1 in 15) is not.
   [[gnu::always_inline]] uint32_t append(slot_ids& ids, uint32_t id) {
     const uint32_t at = ids.size % k_chunk_ids;
-    if (at == 0) [[unlikely]] start_chunk(ids);
+    if (at == 0) [[unlikely]]
+      start_chunk(ids);
     chunk_at(ids.last).ids[at] = id;
     ++ids.size;
     return ids.last * 16 + at;

@@ -11,8 +11,7 @@ namespace isitup::fuzz {
 
 inline void require(bool holds, std::string_view promise) {
   if (holds) return;
-  std::fprintf(stderr, "broken promise: %.*s\n", static_cast<int>(promise.size()),
-               promise.data());
+  std::fprintf(stderr, "broken promise: %.*s\n", static_cast<int>(promise.size()), promise.data());
   std::abort();
 }
 

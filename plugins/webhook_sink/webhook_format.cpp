@@ -13,7 +13,6 @@
 #include <isitup/util/civil_time.hpp>
 #include <isitup/util/utf8.hpp>
 
-
 namespace isitup::webhook {
 namespace {
 

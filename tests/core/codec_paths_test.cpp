@@ -227,8 +227,8 @@ TEST(codec_encode_paths, timings_print_as_rapidjson_prints_the_rounded_double) {
 TEST(codec_decode_paths, any_three_digit_status_round_trips) {
   // A server may send 000 or 999: http_check reports that as a protocol error, code kept.
   for (int code : {0, 99, 600, 999}) {
-    const record r = decoded(head + R"("status":"up","http":{"code":)" + std::to_string(code) +
-                             "}}");
+    const record r =
+        decoded(head + R"("status":"up","http":{"code":)" + std::to_string(code) + "}}");
     EXPECT_EQ(r.http_code, code);
   }
 }
