@@ -35,6 +35,11 @@ http_reply agent_http::readyz() {
   for (std::size_t i = 0; i < sinks.size() && i < a_.sinks.size(); ++i)
     if (!sinks[i].accepting) waiting += (waiting.empty() ? "" : ", ") + a_.cfg.sinks[i].name;
   if (!waiting.empty()) return text(503, "not ready: sinks retrying their last batch: " + waiting);
+  std::string unassigned;  // a writer also has its partitions
+  for (const auto& s : a_.sources)
+    if (s->assignment.load() == 0) unassigned += (unassigned.empty() ? "" : ", ") + s->ctx->label;
+  if (!unassigned.empty())
+    return text(503, "not ready: no partition assignment yet for source " + unassigned);
   const pipeline_stats p = a_.pipe->stats();
   if (p.held >= p.capacity) return text(503, "not ready: the result queue is full");
   return text(200, "ready");

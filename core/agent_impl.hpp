@@ -45,6 +45,12 @@ struct plugin_instance {
   const char* owner = nullptr;  // ctx->label, interned: names the plugin for completion tickets
   // Check plugins, for /metrics: runs started and completed (by the plugin or the watchdog).
   std::atomic<uint64_t> runs_started{0}, runs_finished{0}, runs_up{0}, runs_down{0};
+  // Sources, their partition share (isitup_host_v1.source_partitions): -1 never said (not
+  // partitioned), 0 nothing assigned (joining, or all revoked), 1 assigned (perhaps 0
+  // partitions). `partitions` belongs to the source's submitting thread.
+  std::atomic<int> assignment{-1};
+  std::set<int32_t> partitions;
+  std::atomic<std::size_t> partition_count{0};  // partitions.size(), for other threads
 };
 
 // One configured check, prepared by its plugin.
@@ -208,6 +214,9 @@ struct agent::impl {
   void release_check(check_state& c);
   void set_up_sinks();
   void set_up_sources();
+  // A source's share changed (its thread): reload or forget alert state, keep /readyz's view.
+  void on_partitions(plugin_instance& source, uint32_t change, const int32_t* parts,
+                     std::size_t count);
   void set_up_catalog();
 
   // Catalog mode (agent_catalog.cpp). Scheduler (main) thread.

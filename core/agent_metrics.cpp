@@ -152,6 +152,16 @@ http_reply agent_http::metrics() {
     w.sample("isitup_alert_transitions_total", static_cast<double>(al.transitions));
     w.family("isitup_alert_events_pending", "gauge", "(event, sink) deliveries not confirmed.");
     w.sample("isitup_alert_events_pending", static_cast<double>(al.pending));
+    w.family("isitup_alert_events_refused_total", "counter",
+             "(event, sink) deliveries refused for good or dropped past a bound.");
+    w.sample("isitup_alert_events_refused_total", static_cast<double>(al.refused));
+    w.family("isitup_alert_events_uncommitted", "gauge",
+             "Events the state sink has not committed with their rows yet.");
+    w.sample("isitup_alert_events_uncommitted", static_cast<double>(al.uncommitted));
+    w.family("isitup_alert_events_uncommitted_dropped_total", "counter",
+             "Events dropped before the state sink committed them (over 100 for one check).");
+    w.sample("isitup_alert_events_uncommitted_dropped_total",
+             static_cast<double>(al.uncommitted_dropped));
   }
 
   w.family("isitup_config_reloads_total", "counter", "SIGHUP reloads, applied or refused.");

@@ -245,8 +245,32 @@ void agent::impl::set_up_sources() {
       }
       return pipe->try_submit(std::move(batch), ack) ? ISITUP_OK : ISITUP_RETRY;
     };
+    inst->ctx->partitions = [this, src = inst.get()](uint32_t change, const int32_t* parts,
+                                                     size_t count) {
+      on_partitions(*src, change, parts, count);
+    };
     sources.push_back(std::move(inst));
   }
+}
+
+void agent::impl::on_partitions(plugin_instance& source, uint32_t change, const int32_t* parts,
+                                std::size_t count) {
+  if (change == ISITUP_PARTITIONS_ASSIGNED) {
+    source.partitions.insert(parts, parts + count);
+    source.partition_count = source.partitions.size();
+    // Before the source reads them: results of a check another writer had are applied to the
+    // state that writer committed, not to what this agent had (or nothing).
+    if (alerts) alerts->reload_from_sink(std::chrono::seconds(60));
+    source.assignment = 1;
+    return;
+  }
+  for (std::size_t i = 0; i < count; ++i) source.partitions.erase(parts[i]);
+  source.partition_count = source.partitions.size();
+  if (change == ISITUP_PARTITIONS_JOINING || source.partitions.empty()) source.assignment = 0;
+  const bool none_left = std::none_of(sources.begin(), sources.end(), [](const auto& s) {
+    return s->assignment.load() == 1 && s->partition_count.load() > 0;
+  });
+  if (change == ISITUP_PARTITIONS_REVOKED && none_left && alerts) alerts->forget_source_checks();
 }
 
 bool agent::impl::take_reload_request() {

@@ -105,11 +105,20 @@ int64_t forget_after(const alert_settings& s, int64_t previous_ms, int64_t now_m
   return std::max(s.location_ttl_ms, 3 * static_cast<int64_t>(interval));
 }
 
+bool too_old_for_a_new_location(const check_state& st, int64_t at_ms, const alert_settings& s) {
+  if (s.location_ttl_ms <= 0) return false;
+  int64_t newest = INT64_MIN;
+  for (const auto& [name, l] : st.locations) newest = std::max(newest, l.last_ms);
+  return newest > INT64_MIN + s.location_ttl_ms && at_ms < newest - s.location_ttl_ms;
+}
+
 std::optional<transition> step(check_state& st, std::string_view check, const observation& o,
                                const alert_settings& s) {
   auto it = st.locations.find(o.location);
-  if (it == st.locations.end())
+  if (it == st.locations.end()) {
+    if (too_old_for_a_new_location(st, o.scheduled_at_ms, s)) return std::nullopt;
     it = st.locations.emplace(std::string(o.location), location_state{}).first;
+  }
   location_state& l = it->second;
   if (o.scheduled_at_ms <= l.last_ms) return std::nullopt;
   const int64_t previous_ms = std::exchange(l.last_ms, o.scheduled_at_ms);

@@ -12,8 +12,9 @@
 // than 3 intervals of the reporting location (the time since its previous result, so checks
 // that run less often than location_ttl keep their locations): it no longer counts as known nor
 // as down, so the check's state is decided by the locations still reporting (which may resolve
-// an open incident). A forgotten location that reports again starts afresh, as up. The
-// incident's list of locations keeps it.
+// an open incident). A forgotten location that reports again starts afresh, as up; one of its
+// old results read again (from before it was forgotten) is ignored. The incident's list of
+// locations keeps it.
 //
 // Times are the results' scheduled_at (epoch ms), never the wall clock: replaying the same
 // results gives the same transitions, with the same ids. A result not newer than the last one
@@ -93,6 +94,12 @@ std::size_t forget_silent_locations(check_state& state, int64_t now_ms, int64_t 
 // location whose previous result was at previous_ms (INT64_MIN: none): location_ttl, or 3 times
 // that location's interval when longer; 0 (never) when location_ttl is 0.
 int64_t forget_after(const alert_settings& s, int64_t previous_ms, int64_t now_ms);
+
+// Whether a result at at_ms from a location the state does not know is too old to count:
+// older than the check's newest result by more than location_ttl (0: never). A forgotten
+// location's results are all that old, so one read again (a replay after a restart) does not
+// bring the location back as new.
+bool too_old_for_a_new_location(const check_state& state, int64_t at_ms, const alert_settings& s);
 
 // Feeds one result of `check` to its state; returns the transition it caused, if any.
 std::optional<transition> step(check_state& state, std::string_view check, const observation& o,

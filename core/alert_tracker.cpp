@@ -32,6 +32,9 @@ constexpr std::size_t max_locations_per_check = 64;
 // Events one sink may have waiting; past it (a sink down for very long while checks flap) new
 // events for that sink are dropped and counted as refused.
 constexpr std::size_t max_pending_per_sink = 100'000;
+// Events of one check the state sink has not committed (its batches refused while the check
+// flaps); past it the oldest is dropped and counted.
+constexpr std::size_t max_uncommitted_per_check = 100;
 
 std::chrono::milliseconds backoff(int attempt) {
   return sdk::backoff(attempt, std::chrono::milliseconds(200), std::chrono::seconds(30));
@@ -202,6 +205,15 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
       p->to = to;
       for (std::size_t i : to) p->sink_names.push_back(sinks[i].sink.name);
       c.unpersisted.push_back(std::move(p));
+      if (c.unpersisted.size() > max_uncommitted_per_check) {
+        if (counts.uncommitted_dropped++ % 1000 == 0)
+          spdlog::error(
+              "alerts: {}: {} events not committed by sink {} (its batches refused?); the oldest, "
+              "{}, is dropped ({} so far)",
+              r.check, c.unpersisted.size(), state_sink->name, c.unpersisted.front()->ev.event_id,
+              counts.uncommitted_dropped);
+        c.unpersisted.erase(c.unpersisted.begin());
+      }
       return;
     }
     if (journal) {
@@ -477,6 +489,85 @@ void alert_tracker::restore_from_sink(event_sink s) {
                p.checks.size(), p.state_sink->name, resent);
 }
 
+bool alert_tracker::reload_from_sink(std::chrono::milliseconds timeout) {
+  impl& p = *impl_;
+  if (!p.state_sink) return true;
+  alert::loaded_state l;
+  try {
+    l = alert::load_from_sink(*p.state_sink->ops, p.state_sink->instance, timeout);
+  } catch (const std::exception& e) {
+    spdlog::error(
+        "alerts: after a partition assignment the state could not be read again from sink {}: "
+        "{}; going on with the state in memory",
+        p.state_sink->name, e.what());
+    return false;
+  }
+  std::lock_guard lock(p.mu);
+  if (p.stopping) return false;
+  std::size_t taken = 0, stale_events = 0, queued = 0;
+  for (auto& [name, c] : l.checks) {
+    auto it = p.checks.find(name);
+    if (it == p.checks.end()) {
+      if (p.checks.size() >= max_checks) {
+        p.untracked("checks", max_checks);
+        continue;
+      }
+      it = p.checks.emplace(name, impl::check_entry{}).first;
+      it->second.settings = p.settings_for(name);
+    } else if (c.version <= it->second.version) {
+      // This tracker's memory got there itself: its own commit (perhaps not confirmed yet), or
+      // nobody wrote the check since. Memory is as new or newer.
+      continue;
+    }
+    impl::check_entry& e = it->second;
+    stale_events += e.unpersisted.size();
+    e.unpersisted.clear();
+    e.state = std::move(c.state);
+    e.version = e.persisted = c.version;
+    e.refreshed_ms = INT64_MIN / 2;
+    ++taken;
+  }
+  if (stale_events > 0)
+    spdlog::warn(
+        "alerts: {} events decided here were not committed before another writer stored a newer "
+        "state of their checks; dropped (that writer decides them)",
+        stale_events);
+  for (auto& u : l.undelivered) {
+    std::shared_ptr<const alert::event> ev;
+    for (const std::string& sink : u.sinks) {
+      const auto i = p.sink_index(sink);
+      if (!i) continue;
+      auto& q = p.sinks[*i].queue;
+      if (std::any_of(q.begin(), q.end(),
+                      [&](const auto& x) { return x->event_id == u.ev.event_id; }))
+        continue;
+      if (!ev) ev = std::make_shared<const alert::event>(u.ev);
+      q.push_back(ev);
+      ++queued;
+    }
+  }
+  p.cv.notify_all();
+  spdlog::info(
+      "alerts: partitions assigned: state of {} checks read again from sink {}, {} taken (stored "
+      "by another writer or new here); {} undelivered events queued",
+      l.checks.size(), p.state_sink->name, taken, queued);
+  return true;
+}
+
+void alert_tracker::forget_source_checks() {
+  impl& p = *impl_;
+  if (!p.state_sink) return;
+  std::lock_guard lock(p.mu);
+  const std::size_t before = p.checks.size();
+  std::erase_if(p.checks, [&](const auto& kv) {
+    const impl::check_entry& e = kv.second;
+    return e.version == e.persisted && e.unpersisted.empty() && !p.configured.count(kv.first);
+  });
+  if (before != p.checks.size())
+    spdlog::info("alerts: no partitions left: forgot the state of {} checks (it is stored)",
+                 before - p.checks.size());
+}
+
 std::shared_ptr<const batch_state> alert_tracker::make_batch_state(
     const std::vector<record>& records) {
   if (!impl_->state_sink) return nullptr;
@@ -518,6 +609,7 @@ alert_stats alert_tracker::stats() const {
   std::lock_guard lock(impl_->mu);
   alert_stats s = impl_->counts;
   for (const auto& q : impl_->sinks) s.pending += q.queue.size();
+  for (const auto& [name, c] : impl_->checks) s.uncommitted += c.unpersisted.size();
   return s;
 }
 

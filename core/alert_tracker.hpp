@@ -13,8 +13,9 @@
 // then reported back to the state sink (events_delivered).
 //
 // Bounds (results from a source are hostile): at most 100 000 checks and 64 locations per
-// check are tracked, at most 100 000 events wait per sink; beyond them results go untracked or
-// events are dropped for that sink, with an error logged.
+// check are tracked, at most 100 000 events wait per sink and 100 per check for the state
+// sink's commit; beyond them results go untracked or events are dropped (oldest first for the
+// commit), with an error logged and counted (stats).
 //
 // Threads: observe() from any thread (check completions, source submissions). One event
 // thread calls write_events; completions come on any thread. start/stop from the main thread.
@@ -52,6 +53,10 @@ struct alert_stats {
   uint64_t retries = 0;      // write_events calls answered ISITUP_RETRY
   uint64_t refused = 0;      // (event, sink) pairs refused for good (ISITUP_ERROR)
   std::size_t pending = 0;   // (event, sink) pairs not yet confirmed
+  // With a state sink: events it has not committed yet, and those dropped past the bound of
+  // 100 per check (a check whose batches the sink keeps refusing).
+  std::size_t uncommitted = 0;
+  uint64_t uncommitted_dropped = 0;
 };
 
 // An incident as the HTTP interface shows it: open, or recently resolved.
@@ -96,6 +101,20 @@ class alert_tracker {
   // With a state sink: the state and events a batch of these records carries to it (nullptr
   // when nothing of their checks is left to commit). Any thread.
   std::shared_ptr<const batch_state> make_batch_state(const std::vector<record>& records);
+
+  // A source's partition share grew (Kafka rebalance): with a state sink, reads the stored
+  // state again (load_state, up to `timeout`) and takes each stored state whose version this
+  // tracker's memory of the check never reached (another writer stored it; or the check is new
+  // here): uncommitted events of such a check are dropped, said. Outbox events not queued here are
+  // queued (their earlier owner may have died mid-delivery: same ids). The host does not know
+  // which checks a partition holds, so this covers every check. False (logged) when the sink
+  // could not load: memory stays as it was. No-op without a state sink. Any thread but the
+  // event thread; blocks.
+  bool reload_from_sink(std::chrono::milliseconds timeout);
+  // Every partitioned source's share is empty (revoked): forgets the state of checks fed from
+  // elsewhere (not configured here) that have nothing uncommitted; reload_from_sink brings back
+  // what a later assignment needs. No-op without a state sink. Any thread.
+  void forget_source_checks();
 
  private:
   void restore_from_sink(event_sink s);

@@ -190,6 +190,19 @@ void counter_add(isitup_host_ctx* ctx, const char* name, int64_t delta) {
   if (name) ctx->add(name, delta);
 }
 
+void source_partitions(isitup_host_ctx* ctx, uint32_t change, const int32_t* partitions,
+                       size_t count) {
+  if (!ctx->partitions) {
+    host_log(ctx, ISITUP_LOG_ERROR, "source_partitions() called by a plugin that is not a source");
+    return;
+  }
+  if (change > ISITUP_PARTITIONS_REVOKED || (count > 0 && !partitions)) {
+    host_log(ctx, ISITUP_LOG_ERROR, "source_partitions() called with a bad change or list");
+    return;
+  }
+  ctx->partitions(change, partitions, count);
+}
+
 const isitup_host_v1 table = {
     sizeof(isitup_host_v1),
     ISITUP_ABI_VERSION,
@@ -211,6 +224,7 @@ const isitup_host_v1 table = {
     record_free,
     submit,
     counter_add,
+    source_partitions,
 };
 
 }  // namespace

@@ -12,7 +12,9 @@
 namespace isitup::kafka {
 namespace {
 
-constexpr int64_t revoke_wait_ms = 2000;  // on revoke, wait this long for pending acks
+// On revoke, wait this long for pending acks: the next owner of the partitions then starts
+// from their committed rows and alert state (a batch committed after it is replayed, not lost).
+constexpr int64_t revoke_wait_ms = 10000;
 
 std::string where(const rd_kafka_message_t* m) {
   return std::string(m->rkt ? rd_kafka_topic_name(m->rkt) : "?") + "[" +
@@ -173,6 +175,7 @@ void consumer_source::start() {
     throw std::runtime_error(std::string("cannot subscribe to ") + topic_ + ": " +
                              rd_kafka_err2str(e));
   host_.log(sdk::level::info, "consuming " + topic_ + " at " + brokers_ + " in group " + group_);
+  host_.source_partitions(ISITUP_PARTITIONS_JOINING, nullptr, 0);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -389,10 +392,15 @@ void consumer_source::pause_all() {
 void consumer_source::on_rebalance(rd_kafka_resp_err_t err,
                                    rd_kafka_topic_partition_list_t* parts) {
   std::string names;
-  for (int i = 0; i < parts->cnt; ++i)
+  std::vector<int32_t> numbers;
+  for (int i = 0; i < parts->cnt; ++i) {
     names += (i ? "," : "") + std::to_string(parts->elems[i].partition);
+    numbers.push_back(parts->elems[i].partition);
+  }
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     host_.log(sdk::level::info, "assigned partitions [" + names + "] of " + topic_);
+    // Before any message of them is read: the host reloads the state their checks left.
+    host_.source_partitions(ISITUP_PARTITIONS_ASSIGNED, numbers.data(), numbers.size());
     rd_kafka_assign(rk_, parts);
     if (stopped_) rd_kafka_pause_partitions(rk_, parts);
     for (int i = 0; i < parts->cnt; ++i) {
@@ -410,7 +418,7 @@ void consumer_source::on_rebalance(rd_kafka_resp_err_t err,
   host_.log(sdk::level::info, "partitions [" + names + "] of " + topic_ + " revoked");
   // Give batches already handed over a moment to be acknowledged, so that their offsets are
   // committed before the partitions move (fewer duplicates for the next owner). Bounded.
-  const int64_t until = sdk::monotonic_ms() + revoke_wait_ms;
+  const int64_t until = sdk::monotonic_ms() + (stopped_ ? 2000 : revoke_wait_ms);
   for (apply_acks(); sdk::monotonic_ms() < until; apply_acks()) {
     const bool waiting = std::any_of(batches_.begin(), batches_.end(),
                                      [](const auto& b) { return b->submitted && !b->acked; });
@@ -426,6 +434,7 @@ void consumer_source::on_rebalance(rd_kafka_resp_err_t err,
     batches_.pop_back();
   }
   rd_kafka_assign(rk_, nullptr);
+  host_.source_partitions(ISITUP_PARTITIONS_REVOKED, numbers.data(), numbers.size());
 }
 
 }  // namespace isitup::kafka

@@ -3,8 +3,10 @@
 // a batch's offsets only once the host acknowledged it (every sink made it durable).
 //
 // - Offsets are committed in order: a batch's offsets are committed once it and every batch
-//   read before it are acknowledged; also on partition revoke (after waiting up to 2 s for
+//   read before it are acknowledged; also on partition revoke (after waiting up to 10 s for
 //   batches already handed over) and at destroy.
+// - The host hears of the share (isitup_host_v1.source_partitions): joining at start, each
+//   assignment before its messages are read, each revocation after the wait above.
 // - When the host's pipeline is full (submit returns retry) the source stops taking messages
 //   and keeps polling the group's events (so the group does not rebalance); the batch is
 //   offered again with backoff and reading goes on once it is taken. Messages reach the source

@@ -363,6 +363,26 @@ TEST(alert_state, a_forgotten_location_reporting_again_starts_up) {
   EXPECT_EQ(t->inc.opened_at_ms, t0 + 2 * every);  // eu has been down since step 2
 }
 
+TEST(alert_state, a_forgotten_locations_old_result_read_again_is_ignored) {
+  feeder f = two_down_then_us_silent(5 * every);
+  for (int k = 5; k <= 10; ++k) at_step(f, "eu", k, false);
+  ASSERT_FALSE(f.state.locations.count("us"));
+  const check_state before = f.state;
+  // us's results of steps 3 and 4 again (Kafka read them again after a restart): not new.
+  EXPECT_FALSE(at_step(f, "us", 3, false));
+  EXPECT_FALSE(at_step(f, "us", 4, false));
+  EXPECT_FALSE(f.state.locations.count("us"));
+  EXPECT_EQ(f.state.locations.size(), before.locations.size());
+  // Within location_ttl of the newest result it is a location reporting (late, or new).
+  EXPECT_FALSE(at_step(f, "us", 6, false));
+  EXPECT_TRUE(f.state.locations.count("us"));
+  EXPECT_TRUE(too_old_for_a_new_location(f.state, t0, f.settings));
+  EXPECT_FALSE(too_old_for_a_new_location(f.state, t0 + 6 * every, f.settings));
+  f.settings.location_ttl_ms = 0;
+  EXPECT_FALSE(too_old_for_a_new_location(f.state, t0, f.settings));
+  EXPECT_FALSE(too_old_for_a_new_location(check_state{}, t0, f.settings));
+}
+
 TEST(alert_state, location_ttl_0_never_forgets) {
   feeder f = two_down_then_us_silent(0);
   for (int k = 5; k < 1000; ++k) ASSERT_FALSE(at_step(f, "eu", k, false)) << k;

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 #include <thread>
 
@@ -52,7 +53,11 @@ struct store {
     for (auto& [check, json] : s.states)
       cs.push_back({sizeof(isitup_check_state_v1), check.c_str(), s.version, json.c_str()});
     std::vector<isitup_event_v1> views;
-    for (auto& e : s.undelivered) views.push_back(e.view());
+    for (auto& e : s.undelivered) {
+      std::lock_guard lock(s.mu);  // a marked event is no longer handed back
+      if (std::find(s.marks.begin(), s.marks.end(), "ops:" + e.event_id) == s.marks.end())
+        views.push_back(e.view());
+    }
     static const char* const ops_name[] = {"ops"};
     std::vector<isitup_outbox_event_v1> out;
     for (auto& v : views) out.push_back({sizeof(isitup_outbox_event_v1), &v, ops_name, 1});
@@ -244,6 +249,93 @@ TEST(alert_tracker_state, restores_state_and_resends_undelivered_events_with_the
   ASSERT_TRUE(eventually([&] { return f.ops_sink.got().size() == 2; }));
   EXPECT_TRUE(t->stop(2s));
   EXPECT_EQ(t->stats().transitions, 1u);
+}
+
+// Another writer's stored state (down, an incident open, its event not delivered yet), as the
+// state sink hands it back.
+void store_state_of(const std::string& pattern, int64_t& at, store& db, std::string& incident) {
+  fixture other;
+  auto t = other.make();
+  std::vector<record> b = batch(pattern, at);
+  for (const record& r : b) t->observe(r);
+  const auto delta = t->make_batch_state(b);
+  ASSERT_NE(delta, nullptr);
+  const isitup_alert_state_v1& v = *delta->view();
+  db.states.assign({{"shop", v.states[0].state_json}});
+  db.version = v.states[0].version;
+  db.undelivered.clear();
+  for (size_t i = 0; i < v.event_count; ++i) {
+    alert::event e;
+    ASSERT_TRUE(alert::event_from_view(*v.events[i].event, e));
+    incident = e.incident_id;
+    db.undelivered.push_back(e);
+  }
+  t->stop(0ms);
+}
+
+TEST(alert_tracker_state, after_an_assignment_a_state_another_writer_stored_is_taken) {
+  fixture f;
+  auto t = f.make();  // read at start: nothing stored
+  int64_t at = 1'000'000;
+  std::vector<record> up = batch("U", at);
+  for (const record& r : up) t->observe(r);
+  t->make_batch_state(up)->committed();  // this writer had the check once, at version 1
+  // Another writer owned it since and stored it down with an open incident (version 3).
+  std::string incident;
+  store_state_of("DDD", at, f.db, incident);
+  ASSERT_FALSE(incident.empty());
+  ASSERT_TRUE(t->reload_from_sink(1s));
+  ASSERT_EQ(t->open_incidents().size(), 1u);
+  EXPECT_EQ(t->open_incidents()[0].id, incident);
+  // The other writer's undelivered event is sent (it may have died mid-delivery).
+  ASSERT_TRUE(eventually([&] { return f.ops_sink.got().size() == 1; }));
+  // More downs change nothing; the recovery resolves that same incident.
+  std::vector<record> more = batch("DDDDUU", at);
+  for (const record& r : more) t->observe(r);
+  const auto delta = t->make_batch_state(more);
+  ASSERT_NE(delta, nullptr);
+  EXPECT_GT(delta->view()->states[0].version, 3);  // goes on from the stored version
+  ASSERT_EQ(delta->view()->event_count, 1u);
+  EXPECT_STREQ(delta->view()->events[0].event->type, "incident_resolved");
+  EXPECT_EQ(std::string(delta->view()->events[0].event->incident_id), incident);
+  // Read again once marked: nothing is sent twice.
+  ASSERT_TRUE(eventually([&] { return f.db.got_marks().size() == 1; }));
+  ASSERT_TRUE(t->reload_from_sink(1s));
+  EXPECT_TRUE(t->stop(2s));
+  EXPECT_EQ(f.ops_sink.got().size(), 1u);
+  EXPECT_EQ(t->stats().transitions, 1u);
+}
+
+TEST(alert_tracker_state, after_an_assignment_a_state_not_newer_than_memory_is_kept) {
+  fixture f;
+  auto t = f.make();
+  int64_t at = 1'000'000;
+  std::vector<record> down = batch("DDD", at);
+  for (const record& r : down) t->observe(r);
+  t->make_batch_state(down)->committed();  // version 3, an incident open
+  int64_t other_at = 1'000'000;
+  std::string incident;
+  store_state_of("UU", other_at, f.db, incident);  // an older state (version 1)
+  ASSERT_TRUE(t->reload_from_sink(1s));
+  EXPECT_EQ(t->open_incidents().size(), 1u);
+  // Every partition revoked: the check, committed and fed by a source, is forgotten here...
+  t->forget_source_checks();
+  EXPECT_EQ(t->open_incidents().size(), 1u);  // ...but "shop" is configured here: kept
+  EXPECT_TRUE(t->stop(2s));
+}
+
+TEST(alert_tracker_state, events_the_state_sink_never_commits_are_bounded_per_check) {
+  fixture f;
+  auto t = f.make();
+  int64_t at = 1'000'000;
+  std::string pattern;
+  for (int i = 0; i < 101; ++i) pattern += "DDDUU";  // 202 transitions, no commit
+  for (const record& r : batch(pattern, at)) t->observe(r);
+  const alert_stats s = t->stats();
+  EXPECT_EQ(s.transitions, 202u);
+  EXPECT_EQ(s.uncommitted, 100u);
+  EXPECT_EQ(s.uncommitted_dropped, 102u);
+  EXPECT_TRUE(t->stop(1s));
 }
 
 }  // namespace

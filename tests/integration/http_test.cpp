@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "http_support.hpp"
+#include "kafka_broker.hpp"
 #include "listener.hpp"
 
 using namespace std::chrono_literals;
@@ -168,3 +169,31 @@ TEST(http, reloads_are_counted_with_the_time_of_the_last_applied_one) {
 }
 
 }  // namespace
+
+TEST(http, readyz_on_a_writer_waits_for_a_partition_assignment) {
+  const std::string fast =
+      R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "3000", heartbeat.interval.ms: "500"})";
+  auto writer = [&](const std::string& brokers) {
+    return "agent: {id: w1, http: {listen: \"127.0.0.1:0\"}}\n"
+           "sources: [{plugin: kafka_sink, options: {brokers: \"" +
+           brokers + "\", topic: results, group: writers, properties: " + fast +
+           "}}]\n"
+           "sinks: [{plugin: stdout_sink}]\n";
+  };
+  // No broker to join: never assigned, never ready, and /readyz says why.
+  isitup::test::http_agent alone(writer("127.0.0.1:1"));
+  isitup::test::http_answer r;
+  EXPECT_FALSE(
+      isitup::test::eventually([&] { return (r = alone.get("/readyz")).status == 200; }, 2s));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_THAT(r.body, HasSubstr("no partition assignment yet for source kafka_sink.source0"));
+  EXPECT_EQ(alone.get("/healthz").status, 200);
+  EXPECT_EQ(alone.stop(), 0);
+  // With the group: ready once assigned.
+  isitup::test::kafka_broker broker(isitup::test::kafka_broker_options{1, {"results:1"}});
+  isitup::test::http_agent joined(writer(broker.bootstrap()));
+  EXPECT_TRUE(isitup::test::eventually([&] { return joined.get("/readyz").status == 200; }, 30s))
+      << joined.process().err();
+  EXPECT_THAT(joined.process().err(), HasSubstr("assigned partitions [0] of results"));
+  EXPECT_EQ(joined.stop(), 0);
+}

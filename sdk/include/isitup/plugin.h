@@ -228,7 +228,24 @@ typedef struct isitup_host_v1 {
    * status line). At most 32 names per instance (further ones add up under "other"); a name
    * is cut to 64 bytes and characters other than [A-Za-z0-9_.-] become '_'. Any thread. */
   void (*counter_add)(isitup_host_ctx* ctx, const char* name, int64_t delta);
+
+  /* Grown after the first release: call it only when struct_size reaches it. */
+  /* Sources that read a share of partitioned input (a Kafka consumer group) say when the share
+   * changes, from the thread that calls submit: ISITUP_PARTITIONS_JOINING once in start() (the
+   * share is empty until the group assigns), ISITUP_PARTITIONS_ASSIGNED with the partitions
+   * added (count may be 0) before the first submit of a record read from them, and
+   * ISITUP_PARTITIONS_REVOKED with those that left (or were lost) after the last submit of their
+   * records, once their batches were acknowledged or the source gave up waiting. The host may
+   * block in it for up to a minute (it reloads the alert state the new share's checks had). A
+   * source that never calls it is not partitioned: the agent is ready without an assignment. */
+  void (*source_partitions)(isitup_host_ctx* ctx, uint32_t change, const int32_t* partitions,
+                            size_t count);
 } isitup_host_v1;
+
+/* isitup_host_v1.source_partitions: what changed. */
+#define ISITUP_PARTITIONS_JOINING 0u
+#define ISITUP_PARTITIONS_ASSIGNED 1u
+#define ISITUP_PARTITIONS_REVOKED 2u
 
 /* ---------------------------------------------------------------- check plugins */
 
@@ -417,7 +434,9 @@ typedef struct isitup_sink_ops_v1 {
                            void* done_ctx);
   /* At start, before any write: call `loaded` once with every stored check state and every
    * outbox event some sink has not had (with those sinks only), blocking at most timeout_ms.
-   * ISITUP_OK, or ISITUP_RETRY/ISITUP_ERROR with a reason in err. Main thread. */
+   * ISITUP_OK, or ISITUP_RETRY/ISITUP_ERROR with a reason in err. Main thread; also again
+   * whenever a source's partition share grows (see source_partitions), then from that source's
+   * thread while write() may run: never disturb write() (e.g. read on a connection of its own). */
   uint32_t (*load_state)(void* instance, int64_t timeout_ms, isitup_alert_load_fn loaded, void* ctx,
                          char* err, size_t err_cap);
   /* These events reached `sink` (or were refused by it for good): mark them delivered when

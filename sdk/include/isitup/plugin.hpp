@@ -99,6 +99,12 @@ class host {
     h_->log(ctx_, static_cast<uint32_t>(lv), s.c_str());
   }
   void counter_add(const char* name, int64_t delta) const { h_->counter_add(ctx_, name, delta); }
+  // Sources only: see isitup_host_v1.source_partitions (nothing when the host is older).
+  void source_partitions(uint32_t change, const int32_t* partitions, size_t count) const {
+    if (h_->struct_size >= offsetof(isitup_host_v1, source_partitions) + sizeof(void*) &&
+        h_->source_partitions)
+      h_->source_partitions(ctx_, change, partitions, count);
+  }
   // Sources only: see isitup_host_v1.submit.
   status submit(const isitup_record_v1* const* records, size_t count, uint64_t token) const {
     return static_cast<status>(h_->submit(ctx_, records, count, token));
