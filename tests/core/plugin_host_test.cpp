@@ -95,7 +95,8 @@ struct outcome {
 };
 
 // create, prepare, start, release, destroy one check through the plugin's table.
-outcome run_check(const loaded_plugin& p, const fake_options& options) {
+outcome run_check(const loaded_plugin& p, const fake_options& options,
+                  const char* target = "https://example.com/") {
   outcome out;
   const isitup_check_ops_v1* ops = p.check_ops();
   if (!ops) {
@@ -109,8 +110,7 @@ outcome run_check(const loaded_plugin& p, const fake_options& options) {
     ADD_FAILURE() << "create: " << err;
     return out;
   }
-  const isitup_check_spec_v1 spec{sizeof spec, "t",  "https://example.com/",
-                                  30000,       5000, as_options(&options)};
+  const isitup_check_spec_v1 spec{sizeof spec, "t", target, 30000, 5000, as_options(&options)};
   void* check = nullptr;
   if (ops->prepare(instance, &spec, &check, err, sizeof err) == ISITUP_OK) {
     const isitup_run_v1 run{sizeof run, 1'700'000'000'000, 5000};
@@ -181,6 +181,25 @@ class plugin_host_test : public ::testing::Test {
 };
 
 // ---------------------------------------------------------------- loading
+
+TEST_F(plugin_host_test, loads_and_runs_a_c_check_made_with_the_one_macro) {
+  install("c_minimal");
+  plugin_host host(dir_);
+  auto p = host.load("c_minimal");
+  EXPECT_EQ(p->version(), "1.0.0");
+  EXPECT_EQ(p->kinds(), static_cast<uint32_t>(ISITUP_KIND_CHECK));
+  ASSERT_NE(p->check_ops(), nullptr);
+  EXPECT_EQ(p->check_ops()->flags, ISITUP_CHECK_BLOCKING);
+  EXPECT_TRUE(p->check_schema().empty());
+  const fake_options none = defaults_of(p->check_schema());
+  const outcome up = run_check(*p, none);
+  EXPECT_EQ(up.calls, 1);
+  EXPECT_EQ(up.status, ISITUP_UP);
+  const outcome down = run_check(*p, none, "http://example.com/");
+  EXPECT_EQ(down.calls, 1);
+  EXPECT_EQ(down.status, ISITUP_DOWN);
+  EXPECT_EQ(down.error_kind, "protocol");
+}
 
 TEST_F(plugin_host_test, loads_and_runs_a_plugin_written_in_c) {
   install("c_plugin");

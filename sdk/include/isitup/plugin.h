@@ -43,6 +43,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef __cplusplus
@@ -564,6 +565,104 @@ typedef struct isitup_plugin_v1 {
 
 /* The exported entry point: returns a descriptor with static storage duration. */
 typedef const isitup_plugin_v1* (*isitup_plugin_entry_fn)(void);
+
+/* ---------------------------------------------------------------- a check in plain C, briefly */
+
+/* Marks a result down with an error kind and a one-line message (both need only live until
+ * the result is handed over). */
+static inline void isitup_set_down(isitup_record_v1* r, const char* kind, const char* message) {
+  r->status = ISITUP_DOWN;
+  r->error_kind = kind;
+  r->error_message = message;
+}
+
+/* What ISITUP_C_CHECK runs: one run of the check of `target` (the config's target; valid until
+ * the check is released), filling `result`, which starts up with every other field absent.
+ * Called on a host worker thread, never twice at once for one check; may block up to
+ * run->timeout_ms. */
+typedef void (*isitup_c_check_fn)(const char* target, const isitup_run_v1* run,
+                                  isitup_record_v1* result);
+
+#ifdef __cplusplus
+#define ISITUP_EXTERN_C extern "C"
+#else
+#define ISITUP_EXTERN_C
+#endif
+
+/* ISITUP_C_CHECK(name, version, description, fn): the entry point and every table of a plugin
+ * that is one blocking check without options, calling `fn` (an isitup_c_check_fn) for each
+ * run. Use it once, at file scope, in the plugin's one source file:
+ *
+ *   #include <isitup/plugin.h>
+ *   #include <unistd.h>
+ *
+ *   static void run(const char* target, const isitup_run_v1* run, isitup_record_v1* r) {
+ *     (void)run;
+ *     if (access(target, F_OK) != 0) isitup_set_down(r, "missing", "no such file");
+ *   }
+ *
+ *   ISITUP_C_CHECK("file_check", "1.0.0", "Up while the target file exists", run)
+ *
+ * A check with options or an asynchronous one fills isitup_plugin_v1 itself. */
+#define ISITUP_C_CHECK(name, version, description, fn)                                           \
+  static isitup_c_check_fn isitup_c_check_fn_ = (fn);                                            \
+  static uint32_t isitup_c_check_create_(const isitup_host_v1* host, isitup_host_ctx* ctx,       \
+                                         void** instance, char* err, size_t err_cap) {           \
+    (void)host, (void)ctx, (void)err, (void)err_cap;                                             \
+    *instance = &isitup_c_check_fn_;                                                             \
+    return ISITUP_OK;                                                                            \
+  }                                                                                              \
+  static uint32_t isitup_c_check_prepare_(void* instance, const isitup_check_spec_v1* spec,      \
+                                          void** check, char* err, size_t err_cap) {             \
+    const size_t size = strlen(spec->target) + 1;                                                \
+    char* target = (char*)malloc(size);                                                          \
+    (void)instance;                                                                              \
+    if (!target) {                                                                               \
+      const char* why = "out of memory";                                                         \
+      size_t i = 0;                                                                              \
+      for (; err_cap && i + 1 < err_cap && why[i]; ++i) err[i] = why[i];                         \
+      if (err_cap) err[i] = '\0';                                                                \
+      return ISITUP_ERROR;                                                                       \
+    }                                                                                            \
+    memcpy(target, spec->target, size);                                                          \
+    *check = target;                                                                             \
+    return ISITUP_OK;                                                                            \
+  }                                                                                              \
+  static void isitup_c_check_start_(void* instance, void* check, const isitup_run_v1* run,       \
+                                    isitup_check_done_fn done, void* done_ctx) {                 \
+    isitup_record_v1 result;                                                                     \
+    isitup_record_init(&result);                                                                 \
+    result.status = ISITUP_UP;                                                                   \
+    (*(isitup_c_check_fn*)instance)((const char*)check, run, &result);                           \
+    done(done_ctx, &result);                                                                     \
+  }                                                                                              \
+  static void isitup_c_check_release_(void* instance, void* check) {                             \
+    (void)instance;                                                                              \
+    free(check);                                                                                 \
+  }                                                                                              \
+  static void isitup_c_check_destroy_(void* instance) { (void)instance; }                        \
+  static const isitup_check_ops_v1 isitup_c_check_ops_ = {(uint32_t)sizeof(isitup_check_ops_v1), \
+                                                          ISITUP_CHECK_BLOCKING,                 \
+                                                          NULL,                                  \
+                                                          0,                                     \
+                                                          isitup_c_check_create_,                \
+                                                          isitup_c_check_prepare_,               \
+                                                          isitup_c_check_start_,                 \
+                                                          isitup_c_check_release_,               \
+                                                          isitup_c_check_destroy_};              \
+  static const isitup_plugin_v1 isitup_c_check_plugin_ = {ISITUP_ABI_VERSION,                    \
+                                                          (uint32_t)sizeof(isitup_plugin_v1),    \
+                                                          (name),                                \
+                                                          (version),                             \
+                                                          (description),                         \
+                                                          ISITUP_KIND_CHECK,                     \
+                                                          &isitup_c_check_ops_,                  \
+                                                          NULL,                                  \
+                                                          NULL,                                  \
+                                                          NULL};                                 \
+  ISITUP_EXTERN_C ISITUP_EXPORT const isitup_plugin_v1* isitup_plugin_entry(void) {              \
+    return &isitup_c_check_plugin_;                                                              \
+  }
 
 #ifdef __cplusplus
 }
