@@ -144,6 +144,32 @@ TEST_F(alerts, down_then_up_gives_one_opened_and_one_resolved_event) {
   EXPECT_GT(r.duration_s, 0.5);
 }
 
+TEST_F(alerts, two_of_three_down_never_alerts_three_in_a_row_alerts_once_two_ups_recover) {
+  // One answer per run: down, down, up five times (never three downs in a row at
+  // failure_threshold 3); then five downs (one incident); then up, down, up, up (a lone up does
+  // not recover at success_threshold 2, two do); then up for good.
+  std::vector<int> script;
+  for (int i = 0; i < 5; ++i) script.insert(script.end(), {503, 503, 200});
+  script.insert(script.end(), {503, 503, 503, 503, 503, 200, 503, 200, 200});
+  target_.script_statuses(script);
+  auto agent = start(config());
+  ASSERT_TRUE(eventually(
+      [&] {
+        return target_.requests() >= static_cast<long>(script.size()) + 3 &&
+               count_type(events_in(agent->out()), "incident_resolved") > 0;
+      },
+      20s))
+      << agent->err();
+  agent->signal(SIGTERM);
+  ASSERT_EQ(agent->wait(15s), 0) << agent->err();
+  const auto evs = events_in(agent->out());
+  ASSERT_EQ(evs.size(), 2u) << agent->out();
+  EXPECT_EQ(evs[0].type, "incident_opened");
+  EXPECT_EQ(evs[1].type, "incident_resolved");
+  EXPECT_EQ(evs[1].incident_id, evs[0].incident_id);
+  EXPECT_LT(evs[0].opened_at, evs[0].at);  // opened at the first of the downs, decided at the third
+}
+
 TEST_F(alerts, kill_9_while_down_opens_nothing_again_and_resolves_once) {
   target_.set_status(503);
   const std::string cfg = config();

@@ -55,7 +55,14 @@ void http_target_server::answer(int fd) {
     if (n <= 0) return;
     head.append(buf, static_cast<size_t>(n));
   }
-  const int status = status_.load();
+  int status = status_.load();
+  {
+    std::lock_guard lock(mu_);
+    if (!script_.empty()) {
+      status = script_.front();
+      script_.pop_front();
+    }
+  }
   std::string reply = "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Error") +
                       "\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
                       "Connection: close\r\n\r\nup\n";
@@ -71,6 +78,11 @@ void http_target_server::answer(int fd) {
     sent += static_cast<size_t>(n);
   }
   ++requests_;
+}
+
+void http_target_server::script_statuses(std::vector<int> codes) {
+  std::lock_guard lock(mu_);
+  script_.assign(codes.begin(), codes.end());
 }
 
 }  // namespace isitup::test

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "listener.hpp"
 
@@ -26,6 +28,8 @@ class http_target_server {
   long requests() const { return requests_.load(); }
   // The status code of every answer from now on (200 until set).
   void set_status(int code) { status_ = code; }
+  // The next answers, one each, in order; then set_status()'s code again.
+  void script_statuses(std::vector<int> codes);
   // Every answer from now on is exactly `reply` (status line, headers and body as given),
   // e.g. "HTTP/1.1 999 Odd\r\nContent-Length: 0\r\n\r\n"; empty goes back to set_status().
   void set_raw_reply(std::string reply);
@@ -42,6 +46,7 @@ class http_target_server {
   std::atomic<int> status_{200};
   std::mutex mu_;
   std::string raw_reply_;     // guarded by mu_
+  std::deque<int> script_;    // guarded by mu_
   std::string last_request_;  // guarded by mu_
   std::thread thread_;
 };
