@@ -2,6 +2,7 @@
 // as a careful plugin author builds: every SDK header and every template a plugin instantiates
 // (blocking and async checks, a sink with events, a catalog), and the fake host for plugin tests,
 // must compile without a warning.
+#include <isitup/config_map.hpp>
 #include <isitup/duration.hpp>
 #include <isitup/plugin.hpp>
 #include <isitup/text.hpp>

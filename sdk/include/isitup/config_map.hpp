@@ -1,0 +1,185 @@
+// isitup plugin SDK: typed options, header-only (C++17), after Fluent Bit's config_map. One line
+// declares an option's name, type, default, description, allowed range and the member of the
+// plugin's config struct it fills, so the declaration the agent validates and prints
+// (--describe-plugin), the range checks and the struct cannot drift apart:
+//
+//   struct settings {
+//     std::string format = "json";
+//     int64_t port = 443;
+//     std::chrono::milliseconds timeout{2000};
+//   };
+//   const sdk::config_map<settings>& settings_map() {
+//     static const auto map = sdk::config_map<settings>()
+//         .string("format", &settings::format, "json", "json or text").one_of({"json", "text"})
+//         .integer("port", &settings::port, "443", "TCP port", 1, 65535)
+//         .duration("timeout", &settings::timeout, "2s", "give up after this",
+//                   std::chrono::milliseconds(1), std::chrono::hours(1));
+//     return map;
+//   }
+//   ... .sink<my_sink>(settings_map().options())
+//   my_sink(const host&, const options_view& o) : settings_(settings_map().read(o)) {}
+//
+// read() starts from a default-constructed struct and sets every member whose option has a
+// value (given, or its declared default); one with neither keeps the struct's initializer,
+// except lists and maps, which are always set (empty when there is no value).
+// A value outside its range throws std::invalid_argument("port: expected 1..65535, got 0"),
+// which the agent reports at the option's file:line:column. The map's strings (names,
+// defaults, descriptions) are not copied: pass literals. A map is immutable once built and may
+// be read from any thread.
+#pragma once
+
+#include <isitup/plugin.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace isitup::sdk {
+
+namespace detail {
+
+// "1h", "90s", "1500ms": the largest unit that divides `ms` exactly, as the agent parses it.
+inline std::string duration_text(std::chrono::milliseconds d) {
+  const int64_t ms = d.count();
+  constexpr std::pair<int64_t, const char*> units[] = {
+      {86'400'000, "d"}, {3'600'000, "h"}, {60'000, "m"}, {1'000, "s"}};
+  for (const auto& [size, suffix] : units)
+    if (ms != 0 && ms % size == 0) return std::to_string(ms / size) + suffix;
+  return std::to_string(ms) + "ms";
+}
+
+}  // namespace detail
+
+template <class Config>
+class config_map {
+ public:
+  using milliseconds = std::chrono::milliseconds;
+
+  config_map& string(const char* name, std::string Config::*member, const char* default_value,
+                     const char* description) {
+    return add({name, ISITUP_OPT_STRING, default_value, description},
+               [name, member](const options_view& o, Config& c) {
+                 if (o.has_value(name)) c.*member = o.string(name);
+               });
+  }
+  config_map& integer(const char* name, int64_t Config::*member, const char* default_value,
+                      const char* description, int64_t min, int64_t max) {
+    return add({name, ISITUP_OPT_INT, default_value, description},
+               [name, member, min, max](const options_view& o, Config& c) {
+                 if (!o.has_value(name)) return;
+                 const int64_t v = o.integer(name);
+                 if (v < min || v > max)
+                   out_of_range(name, std::to_string(min), std::to_string(max), std::to_string(v));
+                 c.*member = v;
+               });
+  }
+  config_map& number(const char* name, double Config::*member, const char* default_value,
+                     const char* description, double min, double max) {
+    return add({name, ISITUP_OPT_FLOAT, default_value, description},
+               [name, member, min, max](const options_view& o, Config& c) {
+                 if (!o.has_value(name)) return;
+                 const double v = o.number(name);
+                 if (!(v >= min && v <= max))
+                   out_of_range(name, number_text(min), number_text(max), number_text(v));
+                 c.*member = v;
+               });
+  }
+  config_map& boolean(const char* name, bool Config::*member, const char* default_value,
+                      const char* description) {
+    return add({name, ISITUP_OPT_BOOL, default_value, description},
+               [name, member](const options_view& o, Config& c) {
+                 if (o.has_value(name)) c.*member = o.boolean(name);
+               });
+  }
+  config_map& duration(const char* name, milliseconds Config::*member, const char* default_value,
+                       const char* description, milliseconds min, milliseconds max) {
+    return add({name, ISITUP_OPT_DURATION, default_value, description},
+               [name, member, min, max](const options_view& o, Config& c) {
+                 if (!o.has_value(name)) return;
+                 const milliseconds v = o.duration(name);
+                 if (v < min || v > max)
+                   out_of_range(name, detail::duration_text(min), detail::duration_text(max),
+                                detail::duration_text(v));
+                 c.*member = v;
+               });
+  }
+  config_map& list(const char* name, std::vector<std::string> Config::*member,
+                   const char* default_value, const char* description) {
+    return add({name, ISITUP_OPT_LIST, default_value, description},
+               [name, member](const options_view& o, Config& c) { c.*member = o.list(name); });
+  }
+  config_map& map(const char* name,
+                  std::vector<std::pair<std::string, std::string>> Config::*member,
+                  const char* default_value, const char* description) {
+    return add({name, ISITUP_OPT_MAP, default_value, description},
+               [name, member](const options_view& o, Config& c) { c.*member = o.map(name); });
+  }
+
+  // The option declared last must be given in the config (its default is then ignored).
+  config_map& required() {
+    options_.back().required = true;
+    return *this;
+  }
+  // The string option declared last takes only one of `allowed`.
+  config_map& one_of(std::initializer_list<const char*> allowed) {
+    const option& o = options_.back();
+    if (o.type != ISITUP_OPT_STRING)
+      throw std::logic_error(std::string(o.name) + ": one_of() applies to a string option");
+    std::vector<std::string> values(allowed.begin(), allowed.end());
+    readers_.push_back([name = o.name, values](const options_view& view, Config&) {
+      if (!view.has_value(name)) return;
+      const std::string v = view.string(name);
+      for (const std::string& a : values)
+        if (v == a) return;
+      std::string expected;
+      for (const std::string& a : values) expected += (expected.empty() ? "\"" : ", \"") + a + "\"";
+      throw std::invalid_argument(std::string(name) + ": expected one of " + expected + ", got \"" +
+                                  v + "\"");
+    });
+    return *this;
+  }
+
+  // The declarations, for plugin_def's check<T>(), sink<T>(), source<T>() or catalog<T>().
+  const std::vector<option>& options() const { return options_; }
+
+  // A config struct filled from validated options; throws std::invalid_argument naming the
+  // option whose value is outside its range.
+  Config read(const options_view& o) const {
+    Config c{};
+    for (const auto& r : readers_) r(o, c);
+    return c;
+  }
+
+ private:
+  using reader = std::function<void(const options_view&, Config&)>;
+
+  config_map& add(option o, reader r) {
+    for (const option& d : options_)
+      if (std::string(d.name) == o.name)
+        throw std::logic_error(std::string(o.name) + ": declared twice");
+    options_.push_back(o);
+    readers_.push_back(std::move(r));
+    return *this;
+  }
+  [[noreturn]] static void out_of_range(const char* name, const std::string& min,
+                                        const std::string& max, const std::string& got) {
+    throw std::invalid_argument(std::string(name) + ": expected " + min + ".." + max + ", got " +
+                                got);
+  }
+  static std::string number_text(double v) {
+    std::string s = std::to_string(v);
+    while (s.size() > 1 && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+  }
+
+  std::vector<option> options_;
+  std::vector<reader> readers_;
+};
+
+}  // namespace isitup::sdk

@@ -1,0 +1,121 @@
+// sdk::config_map: one declaration gives the option table, the config struct's values and the
+// range checks; read through the fake host's options, which apply the agent's rules.
+#include <isitup/config_map.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fake_host.hpp"
+
+namespace sdk = isitup::sdk;
+using namespace std::chrono_literals;
+using sdk::testing::option_map;
+
+namespace {
+
+struct settings {
+  std::string format = "json";
+  std::string token;
+  std::string note = "kept";
+  int64_t port = 0;
+  double ratio = 0;
+  bool verify = false;
+  std::chrono::milliseconds timeout{0};
+  std::vector<std::string> codes;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+const sdk::config_map<settings>& settings_map() {
+  static const auto map =
+      sdk::config_map<settings>()
+          .string("format", &settings::format, "json", "json or text")
+          .one_of({"json", "text"})
+          .string("token", &settings::token, nullptr, "API token")
+          .required()
+          .string("note", &settings::note, nullptr, "free text")
+          .integer("port", &settings::port, "443", "TCP port", 1, 65535)
+          .number("ratio", &settings::ratio, "0.5", "share of runs", 0, 1)
+          .boolean("verify", &settings::verify, "true", "verify certificates")
+          .duration("timeout", &settings::timeout, "2s", "give up after this", 1ms, 1h)
+          .list("codes", &settings::codes, "[200]", "accepted status codes")
+          .map("headers", &settings::headers, nullptr, "extra request headers");
+  return map;
+}
+
+// Reads `given` as the agent would (declared types, defaults, required) into settings.
+settings read(const option_map& given) {
+  sdk::testing::fake_host host;
+  const std::vector<isitup_option_v1> declared = sdk::detail::to_c(settings_map().options());
+  sdk::testing::fake_options options(declared.data(), declared.size(), given);
+  if (!options.error().empty()) throw std::invalid_argument(options.error());
+  return settings_map().read(sdk::options_view(host.table(), options.raw()));
+}
+
+TEST(config_map, declares_every_option_once_with_its_type_default_and_flags) {
+  const std::vector<sdk::option>& o = settings_map().options();
+  ASSERT_EQ(o.size(), 9u);
+  EXPECT_STREQ(o[0].name, "format");
+  EXPECT_EQ(o[0].type, ISITUP_OPT_STRING);
+  EXPECT_STREQ(o[0].default_value, "json");
+  EXPECT_STREQ(o[1].name, "token");
+  EXPECT_TRUE(o[1].required);
+  EXPECT_FALSE(o[0].required);
+  EXPECT_EQ(o[4].type, ISITUP_OPT_FLOAT);
+  EXPECT_EQ(o[6].type, ISITUP_OPT_DURATION);
+  EXPECT_EQ(o[8].type, ISITUP_OPT_MAP);
+  EXPECT_STREQ(o[6].description, "give up after this");
+}
+
+TEST(config_map, fills_the_struct_from_given_values_and_declared_defaults) {
+  const settings s = read({{"token", "t0k"},
+                           {"port", "8443"},
+                           {"ratio", "0.25"},
+                           {"timeout", "1m30s"},
+                           {"headers", sdk::testing::map_value{{"X-A", "1"}}}});
+  EXPECT_EQ(s.token, "t0k");
+  EXPECT_EQ(s.port, 8443);
+  EXPECT_DOUBLE_EQ(s.ratio, 0.25);
+  EXPECT_EQ(s.timeout, 90s);
+  EXPECT_EQ(s.format, "json");  // declared default
+  EXPECT_TRUE(s.verify);        // declared default, not the struct's false
+  EXPECT_EQ(s.codes, std::vector<std::string>{"200"});
+  ASSERT_EQ(s.headers.size(), 1u);
+  EXPECT_EQ(s.headers[0].first, "X-A");
+  EXPECT_EQ(s.note, "kept") << "no value and no default: the struct's initializer stays";
+}
+
+TEST(config_map, refuses_a_value_outside_its_range_naming_the_option) {
+  const auto error = [](const option_map& given) {
+    try {
+      read(given);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(error({{"token", "t"}, {"port", "0"}}), "port: expected 1..65535, got 0");
+  EXPECT_EQ(error({{"token", "t"}, {"ratio", "1.5"}}), "ratio: expected 0..1, got 1.5");
+  EXPECT_EQ(error({{"token", "t"}, {"timeout", "2h"}}), "timeout: expected 1ms..1h, got 2h");
+  EXPECT_EQ(error({{"token", "t"}, {"timeout", "0s"}}), "timeout: expected 1ms..1h, got 0ms");
+  EXPECT_EQ(error({{"token", "t"}, {"format", "xml"}}),
+            "format: expected one of \"json\", \"text\", got \"xml\"");
+  EXPECT_NE(error({{"port", "80"}}).find("token"), std::string::npos) << "required";
+  EXPECT_EQ(error({{"token", "t"}, {"port", "65535"}, {"timeout", "1h"}}), "accepted");
+}
+
+TEST(config_map, a_name_declared_twice_is_a_programming_error) {
+  EXPECT_THROW(sdk::config_map<settings>()
+                   .integer("port", &settings::port, "1", "a", 1, 2)
+                   .integer("port", &settings::port, "1", "b", 1, 2),
+               std::logic_error);
+  EXPECT_THROW(
+      sdk::config_map<settings>().integer("port", &settings::port, "1", "a", 1, 2).one_of({"x"}),
+      std::logic_error);
+}
+
+}  // namespace
