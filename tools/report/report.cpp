@@ -84,26 +84,38 @@ target read_target(const std::string& file, int index) {
                                : "no pg_sink in sinks:");
 }
 
+// Uptime and p50/p95 from the hourly rollups (per check and location) of the 7 days, and from
+// the raw rows of the hours after the last one rolled up (partition pruning keeps that to the
+// newest partitions). Windows are whole hours: the 24 hours (7 days) before the hour of $1,
+// and that hour. The bounds ($2 7 days, $3 24 hours, $4 the first hour not rolled up, $5 the
+// last errors' start) are values, not expressions, so the planner prunes partitions. p50 over 24 h
+// is the median of the hourly p50s, p95 the largest hourly p95.
 const char* report_sql =
-    "WITH w AS (SELECT check_name, scheduled_at, status, total_ms FROM {table}"
-    "   WHERE scheduled_at > $1::timestamptz - interval '7 days'"
-    "   AND scheduled_at <= $1::timestamptz),"
+    "WITH rolled AS (SELECT check_name, bucket, results, up, p50_ms, p95_ms FROM {rollup}"
+    "   WHERE bucket >= $2::timestamptz AND bucket <= $1::timestamptz),"
+    " fresh AS (SELECT check_name, date_trunc('hour', scheduled_at, 'UTC') AS bucket,"
+    "   count(*) AS results, count(*) FILTER (WHERE status = 'up') AS up,"
+    "   percentile_cont(0.5) WITHIN GROUP (ORDER BY total_ms) FILTER (WHERE status = 'up')"
+    "     AS p50_ms,"
+    "   percentile_cont(0.95) WITHIN GROUP (ORDER BY total_ms) FILTER (WHERE status = 'up')"
+    "     AS p95_ms"
+    "   FROM {table} WHERE scheduled_at <= $1::timestamptz AND scheduled_at >= $4::timestamptz"
+    "   GROUP BY 1, 2),"
+    " h AS (SELECT * FROM rolled UNION ALL SELECT * FROM fresh),"
     " agg AS (SELECT check_name,"
-    "   round(100.0 * count(*) FILTER (WHERE status = 'up' AND scheduled_at > $1::timestamptz"
-    "     - interval '24 hours') / nullif(count(*) FILTER (WHERE scheduled_at > $1::timestamptz"
-    "     - interval '24 hours'), 0), 2) AS up_24h,"
-    "   round(100.0 * count(*) FILTER (WHERE status = 'up') / count(*), 2) AS up_7d,"
-    "   percentile_cont(0.5) WITHIN GROUP (ORDER BY total_ms) FILTER (WHERE status = 'up'"
-    "     AND scheduled_at > $1::timestamptz - interval '24 hours') AS p50,"
-    "   percentile_cont(0.95) WITHIN GROUP (ORDER BY total_ms) FILTER (WHERE status = 'up'"
-    "     AND scheduled_at > $1::timestamptz - interval '24 hours') AS p95"
-    "   FROM w GROUP BY check_name),"
+    "   round(100.0 * sum(up) FILTER (WHERE bucket >= $3::timestamptz)"
+    "     / nullif(sum(results) FILTER (WHERE bucket >= $3::timestamptz), 0), 2) AS up_24h,"
+    "   round(100.0 * sum(up) / sum(results), 2) AS up_7d,"
+    "   percentile_cont(0.5) WITHIN GROUP (ORDER BY p50_ms) FILTER (WHERE bucket >="
+    "     $3::timestamptz) AS p50,"
+    "   max(p95_ms) FILTER (WHERE bucket >= $3::timestamptz) AS p95"
+    "   FROM h GROUP BY check_name),"
     " last AS (SELECT DISTINCT ON (check_name) check_name, status, scheduled_at, plugin, extra,"
     "   tls_days_left FROM {latest} ORDER BY check_name, scheduled_at DESC),"
     " err AS (SELECT DISTINCT ON (check_name) check_name, scheduled_at, error_kind,"
     "   error_message FROM {table} WHERE status = 'down'"
-    "   AND scheduled_at > $1::timestamptz - interval '7 days'"
-    "   AND scheduled_at <= $1::timestamptz ORDER BY check_name, scheduled_at DESC)"
+    "   AND scheduled_at > $5::timestamptz AND scheduled_at <= $1::timestamptz"
+    "   ORDER BY check_name, scheduled_at DESC)"
     " SELECT l.check_name, l.status,"
     "   to_char(l.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"'),"
     "   coalesce(to_char(a.up_24h, 'FM990.00') || '%', '-'),"
@@ -245,7 +257,8 @@ int main(int argc, char** argv) {
   try {
     pqxx::connection c(t.conninfo);
     const int version = isitup::pg::current_migration(c, t.names);
-    if (version < 3) {
+    // The page reads the results table (migration 3); the report also the rollups (7).
+    if (version < (html_file.empty() ? 7 : 3)) {
       std::fprintf(stderr,
                    "isitup-report: %s.%s has no results yet (no table, or created by an older "
                    "pg_sink: run the agent once to upgrade it)\n",
@@ -261,8 +274,20 @@ int main(int argc, char** argv) {
     const isitup::pg::quoted_names q(c, t.names);
     pqxx::read_transaction tx(c);
     const std::string sql =
-        replace_all(replace_all(report_sql, "{table}", q.table), "{latest}", q.latest);
-    const std::vector<std::vector<std::string>> rows = cells(tx.exec_params(sql, now));
+        replace_all(replace_all(replace_all(report_sql, "{table}", q.table), "{latest}", q.latest),
+                    "{rollup}", q.rollup_hourly);
+    const pqxx::row bounds = tx.exec_params1(
+        "SELECT $1::timestamptz, date_trunc('hour', $1::timestamptz - interval '7 days', 'UTC'),"
+        " date_trunc('hour', $1::timestamptz - interval '24 hours', 'UTC'),"
+        " coalesce((SELECT max(bucket) + interval '1 hour' FROM " +
+            q.rollup_hourly +
+            " WHERE bucket >= date_trunc('hour', $1::timestamptz - interval '7 days', 'UTC')"
+            " AND bucket <= $1::timestamptz), date_trunc('hour', $1::timestamptz"
+            " - interval '7 days', 'UTC')), $1::timestamptz - interval '7 days'",
+        now);
+    const std::vector<std::vector<std::string>> rows =
+        cells(tx.exec_params(sql, bounds[0].c_str(), bounds[1].c_str(), bounds[2].c_str(),
+                             bounds[3].c_str(), bounds[4].c_str()));
     std::printf("%s.%s: %zu checks, as of %s\n", t.names.schema.c_str(), t.names.table.c_str(),
                 rows.size(),
                 tx.exec_params1("SELECT to_char($1::timestamptz AT TIME ZONE 'UTC', "
