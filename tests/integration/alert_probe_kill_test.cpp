@@ -3,7 +3,8 @@
 // (webhook_sink). It is killed with SIGKILL twice while the target is down and twice while it
 // recovers, at points drawn from a seeded generator, for two outages. Afterwards the receiver
 // got exactly one incident per outage, each opened and resolved at least once, duplicates only
-// with the same event id and body, and none left open.
+// with the same event id and body, and none left open. The webhook URL's password and the signing
+// secret appear in no output of the agent.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <signal.h>
@@ -79,6 +80,10 @@ TEST(alert_probe_kill, kill_9_while_down_and_recovering_keeps_one_incident_per_o
   http_target_server target;
   webhook_receiver receiver;
   target.set_status(200);
+  // Neither the URL's password nor the signing secret may reach any output of the agent.
+  const std::string password = "pw-never-logged-7731", secret = "secret-never-logged-5519";
+  std::string with_userinfo = receiver.url();
+  with_userinfo.insert(with_userinfo.find("//") + 2, "hooks:" + password + "@");
   const std::string cfg = dir.write(
       "probe.yml", "agent: {id: probe-1, location: lab, state_dir: " + (dir / "state").string() +
                        "}\n"
@@ -90,7 +95,7 @@ TEST(alert_probe_kill, kill_9_while_down_and_recovering_keeps_one_incident_per_o
                        "\"}\n"
                        "sinks:\n  - {plugin: stdout_sink}\n"
                        "  - {name: ops, plugin: webhook_sink, options: {url: \"" +
-                       receiver.url() + "\"}}\n");
+                       with_userinfo + "\", secret: " + secret + "}}\n");
   auto start = [&] {
     return std::make_unique<child_process>(
         std::vector<std::string>{agent_bin, "-c", cfg, "-p", ISITUP_PLUGIN_DIR});
@@ -102,7 +107,7 @@ TEST(alert_probe_kill, kill_9_while_down_and_recovering_keeps_one_incident_per_o
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(gen)));
     agent->signal(SIGKILL);
     agent->wait(5s);
-    logs += agent->err();
+    logs += agent->err() + agent->out();
     ++kills;
     agent = start();
   };
@@ -127,6 +132,11 @@ TEST(alert_probe_kill, kill_9_while_down_and_recovering_keeps_one_incident_per_o
   agent->signal(SIGTERM);
   EXPECT_EQ(agent->wait(20s), 0) << agent->err();
   EXPECT_EQ(kills, 4 * outages);
+  logs += agent->err() + agent->out();
+  EXPECT_EQ(logs.find(password), std::string::npos);
+  EXPECT_EQ(logs.find(secret), std::string::npos);
+  for (const auto& r : receiver.requests())  // the receiver did get both
+    EXPECT_NE(r.header("x-isitup-signature").find("sha256="), std::string::npos);
 
   const auto evs = by_event(receiver, duplicates);
   EXPECT_EQ(evs.size(), 2u * outages);
