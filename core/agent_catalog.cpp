@@ -175,7 +175,7 @@ void agent::impl::catalog_take() {
           if (std::find(c.partitions.begin(), c.partitions.end(), p) == c.partitions.end())
             catalog_drop_partition(p);
         catalog_kept.clear();
-        for (int32_t p : c.partitions) catalog_partitions.try_emplace(p);
+        for (int32_t p : c.partitions) catalog_partitions.try_emplace(p, -1);
         break;
       case catalog_change::kind::revoked:
         for (int32_t p : c.partitions) {
@@ -194,22 +194,16 @@ void agent::impl::catalog_take() {
       case catalog_change::kind::entry: {
         const auto part = catalog_partitions.find(c.partition);
         if (part == catalog_partitions.end()) break;  // read before its revocation
+        if (c.offset <= part->second) break;  // read again (a partition kept and assigned back)
+        part->second = c.offset;
         auto found = catalog_keys.find(c.key);
         if (found == catalog_keys.end()) {
           if (!c.value) break;  // a tombstone of a key this agent does not have
           found = catalog_keys.try_emplace(std::move(c.key)).first;
         }
         catalog_key& k = found->second;
-        if (k.partition == c.partition && c.offset <= k.offset) break;  // read again
-        if (k.partition != c.partition) {
-          if (k.partition >= 0)
-            if (auto old = catalog_partitions.find(k.partition); old != catalog_partitions.end())
-              old->second.erase(found->first);
-          if (c.value) part->second.insert(found->first);
-        } else if (!c.value) {
-          part->second.erase(found->first);
-        }
-        k.partition = c.value ? c.partition : -1;
+        k.partition = c.partition;
+        k.deleted = !c.value;
         k.offset = c.offset;
         k.value = std::move(c.value);
         catalog_queue(found->first, k);
@@ -221,18 +215,16 @@ void agent::impl::catalog_take() {
 }
 
 void agent::impl::catalog_drop_partition(int32_t p) {
-  const auto part = catalog_partitions.find(p);
-  if (part == catalog_partitions.end()) return;
-  std::size_t stopped = 0;
-  for (const std::string& key : part->second) {
-    const auto found = catalog_keys.find(key);
-    if (found == catalog_keys.end()) continue;
-    if (found->second.id != no_check) ++stopped;
-    catalog_retire(found->second);
-    catalog_keys.erase(found);
+  if (catalog_partitions.erase(p) == 0) return;
+  for (auto it = catalog_keys.begin(); it != catalog_keys.end();) {
+    if (it->second.partition != p) {
+      ++it;
+      continue;
+    }
+    if (it->second.id != no_check) ++catalog_done.removed;
+    catalog_retire(it->second);
+    it = catalog_keys.erase(it);
   }
-  catalog_done.removed += stopped;
-  catalog_partitions.erase(part);
 }
 
 void agent::impl::catalog_queue(const std::string& key, catalog_key& k) {
@@ -268,7 +260,7 @@ void agent::impl::catalog_apply(const std::string& key) {
   if (found == catalog_keys.end()) return;  // its partition was revoked meanwhile
   catalog_key& k = found->second;
   k.queued = false;
-  if (k.partition < 0) {  // deleted
+  if (k.deleted) {
     if (k.id != no_check) ++catalog_done.removed;
     catalog_retire(k);
     catalog_keys.erase(found);

@@ -14,7 +14,6 @@
 #include <set>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "agent.hpp"
@@ -167,15 +166,16 @@ struct agent::impl {
 
   // Catalog mode (cfg.catalog): the catalog plugin's instance, what it reports, and the
   // catalog as this agent sees it (scheduler thread only; agent_catalog.cpp). Each key lives
-  // in the partition of its last message; a message read again (same partition, an offset
-  // not past the last one) changes nothing.
+  // in the partition of its last message; a message read again (an offset not past the last
+  // one taken from its partition) changes nothing.
   static constexpr uint32_t no_check = UINT32_MAX;
   struct catalog_key {
-    int32_t partition = -1;            // -1: deleted (a tombstone, or a partition revoked)
+    int32_t partition = -1;            // of its last message
     int64_t offset = -1;               // of its last message
     std::optional<std::string> value;  // the last message, while not applied yet
     uint32_t id = no_check;            // the running check made from it, if any
     bool queued = false;               // in catalog_todo
+    bool deleted = false;              // its last message is a tombstone, not applied yet
   };
   struct catalog_tally {  // what the applies since the last log line did
     std::size_t changed = 0, added = 0, removed = 0, refused = 0;
@@ -183,7 +183,7 @@ struct agent::impl {
   std::unique_ptr<plugin_instance> catalog;
   std::unique_ptr<catalog_feed> feed;
   std::unique_ptr<config::catalog_reader> catalog_read;  // reads messages against cfg
-  std::map<int32_t, std::unordered_set<std::string>> catalog_partitions;  // assigned: keys
+  std::map<int32_t, int64_t> catalog_partitions;  // assigned: the last offset taken from each
   std::unordered_map<std::string, catalog_key> catalog_keys;
   std::vector<std::string> catalog_todo;  // keys to apply, in the order their messages came
   std::size_t catalog_next = 0;           // catalog_todo[catalog_next..] are left
