@@ -4,6 +4,7 @@
 // The agent's default sink. Uses only the public SDK.
 #include <isitup/plugin.h>
 #include <rapidjson/document.h>
+#include <isitup/config_map.hpp>
 #include <isitup/plugin.hpp>
 
 #include <sys/stat.h>
@@ -189,18 +190,30 @@ void check_can_append(const std::string& path) {
   if (::access(dir.c_str(), W_OK | X_OK) != 0) refuse(std::strerror(errno));
 }
 
+// The sink's options, declared once (sdk::config_map): the table the agent validates and
+// prints, and the struct they fill.
+struct settings {
+  std::string format;
+  std::string output;
+};
+
+const sdk::config_map<settings>& settings_map() {
+  static const auto map =
+      sdk::config_map<settings>()
+          .string("format", &settings::format, "json",
+                  "json: the v1 JSON record, one per line; text: one aligned line per result")
+          .one_of({"json", "text"})
+          .string("output", &settings::output, "stdout",
+                  "stdout, stderr, or a file path (created if missing, appended to)");
+  return map;
+}
+
 class stdout_sink final : public sdk::sink {
  public:
   stdout_sink(const sdk::host& host, const sdk::options_view& options) : host_(host) {
-    const std::string format = options.string("format");
-    if (format == "json")
-      format_ = line_format::json;
-    else if (format == "text")
-      format_ = line_format::text;
-    else
-      throw std::invalid_argument("format: expected \"json\" or \"text\", got \"" + format + "\"");
-
-    output_ = options.string("output");
+    const settings s = settings_map().read(options);
+    format_ = s.format == "text" ? line_format::text : line_format::json;
+    output_ = s.output;
     if (output_ == "stdout") {
       out_ = stdout;
     } else if (output_ == "stderr") {
@@ -315,8 +328,4 @@ ISITUP_PLUGIN(
     isitup::sdk::plugin_def("stdout_sink", "1.0.0",
                             "Writes results as JSON lines or aligned text to stdout, stderr or "
                             "a file")
-        .sink<stdout_sink>(
-            {{"format", ISITUP_OPT_STRING, "json",
-              "json: the v1 JSON record, one per line; text: one aligned line per result"},
-             {"output", ISITUP_OPT_STRING, "stdout",
-              "stdout, stderr, or a file path (created if missing, appended to)"}}))
+        .sink<stdout_sink>(settings_map().options()))

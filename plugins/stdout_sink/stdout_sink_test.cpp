@@ -321,7 +321,7 @@ TEST_F(stdout_sink_test, writes_to_stdout_by_default) {
 TEST_F(stdout_sink_test, refuses_an_unknown_format) {
   sink_under_test sink(host_, isitup_plugin_entry(), {{"format", "xml"}});
   EXPECT_FALSE(sink.ok());
-  EXPECT_EQ(sink.error(), "format: expected \"json\" or \"text\", got \"xml\"");
+  EXPECT_EQ(sink.error(), "format: expected one of \"json\", \"text\", got \"xml\"");
 }
 
 TEST_F(stdout_sink_test, refuses_an_output_it_cannot_open) {
