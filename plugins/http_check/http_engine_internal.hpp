@@ -31,7 +31,7 @@ constexpr int paced_starts_per_turn = 4;
 // its `tls` time; a fixed small bound would cap a probe of far-away sites (100 ms round trips)
 // at a few dozen handshakes a second. A busy loop means the handshakes in progress wait for
 // it, not for the network.
-constexpr int lean_handshakes_busy = 4;
+constexpr int lean_handshakes_busy = 8;
 constexpr int max_lean_handshakes = 256;
 constexpr double lean_busy_window_ms = 5.0;
 

@@ -252,6 +252,8 @@ void tls_cache::refresh(tls_source& s) {
   s.seen_[1] = now[1];
   std::string error;
   std::shared_ptr<const tls_material> m = load(s, error);
+  // Logged before checks can use it: a log read after a check saw the new store has the line.
+  if (m && again) host_.log(sdk::level::info, who_ + ": " + s.label_ + " changed: loaded again");
   bool had = false;
   {
     std::lock_guard lock(s.current_mu_);
@@ -265,9 +267,8 @@ void tls_cache::refresh(tls_source& s) {
   }
   // Each version is loaded (and so logged) once: the watcher reads a file again only when
   // its stamp changed.
-  if (error.empty()) {
-    if (again) host_.log(sdk::level::info, who_ + ": " + s.label_ + " changed: loaded again");
-  } else if (had) {
+  if (error.empty()) return;
+  if (had) {
     host_.log(sdk::level::warn, who_ + ": " + error + "; keeping the version loaded before");
   } else {
     host_.log(sdk::level::warn,
