@@ -62,16 +62,6 @@ bool is_reserved(const std::string& name) {
                      [&](const char* r) { return n == r; });
 }
 
-std::chrono::milliseconds positive(const sdk::options_view& o, const char* name,
-                                   std::chrono::milliseconds max, bool zero_ok = false) {
-  const auto v = o.duration(name);
-  if (v.count() < 0 || (v.count() == 0 && !zero_ok) || v > max)
-    throw std::invalid_argument(std::string(name) + ": expected a duration " +
-                                (zero_ok ? "from 0s" : "above 0s") + " up to " +
-                                std::to_string(max.count() / 1000) + "s");
-  return v;
-}
-
 }  // namespace
 
 std::string safe_url_of(const std::string& url) {
@@ -88,23 +78,53 @@ std::string safe_url_of(const std::string& url) {
   return scheme + "://" + host + (port.empty() ? "" : ":" + port);
 }
 
+const sdk::config_map<settings>& settings_map() {
+  using std::chrono::hours;
+  using std::chrono::milliseconds;
+  using std::chrono::minutes;
+  static const auto map =
+      sdk::config_map<settings>()
+          .string("url", &settings::url, nullptr,
+                  "http:// or https:// URL to POST to (a secret: only scheme://host is ever "
+                  "logged)")
+          .required()
+          .string("format", &settings::format_name, "json",
+                  "json: the event object; slack or discord: their incoming-webhook message")
+          .one_of({"json", "slack", "discord"})
+          .map("headers", &settings::headers, "{}",
+               "extra request headers, Name: value (values are never logged)")
+          .string("secret", &settings::secret, nullptr,
+                  "HMAC-SHA256 key: adds X-Isitup-Signature: t=<unix s>,sha256=<hex of "
+                  "\"<t>.<body>\">")
+          .duration("timeout", &settings::timeout, "10s", "time limit of one request",
+                    milliseconds(1), minutes(10))
+          .boolean("tls_verify", &settings::tls_verify, "true",
+                   "verify the certificate chain and host name")
+          .string("ca_file", &settings::ca_file, nullptr,
+                  "PEM file of CA certificates to trust instead of the system store")
+          .string("user_agent", &settings::user_agent, "isitup/0.1 (webhook_sink)",
+                  "User-Agent header")
+          .duration("retry_for", &settings::retry_for, "5m",
+                    "how long one event is retried here before it goes back to the agent",
+                    milliseconds(0), hours(24))
+          .duration("retry_backoff", &settings::retry_backoff, "1s",
+                    "wait before the first retry; doubles", milliseconds(1), hours(1))
+          .duration("retry_backoff_max", &settings::retry_backoff_max, "1m",
+                    "longest wait between retries", milliseconds(1), hours(1))
+          .duration("retry_after_max", &settings::retry_after_max, "5m",
+                    "a Retry-After answer is honoured up to this long", milliseconds(0), hours(1))
+          .integer("max_concurrent", &settings::max_concurrent, "8",
+                   "requests in flight at once (one per check at a time)", 1, 256);
+  return map;
+}
+
 settings parse_settings(const sdk::options_view& o) {
-  settings s;
-  s.url = o.string("url");
+  settings s = settings_map().read(o);
   s.safe_url = safe_url_of(s.url);
-
-  const std::string format = o.string("format");
-  if (format == "json")
-    s.format = body_format::json;
-  else if (format == "slack")
-    s.format = body_format::slack;
-  else if (format == "discord")
-    s.format = body_format::discord;
-  else
-    throw std::invalid_argument("format: expected json, slack or discord, got \"" +
-                                clean_utf8(format, 40) + "\"");
-
-  for (auto& [name, value] : o.map("headers")) {
+  s.format = s.format_name == "slack"     ? body_format::slack
+             : s.format_name == "discord" ? body_format::discord
+                                          : body_format::json;
+  for (const auto& [name, value] : s.headers) {
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char))
       throw std::invalid_argument("headers: \"" + clean_utf8(name, 60) +
                                   "\" is not a valid header name");
@@ -113,31 +133,14 @@ settings parse_settings(const sdk::options_view& o) {
     if (has_control_char(value))  // the value itself is never echoed: it may be a credential
       throw std::invalid_argument("headers: the value of " + name +
                                   " contains control characters (CR, LF, NUL, ...)");
-    s.headers.emplace_back(name, value);
   }
-
-  s.secret = o.string("secret");
   if (o.has_value("secret") && s.secret.empty())
     throw std::invalid_argument("secret: must not be empty (leave it out for no signature)");
-
-  s.timeout = positive(o, "timeout", std::chrono::minutes(10));
-  s.tls_verify = o.boolean("tls_verify");
-  s.ca_file = o.string("ca_file");
   if (has_control_char(s.ca_file)) throw std::invalid_argument("ca_file: not a file path");
-  s.user_agent = o.string("user_agent");
   if (has_control_char(s.user_agent))
     throw std::invalid_argument("user_agent: contains control characters");
-
-  s.retry_for = positive(o, "retry_for", std::chrono::hours(24), true);
-  s.retry_backoff = positive(o, "retry_backoff", std::chrono::hours(1));
-  s.retry_backoff_max = positive(o, "retry_backoff_max", std::chrono::hours(1));
   if (s.retry_backoff_max < s.retry_backoff)
     throw std::invalid_argument("retry_backoff_max: must not be below retry_backoff");
-  s.retry_after_max = positive(o, "retry_after_max", std::chrono::hours(1), true);
-
-  s.max_concurrent = o.integer("max_concurrent");
-  if (s.max_concurrent < 1 || s.max_concurrent > 256)
-    throw std::invalid_argument("max_concurrent: expected 1 to 256");
   return s;
 }
 

@@ -2,6 +2,7 @@
 // lines. Main thread builds them; afterwards they are read-only and shared by every thread.
 #pragma once
 
+#include <isitup/config_map.hpp>
 #include <isitup/plugin.hpp>
 
 #include <chrono>
@@ -15,8 +16,9 @@
 namespace isitup::webhook {
 
 struct settings {
-  std::string url;       // as configured: may hold userinfo and a token (a secret)
-  std::string safe_url;  // scheme://host[:port], the only form of the URL ever logged
+  std::string url;          // as configured: may hold userinfo and a token (a secret)
+  std::string safe_url;     // scheme://host[:port], the only form of the URL ever logged
+  std::string format_name;  // as configured; format is what it means
   body_format format = body_format::json;
   std::vector<std::pair<std::string, std::string>> headers;  // values are secrets
   std::string secret;                                        // HMAC key; empty: no signature
@@ -30,6 +32,10 @@ struct settings {
   std::chrono::milliseconds retry_after_max{300'000};
   int64_t max_concurrent = 8;
 };
+
+// Every option, declared once: the table the agent validates and prints, the member of
+// settings each fills and its range. Shared, immutable.
+const sdk::config_map<settings>& settings_map();
 
 // Reads and checks every option; throws std::invalid_argument("<option>: <what is wrong>").
 // Never puts a secret (URL beyond scheme://host, secret, header values) into the message.

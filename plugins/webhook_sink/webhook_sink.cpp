@@ -79,28 +79,4 @@ ISITUP_PLUGIN(
     isitup::sdk::plugin_def("webhook_sink", "1.0.0",
                             "POSTs incident transitions to a webhook: JSON, Slack or Discord, "
                             "signed, retried")
-        .sink<webhook_sink>(
-            {{"url", ISITUP_OPT_STRING, nullptr,
-              "http:// or https:// URL to POST to (a secret: only scheme://host is ever logged)",
-              true},
-             {"format", ISITUP_OPT_STRING, "json",
-              "json: the event object; slack or discord: their incoming-webhook message"},
-             {"headers", ISITUP_OPT_MAP, "{}",
-              "extra request headers, Name: value (values are never logged)"},
-             {"secret", ISITUP_OPT_STRING, nullptr,
-              "HMAC-SHA256 key: adds X-Isitup-Signature: t=<unix s>,sha256=<hex of "
-              "\"<t>.<body>\">"},
-             {"timeout", ISITUP_OPT_DURATION, "10s", "time limit of one request"},
-             {"tls_verify", ISITUP_OPT_BOOL, "true", "verify the certificate chain and host name"},
-             {"ca_file", ISITUP_OPT_STRING, nullptr,
-              "PEM file of CA certificates to trust instead of the system store"},
-             {"user_agent", ISITUP_OPT_STRING, "isitup/0.1 (webhook_sink)", "User-Agent header"},
-             {"retry_for", ISITUP_OPT_DURATION, "5m",
-              "how long one event is retried here before it goes back to the agent"},
-             {"retry_backoff", ISITUP_OPT_DURATION, "1s", "wait before the first retry; doubles"},
-             {"retry_backoff_max", ISITUP_OPT_DURATION, "1m", "longest wait between retries"},
-             {"retry_after_max", ISITUP_OPT_DURATION, "5m",
-              "a Retry-After answer is honoured up to this long"},
-             {"max_concurrent", ISITUP_OPT_INT, "8",
-              "requests in flight at once (one per check at a time)"}},
-            64, ISITUP_SINK_NOTIFIER))
+        .sink<webhook_sink>(webhook::settings_map().options(), 64, ISITUP_SINK_NOTIFIER))

@@ -480,7 +480,7 @@ TEST(webhook_sink, options_are_validated) {
       {{{"url", "ftp://hooks.example/x"}}, "url: expected an http:// or https:// URL, not ftp://"},
       {{{"url", "http://"}}, "url: "},
       {{{"url", "http://h.example/"}, {"format", "teams"}},
-       "format: expected json, slack or discord"},
+       "format: expected one of \"json\", \"slack\", \"discord\", got \"teams\""},
       {{{"url", "http://h.example/"}, {"headers", sdk::testing::map_value{{"Bad Name", "x"}}}},
        "headers: \"Bad Name\" is not a valid header name"},
       {{{"url", "http://h.example/"}, {"headers", sdk::testing::map_value{{"X-A", "a\nb"}}}},
@@ -493,7 +493,7 @@ TEST(webhook_sink, options_are_validated) {
       {{{"url", "http://h.example/"}, {"retry_backoff", "2s"}, {"retry_backoff_max", "1s"}},
        "retry_backoff_max: must not be below retry_backoff"},
       {{{"url", "http://h.example/"}, {"max_concurrent", "0"}},
-       "max_concurrent: expected 1 to 256"},
+       "max_concurrent: expected 1..256, got 0"},
   };
   for (const auto& [options, expected] : cases) {
     notifier sink(host, options);

@@ -29,6 +29,7 @@
 #pragma once
 
 #include <isitup/plugin.hpp>
+#include <isitup/text.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -139,7 +140,7 @@ class config_map {
       std::string expected;
       for (const std::string& a : values) expected += (expected.empty() ? "\"" : ", \"") + a + "\"";
       throw std::invalid_argument(std::string(name) + ": expected one of " + expected + ", got \"" +
-                                  v + "\"");
+                                  shown_value(v, 60) + "\"");
     });
     return *this;
   }
