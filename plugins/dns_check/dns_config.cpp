@@ -9,6 +9,7 @@
 #include <cctype>
 #include <stdexcept>
 
+#include <isitup/config_map.hpp>
 #include <isitup/text.hpp>
 
 #include "dns_message.hpp"
@@ -95,74 +96,86 @@ std::string dns_query::channel_key(std::chrono::milliseconds try_timeout) const 
          std::to_string(try_timeout.count());
 }
 
-std::vector<sdk::option> declared_options() {
-  return {
-      {"type", ISITUP_OPT_STRING, "A",
-       "record type: A, AAAA, CNAME, MX, TXT, NS, SOA, CAA, SRV or PTR (PTR of an IP target "
-       "asks for its reverse name)"},
-      {"server", ISITUP_OPT_LIST, "[]",
-       "DNS servers to ask, \"ip\", \"ip:port\" or \"[ip6]:port\", tried in order; empty: "
-       "/etc/resolv.conf"},
-      {"tcp", ISITUP_OPT_BOOL, "false",
-       "ask over TCP only; false: UDP, and TCP again when the UDP answer is truncated"},
-      {"recursion", ISITUP_OPT_BOOL, "true",
-       "set the RD bit (ask the server to recurse); false to ask an authoritative server"},
-      {"attempts", ISITUP_OPT_INT, "2",
-       "tries per server before giving up on it (each gets an equal share of the timeout)"},
-      {"expect_rcode", ISITUP_OPT_STRING, "NOERROR",
-       "the response code that counts as up: NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ..."},
-      {"expect_answers", ISITUP_OPT_LIST, "[]",
-       "RE2 patterns; each must match (search) the data of some answer record"},
-      {"expect_min_answers", ISITUP_OPT_INT, nullptr,
-       "answer records of the asked type needed at least; default 1 with expect_rcode "
-       "NOERROR, else 0"},
-  };
+namespace {
+
+// A check's options as declared (sdk::config_map): one list for the host's validation,
+// --describe-plugin and this struct.
+struct dns_options {
+  std::string type, expect_rcode;
+  std::vector<std::string> server, expect_answers;
+  bool tcp = false, recursion = true;
+  int64_t attempts = 2;
+  int64_t expect_min_answers = -1;  // -1: not given (the default depends on expect_rcode)
+};
+
+const sdk::config_map<dns_options>& options_map() {
+  static const auto map =
+      sdk::config_map<dns_options>()
+          .string("type", &dns_options::type, "A",
+                  "record type: A, AAAA, CNAME, MX, TXT, NS, SOA, CAA, SRV or PTR (PTR of an IP "
+                  "target asks for its reverse name)")
+          .list("server", &dns_options::server, "[]",
+                "DNS servers to ask, \"ip\", \"ip:port\" or \"[ip6]:port\", tried in order; "
+                "empty: /etc/resolv.conf")
+          .boolean("tcp", &dns_options::tcp, "false",
+                   "ask over TCP only; false: UDP, and TCP again when the UDP answer is truncated")
+          .boolean("recursion", &dns_options::recursion, "true",
+                   "set the RD bit (ask the server to recurse); false to ask an authoritative "
+                   "server")
+          .integer("attempts", &dns_options::attempts, "2",
+                   "tries per server before giving up on it (each gets an equal share of the "
+                   "timeout)",
+                   1, 10)
+          .string("expect_rcode", &dns_options::expect_rcode, "NOERROR",
+                  "the response code that counts as up: NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ...")
+          .list("expect_answers", &dns_options::expect_answers, "[]",
+                "RE2 patterns; each must match (search) the data of some answer record")
+          .integer("expect_min_answers", &dns_options::expect_min_answers, nullptr,
+                   "answer records of the asked type needed at least; default 1 with "
+                   "expect_rcode NOERROR, else 0",
+                   0, 65535);
+  return map;
 }
+
+}  // namespace
+
+std::vector<sdk::option> declared_options() { return options_map().options(); }
 
 std::shared_ptr<const dns_query> make_query(const std::string& target,
                                             const sdk::options_view& options) {
   auto q = std::make_shared<dns_query>();
-  const std::string type = options.string("type");
-  q->type = type_from_name(type);
+  const dns_options o = options_map().read(options);
+  q->type = type_from_name(o.type);
   if (q->type == 0)
     bad("type: expected A, AAAA, CNAME, MX, TXT, NS, SOA, CAA, SRV or PTR, got \"" +
-        sdk::shown_value(type) + "\"");
+        sdk::shown_value(o.type) + "\"");
   q->name = to_a_label(target);
   if (q->type == 12)
     if (auto reverse = reverse_name(target)) q->name = *reverse;
   check_name(q->name);
 
-  const std::vector<std::string> servers = options.list("server");
-  if (servers.size() > max_servers)
+  if (o.server.size() > max_servers)
     bad("server: at most " + std::to_string(max_servers) + " servers, got " +
-        std::to_string(servers.size()));
-  for (const std::string& s : servers)
+        std::to_string(o.server.size()));
+  for (const std::string& s : o.server)
     q->servers += (q->servers.empty() ? "" : ",") + server_entry(s);
-  q->tcp = options.boolean("tcp");
-  const int64_t attempts = options.integer("attempts");
-  if (attempts < 1 || attempts > 10)
-    bad("attempts: expected 1 to 10, got " + std::to_string(attempts));
-  q->attempts = static_cast<int>(attempts);
+  q->tcp = o.tcp;
+  q->attempts = static_cast<int>(o.attempts);
 
-  const std::string rcode = options.string("expect_rcode");
-  q->expect_rcode = rcode_from_name(rcode);
+  q->expect_rcode = rcode_from_name(o.expect_rcode);
   if (q->expect_rcode < 0)
     bad("expect_rcode: expected NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, "
         "YXDOMAIN, YXRRSET, NXRRSET, NOTAUTH or NOTZONE, got \"" +
-        sdk::shown_value(rcode) + "\"");
-  q->expect_min_answers = options.is_set("expect_min_answers")
-                              ? options.integer("expect_min_answers")
-                              : (q->expect_rcode == 0 ? 1 : 0);
-  if (q->expect_min_answers < 0 || q->expect_min_answers > 65535)
-    bad("expect_min_answers: expected 0 to 65535, got " + std::to_string(q->expect_min_answers));
+        sdk::shown_value(o.expect_rcode) + "\"");
+  q->expect_min_answers =
+      o.expect_min_answers >= 0 ? o.expect_min_answers : (q->expect_rcode == 0 ? 1 : 0);
 
-  const std::vector<std::string> patterns = options.list("expect_answers");
-  if (patterns.size() > max_patterns)
+  if (o.expect_answers.size() > max_patterns)
     bad("expect_answers: at most " + std::to_string(max_patterns) + " patterns");
-  for (const std::string& p : patterns) {
-    re2::RE2::Options o;
-    o.set_log_errors(false);
-    auto re = std::make_unique<re2::RE2>(p, o);
+  for (const std::string& p : o.expect_answers) {
+    re2::RE2::Options ro;
+    ro.set_log_errors(false);
+    auto re = std::make_unique<re2::RE2>(p, ro);
     if (!re->ok())
       bad("expect_answers: \"" + sdk::shown_value(p) + "\" is not an RE2 pattern: " + re->error());
     q->expect_answers.push_back(std::move(re));
@@ -170,8 +183,8 @@ std::shared_ptr<const dns_query> make_query(const std::string& target,
 
   unsigned char* buf = nullptr;
   int len = 0;
-  if (ares_create_query(q->name.c_str(), 1 /* IN */, q->type, 0,
-                        options.boolean("recursion") ? 1 : 0, &buf, &len, 0) != ARES_SUCCESS)
+  if (ares_create_query(q->name.c_str(), 1 /* IN */, q->type, 0, o.recursion ? 1 : 0, &buf, &len,
+                        0) != ARES_SUCCESS)
     bad("target: c-ares cannot make a query for \"" + sdk::shown_value(q->name) + "\"");
   q->wire.assign(buf, buf + len);
   ares_free_string(buf);
