@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test test-unit test-sanitize fuzz run-dev run-local rebuild-dev peek-data run-prod bench install format format-check clean
+.PHONY: all deps configure build test test-unit test-sanitize fuzz run-dev run-local rebuild-dev peek-data run-prod bench install format format-check tidy clean
 
 all: build
 
@@ -75,6 +75,12 @@ install: build
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
+
+# clang-tidy (.clang-tidy: bugprone, performance, concurrency, the analyzer) over the core's
+# sources, with the build's compile_commands.json; TIDY_FILES narrows it (a regex of paths).
+TIDY_FILES ?= $(CURDIR)/core/.*\.cpp$$
+tidy: build
+	run-clang-tidy -p $(BUILD_DIR) -quiet '$(TIDY_FILES)'
 
 # Fails naming every file `make format` would change (also a ctest: format_check).
 format-check:
