@@ -202,7 +202,9 @@ void engine::lean_event(int fd, uint32_t events) {
     if (c->ssl || (events & (EPOLLOUT | EPOLLERR))) lean_send(j);
     return;
   }
-  if (c->readable) lean_receive(j);
+  // OpenSSL may need to write while reading (a TLS 1.3 key update's answer into a full send
+  // buffer): then a writable edge is what lets the read go on.
+  if (c->readable || (c->ssl && (events & EPOLLOUT))) lean_receive(j);
 }
 
 void engine::lean_connected(job* j) {
