@@ -19,6 +19,12 @@ namespace {
 constexpr int64_t grace_ms = 1000;             // past a run's timeout before the host ends it
 constexpr int64_t status_interval_ms = 60000;  // how often the status line is logged
 constexpr int max_replacement_threads = 256;   // threads started in place of stuck ones
+// Catalog mode: the main loop woke this much later than it meant to (the process was stopped
+// or frozen) ...
+constexpr int64_t stalled_ms = 2000;
+// ... so the catalog's group may have given its partitions to others: no check is started
+// for this long, while the plugin reports that (it does within milliseconds of resuming).
+constexpr int64_t stall_hold_ms = 1000;
 
 }  // namespace
 
@@ -522,12 +528,20 @@ run_summary agent::run() {
     }
     a.fire(id, scheduled);
   };
+  int64_t meant_to_wake = start, hold_until = 0;
   while (!a.stopping()) {
     const int64_t now = a.clock.now_ms();
     a.heartbeat_ms.store(now, std::memory_order_relaxed);
+    if (a.feed && now - meant_to_wake > stalled_ms) {
+      hold_until = now + stall_hold_ms;
+      spdlog::warn(
+          "this agent did not run for {} ms (stopped or frozen); checks start again in {} ms, "
+          "when the catalog has said whether the group gave its partitions to others",
+          now - meant_to_wake, stall_hold_ms);
+    }
     if (a.take_reload_request()) a.reload();
     if (a.feed) a.catalog_step(now);
-    a.sched->run_due(now, fire);
+    if (now >= hold_until) a.sched->run_due(now, fire);
     a.run_watchdog(now);
     a.release_retired();
     if (a.http) {
@@ -539,11 +553,12 @@ run_summary agent::run() {
       next_status += status_interval_ms;
     }
     int64_t wake = next_status;
-    if (auto d = a.sched->next_due()) wake = std::min(wake, *d);
+    if (auto d = a.sched->next_due()) wake = std::min(wake, std::max(*d, hold_until));
     if (auto w = a.next_watchdog()) wake = std::min(wake, *w);
     if (a.http) wake = std::min(wake, now + 1000);  // the heartbeat /healthz reads
     if (a.feed)
       if (auto c = a.feed->next_due()) wake = std::min(wake, *c);
+    meant_to_wake = std::max(wake, now);
     a.wait_until(wake);
   }
   a.serving = false;
