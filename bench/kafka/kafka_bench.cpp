@@ -24,34 +24,23 @@
 #include "kafka_broker.hpp"
 #include "kafka_producer.hpp"
 #include "record.hpp"
+#include "sample_record.hpp"
 #include "tls_certs.hpp"
 
 namespace {
 
 using isitup::record;
 
+// DESIGN.md's sample (tests/support/sample_record.hpp) as a probe sends it: no redirect, no
+// extra, one of 10,000 checks, a millisecond apart.
 record typical(int i) {
-  record r;
-  r.agent = "probe-eu-1";
-  r.location = "eu-west";
+  record r = isitup::test::sample_record();
   r.check = "shop-" + std::to_string(i % 10000);
-  r.plugin = "http_check";
-  r.target = "https://shop.example.com/";
-  r.scheduled_at_ms = 1'795'802'400'000 + i;
+  r.scheduled_at_ms = isitup::test::sample_scheduled_ms + i;
   r.started_at_ms = r.scheduled_at_ms + 2;
-  r.up = true;
-  r.http_code = 200;
-  r.http_version = "1.1";
-  r.http_bytes = 5120;
-  r.dns_ms = 1.2;
-  r.connect_ms = 3.4;
-  r.tls_ms = 12.0;
-  r.ttfb_ms = 40.1;
-  r.total_ms = 41.0;
-  r.regex_match = 1;
   r.tls_not_after_ms = 1'803'945'600'000;
-  r.tls_days_left = 94;
-  r.ip = "203.0.113.7";
+  r.redirects = ISITUP_ABSENT_INT;
+  r.extra_json.clear();
   return r;
 }
 

@@ -18,6 +18,7 @@
 #include "fake_host.hpp"
 #include "pg_schema.hpp"
 #include "pg_writer.hpp"
+#include "sample_record.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
 
@@ -47,11 +48,10 @@ std::vector<const isitup_record_v1*> pointers;
 void make_rows() {
   constexpr int64_t start = 1'795'802'400'000;
   for (int i = 0; i < rows_per_run; ++i) {
-    isitup::record r;
-    r.agent = "probe-eu-1";
-    r.location = "eu-west";
+    // DESIGN.md's sample (tests/support/sample_record.hpp), one of 1,000 sites every 30 s,
+    // one in 50 down, without redirects or extra.
+    isitup::record r = isitup::test::sample_record();
     r.check = "site-" + std::to_string(i % 1000) + ".example.com";
-    r.plugin = "http_check";
     r.target = "https://" + r.check + "/";
     r.scheduled_at_ms = start + (i / 1000) * 30'000;
     r.started_at_ms = r.scheduled_at_ms + 2;
@@ -61,16 +61,11 @@ void make_rows() {
       r.error_message = "HTTP 503, expected 200";
     }
     r.http_code = r.up ? 200 : 503;
-    r.http_version = "1.1";
-    r.http_bytes = 5120;
-    r.dns_ms = 1.2;
-    r.connect_ms = 3.4;
-    r.tls_ms = 12.0;
-    r.ttfb_ms = 40.1;
     r.total_ms = 41.0 + i % 17;
+    r.regex_match = ISITUP_ABSENT_INT;
     r.tls_not_after_ms = start + 94LL * 86'400'000;
-    r.tls_days_left = 94;
-    r.ip = "203.0.113.7";
+    r.redirects = ISITUP_ABSENT_INT;
+    r.extra_json.clear();
     records.push_back(std::move(r));
   }
   for (const auto& r : records) views.push_back(r.view());

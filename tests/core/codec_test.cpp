@@ -1,4 +1,5 @@
 #include "codec.hpp"
+#include "sample_record.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,35 +15,8 @@
 namespace isitup {
 namespace {
 
-constexpr int64_t nov_27_2026_18h = 1'795'802'400'000;  // 2026-11-27T18:00:00.000Z
-constexpr int64_t mar_1_2027 = 1'803'859'200'000;       // 2027-03-01T00:00:00.000Z
-
-record full_record() {
-  record r;
-  r.agent = "probe-eu-1";
-  r.location = "eu-west";
-  r.check = "shop";
-  r.plugin = "http_check";
-  r.target = "https://shop.example.com/";
-  r.scheduled_at_ms = nov_27_2026_18h;
-  r.started_at_ms = nov_27_2026_18h + 2;
-  r.up = true;
-  r.http_code = 200;
-  r.http_version = "1.1";
-  r.http_bytes = 5120;
-  r.dns_ms = 1.2;
-  r.connect_ms = 3.4;
-  r.tls_ms = 12.0;
-  r.ttfb_ms = 40.1;
-  r.total_ms = 41.0;
-  r.regex_match = 1;
-  r.tls_not_after_ms = mar_1_2027;
-  r.tls_days_left = 94;
-  r.redirects = 1;
-  r.ip = "203.0.113.7";
-  r.extra_json = R"({"cache":"HIT","hops":[1,2]})";
-  return r;
-}
+// DESIGN.md's sample, every field set (tests/support/sample_record.hpp).
+record full_record() { return test::sample_record(); }
 
 const std::string full_json =
     R"({"v":1,"agent":"probe-eu-1","location":"eu-west","check":"shop","plugin":"http_check",)"
