@@ -1,6 +1,7 @@
 #include "kafka_producer.hpp"
 #include "kafka_tls_files.hpp"
 
+#include <isitup/config_map.hpp>
 #include <isitup/util/backoff.hpp>
 #include <isitup/util/clock.hpp>
 
@@ -30,55 +31,78 @@ std::string to_string_size(size_t n) { return std::to_string(n); }
 
 }  // namespace
 
-std::vector<sdk::option> producer_options() {
-  return {
-      {"brokers", ISITUP_OPT_STRING, nullptr, "bootstrap servers, host:port[,host:port...]", true},
-      {"topic", ISITUP_OPT_STRING, "isitup.results", "topic the results are produced to"},
-      {"properties", ISITUP_OPT_MAP, nullptr,
-       "librdkafka properties passed through (TLS, SASL, security.protocol, client "
-       "and socket tuning) from an allowlist; ones that load code or run commands are refused"},
-      {"compression", ISITUP_OPT_STRING, "lz4", "lz4, zstd, gzip, snappy or none"},
-      {"buffer_messages", ISITUP_OPT_INT, "120000",
-       "results held until Kafka confirms them, at most (default: 2 minutes at 1k results/s); "
-       "when full, batches are refused and the pipeline applies backpressure"},
-      {"buffer_bytes", ISITUP_OPT_INT, "134217728",
-       "bytes of encoded results held until Kafka confirms them, at most (default 128 MiB)"},
-      {"delivery_timeout", ISITUP_OPT_DURATION, "5m",
-       "how long librdkafka tries one message; past it the sink logs and produces it again"},
-      {"linger", ISITUP_OPT_DURATION, "10ms", "how long librdkafka waits to fill a request"},
-      {"validate", ISITUP_OPT_BOOL, "true",
-       "decode every encoded record with the v1 schema before producing it; invalid ones are "
-       "counted, logged and not produced"},
-      {"events_topic", ISITUP_OPT_STRING, nullptr,
-       "topic the incident events (opened, resolved, reminder) are produced to, key = check "
-       "name, value = the event JSON; unset: the sink takes no events"},
-  };
+namespace {
+
+// The sink's options, declared once (sdk::config_map): the host's validation,
+// --describe-plugin, this struct and its ranges.
+struct producer_settings {
+  std::string brokers, topic, compression, events_topic;
+  std::vector<std::pair<std::string, std::string>> properties;
+  int64_t buffer_messages = 0, buffer_bytes = 0;
+  std::chrono::milliseconds delivery_timeout{0}, linger{0};
+  bool validate = true;
+};
+
+const sdk::config_map<producer_settings>& producer_map() {
+  using std::chrono::hours;
+  using std::chrono::milliseconds;
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  using s = producer_settings;
+  static const auto map =
+      sdk::config_map<s>()
+          .string("brokers", &s::brokers, nullptr, "bootstrap servers, host:port[,host:port...]")
+          .required()
+          .string("topic", &s::topic, "isitup.results", "topic the results are produced to")
+          .map("properties", &s::properties, nullptr,
+               "librdkafka properties passed through (TLS, SASL, security.protocol, client "
+               "and socket tuning) from an allowlist; ones that load code or run commands are "
+               "refused")
+          .string("compression", &s::compression, "lz4", "lz4, zstd, gzip, snappy or none")
+          .one_of({"lz4", "zstd", "gzip", "snappy", "none"})
+          .integer("buffer_messages", &s::buffer_messages, "120000",
+                   "results held until Kafka confirms them, at most (default: 2 minutes at 1k "
+                   "results/s); when full, batches are refused and the pipeline applies "
+                   "backpressure",
+                   1, 10'000'000)
+          .integer("buffer_bytes", &s::buffer_bytes, "134217728",
+                   "bytes of encoded results held until Kafka confirms them, at most (default "
+                   "128 MiB)",
+                   1024, int64_t{1} << 40)
+          .duration("delivery_timeout", &s::delivery_timeout, "5m",
+                    "how long librdkafka tries one message; past it the sink logs and produces "
+                    "it again",
+                    seconds(1), hours(24 * 24))
+          .duration("linger", &s::linger, "10ms", "how long librdkafka waits to fill a request",
+                    milliseconds(0), minutes(15))
+          .boolean("validate", &s::validate, "true",
+                   "decode every encoded record with the v1 schema before producing it; invalid "
+                   "ones are counted, logged and not produced")
+          .string("events_topic", &s::events_topic, nullptr,
+                  "topic the incident events (opened, resolved, reminder) are produced to, key = "
+                  "check name, value = the event JSON; unset: the sink takes no events");
+  return map;
 }
+
+}  // namespace
+
+std::vector<sdk::option> producer_options() { return producer_map().options(); }
 
 producer_sink::producer_sink(const sdk::host& host, const sdk::options_view& options)
     : host_(host), cb_ctx_{host, this, {}, {}} {
-  brokers_ = options.string("brokers");
-  topic_ = options.string("topic");
+  const producer_settings settings = producer_map().read(options);
+  brokers_ = settings.brokers;
+  topic_ = settings.topic;
   if (brokers_.empty()) throw std::invalid_argument("brokers: must not be empty");
   if (topic_.empty()) throw std::invalid_argument("topic: must not be empty");
-  const std::string compression = options.string("compression");
-  if (compression != "lz4" && compression != "zstd" && compression != "gzip" &&
-      compression != "snappy" && compression != "none")
-    throw std::invalid_argument("compression: expected lz4, zstd, gzip, snappy or none, got \"" +
-                                compression + "\"");
-  const int64_t messages = options.integer("buffer_messages");
-  const int64_t bytes = options.integer("buffer_bytes");
-  if (messages < 1 || messages > 10'000'000)
-    throw std::invalid_argument("buffer_messages: expected 1..10000000");
-  if (bytes < 1024 || bytes > (int64_t{1} << 40))
-    throw std::invalid_argument("buffer_bytes: expected 1024..2^40");
+  const int64_t messages = settings.buffer_messages;
+  const int64_t bytes = settings.buffer_bytes;
   buffer_messages_ = static_cast<size_t>(messages);
   buffer_bytes_ = static_cast<size_t>(bytes);
-  const int64_t timeout = options.duration("delivery_timeout").count();
-  if (timeout < 1000) throw std::invalid_argument("delivery_timeout: at least 1s");
-  validate_ = options.boolean("validate");
+  const int64_t timeout = settings.delivery_timeout.count();
+  validate_ = settings.validate;
 
-  user_ = options.map("properties");
+  user_ = settings.properties;
   if (std::none_of(user_.begin(), user_.end(),
                    [](const auto& p) { return p.first == "client.id"; }))
     user_.insert(user_.begin(), {"client.id", "isitup-kafka-sink"});
@@ -90,14 +114,14 @@ producer_sink::producer_sink(const sdk::host& host, const sdk::options_view& opt
   fixed_ = {{"bootstrap.servers", brokers_},
             {"enable.idempotence", "true"},
             {"acks", "all"},
-            {"compression.type", compression},
+            {"compression.type", settings.compression},
             {"message.timeout.ms", std::to_string(timeout)},
-            {"linger.ms", std::to_string(options.duration("linger").count())},
+            {"linger.ms", std::to_string(settings.linger.count())},
             {"queue.buffering.max.messages", std::to_string(rk_messages)},
             {"queue.buffering.max.kbytes", std::to_string(rk_kbytes)}};
   // Before the results handle: a refusal thrown after it would leak the handle, whose threads
   // then call back into this object after it is gone.
-  if (options.has_value("events_topic")) start_events(options.string("events_topic"));
+  if (options.has_value("events_topic")) start_events(settings.events_topic);
   check_client_config(RD_KAFKA_PRODUCER, fixed_, user_, "the Kafka producer");
 }
 
