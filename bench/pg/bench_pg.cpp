@@ -16,6 +16,7 @@
 #include "bench_pg.hpp"
 #include "bench_reporter.hpp"
 #include "fake_host.hpp"
+#include "pg_partitions.hpp"
 #include "pg_schema.hpp"
 #include "pg_writer.hpp"
 #include "sample_record.hpp"
@@ -131,9 +132,19 @@ void bm_pg_sink(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * rows_per_run);
 }
 
+// The partition of the records' day (pg_sink makes it on demand; the baselines write by SQL).
+void make_partitions(pqxx::connection& c, const isitup::pg::table_names& names) {
+  pqxx::work tx(c);
+  isitup::pg::ensure_partitions_between(tx, names, isitup::pg::quoted_names(c, names),
+                                        isitup::pg::day_ms, 1'795'737'600'000,
+                                        1'795'737'600'000 + isitup::pg::day_ms);
+  tx.commit();
+}
+
 void bm_raw_copy(benchmark::State& state) {
   pqxx::connection c(server->conninfo());
   isitup::pg::migrate(c, {"public", "bench_copy"});
+  make_partitions(c, {"public", "bench_copy"});
   const std::string table = isitup::pg::quoted_names(c, {"public", "bench_copy"}).table;
   isitup::pg::write_stats stats;
   for (auto _ : state) {
@@ -154,6 +165,7 @@ void bm_raw_copy(benchmark::State& state) {
 void bm_insert_per_row(benchmark::State& state) {
   pqxx::connection c(server->conninfo());
   isitup::pg::migrate(c, {"public", "bench_insert"});
+  make_partitions(c, {"public", "bench_insert"});
   const std::string sql =
       "INSERT INTO bench_insert (agent, location, check_name, plugin, target, scheduled_at, "
       "started_at, status, http_code, total_ms) VALUES ($1, $2, $3, $4, $5, to_timestamp($6 / "
@@ -209,6 +221,35 @@ int main(int argc, char** argv) {
                  "pg_sink from Kafka, alert state on %.0f / off %.0f = %.2f (target >= 0.90)\n",
                  kafka, kafka_off, kafka / kafka_off);
   ratios("pg_sink in-process", sink);
+  const double plain = reporter.counter("bm_kafka_to_pg_unpartitioned", "items_per_second");
+  if (kafka_off > 0 && plain > 0)
+    std::fprintf(out,
+                 "pg_sink from Kafka (state off), partitioned %.0f / unpartitioned %.0f = %.2f "
+                 "(target >= 0.90)\n",
+                 kafka_off, plain, kafka_off / plain);
+  try {
+    std::fprintf(out,
+                 "bytes per stored result (table + indexes), 50,000 writer rows: partitioned "
+                 "%.0f, unpartitioned %.0f\n",
+                 isitup::bench_pg::bytes_per_result("bench_kafka"),
+                 isitup::bench_pg::bytes_per_result("bench_kafka_plain"));
+  } catch (const std::exception& e) {
+    std::fprintf(out, "bytes per stored result: %s\n", e.what());
+  }
+  const isitup::bench_pg::history_setup& h = isitup::bench_pg::history_figures();
+  const double from_rollups = reporter.counter("bm_history_90d_rollups", "query_ms");
+  const double from_raw = reporter.counter("bm_history_90d_raw", "query_ms");
+  if (h.rows > 0)
+    std::fprintf(out,
+                 "90 days x 1,000 checks: %lld raw rows (loaded in %.1f s, rolled up in %.1f s); "
+                 "bytes per result: raw %.0f, rollups %.1f\n",
+                 static_cast<long long>(h.rows), h.load_s, h.roll_up_s, h.raw_bytes_per_result,
+                 h.rollup_bytes_per_result);
+  if (from_rollups > 0 && from_raw > 0)
+    std::fprintf(out,
+                 "uptime and p95 per check over 90 days: rollups %.1f ms (target < 200), raw "
+                 "rows %.0f ms, raw / rollups = %.0f\n",
+                 from_rollups, from_raw, from_raw / from_rollups);
   stop_kafka();
   server.reset();
   benchmark::Shutdown();

@@ -22,4 +22,14 @@ void truncate(const std::string& table);
 // kafka_to_pg.cpp: stops the development broker if bm_kafka_to_pg started one.
 void stop_kafka();
 
+// Bytes on disk (table, partitions, TOAST, indexes) per row of table `name` (a plain SQL name).
+double bytes_per_result(const std::string& name);
+
+// history_query.cpp: what its set-up measured (0 when it did not run).
+struct history_setup {
+  int64_t rows = 0;
+  double load_s = 0, roll_up_s = 0, raw_bytes_per_result = 0, rollup_bytes_per_result = 0;
+};
+const history_setup& history_figures();
+
 }  // namespace isitup::bench_pg

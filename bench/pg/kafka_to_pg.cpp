@@ -44,7 +44,9 @@ using namespace std::chrono_literals;
 
 constexpr int partitions = 8;
 const std::string topic = "bench.results";
-const std::string table = "bench_kafka";
+// The table the writer runs write into: partitioned (as pg_sink makes it), or the same table
+// made plain again by hand (bm_kafka_to_pg_unpartitioned, the baseline of partitioning).
+std::string table = "bench_kafka";
 
 std::unique_ptr<test::kafka_broker> broker;
 std::unique_ptr<test::temp_dir> dir;
@@ -133,7 +135,8 @@ std::string writer_config(const std::string& group, bool alerts) {
                         ", start_from: earliest, properties: {session.timeout.ms: \"6000\"}}\n"
                         "sinks:\n  - plugin: pg_sink\n    options: {connection: \"" +
                         server->uri() + "\", table: " + table +
-                        ", connect_timeout: 5s, reconnect_backoff_max: 2s}\n");
+                        // The records are of 2026-11-27: kept whatever the date.
+                        ", retention: \"0\", connect_timeout: 5s, reconnect_backoff_max: 2s}\n");
 }
 
 // The log timestamp (epoch ms) of the writer's "assigned partitions" line naming every
@@ -255,6 +258,19 @@ writer_run run_writer(int n, bool alerts) {
   return {(running - spawned) / 1000, (last_commit - running) / 1000, cpu};
 }
 
+// bench_kafka_plain: pg_sink's tables (migrated by a first connection), with the results table
+// made a plain table with the same columns and indexes again.
+void make_plain_table() {
+  pqxx::connection c(server->conninfo());
+  pg::migrate(c, {"public", "bench_kafka_plain"});
+  pqxx::work tx(c);
+  tx.exec("DROP TABLE bench_kafka_plain CASCADE");
+  tx.exec("CREATE TABLE bench_kafka_plain" + pg::result_table_definition());
+  tx.exec("CREATE INDEX ON bench_kafka_plain (check_name, scheduled_at DESC)");
+  tx.exec("CREATE INDEX ON bench_kafka_plain USING brin (scheduled_at)");
+  tx.commit();
+}
+
 void kafka_to_pg(benchmark::State& state, bool alerts) {
   static int runs = 0;
   double startup = 0, total = 0, cpu = 0;
@@ -289,8 +305,39 @@ void stop_kafka() {
 void bm_kafka_to_pg(benchmark::State& state) { kafka_to_pg(state, true); }
 // The same with defaults.alert.enabled false: no state, nothing but the rows.
 void bm_kafka_to_pg_state_off(benchmark::State& state) { kafka_to_pg(state, false); }
+// The same into a plain (unpartitioned) results table: the baseline of partitioning.
+void bm_kafka_to_pg_unpartitioned(benchmark::State& state) {
+  try {
+    make_plain_table();
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  table = "bench_kafka_plain";
+  kafka_to_pg(state, false);
+  table = "bench_kafka";
+}
 
 BENCHMARK(bm_kafka_to_pg)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(2);
 BENCHMARK(bm_kafka_to_pg_state_off)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(2);
+BENCHMARK(bm_kafka_to_pg_unpartitioned)
+    ->Unit(benchmark::kMillisecond)
+    ->UseManualTime()
+    ->Iterations(2);
+
+}  // namespace isitup::bench_pg
+
+namespace isitup::bench_pg {
+
+double bytes_per_result(const std::string& name) {
+  pqxx::connection c(server->conninfo());
+  pqxx::nontransaction tx(c);
+  return tx
+      .exec1("SELECT (SELECT pg_total_relation_size('" + name +
+             "'::regclass) + coalesce(sum(pg_total_relation_size(inhrelid)), 0) FROM"
+             " pg_inherits WHERE inhparent = '" +
+             name + "'::regclass)::float8 / nullif((SELECT count(*) FROM " + name + "), 0)")[0]
+      .as<double>(0);
+}
 
 }  // namespace isitup::bench_pg

@@ -60,18 +60,24 @@ maintenance_report pg_maintenance::run(int64_t now_ms) {
     report.left_to_move = unpartitioned_estimate(tx, q);
     report.moved_all = report.moved > 0 && report.left_to_move < 0;
   });
-  step("creating partitions ahead", report, [&] {
-    std::vector<int64_t> times;
-    for (int i = 0; i <= options_.partitions_ahead; ++i)
-      times.push_back(now_ms + i * options_.partition_interval_ms);
-    pqxx::work tx(*conn_);
-    std::vector<partition_range> parts = list_partitions(tx, q);
-    report.created =
-        ensure_partitions(tx, options_.names, q, options_.partition_interval_ms, times, parts);
-    tx.commit();
+  bool partitioned = true;
+  step("reading the table's kind", report, [&] {
+    pqxx::read_transaction tx(*conn_);
+    partitioned = is_partitioned(tx, q);
   });
+  if (partitioned)
+    step("creating partitions ahead", report, [&] {
+      std::vector<int64_t> times;
+      for (int i = 0; i <= options_.partitions_ahead; ++i)
+        times.push_back(now_ms + i * options_.partition_interval_ms);
+      pqxx::work tx(*conn_);
+      std::vector<partition_range> parts = list_partitions(tx, q);
+      report.created =
+          ensure_partitions(tx, options_.names, q, options_.partition_interval_ms, times, parts);
+      tx.commit();
+    });
   step("rolling up", report, [&] { roll_up(now_ms, report); });
-  if (options_.retention_ms > 0)
+  if (options_.retention_ms > 0 && partitioned)
     step("dropping partitions past retention", report, [&] {
       pqxx::work tx(*conn_);
       report.dropped =

@@ -83,6 +83,15 @@ std::vector<partition_range> list_partitions(pqxx::transaction_base& tx, const q
   return parts;
 }
 
+bool is_partitioned(pqxx::transaction_base& tx, const quoted_names& q) {
+  return tx
+      .exec_params1(
+          "SELECT coalesce((SELECT relkind = 'p' FROM pg_class WHERE oid ="
+          " to_regclass($1)), false)",
+          q.table)[0]
+      .as<bool>();
+}
+
 bool covered(const std::vector<partition_range>& parts, int64_t ms) {
   auto it = std::upper_bound(parts.begin(), parts.end(), ms,
                              [](int64_t t, const partition_range& p) { return t < p.from_ms; });

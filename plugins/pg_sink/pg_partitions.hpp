@@ -42,6 +42,10 @@ struct partition_range {
 // The table's range partitions, ordered by start (a DEFAULT partition is left out).
 std::vector<partition_range> list_partitions(pqxx::transaction_base& tx, const quoted_names& q);
 
+// True when the results table is partitioned (migration 6; an operator may have made it a
+// plain table again: then nothing here is done to it).
+bool is_partitioned(pqxx::transaction_base& tx, const quoted_names& q);
+
 // True when one of `parts` (ordered) holds `ms`.
 bool covered(const std::vector<partition_range>& parts, int64_t ms);
 

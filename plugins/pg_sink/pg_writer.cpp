@@ -299,6 +299,7 @@ void pg_writer::connect() {
       pqxx::read_transaction tx(*c);
       partitions_ = list_partitions(tx, q);
       partitions_stale_ = false;
+      partitioned_ = is_partitioned(tx, q);
     }
     backend_pid_ = c->backendpid();
     conn_ = std::move(c);
@@ -399,7 +400,7 @@ void pg_writer::transaction(const isitup_record_v1* const* rows, std::size_t n,
   for (int attempt = 1;; ++attempt) {
     try {
       connect();
-      if (n > 0) cover(rows, n);
+      if (n > 0 && partitioned_) cover(rows, n);
       write_once(rows, n, states);
       return;
     } catch (const write_failure&) {

@@ -144,6 +144,7 @@ class pg_writer {
   std::optional<quoted_names> names_;
   std::vector<partition_range> partitions_;  // as last listed or created
   bool partitions_stale_ = false;            // list them again before the next write
+  bool partitioned_ = true;                  // false: a plain table (made so by hand)
   std::vector<std::string> created_partitions_;
   alert_counts alert_counts_;
   std::vector<std::pair<std::string, std::string>> alert_rejects_;
