@@ -1,6 +1,7 @@
 #include "kafka_source.hpp"
 #include "kafka_tls_files.hpp"
 
+#include <isitup/config_map.hpp>
 #include <isitup/util/backoff.hpp>
 #include <isitup/util/clock.hpp>
 
@@ -30,45 +31,62 @@ using list_ptr = std::unique_ptr<rd_kafka_topic_partition_list_t, list_deleter>;
 
 }  // namespace
 
-std::vector<sdk::option> source_options() {
-  return {
-      {"brokers", ISITUP_OPT_STRING, nullptr, "bootstrap servers, host:port[,host:port...]", true},
-      {"topic", ISITUP_OPT_STRING, "isitup.results", "topic the results are read from"},
-      {"group", ISITUP_OPT_STRING, "isitup-writers",
-       "consumer group: writer agents in one group share the partitions"},
-      {"properties", ISITUP_OPT_MAP, nullptr,
-       "librdkafka properties passed through (TLS, SASL, security.protocol, "
-       "session and fetch tuning) from an allowlist; ones that load code or run commands are "
-       "refused"},
-      {"start_from", ISITUP_OPT_STRING, "earliest",
-       "where a group without committed offsets starts: earliest or latest"},
-      {"batch_size", ISITUP_OPT_INT, "500", "records handed to the agent at once, at most"},
-      {"batch_delay", ISITUP_OPT_DURATION, "100ms",
-       "how long a batch waits to fill before it is handed over"},
-      {"dead_letter_topic", ISITUP_OPT_STRING, nullptr,
-       "produce messages that are not valid v1 records here (with the reason in header "
-       "isitup.error); unset: they are only counted, logged and skipped"},
-  };
+namespace {
+
+// The source's options, declared once (sdk::config_map).
+struct source_settings {
+  std::string brokers, topic, group, start_from, dead_letter_topic;
+  std::vector<std::pair<std::string, std::string>> properties;
+  int64_t batch_size = 0;
+  std::chrono::milliseconds batch_delay{0};
+};
+
+const sdk::config_map<source_settings>& source_map() {
+  using s = source_settings;
+  static const auto map =
+      sdk::config_map<s>()
+          .string("brokers", &s::brokers, nullptr, "bootstrap servers, host:port[,host:port...]")
+          .required()
+          .string("topic", &s::topic, "isitup.results", "topic the results are read from")
+          .string("group", &s::group, "isitup-writers",
+                  "consumer group: writer agents in one group share the partitions")
+          .map("properties", &s::properties, nullptr,
+               "librdkafka properties passed through (TLS, SASL, security.protocol, "
+               "session and fetch tuning) from an allowlist; ones that load code or run commands "
+               "are refused")
+          .string("start_from", &s::start_from, "earliest",
+                  "where a group without committed offsets starts: earliest or latest")
+          .one_of({"earliest", "latest"})
+          .integer("batch_size", &s::batch_size, "500",
+                   "records handed to the agent at once, at most", 1, 100'000)
+          .duration("batch_delay", &s::batch_delay, "100ms",
+                    "how long a batch waits to fill before it is handed over",
+                    std::chrono::milliseconds(0), std::chrono::hours(1))
+          .string("dead_letter_topic", &s::dead_letter_topic, nullptr,
+                  "produce messages that are not valid v1 records here (with the reason in "
+                  "header isitup.error); unset: they are only counted, logged and skipped");
+  return map;
 }
+
+}  // namespace
+
+std::vector<sdk::option> source_options() { return source_map().options(); }
 
 consumer_source::consumer_source(const sdk::host& host, const sdk::options_view& options)
     : host_(host), cb_ctx_{host, this, {}, {}} {
-  brokers_ = options.string("brokers");
-  topic_ = options.string("topic");
-  group_ = options.string("group");
-  dead_letter_topic_ = options.string("dead_letter_topic");
+  const source_settings settings = source_map().read(options);
+  brokers_ = settings.brokers;
+  topic_ = settings.topic;
+  group_ = settings.group;
+  dead_letter_topic_ = settings.dead_letter_topic;
   if (brokers_.empty()) throw std::invalid_argument("brokers: must not be empty");
   if (topic_.empty()) throw std::invalid_argument("topic: must not be empty");
   if (group_.empty()) throw std::invalid_argument("group: must not be empty");
-  const std::string start = options.string("start_from");
-  if (start != "earliest" && start != "latest")
-    throw std::invalid_argument("start_from: expected earliest or latest, got \"" + start + "\"");
-  const int64_t size = options.integer("batch_size");
-  if (size < 1 || size > 100000) throw std::invalid_argument("batch_size: expected 1..100000");
-  batch_size_ = static_cast<size_t>(size);
-  batch_delay_ms_ = options.duration("batch_delay").count();
+  const std::string& start = settings.start_from;
+  batch_size_ = static_cast<size_t>(settings.batch_size);
+  batch_delay_ms_ = settings.batch_delay.count();
 
-  property_list user = options.map("properties");
+  property_list user = settings.properties;
   if (std::none_of(user.begin(), user.end(), [](const auto& p) { return p.first == "client.id"; }))
     user.insert(user.begin(), {"client.id", "isitup-kafka-source"});
   check_tls_files(user);
@@ -127,7 +145,7 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
                                 {"enable.idempotence", "true"},
                                 {"acks", "all"},
                                 {"linger.ms", "5"}},
-                               options.map("properties"));
+                               settings.properties);
     route_logs(dconf.get(), &cb_ctx_);
     rd_kafka_conf_set_dr_msg_cb(
         dconf.get(), [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
