@@ -27,11 +27,13 @@ using testing::nginx;
 // ---------------------------------------------------------------- the async contract
 
 struct run_counter {
-  std::atomic<int> calls{0}, up{0}, slot_timeouts{0};
+  std::atomic<int> calls{0}, up{0}, slot_timeouts{0}, handshake_waits{0};
   static void done(void* ctx, const isitup_record_v1* r) {
     auto* c = static_cast<run_counter*>(ctx);
     if (r->status == ISITUP_UP) ++c->up;
     if (r->error_message && std::strstr(r->error_message, "max_in_flight")) ++c->slot_timeouts;
+    if (r->error_message && std::strstr(r->error_message, "waiting to start its TLS handshake"))
+      ++c->handshake_waits;
     ++c->calls;
   }
 };
@@ -128,6 +130,41 @@ TEST_P(http_check_test, max_in_flight_caps_concurrent_requests) {
   EXPECT_EQ(counter.slot_timeouts.load(), 2);  // two ran, two waited for a slot until timeout
   EXPECT_LE(std::chrono::steady_clock::now() - t0, 3s + 500ms);
   p.destroy();
+}
+
+// 300 https runs at once to a listener that never accepts (no ClientHello is answered): the
+// lean engine starts at most 256 handshakes and the runs still queued at their timeout say so,
+// not max_in_flight. curl starts them all.
+TEST_P(http_check_test, runs_queued_behind_the_handshake_bound_say_why) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(listen(fd, 1024), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string url = "https://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/";
+  raw_plugin p(host_, GetParam());
+  run_counter counter;
+  std::vector<void*> checks;
+  for (int i = 0; i < 300; ++i)
+    checks.push_back(p.prepare(url + "?n=" + std::to_string(i), {{"tls_verify", "false"}}, 1s));
+  // The first 256 hold their handshakes for 2 s; the 44 after them give up at 1 s, queued.
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < checks.size(); ++i) p.start(checks[i], i < 256 ? 2s : 1s, counter);
+  while (counter.calls < 300 && std::chrono::steady_clock::now() - t0 < 6s)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(counter.calls.load(), 300);
+  EXPECT_EQ(counter.up.load(), 0);
+  EXPECT_EQ(counter.slot_timeouts.load(), 0);
+  if (GetParam() == "auto") {
+    EXPECT_EQ(counter.handshake_waits.load(), 300 - 256);
+  } else {
+    EXPECT_EQ(counter.handshake_waits.load(), 0);
+  }
+  p.destroy();
+  close(fd);
 }
 
 TEST_P(http_check_test, destroy_abandons_runs_in_flight_without_completing_them) {

@@ -169,11 +169,16 @@ int engine::next_timeout_ms() {
     std::lock_guard lock(incoming_mu_);
     if (!incoming_.empty()) return 0;
   }
-  if (queue_head_ < queue_.size() && in_flight_ < max_in_flight_.load() &&
-      !(queue_[queue_head_] && waits_for_handshake_slot(queue_[queue_head_])))
-    return 0;
+  const bool head_may_start = queue_head_ < queue_.size() && in_flight_ < max_in_flight_.load();
+  const bool head_waits_for_handshake =
+      head_may_start && queue_[queue_head_] && waits_for_handshake_slot(queue_[queue_head_]);
+  if (head_may_start && !head_waits_for_handshake) return 0;
   const clock::time_point now = clock::now();
   clock::time_point wake = now + std::chrono::seconds(1);
+  // A head waiting for the loop to be less busy looks again once the busy share had time to
+  // fall: handshakes that never answer send no event to wake the loop.
+  if (head_waits_for_handshake)
+    wake = now + std::chrono::microseconds(static_cast<int64_t>(lean_busy_window_ms * 1000));
   if (curl_timer_armed_ && curl_timer_ < wake) wake = curl_timer_;
   if (!deadlines_.empty() && deadlines_.begin()->first < wake) wake = deadlines_.begin()->first;
   wake = resolver_->next_wake(now, wake);
@@ -212,12 +217,12 @@ void engine::pump_queue() {
     queue_[queue_head_++] = nullptr;
     if (!j) continue;
     if (j->deadline - clock::now() < std::chrono::milliseconds(1)) {
-      // Its deadline passes within the millisecond: it waited for a slot all along.
+      // Its deadline passes within the millisecond: it waited in the queue all along.
       ++in_flight_;
       j->begun = clock::now();
       finish(j, sdk::result::down("timeout",
-                                  "timed out waiting for a free request slot "
-                                  "(max_in_flight)"));
+                                  "timed out waiting to start (max_in_flight, or the pacing "
+                                  "of TLS and curl starts on a busy event loop)"));
       continue;
     }
     begin(j);
@@ -253,16 +258,25 @@ void engine::expire_deadlines(clock::time_point now) {
       continue;
     }
     const bool queued = j->begun == clock::time_point{};
+    std::string why = queued ? queued_too_long(j) : "timed out resolving " + j->target.host;
     if (queued) {
       queue_[j->queue_pos] = nullptr;
       ++in_flight_;  // finish() gives the slot back
       j->begun = now;
     }
-    sdk::result r = sdk::result::down(
-        "timeout", queued ? "timed out waiting for a free request slot (max_in_flight)"
-                          : "timed out resolving " + j->target.host);
+    sdk::result r = sdk::result::down("timeout", std::move(why));
     finish(j, std::move(r));
   }
+}
+
+std::string engine::queued_too_long(const job* j) const {
+  if (in_flight_ >= max_in_flight_.load())
+    return "timed out waiting for a free request slot (max_in_flight)";
+  if (waits_for_handshake_slot(j))
+    return "timed out waiting to start its TLS handshake (" + std::to_string(lean_handshakes_) +
+           (lean_handshakes_ >= max_lean_handshakes ? " in progress, the most at once)"
+                                                    : " in progress on a busy event loop)");
+  return "timed out waiting to start: TLS and curl starts are paced on a busy event loop";
 }
 
 void engine::begin(job* j) {

@@ -80,6 +80,8 @@ class engine {
   void take_incoming();
   void pump_queue();
   void expire_deadlines(clock::time_point now);
+  // Why a run still queued at its deadline did not start (its error message).
+  std::string queued_too_long(const job* j) const;
   void begin(job* j);
   void start_hop(job* j);
   void start_transfer(job* j, const std::string& ip);
