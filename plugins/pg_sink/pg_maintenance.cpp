@@ -1,6 +1,7 @@
 #include "pg_maintenance.hpp"
 
 #include <chrono>
+#include <stdexcept>
 
 #include "pg_conn_policy.hpp"
 #include "pg_rollups.hpp"
@@ -13,7 +14,19 @@ pg_maintenance::~pg_maintenance() = default;
 
 int pg_maintenance::backend_pid() const { return conn_ ? conn_->backendpid() : 0; }
 
+void pg_maintenance::stop() {
+  std::lock_guard lock(mu_);
+  stopped_ = true;
+  if (conn_) {
+    try {
+      conn_->cancel_query();
+    } catch (const std::exception&) {  // nothing running, or the connection is gone
+    }
+  }
+}
+
 void pg_maintenance::connect() {
+  if (stopped_) throw std::runtime_error("maintenance stopped");
   if (conn_) return;
   auto c = std::make_unique<pqxx::connection>(options_.conninfo);
   {
@@ -24,6 +37,7 @@ void pg_maintenance::connect() {
     tx.exec("SET TIME ZONE 'UTC'");
   }
   migrate(*c, options_.names);
+  std::lock_guard lock(mu_);
   conn_ = std::move(c);
 }
 
@@ -36,6 +50,7 @@ void pg_maintenance::step(const char* what, maintenance_report& report, Step&& s
     std::string why = e.what();
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
     report.skipped.push_back(std::string(what) + ": " + why);
+    std::lock_guard lock(mu_);
     conn_.reset();
   }
 }
@@ -47,7 +62,7 @@ maintenance_report pg_maintenance::run(int64_t now_ms) {
   step("moving rows into partitions", report, [&] {
     const auto until =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.move_budget_ms);
-    for (;;) {
+    while (!stopped_) {
       pqxx::work tx(*conn_);
       const int64_t moved = move_unpartitioned(tx, options_.names, q,
                                                options_.partition_interval_ms, options_.move_batch);
@@ -91,7 +106,7 @@ void pg_maintenance::roll_up(int64_t now_ms, maintenance_report& report) {
   connect();
   const quoted_names q(*conn_, options_.names);
   const rollup_counts counts =
-      roll_up_closed(*conn_, options_.names, q, now_ms, options_.rollup_grace_ms);
+      roll_up_closed(*conn_, options_.names, q, now_ms, options_.rollup_grace_ms, 24, &stopped_);
   report.hours_rolled_up += counts.hours;
   report.days_rolled_up += counts.days;
   report.rollup_marks_discarded += counts.discarded;

@@ -5,11 +5,14 @@
 // locks, so several writers may run it at once and a writer killed at any point leaves nothing
 // half done: the next run goes on from what was committed.
 //
-// Not thread-safe: one thread owns it (pg_sink's maintenance thread, a test, the benchmark).
+// Not thread-safe: one thread owns it (pg_sink's maintenance thread, a test, the benchmark),
+// except stop(), which any thread may call.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <string>
 #include <vector>
@@ -60,6 +63,10 @@ class pg_maintenance {
   // Only the rollup step, as of now_ms (tests, the benchmark).
   void roll_up(int64_t now_ms, maintenance_report& report);
 
+  // Cancels the statement running now (a long aggregation, a lock wait) and makes run() and
+  // roll_up() give up at their next step: for a prompt shutdown. Any thread.
+  void stop();
+
   const maintenance_options& options() const { return options_; }
   int backend_pid() const;
 
@@ -69,7 +76,9 @@ class pg_maintenance {
   void step(const char* what, maintenance_report& report, Step&& s);
 
   maintenance_options options_;
+  std::mutex mu_;  // guards conn_ against stop() from another thread
   std::unique_ptr<pqxx::connection> conn_;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace isitup::pg

@@ -96,11 +96,13 @@ std::vector<std::string> rollup_migration(const quoted_names& q) {
 }
 
 rollup_counts roll_up_closed(pqxx::connection_base& c, const table_names& n, const quoted_names& q,
-                             int64_t now_ms, int64_t grace_ms, int buckets_per_transaction) {
+                             int64_t now_ms, int64_t grace_ms, int buckets_per_transaction,
+                             const std::atomic<bool>* stop) {
   rollup_counts counts;
   const std::string hourly = aggregate_sql(q, q.rollup_hourly);
   const std::string daily = aggregate_sql(q, q.rollup_daily);
   for (;;) {
+    if (stop && *stop) return counts;
     pqxx::work tx(c);
     if (!tx.exec_params1("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
                          "isitup_rollups:" + n.schema + "." + n.table)[0]

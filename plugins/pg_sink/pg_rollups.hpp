@@ -19,6 +19,7 @@
 // Functions take a connection or transaction; one thread at a time per connection.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <pqxx/pqxx>
 #include <string>
@@ -42,9 +43,11 @@ struct rollup_counts {
 // while another connection rolls up the same table (advisory lock). A bucket some part of
 // which has no partition any more (dropped by hand) is not aggregated again: its marks are
 // discarded. Throws pqxx errors (what was committed stays).
+// Stops before its next transaction once *stop is true.
 rollup_counts roll_up_closed(pqxx::connection_base& c, const table_names& n, const quoted_names& q,
                              int64_t now_ms, int64_t grace_ms = 120'000,
-                             int buckets_per_transaction = 24);
+                             int buckets_per_transaction = 24,
+                             const std::atomic<bool>* stop = nullptr);
 
 // Marks every hour in [from_ms, to_ms) to be rolled up again (rows loaded or changed by SQL).
 void mark_hours_between(pqxx::transaction_base& tx, const quoted_names& q, int64_t from_ms,

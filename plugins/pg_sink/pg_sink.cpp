@@ -115,8 +115,7 @@ class pg_sink final : public sdk::sink {
         maintenance_stop_ = true;
       }
       maintenance_cv_.notify_all();
-      // A maintenance step in progress is cancelled on the server side when its connection
-      // closes; joining waits for the statement to return (bounded by its timeout).
+      maintenance_->stop();  // cancels a statement in progress; the thread ends at once
       maintenance_thread_.join();
     }
     // Batches still queued are abandoned without a completion: the agent destroys sinks
@@ -388,15 +387,22 @@ class pg_sink final : public sdk::sink {
         const int64_t now =
             duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
         const pg::maintenance_report r = maintenance_->run(now);
+        if (stopping_maintenance()) return;  // a cancelled step is no news
         log_maintenance(r);
         again = r.left_to_move >= 0 && r.skipped.empty();
       } catch (const std::exception& e) {
+        if (stopping_maintenance()) return;
         host_.log(sdk::level::warn, std::string("maintenance skipped: ") + e.what());
       }
       lock.lock();
       maintenance_cv_.wait_for(lock, again ? milliseconds(0) : maintenance_period,
                                [&] { return maintenance_stop_; });
     }
+  }
+
+  bool stopping_maintenance() {
+    std::lock_guard lock(maintenance_mu_);
+    return maintenance_stop_;
   }
 
   void log_maintenance(const pg::maintenance_report& r) {

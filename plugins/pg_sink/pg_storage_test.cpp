@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 
 #include "pg_maintenance.hpp"
@@ -491,6 +492,36 @@ TEST(pg_history, answers_from_the_rollups_summed_over_locations_within_its_timeo
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
   lock.abort();
   EXPECT_EQ(sink.read_history(nov_27_2026 - 2 * day_ms, nov_27_2026, day_ms).rows.size(), 6u);
+}
+
+TEST(pg_maintenance, stop_cancels_a_step_waiting_in_the_database) {
+  const table_names names{"public", "stopped"};
+  fake_host host;
+  sink_under_test sink(host, isitup_plugin_entry(), test_options("public", "stopped"));
+  ASSERT_TRUE(sink.ok()) << sink.error();
+  const batch b = batch::range(0, 100);
+  ASSERT_EQ(sink.write(b.pointers).status, ISITUP_OK);
+  pqxx::connection blocker(server().conninfo());
+  pqxx::work lock(blocker);
+  lock.exec("LOCK TABLE stopped_rollup_hourly IN ACCESS EXCLUSIVE MODE");
+  pg_maintenance m(maintenance_for(names));  // statement_timeout 60 s
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    maintenance_report r;
+    try {
+      m.roll_up(nov_27_2026 + 2 * day_ms, r);
+    } catch (const std::exception&) {
+    }
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(done.load()) << "the roll-up should be waiting for the lock";
+  const auto asked = std::chrono::steady_clock::now();
+  m.stop();
+  t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(5));
+  maintenance_report after;
+  EXPECT_THROW(m.roll_up(nov_27_2026 + 2 * day_ms, after), std::runtime_error);
 }
 
 }  // namespace
