@@ -72,6 +72,28 @@ class strict_catalog : public sdk::catalog {
   void stop() override {}
 };
 
+struct strict_settings {
+  std::string name;
+  int64_t count = 0;
+  double share = 0;
+  bool on = false;
+  std::chrono::milliseconds wait{0};
+};
+
+// Every kind of config_map entry, read once (instantiates each template).
+strict_settings strict_read(const sdk::options_view& o) {
+  static const auto map = sdk::config_map<strict_settings>()
+                              .string("name", &strict_settings::name, "x", "a name")
+                              .one_of({"x", "y"})
+                              .integer("count", &strict_settings::count, "1", "a count", 0, 10)
+                              .required()
+                              .number("share", &strict_settings::share, "0.5", "a share", 0, 1)
+                              .boolean("on", &strict_settings::on, "true", "a switch")
+                              .duration("wait", &strict_settings::wait, "1s", "a wait",
+                                        std::chrono::milliseconds(0), std::chrono::hours(1));
+  return map.read(o);
+}
+
 }  // namespace
 
 // Instantiates what ISITUP_PLUGIN would, without exporting an entry symbol.
@@ -84,3 +106,6 @@ const isitup_plugin_v1* strict_warnings_descriptors() {
                                      .catalog<strict_catalog>({});
   return blocking.descriptor() != nullptr ? async.descriptor() : nullptr;
 }
+
+// The config_map instantiations above, reachable so that they are compiled.
+int64_t strict_config_count(const sdk::options_view& o) { return strict_read(o).count; }

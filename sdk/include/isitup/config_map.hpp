@@ -71,24 +71,13 @@ class config_map {
   config_map& integer(const char* name, int64_t Config::*member, const char* default_value,
                       const char* description, int64_t min, int64_t max) {
     return add({name, ISITUP_OPT_INT, default_value, description},
-               [name, member, min, max](const options_view& o, Config& c) {
-                 if (!o.has_value(name)) return;
-                 const int64_t v = o.integer(name);
-                 if (v < min || v > max)
-                   out_of_range(name, std::to_string(min), std::to_string(max), std::to_string(v));
-                 c.*member = v;
-               });
+               ranged(name, member, min, max, &options_view::integer,
+                      [](int64_t v) { return std::to_string(v); }));
   }
   config_map& number(const char* name, double Config::*member, const char* default_value,
                      const char* description, double min, double max) {
     return add({name, ISITUP_OPT_FLOAT, default_value, description},
-               [name, member, min, max](const options_view& o, Config& c) {
-                 if (!o.has_value(name)) return;
-                 const double v = o.number(name);
-                 if (!(v >= min && v <= max))
-                   out_of_range(name, number_text(min), number_text(max), number_text(v));
-                 c.*member = v;
-               });
+               ranged(name, member, min, max, &options_view::number, &number_text));
   }
   config_map& boolean(const char* name, bool Config::*member, const char* default_value,
                       const char* description) {
@@ -100,14 +89,7 @@ class config_map {
   config_map& duration(const char* name, milliseconds Config::*member, const char* default_value,
                        const char* description, milliseconds min, milliseconds max) {
     return add({name, ISITUP_OPT_DURATION, default_value, description},
-               [name, member, min, max](const options_view& o, Config& c) {
-                 if (!o.has_value(name)) return;
-                 const milliseconds v = o.duration(name);
-                 if (v < min || v > max)
-                   out_of_range(name, detail::duration_text(min), detail::duration_text(max),
-                                detail::duration_text(v));
-                 c.*member = v;
-               });
+               ranged(name, member, min, max, &options_view::duration, &detail::duration_text));
   }
   config_map& list(const char* name, std::vector<std::string> Config::*member,
                    const char* default_value, const char* description) {
@@ -166,6 +148,16 @@ class config_map {
     options_.push_back(o);
     readers_.push_back(std::move(r));
     return *this;
+  }
+  // Reads a value with `get` and refuses it outside [min, max] (NaN included), shown by `text`.
+  template <class T, class Get, class Text>
+  static reader ranged(const char* name, T Config::*member, T min, T max, Get get, Text text) {
+    return [name, member, min, max, get, text](const options_view& o, Config& c) {
+      if (!o.has_value(name)) return;
+      const T v = (o.*get)(name);
+      if (!(v >= min && v <= max)) out_of_range(name, text(min), text(max), text(v));
+      c.*member = v;
+    };
   }
   [[noreturn]] static void out_of_range(const char* name, const std::string& min,
                                         const std::string& max, const std::string& got) {
