@@ -7,6 +7,7 @@
 #include <cctype>
 #include <stdexcept>
 
+#include <isitup/config_map.hpp>
 #include <isitup/text.hpp>
 
 #include "net/conn_config.hpp"
@@ -29,22 +30,44 @@ void check_host(const std::string& host) {
 
 }  // namespace
 
-std::vector<sdk::option> declared_options() {
-  return {
-      {"count", ISITUP_OPT_INT, "3", "echo requests per run (1 to 100)"},
-      {"interval", ISITUP_OPT_DURATION, "1s",
-       "time between two echo requests of a run (at least 10ms)"},
-      {"packet_size", ISITUP_OPT_INT, "56", "ICMP data bytes per request, as ping -s (16 to 9000)"},
-      {"max_loss_percent", ISITUP_OPT_FLOAT, "50",
-       "down when more than this percentage of the requests got no reply"},
-      {"ip_protocol", ISITUP_OPT_STRING, "ip4", "address family tried first: ip4 or ip6"},
-      {"ip_fallback", ISITUP_OPT_BOOL, "true",
-       "use the other family when the host name has no address of the first"},
-      {"dns_servers", ISITUP_OPT_LIST, "[]",
-       "DNS servers for the host name, \"ip\" or \"ip:port\" (\"[ip6]:port\"); empty: "
-       "/etc/resolv.conf"},
-  };
+namespace {
+
+// A check's options as declared (sdk::config_map): the host's validation, --describe-plugin,
+// this struct and the ranges, one list.
+struct ping_options {
+  int64_t count = 3, packet_size = 56;
+  std::chrono::milliseconds interval{1000};
+  double max_loss_percent = 50;
+  std::string ip_protocol;
+  bool ip_fallback = true;
+  std::vector<std::string> dns_servers;
+};
+
+const sdk::config_map<ping_options>& options_map() {
+  using o = ping_options;
+  static const auto map =
+      sdk::config_map<o>()
+          .integer("count", &o::count, "3", "echo requests per run (1 to 100)", 1, 100)
+          .duration("interval", &o::interval, "1s",
+                    "time between two echo requests of a run (at least 10ms)",
+                    std::chrono::milliseconds(10), std::chrono::hours(1))
+          .integer("packet_size", &o::packet_size, "56",
+                   "ICMP data bytes per request, as ping -s (16 to 9000)", 16, 9000)
+          .number("max_loss_percent", &o::max_loss_percent, "50",
+                  "down when more than this percentage of the requests got no reply", 0, 100)
+          .string("ip_protocol", &o::ip_protocol, "ip4", "address family tried first: ip4 or ip6")
+          .one_of({"ip4", "ip6"})
+          .boolean("ip_fallback", &o::ip_fallback, "true",
+                   "use the other family when the host name has no address of the first")
+          .list("dns_servers", &o::dns_servers, "[]",
+                "DNS servers for the host name, \"ip\" or \"ip:port\" (\"[ip6]:port\"); empty: "
+                "/etc/resolv.conf");
+  return map;
 }
+
+}  // namespace
+
+std::vector<sdk::option> declared_options() { return options_map().options(); }
 
 std::shared_ptr<const ping_config> make_config(const std::string& target,
                                                const sdk::options_view& options,
@@ -59,25 +82,14 @@ std::shared_ptr<const ping_config> make_config(const std::string& target,
   if (!c->literal) check_host(host);
   c->host = host;
 
-  const int64_t count = options.integer("count");
-  if (count < 1 || count > 100) bad("count: expected 1 to 100, got " + std::to_string(count));
-  c->count = static_cast<int>(count);
-  c->interval = options.duration("interval");
-  if (c->interval < std::chrono::milliseconds(10))
-    bad("interval: expected at least 10ms, got " + std::to_string(c->interval.count()) + "ms");
-  const int64_t size = options.integer("packet_size");
-  if (size < 16 || size > 9000)
-    bad("packet_size: expected 16 to 9000, got " + std::to_string(size));
-  c->packet_size = static_cast<size_t>(size);
-  c->max_loss_percent = options.number("max_loss_percent");
-  if (!(c->max_loss_percent >= 0 && c->max_loss_percent <= 100))
-    bad("max_loss_percent: expected 0 to 100, got " + std::to_string(c->max_loss_percent));
-  const std::string family = options.string("ip_protocol");
-  if (family != "ip4" && family != "ip6")
-    bad("ip_protocol: expected ip4 or ip6, got \"" + sdk::shown_value(family) + "\"");
-  c->prefer_v6 = family == "ip6";
-  c->fallback = options.boolean("ip_fallback");
-  for (const std::string& s : options.list("dns_servers"))
+  const ping_options o = options_map().read(options);
+  c->count = static_cast<int>(o.count);
+  c->interval = o.interval;
+  c->packet_size = static_cast<size_t>(o.packet_size);
+  c->max_loss_percent = o.max_loss_percent;
+  c->prefer_v6 = o.ip_protocol == "ip6";
+  c->fallback = o.ip_fallback;
+  for (const std::string& s : o.dns_servers)
     c->dns_servers += (c->dns_servers.empty() ? "" : ",") + net::parse_dns_server(s);
 
   const auto sending = c->interval * (c->count - 1);
