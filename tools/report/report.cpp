@@ -257,8 +257,8 @@ int main(int argc, char** argv) {
   try {
     pqxx::connection c(t.conninfo);
     const int version = isitup::pg::current_migration(c, t.names);
-    // The page reads the results table (migration 3); the report also the rollups (7).
-    if (version < (html_file.empty() ? 7 : 3)) {
+    if (version < 7) {  // both read the rollups
+
       std::fprintf(stderr,
                    "isitup-report: %s.%s has no results yet (no table, or created by an older "
                    "pg_sink: run the agent once to upgrade it)\n",

@@ -19,9 +19,12 @@ constexpr int days_shown = 90;
 constexpr std::size_t max_incidents = 500;
 // `sql` with {table} and {incidents} replaced by quoted names. Times come back as epoch
 // milliseconds, text columns cut to 1000 characters (left(x, 1000)).
-std::string with_names(std::string sql, const std::string& table, const std::string& incidents) {
+std::string with_names(std::string sql, const std::string& table, const std::string& incidents,
+                       const std::string& hourly, const std::string& daily) {
   for (const auto& [from, to] : {std::pair<std::string, std::string>{"{table}", table},
-                                 std::pair<std::string, std::string>{"{incidents}", incidents}})
+                                 std::pair<std::string, std::string>{"{incidents}", incidents},
+                                 std::pair<std::string, std::string>{"{hourly}", hourly},
+                                 std::pair<std::string, std::string>{"{daily}", daily}})
     for (std::size_t at = sql.find(from); at != std::string::npos; at = sql.find(from, at))
       sql.replace(at, from.size(), to), at += to.size();
   return sql;
@@ -53,24 +56,37 @@ const char* checks_sql =
     "     $1::timestamptz - interval '90 days'))"
     " FROM last l ORDER BY l.check_name LIMIT $2";
 
-// One scan of the 90 days: per check and UTC day, its results and up results, and those of
-// them inside each rolling window (24 h, 7 d, 30 d before now). Summed over the days they give
-// the windows exactly; the days give the bar's segments.
+// Results and up results per check and UTC day from the daily rollups of the 90 days, and for
+// a day not rolled up yet (today) from its hourly rollups and the raw rows of the hours after
+// the last one rolled up ($3). $2: the first hour of the 30 days, $4: the first day of the 90.
 const char* days_sql =
-    "SELECT left(check_name, 1000),"
-    " (extract(epoch FROM date_trunc('day', scheduled_at, 'UTC')) * 1000)::bigint,"
-    " count(*), count(*) FILTER (WHERE status = 'up'),"
-    " count(*) FILTER (WHERE scheduled_at > $1::timestamptz - interval '24 hours'),"
-    " count(*) FILTER (WHERE status = 'up' AND scheduled_at > $1::timestamptz - interval"
-    "   '24 hours'),"
-    " count(*) FILTER (WHERE scheduled_at > $1::timestamptz - interval '7 days'),"
-    " count(*) FILTER (WHERE status = 'up' AND scheduled_at > $1::timestamptz - interval"
-    "   '7 days'),"
-    " count(*) FILTER (WHERE scheduled_at > $1::timestamptz - interval '30 days'),"
-    " count(*) FILTER (WHERE status = 'up' AND scheduled_at > $1::timestamptz - interval"
-    "   '30 days')"
-    " FROM {table} WHERE scheduled_at > $1::timestamptz - interval '90 days'"
-    " AND scheduled_at <= $1::timestamptz GROUP BY 1, 2";
+    "WITH h AS (SELECT check_name, bucket, results, up FROM {hourly}"
+    "   WHERE bucket >= $2::timestamptz AND bucket <= $1::timestamptz"
+    " UNION ALL SELECT check_name, date_trunc('hour', scheduled_at, 'UTC'), count(*),"
+    "   count(*) FILTER (WHERE status = 'up') FROM {table} WHERE scheduled_at >= $3::timestamptz"
+    "   AND scheduled_at <= $1::timestamptz GROUP BY 1, 2),"
+    " d AS (SELECT check_name, bucket AS day, results, up FROM {daily}"
+    "   WHERE bucket >= $4::timestamptz AND bucket <= $1::timestamptz"
+    " UNION ALL SELECT check_name, date_trunc('day', bucket, 'UTC'), results, up FROM h"
+    "   WHERE NOT EXISTS (SELECT 1 FROM {daily} x WHERE x.check_name = h.check_name"
+    "   AND x.bucket = date_trunc('day', h.bucket, 'UTC')))"
+    " SELECT left(check_name, 1000), (extract(epoch FROM day) * 1000)::bigint, sum(results),"
+    " sum(up) FROM d GROUP BY 1, 2";
+
+// Results and up results per check in the 24 hours, 7 days and 30 days (whole hours: those
+// before the hour of $1, and that hour), from the hourly rollups and the newest raw rows.
+const char* windows_sql =
+    "WITH h AS (SELECT check_name, bucket, results, up FROM {hourly}"
+    "   WHERE bucket >= $2::timestamptz AND bucket <= $1::timestamptz"
+    " UNION ALL SELECT check_name, date_trunc('hour', scheduled_at, 'UTC'), count(*),"
+    "   count(*) FILTER (WHERE status = 'up') FROM {table} WHERE scheduled_at >= $3::timestamptz"
+    "   AND scheduled_at <= $1::timestamptz GROUP BY 1, 2)"
+    " SELECT left(check_name, 1000),"
+    " sum(results) FILTER (WHERE bucket >= $4::timestamptz),"
+    " sum(up) FILTER (WHERE bucket >= $4::timestamptz),"
+    " sum(results) FILTER (WHERE bucket >= $5::timestamptz),"
+    " sum(up) FILTER (WHERE bucket >= $5::timestamptz),"
+    " sum(results), sum(up) FROM h GROUP BY 1";
 
 // p50/p95 of the up results' total time per check and UTC half hour (by its number since the
 // epoch) of the last 24 h.
@@ -108,7 +124,9 @@ status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
   const pg::quoted_names q(c, names);
   const std::string& incidents_name = q.incidents;  // pg_sink's migration 5 (may be absent)
   pqxx::read_transaction tx(c);
-  const auto sql = [&](const char* s) { return with_names(s, q.table, incidents_name); };
+  const auto sql = [&](const char* s) {
+    return with_names(s, q.table, incidents_name, q.rollup_hourly, q.rollup_daily);
+  };
 
   status_view v;
   v.generated_at_ms = tx.exec_params1(
@@ -145,16 +163,33 @@ status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
   };
   // Results and up results per check: 24 h, 7 d, 30 d, 90 d.
   std::map<check_view*, std::array<uint64_t, 8>> windows;
-  for (const auto& row : tx.exec_params(sql(days_sql), now))
+  // The bounds as values, so the planner prunes the raw rows' partitions.
+  const pqxx::row b = tx.exec_params1(
+      "SELECT $1::timestamptz, date_trunc('hour', $1::timestamptz - interval '30 days', 'UTC'),"
+      " coalesce((SELECT max(bucket) + interval '1 hour' FROM " +
+          q.rollup_hourly +
+          " WHERE bucket >= date_trunc('hour', $1::timestamptz - interval '30 days', 'UTC')"
+          " AND bucket <= $1::timestamptz), date_trunc('hour', $1::timestamptz - interval"
+          " '30 days', 'UTC')), date_trunc('day', $1::timestamptz - interval '90 days', 'UTC'),"
+          " date_trunc('hour', $1::timestamptz - interval '24 hours', 'UTC'),"
+          " date_trunc('hour', $1::timestamptz - interval '7 days', 'UTC')",
+      now);
+  for (const auto& row :
+       tx.exec_params(sql(days_sql), b[0].c_str(), b[1].c_str(), b[2].c_str(), b[3].c_str()))
     if (check_view* cv = find(row[0])) {
       std::array<uint64_t, 8>& w = windows[cv];
-      for (int k = 0; k < 6; ++k) w[static_cast<std::size_t>(k)] += row[k + 4].as<uint64_t>(0);
       w[6] += row[2].as<uint64_t>(0);
       w[7] += row[3].as<uint64_t>(0);
       const int64_t d = (row[1].as<int64_t>() - cv->segments.front().start_ms) / day_ms;
       if (d < 0 || d >= days_shown) continue;  // the day before the first segment (90 d only)
       cv->segments[static_cast<std::size_t>(d)].total = row[2].as<uint32_t>();
       cv->segments[static_cast<std::size_t>(d)].up = row[3].as<uint32_t>();
+    }
+  for (const auto& row : tx.exec_params(sql(windows_sql), b[0].c_str(), b[1].c_str(), b[2].c_str(),
+                                        b[4].c_str(), b[5].c_str()))
+    if (check_view* cv = find(row[0])) {
+      std::array<uint64_t, 8>& w = windows[cv];
+      for (int k = 0; k < 6; ++k) w[static_cast<std::size_t>(k)] += row[k + 1].as<uint64_t>(0);
     }
   for (auto& [cv, w] : windows) {
     cv->uptime.h24 = fraction(w[0], w[1]);

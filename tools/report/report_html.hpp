@@ -13,11 +13,12 @@ namespace isitup::report {
 
 // The status page's data as of `now` (timestamptz text, e.g. "now" or "2026-11-27 18:00Z"):
 // every check with a result in the 90 days up to `now` (at most max_checks, by name), its last
-// result and since when its state holds, uptime over 24 h / 7 d / 30 d / 90 d, 90 daily bar
-// segments (UTC days, the last one today's), p50/p95 of the up results' total_ms per UTC half hour
-// over 24 h, and incidents open or resolved in the last 7 days from <table>_incidents when that
-// table exists (none otherwise). Strings from the database are cut to a bound; targets lose any
-// password. Throws pqxx errors.
+// result and since when its state holds, uptime over 24 h / 7 d / 30 d / 90 d and 90 daily bar
+// segments (UTC days, the last one today's) from the hourly and daily rollups (whole hours; the
+// newest raw rows for hours not rolled up yet), p50/p95 of the up results' total_ms per UTC half
+// hour over 24 h, and incidents open or resolved in the last 7 days from <table>_incidents when
+// that table exists (none otherwise). Strings from the database are cut to a bound; targets lose
+// any password. Throws pqxx errors.
 status_view read_status_view(pqxx::connection& c, const pg::table_names& names,
                              const std::string& now);
 
