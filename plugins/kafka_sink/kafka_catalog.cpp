@@ -7,6 +7,7 @@
 
 #include "kafka_tls_files.hpp"
 
+#include <isitup/config_map.hpp>
 #include <isitup/util/clock.hpp>
 
 namespace isitup::kafka {
@@ -48,32 +49,50 @@ struct delivery_state {
 
 }  // namespace
 
-std::vector<sdk::option> catalog_options() {
-  return {
-      {"brokers", ISITUP_OPT_STRING, nullptr, "bootstrap servers, host:port[,host:port...]", true},
-      {"topic", ISITUP_OPT_STRING, "isitup.checks",
-       "the catalog topic: key = check name, value = its definition, empty = deleted"},
-      {"group", ISITUP_OPT_STRING, nullptr,
-       "consumer group of the probes of one location (probes-eu-west); every location has its "
-       "own; needed to run in catalog mode, not to publish"},
-      {"properties", ISITUP_OPT_MAP, nullptr,
-       "librdkafka properties passed through from kafka_sink's allowlist (TLS, SASL, "
-       "session.timeout.ms (default 10000), heartbeat.interval.ms (default 1000), ...)"},
-      {"read_timeout", ISITUP_OPT_DURATION, "30s",
-       "--publish-checks: how long reading the current catalog or publishing may take"},
-  };
+namespace {
+
+// The catalog's options, declared once (sdk::config_map).
+struct catalog_settings {
+  std::string brokers, topic, group;
+  std::vector<std::pair<std::string, std::string>> properties;
+  std::chrono::milliseconds read_timeout{0};
+};
+
+const sdk::config_map<catalog_settings>& catalog_map() {
+  using s = catalog_settings;
+  static const auto map =
+      sdk::config_map<s>()
+          .string("brokers", &s::brokers, nullptr, "bootstrap servers, host:port[,host:port...]")
+          .required()
+          .string("topic", &s::topic, "isitup.checks",
+                  "the catalog topic: key = check name, value = its definition, empty = deleted")
+          .string("group", &s::group, nullptr,
+                  "consumer group of the probes of one location (probes-eu-west); every location "
+                  "has its own; needed to run in catalog mode, not to publish")
+          .map("properties", &s::properties, nullptr,
+               "librdkafka properties passed through from kafka_sink's allowlist (TLS, SASL, "
+               "session.timeout.ms (default 10000), heartbeat.interval.ms (default 1000), ...)")
+          .duration("read_timeout", &s::read_timeout, "30s",
+                    "--publish-checks: how long reading the current catalog or publishing may "
+                    "take",
+                    std::chrono::milliseconds(1), std::chrono::hours(24));
+  return map;
 }
+
+}  // namespace
+
+std::vector<sdk::option> catalog_options() { return catalog_map().options(); }
 
 kafka_catalog::kafka_catalog(const sdk::host& host, const sdk::options_view& options)
     : host_(host), cb_ctx_{host, this, {}, {}} {
-  brokers_ = options.string("brokers");
-  topic_ = options.string("topic");
-  group_ = options.string("group");
+  const catalog_settings settings = catalog_map().read(options);
+  brokers_ = settings.brokers;
+  topic_ = settings.topic;
+  group_ = settings.group;
   if (brokers_.empty()) throw std::invalid_argument("brokers: must not be empty");
   if (topic_.empty()) throw std::invalid_argument("topic: must not be empty");
-  read_timeout_ms_ = options.duration("read_timeout").count();
-  if (read_timeout_ms_ <= 0) throw std::invalid_argument("read_timeout: must be positive");
-  user_ = options.map("properties");
+  read_timeout_ms_ = settings.read_timeout.count();
+  user_ = settings.properties;
   check_tls_files(user_);
   make_conf({}, user_properties(true));  // refuses a bad property now, not at start()
 }
