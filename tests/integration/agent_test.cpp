@@ -182,12 +182,14 @@ TEST(agent, check_config_creates_no_file_and_connects_nowhere) {
   ASSERT_GE(server, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // A loopback address of its own: tests running at the same time probe ports of 127.0.0.1
+  // they believe closed, and one of them once hit this listener.
+  addr.sin_addr.s_addr = htonl(0x7f00004d);  // 127.0.0.77
   socklen_t len = sizeof addr;
   ASSERT_EQ(bind(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ASSERT_EQ(listen(server, 64), 0);
   ASSERT_EQ(getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::string at = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const std::string at = "127.0.0.77:" + std::to_string(ntohs(addr.sin_port));
   temp_dir dir;
   const std::filesystem::path results = dir / "results.jsonl";
   std::string yml =
@@ -196,7 +198,7 @@ TEST(agent, check_config_creates_no_file_and_connects_nowhere) {
       "  - {plugin: stdout_sink, options: {output: FILE}}\n"
       "  - {plugin: kafka_sink, options: {brokers: \"AT\", topic: r, events_topic: e}}\n"
       "  - {plugin: webhook_sink, options: {url: \"http://AT/hook\"}}\n"
-      "  - {plugin: pg_sink, options: {connection: \"host=127.0.0.1 port=PORT\"}}\n"
+      "  - {plugin: pg_sink, options: {connection: \"host=127.0.0.77 port=PORT\"}}\n"
       "sources:\n"
       "  - {plugin: kafka_sink, options: {brokers: \"AT\", topic: r, group: g}}\n";
   const auto put = [&yml](const std::string& name, const std::string& value) {
