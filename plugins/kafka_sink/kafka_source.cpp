@@ -133,12 +133,7 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
                             : sdk::level::debug,
                         std::string("Kafka: ") + (reason ? reason : rd_kafka_err2str(e)));
       });
-  char err[512];
-  rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err, sizeof err);
-  if (!rk_) throw std::invalid_argument(std::string("cannot create the Kafka consumer: ") + err);
-  conf.release();
-  rd_kafka_poll_set_consumer(rk_);
-  msgq_ = rd_kafka_queue_new(rk_);
+  conf_ = std::move(conf);
 
   if (!dead_letter_topic_.empty()) {
     conf_ptr dconf = make_conf({{"bootstrap.servers", brokers_},
@@ -161,12 +156,24 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
           const auto token = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m->_private));
           if (batch* b = self->find(token)) --b->dead_letters_pending;
         });
-    dlq_ = rd_kafka_new(RD_KAFKA_PRODUCER, dconf.get(), err, sizeof err);
-    if (!dlq_) {
-      rd_kafka_destroy(rk_);
-      throw std::invalid_argument(std::string("cannot create the dead-letter producer: ") + err);
-    }
-    dconf.release();
+    dead_letter_conf_ = std::move(dconf);
+  }
+}
+
+// A consumer with a group contacts the brokers as soon as it exists, so it is made here, when
+// the agent runs, and never while `--check-config` creates and destroys the source.
+void consumer_source::connect() {
+  char err[512];
+  rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf_.get(), err, sizeof err);
+  if (!rk_) throw std::runtime_error(std::string("cannot create the Kafka consumer: ") + err);
+  conf_.release();
+  rd_kafka_poll_set_consumer(rk_);
+  msgq_ = rd_kafka_queue_new(rk_);
+  if (dead_letter_conf_) {
+    dlq_ = rd_kafka_new(RD_KAFKA_PRODUCER, dead_letter_conf_.get(), err, sizeof err);
+    if (!dlq_)
+      throw std::runtime_error(std::string("cannot create the dead-letter producer: ") + err);
+    dead_letter_conf_.release();
   }
 }
 
@@ -174,19 +181,22 @@ consumer_source::~consumer_source() {
   stopped_ = true;
   quit_ = true;
   if (thread_.joinable()) thread_.join();
-  apply_acks();
-  if (dlq_) rd_kafka_flush(dlq_, 2000);
-  if (dlq_) rd_kafka_poll(dlq_, 0);
-  commit_done(true);
-  rd_kafka_consumer_close(rk_);  // revokes (committing again) and leaves the group
-  rd_kafka_queue_destroy(msgq_);
-  rd_kafka_destroy(rk_);
+  if (rk_) {
+    apply_acks();
+    if (dlq_) rd_kafka_flush(dlq_, 2000);
+    if (dlq_) rd_kafka_poll(dlq_, 0);
+    commit_done(true);
+    rd_kafka_consumer_close(rk_);  // revokes (committing again) and leaves the group
+    rd_kafka_queue_destroy(msgq_);
+    rd_kafka_destroy(rk_);
+  }
   if (dlq_) rd_kafka_destroy(dlq_);
   for (auto& b : batches_)
     for (isitup_parsed_record* p : b->records) host_.raw()->record_free(p);
 }
 
 void consumer_source::start() {
+  connect();
   list_ptr topics(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(topics.get(), topic_.c_str(), RD_KAFKA_PARTITION_UA);
   if (rd_kafka_resp_err_t e = rd_kafka_subscribe(rk_, topics.get()))

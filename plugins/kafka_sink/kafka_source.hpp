@@ -69,6 +69,7 @@ class consumer_source final : public sdk::source {
     int dead_letters_pending = 0;
   };
 
+  void connect();  // makes the consumer (and dead-letter producer) from their settings
   void run();
   void take(const rd_kafka_message_t* m);
   void seal_if_due(bool force);
@@ -88,7 +89,9 @@ class consumer_source final : public sdk::source {
   std::string brokers_, topic_, group_, dead_letter_topic_;
   size_t batch_size_;
   int64_t batch_delay_ms_;
-  rd_kafka_t* rk_ = nullptr;          // the consumer
+  conf_ptr conf_;                     // the consumer's settings until connect() makes it
+  conf_ptr dead_letter_conf_;         // the dead-letter producer's, when configured
+  rd_kafka_t* rk_ = nullptr;          // the consumer (from start() on)
   rd_kafka_queue_t* msgq_ = nullptr;  // the assigned partitions' messages
   rd_kafka_t* dlq_ = nullptr;         // the dead-letter producer, when configured
 
