@@ -331,9 +331,9 @@ TEST(pg_rollups, equal_the_aggregates_of_the_raw_rows_with_late_rows_and_after_k
   // A quiet machine may finish a roll-up before the kill: the last 30 % comes in six slices,
   // the first three killed after 50-450 ms, later ones sooner until a kill lands mid-way.
   int killed_mid_way = 0;
-  int written_to = n * 7 / 10;
+  std::size_t written_to = n * 7 / 10;
   for (int part = 0; part < 6 && (part < 3 || killed_mid_way == 0); ++part) {
-    const int next = n * (15 + part) / 20;
+    const std::size_t next = n * (15 + part) / 20;
     write_all(w, rs, written_to, next);
     written_to = next;
     const pid_t child = fork();
