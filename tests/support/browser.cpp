@@ -48,4 +48,31 @@ png_size read_png_size(const std::string& path) {
   return {be32(16), be32(20)};
 }
 
+std::vector<std::string> screenshot_problems(const std::string& prefix, const std::string& url) {
+  struct size_case {
+    const char* name;
+    uint32_t width, height;
+  };
+  const std::filesystem::path dir = std::filesystem::path(ISITUP_BINARY_DIR) / "status-page";
+  std::filesystem::create_directories(dir);
+  std::vector<std::string> problems;
+  for (const size_case& c : {size_case{"desktop", 1280, 800}, size_case{"phone", 390, 844}}) {
+    const std::string png = (dir / (prefix + "-" + c.name + ".png")).string();
+    std::filesystem::remove(png);
+    const browser_run shot =
+        browse({"--screenshot=" + png,
+                "--window-size=" + std::to_string(c.width) + "," + std::to_string(c.height)},
+               url);
+    if (shot.code != 0)
+      problems.push_back(png + ": the browser exited with " + std::to_string(shot.code));
+    if (!shot.console.empty()) problems.push_back(png + ": console: " + shot.console);
+    const png_size size = read_png_size(png);
+    if (size.width != c.width || size.height != c.height)
+      problems.push_back(png + ": " + std::to_string(size.width) + "x" +
+                         std::to_string(size.height) + ", expected " + std::to_string(c.width) +
+                         "x" + std::to_string(c.height));
+  }
+  return problems;
+}
+
 }  // namespace isitup::test

@@ -31,4 +31,10 @@ struct png_size {
 };
 png_size read_png_size(const std::string& path);
 
+// Screenshots of `url` as a desktop (1280x800) and a phone (390x844) show it, written to
+// <build>/status-page/<prefix>-desktop.png and <prefix>-phone.png (kept for the READMEs). Returns
+// one line per problem (the browser failed, the page logged to the console, the image has another
+// size); empty when both are right.
+std::vector<std::string> screenshot_problems(const std::string& prefix, const std::string& url);
+
 }  // namespace isitup::test
