@@ -30,7 +30,7 @@ constexpr int64_t stall_hold_ms = 1000;
 
 void agent::impl::fire(uint32_t id, int64_t scheduled_ms) {
   check_state& c = *checks[id];
-  const isitup_check_ops_v1* ops = c.plugin->plugin->check_ops();
+  const isitup_check_ops_v1* ops = c.plugin->loaded->check_ops();
   auto* run = new run_ctx;
   run->owner = this;
   run->check = id;
@@ -40,13 +40,10 @@ void agent::impl::fire(uint32_t id, int64_t scheduled_ms) {
   c.plugin_runs.fetch_add(1, std::memory_order_relaxed);
   c.plugin->in_flight.fetch_add(1, std::memory_order_relaxed);
   c.plugin->runs_started.fetch_add(1, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(mu);
-    ++outstanding;
-  }
+  runs.started();
   run->ticket = completion_tickets::instance().issue(run, c.plugin->owner);
   if (!run->ticket) {  // millions of runs a plugin never completed
-    run->state = 1;
+    run->state = run_state::completed;
     record r;
     r.error_kind = "internal";
     r.error_message = "not started: too many runs are still waiting for their plugin";
@@ -56,9 +53,9 @@ void agent::impl::fire(uint32_t id, int64_t scheduled_ms) {
     return;
   }
   const int64_t deadline = clock.now_ms() + c.cfg.timeout_ms + grace_ms;
-  watchdog.emplace(deadline, run);
+  runs.watch(run, deadline);
   if (run->blocking) {
-    run->refs = 3;  // and the worker's
+    run->refs = run_ctx::refs_blocking;
     run->gate = gate;
     c.entered_ms.store(0, std::memory_order_relaxed);
     c.in_plugin.store(true, std::memory_order_release);
@@ -79,7 +76,7 @@ void agent::impl::run_blocking(run_ctx& run) {
     run.started_ms = now;
     c.entered_ms.store(now, std::memory_order_relaxed);
     const isitup_run_v1 info{sizeof(isitup_run_v1), run.scheduled_ms, c.cfg.timeout_ms};
-    c.plugin->plugin->check_ops()->start(c.plugin->instance, c.handle, &info, &impl::on_done,
+    c.plugin->loaded->check_ops()->start(c.plugin->instance, c.handle, &info, &impl::on_done,
                                          run.ticket);
     const std::shared_ptr<run_gate> g = run.gate;
     std::lock_guard lock(g->mu);
@@ -88,8 +85,7 @@ void agent::impl::run_blocking(run_ctx& run) {
       return;
     }
     if (completion_tickets::instance().redeem(run.ticket).state) {
-      int expected = 0;
-      if (run.state.compare_exchange_strong(expected, 1)) {
+      if (run.end(run_state::completed)) {
         record r;
         r.error_kind = "internal";
         r.error_message = "the plugin's start() returned without calling done";
@@ -106,13 +102,12 @@ void agent::impl::run_blocking(run_ctx& run) {
 }
 
 bool agent::impl::abandon(run_ctx& run) {
-  int expected = 0;
-  if (!run.state.compare_exchange_strong(expected, 2)) return false;
+  if (!run.end(run_state::ended_by_host)) return false;
   abandoned.fetch_add(1, std::memory_order_relaxed);
   pipe->cancel_reservation();
   run.cstate->plugin->in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (sched) sched->finished(run.check);
-  if (run_ended()) cv.notify_all();
+  run_ended();
   if (completion_tickets::instance().redeem(run.ticket).state) run.release();  // never handed out
   return true;
 }
@@ -135,8 +130,7 @@ void agent::impl::on_done(void* ticket, const isitup_record_v1* result) {
     }
   }
   auto* self = static_cast<impl*>(run->owner);
-  int expected = 0;
-  if (run->state.compare_exchange_strong(expected, 1)) {
+  if (run->end(run_state::completed)) {
     if (result) {
       self->complete(*run, record::from(*result));
     } else {
@@ -186,20 +180,17 @@ void agent::impl::complete(const run_ctx& run, record r) {
   pipe->push_reserved(std::move(r));
   c.plugin->in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (sched) sched->finished(run.check);
-  if (run_ended()) cv.notify_all();
+  run_ended();
 }
 
 void agent::impl::run_watchdog(int64_t now) {
-  while (!watchdog.empty() && watchdog.begin()->first <= now) {
-    run_ctx* run = watchdog.begin()->second;
-    watchdog.erase(watchdog.begin());
-    if (run->state.load() == 0 && run->started_ms.load() == 0) {
+  while (run_ctx* run = runs.take_expired(now)) {
+    if (run->state.load() == run_state::running && run->started_ms.load() == 0) {
       // Still waiting for a worker thread: its timeout has not begun.
-      watchdog.emplace(now + run->cstate->cfg.timeout_ms + grace_ms, run);
+      runs.watch(run, now + run->cstate->cfg.timeout_ms + grace_ms);
       continue;
     }
-    int expected = 0;
-    if (run->state.compare_exchange_strong(expected, 2)) {
+    if (run->end(run_state::ended_by_host)) {
       ended_by_host.fetch_add(1, std::memory_order_relaxed);
       record r;
       r.error_kind = "timeout";
@@ -211,11 +202,6 @@ void agent::impl::run_watchdog(int64_t now) {
     }
     run->release();
   }
-}
-
-void agent::impl::release_watchdog() {
-  for (auto& [deadline, run] : watchdog) run->release();
-  watchdog.clear();
 }
 
 void agent::impl::note_stuck(run_ctx& run, int64_t now) {
@@ -232,11 +218,6 @@ void agent::impl::note_stuck(run_ctx& run, int64_t now) {
                          " already replace stuck ones)");
 }
 
-std::optional<int64_t> agent::impl::next_watchdog() const {
-  if (watchdog.empty()) return std::nullopt;
-  return watchdog.begin()->first;
-}
-
 void agent::impl::wait_until(int64_t until_ms) {
   const int64_t now = clock.now_ms();
   if (until_ms <= now) return;
@@ -250,20 +231,10 @@ bool agent::impl::stopping() {
   return stop_requested;
 }
 
-bool agent::impl::run_ended() {
-  std::lock_guard lock(mu);
-  --outstanding;
-  return wake_on_run_end;
-}
-
-void agent::impl::wake_on_run_ends() {
-  std::lock_guard lock(mu);
-  wake_on_run_end = true;
-}
-
-int agent::impl::outstanding_runs() {
-  std::lock_guard lock(mu);
-  return outstanding;
+void agent::impl::run_ended() {
+  if (!runs.ended()) return;
+  { std::lock_guard lock(mu); }  // a waiter between its look and its wait sees the count
+  cv.notify_all();
 }
 
 int64_t agent::impl::max_timeout() const {
@@ -297,9 +268,9 @@ void agent::impl::start_services() {
   char err[1024];
   for (auto& s : sources) {
     err[0] = '\0';
-    if (s->plugin->source_ops()->start(s->instance, err, sizeof err) != ISITUP_OK)
+    if (s->loaded->source_ops()->start(s->instance, err, sizeof err) != ISITUP_OK)
       throw config::config_error(config::location{cfg.file, 0, 0},
-                                 "source '" + s->plugin->name() + "' failed to start: " + err);
+                                 "source '" + s->loaded->name() + "' failed to start: " + err);
   }
 }
 
@@ -374,9 +345,9 @@ bool agent::impl::give_up_stuck_runs() {
 }
 
 bool agent::impl::shut_down() {
-  wake_on_run_ends();
+  runs.wake_on_end();
   const int64_t until = clock.now_ms() + max_timeout() + grace_ms + 100;
-  while (outstanding_runs() > 0 && clock.now_ms() < until) {
+  while (runs.outstanding() > 0 && clock.now_ms() < until) {
     run_watchdog(clock.now_ms());
     std::unique_lock lock(mu);
     cv.wait_for(lock, std::chrono::milliseconds(50));
@@ -394,7 +365,7 @@ bool agent::impl::shut_down() {
   if (abandoned.load() > 0)
     spdlog::warn("shutdown: {} runs still waiting for a worker thread were not started",
                  abandoned.load());
-  for (auto& s : sources) s->plugin->source_ops()->stop(s->instance);
+  for (auto& s : sources) s->loaded->source_ops()->stop(s->instance);
   const auto drain_started = std::chrono::steady_clock::now();
   const bool delivered = pipe->drain(std::chrono::milliseconds(cfg.shutdown_timeout_ms));
   pipe->stop();
@@ -407,7 +378,7 @@ bool agent::impl::shut_down() {
           "shutdown: some events were not delivered yet; they are sent again at the "
           "next start (with agent.state_dir)");
   }
-  release_watchdog();
+  runs.release_all();
   return delivered;
 }
 
@@ -475,18 +446,18 @@ void agent::request_stop() {
 
 run_summary agent::run_once() {
   impl& a = *impl_;
-  a.wake_on_run_ends();
+  a.runs.wake_on_end();
   a.start_services();
   std::size_t next = 0;
   while (next < a.checks.size() && !a.stopping()) {
     const int64_t now = a.clock.now_ms();
     a.run_watchdog(now);
-    if (a.outstanding_runs() < a.cfg.max_in_flight &&
+    if (a.runs.outstanding() < a.cfg.max_in_flight &&
         a.plugin_has_room(static_cast<uint32_t>(next)) && a.pipe->try_reserve()) {
       a.fire(static_cast<uint32_t>(next++), now);
       continue;
     }
-    a.wait_until(std::min(now + 50, a.next_watchdog().value_or(now + 50)));
+    a.wait_until(std::min(now + 50, a.runs.next_deadline().value_or(now + 50)));
   }
   run_summary out;
   out.delivered = a.shut_down();
@@ -554,7 +525,7 @@ run_summary agent::run() {
     }
     int64_t wake = next_status;
     if (auto d = a.sched->next_due()) wake = std::min(wake, std::max(*d, hold_until));
-    if (auto w = a.next_watchdog()) wake = std::min(wake, *w);
+    if (auto w = a.runs.next_deadline()) wake = std::min(wake, *w);
     if (a.http) wake = std::min(wake, now + 1000);  // the heartbeat /healthz reads
     if (a.feed)
       if (auto c = a.feed->next_due()) wake = std::min(wake, *c);
@@ -564,7 +535,7 @@ run_summary agent::run() {
   a.serving = false;
   if (a.feed) a.stop_catalog();
   spdlog::info("stopping: waiting for {} runs in flight, then flushing sinks",
-               a.outstanding_runs());
+               a.runs.outstanding());
   run_summary out;
   out.delivered = a.shut_down();
   if (a.http) a.http->stop();

@@ -23,13 +23,13 @@ void agent::impl::set_up_catalog() {
   if (!cfg.catalog) return;
   const config::plugin_section& sec = *cfg.catalog;
   auto inst = std::make_unique<plugin_instance>();
-  inst->plugin = load(sec.plugin, sec.where);
-  require_kind(*inst->plugin, ISITUP_KIND_CATALOG, "catalog", sec.where);
+  inst->loaded = load(sec.plugin, sec.where);
+  require_kind(*inst->loaded, ISITUP_KIND_CATALOG, "catalog", sec.where);
   inst->ctx = std::make_unique<isitup_host_ctx>(sec.plugin + ".catalog");
-  inst->options = options_for(sec.options, inst->plugin->catalog_schema(),
+  inst->options = options_for(sec.options, inst->loaded->catalog_schema(),
                               "catalog (" + sec.plugin + ") options");
   char err[1024] = "";
-  if (inst->plugin->catalog_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
+  if (inst->loaded->catalog_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
                                           &inst->instance, err, sizeof err) != ISITUP_OK)
     throw config::config_error(sec.where, "catalog '" + sec.plugin + "': " + err);
   catalog = std::move(inst);
@@ -41,7 +41,7 @@ publish_summary agent::publish_checks(bool dry_run) {
     throw config::config_error({a.cfg.file, 1, 1},
                                "--publish-checks needs a catalog: section (catalog: {plugin: "
                                "kafka_sink, options: {brokers: ...}})");
-  const isitup_catalog_ops_v1* ops = a.catalog->plugin->catalog_ops();
+  const isitup_catalog_ops_v1* ops = a.catalog->loaded->catalog_ops();
   // The catalog as it is: the last message per key wins, a tombstone deletes.
   std::map<std::string, std::optional<std::string>> current;
   char err[1024] = "";
@@ -128,7 +128,7 @@ void agent::impl::start_catalog() {
                                           cv.notify_all();
                                         });
   char err[1024] = "";
-  if (catalog->plugin->catalog_ops()->start(catalog->instance, feed->events(), err, sizeof err) !=
+  if (catalog->loaded->catalog_ops()->start(catalog->instance, feed->events(), err, sizeof err) !=
       ISITUP_OK)
     throw config::config_error(cfg.catalog->where,
                                "catalog '" + cfg.catalog->plugin + "' failed to start: " + err);
@@ -136,7 +136,7 @@ void agent::impl::start_catalog() {
 
 void agent::impl::stop_catalog() {
   feed->close();  // a revocation while leaving the group does not wait for this thread
-  catalog->plugin->catalog_ops()->stop(catalog->instance);
+  catalog->loaded->catalog_ops()->stop(catalog->instance);
 }
 
 bool agent::impl::take_catalog_wake() {

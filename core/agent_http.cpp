@@ -61,9 +61,9 @@ constexpr auto history_wait = std::chrono::milliseconds(2 * history_timeout_ms +
 agent_http::agent_http(agent::impl& a) : a_(a) {
   for (std::size_t i = 0; i < a_.sinks.size() && i < a_.cfg.sinks.size(); ++i) {
     const plugin_instance& s = *a_.sinks[i];
-    if (!s.instance || !s.plugin->answers_history() || s.plugin->is_notifier()) continue;
+    if (!s.instance || !s.loaded->answers_history() || s.loaded->is_notifier()) continue;
     history_sink_ = a_.cfg.sinks[i].name;
-    const isitup_sink_ops_v1* ops = s.plugin->sink_ops();
+    const isitup_sink_ops_v1* ops = s.loaded->sink_ops();
     void* instance = s.instance;
     history_ = std::make_unique<sink_history_cache>(
         [ops, instance, name = history_sink_](int64_t now_ms) {

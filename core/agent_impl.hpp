@@ -26,6 +26,7 @@
 #include "pipeline.hpp"
 #include "record.hpp"
 #include "reload_loader.hpp"
+#include "run_tracker.hpp"
 #include "scheduler.hpp"
 #include "worker_pool.hpp"
 
@@ -33,7 +34,7 @@ namespace isitup {
 
 // One created plugin instance: a check plugin's (shared by its checks), a sink or a source.
 struct plugin_instance {
-  std::shared_ptr<loaded_plugin> plugin;
+  std::shared_ptr<loaded_plugin> loaded;  // the plugin's code: its ops tables and schemas
   std::unique_ptr<isitup_host_ctx> ctx;
   std::unique_ptr<isitup_options> options;
   void* instance = nullptr;
@@ -69,33 +70,6 @@ struct check_state {
   std::shared_ptr<check_ring> history;
 };
 
-// Shared by the agent and its blocking runs' worker threads: once the agent gave up on runs
-// stuck in a plugin (shutdown), `gone` is set under `mu` and a thread that comes back from
-// the plugin touches nothing of the agent.
-struct run_gate {
-  std::mutex mu;
-  bool gone = false;
-};
-
-// One run of one check, shared by the plugin (until it calls done: the plugin holds a
-// completion ticket, not this pointer), the watchdog and, for blocking checks, the worker.
-struct run_ctx {
-  void* owner = nullptr;  // agent::impl
-  uint32_t check = 0;
-  check_state* cstate = nullptr;  // alive while the run is: see check_state::plugin_runs
-  int64_t scheduled_ms = 0;
-  std::atomic<int64_t> started_ms{0};  // 0 until the plugin is called (blocking: queued)
-  std::atomic<int> state{0};  // 0 running, 1 completed by the plugin, 2 ended by the watchdog
-  std::atomic<int> refs{2};
-  bool blocking = false;
-  void* ticket = nullptr;          // the plugin's done_ctx (completion_tickets)
-  std::shared_ptr<run_gate> gate;  // blocking runs
-  bool replaced = false;           // a thread took this stuck run's place; under gate->mu
-  void release() {
-    if (refs.fetch_sub(1) == 1) delete this;
-  }
-};
-
 struct agent::impl {
   config::agent cfg;
   plugin_host& host;
@@ -126,11 +100,7 @@ struct agent::impl {
   std::condition_variable cv;
   bool stop_requested = false;
   bool reload_requested = false;
-  // Whether a thread waits for runs to end (run_once, shut_down): only then does a completion
-  // wake it. While run() schedules, a futex wake per completion would be pure cost.
-  bool wake_on_run_end = false;
-  int outstanding = 0;  // runs started and not yet completed or ended by the watchdog
-  std::multimap<int64_t, run_ctx*> watchdog;  // deadline -> run; scheduler thread only
+  run_tracker runs;  // runs in flight: their deadlines, how many are out
 
   std::atomic<uint64_t> up{0}, down{0}, skipped_queue_full{0}, skipped_plugin_bound{0},
       skipped_in_plugin{0}, ended_by_host{0}, abandoned{0};
@@ -212,6 +182,13 @@ struct agent::impl {
   // The instance of check plugin `name`, loaded and created on first use.
   plugin_instance* check_plugin(const std::string& name, const config::location& where);
   void release_check(check_state& c);
+  // A sink's or source's instance (kind ISITUP_KIND_SINK or ISITUP_KIND_SOURCE) from section
+  // `index` of its list: loaded, checked to be of that kind, options validated, created; its
+  // label is "<plugin>.sink<index>" or "<plugin>.source<index>". Throws config_error.
+  std::unique_ptr<plugin_instance> create_instance(const config::plugin_section& sec, uint32_t kind,
+                                                   std::size_t index);
+  // Sinks wired to the pipeline and the alert tracker; sources to the pipeline (submit) and
+  // to on_partitions.
   void set_up_sinks();
   void set_up_sources();
   // A source's share changed (its thread): reload or forget alert state, keep /readyz's view.
@@ -260,15 +237,11 @@ struct agent::impl {
   // The watchdog ended a blocking run whose start() is still running: log it, and start a
   // thread in its place (bounded). Scheduler thread.
   void note_stuck(run_ctx& run, int64_t now);
-  void release_watchdog();
-  std::optional<int64_t> next_watchdog() const;
   // Waits until notified or `until_ms` on the agent clock.
   void wait_until(int64_t until_ms);
   bool stopping();
-  // Counts a run out; true when someone is waiting for that.
-  bool run_ended();
-  void wake_on_run_ends();
-  int outstanding_runs();
+  // Counts a run out and wakes a thread waiting for that (run_tracker::wake_on_end).
+  void run_ended();
   int64_t max_timeout() const;
   // Whether check `id`'s plugin is below its agent.max_in_flight_per_plugin. Scheduler thread
   // (the only one that adds to in_flight, so the answer holds until fire()).

@@ -108,7 +108,7 @@ std::unique_ptr<check_state> agent::impl::prepare_check(config::check c) {
   const config::check& cc = s->cfg;
   plugin_instance* inst = check_plugin(cc.plugin, cc.where);
   s->plugin = inst;
-  s->options = options_for(cc.options, inst->plugin->check_schema(),
+  s->options = options_for(cc.options, inst->loaded->check_schema(),
                            "check '" + shown_name(cc.name) + "' (" + cc.plugin + ") options");
   const isitup_check_spec_v1 spec{sizeof(isitup_check_spec_v1),
                                   cc.name.c_str(),
@@ -117,7 +117,7 @@ std::unique_ptr<check_state> agent::impl::prepare_check(config::check c) {
                                   cc.timeout_ms,
                                   s->options.get()};
   err[0] = '\0';
-  if (inst->plugin->check_ops()->prepare(inst->instance, &spec, &s->handle, err, sizeof err) !=
+  if (inst->loaded->check_ops()->prepare(inst->instance, &spec, &s->handle, err, sizeof err) !=
       ISITUP_OK)
     throw config::config_error(cc.where,
                                "check '" + shown_name(cc.name) + "' (" + cc.plugin + "): " + err);
@@ -134,7 +134,7 @@ plugin_instance* agent::impl::check_plugin(const std::string& name, const config
   auto p = load(name, where);
   require_kind(*p, ISITUP_KIND_CHECK, "check", where);
   auto inst = std::make_unique<plugin_instance>();
-  inst->plugin = p;
+  inst->loaded = p;
   inst->ctx = std::make_unique<isitup_host_ctx>(name);
   inst->owner = completion_tickets::intern(name);
   if (auto bound = cfg.max_in_flight_per_plugin.find(name);
@@ -148,38 +148,48 @@ plugin_instance* agent::impl::check_plugin(const std::string& name, const config
 }
 
 void agent::impl::release_check(check_state& c) {
-  if (c.handle) c.plugin->plugin->check_ops()->release(c.plugin->instance, c.handle);
+  if (c.handle) c.plugin->loaded->check_ops()->release(c.plugin->instance, c.handle);
   c.handle = nullptr;
 }
 
+std::unique_ptr<plugin_instance> agent::impl::create_instance(const config::plugin_section& sec,
+                                                              uint32_t kind, std::size_t index) {
+  const bool sink = kind == ISITUP_KIND_SINK;
+  const char* what = sink ? "sink" : "source";
+  auto inst = std::make_unique<plugin_instance>();
+  inst->loaded = load(sec.plugin, sec.where);
+  require_kind(*inst->loaded, kind, what, sec.where);
+  const std::string n = std::to_string(index);
+  inst->ctx = std::make_unique<isitup_host_ctx>(sec.plugin + "." + what + n);
+  inst->options =
+      options_for(sec.options, sink ? inst->loaded->sink_schema() : inst->loaded->source_schema(),
+                  std::string(what) + "s[" + n + "] (" + sec.plugin + ") options");
+  const auto create = sink ? inst->loaded->sink_ops()->create : inst->loaded->source_ops()->create;
+  char err[1024] = "";
+  if (create(host_table(), inst->ctx.get(), inst->options.get(), &inst->instance, err,
+             sizeof err) != ISITUP_OK)
+    throw config::config_error(sec.where, std::string(what) + " '" + sec.plugin + "': " + err);
+  return inst;
+}
+
 void agent::impl::set_up_sinks() {
-  char err[1024];
   std::vector<sink_binding> bindings;
   for (std::size_t i = 0; i < cfg.sinks.size(); ++i) {
     const config::plugin_section& sec = cfg.sinks[i];
-    auto inst = std::make_unique<plugin_instance>();
-    inst->plugin = load(sec.plugin, sec.where);
-    require_kind(*inst->plugin, ISITUP_KIND_SINK, "sink", sec.where);
-    inst->ctx = std::make_unique<isitup_host_ctx>(sec.plugin + ".sink" + std::to_string(i));
-    inst->options = options_for(sec.options, inst->plugin->sink_schema(),
-                                "sinks[" + std::to_string(i) + "] (" + sec.plugin + ") options");
-    err[0] = '\0';
-    if (inst->plugin->sink_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
-                                         &inst->instance, err, sizeof err) != ISITUP_OK)
-      throw config::config_error(sec.where, "sink '" + sec.plugin + "': " + err);
+    auto inst = create_instance(sec, ISITUP_KIND_SINK, i);
     // A notifier gets events only, never results.
-    if (!inst->plugin->is_notifier()) {
+    if (!inst->loaded->is_notifier()) {
       // The first sink keeping alert state keeps it; any further one gets plain writes.
-      if (inst->plugin->keeps_alert_state() && !state_sink) {
+      if (inst->loaded->keeps_alert_state() && !state_sink) {
         state_sink =
-            event_sink{sec.name, inst->plugin->sink_ops(), inst->instance, inst->ctx.get(), false};
+            event_sink{sec.name, inst->loaded->sink_ops(), inst->instance, inst->ctx.get(), false};
         state_sink_index = bindings.size();
       }
-      bindings.push_back(sink_binding{inst->plugin->sink_ops(), inst->instance, inst->ctx.get()});
+      bindings.push_back(sink_binding{inst->loaded->sink_ops(), inst->instance, inst->ctx.get()});
     }
-    if (inst->plugin->takes_events())
-      event_sinks.push_back(event_sink{sec.name, inst->plugin->sink_ops(), inst->instance,
-                                       inst->ctx.get(), inst->plugin->is_notifier()});
+    if (inst->loaded->takes_events())
+      event_sinks.push_back(event_sink{sec.name, inst->loaded->sink_ops(), inst->instance,
+                                       inst->ctx.get(), inst->loaded->is_notifier()});
     sinks.push_back(std::move(inst));
   }
   // A notify name the config accepted but whose sink cannot take events would lose every
@@ -205,20 +215,10 @@ void agent::impl::set_up_sinks() {
 }
 
 void agent::impl::set_up_sources() {
-  char err[1024];
   for (std::size_t i = 0; i < cfg.sources.size(); ++i) {
     const config::plugin_section& sec = cfg.sources[i];
-    auto inst = std::make_unique<plugin_instance>();
-    inst->plugin = load(sec.plugin, sec.where);
-    require_kind(*inst->plugin, ISITUP_KIND_SOURCE, "source", sec.where);
-    inst->ctx = std::make_unique<isitup_host_ctx>(sec.plugin + ".source" + std::to_string(i));
-    inst->options = options_for(sec.options, inst->plugin->source_schema(),
-                                "sources[" + std::to_string(i) + "] (" + sec.plugin + ") options");
-    err[0] = '\0';
-    if (inst->plugin->source_ops()->create(host_table(), inst->ctx.get(), inst->options.get(),
-                                           &inst->instance, err, sizeof err) != ISITUP_OK)
-      throw config::config_error(sec.where, "source '" + sec.plugin + "': " + err);
-    const isitup_source_ops_v1* ops = inst->plugin->source_ops();
+    auto inst = create_instance(sec, ISITUP_KIND_SOURCE, i);
+    const isitup_source_ops_v1* ops = inst->loaded->source_ops();
     void* instance = inst->instance;
     isitup_host_ctx* ctx = inst->ctx.get();
     inst->ctx->submit = [this, ops, instance, ctx](const isitup_record_v1* const* records,
@@ -385,7 +385,7 @@ void agent::impl::release_retired() {
 void agent::impl::ensure_pool() {
   if (pool) return;
   for (auto& [name, inst] : check_plugins)
-    if (inst->plugin->check_ops()->flags & ISITUP_CHECK_BLOCKING) {
+    if (inst->loaded->check_ops()->flags & ISITUP_CHECK_BLOCKING) {
       pool = std::make_unique<worker_pool>(std::min(cfg.max_in_flight, 64));
       return;
     }
@@ -396,7 +396,7 @@ agent::impl::~impl() {
   http_svc.reset();  // waits for a history read still in a sink (destroyed below)
   loader.reset();    // cancels a reload still loading; its callback uses mu and cv
   drop_reload();
-  release_watchdog();
+  runs.release_all();
   if (gate->gone) {
     // Shutdown gave up on checks still inside their plugin's start(): a thread is running
     // there, so neither the check, nor its plugin instance, nor the library may go.
@@ -414,20 +414,20 @@ agent::impl::~impl() {
     if (c) release_check(*c);
   for (auto& c : retired) release_check(*c);
   for (auto& [name, inst] : check_plugins)
-    if (inst && inst->instance) inst->plugin->check_ops()->destroy(inst->instance);
+    if (inst && inst->instance) inst->loaded->check_ops()->destroy(inst->instance);
   for (auto& s : sources)
-    if (s->instance) s->plugin->source_ops()->destroy(s->instance);
+    if (s->instance) s->loaded->source_ops()->destroy(s->instance);
   // The catalog (stopped by run(), or never started): a revocation while it leaves the group
   // must not wait for a scheduler that is gone.
   if (feed) feed->close();
-  if (catalog && catalog->instance) catalog->plugin->catalog_ops()->destroy(catalog->instance);
+  if (catalog && catalog->instance) catalog->loaded->catalog_ops()->destroy(catalog->instance);
   // No event goes to a sink once it is being destroyed; a late completion lands in the
   // tracker's shared state, which outlives it.
   if (alerts) alerts->stop(std::chrono::milliseconds(0));
   // Sinks go before the pipeline: a sink may still complete a write while it is destroyed
   // (after a drain that timed out), and its completion lands in the pipeline.
   for (auto& s : sinks)
-    if (s->instance) s->plugin->sink_ops()->destroy(s->instance);
+    if (s->instance) s->loaded->sink_ops()->destroy(s->instance);
   pipe.reset();
 }
 

@@ -1,0 +1,96 @@
+// Runs in flight: the context each run of a check carries, the watchdog's deadlines, and the
+// count of runs not ended yet. Internal to core (agent.cpp, agent_setup.cpp).
+//
+// Threads: watch/take_expired/next_deadline/release_all on the scheduler thread only;
+// started/ended/wake_on_end/outstanding from any thread (completions come on plugin threads).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+namespace isitup {
+
+struct check_state;
+
+// Shared by the agent and its blocking runs' worker threads: once the agent gave up on runs
+// stuck in a plugin (shutdown), `gone` is set under `mu` and a thread that comes back from
+// the plugin touches nothing of the agent.
+struct run_gate {
+  std::mutex mu;
+  bool gone = false;
+};
+
+// How a run ended; it ends once (the first of the plugin and the watchdog wins).
+enum class run_state : int {
+  running,        // handed to the plugin (or queued for a worker), no result yet
+  completed,      // its result came from the plugin (or the host made one for it)
+  ended_by_host,  // the watchdog ended it past its deadline, or shutdown abandoned it
+};
+
+// One run of one check, shared by the plugin (until it calls done: the plugin holds a
+// completion ticket, not this pointer), the watchdog and, for blocking checks, the worker.
+// Each holder has a reference; the last release() frees it.
+struct run_ctx {
+  static constexpr int refs_async = 2;     // the plugin's ticket and the watchdog's
+  static constexpr int refs_blocking = 3;  // and the worker thread's
+
+  void* owner = nullptr;  // agent::impl
+  uint32_t check = 0;
+  check_state* cstate = nullptr;  // alive while the run is: see check_state::plugin_runs
+  int64_t scheduled_ms = 0;
+  std::atomic<int64_t> started_ms{0};  // 0 until the plugin is called (blocking: queued)
+  std::atomic<run_state> state{run_state::running};
+  std::atomic<int> refs{refs_async};
+  bool blocking = false;
+  void* ticket = nullptr;          // the plugin's done_ctx (completion_tickets)
+  std::shared_ptr<run_gate> gate;  // blocking runs
+  bool replaced = false;           // a thread took this stuck run's place; under gate->mu
+
+  // Ends a running run as `how`; false when it had ended already.
+  bool end(run_state how) {
+    run_state expected = run_state::running;
+    return state.compare_exchange_strong(expected, how);
+  }
+  void release() {
+    if (refs.fetch_sub(1) == 1) delete this;
+  }
+};
+
+class run_tracker {
+ public:
+  run_tracker() = default;
+  run_tracker(const run_tracker&) = delete;
+  run_tracker& operator=(const run_tracker&) = delete;
+
+  // The watchdog keeps `run` (and one of its references) until deadline_ms.
+  void watch(run_ctx* run, int64_t deadline_ms);
+  // The watched run with the earliest deadline at or before now_ms, taken off the watch (its
+  // reference passes to the caller); null when none is due.
+  run_ctx* take_expired(int64_t now_ms);
+  // The earliest deadline watched, if any.
+  std::optional<int64_t> next_deadline() const;
+  // Drops every watched run's reference (shutdown, after the last completion could come).
+  void release_all();
+
+  // A run was started (counted until ended()).
+  void started();
+  // A run ended; true when a thread waits for runs to end (the caller then wakes it).
+  bool ended();
+  // From now on ended() says to wake: a thread waits for runs to end (run_once, shutdown).
+  // While the agent schedules, a wake per completion would be pure cost.
+  void wake_on_end();
+  int outstanding() const;
+
+ private:
+  std::multimap<int64_t, run_ctx*> deadlines_;  // scheduler thread only
+
+  mutable std::mutex mu_;
+  int outstanding_ = 0;
+  bool wake_on_end_ = false;
+};
+
+}  // namespace isitup
