@@ -7,10 +7,10 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 namespace isitup {
 
@@ -66,7 +66,9 @@ class run_tracker {
   run_tracker(const run_tracker&) = delete;
   run_tracker& operator=(const run_tracker&) = delete;
 
-  // The watchdog keeps `run` (and one of its references) until deadline_ms.
+  // The watchdog keeps `run` (and one of its references) until deadline_ms. A run that
+  // completes earlier stays watched (its entry is dropped when due); no allocation per run
+  // once the watch has grown to the runs of one timeout.
   void watch(run_ctx* run, int64_t deadline_ms);
   // The watched run with the earliest deadline at or before now_ms, taken off the watch (its
   // reference passes to the caller); null when none is due.
@@ -86,11 +88,19 @@ class run_tracker {
   int outstanding() const;
 
  private:
-  std::multimap<int64_t, run_ctx*> deadlines_;  // scheduler thread only
+  struct watched {
+    int64_t deadline_ms;
+    run_ctx* run;
+    bool operator>(const watched& o) const { return deadline_ms > o.deadline_ms; }
+  };
+  // A binary min-heap on deadline (std::push_heap/pop_heap with greater): a run's deadline is
+  // its start plus its timeout, so with one timeout for all checks a new entry stays at the
+  // bottom and a push costs one comparison. Scheduler thread only.
+  std::vector<watched> deadlines_;
 
-  mutable std::mutex mu_;
-  int outstanding_ = 0;
-  bool wake_on_end_ = false;
+  // Counted on any thread: a relaxed add per start and per end, no lock on the hot path.
+  std::atomic<int> outstanding_{0};
+  std::atomic<bool> wake_on_end_{false};
 };
 
 }  // namespace isitup
