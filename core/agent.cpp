@@ -146,7 +146,7 @@ void agent::impl::on_done(void* ticket, const isitup_record_v1* result) {
 }
 
 void agent::impl::complete(const run_ctx& run, record r) {
-  const check_state& c = *run.cstate;
+  check_state& c = *run.cstate;
   const int64_t started = run.started_ms.load();
   auto set_identity = [&](record& x) {
     x.agent = cfg.id;
@@ -176,7 +176,7 @@ void agent::impl::complete(const run_ctx& run, record r) {
   c.plugin->runs_finished.fetch_add(1, std::memory_order_relaxed);
   (r.up ? c.plugin->runs_up : c.plugin->runs_down).fetch_add(1, std::memory_order_relaxed);
   if (c.history) c.history->add(r);
-  if (alerts && c.cfg.alert.enabled) alerts->observe(r);
+  if (alerts && c.cfg.alert.enabled) alerts->observe(r, c.alert_ref);
   pipe->push_reserved(std::move(r));
   c.plugin->in_flight.fetch_sub(1, std::memory_order_relaxed);
   if (sched) sched->finished(run.check);

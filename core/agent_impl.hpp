@@ -68,6 +68,8 @@ struct check_state {
   std::atomic<int64_t> entered_ms{0};
   // Its recent results, with agent.http only (else null). Fed by complete().
   std::shared_ptr<check_ring> history;
+  // Its state in the alert tracker, found on its first result (used under the tracker's lock).
+  alert_tracker::check_ref alert_ref;
 };
 
 struct agent::impl {

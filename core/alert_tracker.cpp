@@ -76,6 +76,9 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
   mutable std::mutex mu;
   std::condition_variable cv;
   std::map<std::string, check_entry, std::less<>> checks;
+  // Grows whenever an entry of `checks` is erased: a check_ref of an older generation may
+  // point to a freed entry and is looked up again.
+  uint64_t generation = 1;
   std::vector<sink_queue> sinks;
   std::unique_ptr<alert::journal> journal;
   std::optional<event_sink> state_sink;
@@ -149,20 +152,40 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     }
   }
 
-  void observe(const record& r) {
+  // The entry of r.check, made on its first result; null when it is not tracked.
+  check_entry* entry_for(const record& r) {
+    auto it = checks.find(r.check);
+    if (it == checks.end()) {
+      const alert_settings* s = settings_for(r.check);
+      if (!s->enabled) return nullptr;
+      if (checks.size() >= max_checks) {
+        untracked("checks", max_checks);
+        return nullptr;
+      }
+      it = checks.emplace(r.check, check_entry{}).first;
+      it->second.settings = s;
+    }
+    return &it->second;
+  }
+
+  // With `ref`: its entry while no entry was erased since it was filled, else filled here.
+  void observe(const record& r, check_ref* ref) {
     if (r.scheduled_at_ms == ISITUP_ABSENT_TIME || r.check.empty()) return;
     const alert::observation o{r.location.empty() ? r.agent : r.location, r.scheduled_at_ms, r.up,
                                r.error_kind, r.error_message};
     std::lock_guard lock(mu);
-    auto it = checks.find(r.check);
-    if (it == checks.end()) {
-      const alert_settings* s = settings_for(r.check);
-      if (!s->enabled) return;
-      if (checks.size() >= max_checks) return untracked("checks", max_checks);
-      it = checks.emplace(r.check, check_entry{}).first;
-      it->second.settings = s;
+    check_entry* found = nullptr;
+    if (ref && ref->entry_ && ref->generation_ == generation) {
+      found = static_cast<check_entry*>(ref->entry_);
+    } else {
+      found = entry_for(r);
+      if (!found) return;
+      if (ref) {
+        ref->entry_ = found;
+        ref->generation_ = generation;
+      }
     }
-    check_entry& c = it->second;
+    check_entry& c = *found;
     if (!c.settings->enabled) return;
     if (c.state.locations.size() >= max_locations_per_check && !c.state.locations.count(o.location))
       return untracked("locations of one check", max_locations_per_check);
@@ -563,6 +586,7 @@ void alert_tracker::forget_source_checks() {
     const impl::check_entry& e = kv.second;
     return e.version == e.persisted && e.unpersisted.empty() && !p.configured.count(kv.first);
   });
+  if (before != p.checks.size()) ++p.generation;
   if (before != p.checks.size())
     spdlog::info("alerts: no partitions left: forgot the state of {} checks (it is stored)",
                  before - p.checks.size());
@@ -580,7 +604,9 @@ void alert_tracker::start() {
   impl_->thread = std::thread([p = impl_.get()] { p->run(); });
 }
 
-void alert_tracker::observe(const record& r) { impl_->observe(r); }
+void alert_tracker::observe(const record& r) { impl_->observe(r, nullptr); }
+
+void alert_tracker::observe(const record& r, check_ref& ref) { impl_->observe(r, &ref); }
 
 void alert_tracker::configure(const std::string& name, const alert_settings& s) {
   std::lock_guard lock(impl_->mu);

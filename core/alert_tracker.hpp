@@ -83,8 +83,21 @@ class alert_tracker {
   void start();
   // A SIGHUP reload: the settings of configured check `name` from now on (its state stays).
   void configure(const std::string& name, const alert_settings& s);
+  // Where one check's state sits in the tracker, once its first result was observed: lets
+  // observe() skip the lookup by name. Opaque; empty until then. A ref stays valid across
+  // configure() and reloads of state; when the tracker forgets checks (forget_source_checks)
+  // every ref is looked up again on its next use.
+  class check_ref {
+    friend class alert_tracker;
+    void* entry_ = nullptr;
+    uint64_t generation_ = 0;
+  };
   // Feeds one result. A journal write failure is logged and the event still goes out.
   void observe(const record& r);
+  // The same for a result of the check `ref` belongs to (r.check is that check's name); fills
+  // `ref` on first use. `ref` is read and written under the tracker's lock: one ref per check
+  // may be used from several threads.
+  void observe(const record& r, check_ref& ref);
   // Waits up to `timeout` for every event to be confirmed, ends the event thread and writes
   // every check's state to the journal. True when nothing was left undelivered. A completion
   // arriving later is still accepted (and marked).

@@ -324,6 +324,29 @@ TEST(alert_tracker_state, after_an_assignment_a_state_not_newer_than_memory_is_k
   EXPECT_TRUE(t->stop(2s));
 }
 
+TEST(alert_tracker_state, a_check_ref_kept_while_its_check_is_forgotten_finds_it_again) {
+  fixture f;
+  auto t = f.make();
+  alert_tracker::check_ref ref;
+  int64_t at = 1'000'000;
+  auto from_source = [](std::vector<record> b) {
+    for (record& r : b) r.check = "fed";  // not configured here: forgotten when revoked
+    return b;
+  };
+  std::vector<record> down = from_source(batch("DDD", at));
+  for (const record& r : down) t->observe(r, ref);
+  ASSERT_EQ(t->open_incidents().size(), 1u);
+  t->make_batch_state(down)->committed();
+  t->forget_source_checks();  // the entry `ref` pointed to is freed
+  EXPECT_TRUE(t->open_incidents().empty());
+  // Looked up again: a new state, which a down streak opens again.
+  for (const record& r : from_source(batch("DDD", at))) t->observe(r, ref);
+  ASSERT_EQ(t->open_incidents().size(), 1u);
+  EXPECT_EQ(t->open_incidents()[0].check, "fed");
+  EXPECT_EQ(t->stats().transitions, 2u);
+  EXPECT_TRUE(t->stop(2s));
+}
+
 TEST(alert_tracker_state, events_the_state_sink_never_commits_are_bounded_per_check) {
   fixture f;
   auto t = f.make();

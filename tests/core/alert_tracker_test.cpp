@@ -169,6 +169,23 @@ TEST(alert_tracker, a_check_with_alert_enabled_false_has_no_state_and_no_events)
   EXPECT_EQ(t.stats().transitions, 2u);
 }
 
+TEST(alert_tracker, results_fed_through_a_check_ref_decide_as_results_fed_by_name) {
+  fake_sink s;
+  alert_tracker t(agent_config(), {}, {bind("log", s)});
+  t.start();
+  alert_tracker::check_ref ref_a;
+  int64_t at = 1'000'000;
+  for (char c : std::string("UDDDUUU")) {
+    t.observe(result("a", at, c == 'U'), ref_a);
+    t.observe(result("b", at, c == 'U'));
+    at += 1000;
+  }
+  ASSERT_TRUE(eventually([&] { return s.delivered().size() == 4; }));
+  std::lock_guard lock(s.mu);
+  EXPECT_THAT(s.checks, ElementsAre("a", "b", "a", "b"));  // opened both, then resolved both
+  EXPECT_EQ(t.stats().transitions, 4u);
+}
+
 TEST(alert_tracker, a_retried_sink_gets_the_same_events_in_order) {
   fake_sink s;
   s.retries = 2;
