@@ -1,6 +1,6 @@
 // The agent's insides, shared by agent.cpp (runs, the scheduling loop, shutdown) and
 // agent_setup.cpp (plugins, checks, sinks and sources from the config; SIGHUP reload).
-// Internal to core: not installed, not for plugins.
+// Internal to core: not installed, not for plugins. Which thread touches what: THREADS.md.
 #pragma once
 
 #include <atomic>

@@ -18,9 +18,11 @@
  *
  * Threads: the host calls create/destroy/prepare/release from its main thread; check start()
  * from its scheduler thread (or a worker-pool thread for blocking checks); sink write() from
- * the pipeline thread of that sink instance and write_events() from the event thread; source
- * start/stop from the main thread and ack() from a pipeline thread. Completions
- * (isitup_check_done_fn, isitup_batch_done_fn) and host services may be called from any thread.
+ * the host's one pipeline thread, which every sink instance shares (hand the batch off and
+ * return), and write_events() from the event thread; source start/stop from the main thread
+ * and ack() from any thread (the one that completed the batch's last sink write; with no
+ * sinks, from inside submit). Completions (isitup_check_done_fn, isitup_batch_done_fn) and
+ * host services may be called from any thread. The host's side: core/THREADS.md.
  *
  * What the host guarantees, also to a plugin that breaks these rules:
  * - A completion's done_ctx is a ticket, not a pointer: calling a completion a second time,
