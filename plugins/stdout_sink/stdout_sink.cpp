@@ -209,6 +209,8 @@ const sdk::config_map<settings>& settings_map() {
 }
 
 class stdout_sink final : public sdk::sink {
+  static constexpr size_t max_kept_bytes = size_t{8} << 20;
+
  public:
   stdout_sink(const sdk::host& host, const sdk::options_view& options) : host_(host) {
     const settings s = settings_map().read(options);
@@ -238,7 +240,11 @@ class stdout_sink final : public sdk::sink {
   stdout_sink& operator=(const stdout_sink&) = delete;
 
   void write(const sdk::batch_view& batch, sdk::batch_done done) override {
-    std::string text;
+    // One text buffer per writing thread, kept from batch to batch: a batch of 2000 results
+    // is about a megabyte, which malloc would hand back to the kernel and fault in again for
+    // every batch. Given back past max_kept_bytes (one huge batch is not kept for good).
+    thread_local std::string text;
+    text.clear();
     for (size_t i = 0; i < batch.size(); ++i) {
       if (format_ == line_format::json)
         append_json(text, batch[i]);
@@ -247,6 +253,7 @@ class stdout_sink final : public sdk::sink {
       text += '\n';
     }
     put(text, batch.size(), "lines", sdk::status::error, std::move(done));
+    if (text.capacity() > max_kept_bytes) std::string().swap(text);
   }
 
   // State transitions, from the host's event thread (write() may run at the same time: put()
