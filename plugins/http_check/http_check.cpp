@@ -1,13 +1,17 @@
-// http_check: the HTTP(S) check. One engine (event loop thread: libcurl multi + c-ares on
-// epoll, and a lean HTTP/1.1 client for http:// and https://) per plugin instance runs every
-// check of the instance asynchronously.
+// http_check: the HTTP(S) check. Engines (an event-loop thread each: libcurl multi + c-ares
+// on epoll, and a lean HTTP/1.1 client for http:// and https://), `loops` of them per plugin
+// instance, run every check of the instance asynchronously; the runs of a check go to one loop
+// (its host name's, or its URL's for an address) while the number of loops stays the same.
 #include <curl/curl.h>
 
 #include <isitup/plugin.hpp>
 
 #include <algorithm>
+#include <array>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 #include "http_config.hpp"
@@ -18,13 +22,18 @@ namespace isitup::http {
 
 class prepared : public sdk::prepared_check {
  public:
-  explicit prepared(check_target t) : target(std::move(t)) {}
+  prepared(check_target t, size_t r) : target(std::move(t)), route(r) {}
   check_target target;
+  size_t route;  // picks the check's loop: a hash of its host name, or of its URL for an address
 };
 
 class http_check : public sdk::async_checks {
  public:
-  explicit http_check(const sdk::host& h) : engine_(h), tls_(h, "http_check", curl_ca()) {}
+  explicit http_check(const sdk::host& h) : host_(h), tls_(h, "http_check", curl_ca()) {}
+  ~http_check() override {
+    for (auto& e : engines_)  // none frees a slot (and wakes another) once all are stopped
+      if (e) e->stop();
+  }
 
   // Main thread. Checks with equal options share one parsed copy of them.
   std::unique_ptr<sdk::prepared_check> prepare(const sdk::check_spec& spec) override {
@@ -52,17 +61,46 @@ class http_check : public sdk::async_checks {
     if (spec.options.is_set("max_in_flight")) {
       const int64_t n = t.config->max_in_flight;
       max_in_flight_ = max_in_flight_ == 0 ? n : std::min(max_in_flight_, n);
-      engine_.set_max_in_flight(max_in_flight_);
+      pool_->max_in_flight.store(max_in_flight_);
     }
-    return std::make_unique<prepared>(std::move(t));
+    if (spec.options.is_set("loops")) {
+      const int n = t.config->loops == 0 ? default_loops() : static_cast<int>(t.config->loops);
+      loops_set_ = loops_set_ == 0 ? n : std::min(loops_set_, n);
+    }
+    use_loops(loops_set_ == 0 ? 1 : loops_set_);
+    const url_parts& p = t.target;
+    const size_t route = std::hash<std::string>{}(p.host_is_ip ? p.url : p.host);
+    return std::make_unique<prepared>(std::move(t), route);
   }
 
+  // Any thread: the loops in use were made before their count was published.
   void start(sdk::prepared_check& check, const sdk::run_info& run, sdk::completion done) override {
-    engine_.submit(static_cast<prepared&>(check).target, run.timeout, std::move(done));
+    const auto& p = static_cast<prepared&>(check);
+    const size_t n = static_cast<size_t>(loops_.load(std::memory_order_acquire));
+    engines_[p.route % n]->submit(p.target, run.timeout, std::move(done));
   }
 
  private:
-  engine engine_;
+  // `loops: 0`: one loop per hardware thread, at most 4. A TLS handshake costs ~0.5 ms of CPU,
+  // so one loop cannot use a second core for the https checks of the agent.
+  static int default_loops() {
+    return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  }
+  // Main thread: makes the loops missing for `n` (never fewer: a smaller n leaves the others
+  // idle), and runs the checks on n of them from then on.
+  void use_loops(int n) {
+    if (n == loops_.load(std::memory_order_relaxed)) return;
+    for (int i = 0; i < n; ++i)
+      if (!engines_[i]) engines_[i] = std::make_unique<engine>(host_, pool_);
+    pool_->loops.store(n);
+    loops_.store(n, std::memory_order_release);
+  }
+
+  sdk::host host_;
+  std::shared_ptr<engine::pool> pool_ = std::make_shared<engine::pool>();
+  std::array<std::unique_ptr<engine>, engine::pool::max_members> engines_;
+  std::atomic<int> loops_{0};  // engines_[0, loops_) run the checks
+  int loops_set_ = 0;          // the smallest `loops` set on any check; 0: none set
   // The default CA store is the one libcurl was built with (SSL_CERT_FILE / SSL_CERT_DIR win).
   static net::ca_locations curl_ca();
 

@@ -501,6 +501,9 @@ TEST_P(http_check_test, bad_targets_and_options_are_config_errors) {
   EXPECT_NE(prepare_error("https://example.com/", {{"dns_servers", list_value{"dns.google"}}}), "");
   EXPECT_NE(prepare_error("https://example.com/", {{"method", "get me"}}), "");
   EXPECT_NE(prepare_error("https://example.com/", {{"max_in_flight", "0"}}), "");
+  EXPECT_EQ(prepare_error("https://example.com/", {{"loops", "65"}}), "loops: must be 0 to 64");
+  EXPECT_NE(prepare_error("https://example.com/", {{"loops", "-1"}}), "");
+  EXPECT_EQ(prepare_error("https://example.com/", {{"loops", "0"}}), "");
   EXPECT_NE(prepare_error("https://example.com/", {{"engine", "fast"}}).find("engine"),
             std::string::npos);
 }

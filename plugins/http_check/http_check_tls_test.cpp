@@ -187,6 +187,19 @@ TEST_P(http_check_tls_test, ca_file_of_145_certificates_every_check_up_at_low_cp
   EXPECT_LT(cpu_ms, 5.0);
 }
 
+// Four loops verify with the same shared store (each loop has its own SSL_CTX; the store is
+// installed per connection), every check up, at the same low CPU per check.
+TEST_P(http_check_tls_test, several_loops_share_the_store) {
+  const option_map options{{"ca_file", bundle_}, {"loops", "4"}};
+  expect_all_up(wave(20, options), 20);
+  const double cpu0 = process_cpu_seconds();
+  const std::vector<observed> results = wave(200, options);
+  const double cpu_ms = (process_cpu_seconds() - cpu0) * 1000.0 / 200.0;
+  expect_all_up(results, 200);
+  std::printf("CPU per verify-on check on 4 loops: %.2f ms\n", cpu_ms);
+  EXPECT_LT(cpu_ms, 5.0);
+}
+
 TEST_P(http_check_tls_test, default_store_follows_ssl_cert_file) {
   {
     scoped_env env("SSL_CERT_FILE", bundle_);

@@ -223,6 +223,9 @@ const std::vector<sdk::option>& declared_options() {
        "keep connections open between runs (default: a fresh connection per run)"},
       {"max_in_flight", ISITUP_OPT_INT, "4096",
        "requests in flight at once for all checks of the plugin (the smallest value set wins)"},
+      {"loops", ISITUP_OPT_INT, "1",
+       "event-loop threads of the plugin (0: one per hardware thread, at most 4; the smallest "
+       "value set wins)"},
       {"engine", ISITUP_OPT_STRING, "auto",
        "auto: http:// and https:// without proxy or reuse on the built-in HTTP/1.1 client, the "
        "rest on libcurl; curl: always libcurl"},
@@ -348,6 +351,8 @@ std::shared_ptr<check_config> make_config(const sdk::options_view& o) {
   c->reuse_connections = o.boolean("reuse_connections");
   c->max_in_flight = o.integer("max_in_flight");
   if (c->max_in_flight < 1) throw invalid_argument("max_in_flight: must be at least 1");
+  c->loops = o.integer("loops");
+  if (c->loops < 0 || c->loops > 64) throw invalid_argument("loops: must be 0 to 64");
   const std::string engine = o.string("engine");
   if (engine != "auto" && engine != "curl")
     throw invalid_argument("engine: '" + shown(engine) + "' is not auto or curl");

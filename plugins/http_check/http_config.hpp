@@ -66,6 +66,7 @@ struct check_config {
   std::string proxy;
   bool reuse_connections = false;
   int64_t max_in_flight = 0;
+  int64_t loops = 0;        // event loops of the plugin; 0: one per hardware thread, at most 4
   bool force_curl = false;  // engine: curl
 
   // The TLS material, set by the plugin when it makes the options of a check that may use

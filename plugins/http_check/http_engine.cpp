@@ -31,7 +31,8 @@ void raise_fd_limit() {
 
 }  // namespace
 
-engine::engine(sdk::host host) : host_(host) {
+engine::engine(sdk::host host, std::shared_ptr<pool> shared)
+    : host_(host), pool_(std::move(shared)) {
   static const CURLcode global = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (global != CURLE_OK) throw std::runtime_error("curl_global_init failed");
   raise_fd_limit();
@@ -55,15 +56,54 @@ engine::engine(sdk::host host) : host_(host) {
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &engine::on_curl_timer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  const int member = pool_->member_count.load();
+  if (member >= pool::max_members) {
+    curl_multi_cleanup(multi_);
+    SSL_CTX_free(lean_tls_);
+    close(wake_fd_);
+    close(epoll_fd_);
+    throw std::runtime_error("http_check: more than 64 event loops");
+  }
+  pool_->members[member].store(this);
+  pool_->member_count.store(member + 1);  // members register on the owner's thread
   thread_ = std::thread([this] { loop(); });
 }
 
-engine::~engine() {
+void engine::stop() {
+  if (!thread_.joinable()) return;
   stopping_ = true;
   const uint64_t one = 1;
   if (write(wake_fd_, &one, sizeof one) < 0) { /* the loop also wakes within a second */
   }
   thread_.join();
+}
+
+void engine::wake() {
+  // Only a loop blocked in epoll_wait needs the eventfd (a write, an epoll return and a read:
+  // three syscalls); a loop that is awake looks at its queue before it next sleeps.
+  if (sleeping_.exchange(false)) {
+    const uint64_t one = 1;
+    if (write(wake_fd_, &one, sizeof one) < 0) { /* already signalled (counter full) */
+    }
+  }
+}
+
+bool engine::take_slot() {
+  int64_t used = pool_->in_flight.load();
+  while (used < pool_->max_in_flight.load())
+    if (pool_->in_flight.compare_exchange_weak(used, used + 1)) return true;
+  return false;
+}
+
+void engine::give_slot() {
+  if (pool_->in_flight.fetch_sub(1) <= pool_->max_in_flight.load()) return;  // none waited
+  const int n = pool_->member_count.load();
+  for (int i = 0; i < n; ++i)
+    if (engine* e = pool_->members[i].load(); e && e != this) e->wake();
+}
+
+engine::~engine() {
+  stop();
   // Abandon every run without completing it (the ABI's destroy() contract).
   destroying_ = true;
   for (job* j : incoming_) jobs_.insert(j);
@@ -93,13 +133,7 @@ void engine::submit(const check_target& check, std::chrono::milliseconds timeout
     std::lock_guard lock(incoming_mu_);
     incoming_.push_back(j);
   }
-  // Only a loop blocked in epoll_wait needs the eventfd (a write, an epoll return and a read:
-  // three syscalls); a loop that is awake takes the run before it next sleeps.
-  if (sleeping_.exchange(false)) {
-    const uint64_t one = 1;
-    if (write(wake_fd_, &one, sizeof one) < 0) { /* already signalled (counter full) */
-    }
-  }
+  wake();
 }
 
 void engine::loop() {
@@ -162,6 +196,7 @@ void engine::note_loop_busy(clock::time_point began, clock::time_point slept,
   if (all <= 0) return;
   const double weight = std::min(1.0, all / lean_busy_window_ms);
   loop_busy_ += weight * (busy / all - loop_busy_);
+  busy_share_.store(loop_busy_, std::memory_order_relaxed);
 }
 
 int engine::next_timeout_ms() {
@@ -169,14 +204,18 @@ int engine::next_timeout_ms() {
     std::lock_guard lock(incoming_mu_);
     if (!incoming_.empty()) return 0;
   }
-  const bool head_may_start = queue_head_ < queue_.size() && in_flight_ < max_in_flight_.load();
-  const bool head_waits_for_handshake =
-      head_may_start && queue_[queue_head_] && waits_for_handshake_slot(queue_[queue_head_]);
+  const bool head_may_start =
+      queue_head_ < queue_.size() && pool_->in_flight.load() < pool_->max_in_flight.load();
+  const bool head_waits_for_handshake = head_may_start && queue_[queue_head_] &&
+                                        starts_lean_handshake(queue_[queue_head_]) &&
+                                        handshakes_full();
+  waits_for_handshake_.store(head_waits_for_handshake, std::memory_order_relaxed);
   if (head_may_start && !head_waits_for_handshake) return 0;
   const clock::time_point now = clock::now();
   clock::time_point wake = now + std::chrono::seconds(1);
-  // A head waiting for the loop to be less busy looks again once the busy share had time to
-  // fall: handshakes that never answer send no event to wake the loop.
+  // A head waiting for the loops to be less busy looks again once the busy share had time to
+  // fall: handshakes that never answer send no event to wake the loop (a slot freed on another
+  // loop does wake it).
   if (head_waits_for_handshake)
     wake = now + std::chrono::microseconds(static_cast<int64_t>(lean_busy_window_ms * 1000));
   if (curl_timer_armed_ && curl_timer_ < wake) wake = curl_timer_;
@@ -209,20 +248,34 @@ void engine::pump_queue() {
   // `tls` of 100-370 ms instead of 2-7 ms on loopback). A run waiting here is still queued:
   // its phases have not begun (its timeout runs).
   int paced_starts = 0;
-  while (queue_head_ < queue_.size() && in_flight_ < max_in_flight_.load()) {
+  const int paced_per_turn = std::max(
+      1, paced_starts_per_turn / std::max(1, pool_->loops.load(std::memory_order_relaxed)));
+  while (queue_head_ < queue_.size()) {
     job* j = queue_[queue_head_];
-    if (j && waits_for_handshake_slot(j)) break;
-    const bool paced = j && (j->target.scheme == "https" || !j->cfg->lean_eligible(j->target));
-    if (paced && paced_starts++ == paced_starts_per_turn) break;
+    if (!j) {  // timed out while queued
+      ++queue_head_;
+      continue;
+    }
+    const bool paced = j->target.scheme == "https" || !j->cfg->lean_eligible(j->target);
+    if (paced && paced_starts++ == paced_per_turn) {
+      blocked_ = blocked::paced;
+      break;
+    }
+    if (starts_lean_handshake(j) && !take_handshake_slot(j, false)) {
+      blocked_ = blocked::handshake;
+      blocked_handshakes_ = pool_->handshakes.load();
+      break;
+    }
+    if (!take_slot()) {
+      release_handshake_slot(j);
+      blocked_ = blocked::slot;
+      break;
+    }
     queue_[queue_head_++] = nullptr;
-    if (!j) continue;
     if (j->deadline - clock::now() < std::chrono::milliseconds(1)) {
       // Its deadline passes within the millisecond: it waited in the queue all along.
-      ++in_flight_;
       j->begun = clock::now();
-      finish(j, sdk::result::down("timeout",
-                                  "timed out waiting to start (max_in_flight, or the pacing "
-                                  "of TLS and curl starts on a busy event loop)"));
+      finish(j, sdk::result::down("timeout", queued_too_long(j)));
       continue;
     }
     begin(j);
@@ -261,7 +314,7 @@ void engine::expire_deadlines(clock::time_point now) {
     std::string why = queued ? queued_too_long(j) : "timed out resolving " + j->target.host;
     if (queued) {
       queue_[j->queue_pos] = nullptr;
-      ++in_flight_;  // finish() gives the slot back
+      pool_->in_flight.fetch_add(1);  // finish() gives the slot back
       j->begun = now;
     }
     sdk::result r = sdk::result::down("timeout", std::move(why));
@@ -270,17 +323,18 @@ void engine::expire_deadlines(clock::time_point now) {
 }
 
 std::string engine::queued_too_long(const job* j) const {
-  if (in_flight_ >= max_in_flight_.load())
-    return "timed out waiting for a free request slot (max_in_flight)";
-  if (waits_for_handshake_slot(j))
-    return "timed out waiting to start its TLS handshake (" + std::to_string(lean_handshakes_) +
-           (lean_handshakes_ >= max_lean_handshakes ? " in progress, the most at once)"
-                                                    : " in progress on a busy event loop)");
+  // Why the queue last stopped: another loop may have freed what it waited for since.
+  if (blocked_ == blocked::slot) return "timed out waiting for a free request slot (max_in_flight)";
+  if (blocked_ == blocked::handshake && starts_lean_handshake(j)) {
+    const int n = blocked_handshakes_;
+    return "timed out waiting to start its TLS handshake (" + std::to_string(n) +
+           (n >= max_lean_handshakes ? " in progress, the most at once)"
+                                     : " in progress on busy event loops)");
+  }
   return "timed out waiting to start: TLS and curl starts are paced on a busy event loop";
 }
 
 void engine::begin(job* j) {
-  ++in_flight_;
   j->begun = clock::now();
   start_hop(j);
 }
@@ -453,8 +507,9 @@ void engine::finish(job* j, sdk::result r) {
   if (r.dns_ms == ISITUP_ABSENT_MS) r.dns_ms = j->dns_ms;
   resolver_->cancel(*j);
   release_transfer(j);
+  release_handshake_slot(j);  // a run that ended before its handshake began (DNS, timeout)
   jobs_.erase(j);
-  --in_flight_;
+  give_slot();
   sdk::completion done = std::move(j->done);
   delete j;
   done(r);

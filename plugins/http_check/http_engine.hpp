@@ -1,7 +1,9 @@
-// http_check's engine: one event-loop thread per plugin instance. It drives every HTTP(S)
-// request of the instance through one libcurl multi handle (curl_multi_socket_action on
-// epoll) and resolves host names with c-ares on the same loop, so no thread is created per
-// lookup or per request. Resolved addresses are cached for their DNS TTL and handed to curl
+// http_check's engine: one event-loop thread; a plugin instance has `loops` of them (1 by
+// default) sharing one pool (max_in_flight and the bound on TLS
+// handshakes in progress hold for the instance). An engine drives every HTTP(S) request
+// submitted to it through one libcurl multi handle (curl_multi_socket_action on epoll) and
+// resolves host names with c-ares on the same loop, so no thread is created per lookup or per
+// request. Resolved addresses are cached for their DNS TTL and handed to curl
 // with CURLOPT_RESOLVE, so the Host header and TLS SNI stay those of the URL. Plain http://
 // and https:// hops without a proxy or connection reuse skip curl: a lean HTTP/1.1 client on
 // the same loop runs them (http_lean.cpp) at little more than the syscalls of a fresh
@@ -16,6 +18,7 @@
 #include <curl/curl.h>
 #include <openssl/ssl.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -41,8 +44,28 @@ class engine {
  public:
   using clock = std::chrono::steady_clock;
 
-  explicit engine(sdk::host host);
+  // What the engines of one plugin instance share. Requests in flight (max_in_flight holds for
+  // all of them: a freed slot wakes every member, since a run waiting for one may be queued on
+  // another) and lean TLS handshakes in progress (one budget: two loops on a busy machine must
+  // not each start as many as one would, or each handshake's `tls` phase waits for the CPU of
+  // the others). Members register in their constructor and are never removed; the owner stops
+  // every member (stop()) before it destroys any. Any thread.
+  struct pool {
+    static constexpr int max_members = 64;
+    std::atomic<int64_t> max_in_flight{4096};
+    std::atomic<int64_t> in_flight{0};
+    std::atomic<int> handshakes{0};  // lean handshakes in progress or reserved by a queued run
+    std::atomic<int> loops{1};       // members in use (each paces its share of the TLS starts)
+    std::array<std::atomic<engine*>, max_members> members{};
+    std::atomic<int> member_count{0};
+  };
+
+  // Registers the engine in `shared` (at most pool::max_members) and starts its loop thread.
+  engine(sdk::host host, std::shared_ptr<pool> shared);
   ~engine();
+  // Stops the loop thread; runs in flight are dropped by the destructor. Idempotent. The
+  // owner's thread.
+  void stop();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
 
@@ -50,8 +73,6 @@ class engine {
   void submit(const check_target& check, std::chrono::milliseconds timeout, sdk::completion done);
   // Hops run by the lean HTTP/1.1 engine since the process started (tests).
   static uint64_t lean_transfers();
-  // Requests in flight at most (queued runs wait, their timeout running). Any thread.
-  void set_max_in_flight(int64_t n) { max_in_flight_.store(n); }
 
   // How the lean engine reads one answer to a request for `url`, without a socket: `answer`
   // is fed to the parser in pieces of `piece` bytes (0: at once), then the peer's close.
@@ -74,6 +95,9 @@ class engine {
   struct lean_conn;
 
   void loop();
+  void wake();       // any thread: the loop runs a turn soon
+  bool take_slot();  // a request slot of the pool, if one is free
+  void give_slot();  // back to the pool; wakes the members when one may wait for it
   int next_timeout_ms();
   // A turn of the loop: busy from `began` to `slept`, then in epoll_wait until `woke`.
   void note_loop_busy(clock::time_point began, clock::time_point slept, clock::time_point woke);
@@ -98,9 +122,15 @@ class engine {
   static SSL_CTX* make_lean_tls();  // the context every lean TLS connection is made from
   void start_lean(job* j, const std::string& ip);
   bool lean_tls_setup(job* j);  // false: the run finished with the error
-  // A queued run that would start a lean handshake while max_lean_handshakes are in progress.
-  bool waits_for_handshake_slot(const job* j) const;
-  void release_handshake_slot(lean_conn* c);
+  // A queued run whose hop starts a lean TLS handshake (it takes a handshake slot first).
+  static bool starts_lean_handshake(const job* j);
+  // The handshake slots of the pool are taken: a queued lean https run waits.
+  bool handshakes_full() const;
+  // Takes a handshake slot for a queued run (false: handshakes_full) or, `always`, for a
+  // redirect hop (a run that already left the queue).
+  bool take_handshake_slot(job* j, bool always);
+  void release_handshake_slot(job* j);  // wakes a member waiting for one
+  double pool_busy() const;             // the busy shares of the pool's loops, added up
   void lean_handshake(job* j);
   void lean_event(int fd, uint32_t events);
   void lean_connected(job* j);
@@ -141,9 +171,12 @@ class engine {
   int wake_fd_ = -1;
   CURLM* multi_ = nullptr;
   SSL_CTX* lean_tls_ = nullptr;  // one for every lean https:// hop; stores go in per SSL
-  std::atomic<int64_t> max_in_flight_{4096};
+  std::shared_ptr<pool> pool_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> sleeping_{false};  // the loop is (about to be) blocked in epoll_wait
+  // Its queue's head waits for a handshake slot: a slot freed on another loop wakes it.
+  std::atomic<bool> waits_for_handshake_{false};
+  std::atomic<double> busy_share_{1.0};  // loop_busy_, for the other members (pool_busy)
   bool destroying_ = false;
 
   std::mutex incoming_mu_;
@@ -153,9 +186,12 @@ class engine {
   std::unordered_set<job*> jobs_;
   std::vector<job*> queue_;  // waiting for a slot, oldest first (consumed from queue_head_)
   size_t queue_head_ = 0;
-  int64_t in_flight_ = 0;
-  int lean_handshakes_ = 0;  // lean TLS handshakes in progress
-  double loop_busy_ = 1.0;   // the share of time the loop spends off epoll_wait (moving average)
+  int lean_handshakes_ = 0;  // this loop's share of pool::handshakes
+  // Why pump_queue last stopped with runs queued (the reason a queued run gives at its timeout),
+  // and the handshakes in progress then.
+  enum class blocked { paced, handshake, slot } blocked_ = blocked::paced;
+  int blocked_handshakes_ = 0;
+  double loop_busy_ = 1.0;  // the share of time the loop spends off epoll_wait (moving average)
   std::multimap<clock::time_point, job*> deadlines_;  // queued or resolving jobs
   bool curl_timer_armed_ = false;
   clock::time_point curl_timer_{};

@@ -20,20 +20,25 @@ constexpr uint64_t tag_curl = 1;
 constexpr uint64_t tag_ares_base = 2;  // + channel index (net::resolver)
 constexpr uint64_t tag_lean = 0xffff;  // a lean-engine connection (http_lean.cpp)
 
-// Queued runs that start a TLS handshake or curl (proxies, reuse) begun per turn of the loop
-// at most (engine::pump_queue); the lean engine's plain http:// runs are not limited.
+// Queued runs that start a TLS handshake or curl (proxies, reuse) begun per turn at most, for
+// the loops of a plugin instance together: each loop begins its share (engine::pool), at least
+// one. The lean engine's plain http:// runs are not limited.
 constexpr int paced_starts_per_turn = 4;
 // When a queued https:// run on the lean engine may start its handshake (TCP connect to
-// handshake done): while fewer than lean_handshakes_busy are in progress, or fewer than
-// max_lean_handshakes while the loop is busy less than half the time (engine::loop_busy_, a
-// moving average over ~lean_busy_window). A handshake costs ~0.5 ms of CPU on the one loop
-// thread: started without a bound (200 at once), each would report the CPU of the others as
-// its `tls` time; a fixed small bound would cap a probe of far-away sites (100 ms round trips)
-// at a few dozen handshakes a second. A busy loop means the handshakes in progress wait for
-// it, not for the network.
+// handshake done), counted over all loops of the plugin instance: while fewer than
+// lean_handshakes_busy are in progress, or fewer than max_lean_handshakes while the loops are
+// busy less than lean_busy_share in all (engine::pool_busy: each loop's share of time off
+// epoll_wait, a moving average over ~lean_busy_window, added up); a loop with none in progress
+// may always start one. A handshake costs ~0.5 ms of CPU on a loop thread: started without a
+// bound (200 at once), each would report the CPU of the others as its `tls` time; a fixed
+// small bound would cap a probe of far-away sites (100 ms round trips) at a few dozen
+// handshakes a second. Busy loops mean the handshakes in progress wait for them, not for the
+// network; one budget for all loops, because on a machine without idle cores two loops each
+// starting as many as one would inflate each other's phases.
 constexpr int lean_handshakes_busy = 8;
 constexpr int max_lean_handshakes = 256;
 constexpr double lean_busy_window_ms = 5.0;
+constexpr double lean_busy_share = 0.5;
 
 inline uint64_t epoll_key(uint64_t tag, int fd) { return (tag << 32) | static_cast<uint32_t>(fd); }
 
@@ -65,7 +70,8 @@ struct engine::job : net::resolver::request {
   clock::time_point hop_curl;     // this hop's transfer started
   std::multimap<clock::time_point, job*>::iterator deadline_it;
   bool has_deadline = false;
-  size_t queue_pos = 0;  // index in engine::queue_ while waiting for a slot
+  size_t queue_pos = 0;               // index in engine::queue_ while waiting for a slot
+  bool holds_handshake_slot = false;  // counted in engine::lean_handshakes_ and the pool's
 
   url_parts target;                 // this hop's URL and its parts
   bool get_after_redirect = false;  // a 303 (or 301/302 after POST) turned the method into GET
@@ -94,10 +100,9 @@ struct engine::job : net::resolver::request {
 // an OpenSSL connection over that socket, made from the engine's one SSL_CTX.
 struct engine::lean_conn {
   int fd = -1;
-  SSL* ssl = nullptr;                 // https:// only
-  bool handshaking = false;           // the TLS handshake has begun and not ended
-  bool holds_handshake_slot = false;  // counted in engine::lean_handshakes_
-  clock::time_point secured{};        // the TLS handshake ended
+  SSL* ssl = nullptr;           // https:// only
+  bool handshaking = false;     // the TLS handshake has begun and not ended
+  clock::time_point secured{};  // the TLS handshake ended
   http_parser parser;
   std::string request;
   size_t sent = 0;

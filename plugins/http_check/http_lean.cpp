@@ -404,7 +404,7 @@ void engine::lean_timeout(job* j) {
 void engine::lean_close(job* j) {
   lean_conn* c = j->conn;
   if (!c) return;
-  release_handshake_slot(c);
+  release_handshake_slot(j);
   if (c->ssl) SSL_free(c->ssl);  // no close_notify: the answer is read, the socket closes
   if (c->fd >= 0) {
     if (static_cast<size_t>(c->fd) < lean_by_fd_.size()) lean_by_fd_[c->fd] = nullptr;

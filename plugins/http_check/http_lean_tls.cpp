@@ -1,6 +1,7 @@
 // The lean engine's TLS (http_lean.cpp runs the rest of a hop): the one SSL_CTX of an engine,
 // a connection's setup with the check's shared CA store and client identity, the handshake
-// (paced: engine::waits_for_handshake_slot) and reads through OpenSSL.
+// (paced: engine::take_handshake_slot, one budget for the loops of a plugin instance) and
+// reads through OpenSSL.
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
@@ -59,10 +60,7 @@ bool engine::lean_tls_setup(job* j) {
   }
   c->ssl = SSL_new(lean_tls_);
   bool ok = c->ssl != nullptr;
-  if (ok) {
-    c->holds_handshake_slot = true;
-    ++lean_handshakes_;
-  }
+  if (ok) take_handshake_slot(j, true);  // a queued run holds one since it left the queue
   // SNI for a host name, never for an address (as curl).
   if (ok && !t.host_is_ip) ok = SSL_set_tlsext_host_name(c->ssl, t.host.c_str()) == 1;
   if (ok && cfg.tls_verify) {
@@ -78,17 +76,54 @@ bool engine::lean_tls_setup(job* j) {
   return ok;
 }
 
-bool engine::waits_for_handshake_slot(const job* j) const {
-  if (lean_handshakes_ == 0 || j->target.scheme != "https" || !j->cfg->lean_eligible(j->target))
-    return false;
-  return lean_handshakes_ >= max_lean_handshakes ||
-         (lean_handshakes_ >= lean_handshakes_busy && loop_busy_ > 0.5);
+bool engine::starts_lean_handshake(const job* j) {
+  return j->target.scheme == "https" && j->cfg->lean_eligible(j->target);
 }
 
-void engine::release_handshake_slot(lean_conn* c) {
-  if (!c->holds_handshake_slot) return;
-  c->holds_handshake_slot = false;
+double engine::pool_busy() const {
+  double busy = 0;
+  const int n = pool_->member_count.load();
+  for (int i = 0; i < n; ++i)
+    if (const engine* e = pool_->members[i].load())
+      busy += e->busy_share_.load(std::memory_order_relaxed);
+  return busy;
+}
+
+bool engine::handshakes_full() const {
+  const int all = pool_->handshakes.load();
+  if (all >= max_lean_handshakes) return true;
+  if (lean_handshakes_ == 0) return false;  // this loop's next handshake wakes it
+  return all >= lean_handshakes_busy && pool_busy() > lean_busy_share;
+}
+
+bool engine::take_handshake_slot(job* j, bool always) {
+  if (j->holds_handshake_slot) return true;
+  if (always) {
+    pool_->handshakes.fetch_add(1);
+  } else {
+    // The hard bound exactly (loops take slots at the same time); the busy bound is a hint.
+    if (handshakes_full()) return false;
+    int all = pool_->handshakes.load();
+    do {
+      if (all >= max_lean_handshakes) return false;
+    } while (!pool_->handshakes.compare_exchange_weak(all, all + 1));
+  }
+  j->holds_handshake_slot = true;
+  ++lean_handshakes_;
+  return true;
+}
+
+void engine::release_handshake_slot(job* j) {
+  if (!j->holds_handshake_slot) return;
+  j->holds_handshake_slot = false;
   --lean_handshakes_;
+  pool_->handshakes.fetch_sub(1);
+  if (destroying_) return;  // the other members are stopped, maybe destroyed
+  const int n = pool_->member_count.load();
+  for (int i = 0; i < n; ++i)
+    if (engine* e = pool_->members[i].load();
+        e && e != this && e->waits_for_handshake_.load(std::memory_order_relaxed))
+      e->wake();
 }
 
 void engine::lean_handshake(job* j) {
@@ -119,7 +154,7 @@ void engine::lean_handshake(job* j) {
   }
   c->handshaking = false;
   c->secured = clock::now();
-  release_handshake_slot(c);
+  release_handshake_slot(j);
   j->tls_not_after_ms = not_after_ms(SSL_get0_peer_certificate(c->ssl));
   if (j->cfg->connect_timeout_ms > 0) track_deadline(j, j->deadline);
   c->readable = true;  // OpenSSL may hold bytes read past the handshake
