@@ -19,12 +19,6 @@ namespace {
 constexpr int64_t grace_ms = 1000;             // past a run's timeout before the host ends it
 constexpr int64_t status_interval_ms = 60000;  // how often the status line is logged
 constexpr int max_replacement_threads = 256;   // threads started in place of stuck ones
-// Catalog mode: the main loop woke this much later than it meant to (the process was stopped
-// or frozen) ...
-constexpr int64_t stalled_ms = 2000;
-// ... so the catalog's group may have given its partitions to others: no check is started
-// for this long, while the plugin reports that (it does within milliseconds of resuming).
-constexpr int64_t stall_hold_ms = 1000;
 
 }  // namespace
 
@@ -499,16 +493,20 @@ run_summary agent::run() {
     }
     a.fire(id, scheduled);
   };
+  // Catalog mode: the main loop woke stall.stalled_ms later than it meant to (the process was
+  // stopped or frozen), so the catalog's group may have given its partitions to others: no
+  // check is started for stall.hold_ms, while the plugin reports that.
+  const catalog_feed::stall_limits stall = a.catalog_stall_limits();
   int64_t meant_to_wake = start, hold_until = 0;
   while (!a.stopping()) {
     const int64_t now = a.clock.now_ms();
     a.heartbeat_ms.store(now, std::memory_order_relaxed);
-    if (a.feed && now - meant_to_wake > stalled_ms) {
-      hold_until = now + stall_hold_ms;
+    if (a.feed && now - meant_to_wake > stall.stalled_ms) {
+      hold_until = now + stall.hold_ms;
       spdlog::warn(
           "this agent did not run for {} ms (stopped or frozen); checks start again in {} ms, "
           "when the catalog has said whether the group gave its partitions to others",
-          now - meant_to_wake, stall_hold_ms);
+          now - meant_to_wake, stall.hold_ms);
     }
     if (a.take_reload_request()) a.reload();
     if (a.feed) a.catalog_step(now);

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "agent_impl.hpp"
 #include "completion_tickets.hpp"
@@ -119,6 +122,18 @@ void agent::impl::start_catalog() {
   checks.clear();
   publish_checks();  // agent.http shows the catalog's checks, not the file's
   catalog_read = std::make_unique<config::catalog_reader>(cfg);
+  // Messages are read into checks on the plugin's thread: the scheduler thread only prepares
+  // and schedules them.
+  const auto read = [reader = catalog_read.get()](catalog_change& c) {
+    const std::string source = message_source(c.partition, c.offset);
+    try {
+      c.check = reader->read(c.key, *c.value, source);
+    } catch (const config::config_error& e) {
+      c.error = e.what();
+    } catch (const std::exception& e) {
+      c.error = source + ": " + e.what();
+    }
+  };
   feed = std::make_unique<catalog_feed>([this] { return clock.now_ms(); },
                                         [this] {
                                           {
@@ -126,7 +141,8 @@ void agent::impl::start_catalog() {
                                             catalog_wake = true;
                                           }
                                           cv.notify_all();
-                                        });
+                                        },
+                                        read);
   char err[1024] = "";
   if (catalog->loaded->catalog_ops()->start(catalog->instance, feed->events(), err, sizeof err) !=
       ISITUP_OK)
@@ -137,6 +153,19 @@ void agent::impl::start_catalog() {
 void agent::impl::stop_catalog() {
   feed->close();  // a revocation while leaving the group does not wait for this thread
   catalog->loaded->catalog_ops()->stop(catalog->instance);
+}
+
+catalog_feed::stall_limits agent::impl::catalog_stall_limits() const {
+  if (!catalog) return {};
+  // Zero when the plugin's table ends before it (plugin_host copies what is there).
+  const isitup_catalog_ops_v1* ops = catalog->loaded->catalog_ops();
+  const int64_t session_ms =
+      ops->session_timeout_ms ? ops->session_timeout_ms(catalog->instance) : 0;
+  const catalog_feed::stall_limits out = catalog_feed::stall_limits_for(session_ms);
+  if (session_ms > 0)
+    spdlog::debug("catalog: session timeout {} ms: a stall longer than {} ms holds checks {} ms",
+                  session_ms, out.stalled_ms, out.hold_ms);
+  return out;
 }
 
 bool agent::impl::take_catalog_wake() {
@@ -205,7 +234,8 @@ void agent::impl::catalog_take() {
         k.partition = c.partition;
         k.deleted = !c.value;
         k.offset = c.offset;
-        k.value = std::move(c.value);
+        k.check = std::move(c.check);
+        k.error = std::move(c.error);
         catalog_queue(found->first, k);
         break;
       }
@@ -237,10 +267,13 @@ bool agent::impl::catalog_apply_some() {
   constexpr int64_t slice_ms = 5;  // between two looks at the schedule
   const int64_t until = clock.now_ms() + slice_ms;
   std::size_t done = 0;
+  std::vector<std::pair<std::string_view, const alert_settings*>> started;
   while (catalog_next < catalog_todo.size()) {
-    catalog_apply(catalog_todo[catalog_next++]);
+    const check_state* c = catalog_apply(catalog_todo[catalog_next++]);
+    if (c && alerts) started.emplace_back(c->cfg.name, &c->cfg.alert);
     if (++done % 32 == 0 && clock.now_ms() >= until) break;
   }
+  if (alerts && !started.empty()) alerts->configure(started);  // one lock for the slice
   if (catalog_next < catalog_todo.size()) return false;
   catalog_todo.clear();
   catalog_next = 0;
@@ -255,28 +288,21 @@ void agent::impl::catalog_retire(catalog_key& k) {
   --catalog_running;
 }
 
-void agent::impl::catalog_apply(const std::string& key) {
+const check_state* agent::impl::catalog_apply(const std::string& key) {
   const auto found = catalog_keys.find(key);
-  if (found == catalog_keys.end()) return;  // its partition was revoked meanwhile
+  if (found == catalog_keys.end()) return nullptr;  // its partition was revoked meanwhile
   catalog_key& k = found->second;
   k.queued = false;
   if (k.deleted) {
     if (k.id != no_check) ++catalog_done.removed;
     catalog_retire(k);
     catalog_keys.erase(found);
-    return;
+    return nullptr;
   }
-  if (!k.value) return;
-  const std::string value = std::move(*k.value);
-  k.value.reset();
-  const std::string source = message_source(k.partition, k.offset);
-  std::optional<config::check> next;
-  try {
-    next = catalog_read->read(key, value, source);
-  } catch (const config::config_error& e) {
-    spdlog::error("{}; skipped", e.what());
-  }
-  if (next && k.id != no_check && same_check(checks[k.id]->cfg, *next)) return;
+  if (!k.check && k.error.empty()) return nullptr;
+  std::optional<config::check> next = std::exchange(k.check, std::nullopt);
+  if (!k.error.empty()) spdlog::error("{}; skipped", std::exchange(k.error, {}));
+  if (next && k.id != no_check && same_check(checks[k.id]->cfg, *next)) return nullptr;
   const bool was_running = k.id != no_check;
   catalog_retire(k);
   std::unique_ptr<check_state> prepared_check;
@@ -291,9 +317,8 @@ void agent::impl::catalog_apply(const std::string& key) {
   if (!prepared_check) {
     ++catalog_done.refused;
     if (was_running) ++catalog_done.removed;
-    return;
+    return nullptr;
   }
-  if (alerts) alerts->configure(prepared_check->cfg.name, prepared_check->cfg.alert);
   const uint32_t id =
       sched->add(prepared_check->cfg.name, prepared_check->cfg.interval_ms, clock.now_ms());
   if (id != checks.size()) throw std::logic_error("catalog: scheduler ids out of step");
@@ -301,6 +326,7 @@ void agent::impl::catalog_apply(const std::string& key) {
   k.id = id;
   ++catalog_running;
   ++(was_running ? catalog_done.changed : catalog_done.added);
+  return checks.back().get();
 }
 
 }  // namespace isitup

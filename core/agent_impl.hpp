@@ -142,19 +142,23 @@ struct agent::impl {
   // one taken from its partition) changes nothing.
   static constexpr uint32_t no_check = UINT32_MAX;
   struct catalog_key {
-    int32_t partition = -1;            // of its last message
-    int64_t offset = -1;               // of its last message
-    std::optional<std::string> value;  // the last message, while not applied yet
-    uint32_t id = no_check;            // the running check made from it, if any
-    bool queued = false;               // in catalog_todo
-    bool deleted = false;              // its last message is a tombstone, not applied yet
+    int32_t partition = -1;  // of its last message
+    int64_t offset = -1;     // of its last message
+    // Its last message, read (on the plugin's thread), while not applied yet: the check, or
+    // why the message is not one.
+    std::optional<config::check> check;
+    std::string error;
+    uint32_t id = no_check;  // the running check made from it, if any
+    bool queued = false;     // in catalog_todo
+    bool deleted = false;    // its last message is a tombstone, not applied yet
   };
   struct catalog_tally {  // what the applies since the last log line did
     std::size_t changed = 0, added = 0, removed = 0, refused = 0;
   };
   std::unique_ptr<plugin_instance> catalog;
   std::unique_ptr<catalog_feed> feed;
-  std::unique_ptr<config::catalog_reader> catalog_read;  // reads messages against cfg
+  // Reads messages against cfg (which does not change in catalog mode); the plugin's thread.
+  std::unique_ptr<config::catalog_reader> catalog_read;
   std::map<int32_t, int64_t> catalog_partitions;  // assigned: the last offset taken from each
   std::unordered_map<std::string, catalog_key> catalog_keys;
   std::vector<std::string> catalog_todo;  // keys to apply, in the order their messages came
@@ -215,10 +219,13 @@ struct agent::impl {
   bool catalog_apply_some();
   // One key: a changed definition replaces its check (an unchanged one keeps its grid), a
   // deleted one stops, a message that is not a valid check is logged with its partition and
-  // offset and skipped (the key then runs nothing).
-  void catalog_apply(const std::string& key);
+  // offset and skipped (the key then runs nothing). Returns the check it started, if any.
+  const check_state* catalog_apply(const std::string& key);
   void catalog_retire(catalog_key& k);
   bool take_catalog_wake();
+  // From the catalog plugin's session timeout (catalog_feed::stall_limits_for); the defaults
+  // for a plugin that does not say, or without a catalog.
+  catalog_feed::stall_limits catalog_stall_limits() const;
 
   // Runs (agent.cpp).
   void fire(uint32_t id, int64_t scheduled_ms);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "alert_journal.hpp"
@@ -28,6 +29,12 @@ using clock_type = std::chrono::steady_clock;
 constexpr std::size_t max_events_per_call = 100;
 // Bounds on what results from elsewhere (a source) can make the tracker hold.
 constexpr std::size_t max_checks = 100'000;
+
+// Hashes std::string and std::string_view alike (lookups by a view make no string).
+struct name_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 constexpr std::size_t max_locations_per_check = 64;
 // Events one sink may have waiting; past it (a sink down for very long while checks flap) new
 // events for that sink are dropped and counted as refused.
@@ -70,7 +77,9 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     std::vector<const isitup_event_v1*> pointers;
   };
 
-  std::map<std::string, alert_settings, std::less<>> configured;  // per configured check
+  // Per configured check. Hashed: 100k names that share a long prefix (URLs) cost a string
+  // compare per tree level. Node addresses never change: check_entry::settings points in.
+  std::unordered_map<std::string, alert_settings, name_hash, std::equal_to<>> configured;
   alert_settings defaults;
 
   mutable std::mutex mu;
@@ -609,11 +618,24 @@ void alert_tracker::observe(const record& r) { impl_->observe(r, nullptr); }
 void alert_tracker::observe(const record& r, check_ref& ref) { impl_->observe(r, &ref); }
 
 void alert_tracker::configure(const std::string& name, const alert_settings& s) {
-  std::lock_guard lock(impl_->mu);
-  alert_settings& kept = impl_->configured[name];
-  kept = s;
-  const auto it = impl_->checks.find(name);
-  if (it != impl_->checks.end()) it->second.settings = &kept;
+  const std::pair<std::string_view, const alert_settings*> one{name, &s};
+  configure(std::span(&one, 1));
+}
+
+void alert_tracker::configure(
+    std::span<const std::pair<std::string_view, const alert_settings*>> many) {
+  impl& p = *impl_;
+  std::lock_guard lock(p.mu);
+  for (const auto& [name, s] : many) {
+    auto found = p.configured.find(name);
+    if (found == p.configured.end())
+      found = p.configured.emplace(std::string(name), *s).first;
+    else
+      found->second = *s;
+    if (p.checks.empty()) continue;  // a probe taking its catalog: nothing observed yet
+    const auto it = p.checks.find(name);
+    if (it != p.checks.end()) it->second.settings = &found->second;
+  }
 }
 
 bool alert_tracker::stop(std::chrono::milliseconds timeout) {

@@ -28,7 +28,10 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config.hpp"
@@ -92,6 +95,9 @@ class alert_tracker {
     void* entry_ = nullptr;
     uint64_t generation_ = 0;
   };
+  // The same for many checks under one lock (a catalog's checks as they are applied). The
+  // settings are copied.
+  void configure(std::span<const std::pair<std::string_view, const alert_settings*>> many);
   // Feeds one result. A journal write failure is logged and the event still goes out.
   void observe(const record& r);
   // The same for a result of the check `ref` belongs to (r.check is that check's name); fills

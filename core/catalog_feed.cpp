@@ -6,8 +6,8 @@
 
 namespace isitup {
 
-catalog_feed::catalog_feed(std::function<int64_t()> now, std::function<void()> wake)
-    : now_(std::move(now)), wake_(std::move(wake)) {
+catalog_feed::catalog_feed(std::function<int64_t()> now, std::function<void()> wake, read_fn read)
+    : now_(std::move(now)), wake_(std::move(wake)), read_(std::move(read)) {
   events_.struct_size = sizeof events_;
   events_.ctx = this;
   events_.assigned = [](void* ctx, const int32_t* p, size_t n) {
@@ -22,6 +22,14 @@ catalog_feed::catalog_feed(std::function<int64_t()> now, std::function<void()> w
   events_.lost = [](void* ctx, const int32_t* p, size_t n) {
     static_cast<catalog_feed*>(ctx)->on_lost({p, n});
   };
+}
+
+catalog_feed::stall_limits catalog_feed::stall_limits_for(int64_t session_timeout_ms) {
+  stall_limits out;
+  if (session_timeout_ms <= 0) return out;
+  out.stalled_ms = std::max<int64_t>(1, session_timeout_ms / 2);
+  out.hold_ms = std::min(out.hold_ms, out.stalled_ms);
+  return out;
 }
 
 void catalog_feed::push(catalog_change c, bool urgent) {
@@ -75,6 +83,11 @@ void catalog_feed::on_entry(const isitup_catalog_entry_v1& e) {
   c.offset = e.offset;
   c.key.assign(e.key, std::min(e.key_len, max_key_bytes + 1));
   if (e.value) c.value.emplace(e.value, std::min(e.value_len, max_value_bytes + 1));
+  if (read_ && c.value) {
+    read_(c);
+    c.value->clear();
+    c.value->shrink_to_fit();
+  }
   push(std::move(c), false);
 }
 

@@ -1,7 +1,8 @@
 // What a started catalog plugin reports (partitions assigned and revoked, messages read),
 // queued for the agent's scheduler thread, which applies it as a change of the running checks.
 //
-// Threads: the on_* calls come from the catalog plugin's one thread (through events());
+// Threads: the on_* calls come from the catalog plugin's one thread (through events()), and so
+// does `read`, once per message, before the message is queued;
 // due/next_due/take/applied/close from the scheduler thread. on_revoked blocks until the
 // scheduler applied it (the revoked partitions' checks are stopped before another probe may
 // take them over), at most revoke_wait_ms, and not at all once close() was called. The wake
@@ -20,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "config.hpp"
+
 namespace isitup {
 
 struct catalog_change {
@@ -30,6 +33,10 @@ struct catalog_change {
   std::string key;                   // entry
   std::optional<std::string> value;  // entry; nullopt: tombstone
   int64_t offset = -1;               // entry
+  // An entry with a value, when the feed has a `read` function: the check it read, or why the
+  // value is not one (`value` is then emptied, still engaged).
+  std::optional<config::check> check;
+  std::string error;
 };
 
 class catalog_feed {
@@ -44,8 +51,22 @@ class catalog_feed {
   static constexpr std::size_t max_key_bytes = 4096;
   static constexpr std::size_t max_value_bytes = 64 * 1024;
 
-  // `now` reads the agent's clock (ms); `wake` wakes the scheduler thread (any thread).
-  catalog_feed(std::function<int64_t()> now, std::function<void()> wake);
+  // How late the agent's loop may wake (its process stopped or frozen) before the group may
+  // have given its partitions to others, and how long it then starts no check, while the
+  // plugin reports whether it did: half the catalog's session timeout (a member heartbeats at
+  // least every third of it, so a shorter stall cannot have cost the session), and 1 s at most
+  // (the plugin reports within ms of resuming). Unknown (0): 2 s and 1 s.
+  struct stall_limits {
+    int64_t stalled_ms = 2000;
+    int64_t hold_ms = 1000;
+  };
+  static stall_limits stall_limits_for(int64_t session_timeout_ms);
+
+  // `now` reads the agent's clock (ms); `wake` wakes the scheduler thread (any thread);
+  // `read`, if given, reads an entry's value into its check (or error) on the plugin's thread,
+  // so the scheduler thread takes messages already parsed; it must not throw.
+  using read_fn = std::function<void(catalog_change&)>;
+  catalog_feed(std::function<int64_t()> now, std::function<void()> wake, read_fn read = {});
   catalog_feed(const catalog_feed&) = delete;
   catalog_feed& operator=(const catalog_feed&) = delete;
 
@@ -73,6 +94,7 @@ class catalog_feed {
 
   std::function<int64_t()> now_;
   std::function<void()> wake_;
+  read_fn read_;
   isitup_catalog_events_v1 events_{};
   mutable std::mutex mu_;
   std::condition_variable applied_cv_;

@@ -234,8 +234,11 @@ const std::vector<sdk::option>& declared_options() {
 }
 
 std::string options_key(const sdk::options_view& o) {
+  // The options given, each with its value: the others are the declared defaults, the same
+  // for every check (most checks give none, and their key is empty).
   std::string key;
   for (const sdk::option& d : declared_options()) {
+    if (!o.is_set(d.name)) continue;
     key += d.name;
     key += '=';
     if (d.type == ISITUP_OPT_LIST) {

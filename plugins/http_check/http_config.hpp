@@ -105,7 +105,9 @@ struct check_target {
 // The options every check accepts (declared to the host).
 const std::vector<sdk::option>& declared_options();
 
-// A text that is equal for two checks exactly when their options are.
+// A text that is equal for two checks exactly when their options are: the options given,
+// with their values (the rest are the defaults). One option given with its default value
+// makes another key than not giving it, which only costs one more shared copy.
 std::string options_key(const sdk::options_view& options);
 
 // Builds a check's options; throws std::invalid_argument with a message for the user.

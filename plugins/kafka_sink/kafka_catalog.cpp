@@ -1,6 +1,7 @@
 #include "kafka_catalog.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstddef>
 #include <map>
 #include <stdexcept>
@@ -115,6 +116,16 @@ property_list kafka_catalog::user_properties(bool group_member) const {
     set_default("fetch.wait.max.ms", "100");
   }
   return out;
+}
+
+int64_t kafka_catalog::session_timeout_ms() const {
+  for (const auto& [name, value] : user_properties(true)) {
+    if (name != "session.timeout.ms") continue;
+    int64_t ms = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
+    return ec == std::errc() && end == value.data() + value.size() && ms > 0 ? ms : 0;
+  }
+  return 0;
 }
 
 void kafka_catalog::deliver(const rd_kafka_message_t* m, isitup_catalog_entry_fn fn, void* fn_ctx) {

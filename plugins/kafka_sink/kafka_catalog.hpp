@@ -43,6 +43,8 @@ class kafka_catalog final : public sdk::catalog {
   void publish(const isitup_catalog_entry_v1* const* entries, size_t count) override;
   void start(const isitup_catalog_events_v1& events) override;
   void stop() override;
+  // session.timeout.ms as the group member is configured (the default, or the user's).
+  int64_t session_timeout_ms() const override;
 
  private:
   void run();

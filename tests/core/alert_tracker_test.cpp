@@ -186,6 +186,33 @@ TEST(alert_tracker, results_fed_through_a_check_ref_decide_as_results_fed_by_nam
   EXPECT_EQ(t.stats().transitions, 4u);
 }
 
+// Many checks configured at once (a catalog's checks as they start): the settings of each, a
+// check already observed included; the caller's settings are copied.
+TEST(alert_tracker, configuring_many_checks_at_once_sets_each_one) {
+  fake_sink all;
+  config::agent cfg = agent_config();
+  cfg.alert.enabled = false;
+  alert_tracker t(cfg, {}, {bind("stdout", all)});
+  t.start();
+  feed(t, "b", "DDDDD", 1'000'000);  // observed with the defaults: off
+  {
+    alert_settings on, off;
+    off.enabled = false;
+    on.failure_threshold = 2;
+    const std::string a = "a", b = "b", c = "c";
+    const std::vector<std::pair<std::string_view, const alert_settings*>> many = {
+        {a, &on}, {b, &on}, {c, &off}};
+    t.configure(many);
+  }
+  feed(t, "a", "DD", 2'000'000);
+  feed(t, "b", "DD", 2'000'000);
+  feed(t, "c", "DDDDD", 2'000'000);
+  ASSERT_TRUE(eventually([&] { return all.delivered().size() == 2; }));
+  EXPECT_TRUE(t.stop(5s));
+  EXPECT_THAT(all.checks, ElementsAre("a", "b"));
+  EXPECT_EQ(t.stats().transitions, 2u);
+}
+
 TEST(alert_tracker, a_retried_sink_gets_the_same_events_in_order) {
   fake_sink s;
   s.retries = 2;

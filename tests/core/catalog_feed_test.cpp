@@ -126,3 +126,70 @@ TEST(catalog_feed, close_releases_a_waiting_revocation_and_a_loss_does_not_wait)
 }
 
 }  // namespace
+
+// With a read function, a message is read on the thread that reports it, before it is queued:
+// the agent takes checks (or errors), not JSON; a tombstone is not read.
+TEST(catalog_feed, reads_each_message_on_the_reporting_thread_before_it_is_queued) {
+  std::thread::id read_on;
+  int reads = 0;
+  catalog_feed feed([] { return int64_t{0}; }, [] {},
+                    [&](catalog_change& c) {
+                      read_on = std::this_thread::get_id();
+                      ++reads;
+                      if (*c.value == "bad") {
+                        c.error = "partition " + std::to_string(c.partition) + ": bad";
+                        return;
+                      }
+                      c.check.emplace();
+                      c.check->name = c.key;
+                      c.check->target = *c.value;
+                    });
+  std::thread plugin([&] {
+    const auto entry = [&](const char* key, const char* value, int64_t offset) {
+      isitup_catalog_entry_v1 e{};
+      e.struct_size = sizeof e;
+      e.key = key;
+      e.key_len = std::strlen(key);
+      e.value = value;
+      e.value_len = value ? std::strlen(value) : 0;
+      e.partition = 2;
+      e.offset = offset;
+      feed.events()->entry(feed.events()->ctx, &e);
+    };
+    entry("a", "http://a/", 0);
+    entry("b", "bad", 1);
+    entry("a", nullptr, 2);
+  });
+  const std::thread::id plugin_id = plugin.get_id();
+  plugin.join();
+  EXPECT_EQ(read_on, plugin_id);
+  EXPECT_EQ(reads, 2) << "a tombstone has nothing to read";
+  uint64_t generation = 0;
+  const auto changes = feed.take(generation);
+  ASSERT_EQ(changes.size(), 3u);
+  ASSERT_TRUE(changes[0].check);
+  EXPECT_EQ(changes[0].check->name, "a");
+  EXPECT_EQ(changes[0].check->target, "http://a/");
+  EXPECT_EQ(changes[0].value, std::optional<std::string>("")) << "the JSON is not kept";
+  EXPECT_FALSE(changes[1].check);
+  EXPECT_EQ(changes[1].error, "partition 2: bad");
+  EXPECT_FALSE(changes[2].value) << "still a tombstone";
+  EXPECT_FALSE(changes[2].check);
+}
+
+// The stall limits follow the catalog's session timeout: half of it, holding 1 s at most; an
+// unknown one (a plugin that does not say) keeps 2 s and 1 s.
+TEST(catalog_feed, stall_limits_follow_the_session_timeout) {
+  const auto unknown = catalog_feed::stall_limits_for(0);
+  EXPECT_EQ(unknown.stalled_ms, 2000);
+  EXPECT_EQ(unknown.hold_ms, 1000);
+  const auto usual = catalog_feed::stall_limits_for(10000);
+  EXPECT_EQ(usual.stalled_ms, 5000);
+  EXPECT_EQ(usual.hold_ms, 1000);
+  const auto tests = catalog_feed::stall_limits_for(3000);
+  EXPECT_EQ(tests.stalled_ms, 1500);
+  EXPECT_EQ(tests.hold_ms, 1000);
+  const auto short_one = catalog_feed::stall_limits_for(1000);
+  EXPECT_EQ(short_one.stalled_ms, 500);
+  EXPECT_EQ(short_one.hold_ms, 500);
+}

@@ -547,6 +547,11 @@ typedef struct isitup_catalog_ops_v1 {
   /* Leaves the group; after stop() returns no event comes. Main thread. */
   void (*stop)(void* instance);
   void (*destroy)(void* instance);
+  /* Grown later (read within struct_size; absent or NULL: unknown). How long the group waits
+   * for a member that stopped answering before it gives that member's partitions to others
+   * (Kafka: session.timeout.ms), in ms; 0: unknown. The host derives from it how long a stall
+   * of its own process may last before its partitions may have moved. Main thread. */
+  int64_t (*session_timeout_ms)(void* instance);
 } isitup_catalog_ops_v1;
 
 /* ---------------------------------------------------------------- the descriptor */

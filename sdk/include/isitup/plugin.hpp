@@ -468,6 +468,8 @@ class catalog {
   // Joins the group; `events` stays valid until stop() returns.
   virtual void start(const isitup_catalog_events_v1& events) = 0;
   virtual void stop() = 0;
+  // How long the group waits for a silent member before its partitions move (ms); 0 unknown.
+  virtual int64_t session_timeout_ms() const { return 0; }
 };
 
 namespace detail {
@@ -802,6 +804,14 @@ struct catalog_ops {
     }
   }
   static void destroy(void* inst) noexcept { delete static_cast<T*>(inst); }
+  static int64_t session_timeout_ms(void* inst) noexcept {
+    try {
+      const int64_t ms = static_cast<const T*>(inst)->session_timeout_ms();
+      return ms > 0 ? ms : 0;
+    } catch (...) {
+      return 0;
+    }
+  }
 };
 
 inline std::vector<isitup_option_v1> to_c(const std::vector<option>& opts) {
@@ -902,7 +912,8 @@ class plugin_def {
                                      &ops::publish,
                                      &ops::start,
                                      &ops::stop,
-                                     &ops::destroy};
+                                     &ops::destroy,
+                                     &ops::session_timeout_ms};
     kinds_ |= ISITUP_KIND_CATALOG;
     return std::move(*this);
   }
