@@ -72,10 +72,11 @@ std::string checks_yaml(int from, int to, int port, const std::string& interval 
   return out;
 }
 
-std::string catalog_yaml(const std::string& brokers, const std::string& group = "") {
+std::string catalog_yaml(const std::string& brokers, const std::string& group = "",
+                         const std::string& properties = catalog_properties) {
   return "catalog:\n  plugin: kafka_sink\n  options: {brokers: \"" + brokers +
          "\", topic: isitup.checks" + (group.empty() ? "" : ", group: " + group) +
-         ", properties: " + catalog_properties + "}\n";
+         ", properties: " + properties + "}\n";
 }
 
 isitup::test::run_result publish(const std::string& file, bool dry_run = false) {
@@ -96,11 +97,11 @@ std::map<std::string, std::string> catalog_now(const std::string& brokers, size_
 
 struct probe {
   probe(const temp_dir& dir, const std::string& brokers, const std::string& id,
-        const std::string& location) {
+        const std::string& location, const std::string& properties = catalog_properties) {
     output = (dir / (id + ".jsonl")).string();
     const std::string path =
         dir.write(id + ".yml", "agent: {id: " + id + ", location: " + location + "}\n" +
-                                   catalog_yaml(brokers, "probes-" + location) +
+                                   catalog_yaml(brokers, "probes-" + location, properties) +
                                    "sinks:\n  - plugin: stdout_sink\n    options: {output: \"" +
                                    output + "\"}\n");
     proc = std::make_unique<child_process>(
@@ -410,8 +411,10 @@ TEST_F(catalog_test, a_killed_probe_s_checks_move_to_the_others_and_back_when_it
   }
 }
 
-// The broker down for 20 s (longer than the session timeout): the probes keep running the
-// checks they have, and once it is back every check runs on exactly one probe again.
+// The broker down for longer than the session timeout (until both probes said their
+// partitions were lost, then two intervals more; the issue's 20 s is only a longer wait for
+// the same): the probes keep running the checks they have, and once it is back every check
+// runs on exactly one probe again.
 TEST_F(catalog_test, probes_keep_their_checks_while_the_broker_is_down) {
   constexpr int n = 20;
   ASSERT_EQ(publish(file("v1.yml", checks_yaml(0, n, target_.port()))).code, 0);
@@ -429,11 +432,15 @@ TEST_F(catalog_test, probes_keep_their_checks_while_the_broker_is_down) {
       << eu1.proc->err();
   const int64_t down_at = epoch_ms();
   ASSERT_EQ(broker_.command("down all").rfind("ok", 0), 0u);
-  std::this_thread::sleep_for(20s);
+  const auto lost = [](const probe& p) {
+    return p.proc->err().find("keep running until it answers") != std::string::npos;
+  };
+  EXPECT_TRUE(eventually([&] { return lost(eu1) && lost(eu2); }, 30s))
+      << "the outage did not outlast the session timeout: " << eu1.proc->err() << eu2.proc->err();
+  std::this_thread::sleep_for(2s);  // two runs of every check with the group unreachable
   const int64_t up_at = epoch_ms();
+  std::printf("broker down for %lld ms\n", static_cast<long long>(up_at - down_at));
   ASSERT_EQ(broker_.command("up all").rfind("ok", 0), 0u);
-  EXPECT_NE(eu1.proc->err().find("keep running until it answers"), std::string::npos)
-      << "the outage did not outlast the session timeout: " << eu1.proc->err();
   // Back: both probes in the group again, every check running.
   ASSERT_TRUE(eventually(
       [&] {
@@ -458,7 +465,7 @@ TEST_F(catalog_test, probes_keep_their_checks_while_the_broker_is_down) {
         outage_gap = std::max(outage_gap, times[i] - times[i - 1]);
   }
   std::printf(
-      "broker down 20 s: largest gap %lld ms during the outage and the rejoin, %d runs "
+      "broker down: largest gap %lld ms during the outage and the rejoin, %d runs "
       "produced by both probes around the rejoin\n",
       static_cast<long long>(outage_gap), twice);
   EXPECT_LE(outage_gap, 2000) << "checks stopped while the broker was down";
@@ -468,18 +475,59 @@ TEST_F(catalog_test, probes_keep_their_checks_while_the_broker_is_down) {
   }
 }
 
+// How long a stall holds the checks follows the catalog's session timeout (8 s here): a stall
+// of 2.8 s (past the 2 s the agent assumed before it learnt the timeout) cannot have cost the
+// session and holds nothing; one of 5.5 s, past half the timeout, holds the checks for 1 s
+// while the plugin says whether the partitions moved (they did not: the session outlasts it).
+TEST_F(catalog_test, a_stall_holds_checks_only_past_half_the_session_timeout) {
+  constexpr int n = 5;
+  ASSERT_EQ(publish(file("v1.yml", checks_yaml(0, n, target_.port()))).code, 0);
+  probe p(dir_, broker_.bootstrap(), "p1", "eu",
+          "{session.timeout.ms: \"8000\", heartbeat.interval.ms: \"500\"}");
+  const std::vector<const probe*> one{&p};
+  const auto all_recent = [&] {
+    return checks_seen(all_results(one, nullptr), epoch_ms() - 1500).size() == n;
+  };
+  ASSERT_TRUE(eventually(all_recent, 45s)) << p.proc->err();
+  const std::string held = "(stopped or frozen)";
+
+  p.proc->signal(SIGSTOP);
+  std::this_thread::sleep_for(2800ms);
+  p.proc->signal(SIGCONT);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(p.proc->err().find(held), std::string::npos)
+      << "a stall shorter than half the session timeout held the checks: " << p.proc->err();
+
+  p.proc->signal(SIGSTOP);
+  std::this_thread::sleep_for(5500ms);
+  p.proc->signal(SIGCONT);
+  EXPECT_TRUE(eventually([&] { return p.proc->err().find(held) != std::string::npos; }, 5s))
+      << p.proc->err();
+  EXPECT_NE(p.proc->err().find("checks start again in 1000 ms"), std::string::npos)
+      << p.proc->err();
+  const int64_t resumed = epoch_ms();
+  EXPECT_TRUE(
+      eventually([&] { return checks_seen(all_results(one, nullptr), resumed).size() == n; }, 10s))
+      << p.proc->err();
+  EXPECT_EQ(p.proc->err().find("lost (session expired)"), std::string::npos) << p.proc->err();
+  p.proc->signal(SIGTERM);
+  EXPECT_EQ(p.proc->wait(30s), 0) << p.proc->err();
+}
+
 }  // namespace
 
-// At the issue's size: 3,000 checks (every 5 s, at a closed port) over 3 probes of one group.
-// Every check has results; over a 60 s window with the group settled no (check, scheduled_at)
-// comes from two probes and each check from exactly one; then kill -9 of one probe: its checks
-// resume on the two others within the session timeout, the broker's rebalance and two
-// intervals, still never twice. About 100 s: its own ctest entry.
+// At the issue's size: 3,000 checks (every 2 s, at a closed port) over 3 probes of one group.
+// Every check has results; over a window of 12 runs per check (the issue's 60 s at a 5 s
+// interval) with the group settled no (check, scheduled_at) comes from two probes and each
+// check from exactly one; then kill -9 of one probe: its checks resume on the two others
+// within the session timeout, the broker's rebalance and two intervals, still never twice.
+// About 45 s: its own ctest entry.
 TEST_F(catalog_test, three_thousand_checks_run_once_each_across_three_probes_and_move_on_kill) {
   constexpr int n = 3000;
-  constexpr int64_t interval_ms = 5000;
+  constexpr int64_t interval_ms = 2000;
+  constexpr int64_t window_ms = 12 * interval_ms;
   const int port = isitup::test::unused_port();
-  ASSERT_EQ(publish(file("v1.yml", checks_yaml(0, n, port, "5s"))).code, 0);
+  ASSERT_EQ(publish(file("v1.yml", checks_yaml(0, n, port, "2s"))).code, 0);
   const auto& bs = broker_.bootstrap();
   probe p1(dir_, bs, "p1", "eu"), p2(dir_, bs, "p2", "eu"), p3(dir_, bs, "p3", "eu");
   const std::vector<const probe*> all{&p1, &p2, &p3};
@@ -495,8 +543,10 @@ TEST_F(catalog_test, three_thousand_checks_run_once_each_across_three_probes_and
       60s))
       << p1.proc->err();
   const int64_t window_start = epoch_ms();
-  std::this_thread::sleep_for(60s);
-  const int64_t window_end = epoch_ms() - 2000;  // runs still in flight or in a sink's batch
+  std::this_thread::sleep_for(std::chrono::milliseconds(window_ms));
+  const int64_t window_end = epoch_ms() - 1000;  // runs still in flight or in a sink's batch
+  // Each check's runs in the window, less one for where its grid falls: 10 here.
+  const int64_t least_runs = (window_end - window_start) / interval_ms - 1;
   int twice = 0;
   std::map<std::string, std::set<std::string>> agents_of;
   std::map<std::string, int> runs_of;
@@ -506,14 +556,17 @@ TEST_F(catalog_test, three_thousand_checks_run_once_each_across_three_probes_and
     ++runs_of[r.check];
   }
   EXPECT_EQ(twice, 0) << "(check, scheduled_at) produced by two probes";
-  EXPECT_EQ(agents_of.size(), static_cast<size_t>(n)) << "checks without a result in 60 s";
+  EXPECT_EQ(agents_of.size(), static_cast<size_t>(n)) << "checks without a result in the window";
   int on_two = 0, short_of_runs = 0;
   for (const auto& [check, agents] : agents_of) on_two += agents.size() > 1;
-  for (const auto& [check, runs] : runs_of) short_of_runs += runs < 10;  // 58 s / 5 s = 11-12
+  for (const auto& [check, runs] : runs_of) short_of_runs += runs < least_runs;
   EXPECT_EQ(on_two, 0) << "checks run by two probes of a settled group";
   EXPECT_EQ(short_of_runs, 0) << "checks that missed runs in the window";
-  std::printf("3000 checks, 60 s window: %zu checks, %d on two probes, %d missed runs\n",
-              agents_of.size(), on_two, short_of_runs);
+  std::printf(
+      "3000 checks, %lld s window (>= %lld runs each): %zu checks, %d on two probes, %d missed "
+      "runs\n",
+      static_cast<long long>(window_ms / 1000), static_cast<long long>(least_runs),
+      agents_of.size(), on_two, short_of_runs);
 
   const std::set<std::string> moved = checks_seen(p3.results(), epoch_ms() - interval_ms);
   ASSERT_FALSE(moved.empty());
@@ -578,7 +631,7 @@ TEST_F(catalog_test, a_stalled_probe_gives_up_its_checks_when_it_resumes) {
   EXPECT_TRUE(eventually(
       [&] { return eu3.proc->err().find("lost (session expired)") != std::string::npos; }, 10s))
       << eu3.proc->err();
-  std::this_thread::sleep_for(5s);
+  std::this_thread::sleep_for(3s);
   int twice = 0;
   all_results(eu, &twice);
   std::printf("stalled probe: %zu checks moved, %d runs produced twice\n", stalled.size(), twice);
