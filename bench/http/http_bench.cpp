@@ -19,15 +19,20 @@
 //   https_agent_verify      the agent, 1000 https URLs every 10 ms with a 145-CA ca_file, vs wrk
 //                           on full handshakes (nginx with resumption off) and on resumed ones
 //                           on https, and the same with tls_verify: false (CPU ratio)
+//   https_agent_verify_loops  the same verify-on agent with `loops: 1` and `loops: 0` (a loop
+//                           per hardware thread, at most 4), vs wrk on full handshakes, and
+//                           the loops with tls_verify: false (CPU ratio)
 //   https_plugin_verify/noverify  the plugin alone on https, verification on and off
 //   https_rss_in_flight     memory per TLS check in flight (1000 slow https checks at once)
 // Loopback only; not run in CI. --phase_seconds=N (default 5) sets each measuring window.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <time.h>
@@ -261,6 +266,34 @@ void https_agent_verify(benchmark::State& state) {
   }
 }
 
+void https_agent_verify_loops(benchmark::State& state) {
+  for (auto _ : state) {
+    const double full = wrk_rate(
+        "https://127.0.0.1:" + std::to_string(server().https_fresh_port) + "/", phase_seconds);
+    const std::string ca = "ca_file: " + ca_bundle();
+    const agent_figures one = run_agent(https_body("{" + ca + ", loops: 1}"), phase_seconds);
+    const agent_figures many = run_agent(https_body("{" + ca + ", loops: 0}"), phase_seconds);
+    const agent_figures off = run_agent(https_body("{tls_verify: false, loops: 0}"), phase_seconds);
+    state.counters["ceiling_full_per_s"] = full;
+    state.counters["loops"] = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+    state.counters["one_checks_per_s"] = one.rate;
+    state.counters["one_up_per_s"] = one.up_rate;
+    state.counters["loops_checks_per_s"] = many.rate;
+    state.counters["loops_up_per_s"] = many.up_rate;
+    state.counters["one_ratio_full"] = full > 0 ? one.rate / full : 0;
+    state.counters["loops_ratio_full"] = full > 0 ? many.rate / full : 0;
+    state.counters["speedup"] = one.rate > 0 ? many.rate / one.rate : 0;
+    report_cpu(state, "one_", one.cpu_us.user, one.cpu_us.sys);
+    report_cpu(state, "loops_", many.cpu_us.user, many.cpu_us.sys);
+    report_cpu(state, "noverify_", off.cpu_us.user, off.cpu_us.sys);
+    state.counters["noverify_checks_per_s"] = off.rate;
+    state.counters["cpu_per_check_ratio"] =
+        one.cpu_us.total() > 0 ? many.cpu_us.total() / one.cpu_us.total() : 0;
+    state.counters["cpu_ratio"] =
+        off.cpu_us.total() > 0 ? many.cpu_us.total() / off.cpu_us.total() : 0;
+  }
+}
+
 void https_plugin_verify(benchmark::State& state) {
   plugin_case(state, urls(200, "/", true), phase_seconds, {{"ca_file", ca_bundle()}});
 }
@@ -332,6 +365,17 @@ void print_table(const isitup::bench::recording_reporter& reporter) {
       "%.0f / %.0f us = %.2fx", {"verify_cpu_us", "noverify_cpu_us", "cpu_ratio"});
   row("https_agent_verify", "agent, https, tls_verify: false", "%.0f checks/s (%.0f up)",
       {"noverify_checks_per_s", "noverify_up_per_s"});
+  row("https_agent_verify_loops", "nginx TLS ceiling, full handshakes; loops of the agent below",
+      "%.0f req/s; %.0f loops", {"ceiling_full_per_s", "loops"});
+  row("https_agent_verify_loops", "agent verify on, `loops: 1` / `loops: 0`",
+      "%.0f / %.0f checks/s (%.0f / %.0f up) = %.2fx / %.2fx the full-handshake ceiling",
+      {"one_checks_per_s", "loops_checks_per_s", "one_up_per_s", "loops_up_per_s", "one_ratio_full",
+       "loops_ratio_full"});
+  row("https_agent_verify_loops", "checks/s with the loops / one loop", "%.2fx", {"speedup"});
+  row("https_agent_verify_loops", "agent CPU per check verify on: one loop / loops",
+      "%.0f / %.0f us = %.2fx", {"one_cpu_us", "loops_cpu_us", "cpu_per_check_ratio"});
+  row("https_agent_verify_loops", "agent CPU per check with the loops: verify on / off",
+      "%.0f / %.0f us = %.2fx", {"loops_cpu_us", "noverify_cpu_us", "cpu_ratio"});
   row("https_plugin_verify", "plugin alone, https verify on (145 CAs)",
       "%.0f checks/s, %.0f us (%.0f + %.0f)", {"checks_per_s", "cpu_us", "user_us", "sys_us"});
   row("https_plugin_noverify", "plugin alone, https tls_verify: false",
@@ -355,6 +399,7 @@ void register_cases() {
       {"http_agent_slow", http_agent_slow},
       {"http_memory_per_check", http_memory_per_check},
       {"https_agent_verify", https_agent_verify},
+      {"https_agent_verify_loops", https_agent_verify_loops},
       {"https_plugin_verify", https_plugin_verify},
       {"https_plugin_noverify", https_plugin_noverify},
       {"https_rss_in_flight", https_rss_in_flight},
