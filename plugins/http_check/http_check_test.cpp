@@ -400,6 +400,29 @@ TEST_P(http_check_test, nxdomain_is_cached_for_the_soa_minimum) {
   EXPECT_GT(dns.queries(), queries);  // expired: asked again
 }
 
+// The parts a run needs, read from the URL curl normalized: the request target is its path
+// and query (never the fragment), userinfo is noticed (curl then sends it).
+TEST(parse_url, request_target_userinfo_and_port_of_the_normalized_url) {
+  const url_parts plain = parse_url("http://example.test");
+  EXPECT_EQ(plain.request_path(), "/");
+  EXPECT_EQ(plain.port, 80);
+  EXPECT_FALSE(plain.has_userinfo);
+  const url_parts full = parse_url("https://u:p@[::1]:8443/a/b?q=1&r=2#frag");
+  EXPECT_EQ(full.scheme, "https");
+  EXPECT_EQ(full.host, "::1");
+  EXPECT_TRUE(full.host_is_ip);
+  EXPECT_EQ(full.port, 8443);
+  EXPECT_EQ(full.request_path(), "/a/b?q=1&r=2");
+  EXPECT_TRUE(full.has_userinfo);
+  const url_parts token = parse_url("http://token@example.test/x");
+  EXPECT_TRUE(token.has_userinfo);
+  EXPECT_EQ(token.request_path(), "/x");
+  const url_parts at_in_path = parse_url("http://example.test/mail@x?to=a@b");
+  EXPECT_FALSE(at_in_path.has_userinfo);
+  EXPECT_EQ(at_in_path.request_path(), "/mail@x?to=a@b");
+  EXPECT_EQ(parse_url("http://example.test/a/../b").request_path(), "/b");  // as curl sends it
+}
+
 // bücher.test is looked up, connected to and sent as its A-label xn--bcher-kva.test.
 TEST_P(http_check_test, internationalized_host_name_becomes_its_a_label) {
   EXPECT_EQ(parse_url("http://b\xc3\xbc"

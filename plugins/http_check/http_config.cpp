@@ -168,27 +168,20 @@ url_parts parse_url(const std::string& url) {
     out.url = part;
     curl_free(part);
   }
-  std::string path = "/";
-  if (curl_url_get(u.get(), CURLUPART_PATH, &part, 0) == CURLUE_OK) {
-    if (*part) path = part;
-    curl_free(part);
-  }
-  if (curl_url_get(u.get(), CURLUPART_QUERY, &part, 0) == CURLUE_OK) {
-    (path += '?') += part;
-    curl_free(part);
-  }
-  if (curl_url_get(u.get(), CURLUPART_USER, &part, 0) == CURLUE_OK) {
-    out.has_userinfo = true;
-    curl_free(part);
-  }
-  // The request target is the part of the URL after the authority, up to any fragment.
+  // The URL as curl writes it is scheme://[userinfo@]host[:port]/path[?query][#fragment]:
+  // the request target (path and query) and the userinfo are read from it, not asked of curl
+  // one part at a time (each an allocation; 100k checks prepare in a row).
   const auto authority = out.url.find("://");
   const auto at = authority == std::string::npos ? authority : out.url.find('/', authority + 3);
-  if (at == std::string::npos || out.url.compare(at, path.size(), path) != 0 || at > 65535 ||
-      path.size() > 65535)
+  if (at == std::string::npos)
     throw invalid_argument("target '" + shown_url(url) + "' has a path this check cannot send");
+  const auto fragment = out.url.find('#', at);
+  const std::size_t path_len = (fragment == std::string::npos ? out.url.size() : fragment) - at;
+  if (at > 65535 || path_len > 65535)
+    throw invalid_argument("target '" + shown_url(url) + "' has a path this check cannot send");
+  out.has_userinfo = out.url.find('@', authority + 3) < at;
   out.path_at = static_cast<uint16_t>(at);
-  out.path_len = static_cast<uint16_t>(path.size());
+  out.path_len = static_cast<uint16_t>(path_len);
   return out;
 }
 
