@@ -95,18 +95,18 @@ TEST_P(http_check_https_test, verified_check_reports_every_phase_on_http_1_1) {
             }),
             GetParam() == "auto" ? 1u : 0u);
   EXPECT_TRUE(r.up) << r;
-  EXPECT_EQ(r.code, 200);
-  EXPECT_EQ(r.version, "1.1");
-  EXPECT_EQ(r.bytes, 13);  // "hello isitup\n"
+  EXPECT_EQ(r.http_code, 200);
+  EXPECT_EQ(r.http_version, "1.1");
+  EXPECT_EQ(r.http_bytes, 13);  // "hello isitup\n"
   EXPECT_EQ(r.ip, "127.0.0.1");
-  EXPECT_GT(r.tls, 0.0) << r;
-  EXPECT_GE(r.days_left, 363);
+  EXPECT_GT(r.tls_ms, 0.0) << r;
+  EXPECT_GE(r.tls_days_left, 363);
   expect_sensible_timings(r);
   // Without verification the same phases, and the certificate's expiry still read.
   const observed off = check(https(nginx().https_port), {{"tls_verify", "false"}});
   EXPECT_TRUE(off.up) << off;
-  EXPECT_GT(off.tls, 0.0) << off;
-  EXPECT_GE(off.days_left, 363);
+  EXPECT_GT(off.tls_ms, 0.0) << off;
+  EXPECT_GE(off.tls_days_left, 363);
   expect_sensible_timings(off);
 }
 
@@ -129,14 +129,14 @@ TEST_P(http_check_https_test, refused_certificates_say_why) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed unknown_ca = check(https(nginx().https_port));
   expect_down(unknown_ca, "tls");
-  EXPECT_NE(unknown_ca.message.find("certificate problem"), std::string::npos) << unknown_ca;
-  EXPECT_EQ(unknown_ca.code, ISITUP_ABSENT_INT);
+  EXPECT_NE(unknown_ca.error_message.find("certificate problem"), std::string::npos) << unknown_ca;
+  EXPECT_EQ(unknown_ca.http_code, ISITUP_ABSENT_INT);
   const observed wrong = check(https(nginx().wrong_host_port), {{"ca_file", nginx().certs().ca}});
   expect_down(wrong, "tls");
-  EXPECT_NE(wrong.message.find("host name 'localhost'"), std::string::npos) << wrong;
+  EXPECT_NE(wrong.error_message.find("host name 'localhost'"), std::string::npos) << wrong;
   const observed expired = check(https(nginx().expired_port), {{"ca_file", nginx().certs().ca}});
   expect_down(expired, "tls");
-  EXPECT_NE(expired.message.find("expired"), std::string::npos) << expired;
+  EXPECT_NE(expired.error_message.find("expired"), std::string::npos) << expired;
 }
 
 TEST_P(http_check_https_test, handshake_that_never_completes_times_out) {
@@ -147,9 +147,9 @@ TEST_P(http_check_https_test, handshake_that_never_completes_times_out) {
   // The lean engine reports the TCP connect it saw; curl no phase of a connection whose
   // handshake did not end.
   if (GetParam() == "auto") {
-    EXPECT_GE(r.connect, 0.0) << r;
+    EXPECT_GE(r.connect_ms, 0.0) << r;
   }
-  EXPECT_LT(r.tls, 0.0) << r;  // absent: the handshake never ended
+  EXPECT_LT(r.tls_ms, 0.0) << r;  // absent: the handshake never ended
   EXPECT_GE(r.elapsed, 900ms) << r;
 }
 

@@ -40,15 +40,15 @@ TEST_P(http_check_test, ok_200_is_up_with_fields) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r = check(http("/"));
   EXPECT_TRUE(r.up) << r;
-  EXPECT_EQ(r.code, 200);
-  EXPECT_EQ(r.version, "1.1");
-  EXPECT_EQ(r.bytes, 13);  // "hello isitup\n"
+  EXPECT_EQ(r.http_code, 200);
+  EXPECT_EQ(r.http_version, "1.1");
+  EXPECT_EQ(r.http_bytes, 13);  // "hello isitup\n"
   EXPECT_EQ(r.ip, "127.0.0.1");
   EXPECT_EQ(r.redirects, 0);
   EXPECT_EQ(r.regex_match, ISITUP_ABSENT_INT);
-  EXPECT_EQ(r.tls, ISITUP_ABSENT_MS);
-  EXPECT_EQ(r.days_left, ISITUP_ABSENT_DAYS);
-  EXPECT_EQ(r.dns, ISITUP_ABSENT_MS);  // an address: nothing to resolve
+  EXPECT_EQ(r.tls_ms, ISITUP_ABSENT_MS);
+  EXPECT_EQ(r.tls_days_left, ISITUP_ABSENT_DAYS);
+  EXPECT_EQ(r.dns_ms, ISITUP_ABSENT_MS);  // an address: nothing to resolve
   expect_sensible_timings(r);
 }
 
@@ -56,7 +56,7 @@ TEST_P(http_check_test, host_name_is_resolved_by_our_resolver) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r = check(http("/", "localhost"));  // from /etc/hosts, via c-ares
   EXPECT_TRUE(r.up) << r;
-  EXPECT_GE(r.dns, 0.0);
+  EXPECT_GE(r.dns_ms, 0.0);
   EXPECT_EQ(r.ip, "127.0.0.1");
   expect_sensible_timings(r);
 }
@@ -66,7 +66,7 @@ TEST_P(http_check_test, status_404_and_500_are_down) {
   for (const char* path : {"/404", "/500"}) {
     const observed r = check(http(path));
     expect_down(r, "http_status");
-    EXPECT_EQ(r.code, std::atoi(path + 1));
+    EXPECT_EQ(r.http_code, std::atoi(path + 1));
   }
 }
 
@@ -86,7 +86,7 @@ TEST_P(http_check_test, regex_must_match) {
   const observed bad = check(http("/"), {{"regex", "goodbye"}});
   expect_down(bad, "body_mismatch");
   EXPECT_EQ(bad.regex_match, 0);
-  EXPECT_EQ(bad.code, 200);
+  EXPECT_EQ(bad.http_code, 200);
 }
 
 TEST_P(http_check_test, regex_absent_must_not_match) {
@@ -103,12 +103,12 @@ TEST_P(http_check_test, redirect_is_followed_only_when_asked) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed not_followed = check(http("/redirect"));
   EXPECT_TRUE(not_followed.up) << not_followed;  // 302 is in the default 200-399
-  EXPECT_EQ(not_followed.code, 302);
+  EXPECT_EQ(not_followed.http_code, 302);
   EXPECT_EQ(not_followed.redirects, 0);
   const observed followed =
       check(http("/redirect"), {{"follow_redirects", "true"}, {"regex", "hello"}});
   EXPECT_TRUE(followed.up) << followed;
-  EXPECT_EQ(followed.code, 200);
+  EXPECT_EQ(followed.http_code, 200);
   EXPECT_EQ(followed.redirects, 1);
   EXPECT_EQ(followed.regex_match, 1);
 }
@@ -118,14 +118,14 @@ TEST_P(http_check_test, redirect_loop_is_stopped) {
   const observed r = check(http("/loop"), {{"follow_redirects", "true"}, {"max_redirects", "3"}});
   expect_down(r, "protocol");
   EXPECT_EQ(r.redirects, 3);
-  EXPECT_NE(r.message.find("redirects"), std::string::npos) << r;
+  EXPECT_NE(r.error_message.find("redirects"), std::string::npos) << r;
 }
 
 TEST_P(http_check_test, redirect_to_file_url_is_refused) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r = check(http("/to-file"), {{"follow_redirects", "true"}});
   expect_down(r, "protocol");
-  EXPECT_NE(r.message.find("http"), std::string::npos) << r;
+  EXPECT_NE(r.error_message.find("http"), std::string::npos) << r;
 }
 
 TEST_P(http_check_test, redirect_from_http_to_https) {
@@ -134,7 +134,7 @@ TEST_P(http_check_test, redirect_from_http_to_https) {
       check(http("/to-https"), {{"follow_redirects", "true"}, {"ca_file", nginx().certs().ca}});
   EXPECT_TRUE(r.up) << r;
   EXPECT_EQ(r.redirects, 1);
-  EXPECT_GT(r.days_left, 300);
+  EXPECT_GT(r.tls_days_left, 300);
 }
 
 TEST_P(http_check_test, method_body_headers_and_user_agent_are_sent) {
@@ -143,7 +143,7 @@ TEST_P(http_check_test, method_body_headers_and_user_agent_are_sent) {
   EXPECT_TRUE(check(http("/method"), {{"method", "DELETE"}, {"regex", "^DELETE"}}).up);
   const observed head = check(http("/"), {{"method", "HEAD"}});
   EXPECT_TRUE(head.up) << head;
-  EXPECT_EQ(head.bytes, 0);
+  EXPECT_EQ(head.http_bytes, 0);
   const observed h = check(http("/header"), {{"headers", map_value{{"X-Isitup", "yes"}}},
                                              {"user_agent", "probe/9"},
                                              {"regex", "(?m)^x-isitup=yes ua=probe/9$"}});
@@ -200,14 +200,14 @@ TEST_P(http_check_test, chunked_and_close_delimited_bodies) {
   const observed c = check("http://127.0.0.1:" + std::to_string(chunked.port()) + "/",
                            {{"regex", "^hello chunked world$"}});
   EXPECT_TRUE(c.up) << c;
-  EXPECT_EQ(c.bytes, 19);
-  EXPECT_EQ(c.version, "1.1");
+  EXPECT_EQ(c.http_bytes, 19);
+  EXPECT_EQ(c.http_version, "1.1");
   bad_server closed(bad_server::mode::close_delimited);
   const observed d = check("http://127.0.0.1:" + std::to_string(closed.port()) + "/",
                            {{"regex", "^until close$"}});
   EXPECT_TRUE(d.up) << d;
-  EXPECT_EQ(d.bytes, 11);
-  EXPECT_EQ(d.version, "1.0");
+  EXPECT_EQ(d.http_bytes, 11);
+  EXPECT_EQ(d.http_version, "1.0");
 }
 
 // ---------------------------------------------------------------- misbehaving servers
@@ -256,7 +256,7 @@ TEST_P(http_check_test, trickling_server_is_timeout) {
   bad_server server(bad_server::mode::trickle);
   const observed r = check("http://127.0.0.1:" + std::to_string(server.port()) + "/", {}, 1500ms);
   expect_down(r, "timeout");
-  EXPECT_EQ(r.code, 200);  // the head arrived
+  EXPECT_EQ(r.http_code, 200);  // the head arrived
 }
 
 TEST_P(http_check_test, endless_body_is_too_large) {
@@ -264,7 +264,7 @@ TEST_P(http_check_test, endless_body_is_too_large) {
   const observed r = check("http://127.0.0.1:" + std::to_string(server.port()) + "/",
                            {{"max_body_bytes", "65536"}});
   expect_down(r, "too_large");
-  EXPECT_LE(r.bytes, 65536);
+  EXPECT_LE(r.http_bytes, 65536);
 }
 
 TEST_P(http_check_test, garbage_instead_of_http_is_protocol) {
@@ -277,7 +277,7 @@ TEST_P(http_check_test, reset_mid_body_is_connect) {
   bad_server server(bad_server::mode::reset);
   const observed r = check("http://127.0.0.1:" + std::to_string(server.port()) + "/");
   expect_down(r, "connect");
-  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.http_code, 200);
 }
 
 // ---------------------------------------------------------------- TLS
@@ -287,14 +287,14 @@ TEST_P(http_check_test, tls_unknown_ca_is_down_and_trusted_with_ca_file) {
   expect_down(check(https(nginx().https_port)), "tls");
   const observed r = check(https(nginx().https_port), {{"ca_file", nginx().certs().ca}});
   EXPECT_TRUE(r.up) << r;
-  EXPECT_EQ(r.code, 200);
-  EXPECT_GE(r.days_left, 363);
-  EXPECT_LE(r.days_left, 365);
+  EXPECT_EQ(r.http_code, 200);
+  EXPECT_GE(r.tls_days_left, 363);
+  EXPECT_LE(r.tls_days_left, 365);
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  EXPECT_GT(r.not_after, now_ms + 363LL * 86'400'000);
-  EXPECT_GE(r.tls, 0.0);
+  EXPECT_GT(r.tls_not_after_ms, now_ms + 363LL * 86'400'000);
+  EXPECT_GE(r.tls_ms, 0.0);
   expect_sensible_timings(r);
   // The certificate has more than 364 days left, not more than 400.
   expect_down(check(https(nginx().https_port),
@@ -306,11 +306,11 @@ TEST_P(http_check_test, expired_certificate) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
   const observed r = check(https(nginx().expired_port), {{"ca_file", nginx().certs().ca}});
   expect_down(r, "tls");
-  EXPECT_NE(r.message.find("expired"), std::string::npos) << r;
+  EXPECT_NE(r.error_message.find("expired"), std::string::npos) << r;
   // Without verification the check is up and reports the negative days left.
   const observed unverified = check(https(nginx().expired_port), {{"tls_verify", "false"}});
   EXPECT_TRUE(unverified.up) << unverified;
-  EXPECT_LT(unverified.days_left, -365);
+  EXPECT_LT(unverified.tls_days_left, -365);
   expect_down(
       check(https(nginx().expired_port), {{"tls_verify", "false"}, {"min_tls_days_left", "1"}}),
       "tls");
@@ -329,7 +329,7 @@ TEST_P(http_check_test, client_certificate) {
   // Without one nginx answers 400 "No required SSL certificate was sent".
   const observed without = check(https(nginx().mtls_port), {{"ca_file", certs.ca}});
   expect_down(without, "http_status");
-  EXPECT_EQ(without.code, 400);
+  EXPECT_EQ(without.http_code, 400);
   const observed with = check(https(nginx().mtls_port), {{"ca_file", certs.ca},
                                                          {"client_cert", certs.client_cert},
                                                          {"client_key", certs.client_key}});
@@ -349,13 +349,13 @@ TEST_P(http_check_test, fresh_connection_per_run_unless_reuse_is_set) {
   run(fresh);
   const observed again = run(fresh);
   EXPECT_TRUE(again.up);
-  EXPECT_GE(again.connect, 0.0) << "a fresh run connects";
+  EXPECT_GE(again.connect_ms, 0.0) << "a fresh run connects";
   void* reuse = prepare("reuse", http("/?reuse"), {{"reuse_connections", "true"}}, error);
   ASSERT_NE(reuse, nullptr) << error;
   run(reuse);
   const observed reused = run(reuse);
   EXPECT_TRUE(reused.up);
-  EXPECT_EQ(reused.connect, ISITUP_ABSENT_MS) << "the second run reuses the connection";
+  EXPECT_EQ(reused.connect_ms, ISITUP_ABSENT_MS) << "the second run reuses the connection";
 }
 
 TEST_P(http_check_test, proxy_resolves_the_target) {
@@ -365,7 +365,7 @@ TEST_P(http_check_test, proxy_resolves_the_target) {
       "http://site.invalid/",
       {{"proxy", "http://127.0.0.1:" + std::to_string(nginx().http_port)}, {"regex", "hello"}});
   EXPECT_TRUE(r.up) << r;
-  EXPECT_EQ(r.dns, ISITUP_ABSENT_MS);  // not resolved by us
+  EXPECT_EQ(r.dns_ms, ISITUP_ABSENT_MS);  // not resolved by us
 }
 
 // ---------------------------------------------------------------- DNS
@@ -375,10 +375,10 @@ TEST_P(http_check_test, nxdomain_and_servfail_are_dns) {
   const list_value servers{dns.address()};
   const observed nx = check("http://nx.test/", {{"dns_servers", servers}});
   expect_down(nx, "dns");
-  EXPECT_NE(nx.message.find("NXDOMAIN"), std::string::npos) << nx;
+  EXPECT_NE(nx.error_message.find("NXDOMAIN"), std::string::npos) << nx;
   const observed sf = check("http://servfail.test/", {{"dns_servers", servers}});
   expect_down(sf, "dns");
-  EXPECT_NE(sf.message.find("SERVFAIL"), std::string::npos) << sf;
+  EXPECT_NE(sf.error_message.find("SERVFAIL"), std::string::npos) << sf;
   EXPECT_GE(dns.queries(), 2);
 }
 
@@ -393,7 +393,7 @@ TEST_P(http_check_test, nxdomain_is_cached_for_the_soa_minimum) {
   const int queries = dns.queries();
   const observed cached = run(c);
   expect_down(cached, "dns");
-  EXPECT_NE(cached.message.find("NXDOMAIN"), std::string::npos) << cached;
+  EXPECT_NE(cached.error_message.find("NXDOMAIN"), std::string::npos) << cached;
   EXPECT_EQ(dns.queries(), queries);  // not asked again
   std::this_thread::sleep_for(1100ms);
   expect_down(run(c), "dns");
@@ -487,11 +487,11 @@ TEST_P(http_check_test, ip_protocol_and_fallback) {
   const observed strict =
       check("http://v6only.test:1/", {{"dns_servers", servers}, {"ip_fallback", "false"}});
   expect_down(strict, "dns");
-  EXPECT_NE(strict.message.find("IPv4"), std::string::npos) << strict;
+  EXPECT_NE(strict.error_message.find("IPv4"), std::string::npos) << strict;
   // With fallback it connects to ::1 (nothing listens on port 1).
   const observed fallback = check("http://v6only.test:1/", {{"dns_servers", servers}});
   expect_down(fallback, "connect");
-  EXPECT_EQ(fallback.dns >= 0, true);
+  EXPECT_EQ(fallback.dns_ms >= 0, true);
 }
 
 TEST_P(http_check_test, ipv6_target) {

@@ -123,11 +123,7 @@ class http_check_tls_test : public testing::http_check_test {
             auto* c = static_cast<collector*>(ctx);
             observed r;
             r.done = true;
-            r.up = v->status == ISITUP_UP;
-            r.kind = v->error_kind ? v->error_kind : "";
-            r.message = v->error_message ? v->error_message : "";
-            r.connect = v->connect_ms, r.tls = v->tls_ms, r.ttfb = v->ttfb_ms;
-            r.total = v->total_ms;
+            static_cast<sdk::record&>(r) = sdk::record::from(*v);
             std::lock_guard lock(c->mu);
             c->results.push_back(std::move(r));
             c->cv.notify_all();
@@ -155,7 +151,7 @@ class http_check_tls_test : public testing::http_check_test {
   static double median_tls(std::vector<observed> results) {
     std::vector<double> tls;
     for (const observed& r : results)
-      if (r.tls >= 0) tls.push_back(r.tls);
+      if (r.tls_ms >= 0) tls.push_back(r.tls_ms);
     if (tls.empty()) return 1e9;
     std::sort(tls.begin(), tls.end());
     return tls[tls.size() / 2];
@@ -314,11 +310,11 @@ TEST_P(http_check_tls_test, checks_with_different_stores_each_use_their_own) {
 TEST_P(http_check_tls_test, unreadable_files_are_clear_tls_errors) {
   const observed missing = check(url(), {{"ca_file", "/nonexistent/ca.pem"}});
   expect_down(missing, "tls");
-  EXPECT_NE(missing.message.find("/nonexistent/ca.pem"), std::string::npos) << missing;
+  EXPECT_NE(missing.error_message.find("/nonexistent/ca.pem"), std::string::npos) << missing;
   const std::string garbage = dir_.write("garbage.pem", "hello\n");
   const observed empty = check(url(), {{"ca_file", garbage}});
   expect_down(empty, "tls");
-  EXPECT_NE(empty.message.find(garbage), std::string::npos) << empty;
+  EXPECT_NE(empty.error_message.find(garbage), std::string::npos) << empty;
 
   const auto& certs = nginx().certs();
   const std::string mtls = "https://127.0.0.1:" + std::to_string(nginx().mtls_port) + "/";
@@ -327,7 +323,7 @@ TEST_P(http_check_tls_test, unreadable_files_are_clear_tls_errors) {
       mtls,
       {{"ca_file", certs.ca}, {"client_cert", certs.client_cert}, {"client_key", certs.good_key}});
   expect_down(mismatch, "tls");
-  EXPECT_NE(mismatch.message.find("client_key"), std::string::npos) << mismatch;
+  EXPECT_NE(mismatch.error_message.find("client_key"), std::string::npos) << mismatch;
 }
 
 TEST_P(http_check_tls_test, client_identity_is_loaded_once_and_follows_its_files) {
@@ -343,7 +339,7 @@ TEST_P(http_check_tls_test, client_identity_is_loaded_once_and_follows_its_files
   ASSERT_NE(c, nullptr) << error;
   const observed broken = run(c);
   expect_down(broken, "tls");
-  EXPECT_NE(broken.message.find(key.string()), std::string::npos) << broken;
+  EXPECT_NE(broken.error_message.find(key.string()), std::string::npos) << broken;
   replace_file(key, read_all(certs.client_key));
   const auto until = std::chrono::steady_clock::now() + 5s;
   observed r = run(c);
@@ -352,7 +348,7 @@ TEST_P(http_check_tls_test, client_identity_is_loaded_once_and_follows_its_files
     r = run(c);
   }
   EXPECT_TRUE(r.up) << r;
-  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.http_code, 200);
 }
 
 INSTANTIATE_TEST_SUITE_P(engines, http_check_tls_test, ::testing::Values("auto", "curl"),

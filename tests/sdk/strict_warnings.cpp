@@ -5,6 +5,7 @@
 #include <isitup/config_map.hpp>
 #include <isitup/duration.hpp>
 #include <isitup/plugin.hpp>
+#include <isitup/record.hpp>
 #include <isitup/text.hpp>
 #include <isitup/util/backoff.hpp>
 #include <isitup/util/civil_time.hpp>

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <isitup/plugin.h>
+#include <isitup/record.hpp>
 
 #include <chrono>
 #include <memory>
@@ -23,21 +24,15 @@ using sdk::testing::check_under_test;
 using sdk::testing::fake_host;
 using sdk::testing::option_map;
 
-// A copy of a result record (its strings die with the completion).
-struct observed {
-  bool done = false, up = false;
-  std::string kind, message, version, ip;
-  int32_t code = ISITUP_ABSENT_INT, regex_match = ISITUP_ABSENT_INT, redirects = ISITUP_ABSENT_INT,
-          days_left = ISITUP_ABSENT_DAYS;
-  int64_t bytes = ISITUP_ABSENT_INT, not_after = ISITUP_ABSENT_TIME;
-  double dns = ISITUP_ABSENT_MS, connect = ISITUP_ABSENT_MS, tls = ISITUP_ABSENT_MS,
-         ttfb = ISITUP_ABSENT_MS, total = ISITUP_ABSENT_MS;
+// A copy of a result record (its strings die with the completion), and how the run went.
+struct observed : sdk::record {
+  bool done = false;
   std::chrono::milliseconds elapsed{0};
 };
 
 inline std::ostream& operator<<(std::ostream& o, const observed& r) {
-  return o << (r.up ? "up" : "down") << " kind=" << r.kind << " message=" << r.message
-           << " code=" << r.code << " elapsed=" << r.elapsed.count() << "ms";
+  return o << (r.up ? "up" : "down") << " kind=" << r.error_kind << " message=" << r.error_message
+           << " code=" << r.http_code << " elapsed=" << r.elapsed.count() << "ms";
 }
 
 // nginx is started once per test process, when a test first needs it.
@@ -77,21 +72,8 @@ class http_check_test : public ::testing::TestWithParam<std::string> {
   observed run(void* c, std::chrono::milliseconds timeout = 2s) {
     observed r;
     const auto t0 = std::chrono::steady_clock::now();
-    const auto outcome = plugin_->run(c, [&](const isitup_record_v1& v) {
-      r.up = v.status == ISITUP_UP;
-      r.kind = v.error_kind ? v.error_kind : "";
-      r.message = v.error_message ? v.error_message : "";
-      r.version = v.http_version ? v.http_version : "";
-      r.ip = v.ip ? v.ip : "";
-      r.code = v.http_code;
-      r.regex_match = v.regex_match;
-      r.redirects = v.redirects;
-      r.days_left = v.tls_days_left;
-      r.bytes = v.http_bytes;
-      r.not_after = v.tls_not_after_ms;
-      r.dns = v.dns_ms, r.connect = v.connect_ms, r.tls = v.tls_ms, r.ttfb = v.ttfb_ms;
-      r.total = v.total_ms;
-    });
+    const auto outcome = plugin_->run(
+        c, [&](const isitup_record_v1& v) { static_cast<sdk::record&>(r) = sdk::record::from(v); });
     r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - t0);
     r.done = outcome.done;
@@ -113,17 +95,17 @@ class http_check_test : public ::testing::TestWithParam<std::string> {
   }
   static void expect_down(const observed& r, const std::string& kind) {
     EXPECT_FALSE(r.up) << r;
-    EXPECT_EQ(r.kind, kind) << r;
-    EXPECT_FALSE(r.message.empty());
+    EXPECT_EQ(r.error_kind, kind) << r;
+    EXPECT_FALSE(r.error_message.empty());
   }
   static void expect_sensible_timings(const observed& r) {
-    EXPECT_GE(r.connect, 0.0) << r;
-    EXPECT_GE(r.ttfb, 0.0) << r;
-    EXPECT_GE(r.total, 0.0) << r;
-    const double dns = r.dns < 0 ? 0 : r.dns, tls = r.tls < 0 ? 0 : r.tls;
-    EXPECT_LE(dns + r.connect + tls, r.ttfb + 0.01) << r;
-    EXPECT_LE(r.ttfb, r.total + 0.01) << r;
-    EXPECT_LE(r.total, static_cast<double>(r.elapsed.count()) + 1.0) << r;
+    EXPECT_GE(r.connect_ms, 0.0) << r;
+    EXPECT_GE(r.ttfb_ms, 0.0) << r;
+    EXPECT_GE(r.total_ms, 0.0) << r;
+    const double dns = r.dns_ms < 0 ? 0 : r.dns_ms, tls = r.tls_ms < 0 ? 0 : r.tls_ms;
+    EXPECT_LE(dns + r.connect_ms + tls, r.ttfb_ms + 0.01) << r;
+    EXPECT_LE(r.ttfb_ms, r.total_ms + 0.01) << r;
+    EXPECT_LE(r.total_ms, static_cast<double>(r.elapsed.count()) + 1.0) << r;
   }
 
   fake_host host_;

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <isitup/plugin.h>
+#include <isitup/record.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -128,23 +129,8 @@ class host {
   isitup_host_ctx* ctx_;
 };
 
-// The outcome of one check run; owns its strings.
-struct result {
-  bool up = false;
-  std::string error_kind;
-  std::string error_message;
-  int32_t http_code = ISITUP_ABSENT_INT;
-  std::string http_version;
-  int64_t http_bytes = ISITUP_ABSENT_INT;
-  double dns_ms = ISITUP_ABSENT_MS, connect_ms = ISITUP_ABSENT_MS, tls_ms = ISITUP_ABSENT_MS,
-         ttfb_ms = ISITUP_ABSENT_MS, total_ms = ISITUP_ABSENT_MS;
-  int32_t regex_match = ISITUP_ABSENT_INT;
-  int64_t tls_not_after_ms = ISITUP_ABSENT_TIME;
-  int32_t tls_days_left = ISITUP_ABSENT_DAYS;
-  int32_t redirects = ISITUP_ABSENT_INT;
-  std::string ip;
-  std::string extra_json;  // a JSON object, or empty
-
+// The outcome of one check run (fields in record.hpp's sdk::result_fields); owns its strings.
+struct result : result_fields {
   static result ok() {
     result r;
     r.up = true;
@@ -156,27 +142,12 @@ struct result {
     r.error_message = std::move(message);
     return r;
   }
-  // A C view pointing into this object.
+  // A C view pointing into this object; an up result carries no error kind or message.
   isitup_record_v1 view() const {
     isitup_record_v1 v;
     isitup_record_init(&v);
-    v.status = up ? ISITUP_UP : ISITUP_DOWN;
-    v.error_kind = up || error_kind.empty() ? nullptr : error_kind.c_str();
-    v.error_message = up || error_message.empty() ? nullptr : error_message.c_str();
-    v.http_code = http_code;
-    v.http_version = http_version.empty() ? nullptr : http_version.c_str();
-    v.http_bytes = http_bytes;
-    v.dns_ms = dns_ms;
-    v.connect_ms = connect_ms;
-    v.tls_ms = tls_ms;
-    v.ttfb_ms = ttfb_ms;
-    v.total_ms = total_ms;
-    v.regex_match = regex_match;
-    v.tls_not_after_ms = tls_not_after_ms;
-    v.tls_days_left = tls_days_left;
-    v.redirects = redirects;
-    v.ip = ip.empty() ? nullptr : ip.c_str();
-    v.extra_json = extra_json.empty() ? nullptr : extra_json.c_str();
+    write_to(v);
+    if (up) v.error_kind = v.error_message = nullptr;
     return v;
   }
 };
