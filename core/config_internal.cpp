@@ -3,8 +3,6 @@
 #include <isitup/text.hpp>
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <unordered_set>
@@ -24,7 +22,7 @@ location at(const std::string& file, const YAML::Node& node) { return at(file, n
 
 void fail(const location& where, const std::string& message) { throw config_error(where, message); }
 
-std::string quote(std::string_view text) { return "'" + sdk::shown_value(text, 80) + "'"; }
+std::string quote(std::string_view text) { return sdk::quoted_value(text); }
 
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
@@ -216,37 +214,6 @@ std::vector<entry> mapping_entries(const std::string& file, const YAML::Node& no
     entries.push_back({name, key, it->second});
   }
   return entries;
-}
-
-std::optional<int64_t> parse_int64(std::string_view text) {
-  if (text.empty() || text.front() == '+') return std::nullopt;
-  int64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 10);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-std::optional<double> parse_number(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  double value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
-}
-
-std::optional<bool> parse_bool(std::string_view text) {
-  std::string lower(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "true" || lower == "yes" || lower == "on") return true;
-  if (lower == "false" || lower == "no" || lower == "off") return false;
-  return std::nullopt;
-}
-
-std::string duration_expected(std::string_view got) {
-  return "expected a duration like 500ms, 30s, 5m, 1h, got " + quote(got);
 }
 
 }  // namespace isitup::config::detail

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <yaml-cpp/yaml.h>
+#include <isitup/option_text.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -54,12 +55,13 @@ std::vector<entry> mapping_entries(const std::string& file, const YAML::Node& no
                                    const std::string& path,
                                    std::span<const std::string_view> allowed);
 
-// Strict scalar parsers: the whole text must match, no surrounding spaces.
-std::optional<int64_t> parse_int64(std::string_view text);  // [-]digits, in range
-std::optional<double> parse_number(std::string_view text);  // finite decimal number
-std::optional<bool> parse_bool(std::string_view text);      // true/false/yes/no/on/off
-// "expected a duration like 500ms, 30s, 5m, 1h, got 'fast'"
-std::string duration_expected(std::string_view got);
+// Strict scalar parsers (the whole text must match, no surrounding spaces) and
+// "expected a duration like 500ms, 30s, 5m, 1h, got 'fast'": the SDK's, which the fake host
+// in sdk/testing uses too (isitup/option_text.hpp).
+using sdk::duration_expected;
+using sdk::parse_bool;
+using sdk::parse_int64;
+using sdk::parse_number;
 
 // Turns one `domains:` entry into an http_check target: a bare domain (host or host:port)
 // becomes https://<domain>/, an http:// or https:// URL with a host is kept as it is. Returns

@@ -15,24 +15,27 @@ struct value_error {
   std::string message;
 };
 
-std::string article(option_type t) {
+// The C ABI's number for a type: the SDK's option rules (isitup/option_text.hpp) take it.
+uint32_t abi_type(option_type t) {
   switch (t) {
     case option_type::integer:
-      return "an integer";
+      return ISITUP_OPT_INT;
     case option_type::number:
-      return "a number";
+      return ISITUP_OPT_FLOAT;
     case option_type::boolean:
-      return "a boolean (true or false)";
+      return ISITUP_OPT_BOOL;
     case option_type::duration:
-      return "a duration like 500ms, 30s, 5m, 1h";
+      return ISITUP_OPT_DURATION;
     case option_type::list:
-      return "a list of scalars";
+      return ISITUP_OPT_LIST;
     case option_type::map:
-      return "a mapping of names to scalars";
+      return ISITUP_OPT_MAP;
     default:
-      return "a string";
+      return ISITUP_OPT_STRING;
   }
 }
+
+std::string article(option_type t) { return sdk::option_type_expected(abi_type(t)); }
 
 const std::string& scalar_of(const YAML::Node& node, option_type t) {
   if (!node.IsScalar())
@@ -41,45 +44,24 @@ const std::string& scalar_of(const YAML::Node& node, option_type t) {
 }
 
 // Fills `v` (type, text, integer, number, list, map) from a non-null node. Throws value_error.
+// Scalars follow the SDK's rules, which the fake host of plugin tests applies too.
 void convert(const YAML::Node& node, option_type t, option_value& v) {
   v.type = t;
   switch (t) {
     case option_type::string:
       v.text = scalar_of(node, t);
       return;
-    case option_type::integer: {
-      v.text = scalar_of(node, t);
-      const auto value = detail::parse_int64(v.text);
-      if (!value) {
-        const bool digits = !v.text.empty() &&
-                            std::all_of(v.text.begin() + (v.text[0] == '-' ? 1 : 0), v.text.end(),
-                                        [](char c) { return c >= '0' && c <= '9'; }) &&
-                            v.text != "-";
-        throw value_error{node, digits ? quote(v.text) + " is out of range for a 64-bit integer"
-                                       : "expected an integer, got " + quote(v.text)};
-      }
-      v.integer = *value;
-      return;
-    }
-    case option_type::number: {
-      v.text = scalar_of(node, t);
-      const auto value = detail::parse_number(v.text);
-      if (!value) throw value_error{node, "expected a number, got " + quote(v.text)};
-      v.number = *value;
-      return;
-    }
-    case option_type::boolean: {
-      v.text = scalar_of(node, t);
-      const auto value = detail::parse_bool(v.text);
-      if (!value) throw value_error{node, "expected true or false, got " + quote(v.text)};
-      v.integer = *value ? 1 : 0;
-      return;
-    }
+    case option_type::integer:
+    case option_type::number:
+    case option_type::boolean:
     case option_type::duration: {
       v.text = scalar_of(node, t);
-      const auto value = parse_duration_ms(v.text);
-      if (!value) throw value_error{node, detail::duration_expected(v.text)};
-      v.integer = *value;
+      std::string why = sdk::scalar_option_error(abi_type(t), v.text);
+      if (!why.empty()) throw value_error{node, std::move(why)};
+      if (t == option_type::integer) v.integer = *detail::parse_int64(v.text);
+      if (t == option_type::number) v.number = *detail::parse_number(v.text);
+      if (t == option_type::boolean) v.integer = *detail::parse_bool(v.text) ? 1 : 0;
+      if (t == option_type::duration) v.integer = *parse_duration_ms(v.text);
       return;
     }
     case option_type::list:

@@ -1,27 +1,29 @@
 // A fake isitup_host_v1 for plugin unit tests. Header-only; depends on nothing but
 // <isitup/plugin.h> and the standard library, so a plugin author can test a plugin without
 // the agent. It serves declared options (defaults applied, given values checked against the
-// declared types), records log lines and counters, and hands the codec and source services
-// to std::function hooks the test sets:
+// declared types by the agent's own rules and messages, isitup/option_text.hpp), records log
+// lines and counters, and hands the codec and source services to std::function hooks the
+// test sets:
 //
 //   using namespace isitup::sdk::testing;
-//   fake_host host;
-//   host.to_json = [](const isitup_record_v1& r) { std::string s; isitup::codec::encode(r, s);
-//                                                  return s; };  // the test links the codec
+//   fake_host host;                                 // record_to_json: record_json.hpp
 //   sink_under_test sink(host, isitup_plugin_entry(), {{"format", "text"}});  // under_test.hpp
 //   ASSERT_TRUE(sink.ok()) << sink.error();
 //   auto outcome = sink.write({&record});          // waits for the batch's completion
 //   EXPECT_EQ(outcome.status, ISITUP_OK);
 //   EXPECT_TRUE(host.problems().empty());          // no misuse of the host table
 //
-// Unlike the agent it does not prefix log lines, rate-limit them, or parse YAML beyond the
-// flow forms of option defaults ("5s", "\"x\"", "[200, 301]", "{a: b}"). Every service may be
+// Unlike the agent it does not prefix log lines, rate-limit them, suggest a near name for an
+// unknown option, or parse YAML beyond the flow forms of option defaults ("5s", "\"x\"",
+// "[200, 301]", "{a: b}"). Every service may be
 // called from any thread. A fake_host must outlive every plugin object created with it; the
 // codec services (which take no ctx) are served by the most recently constructed fake_host.
 #pragma once
 
 #include <isitup/plugin.h>
-#include <isitup/duration.hpp>
+#include <isitup/option_text.hpp>
+
+#include "record_json.hpp"
 
 #include <cstddef>
 #include <cstdlib>
@@ -104,45 +106,45 @@ inline option_value parse_default(uint32_t type, const char* yaml) {
   return unquote(t);
 }
 
-inline bool parse_int(const std::string& s, int64_t& out) {
-  char* end = nullptr;
-  out = std::strtoll(s.c_str(), &end, 10);
-  return !s.empty() && *end == '\0';
+// "a sequence", "a mapping", "the scalar 'text'": as the agent describes a YAML node.
+inline std::string describe(const option_value& v) {
+  if (std::holds_alternative<list_value>(v)) return "a sequence";
+  if (std::holds_alternative<map_value>(v)) return "a mapping";
+  return "the scalar " + quoted_value(std::get<std::string>(v));
 }
 
-inline bool parse_float(const std::string& s, double& out) {
-  char* end = nullptr;
-  out = std::strtod(s.c_str(), &end);
-  return !s.empty() && *end == '\0';
-}
-
-inline bool parse_bool(const std::string& s, bool& out) {
-  for (const char* t : {"true", "yes", "on", "false", "no", "off"}) {
-    if (s == t) {
-      out = s == "true" || s == "yes" || s == "on";
-      return true;
+// Why `v` is not a value of `type`, in the agent's words (isitup/option_text.hpp); empty when
+// it is one. A scalar given for a list becomes a list of one item, as in the agent.
+inline std::string value_error(uint32_t type, option_value& v) {
+  const std::string* scalar = std::get_if<std::string>(&v);
+  if (type == ISITUP_OPT_LIST) {
+    if (scalar) v = list_value{*scalar};
+    if (std::holds_alternative<list_value>(v)) return {};
+  } else if (type == ISITUP_OPT_MAP) {
+    if (const auto* m = std::get_if<map_value>(&v)) {
+      for (std::size_t i = 0; i < m->size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+          if ((*m)[i].first == (*m)[j].first) return "duplicate key " + quoted_value((*m)[i].first);
+      return {};
     }
+  } else if (scalar) {
+    return scalar_option_error(type, *scalar);
   }
-  return false;
-}
-
-// The agent's rules, from the same code (isitup/duration.hpp).
-inline bool parse_duration(const std::string& s, int64_t& ms) {
-  const std::optional<int64_t> v = isitup::sdk::parse_duration_ms(s);
-  ms = v.value_or(0);
-  return v.has_value();
+  return std::string("expected ") + option_type_expected(type) + ", got " + describe(v);
 }
 
 }  // namespace detail
 
 // The validated options of one config section, as the plugin reads them through the host.
 // Construct from the plugin's declaration and the values a config would give; error() says
-// what the agent would have refused: a declaration without a name, of an unknown type,
-// declared twice or with a default that does not fit its type; an unknown key, a missing
-// required option, a value of the wrong type (durations by the agent's own parser).
+// what the agent would have refused, in the agent's words after its "<section>: " prefix
+// ("option 'port': expected an integer, got 'x'"): a declaration without a name, of an
+// unknown type, declared twice or with a default that does not fit its type; an unknown key,
+// a missing required option, a value of the wrong type or a map with a duplicate key.
 class fake_options {
  public:
   fake_options(const isitup_option_v1* declared, size_t count, option_map given) {
+    std::vector<std::string> names;
     for (size_t i = 0; i < count; ++i) {
       // What the agent refuses when it loads the plugin or reads its defaults.
       if (!declared[i].name || !*declared[i].name) {
@@ -162,25 +164,32 @@ class fake_options {
       e.type = declared[i].type;
       if (declared[i].default_value && !declared[i].required) {
         e.value = detail::parse_default(e.type, declared[i].default_value);
-        if (!fits(e)) {
-          fail("option \"" + name + "\": its default \"" + declared[i].default_value +
-               "\" does not fit its type");
+        const std::string why = detail::value_error(e.type, *e.value);
+        if (!why.empty()) {
+          fail("option " + quoted_value(name) + ": the plugin's default " +
+               quoted_value(declared[i].default_value) + " is invalid: " + why);
           return;
         }
       }
-      const auto it = given.find(declared[i].name);
+      const auto it = given.find(name);
       if (it != given.end()) {
         e.value = it->second;
         e.is_set = true;
-        check(declared[i].name, e);
+        const std::string why = detail::value_error(e.type, *e.value);
+        if (!why.empty()) fail("option " + quoted_value(name) + ": " + why);
         given.erase(it);
-      } else if (declared[i].required && error_.empty()) {
-        error_ = std::string("missing required option \"") + declared[i].name + "\"";
+      } else if (declared[i].required) {
+        fail("missing required option " + quoted_value(name));
       }
-      entries_.emplace(declared[i].name, std::move(e));
+      names.push_back(name);
+      entries_.emplace(name, std::move(e));
     }
-    if (!given.empty() && error_.empty())
-      error_ = "unknown option \"" + given.begin()->first + "\"";
+    if (!given.empty()) {
+      std::string why = "unknown option " + quoted_value(given.begin()->first);
+      if (names.empty()) why += "; this plugin takes no options";
+      for (size_t i = 0; i < names.size(); ++i) why += (i ? ", " : "; valid options: ") + names[i];
+      fail(std::move(why));
+    }
   }
   fake_options(const fake_options&) = delete;
   fake_options& operator=(const fake_options&) = delete;
@@ -225,26 +234,6 @@ class fake_options {
     if (error_.empty()) error_ = std::move(why);
   }
 
-  void check(const std::string& name, const entry& e) {
-    if (!fits(e) && error_.empty()) error_ = "option \"" + name + "\": value does not fit its type";
-  }
-
-  static bool fits(const entry& e) {
-    const auto* s = std::get_if<std::string>(&*e.value);
-    int64_t i;
-    double d;
-    bool b;
-    const bool ok = e.type == ISITUP_OPT_LIST       ? std::holds_alternative<list_value>(*e.value)
-                    : e.type == ISITUP_OPT_MAP      ? std::holds_alternative<map_value>(*e.value)
-                    : !s                            ? false
-                    : e.type == ISITUP_OPT_INT      ? detail::parse_int(*s, i)
-                    : e.type == ISITUP_OPT_FLOAT    ? detail::parse_float(*s, d)
-                    : e.type == ISITUP_OPT_BOOL     ? detail::parse_bool(*s, b)
-                    : e.type == ISITUP_OPT_DURATION ? detail::parse_duration(*s, i)
-                                                    : true;
-    return ok;
-  }
-
   // The entry for a declared name; type 0 accepts any type.
   const entry* find(const char* name, uint32_t type) const {
     const auto it = entries_.find(name ? name : "");
@@ -269,7 +258,8 @@ class fake_options {
 // The fake host table. Set the hooks before the plugin calls the matching services.
 class fake_host {
  public:
-  // record_to_json; the test usually wires it to isitup::codec::encode.
+  // record_to_json. Unset: record_json() (record_json.hpp), the agent's JSON layout; a test
+  // inside the agent's tree may wire it to the agent's own encoder instead.
   std::function<std::string(const isitup_record_v1&)> to_json;
   // record_parse; return a record that stays valid as long as the returned pointer (use the
   // shared_ptr aliasing constructor to keep an owning object alive), or null with `error`.
@@ -298,24 +288,20 @@ class fake_host {
       return fake_options::from(o).scalar(n, ISITUP_OPT_STRING);
     };
     table_.opt_int = [](const isitup_options* o, const char* n) -> int64_t {
-      int64_t v = 0;
       const char* s = fake_options::from(o).scalar(n, ISITUP_OPT_INT);
-      return s && detail::parse_int(s, v) ? v : 0;
+      return s ? parse_int64(s).value_or(0) : 0;
     };
     table_.opt_float = [](const isitup_options* o, const char* n) {
-      double v = 0;
       const char* s = fake_options::from(o).scalar(n, ISITUP_OPT_FLOAT);
-      return s && detail::parse_float(s, v) ? v : 0.0;
+      return s ? parse_number(s).value_or(0.0) : 0.0;
     };
     table_.opt_bool = [](const isitup_options* o, const char* n) -> int {
-      bool v = false;
       const char* s = fake_options::from(o).scalar(n, ISITUP_OPT_BOOL);
-      return s && detail::parse_bool(s, v) && v;
+      return s && parse_bool(s).value_or(false);
     };
     table_.opt_duration_ms = [](const isitup_options* o, const char* n) -> int64_t {
-      int64_t v = 0;
       const char* s = fake_options::from(o).scalar(n, ISITUP_OPT_DURATION);
-      return s && detail::parse_duration(s, v) ? v : 0;
+      return s ? parse_duration_ms(s).value_or(0) : 0;
     };
     table_.opt_list_size = [](const isitup_options* o, const char* n) -> size_t {
       const list_value* l = fake_options::from(o).list(n);
@@ -410,12 +396,12 @@ class fake_host {
 
   static size_t record_to_json(const isitup_record_v1* r, char* buf, size_t cap) {
     fake_host* h = current();
-    if (!h || !h->to_json) {
-      if (h) h->problem("record_to_json called but fake_host::to_json is not set");
+    if (!h || !r) {
+      if (h) h->problem("record_to_json called with a null record");
       if (buf && cap) buf[0] = '\0';
       return 0;
     }
-    const std::string json = h->to_json(*r);
+    const std::string json = h->to_json ? h->to_json(*r) : record_json(*r);
     if (buf && cap > json.size()) std::memcpy(buf, json.c_str(), json.size() + 1);
     return json.size();
   }

@@ -1,18 +1,24 @@
 // The fake host (sdk/testing) is as strict as the agent: what the agent refuses, a plugin's
 // unit test refuses too, and a completion called twice fails the test.
+#include <gmock/gmock.h>
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <fake_host.hpp>
 #include <isitup/plugin.hpp>
+#include <record_json.hpp>
 #include <under_test.hpp>
 
 #include <cmath>
 #include <functional>
+#include <random>
 #include <stdexcept>
 #include <string>
 
+#include "codec.hpp"
+#include "config.hpp"
 #include "options.hpp"
+#include "sample_record.hpp"
 
 namespace testing_ns = isitup::sdk::testing;
 using namespace std::chrono_literals;
@@ -46,11 +52,80 @@ TEST(fake_host, refuses_an_option_declared_twice) {
 
 TEST(fake_host, refuses_a_default_that_does_not_fit_its_type) {
   EXPECT_EQ(error_for({opt("n", ISITUP_OPT_INT, "many")}),
-            "option \"n\": its default \"many\" does not fit its type");
+            "option 'n': the plugin's default 'many' is invalid: expected an integer, got 'many'");
   EXPECT_NE(error_for({opt("t", ISITUP_OPT_DURATION, "5s5s")}), "");
   EXPECT_NE(error_for({opt("b", ISITUP_OPT_BOOL, "maybe")}), "");
   EXPECT_EQ(error_for({opt("t", ISITUP_OPT_DURATION, "1m30s"), opt("l", ISITUP_OPT_LIST, "[1]")}),
             "");
+}
+
+// The agent's error for `yaml_value` given as option "v" of `type`, from its config reader.
+std::string agent_error(isitup::option_type type, const std::string& yaml_value) {
+  const std::string yaml = "checks:\n  - target: x\n    options:\n      v: " + yaml_value + "\n";
+  try {
+    const auto raw = isitup::config::load_string(yaml, "o.yml").checks[0].options;
+    isitup::config::validate_options(raw, {{"v", type, false, std::nullopt, ""}}, "s");
+  } catch (const isitup::config::config_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// YAML for a scalar: double-quoted, so the agent sees exactly `text`.
+std::string quoted_yaml(const std::string& text) { return "\"" + text + "\""; }
+
+TEST(fake_host, refuses_exactly_the_values_the_agent_refuses_with_its_words) {
+  const std::pair<isitup::option_type, uint32_t> types[] = {
+      {isitup::option_type::string, ISITUP_OPT_STRING},
+      {isitup::option_type::integer, ISITUP_OPT_INT},
+      {isitup::option_type::number, ISITUP_OPT_FLOAT},
+      {isitup::option_type::boolean, ISITUP_OPT_BOOL},
+      {isitup::option_type::duration, ISITUP_OPT_DURATION},
+  };
+  const char* texts[] = {
+      "5",   "-5",  "+5",    " 5",  "0x10", "1e3", "1.5",   "-",    "",    "TRUE",
+      "Yes", "off", "maybe", "nan", "inf",  "5s",  "1m30s", "5s5s", "abc", "99999999999999999999"};
+  for (const auto& [type, abi] : types) {
+    for (const char* text : texts) {
+      const std::string agent = agent_error(type, quoted_yaml(text));
+      const std::string fake = error_for({opt("v", abi, nullptr)}, {{"v", std::string(text)}});
+      SCOPED_TRACE(std::string(isitup::to_string(type)) + " '" + text + "': agent: " + agent);
+      EXPECT_EQ(fake.empty(), agent.empty()) << fake;
+      if (!fake.empty()) {
+        EXPECT_THAT(agent, ::testing::EndsWith("s: " + fake));
+      }
+    }
+  }
+}
+
+TEST(fake_host, reads_lists_and_maps_as_the_agent_does) {
+  using testing_ns::list_value;
+  using testing_ns::map_value;
+  // A scalar given for a list is a list of one.
+  EXPECT_EQ(agent_error(isitup::option_type::list, "x"), "");
+  EXPECT_EQ(error_for({opt("v", ISITUP_OPT_LIST, nullptr)}, {{"v", std::string("x")}}), "");
+  const std::string seq = error_for({opt("v", ISITUP_OPT_INT, nullptr)}, {{"v", list_value{"1"}}});
+  EXPECT_THAT(agent_error(isitup::option_type::integer, "[1]"), ::testing::EndsWith("s: " + seq));
+  const std::string map =
+      error_for({opt("v", ISITUP_OPT_LIST, nullptr)}, {{"v", map_value{{"a", "b"}}}});
+  EXPECT_THAT(agent_error(isitup::option_type::list, "{a: b}"), ::testing::EndsWith("s: " + map));
+  const std::string scalar =
+      error_for({opt("v", ISITUP_OPT_MAP, nullptr)}, {{"v", std::string("x")}});
+  EXPECT_THAT(agent_error(isitup::option_type::map, "x"), ::testing::EndsWith("s: " + scalar));
+  EXPECT_EQ(
+      error_for({opt("v", ISITUP_OPT_MAP, nullptr)}, {{"v", map_value{{"a", "1"}, {"a", "2"}}}}),
+      "option 'v': duplicate key 'a'");
+}
+
+TEST(fake_host, names_the_missing_and_the_unknown_option_as_the_agent_does) {
+  isitup_option_v1 required = opt("url", ISITUP_OPT_STRING, nullptr);
+  required.required = 1;
+  EXPECT_EQ(error_for({required}), "missing required option 'url'");
+  EXPECT_EQ(error_for({opt("a", ISITUP_OPT_STRING, nullptr), opt("b", ISITUP_OPT_INT, "1")},
+                      {{"zzz", std::string("1")}}),
+            "unknown option 'zzz'; valid options: a, b");
+  EXPECT_EQ(error_for({}, {{"zzz", std::string("1")}}),
+            "unknown option 'zzz'; this plugin takes no options");
 }
 
 TEST(fake_host, refuses_nameless_and_unknown_type_declarations) {
@@ -174,6 +249,62 @@ TEST(fake_host, a_sink_without_history_is_named_when_asked) {
   EXPECT_EQ(sink.read_history(0, 86'400'000, 86'400'000).status,
             static_cast<uint32_t>(ISITUP_ERROR));
   ASSERT_EQ(host.problems().size(), 1u);
+}
+
+// The fake host's record_to_json (record_json.hpp) against the agent's encoder.
+std::string agent_json(const isitup::record& r) {
+  std::string out;
+  isitup::codec::encode(r, out);
+  return out;
+}
+
+TEST(fake_host, writes_a_record_as_json_as_the_agent_does) {
+  std::vector<isitup::record> records;
+  records.push_back(isitup::test::sample_record());
+  records.emplace_back();  // everything absent
+  isitup::record down = isitup::test::sample_record();
+  down.up = false;
+  down.error_kind = "http_status";
+  down.error_message = "503 \"busy\"\\ \n\t\x01 \xc3\xa9";
+  down.location.clear();
+  down.http_version.clear();
+  down.tls_ms = ISITUP_ABSENT_MS;
+  down.regex_match = 0;
+  down.redirects = ISITUP_ABSENT_INT;
+  down.ip.clear();
+  down.extra_json = "{ \"a\" : [1, 2, {\"b\": \"x y\"}],\n \"c\": null }";
+  records.push_back(down);
+  isitup::record odd = isitup::test::sample_record();
+  odd.up = true;
+  odd.error_kind = "left";  // up with error text: still written, so decode can refuse it
+  odd.dns_ms = -0.0;
+  odd.connect_ms = 1e12 + 0.25;
+  odd.total_ms = 123456.78949;
+  odd.regex_match = 7;
+  odd.tls_not_after_ms = ISITUP_ABSENT_TIME;
+  odd.extra_json = "not an object";
+  records.push_back(odd);
+  std::mt19937_64 rng(15);
+  std::uniform_real_distribution<double> ms(0, 100000);
+  for (int i = 0; i < 200; ++i) {
+    isitup::record r = isitup::test::sample_record();
+    r.dns_ms = ms(rng);
+    r.connect_ms = ms(rng) / 1000;
+    r.tls_ms = static_cast<double>(static_cast<int64_t>(ms(rng)));
+    r.ttfb_ms = ms(rng) * 10000;
+    r.total_ms = ms(rng);
+    r.scheduled_at_ms = static_cast<int64_t>(rng() % 253'402'300'799'999ULL);
+    r.http_bytes = static_cast<int64_t>(rng() >> 1);
+    records.push_back(r);
+  }
+  testing_ns::fake_host host;
+  const isitup::sdk::host h(host.table(), host.ctx());
+  for (const isitup::record& r : records) {
+    const std::string agent = agent_json(r);
+    EXPECT_EQ(testing_ns::record_json(r.view()), agent);
+    EXPECT_EQ(h.to_json(r.view()), agent);
+  }
+  EXPECT_TRUE(host.problems().empty());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // must compile without a warning.
 #include <isitup/config_map.hpp>
 #include <isitup/duration.hpp>
+#include <isitup/option_text.hpp>
 #include <isitup/plugin.hpp>
 #include <isitup/record.hpp>
 #include <isitup/text.hpp>
@@ -14,6 +15,7 @@
 #include <isitup/util/utf8.hpp>
 
 #include "fake_host.hpp"
+#include "record_json.hpp"
 #include "under_test.hpp"
 
 #include <memory>

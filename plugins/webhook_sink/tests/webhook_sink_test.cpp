@@ -475,7 +475,7 @@ TEST(webhook_sink, no_secret_reaches_a_log_line_or_a_completion) {
 TEST(webhook_sink, options_are_validated) {
   fake_host host;
   const std::pair<option_map, std::string> cases[] = {
-      {{}, "missing required option \"url\""},
+      {{}, "missing required option 'url'"},
       {{{"url", "hooks.example/x"}}, "url: "},
       {{{"url", "ftp://hooks.example/x"}}, "url: expected an http:// or https:// URL, not ftp://"},
       {{{"url", "http://"}}, "url: "},

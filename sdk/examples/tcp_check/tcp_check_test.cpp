@@ -2,7 +2,9 @@
 // isitup::sdk_testing: the plugin compiled in, driven through the fake host against a socket
 // this test listens on (127.0.0.1 only).
 #include <gtest/gtest.h>  // before under_test.hpp: a misused completion fails the test
+#include <isitup/record.hpp>
 #include <isitup/testing/fake_host.hpp>
+#include <isitup/testing/record_json.hpp>
 #include <isitup/testing/under_test.hpp>
 
 #include <arpa/inet.h>
@@ -55,6 +57,28 @@ TEST(tcp_check, is_up_when_the_port_accepts_and_down_with_connect_once_it_is_clo
   const outcome closed = plugin.run(check);
   EXPECT_EQ(closed.status, ISITUP_ERROR);
   EXPECT_EQ(closed.message.rfind("connect: ", 0), 0u) << closed.message;
+  EXPECT_TRUE(host.problems().empty());
+}
+
+TEST(tcp_check, a_refused_connection_reads_as_a_down_connect_record_in_json) {
+  fake_host host;
+  check_under_test plugin(host, isitup_plugin_entry());
+  ASSERT_TRUE(plugin.ok()) << plugin.error();
+  std::string target, error;
+  {
+    listening_port port;
+    target = port.target();
+  }
+  void* check = plugin.prepare("local", target, {}, error);
+  ASSERT_NE(check, nullptr) << error;
+  isitup::sdk::record kept;  // the strings of the C record die with the completion
+  plugin.run(check, [&](const isitup_record_v1& r) { kept = isitup::sdk::record::from(r); });
+  EXPECT_FALSE(kept.up);
+  EXPECT_EQ(kept.ip, "127.0.0.1");
+  const std::string json = record_json(kept.view());  // what the agent's sinks would write
+  EXPECT_NE(json.find(R"("status":"down","error":{"kind":"connect","message":)"), std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("ip":"127.0.0.1")"), std::string::npos) << json;
   EXPECT_TRUE(host.problems().empty());
 }
 
