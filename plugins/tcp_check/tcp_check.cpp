@@ -2,6 +2,7 @@
 // c-ares lookup), optionally asks for TLS with STARTTLS (smtp, imap, pop3) or does TLS at once,
 // optionally sends bytes and reads until an RE2 pattern matches. One event loop per plugin
 // instance (net::conn_engine in plugins/common) runs every check of the instance.
+#include <isitup/config_map.hpp>
 #include <isitup/plugin.hpp>
 #include <isitup/text.hpp>
 
@@ -17,18 +18,24 @@ namespace isitup::tcp {
 
 namespace {
 
-constexpr int64_t max_read_limit = 1 << 20;
+// A check's options: its own, then the connection options it shares with tls_check.
+struct settings {
+  std::string send, expect;
+  int64_t read_limit = 4096;
+  net::conn_settings conn;
+};
 
-std::vector<sdk::option> declared_options() {
-  std::vector<sdk::option> out = {
-      {"send", ISITUP_OPT_STRING, nullptr,
-       "bytes sent once connected (and secured); escapes \\r \\n \\t \\0 \\\\ \\xHH"},
-      {"expect", ISITUP_OPT_STRING, nullptr,
-       "RE2 pattern the first bytes read must match (read until it matches)"},
-      {"read_limit", ISITUP_OPT_INT, "4096", "bytes read at most for expect (up to 1048576)"},
-  };
-  for (const sdk::option& o : net::connection_options("false")) out.push_back(o);
-  return out;
+const sdk::config_map<settings>& settings_map() {
+  static const auto map =
+      sdk::config_map<settings>()
+          .string("send", &settings::send, nullptr,
+                  "bytes sent once connected (and secured); escapes \\r \\n \\t \\0 \\\\ \\xHH")
+          .string("expect", &settings::expect, nullptr,
+                  "RE2 pattern the first bytes read must match (read until it matches)")
+          .integer("read_limit", &settings::read_limit, "4096",
+                   "bytes read at most for expect (up to 1048576)", 1, 1 << 20)
+          .include(net::connection_map(true), &settings::conn);
+  return map;
 }
 
 class prepared : public sdk::prepared_check {
@@ -47,21 +54,19 @@ class tcp_check : public sdk::async_checks {
   std::unique_ptr<sdk::prepared_check> prepare(const sdk::check_spec& spec) override {
     auto p = std::make_unique<prepared>();
     p->target = net::parse_host_port(spec.target, 0);
+    const settings s = settings_map().read(spec.options);
     auto o = std::make_shared<net::conn_options>();
-    net::read_connection_options(spec.options, true, tls_, *o);
-    o->send = net::unescape(spec.options.string("send"));
-    if (spec.options.has_value("expect")) {
+    net::apply_connection_settings(s.conn, true, tls_, *o);
+    o->send = net::unescape(s.send);
+    if (!s.expect.empty()) {
       re2::RE2::Options ro;
       ro.set_log_errors(false);
       ro.set_max_mem(8 << 20);
-      o->expect = std::make_unique<re2::RE2>(spec.options.string("expect"), ro);
+      o->expect = std::make_unique<re2::RE2>(s.expect, ro);
       if (!o->expect->ok())
         throw std::invalid_argument("expect: " + sdk::shown_value(o->expect->error()));
     }
-    const int64_t limit = spec.options.integer("read_limit");
-    if (limit < 1 || limit > max_read_limit)
-      throw std::invalid_argument("read_limit: must be from 1 to 1048576");
-    o->read_limit = static_cast<size_t>(limit);
+    o->read_limit = static_cast<size_t>(s.read_limit);
     p->options = std::move(o);
     return p;
   }
@@ -81,4 +86,4 @@ class tcp_check : public sdk::async_checks {
 ISITUP_PLUGIN(isitup::sdk::plugin_def("tcp_check", "1.0.0",
                                       "TCP port availability: connect, optional TLS or "
                                       "STARTTLS, send, expect (RE2); timings")
-                  .check<isitup::tcp::tcp_check>(isitup::tcp::declared_options()))
+                  .check<isitup::tcp::tcp_check>(isitup::tcp::settings_map().options()))

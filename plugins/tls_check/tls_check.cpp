@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <isitup/config_map.hpp>
 #include <isitup/plugin.hpp>
 #include <isitup/text.hpp>
 
@@ -26,13 +27,20 @@ constexpr int max_chain = 10;     // certificates described in `extra` at most
 constexpr int max_sans = 20;      // subject alternative names listed at most
 constexpr size_t max_text = 256;  // characters of one name, at most
 
-std::vector<sdk::option> declared_options() {
-  std::vector<sdk::option> out = {
-      {"min_days_left", ISITUP_OPT_INT, "0",
-       "down (tls) when any certificate of the chain expires in fewer days (0: off)"},
-  };
-  for (const sdk::option& o : net::connection_options(nullptr)) out.push_back(o);
-  return out;
+// A check's options: its own, then the connection options it shares with tcp_check.
+struct settings {
+  int64_t min_days_left = 0;
+  net::conn_settings conn;
+};
+
+const sdk::config_map<settings>& settings_map() {
+  static const auto map =
+      sdk::config_map<settings>()
+          .integer("min_days_left", &settings::min_days_left, "0",
+                   "down (tls) when any certificate of the chain expires in fewer days (0: off)", 0,
+                   36500)
+          .include(net::connection_map(false), &settings::conn);
+  return map;
 }
 
 // `text` as a JSON string (quoted, escaped), cut to max_text characters.
@@ -167,11 +175,10 @@ class tls_check : public sdk::async_checks {
   std::unique_ptr<sdk::prepared_check> prepare(const sdk::check_spec& spec) override {
     auto p = std::make_unique<prepared>();
     p->target = net::parse_host_port(spec.target, 443);
+    const settings s = settings_map().read(spec.options);
     auto o = std::make_shared<net::conn_options>();
-    net::read_connection_options(spec.options, false, tls_, *o);
-    const int64_t min_days = spec.options.integer("min_days_left");
-    if (min_days < 0 || min_days > 36500)
-      throw std::invalid_argument("min_days_left: must be from 0 (off) to 36500");
+    net::apply_connection_settings(s.conn, false, tls_, *o);
+    const int64_t min_days = s.min_days_left;
     o->inspect = [min_days](SSL* ssl, long verify, sdk::result& r) {
       inspect(ssl, verify, min_days, r);
     };
@@ -194,4 +201,4 @@ class tls_check : public sdk::async_checks {
 ISITUP_PLUGIN(isitup::sdk::plugin_def("tls_check", "1.0.0",
                                       "TLS certificate check: chain and host name verified, "
                                       "expiry of the leaf and of the whole chain, STARTTLS")
-                  .check<isitup::tls::tls_check>(isitup::tls::declared_options()))
+                  .check<isitup::tls::tls_check>(isitup::tls::settings_map().options()))

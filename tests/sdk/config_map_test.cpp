@@ -118,4 +118,67 @@ TEST(config_map, a_name_declared_twice_is_a_programming_error) {
       std::logic_error);
 }
 
+// Options two plugins share, declared once and included into each plugin's own map.
+struct connection {
+  std::chrono::milliseconds connect_timeout{0};
+  bool verify = true;
+};
+struct plugin_settings {
+  int64_t retries = 0;
+  connection conn;
+};
+
+const sdk::config_map<connection>& connection_map() {
+  static const auto map =
+      sdk::config_map<connection>()
+          .duration("connect_timeout", &connection::connect_timeout, "1s", "connect", 0ms, 1h)
+          .boolean("verify", &connection::verify, "true", "verify");
+  return map;
+}
+
+const sdk::config_map<plugin_settings>& plugin_map() {
+  static const auto map = sdk::config_map<plugin_settings>()
+                              .integer("retries", &plugin_settings::retries, "2", "retries", 0, 9)
+                              .include(connection_map(), &plugin_settings::conn);
+  return map;
+}
+
+plugin_settings read_plugin(const option_map& given) {
+  sdk::testing::fake_host host;
+  const std::vector<isitup_option_v1> declared = sdk::detail::to_c(plugin_map().options());
+  sdk::testing::fake_options options(declared.data(), declared.size(), given);
+  if (!options.error().empty()) throw std::invalid_argument(options.error());
+  return plugin_map().read(sdk::options_view(host.table(), options.raw()));
+}
+
+TEST(config_map, include_declares_a_shared_part_once_and_fills_its_member) {
+  const std::vector<sdk::option>& o = plugin_map().options();
+  ASSERT_EQ(o.size(), 3u);
+  EXPECT_STREQ(o[0].name, "retries");
+  EXPECT_STREQ(o[1].name, "connect_timeout");
+  EXPECT_STREQ(o[2].name, "verify");
+  const plugin_settings defaults = read_plugin({});
+  EXPECT_EQ(defaults.retries, 2);
+  EXPECT_EQ(defaults.conn.connect_timeout, 1s);
+  EXPECT_TRUE(defaults.conn.verify);
+  const plugin_settings given =
+      read_plugin({{"connect_timeout", "250ms"}, {"verify", "false"}, {"retries", "0"}});
+  EXPECT_EQ(given.retries, 0);
+  EXPECT_EQ(given.conn.connect_timeout, 250ms);
+  EXPECT_FALSE(given.conn.verify);
+  try {
+    read_plugin({{"connect_timeout", "2h"}});
+    ADD_FAILURE() << "2h accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "connect_timeout: expected 0ms..1h, got 2h");
+  }
+}
+
+TEST(config_map, include_refuses_a_name_the_plugin_declares_too) {
+  EXPECT_THROW(sdk::config_map<plugin_settings>()
+                   .integer("verify", &plugin_settings::retries, "1", "clash", 0, 9)
+                   .include(connection_map(), &plugin_settings::conn),
+               std::logic_error);
+}
+
 }  // namespace

@@ -114,30 +114,39 @@ std::string unescape(const std::string& text) {
   return out;
 }
 
-std::vector<sdk::option> connection_options(const char* tls_default) {
-  std::vector<sdk::option> out = {
-      {"connect_timeout", ISITUP_OPT_DURATION, "0s",
-       "give up connecting after this (0s: the check's timeout)"},
-      {"ip_protocol", ISITUP_OPT_STRING, "ip4", "address family to use first: ip4 or ip6"},
-      {"ip_fallback", ISITUP_OPT_BOOL, "true",
-       "use the other family when the first has no address"},
-      {"dns_servers", ISITUP_OPT_LIST, "[]",
-       "DNS servers (\"ip\" or \"ip:port\"); empty: /etc/resolv.conf"},
-      {"starttls", ISITUP_OPT_STRING, nullptr,
-       "smtp, imap or pop3: ask for TLS in that protocol after connecting"},
-  };
-  if (tls_default)
-    out.push_back({"tls", ISITUP_OPT_BOOL, tls_default, "a TLS handshake after connecting"});
-  const std::vector<sdk::option> tls = {
-      {"tls_verify", ISITUP_OPT_BOOL, "true", "verify the server certificate and host name"},
-      {"server_name", ISITUP_OPT_STRING, nullptr,
-       "TLS server name sent (SNI) and verified (default: the target's host)"},
-      {"ca_file", ISITUP_OPT_STRING, nullptr, "PEM file of CA certificates to trust instead"},
-      {"client_cert", ISITUP_OPT_STRING, nullptr, "PEM client certificate"},
-      {"client_key", ISITUP_OPT_STRING, nullptr, "PEM private key of client_cert"},
-  };
-  out.insert(out.end(), tls.begin(), tls.end());
-  return out;
+namespace {
+
+// The options before `tls`, then `tls` when wanted, then the TLS ones (README order).
+sdk::config_map<conn_settings> make_connection_map(bool tls_option) {
+  using s = conn_settings;
+  sdk::config_map<s> map;
+  map.duration("connect_timeout", &s::connect_timeout, "0s",
+               "give up connecting after this, up to 24h (0s: the check's timeout)",
+               std::chrono::milliseconds(0), std::chrono::hours(24))
+      .string("ip_protocol", &s::ip_protocol, "ip4", "address family to use first: ip4 or ip6")
+      .one_of({"ip4", "ip6"})
+      .boolean("ip_fallback", &s::ip_fallback, "true",
+               "use the other family when the first has no address")
+      .list("dns_servers", &s::dns_servers, "[]",
+            "DNS servers (\"ip\" or \"ip:port\"); empty: /etc/resolv.conf")
+      .string("starttls", &s::starttls, nullptr,
+              "smtp, imap or pop3: ask for TLS in that protocol after connecting");
+  if (tls_option) map.boolean("tls", &s::tls, "false", "a TLS handshake after connecting");
+  map.boolean("tls_verify", &s::tls_verify, "true", "verify the server certificate and host name")
+      .string("server_name", &s::server_name, nullptr,
+              "TLS server name sent (SNI) and verified (default: the target's host)")
+      .string("ca_file", &s::ca_file, nullptr, "PEM file of CA certificates to trust instead")
+      .string("client_cert", &s::client_cert, nullptr, "PEM client certificate")
+      .string("client_key", &s::client_key, nullptr, "PEM private key of client_cert");
+  return map;
+}
+
+}  // namespace
+
+const sdk::config_map<conn_settings>& connection_map(bool tls_option) {
+  static const sdk::config_map<conn_settings> with_tls = make_connection_map(true);
+  static const sdk::config_map<conn_settings> without_tls = make_connection_map(false);
+  return tls_option ? with_tls : without_tls;
 }
 
 std::string parse_dns_server(const std::string& s) {
@@ -167,41 +176,30 @@ std::string parse_dns_server(const std::string& s) {
                          "' is not an IP address (with optional :port)");
 }
 
-void read_connection_options(const sdk::options_view& opts, bool has_tls_option, tls_cache& tls,
-                             conn_options& o) {
-  o.connect_timeout = opts.duration("connect_timeout");
-  if (o.connect_timeout.count() < 0)
-    throw invalid_argument("connect_timeout: must not be negative");
-  const std::string family = opts.string("ip_protocol");
-  if (family == "ip4")
-    o.family = resolver::family::v4;
-  else if (family == "ip6")
-    o.family = resolver::family::v6;
-  else
-    throw invalid_argument("ip_protocol: '" + sdk::shown_value(family) + "' is not ip4 or ip6");
-  o.ip_fallback = opts.boolean("ip_fallback");
+void apply_connection_settings(const conn_settings& s, bool tls_option, tls_cache& tls,
+                               conn_options& o) {
+  o.connect_timeout = s.connect_timeout;
+  o.family = s.ip_protocol == "ip6" ? resolver::family::v6 : resolver::family::v4;
+  o.ip_fallback = s.ip_fallback;
   o.dns_servers.clear();
-  for (const std::string& server : opts.list("dns_servers"))
+  for (const std::string& server : s.dns_servers)
     o.dns_servers += (o.dns_servers.empty() ? "" : ",") + parse_dns_server(server);
-  o.starttls = parse_starttls(opts.string("starttls"));
-  o.tls = !has_tls_option || opts.boolean("tls") || o.starttls != starttls_kind::none;
-  o.tls_verify = opts.boolean("tls_verify");
-  o.server_name = opts.string("server_name");
+  o.starttls = parse_starttls(s.starttls);
+  o.tls = !tls_option || s.tls || o.starttls != starttls_kind::none;
+  o.tls_verify = s.tls_verify;
+  o.server_name = s.server_name;
   if (o.server_name.size() > 253 ||
       !std::all_of(o.server_name.begin(), o.server_name.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':';
       }))
     throw invalid_argument("server_name: '" + sdk::shown_value(o.server_name) +
                            "' is not a host name");
-  const std::string ca_file = opts.string("ca_file");
-  const std::string client_cert = opts.string("client_cert");
-  const std::string client_key = opts.string("client_key");
-  if (!client_key.empty() && client_cert.empty())
+  if (!s.client_key.empty() && s.client_cert.empty())
     throw invalid_argument("client_key: needs client_cert");
   if (!o.tls) return;
   // Read here, once per file, and shared; never by a running check.
-  if (o.tls_verify) o.ca = tls.ca(ca_file);
-  if (!client_cert.empty()) o.identity = tls.identity(client_cert, client_key);
+  if (o.tls_verify) o.ca = tls.ca(s.ca_file);
+  if (!s.client_cert.empty()) o.identity = tls.identity(s.client_cert, s.client_key);
 }
 
 }  // namespace isitup::net

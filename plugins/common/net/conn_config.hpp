@@ -3,7 +3,10 @@
 // read into a conn_options. Main thread (prepare).
 #pragma once
 
+#include <isitup/config_map.hpp>
 #include <isitup/plugin.hpp>
+
+#include <chrono>
 
 #include <string>
 #include <vector>
@@ -23,14 +26,28 @@ host_port parse_host_port(const std::string& target, uint16_t default_port);
 // "\r\n" escapes of a `send` option: \r \n \t \\ \0 and \xHH; throws std::invalid_argument.
 std::string unescape(const std::string& text);
 
-// The declarations, in README order. `tls_default` is the default of `tls` ("false" for
-// tcp_check); nullptr leaves the `tls` option out (tls_check always speaks TLS).
-std::vector<sdk::option> connection_options(const char* tls_default);
+// The shared options as the user wrote them (connection_map() fills them).
+struct conn_settings {
+  std::chrono::milliseconds connect_timeout{0};  // 0: the check's timeout
+  std::string ip_protocol;                       // "ip4" or "ip6"
+  bool ip_fallback = true;
+  std::vector<std::string> dns_servers;
+  std::string starttls;
+  bool tls = false;  // tcp_check only; tls_check always speaks TLS
+  bool tls_verify = true;
+  std::string server_name, ca_file, client_cert, client_key;
+};
 
-// Fills `o` from the declared options above; CA stores and client identities come from
-// `tls` (loaded now when new). Throws std::invalid_argument naming the option.
-void read_connection_options(const sdk::options_view& options, bool has_tls_option, tls_cache& tls,
-                             conn_options& o);
+// The shared declarations, in README order, for config_map::include(). With `tls_option`
+// (tcp_check) the map declares `tls` (default false); without it (tls_check) it does not.
+const sdk::config_map<conn_settings>& connection_map(bool tls_option);
+
+// conn_options from read settings: the checks config_map cannot state (ip_protocol's values,
+// DNS server and server name syntax, client_key without client_cert), then the CA store and
+// client identity from `tls` (loaded now when new). Throws std::invalid_argument naming the
+// option.
+void apply_connection_settings(const conn_settings& s, bool tls_option, tls_cache& tls,
+                               conn_options& o);
 
 // "ip" or "ip:port" or "[ip6]:port" -> "ip:port" / "[ip6]:port"; throws std::invalid_argument.
 std::string parse_dns_server(const std::string& text);

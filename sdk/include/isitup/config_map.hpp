@@ -103,6 +103,18 @@ class config_map {
                [name, member](const options_view& o, Config& c) { c.*member = o.map(name); });
   }
 
+  // Every option of `part` (options shared by several plugins, declared once), filling the
+  // member `member` of this struct; `part` must outlive this map. Its names count as declared
+  // here: one declared in both is a std::logic_error. required() and one_of() after include()
+  // apply to the part's last option.
+  template <class Part>
+  config_map& include(const config_map<Part>& part, Part Config::*member) {
+    for (const option& o : part.options_) add_option(o);
+    readers_.push_back(
+        [&part, member](const options_view& o, Config& c) { part.read_into(o, c.*member); });
+    return *this;
+  }
+
   // The option declared last must be given in the config (its default is then ignored).
   config_map& required() {
     options_.back().required = true;
@@ -134,18 +146,26 @@ class config_map {
   // option whose value is outside its range.
   Config read(const options_view& o) const {
     Config c{};
-    for (const auto& r : readers_) r(o, c);
+    read_into(o, c);
     return c;
   }
 
  private:
+  template <class>
+  friend class config_map;
   using reader = std::function<void(const options_view&, Config&)>;
 
-  config_map& add(option o, reader r) {
+  void read_into(const options_view& o, Config& c) const {
+    for (const auto& r : readers_) r(o, c);
+  }
+  void add_option(const option& o) {
     for (const option& d : options_)
       if (std::string(d.name) == o.name)
         throw std::logic_error(std::string(o.name) + ": declared twice");
     options_.push_back(o);
+  }
+  config_map& add(option o, reader r) {
+    add_option(o);
     readers_.push_back(std::move(r));
     return *this;
   }
