@@ -311,7 +311,7 @@ const check_state* agent::impl::catalog_apply(const std::string& key) {
       prepared_check = prepare_check(std::move(*next));
     } catch (const config::config_error& e) {
       // Options its plugin refuses, a plugin that is missing: the message is poison.
-      spdlog::error("{}: {}; skipped", e.where().file, e.message());
+      spdlog::error("{}: {}; skipped", e.where().file.str(), e.message());
     }
   }
   if (!prepared_check) {

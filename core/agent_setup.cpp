@@ -33,8 +33,8 @@ void warn_long_timeouts(const std::vector<std::unique_ptr<check_state>>& checks)
     const config::check& cc = c->cfg;
     if (cc.timeout_ms <= cc.interval_ms) continue;
     if (++count <= named)
-      first += fmt::format("{}{}:{} '{}'", count > 1 ? ", " : "", cc.where.file, cc.where.line,
-                           shown_name(cc.name));
+      first += fmt::format("{}{}:{} '{}'", count > 1 ? ", " : "", cc.where.file.str(),
+                           cc.where.line, shown_name(cc.name));
   }
   if (count == 1) spdlog::warn("check {} has a timeout longer than its interval", first);
   if (count > 1)

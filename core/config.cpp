@@ -22,9 +22,23 @@ using detail::describe;
 using detail::fail;
 using detail::quote;
 
+file_name::file_name(std::string name) {
+  if (name.empty()) return;
+  // Locations are made by the thousand from one file in a row (two per check): a name equal to
+  // the last one made on this thread shares its string.
+  thread_local std::shared_ptr<const std::string> last;
+  if (!last || *last != name) last = std::make_shared<const std::string>(std::move(name));
+  name_ = last;
+}
+
+const std::string& file_name::empty_name() {
+  static const std::string empty;
+  return empty;
+}
+
 std::string to_string(const location& where) {
   if (where.line <= 0) return where.file;
-  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
+  return where.file.str() + ":" + std::to_string(where.line) + ":" + std::to_string(where.column);
 }
 
 config_error::config_error(location where, const std::string& message)

@@ -23,8 +23,27 @@ class Node;
 
 namespace isitup::config {
 
+// A file's name as locations hold it: one string shared by every copy, so 100k checks read
+// from one file hold its name once (each check has two locations: its entry, its options).
+class file_name {
+ public:
+  file_name() = default;
+  file_name(std::string name);  // NOLINT(google-explicit-constructor): a name is a file_name
+  file_name(const char* name) : file_name(std::string(name)) {}  // NOLINT(same)
+  const std::string& str() const { return name_ ? *name_ : empty_name(); }
+  operator const std::string&() const { return str(); }  // NOLINT(google-explicit-constructor)
+  bool empty() const { return str().empty(); }
+  friend bool operator==(const file_name& a, const file_name& b) { return a.str() == b.str(); }
+  friend bool operator==(const file_name& a, const std::string& b) { return a.str() == b; }
+  friend bool operator==(const file_name& a, const char* b) { return a.str() == b; }
+
+ private:
+  static const std::string& empty_name();
+  std::shared_ptr<const std::string> name_;
+};
+
 struct location {
-  std::string file;
+  file_name file;
   int line = 0;    // 1-based; 0 = unknown
   int column = 0;  // 1-based
 };

@@ -69,6 +69,22 @@ std::string host_name() {
   return buf;
 }
 
+TEST(config_test, every_location_in_one_file_shares_its_name) {
+  const agent a = load_string(
+      "domains: [a.example, b.example]\n"
+      "checks:\n"
+      "  - {name: c, target: c.example:443, plugin: tcp_check, options: {tls: false}}\n",
+      "shared/name/config.yml");
+  ASSERT_EQ(a.checks.size(), 3u);
+  const std::string* name = &a.checks[0].where.file.str();
+  EXPECT_EQ(*name, "shared/name/config.yml");
+  for (const check& c : a.checks) {
+    EXPECT_EQ(&c.where.file.str(), name) << c.name;
+    EXPECT_EQ(&c.options.where().file.str(), name) << c.name;
+  }
+  EXPECT_EQ(to_string(a.checks[2].where), "shared/name/config.yml:3:5");
+}
+
 TEST(config_test, bare_config_gets_every_default) {
   const agent a = load_string("domains: [example.com]\n", "t.yml");
   EXPECT_EQ(a.file, "t.yml");
