@@ -94,6 +94,10 @@ struct agent::impl {
   // index among the pipeline's sinks.
   std::optional<event_sink> state_sink;
   std::size_t state_sink_index = 0;
+  // The first sink that stores sources' positions with its rows (ISITUP_SINK_POSITIONS): it
+  // answers claims and is the only one to see batches' positions.
+  plugin_instance* positions_sink = nullptr;
+  std::size_t positions_sink_index = 0;
   std::unique_ptr<alert_tracker> alerts;
   std::unique_ptr<scheduler> sched;
   std::unique_ptr<worker_pool> pool;
@@ -200,6 +204,9 @@ struct agent::impl {
   // A source's share changed (its thread): reload or forget alert state, keep /readyz's view.
   void on_partitions(plugin_instance& source, uint32_t change, const int32_t* parts,
                      std::size_t count);
+  // A source claims partitions (its thread): the positions sink's claim, retried until
+  // timeout_ms; without such a sink every item reads "nothing stored, no epoch".
+  uint32_t claim_positions(isitup_positions_v1& claim, int64_t timeout_ms, std::string& why);
   void set_up_catalog();
 
   // Catalog mode (agent_catalog.cpp). Scheduler (main) thread.

@@ -2,9 +2,12 @@
 // prepared, sinks and sources wired to the pipeline.
 
 #include <spdlog/spdlog.h>
+#include <isitup/util/backoff.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
+#include <thread>
 
 #include "agent_impl.hpp"
 #include "codec.hpp"
@@ -185,6 +188,10 @@ void agent::impl::set_up_sinks() {
             event_sink{sec.name, inst->loaded->sink_ops(), inst->instance, inst->ctx.get(), false};
         state_sink_index = bindings.size();
       }
+      if ((inst->loaded->sink_ops()->sink_flags & ISITUP_SINK_POSITIONS) && !positions_sink) {
+        positions_sink = inst.get();
+        positions_sink_index = bindings.size();
+      }
       bindings.push_back(sink_binding{inst->loaded->sink_ops(), inst->instance, inst->ctx.get()});
     }
     if (inst->loaded->takes_events())
@@ -212,6 +219,7 @@ void agent::impl::set_up_sinks() {
   pipe = std::make_unique<pipeline>(
       pipeline_options{cfg.queue_size, cfg.batch_size, cfg.batch_delay_ms, cfg.sink_timeout_ms},
       std::move(bindings));
+  if (positions_sink) pipe->set_positions_sink(positions_sink_index);
 }
 
 void agent::impl::set_up_sources() {
@@ -221,8 +229,9 @@ void agent::impl::set_up_sources() {
     const isitup_source_ops_v1* ops = inst->loaded->source_ops();
     void* instance = inst->instance;
     isitup_host_ctx* ctx = inst->ctx.get();
-    inst->ctx->submit = [this, ops, instance, ctx](const isitup_record_v1* const* records,
-                                                   size_t count, uint64_t token) -> uint32_t {
+    inst->ctx->submit_at = [this, ops, instance, ctx](
+                               const isitup_record_v1* const* records, size_t count, uint64_t token,
+                               const isitup_positions_v1* where) -> uint32_t {
       if (!pipe->may_fit(count)) return ISITUP_RETRY;  // before copying and validating
       std::vector<record> batch;
       batch.reserve(count);
@@ -243,7 +252,21 @@ void agent::impl::set_up_sources() {
         ack(ISITUP_OK);
         return ISITUP_OK;
       }
-      return pipe->try_submit(std::move(batch), ack) ? ISITUP_OK : ISITUP_RETRY;
+      std::unique_ptr<batch_positions> at;
+      if (where && positions_sink) {
+        at = std::make_unique<batch_positions>();
+        at->group = where->group;
+        at->topic = where->topic;
+        at->items.assign(where->items, where->items + where->count);
+      }
+      return pipe->try_submit(std::move(batch), ack, std::move(at)) ? ISITUP_OK : ISITUP_RETRY;
+    };
+    inst->ctx->submit = [ctx](const isitup_record_v1* const* records, size_t count,
+                              uint64_t token) {
+      return ctx->submit_at(records, count, token, nullptr);
+    };
+    inst->ctx->claim = [this](isitup_positions_v1& claim, int64_t timeout_ms, std::string& why) {
+      return claim_positions(claim, timeout_ms, why);
     };
     inst->ctx->partitions = [this, src = inst.get()](uint32_t change, const int32_t* parts,
                                                      size_t count) {
@@ -271,6 +294,35 @@ void agent::impl::on_partitions(plugin_instance& source, uint32_t change, const 
     return s->assignment.load() == 1 && s->partition_count.load() > 0;
   });
   if (change == ISITUP_PARTITIONS_REVOKED && none_left && alerts) alerts->forget_source_checks();
+}
+
+uint32_t agent::impl::claim_positions(isitup_positions_v1& claim, int64_t timeout_ms,
+                                      std::string& why) {
+  for (std::size_t i = 0; i < claim.count; ++i) {
+    claim.items[i].next_offset = -1;
+    claim.items[i].epoch = 0;
+  }
+  if (!positions_sink) return ISITUP_OK;  // nothing is stored: the log's own offsets hold
+  const isitup_sink_ops_v1* ops = positions_sink->loaded->sink_ops();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (int attempt = 0;; ++attempt) {
+    char err[512] = "";
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    const uint32_t s = ops->claim_positions(positions_sink->instance, &claim,
+                                            std::max<int64_t>(left.count(), 1), err, sizeof err);
+    if (s == ISITUP_OK) return s;
+    why = std::string("claiming partitions from sink ") + positions_sink->ctx->label + ": " + err;
+    for (std::size_t i = 0; i < claim.count; ++i) {
+      claim.items[i].next_offset = -1;
+      claim.items[i].epoch = 0;
+    }
+    const auto wait =
+        sdk::backoff(attempt, std::chrono::milliseconds(200), std::chrono::milliseconds(2000));
+    if (s == ISITUP_ERROR || std::chrono::steady_clock::now() + wait >= deadline) return s;
+    spdlog::warn("[{}] {} (trying again)", positions_sink->ctx->label, why);
+    std::this_thread::sleep_for(wait);
+  }
 }
 
 bool agent::impl::take_reload_request() {

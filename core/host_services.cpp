@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <isitup/util/clock.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -203,6 +205,45 @@ void source_partitions(isitup_host_ctx* ctx, uint32_t change, const int32_t* par
   ctx->partitions(change, partitions, count);
 }
 
+// A plugin's positions are hostile: bounded, every pointer there.
+constexpr size_t max_positions = 100'000;
+
+bool valid_positions(const isitup_positions_v1* p) {
+  return p->struct_size >= offsetof(isitup_positions_v1, count) + sizeof(size_t) && p->group &&
+         p->topic && p->count <= max_positions && (p->count == 0 || p->items);
+}
+
+uint32_t submit_at(isitup_host_ctx* ctx, const isitup_record_v1* const* records, size_t count,
+                   uint64_t token, const isitup_positions_v1* positions) {
+  if (!ctx->submit_at) {
+    host_log(ctx, ISITUP_LOG_ERROR, "submit_at() called by a plugin that is not a source");
+    return ISITUP_ERROR;
+  }
+  if (positions && !valid_positions(positions)) {
+    host_log(ctx, ISITUP_LOG_ERROR, "submit_at() called with bad positions: submitted without");
+    positions = nullptr;
+  }
+  return ctx->submit_at(records, count, token, positions);
+}
+
+uint32_t claim_positions(isitup_host_ctx* ctx, isitup_positions_v1* claim, int64_t timeout_ms,
+                         char* err, size_t err_cap) {
+  std::string why;
+  uint32_t s = ISITUP_ERROR;
+  if (!ctx->claim)
+    why = "claim_positions() called by a plugin that is not a source";
+  else if (!claim || !valid_positions(claim))
+    why = "claim_positions() called with a bad claim";
+  else
+    s = ctx->claim(*claim, timeout_ms, why);
+  if (s != ISITUP_OK && err && err_cap > 0) {
+    const size_t n = std::min(why.size(), err_cap - 1);
+    std::memcpy(err, why.data(), n);
+    err[n] = '\0';
+  }
+  return s;
+}
+
 const isitup_host_v1 table = {
     sizeof(isitup_host_v1),
     ISITUP_ABI_VERSION,
@@ -225,6 +266,8 @@ const isitup_host_v1 table = {
     submit,
     counter_add,
     source_partitions,
+    submit_at,
+    claim_positions,
 };
 
 }  // namespace

@@ -30,11 +30,17 @@ struct isitup_host_ctx {
   using submit_fn = std::function<uint32_t(const isitup_record_v1* const*, size_t, uint64_t)>;
 
   using partitions_fn = std::function<void(uint32_t, const int32_t*, size_t)>;
+  // submit with where the records were read (validated by the host table; may be null).
+  using submit_at_fn = std::function<uint32_t(const isitup_record_v1* const*, size_t, uint64_t,
+                                              const isitup_positions_v1*)>;
+  using claim_fn = std::function<uint32_t(isitup_positions_v1&, int64_t, std::string&)>;
 
   explicit isitup_host_ctx(std::string label) : label(std::move(label)) {}
   std::string label;         // "plugin.instance", the prefix of every log line
   submit_fn submit;          // set for sources
   partitions_fn partitions;  // set for sources: isitup_host_v1.source_partitions
+  submit_at_fn submit_at;    // set for sources: isitup_host_v1.submit_at
+  claim_fn claim;            // set for sources: isitup_host_v1.claim_positions
 
   // Self-metrics: named counters, read by the status line. Bounded: a name is cut to
   // max_counter_name bytes with anything but [A-Za-z0-9_.-] made '_', and past

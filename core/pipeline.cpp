@@ -17,6 +17,9 @@ struct pipeline::batch {
   std::vector<isitup_record_v1> views;
   std::vector<const isitup_record_v1*> pointers;
   isitup_batch_v1 c{};
+  std::unique_ptr<batch_positions> positions;  // from a source's submit_at, when given
+  isitup_positions_v1 pc{};                    // views positions
+  isitup_batch_v1 cp{};                        // c with pc, for the positions sink
   std::vector<ack_fn> acks;
   std::shared_ptr<const batch_state> state;  // for the state sink, when there is one
   std::size_t sinks_pending = 0;
@@ -56,6 +59,17 @@ std::chrono::milliseconds backoff(int attempt) {
 }
 
 const char* label_of(const sink_binding& b) { return b.ctx ? b.ctx->label.c_str() : "sink"; }
+
+// A batch to write again goes back in sequence order (the queue is in that order), so a sink
+// sees batches retried together in the order they were made: a sink storing a source's
+// positions needs a partition's batches in order.
+template <class Queue, class Write>
+void requeue(Queue& queue, Write w) {
+  const uint64_t seq = w.b->c.sequence;
+  auto at = std::find_if(queue.begin(), queue.end(),
+                         [&](const Write& q) { return q.b->c.sequence > seq; });
+  queue.insert(at, std::move(w));
+}
 
 // Timed-out writes kept per sink for their late completion (their batches stay allocated).
 constexpr uint32_t max_timed_out_writes = 16;
@@ -131,7 +145,8 @@ void pipeline::push_reserved(record r) {
   if (wake) cv_.notify_all();
 }
 
-bool pipeline::try_submit(std::vector<record> records, ack_fn ack) {
+bool pipeline::try_submit(std::vector<record> records, ack_fn ack,
+                          std::unique_ptr<batch_positions> positions) {
   const std::size_t n = records.size();
   {
     std::lock_guard lock(mu_);
@@ -142,6 +157,7 @@ bool pipeline::try_submit(std::vector<record> records, ack_fn ack) {
   auto b = std::make_shared<batch>();
   b->records = std::move(records);
   if (ack) b->acks.push_back(std::move(ack));
+  b->positions = std::move(positions);
   if (state_) b->state = state_->make(b->records);
   {
     std::lock_guard lock(mu_);
@@ -173,6 +189,13 @@ void pipeline::enqueue_locked(std::shared_ptr<batch> b) {
   b->c.count = b->records.size();
   b->c.records = b->pointers.data();
   b->c.sequence = next_sequence_++;
+  if (b->positions) {
+    b->pc = isitup_positions_v1{sizeof(isitup_positions_v1), b->positions->group.c_str(),
+                                b->positions->topic.c_str(), b->positions->items.data(),
+                                b->positions->items.size()};
+    b->cp = b->c;
+    b->cp.positions = &b->pc;
+  }
   b->sinks_pending = sinks_.size();
   if (sinks_.empty()) {
     held_.fetch_sub(b->records.size());
@@ -215,7 +238,9 @@ void pipeline::run() {
       lock.unlock();
       for (write_ctx* w : writes) {  // may be completed (and freed) by the time write() returns
         const sink_state& s = *sinks_[w->sink];
-        const isitup_batch_v1* c = &w->w.b->c;
+        const batch& wb = *w->w.b;
+        const isitup_batch_v1* c =
+            wb.positions && positions_sink_ && *positions_sink_ == w->sink ? &wb.cp : &wb.c;
         void* ticket = w->ticket;
         const batch_state* st = w->w.b->state.get();
         if (st && state_ && state_->sink == w->sink)
@@ -265,7 +290,7 @@ std::optional<pipeline::clock::time_point> pipeline::time_out_writes_locked(cloc
         "[{}] no completion for a batch of {} results within {} ms (pipeline.sink_timeout); "
         "sending it again in {} ms, a late completion will be ignored",
         label_of(s.binding), w.w.b->records.size(), options_.sink_timeout_ms, wait.count());
-    s.queue.push_front(pending_write{w.w.b, w.w.attempt + 1, now + wait});
+    requeue(s.queue, pending_write{w.w.b, w.w.attempt + 1, now + wait});
     ++it;
     if (s.timed_out > max_timed_out_writes) {
       // The oldest timed-out write of this sink is given up for good: its ticket is revoked
@@ -331,7 +356,7 @@ void pipeline::complete(write_ctx& w, uint32_t status, const char* message) {
           " results not written, will retry: " + (message ? message : "no reason given");
       if (!ctx || ctx->should_log(ISITUP_LOG_WARN, text, suffix))
         spdlog::warn("[{}] {} (in {} ms){}", label_of(s.binding), text, wait.count(), suffix);
-      s.queue.push_front(pending_write{w.w.b, w.w.attempt + 1, clock::now() + wait});
+      requeue(s.queue, pending_write{w.w.b, w.w.attempt + 1, clock::now() + wait});
     } else {
       (status == ISITUP_OK ? s.counts.delivered : s.counts.lost) += b.records.size();
       if (status != ISITUP_OK) {

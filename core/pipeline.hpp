@@ -62,6 +62,13 @@ struct state_binding {
   std::function<std::shared_ptr<const batch_state>(const std::vector<record>&)> make;
 };
 
+// Where a source's batch was read (isitup_host_v1.submit_at), owned by the batch: only the
+// sink that keeps positions (set_positions_sink) sees it, as isitup_batch_v1.positions.
+struct batch_positions {
+  std::string group, topic;
+  std::vector<isitup_position_v1> items;
+};
+
 struct pipeline_options {
   std::size_t queue_size = 10000;
   std::size_t batch_size = 500;
@@ -104,6 +111,8 @@ class pipeline {
 
   // Before start(): the state sink gets write_with_state with each batch's state.
   void set_state_binding(state_binding b) { state_ = std::move(b); }
+  // Before start(): the sink (index among the sinks) that gets sources' batch positions.
+  void set_positions_sink(std::size_t sink) { positions_sink_ = sink; }
   void start();
 
   // Reserves room for one record; false when full (counted, and logged once a second).
@@ -112,7 +121,8 @@ class pipeline {
   // Fills a reserved slot.
   void push_reserved(record r);
   // Sources: one batch with an acknowledgement; false when there is no room for all of it.
-  bool try_submit(std::vector<record> records, ack_fn ack);
+  bool try_submit(std::vector<record> records, ack_fn ack,
+                  std::unique_ptr<batch_positions> positions = nullptr);
   // Whether `n` more records would fit right now: a cheap look before building a batch for
   // try_submit (which still decides). Nothing is reserved or counted.
   bool may_fit(std::size_t n) const {
@@ -147,6 +157,7 @@ class pipeline {
 
   const pipeline_options options_;
   std::optional<state_binding> state_;
+  std::optional<std::size_t> positions_sink_;
   std::vector<std::unique_ptr<sink_state>> sinks_;
 
   mutable std::mutex mu_;

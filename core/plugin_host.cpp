@@ -55,7 +55,7 @@ namespace {
 constexpr uint32_t known_kinds =
     ISITUP_KIND_CHECK | ISITUP_KIND_SINK | ISITUP_KIND_SOURCE | ISITUP_KIND_CATALOG;
 constexpr uint32_t known_sink_flags =
-    ISITUP_SINK_NOTIFIER | ISITUP_SINK_ALERT_STATE | ISITUP_SINK_HISTORY;
+    ISITUP_SINK_NOTIFIER | ISITUP_SINK_ALERT_STATE | ISITUP_SINK_HISTORY | ISITUP_SINK_POSITIONS;
 constexpr size_t max_options = 1024;
 
 // The smallest structs the host accepts: everything up to the last field it cannot do without.
@@ -328,6 +328,10 @@ validated validate(const fs::path& file, const std::string& expected_name,
       refuse(file, "declares ISITUP_SINK_HISTORY without read_history");
     if (!(s.sink_flags & ISITUP_SINK_HISTORY) && s.read_history)
       refuse(file, "has read_history without ISITUP_SINK_HISTORY");
+    if ((s.sink_flags & ISITUP_SINK_POSITIONS) && !s.claim_positions)
+      refuse(file, "declares ISITUP_SINK_POSITIONS without claim_positions");
+    if (!(s.sink_flags & ISITUP_SINK_POSITIONS) && s.claim_positions)
+      refuse(file, "has claim_positions without ISITUP_SINK_POSITIONS");
     v.sink_schema = convert_options(file, "sink", s.options, s.option_count);
   }
   if (d.kinds & ISITUP_KIND_SOURCE) {

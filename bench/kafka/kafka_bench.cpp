@@ -216,7 +216,8 @@ void run_kafka_sink(benchmark::State& state, bool validate, bool over_tls = fals
   for (const record& r : records) views.push_back(r.view());
   std::vector<const isitup_record_v1*> pointers;
   for (const auto& v : views) pointers.push_back(&v);
-  const isitup_batch_v1 batch{sizeof(isitup_batch_v1), pointers.size(), pointers.data(), 1};
+  const isitup_batch_v1 batch{sizeof(isitup_batch_v1), pointers.size(), pointers.data(), 1,
+                              nullptr};
   completions c;
   const auto on_done = [](void* ctx, uint32_t status, const char*) {
     static_cast<completions*>(ctx)->add(status == ISITUP_OK);

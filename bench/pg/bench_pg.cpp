@@ -107,7 +107,7 @@ void bm_pg_sink(benchmark::State& state) {
   {  // connect and migrate outside the measurement
     tracker t;
     t.in_flight = 1;
-    isitup_batch_v1 one{sizeof(isitup_batch_v1), 1, pointers.data(), 0};
+    isitup_batch_v1 one{sizeof(isitup_batch_v1), 1, pointers.data(), 0, nullptr};
     ops->write(sink, &one, &tracker::done, &t);
     std::unique_lock lock(t.mu);
     t.cv.wait(lock, [&] { return t.in_flight == 0; });

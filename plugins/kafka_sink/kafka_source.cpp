@@ -16,6 +16,9 @@ namespace {
 // On revoke, wait this long for pending acks: the next owner of the partitions then starts
 // from their committed rows and alert state (a batch committed after it is replayed, not lost).
 constexpr int64_t revoke_wait_ms = 10000;
+// How long an assignment may wait for the claim of its partitions (the sink retries until
+// then; a previous owner's transaction in progress ends within its statement timeout).
+constexpr int64_t claim_timeout_ms = 45000;
 
 std::string where(const rd_kafka_message_t* m) {
   return std::string(m->rkt ? rd_kafka_topic_name(m->rkt) : "?") + "[" +
@@ -270,6 +273,16 @@ void consumer_source::take(const rd_kafka_message_t* m) {
   }
   batch& b = *batches_.back();
   b.next_offsets[{rd_kafka_topic_name(m->rkt), m->partition}] = m->offset + 1;
+  read_point& at = read_points_[m->partition];
+  auto [pos, first_of_partition] = b.positions.try_emplace(m->partition);
+  if (first_of_partition) {
+    pos->second.struct_size = sizeof(isitup_position_v1);
+    pos->second.partition = m->partition;
+    pos->second.first_offset = at.next >= 0 && at.next <= m->offset ? at.next : m->offset;
+    pos->second.epoch = at.epoch;
+  }
+  pos->second.next_offset = m->offset + 1;
+  at.next = m->offset + 1;
   host_.counter_add("messages", 1);
   char err[256] = "";
   isitup_parsed_record* p =
@@ -335,14 +348,29 @@ void consumer_source::submit_ready() {
     if (b.submitted) continue;
     if (!b.sealed) break;
     if (b.records.empty()) {  // only invalid messages: nothing to hand over
+      // Their offsets go with the next batch handed over, whose positions then follow on.
+      for (const auto& [partition, p] : b.positions) {
+        auto [it, added] = carry_.try_emplace(partition, p);
+        if (!added) it->second.next_offset = p.next_offset;
+      }
       b.submitted = b.acked = true;
       continue;
     }
     if (now < next_submit_ms_) return;
+    for (const auto& [partition, c] : carry_) {
+      auto [it, added] = b.positions.try_emplace(partition, c);
+      if (!added) it->second.first_offset = std::min(it->second.first_offset, c.first_offset);
+    }
+    carry_.clear();
     std::vector<const isitup_record_v1*> views;
     views.reserve(b.records.size());
     for (isitup_parsed_record* p : b.records) views.push_back(host_.raw()->record_view(p));
-    const sdk::status s = host_.submit(views.data(), views.size(), b.token);
+    std::vector<isitup_position_v1> items;
+    items.reserve(b.positions.size());
+    for (const auto& [partition, p] : b.positions) items.push_back(p);
+    const isitup_positions_v1 where{sizeof(isitup_positions_v1), group_.c_str(), topic_.c_str(),
+                                    items.data(), items.size()};
+    const sdk::status s = host_.submit_at(views.data(), views.size(), b.token, &where);
     if (s == sdk::status::retry) {
       if (!full_) {
         full_ = true;
@@ -395,6 +423,9 @@ void consumer_source::commit_done(bool sync) {
   }
   list_ptr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
   for (const auto& [k, next] : offsets) {
+    // A partition that moved on: its new owner reads from the positions it claimed; committing
+    // here could move the group's offset under it.
+    if (assigned_.count(k) == 0) continue;
     int64_t& done = committed_[k];
     if (next <= done) continue;
     done = next;
@@ -427,12 +458,15 @@ void consumer_source::on_rebalance(rd_kafka_resp_err_t err,
   }
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     host_.log(sdk::level::info, "assigned partitions [" + names + "] of " + topic_);
-    // Before any message of them is read: the host reloads the state their checks left.
+    claim(parts);
+    // Before any message of them is read and after the claim (a previous owner's last batch
+    // is committed or refused by then): the host reloads the state their checks left.
     host_.source_partitions(ISITUP_PARTITIONS_ASSIGNED, numbers.data(), numbers.size());
-    rd_kafka_assign(rk_, parts);
+    rd_kafka_assign(rk_, parts);  // at the claimed offsets, else the committed ones
     if (stopped_) rd_kafka_pause_partitions(rk_, parts);
     for (int i = 0; i < parts->cnt; ++i) {
       committed_.erase({parts->elems[i].topic, parts->elems[i].partition});
+      assigned_.insert({parts->elems[i].topic, parts->elems[i].partition});
       // Before fetching starts (it waits for the committed offsets); librdkafka keeps a
       // forwarding set by the application.
       if (rd_kafka_queue_t* q =
@@ -462,7 +496,42 @@ void consumer_source::on_rebalance(rd_kafka_resp_err_t err,
     batches_.pop_back();
   }
   rd_kafka_assign(rk_, nullptr);
+  for (int i = 0; i < parts->cnt; ++i) {
+    assigned_.erase({parts->elems[i].topic, parts->elems[i].partition});
+    read_points_.erase(parts->elems[i].partition);
+    carry_.erase(parts->elems[i].partition);
+  }
   host_.source_partitions(ISITUP_PARTITIONS_REVOKED, numbers.data(), numbers.size());
+}
+
+void consumer_source::claim(rd_kafka_topic_partition_list_t* parts) {
+  std::vector<isitup_position_v1> items;
+  for (int i = 0; i < parts->cnt; ++i)
+    if (topic_ == parts->elems[i].topic)
+      items.push_back(
+          isitup_position_v1{sizeof(isitup_position_v1), parts->elems[i].partition, -1, -1, 0});
+  isitup_positions_v1 c{sizeof(isitup_positions_v1), group_.c_str(), topic_.c_str(), items.data(),
+                        items.size()};
+  std::string why;
+  if (host_.claim_positions(c, claim_timeout_ms, why) != sdk::status::ok) {
+    host_.counter_add("claim_failures", 1);
+    host_.log(sdk::level::warn,
+              "partitions not claimed, read from Kafka's committed offsets "
+              "without fencing: " +
+                  why);
+    for (isitup_position_v1& p : items) p.next_offset = -1, p.epoch = 0;
+  }
+  std::string seeks;
+  for (const isitup_position_v1& p : items) {
+    read_points_[p.partition] = read_point{p.next_offset, p.epoch};
+    if (p.next_offset < 0) continue;
+    for (int i = 0; i < parts->cnt; ++i)
+      if (parts->elems[i].partition == p.partition && topic_ == parts->elems[i].topic)
+        parts->elems[i].offset = p.next_offset;
+    seeks += (seeks.empty() ? "" : ", ") + std::to_string(p.partition) + "@" +
+             std::to_string(p.next_offset) + " epoch " + std::to_string(p.epoch);
+  }
+  if (!seeks.empty()) host_.log(sdk::level::info, "reading from the stored positions: " + seeks);
 }
 
 }  // namespace isitup::kafka

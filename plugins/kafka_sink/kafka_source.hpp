@@ -2,6 +2,12 @@
 // every message as a v1 record with the host's codec, hands batches to the host, and commits
 // a batch's offsets only once the host acknowledged it (every sink made it durable).
 //
+// - Positions: on assignment the source claims its partitions from the agent (the sink that
+//   stores positions with its rows, e.g. pg_sink) and starts reading each one where the stored
+//   rows end (Kafka's committed offset when nothing is stored); every batch is submitted with
+//   each partition's [first, next) offsets and the claim's epoch (isitup_host_v1.submit_at),
+//   so the sink applies a batch exactly once and refuses one of a reader that lost the
+//   partition. Kafka offsets are still committed (for lag), only for partitions it owns.
 // - Offsets are committed in order: a batch's offsets are committed once it and every batch
 //   read before it are acknowledged; also on partition revoke (after waiting up to 10 s for
 //   batches already handed over) and at destroy.
@@ -31,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -64,6 +71,7 @@ class consumer_source final : public sdk::source {
     uint64_t token = 0;
     std::vector<isitup_parsed_record*> records;  // freed once the host took them
     std::map<partition_key, int64_t> next_offsets;
+    std::map<int32_t, isitup_position_v1> positions;  // of topic_: [first, next) and the epoch
     int64_t opened_ms = 0;
     bool sealed = false, submitted = false, acked = false;
     int dead_letters_pending = 0;
@@ -79,6 +87,8 @@ class consumer_source final : public sdk::source {
   void pause_all();
   void handle(const rd_kafka_message_t* m, bool stop_seen);
   void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
+  // Claims the assigned partitions (host) and sets their start offsets in `parts`.
+  void claim(rd_kafka_topic_partition_list_t* parts);
   void dead_letter(const rd_kafka_message_t* m, const std::string& why, batch& b);
   void log_poison(const rd_kafka_message_t* m, const std::string& why);
   batch* find(uint64_t token);
@@ -104,7 +114,16 @@ class consumer_source final : public sdk::source {
   int64_t next_submit_ms_ = 0;
   int submit_failures_ = 0;
   std::map<partition_key, int64_t> committed_;
-  sdk::log_budget poison_log_{10, 100};  // a burst of 10 lines, then 10 a second
+  // Per assigned partition of topic_: where the last batch's share ended (the next batch's
+  // first offset; -1: not known, the first message's offset) and the claim's epoch.
+  struct read_point {
+    int64_t next = -1;
+    int64_t epoch = 0;
+  };
+  std::map<int32_t, read_point> read_points_;
+  std::map<int32_t, isitup_position_v1> carry_;  // of batches of invalid messages only
+  std::set<partition_key> assigned_;             // Kafka offsets are committed only for these
+  sdk::log_budget poison_log_{10, 100};          // a burst of 10 lines, then 10 a second
 
   std::mutex ack_mu_;
   std::vector<std::pair<uint64_t, sdk::status>> acks_;  // from ack(), applied by the thread

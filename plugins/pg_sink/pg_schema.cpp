@@ -53,7 +53,8 @@ quoted_names::quoted_names(pqxx::connection_base& c, const table_names& n)
       unpartitioned(schema + "." + c.quote_name(n.table + "_unpartitioned")),
       rollup_hourly(schema + "." + c.quote_name(n.table + "_rollup_hourly")),
       rollup_daily(schema + "." + c.quote_name(n.table + "_rollup_daily")),
-      rollup_todo(schema + "." + c.quote_name(n.table + "_rollup_todo")) {}
+      rollup_todo(schema + "." + c.quote_name(n.table + "_rollup_todo")),
+      offsets(schema + "." + c.quote_name(n.table + "_offsets")) {}
 
 const std::string& result_table_definition() {
   static const std::string definition =
@@ -233,6 +234,15 @@ const std::vector<migration>& migrations() {
        "hourly and daily rollups per check and location, kept up by the writer; the views "
        "read them",
        [](const quoted_names& q) { return rollup_migration(q); }},
+      {8, "Kafka positions stored with the rows, and the owner epoch of each partition",
+       [](const quoted_names& q) {
+         return std::vector<std::string>{
+             "CREATE TABLE " + q.offsets +
+             " (consumer_group text NOT NULL, topic text NOT NULL, partition integer NOT NULL,"
+             " next_offset bigint, epoch bigint NOT NULL DEFAULT 0,"
+             " updated_at timestamptz NOT NULL DEFAULT now(),"
+             " PRIMARY KEY (consumer_group, topic, partition))"};
+       }},
   };
   return list;
 }

@@ -49,6 +49,7 @@ struct quoted_names {
   std::string rollup_hourly;   // "public"."check_results_rollup_hourly"
   std::string rollup_daily;    // "public"."check_results_rollup_daily"
   std::string rollup_todo;     // "public"."check_results_rollup_todo"
+  std::string offsets;         // "public"."check_results_offsets" (pg_offsets.hpp)
 };
 
 // The results table's column definitions and primary key, "(agent text NOT NULL, ...)".

@@ -126,16 +126,40 @@ class pg_sink final : public sdk::sink {
   pg_sink& operator=(const pg_sink&) = delete;
 
   void write(const sdk::batch_view& batch, sdk::batch_done done) override {
-    if (batch.size() == 0) {
+    if (batch.size() == 0 && !batch.positions()) {
       done(sdk::status::ok);
       return;
     }
-    enqueue(entry{batch, std::move(done), 0, clock_type::now(), nullptr});
+    enqueue(entry{batch, std::move(done), 0, clock_type::now(), nullptr, positions_of(batch)});
   }
 
   void write_with_state(const sdk::batch_view& batch, sdk::alert_state_view state,
                         sdk::batch_done done) {
-    enqueue(entry{batch, std::move(done), 0, clock_type::now(), state.raw()});
+    enqueue(entry{batch, std::move(done), 0, clock_type::now(), state.raw(), positions_of(batch)});
+  }
+
+  // A source assigned partitions takes them (pg_offsets.hpp claim), on a connection of its own.
+  void claim_positions(isitup_positions_v1& c, std::chrono::milliseconds timeout) {
+    std::vector<int32_t> partitions;
+    for (size_t i = 0; i < c.count; ++i) partitions.push_back(c.items[i].partition);
+    const auto deadline = clock_type::now() + timeout;
+    for (;;) {
+      try {
+        pg::pg_writer claimer(options_);
+        const std::vector<pg::claimed_position> got = claimer.claim(c.group, c.topic, partitions);
+        for (size_t i = 0; i < c.count; ++i) {
+          c.items[i].epoch = got[i].epoch;
+          c.items[i].next_offset = got[i].next;
+        }
+        return;
+      } catch (const std::exception& e) {
+        // PostgreSQL may be down, or a stalled previous owner's transaction holds a row
+        // until the server ends it: try again until the deadline.
+        if (clock_type::now() + std::chrono::milliseconds(500) >= deadline)
+          throw std::runtime_error(std::string("claiming partitions in PostgreSQL: ") + e.what());
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      }
+    }
   }
 
   void load_state(std::chrono::milliseconds timeout,
@@ -199,7 +223,19 @@ class pg_sink final : public sdk::sink {
     std::size_t written = 0;  // rows of the batch committed so far
     clock_type::time_point since;
     const isitup_alert_state_v1* state = nullptr;  // goes with the batch's last rows
+    std::vector<pg::batch_position> positions;     // where a source read it (never split)
   };
+
+  static std::vector<pg::batch_position> positions_of(const sdk::batch_view& batch) {
+    std::vector<pg::batch_position> out;
+    const isitup_positions_v1* p = batch.positions();
+    if (!p || !p->group || !p->topic) return out;
+    for (size_t i = 0; i < p->count; ++i)
+      out.push_back(pg::batch_position{p->group, p->topic, p->items[i].partition,
+                                       p->items[i].first_offset, p->items[i].next_offset,
+                                       p->items[i].epoch});
+    return out;
+  }
 
   // Delivery marks waiting to be written; beyond this many they are dropped (a lost mark
   // only means the event is sent again after a restart, with the same id).
@@ -243,6 +279,7 @@ class pg_sink final : public sdk::sink {
     std::unique_lock lock(mu_);
     std::vector<const isitup_record_v1*> rows;
     std::vector<const isitup_alert_state_v1*> states;
+    std::vector<pg::batch_position> positions;
     for (;;) {
       if (!marks_.empty() && (stopping_ || writer_->connected())) write_marks_locked(lock);
       if (stopping_) return;
@@ -257,14 +294,25 @@ class pg_sink final : public sdk::sink {
         bounce_locked(lock, "not connected to PostgreSQL (" + last_error_ + ")");
         continue;
       }
+      if (!holds_.empty() && hand_back_waiting_locked(lock)) continue;
       // Take up to batch_size rows from the front batches; record where each one stops.
       rows.clear();
       states.clear();
+      positions.clear();
       std::vector<std::size_t> upto;
       const std::size_t limit = static_cast<std::size_t>(batch_size_);
       for (std::size_t i = 0; i < queue_.size() && rows.size() < limit; ++i) {
         entry& e = queue_[i];
-        const std::size_t n = std::min(e.batch.size() - e.written, limit - rows.size());
+        // A batch read at positions goes whole, with batches that follow on from it only.
+        const bool positioned = !e.positions.empty();
+        if (i > 0 && (positioned != !positions.empty() ||
+                      (positioned && (e.batch.size() > limit - rows.size() ||
+                                      !pg::follow_on(positions, e.positions)))))
+          break;
+        if (i == 0 && positioned) positions = e.positions;
+        const std::size_t n = positioned
+                                  ? e.batch.size() - e.written
+                                  : std::min(e.batch.size() - e.written, limit - rows.size());
         for (std::size_t k = 0; k < n; ++k) rows.push_back(&e.batch[e.written + k]);
         upto.push_back(e.written + n);
         if (e.state && e.written + n == e.batch.size()) states.push_back(e.state);
@@ -275,7 +323,7 @@ class pg_sink final : public sdk::sink {
       std::string error;
       auto failure = pg::write_failure::kind::retry;
       try {
-        writer_->write(rows, states);
+        writer_->write(rows, states, positions);
       } catch (const pg::write_failure& f) {
         error = f.what();
         failure = f.which();
@@ -284,6 +332,10 @@ class pg_sink final : public sdk::sink {
       std::vector<report> reports;
       lock.lock();
       busy_ = false;
+      if (failure == pg::write_failure::kind::retry && !error.empty())
+        holds_.failed(positions);
+      else
+        holds_.done(positions);
       if (error.empty()) {
         connect_failures_ = 0;
         for (std::size_t i = 0; i < upto.size(); ++i) queue_[i].written = upto[i];
@@ -292,12 +344,24 @@ class pg_sink final : public sdk::sink {
       } else {
         // Every batch with rows in the failed transaction goes back (or fails for good).
         for (std::size_t i = 0; i < upto.size(); ++i)
-          take_front_locked(reports, failure == pg::write_failure::kind::error
-                                         ? sdk::status::error
-                                         : sdk::status::retry);
+          take_front_locked(reports, failure == pg::write_failure::kind::retry
+                                         ? sdk::status::retry
+                                         : sdk::status::error);
         if (!writer_->connected()) schedule_reconnect_locked(error);
       }
       lock.unlock();
+      if (failure == pg::write_failure::kind::fenced) {
+        host_.counter_add("batches_fenced", static_cast<int64_t>(reports.size()));
+        host_.log(sdk::level::warn, "refused " + std::to_string(reports.size()) +
+                                        " batches of a partition this agent no longer owns; "
+                                        "nothing of them was stored: " +
+                                        error);
+        error.clear();  // not a failure of the database
+        finish_fenced(reports);
+        lock.lock();
+        cv_.notify_all();
+        continue;
+      }
       finish(reports, rows.size(), error);
       lock.lock();
       cv_.notify_all();
@@ -325,6 +389,28 @@ class pg_sink final : public sdk::sink {
     last_error_ = error;
   }
 
+  // Hands back (retry) each queued batch that must wait for an earlier one of its partitions
+  // (position_holds); true when there was one. Lock held on entry and exit.
+  bool hand_back_waiting_locked(std::unique_lock<std::mutex>& lock) {
+    std::vector<report> reports;
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (it->positions.empty() || !holds_.must_wait(it->positions)) {
+        ++it;
+        continue;
+      }
+      queued_rows_ -= it->batch.size();
+      reports.push_back(report{std::move(it->done), sdk::status::retry});
+      it = queue_.erase(it);
+    }
+    if (reports.empty()) return false;
+    lock.unlock();
+    for (report& r : reports)
+      r.done(r.status, "waiting for an earlier batch of its partition to be written first");
+    lock.lock();
+    cv_.notify_all();
+    return true;
+  }
+
   // Not connected and the next attempt is not due: hand every queued batch back.
   void bounce_locked(std::unique_lock<std::mutex>& lock, const std::string& why) {
     std::vector<report> reports;
@@ -348,6 +434,15 @@ class pg_sink final : public sdk::sink {
       publish("repaired_text", s.repaired_text, published_.repaired_text);
       publish("rows_rejected", s.rejected, published_.rejected);
       publish("rows_past_retention", s.past_retention, published_.past_retention);
+      publish("fast_path", s.fast_writes, published_.fast_writes);
+      if (s.slow_writes != published_.slow_writes && slow_log_.take(sdk::monotonic_ms())) {
+        const uint64_t more = slow_log_.refused_since_last();
+        host_.log(sdk::level::info,
+                  "slow path (staging + ON CONFLICT) for a batch read at positions: " +
+                      pg::bounded_text(writer_->slow_reason(), 300) +
+                      (more ? " (" + std::to_string(more) + " more not logged)" : std::string()));
+      }
+      publish("slow_path", s.slow_writes, published_.slow_writes);
       for (const pg::rejected_record& r : writer_->rejects()) log_reject(r);
       for (const auto& [check, why] : writer_->alert_rejects())
         if (said_alert_rejects_.size() < 1000 && said_alert_rejects_.insert(check).second)
@@ -358,6 +453,11 @@ class pg_sink final : public sdk::sink {
       host_.counter_add("write_failures", 1);
     }
     for (report& r : reports) r.done(r.status, error);
+  }
+
+  void finish_fenced(std::vector<report>& reports) {
+    for (report& r : reports)
+      r.done(r.status, "fenced: another writer owns the partition now and writes these rows");
   }
 
   // One line per rejected record, rate-limited: a burst of 10, then one every 6 s; the next
@@ -449,6 +549,8 @@ class pg_sink final : public sdk::sink {
   std::string last_error_;
   pg::write_stats published_;
   sdk::log_budget reject_log_{10, 6000};      // log_reject's budget (I/O thread only)
+  sdk::log_budget slow_log_{5, 10000};        // slow path lines (I/O thread only)
+  pg::position_holds holds_;                  // I/O thread only
   std::set<std::string> said_alert_rejects_;  // checks whose state was refused, logged once
   std::thread thread_;
 

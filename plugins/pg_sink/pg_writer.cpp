@@ -9,6 +9,7 @@
 #include <isitup/util/civil_time.hpp>
 #include <isitup/util/utf8.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -145,6 +146,24 @@ bool copy_row(pqxx::stream_to& out, const isitup_record_v1& r, write_stats& stat
 
 bool conflict(const std::string& sqlstate) { return sqlstate.rfind("40", 0) == 0; }
 
+// "493012,493013": the distinct UTC hours (since 1970) of the rows' scheduled_at.
+std::string hours_of(const isitup_record_v1* const* rows, std::size_t n) {
+  std::vector<int64_t> hours;
+  hours.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int64_t ms = rows[i]->scheduled_at_ms;
+    hours.push_back(ms >= 0 ? ms / 3'600'000 : -((-ms + 3'599'999) / 3'600'000));
+  }
+  std::sort(hours.begin(), hours.end());
+  hours.erase(std::unique(hours.begin(), hours.end()), hours.end());
+  std::string out;
+  for (int64_t h : hours) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(h);
+  }
+  return out;
+}
+
 std::string trimmed(std::string what) {
   while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
   return what;
@@ -276,6 +295,10 @@ void pg_writer::connect() {
       tx.exec(std::string("SET search_path = ") + session_search_path);
       tx.exec_params("SELECT set_config('statement_timeout', $1, false)",
                      std::to_string(options_.statement_timeout_ms));
+      // A writer stalled inside a transaction (a stopped process) holds its partitions'
+      // position rows: the server ends it, so the next owner's claim goes through.
+      tx.exec_params("SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
+                     std::to_string(options_.statement_timeout_ms));
       tx.exec("SET TIME ZONE 'UTC'");
     }
     migrate(*c, options_.names);
@@ -294,6 +317,9 @@ void pg_writer::connect() {
                   " ORDER BY agent, check_name, scheduled_at ON CONFLICT DO NOTHING";
     rejects_table_ = q.rejects;
     mark_sql_ = mark_staged_hours_sql(q);
+    mark_hours_sql_ = "INSERT INTO " + q.rollup_todo +
+                      " (length, bucket) SELECT 'hour', to_timestamp(h * 3600) FROM"
+                      " unnest(string_to_array($1, ',')::bigint[]) h";
     names_ = q;
     {
       pqxx::read_transaction tx(*c);
@@ -312,10 +338,34 @@ void pg_writer::connect() {
   }
 }
 
-void pg_writer::write(const std::vector<const isitup_record_v1*>& rows) { write(rows, {}); }
+void pg_writer::write(const std::vector<const isitup_record_v1*>& rows) { write(rows, {}, {}); }
 
 void pg_writer::write(const std::vector<const isitup_record_v1*>& rows,
                       const std::vector<const isitup_alert_state_v1*>& states) {
+  write(rows, states, {});
+}
+
+std::vector<claimed_position> pg_writer::claim(const std::string& group, const std::string& topic,
+                                               const std::vector<int32_t>& partitions) {
+  try {
+    connect();
+    pqxx::work tx(*conn_);
+    std::vector<claimed_position> out = pg::claim(tx, *names_, group, topic, partitions);
+    tx.commit();
+    return out;
+  } catch (const write_failure&) {
+    throw;
+  } catch (const std::exception& e) {
+    disconnect();
+    throw write_failure(write_failure::kind::retry,
+                        "claiming partitions failed: " + trimmed(e.what()));
+  }
+}
+
+void pg_writer::write(const std::vector<const isitup_record_v1*>& rows,
+                      const std::vector<const isitup_alert_state_v1*>& states,
+                      const std::vector<batch_position>& positions) {
+  slow_reason_.clear();
   rejects_.clear();
   alert_rejects_.clear();
   created_partitions_.clear();
@@ -342,11 +392,17 @@ void pg_writer::write(const std::vector<const isitup_record_v1*>& rows,
                           "table can store"});
   }
   const states_t* with = states.empty() ? nullptr : &states;
+  const positions_t* at = positions.empty() ? nullptr : &positions;
+  bool fast = at != nullptr;
   if (!keyed.empty()) {
-    try {  // the usual case: rows and state in one transaction
-      transaction(keyed.data(), keyed.size(), with);
+    try {  // the usual case: positions, rows and state in one transaction
+      transaction(keyed.data(), keyed.size(), with, at, &fast);
       with = nullptr;
+      at = nullptr;
     } catch (const pqxx::sql_error& e) {
+      // Idempotent parts from here on; the positions go with the state, after them.
+      if (fast) slow_reason_ = "a record PostgreSQL refuses (SQLSTATE " + e.sqlstate() + ")";
+      fast = false;
       if (keyed.size() == 1) {
         rejects_.push_back({keyed[0], e.sqlstate(), trimmed(e.what())});
       } else {
@@ -355,13 +411,16 @@ void pg_writer::write(const std::vector<const isitup_record_v1*>& rows,
       }
     }
   }
-  if (with) {
+  if (with || at) {
+    bool slow = false;
     try {
-      transaction(nullptr, 0, with);
+      transaction(nullptr, 0, with, at, &slow);
     } catch (const pqxx::sql_error&) {
-      write_states_each(*with);  // a check PostgreSQL cannot store: the others still are
+      if (at) transaction(nullptr, 0, nullptr, at, &slow);
+      if (with) write_states_each(*with);  // a check PostgreSQL cannot store: the others are
     }
   }
+  if (!positions.empty() && !keyed.empty()) ++(fast ? stats_.fast_writes : stats_.slow_writes);
   if (!rejects_.empty()) {
     try {
       connect();
@@ -394,19 +453,31 @@ void pg_writer::write_part(const isitup_record_v1* const* rows, std::size_t n,
 }
 
 void pg_writer::transaction(const isitup_record_v1* const* rows, std::size_t n,
-                            const states_t* states) {
+                            const states_t* states, const positions_t* positions, bool* fast) {
+  bool no_fast = false;
+  bool& try_fast = fast ? *fast : no_fast;
   // Concurrent writers inserting the same keys can deadlock or conflict: try again at once,
   // a few times, before handing the rows back.
   for (int attempt = 1;; ++attempt) {
     try {
       connect();
       if (n > 0 && partitioned_) cover(rows, n);
-      write_once(rows, n, states);
+      write_once(rows, n, states, positions, try_fast);
       return;
     } catch (const write_failure&) {
       throw;
+    } catch (const fenced_error& e) {
+      ++stats_.fenced_writes;  // rolled back: nothing of it is stored
+      throw write_failure(write_failure::kind::fenced, e.what());
     } catch (const pqxx::sql_error& e) {
       const std::string state = e.sqlstate();
+      // The fast path met a row that is there already (a result produced twice, a row
+      // written without positions): this batch goes the slow way.
+      if (try_fast && state == "23505") {
+        try_fast = false;
+        slow_reason_ = "a row of the batch is stored already (SQLSTATE 23505)";
+        continue;
+      }
       // A partition this writer believed in was dropped (retention, by hand): list them again.
       if (state == "23514" &&
           std::string_view(e.what()).find("no partition of relation") != std::string_view::npos) {
@@ -447,7 +518,7 @@ void pg_writer::cover(const isitup_record_v1* const* rows, std::size_t n) {
 }
 
 void pg_writer::write_once(const isitup_record_v1* const* rows, std::size_t n,
-                           const states_t* states) {
+                           const states_t* states, const positions_t* positions, bool& fast) {
   write_stats s;
   alert_counts a;
   uint64_t inserted = 0;
@@ -455,7 +526,13 @@ void pg_writer::write_once(const isitup_record_v1* const* rows, std::size_t n,
   // libpqxx may silently reconnect between transactions; the staging table would be gone.
   if (conn_->backendpid() != backend_pid_)
     throw pqxx::broken_connection("the connection was re-established; setting up again");
-  if (n > 0) {  // step 1: the rows
+  // Step 0: the positions, first (their rows' locks order this transaction against a claim).
+  if (positions) fast = advance(tx, *names_, *positions, fast, slow_reason_);
+  if (n > 0 && fast) {  // step 1, fast path: nothing of these rows can be stored yet
+    copy_rows(tx, names_->table, rows, n, s);
+    inserted = n;
+    tx.exec_params(mark_hours_sql_, hours_of(rows, n));  // for the rollups (pg_rollups.hpp)
+  } else if (n > 0) {                                    // step 1: the rows
     copy_rows(tx, staging, rows, n, s);
     inserted = static_cast<uint64_t>(tx.exec(insert_sql_).affected_rows());
     if (inserted > 0) tx.exec(mark_sql_);  // their hours, for the rollups (pg_rollups.hpp)

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "pg_alert.hpp"
+#include "pg_offsets.hpp"
 #include "pg_partitions.hpp"
 #include "pg_rejects.hpp"
 #include "pg_schema.hpp"
@@ -51,7 +52,9 @@ struct writer_options {
 // report data errors this way: it rejects the records concerned and writes the rest).
 class write_failure : public std::runtime_error {
  public:
-  enum class kind { retry, error };
+  // fenced: the rows were read by a reader that lost their partition (pg_offsets.hpp); the
+  // transaction was rolled back and the rows are the new owner's to write.
+  enum class kind { retry, error, fenced };
   write_failure(kind k, const std::string& what) : std::runtime_error(what), kind_(k) {}
   kind which() const { return kind_; }
 
@@ -68,6 +71,9 @@ struct write_stats {
   uint64_t dropped = 0;         // copy_line/copy_into: records without a key, not written
   uint64_t rejected = 0;        // write(): records refused for good (see rejects())
   uint64_t past_retention = 0;  // write(): older than the retention, not stored
+  uint64_t fast_writes = 0;     // write()s with positions that COPYed straight into the table
+  uint64_t slow_writes = 0;     // write()s with positions that took staging + ON CONFLICT
+  uint64_t fenced_writes = 0;   // write()s refused: another reader claimed a partition
 };
 
 // The COPY text row (tab-separated, COPY's backslash escapes, \N for NULL, no newline) of
@@ -99,6 +105,20 @@ class pg_writer {
   // when a check's state is refused for good there, it is left out (alert_rejects()).
   void write(const std::vector<const isitup_record_v1*>& rows,
              const std::vector<const isitup_alert_state_v1*>& states);
+  // The same, for rows read at `positions` (pg_offsets.hpp): the positions advance in the
+  // transaction of the rows and state; when they follow on from the stored ones the rows are
+  // COPYed straight into the table (fast path), else written as above (slow path, why in
+  // slow_reason()). Throws write_failure(fenced) when another reader claimed a partition: then
+  // nothing of the call is stored (rows split off by a data error excepted, which replays
+  // leave unchanged).
+  void write(const std::vector<const isitup_record_v1*>& rows,
+             const std::vector<const isitup_alert_state_v1*>& states,
+             const std::vector<batch_position>& positions);
+  // Claims partitions (pg_offsets.hpp claim) in a transaction of its own. Throws write_failure.
+  std::vector<claimed_position> claim(const std::string& group, const std::string& topic,
+                                      const std::vector<int32_t>& partitions);
+  // Why the last write() with positions took the slow path (empty: it did not).
+  const std::string& slow_reason() const { return slow_reason_; }
   // Connects (and migrates) if needed and hands `loaded` every stored check state and every
   // undelivered outbox event (pg_alert.hpp). Throws write_failure (retry).
   void load_alert_state(const std::function<void(const isitup_alert_state_v1&)>& loaded);
@@ -129,9 +149,13 @@ class pg_writer {
 
  private:
   using states_t = std::vector<const isitup_alert_state_v1*>;
-  void write_once(const isitup_record_v1* const* rows, std::size_t n, const states_t* states);
+  using positions_t = std::vector<batch_position>;
+  void write_once(const isitup_record_v1* const* rows, std::size_t n, const states_t* states,
+                  const positions_t* positions, bool& fast);
   void write_part(const isitup_record_v1* const* rows, std::size_t n, const states_t* states);
-  void transaction(const isitup_record_v1* const* rows, std::size_t n, const states_t* states);
+  // `positions`: advanced first in the transaction; `fast` in: try the fast path, out: taken.
+  void transaction(const isitup_record_v1* const* rows, std::size_t n, const states_t* states,
+                   const positions_t* positions = nullptr, bool* fast = nullptr);
   // Creates the partitions `rows` need that the writer does not know of (own transaction).
   void cover(const isitup_record_v1* const* rows, std::size_t n);
 
@@ -140,6 +164,8 @@ class pg_writer {
   int backend_pid_ = 0;
   std::string insert_sql_;
   std::string mark_sql_;
+  std::string mark_hours_sql_;  // fast path: the hours given as a parameter
+  std::string slow_reason_;
   std::string rejects_table_;
   std::optional<quoted_names> names_;
   std::vector<partition_range> partitions_;  // as last listed or created

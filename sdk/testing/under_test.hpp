@@ -169,7 +169,8 @@ class sink_under_test {
                 std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     auto w = std::make_shared<detail::waiter>();
     w->records = std::move(records);
-    w->batch = {sizeof(isitup_batch_v1), w->records.size(), w->records.data(), sequence_++};
+    w->batch = {sizeof(isitup_batch_v1), w->records.size(), w->records.data(), sequence_++,
+                nullptr};
     ops_->write(instance_, &w->batch, &detail::done_ctx::batch_done,
                 ctxs_.add(w, host_, "batch write"));
     return detail::wait_for(*w, timeout);

@@ -323,7 +323,7 @@ TEST_F(plugin_host_test, runs_the_check_and_sink_of_a_cpp_plugin) {
   isitup_record_init(&a);
   isitup_record_init(&b);
   const isitup_record_v1* records[] = {&a, &b};
-  const isitup_batch_v1 batch{sizeof batch, 2, records, 1};
+  const isitup_batch_v1 batch{sizeof batch, 2, records, 1, nullptr};
   uint32_t status = 99;
   sink->write(
       instance, &batch, [](void* c, uint32_t s, const char*) { *static_cast<uint32_t*>(c) = s; },
@@ -358,7 +358,7 @@ std::map<std::string, int64_t> feed_sink(const loaded_plugin& p, size_t records,
   std::vector<isitup_record_v1> rs(records);
   std::vector<const isitup_record_v1*> rp;
   for (isitup_record_v1& r : rs) isitup_record_init(&r), rp.push_back(&r);
-  const isitup_batch_v1 batch{sizeof batch, rp.size(), rp.data(), 1};
+  const isitup_batch_v1 batch{sizeof batch, rp.size(), rp.data(), 1, nullptr};
   auto ignore = [](void*, uint32_t, const char*) {};
   sink->write(instance, &batch, ignore, nullptr);
   std::vector<isitup_event_v1> es(events);
@@ -467,6 +467,39 @@ TEST_F(plugin_host_test, a_sink_table_ending_before_read_history_answers_no_hist
   EXPECT_TRUE(p->keeps_alert_state());
   EXPECT_FALSE(p->answers_history());
   EXPECT_EQ(p->sink_ops()->read_history, nullptr);  // beyond its struct_size: NULL
+}
+
+TEST_F(plugin_host_test, a_sink_claiming_positions_loads_with_its_call) {
+  install("positions_sink");
+  plugin_host host(dir_);
+  auto p = host.load("positions_sink");
+  const isitup_sink_ops_v1* ops = p->sink_ops();
+  ASSERT_TRUE(ops->sink_flags & ISITUP_SINK_POSITIONS);
+  ASSERT_NE(ops->claim_positions, nullptr);
+  isitup_position_v1 items[2] = {{sizeof(isitup_position_v1), 3, -1, -1, 0},
+                                 {sizeof(isitup_position_v1), 0, -1, -1, 0}};
+  isitup_positions_v1 claim{sizeof claim, "writers", "results", items, 2};
+  fake_ctx ctx;
+  fake_options none;
+  void* instance = nullptr;
+  char err[64] = "";
+  ASSERT_EQ(ops->create(&fake_host(), as_ctx(&ctx), as_options(&none), &instance, err, sizeof err),
+            ISITUP_OK);
+  EXPECT_EQ(ops->claim_positions(instance, &claim, 1000, err, sizeof err), ISITUP_OK);
+  EXPECT_EQ(items[0].epoch, 7);
+  EXPECT_EQ(items[0].next_offset, 103);
+  EXPECT_EQ(items[1].next_offset, 100);
+  ops->destroy(instance);
+  EXPECT_EQ(ctx.counters["claims"], 1);
+}
+
+TEST_F(plugin_host_test, a_sink_table_ending_before_claim_positions_loads_and_keeps_none) {
+  install("pre_positions_sink");
+  plugin_host host(dir_);
+  auto p = host.load("pre_positions_sink");  // its memory past struct_size holds a claim
+  EXPECT_TRUE(p->answers_history());
+  EXPECT_FALSE(p->sink_ops()->sink_flags & ISITUP_SINK_POSITIONS);
+  EXPECT_EQ(p->sink_ops()->claim_positions, nullptr);  // beyond its struct_size: NULL
 }
 
 TEST_F(plugin_host_test, accepts_structs_from_an_older_smaller_header) {
@@ -623,6 +656,8 @@ INSTANTIATE_TEST_SUITE_P(
                     "ISITUP_SINK_ALERT_STATE"},
         broken_case{"history_no_call", "declares ISITUP_SINK_HISTORY without read_history"},
         broken_case{"history_no_flag", "has read_history without ISITUP_SINK_HISTORY"},
+        broken_case{"positions_no_call", "declares ISITUP_SINK_POSITIONS without claim_positions"},
+        broken_case{"positions_no_flag", "has claim_positions without ISITUP_SINK_POSITIONS"},
         broken_case{"short_ops", "the check table's struct_size 56 is too small (at least 64"},
         broken_case{"null_option_name", "check option 1 has no name"},
         broken_case{"bad_option_type", "check option 'code' has unknown type 99"},

@@ -17,6 +17,13 @@
  *                  read_history: loads, answers no history.
  *   HISTORY_NO_CALL ISITUP_SINK_HISTORY without read_history: refused.
  *   HISTORY_NO_FLAG read_history without ISITUP_SINK_HISTORY: refused.
+ *   POSITIONS_SINK a history sink that also claims positions (ISITUP_SINK_POSITIONS): each
+ *                  item gets epoch 7 and next_offset 100 + its partition.
+ *   PRE_POSITIONS_SINK a history sink whose table ends before claim_positions (built against
+ *                  the header that added read_history) but whose memory past it holds one:
+ *                  loads, keeps no positions.
+ *   POSITIONS_NO_CALL ISITUP_SINK_POSITIONS without claim_positions: refused.
+ *   POSITIONS_NO_FLAG claim_positions without ISITUP_SINK_POSITIONS: refused.
  * write() and write_events() count what they are given with the host's counter_add
  * ("records", "events") and report it delivered at once.
  */
@@ -97,8 +104,12 @@ static const size_t e_table_size = offsetof(isitup_sink_ops_v1, write_with_state
 #else
 static const size_t e_table_size = sizeof(isitup_sink_ops_v1);
 #endif
+#if defined(POSITIONS_SINK) || defined(PRE_POSITIONS_SINK) || defined(POSITIONS_NO_CALL) || \
+    defined(POSITIONS_NO_FLAG)
+#define POSITIONS_VARIANT 1
+#endif
 #if defined(HISTORY_SINK) || defined(PRE_HISTORY_SINK) || defined(HISTORY_NO_CALL) || \
-    defined(HISTORY_NO_FLAG)
+    defined(HISTORY_NO_FLAG) || defined(POSITIONS_VARIANT)
 #define HISTORY_VARIANT 1
 #endif
 #if defined(STATE_SINK) || defined(STATE_NO_LOAD) || defined(STATE_NO_FLAG) || \
@@ -135,7 +146,9 @@ static void e_events_delivered(void* instance, const char* sink, const char* con
 #endif
 #if defined(STATE_NO_FLAG)
 #define E_FLAGS 0u
-#elif defined(HISTORY_SINK) || defined(HISTORY_NO_CALL)
+#elif defined(POSITIONS_SINK) || defined(POSITIONS_NO_CALL)
+#define E_FLAGS (ISITUP_SINK_ALERT_STATE | ISITUP_SINK_HISTORY | ISITUP_SINK_POSITIONS)
+#elif defined(HISTORY_SINK) || defined(HISTORY_NO_CALL) || defined(POSITIONS_VARIANT)
 #define E_FLAGS (ISITUP_SINK_ALERT_STATE | ISITUP_SINK_HISTORY)
 #else
 #define E_FLAGS ISITUP_SINK_ALERT_STATE
@@ -162,7 +175,28 @@ static uint32_t e_read_history(void* instance, int64_t from_ms, int64_t to_ms, i
 }
 #define READ_HISTORY e_read_history
 #endif
-#if defined(PRE_HISTORY_SINK)
+#if defined(POSITIONS_VARIANT) && !defined(POSITIONS_NO_CALL)
+static uint32_t e_claim_positions(void* instance, isitup_positions_v1* claim, int64_t timeout_ms,
+                                  char* err, size_t err_cap) {
+  e_instance* in = instance;
+  size_t i;
+  (void)timeout_ms;
+  (void)err;
+  (void)err_cap;
+  in->host->counter_add(in->ctx, "claims", 1);
+  for (i = 0; i < claim->count; ++i) {
+    claim->items[i].epoch = 7;
+    claim->items[i].next_offset = 100 + claim->items[i].partition;
+  }
+  return ISITUP_OK;
+}
+#define CLAIM_POSITIONS e_claim_positions
+#else
+#define CLAIM_POSITIONS NULL
+#endif
+#if defined(PRE_POSITIONS_SINK)
+#define STATE_TABLE_SIZE offsetof(isitup_sink_ops_v1, claim_positions)
+#elif defined(PRE_HISTORY_SINK)
 #define STATE_TABLE_SIZE offsetof(isitup_sink_ops_v1, read_history)
 #else
 #define STATE_TABLE_SIZE sizeof(isitup_sink_ops_v1)
@@ -180,7 +214,8 @@ static const isitup_sink_ops_v1 e_sink_ops = {STATE_TABLE_SIZE,
                                               e_write_with_state,
                                               LOAD_STATE,
                                               e_events_delivered,
-                                              READ_HISTORY};
+                                              READ_HISTORY,
+                                              CLAIM_POSITIONS};
 #else
 static const isitup_sink_ops_v1 e_sink_ops = {
     e_table_size,         1,           NULL, 0, e_create, e_write, e_flush, e_destroy,

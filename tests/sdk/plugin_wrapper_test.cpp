@@ -209,7 +209,7 @@ struct sink_fixture {
   }
   ~sink_fixture() { d->sink->destroy(instance); }
   void write(uint64_t sequence, seen& s) {
-    const isitup_batch_v1 b{sizeof b, 0, nullptr, sequence};
+    const isitup_batch_v1 b{sizeof b, 0, nullptr, sequence, nullptr};
     d->sink->write(instance, &b, &seen::batch_done, &s);
   }
 };

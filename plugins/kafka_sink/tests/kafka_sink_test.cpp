@@ -112,7 +112,7 @@ class kafka_sink_test : public ::testing::Test {
     for (int i = first; i < first + count; ++i) b->records.push_back(make_record(i));
     for (const record& r : b->records) b->views.push_back(r.view());
     for (const auto& v : b->views) b->pointers.push_back(&v);
-    b->c = {sizeof(isitup_batch_v1), b->pointers.size(), b->pointers.data(), seq_++};
+    b->c = {sizeof(isitup_batch_v1), b->pointers.size(), b->pointers.data(), seq_++, nullptr};
     sink.write(sdk::batch_view(&b->c), sdk::batch_done(&pending_batch::on_done, b.get()));
     return b;
   }

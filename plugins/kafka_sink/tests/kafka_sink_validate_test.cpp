@@ -89,7 +89,8 @@ class kafka_sink_validate_test : public ::testing::Test {
     for (const record& r : records) views.push_back(r.view());
     std::vector<const isitup_record_v1*> pointers;
     for (const auto& v : views) pointers.push_back(&v);
-    const isitup_batch_v1 batch{sizeof(isitup_batch_v1), pointers.size(), pointers.data(), 1};
+    const isitup_batch_v1 batch{sizeof(isitup_batch_v1), pointers.size(), pointers.data(), 1,
+                                nullptr};
     std::promise<std::pair<uint32_t, std::string>> done;
     auto result = done.get_future();
     sink.write(sdk::batch_view(&batch),

@@ -385,7 +385,7 @@ TEST(webhook_sink, results_complete_at_once_and_send_nothing) {
   isitup_record_v1 r;
   isitup_record_init(&r);
   const isitup_record_v1* records[] = {&r};
-  const isitup_batch_v1 batch{sizeof batch, 1, records, 1};
+  const isitup_batch_v1 batch{sizeof batch, 1, records, 1, nullptr};
   auto p = std::make_shared<pending>();
   sink.ops()->write(sink.instance(), &batch, &pending::done, new std::shared_ptr<pending>(p));
   ASSERT_TRUE(p->wait(1s));

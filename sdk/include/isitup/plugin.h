@@ -173,6 +173,28 @@ static inline void isitup_record_init(isitup_record_v1* r) {
   r->redirects = ISITUP_ABSENT_INT;
 }
 
+/* One partition's share of what a source read (a Kafka topic partition). */
+typedef struct isitup_position_v1 {
+  uint32_t struct_size;
+  int32_t partition;
+  /* A batch covers the offsets [first_offset, next_offset) of the partition: first_offset is
+   * where the previous batch of that partition ended (or where reading started). */
+  int64_t first_offset;
+  /* claim_positions: the stored next offset to read from, -1 when none is stored. */
+  int64_t next_offset;
+  /* The owner epoch claim_positions gave this reader; 0: none (the sink does not fence). */
+  int64_t epoch;
+} isitup_position_v1;
+
+/* The positions of one source's batch, or a claim: partitions of one topic read by one group. */
+typedef struct isitup_positions_v1 {
+  uint32_t struct_size;
+  const char* group; /* consumer group */
+  const char* topic;
+  isitup_position_v1* items;
+  size_t count;
+} isitup_positions_v1;
+
 /* A batch of results handed to a sink, owned by the host and valid until the sink calls the
  * batch's completion. records[i] are pointers because the struct may grow. */
 typedef struct isitup_batch_v1 {
@@ -180,6 +202,10 @@ typedef struct isitup_batch_v1 {
   size_t count;
   const isitup_record_v1* const* records;
   uint64_t sequence; /* increases by one per new batch; a batch sent again keeps its number */
+  /* Grown after the first release: read it only when struct_size reaches it. */
+  /* Where the records were read from a partitioned log (isitup_host_v1.submit_at), handed only
+   * to the sink that keeps positions (ISITUP_SINK_POSITIONS); NULL otherwise. */
+  const isitup_positions_v1* positions;
 } isitup_batch_v1;
 
 /* A record decoded from JSON by the host (isitup_host_v1.record_parse). */
@@ -243,6 +269,22 @@ typedef struct isitup_host_v1 {
    * source that never calls it is not partitioned: the agent is ready without an assignment. */
   void (*source_partitions)(isitup_host_ctx* ctx, uint32_t change, const int32_t* partitions,
                             size_t count);
+
+  /* Grown after the first release: call these only when struct_size reaches them. */
+  /* submit() of records read at `positions` (one item per partition with records or skipped
+   * messages in the batch; copied before returning). The sink that keeps positions stores
+   * them with the rows, so a batch is applied once. NULL positions: as submit(). */
+  uint32_t (*submit_at)(isitup_host_ctx* ctx, const isitup_record_v1* const* records, size_t count,
+                        uint64_t token, const isitup_positions_v1* positions);
+  /* A source that is assigned partitions claims them before reading: for each item (partition
+   * set by the caller) the host fills next_offset (where the stored rows end: read from there;
+   * -1 when nothing is stored) and epoch (stamp it on every position of the partition's
+   * batches until the next claim; a batch of an older epoch is refused once another reader
+   * claimed the partition). Blocks up to timeout_ms. ISITUP_OK with every item filled, or
+   * ISITUP_RETRY/ISITUP_ERROR with a reason (items then have next_offset -1, epoch 0: read
+   * from the log's own committed offsets, unfenced). From the thread that calls submit. */
+  uint32_t (*claim_positions)(isitup_host_ctx* ctx, isitup_positions_v1* claim, int64_t timeout_ms,
+                              char* err, size_t err_cap);
 } isitup_host_v1;
 
 /* isitup_host_v1.source_partitions: what changed. */
@@ -350,6 +392,12 @@ typedef struct isitup_event_v1 {
  * page then shows days it has not seen itself (e.g. a writer agent over PostgreSQL). */
 #define ISITUP_SINK_HISTORY 4u
 
+/* isitup_sink_ops_v1.sink_flags: the sink stores the positions a batch was read at with its
+ * rows, in the same transaction (claim_positions non-NULL): sources seek there on assignment,
+ * and a batch of a reader whose claim another reader replaced is refused (ISITUP_ERROR). The
+ * host uses the first sink with this flag; only it gets isitup_batch_v1.positions. */
+#define ISITUP_SINK_POSITIONS 8u
+
 /* One bucket of a check's history (read_history). Owned by the sink, valid during the call. */
 typedef struct isitup_history_bucket_v1 {
   uint32_t struct_size;
@@ -416,7 +464,7 @@ typedef struct isitup_sink_ops_v1 {
 
   /* Grown after the first release: a plugin built against an older header has a struct_size
    * that ends before these, and the host reads them as 0/NULL. */
-  uint32_t sink_flags; /* ISITUP_SINK_NOTIFIER, ISITUP_SINK_ALERT_STATE, ISITUP_SINK_HISTORY */
+  uint32_t sink_flags; /* ISITUP_SINK_NOTIFIER, _ALERT_STATE, _HISTORY, _POSITIONS */
   /* Take state transitions. NULL: the sink takes no events. Called from the host's event
    * thread (one per agent): never twice at once on one instance, but possibly while write()
    * runs on the pipeline thread, so guard what the two share. Must not block for long. Call
@@ -458,6 +506,15 @@ typedef struct isitup_sink_ops_v1 {
   uint32_t (*read_history)(void* instance, int64_t from_ms, int64_t to_ms, int64_t length_ms,
                            isitup_history_fn fn, void* ctx, int64_t timeout_ms, char* err,
                            size_t err_cap);
+
+  /* Grown with ISITUP_SINK_POSITIONS (NULL without the flag). */
+  /* Takes the partitions of claim->group/topic for this reader: for each item, a new epoch
+   * (greater than any given before for that partition) into epoch and the stored next offset
+   * into next_offset (-1: none). Returns within timeout_ms: ISITUP_OK, or ISITUP_RETRY/
+   * ISITUP_ERROR with a reason in err. The source's thread, while write() may run: use a
+   * connection of its own. */
+  uint32_t (*claim_positions)(void* instance, isitup_positions_v1* claim, int64_t timeout_ms,
+                              char* err, size_t err_cap);
 } isitup_sink_ops_v1;
 
 /* ---------------------------------------------------------------- source plugins */

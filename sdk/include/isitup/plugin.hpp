@@ -110,6 +110,26 @@ class host {
   status submit(const isitup_record_v1* const* records, size_t count, uint64_t token) const {
     return static_cast<status>(h_->submit(ctx_, records, count, token));
   }
+  // Sources only: see isitup_host_v1.submit_at (an older host gets a plain submit).
+  status submit_at(const isitup_record_v1* const* records, size_t count, uint64_t token,
+                   const isitup_positions_v1* positions) const {
+    if (has(offsetof(isitup_host_v1, submit_at)) && h_->submit_at)
+      return static_cast<status>(h_->submit_at(ctx_, records, count, token, positions));
+    return submit(records, count, token);
+  }
+  // Sources only: see isitup_host_v1.claim_positions. An older host: status::retry, items as
+  // they were, `err` says why.
+  status claim_positions(isitup_positions_v1& claim, int64_t timeout_ms, std::string& err) const {
+    if (!has(offsetof(isitup_host_v1, claim_positions)) || !h_->claim_positions) {
+      err = "the agent keeps no positions";
+      return status::retry;
+    }
+    char buf[512] = "";
+    const auto s =
+        static_cast<status>(h_->claim_positions(ctx_, &claim, timeout_ms, buf, sizeof buf));
+    err = buf;
+    return s;
+  }
   // The v1 JSON encoding of a record (no newline).
   std::string to_json(const isitup_record_v1& r) const {
     std::string out(512, '\0');
@@ -125,6 +145,7 @@ class host {
   isitup_host_ctx* ctx() const { return ctx_; }
 
  private:
+  bool has(size_t member_offset) const { return h_->struct_size >= member_offset + sizeof(void*); }
   const isitup_host_v1* h_;
   isitup_host_ctx* ctx_;
 };
@@ -301,6 +322,11 @@ class batch_view {
   size_t size() const { return b_->count; }
   const isitup_record_v1& operator[](size_t i) const { return *b_->records[i]; }
   uint64_t sequence() const { return b_->sequence; }
+  // Where a source read the records (only for a sink with ISITUP_SINK_POSITIONS); NULL: none.
+  const isitup_positions_v1* positions() const {
+    return b_->struct_size >= offsetof(isitup_batch_v1, positions) + sizeof(void*) ? b_->positions
+                                                                                   : nullptr;
+  }
   const isitup_batch_v1* raw() const { return b_; }
 
  private:
@@ -409,6 +435,11 @@ struct history_bucket {
 //                     // any thread, never twice at once; throw to fail (the host gets
 //                     // ISITUP_RETRY and the exception's text)
 // plugin_def::sink then wires it and sets ISITUP_SINK_HISTORY.
+// A sink that stores the positions batches were read at with their rows (ISITUP_SINK_POSITIONS,
+// see plugin.h) defines:
+//   void claim_positions(isitup_positions_v1& claim, std::chrono::milliseconds timeout);
+//                        // fill each item's epoch and next_offset; throw to fail (ISITUP_RETRY)
+// plugin_def::sink then wires it and sets ISITUP_SINK_POSITIONS.
 class sink {
  public:
   virtual ~sink() = default;
@@ -726,6 +757,26 @@ struct sink_history_ops {
   }
 };
 
+// Whether T has claim_positions(isitup_positions_v1&, std::chrono::milliseconds).
+template <class T, class = void>
+struct keeps_positions : std::false_type {};
+template <class T>
+struct keeps_positions<
+    T, std::void_t<decltype(std::declval<T&>().claim_positions(
+           std::declval<isitup_positions_v1&>(), std::declval<std::chrono::milliseconds>()))>>
+    : std::true_type {};
+
+template <class T>
+struct sink_position_ops {
+  static uint32_t claim_positions(void* inst, isitup_positions_v1* claim, int64_t timeout_ms,
+                                  char* err, size_t cap) noexcept {
+    const uint32_t s = guarded(err, cap, [&] {
+      static_cast<T*>(inst)->claim_positions(*claim, std::chrono::milliseconds(timeout_ms));
+    });
+    return s == ISITUP_OK ? s : static_cast<uint32_t>(ISITUP_RETRY);
+  }
+};
+
 template <class T>
 struct source_ops {
   static uint32_t create(const isitup_host_v1* hv, isitup_host_ctx* ctx, const isitup_options* o,
@@ -848,6 +899,10 @@ class plugin_def {
     if constexpr (detail::answers_history<T>::value) {
       sink_.read_history = &detail::sink_history_ops<T>::read_history;
       sink_.sink_flags |= ISITUP_SINK_HISTORY;
+    }
+    if constexpr (detail::keeps_positions<T>::value) {
+      sink_.claim_positions = &detail::sink_position_ops<T>::claim_positions;
+      sink_.sink_flags |= ISITUP_SINK_POSITIONS;
     }
     kinds_ |= ISITUP_KIND_SINK;
     return std::move(*this);

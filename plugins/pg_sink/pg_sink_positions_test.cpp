@@ -1,0 +1,262 @@
+// End to end: writer agents (kafka_sink source -> pg_sink) store the Kafka positions of each
+// batch in <table>_offsets with its rows, claim partitions with an owner epoch, and start
+// reading where the stored rows end. A writer stopped past its revocation and resumed stores
+// nothing of what it still had (fenced), a deleted positions row costs one slow batch, and a
+// writer joining and leaving mid-stream leaves every key once with no batch applied twice.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+
+#include <atomic>
+#include <pqxx/pqxx>
+#include <regex>
+#include <thread>
+
+#include "codec.hpp"
+#include "http_support.hpp"
+#include "kafka_broker.hpp"
+#include "pg_server.hpp"
+#include "record.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using isitup::test::http_agent;
+using isitup::test::kafka_broker;
+using isitup::test::kafka_broker_options;
+using isitup::test::pg_server;
+
+const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+
+struct rk_deleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using rk_ptr = std::unique_ptr<rd_kafka_t, rk_deleter>;
+
+rk_ptr producer(const std::string& brokers) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
+  rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) throw std::runtime_error(err);
+  return rk_ptr(rk);
+}
+
+// Result i: check "shop" for every 5th, else "f1".."f4"; every check once a second. "shop" is
+// down for i in [down_from, down_to).
+isitup::record result(int i, int down_from = -1, int down_to = -1) {
+  isitup::record r;
+  r.agent = "probe-1";
+  r.location = "lab";
+  r.check = i % 5 == 0 ? "shop" : "f" + std::to_string(i % 5);
+  r.plugin = "tcp_check";
+  r.target = "127.0.0.1:80";
+  r.scheduled_at_ms = 1'795'802'400'000 + static_cast<int64_t>(i / 5) * 1000;
+  r.started_at_ms = r.scheduled_at_ms + 2;
+  r.up = !(r.check == "shop" && i >= down_from && i < down_to);
+  if (!r.up) {
+    r.error_kind = "connect";
+    r.error_message = "Connection refused";
+  }
+  r.total_ms = 1.5;
+  return r;
+}
+
+// Results [from, to) to partition i % partitions, key = the check name.
+void produce(rd_kafka_t* rk, int from, int to, int partitions, int down_from = -1,
+             int down_to = -1) {
+  for (int i = from; i < to; ++i) {
+    const isitup::record r = result(i, down_from, down_to);
+    std::string json;
+    isitup::codec::encode(r, json);
+    ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("results"),
+                                RD_KAFKA_V_PARTITION(static_cast<int32_t>(i % partitions)),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_KEY(r.check.data(), r.check.size()),
+                                RD_KAFKA_V_VALUE(json.data(), json.size()), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  ASSERT_EQ(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+// A pg_sink counter of an agent from /metrics (0 when not there yet).
+int64_t counter(const http_agent& a, const std::string& name) {
+  const std::string body = a.get("/metrics").body;
+  const std::regex line("isitup_plugin_counter_total\\{instance=\"pg_sink\\.sink0\",name=\"" +
+                        name + "\"\\} ([0-9]+)");
+  std::smatch m;
+  return std::regex_search(body, m, line) ? std::stoll(m[1]) : 0;
+}
+
+class pg_positions : public ::testing::Test {
+ protected:
+  explicit pg_positions(int partitions = 1)
+      : partitions_(partitions),
+        broker_(kafka_broker_options{1, {"results:" + std::to_string(partitions)}}),
+        rk_(producer(broker_.bootstrap())) {}
+
+  std::string config(const std::string& id) const {
+    return "agent: {id: " + id + ", http: {listen: \"127.0.0.1:0\"}}\n" +
+           "sources:\n  - plugin: kafka_sink\n    options: {brokers: \"" + broker_.bootstrap() +
+           "\", topic: results, group: writers, batch_size: 50, batch_delay: 20ms, properties: "
+           "{session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\", "
+           "reconnect.backoff.max.ms: \"500\"}}\n"
+           "sinks:\n  - plugin: pg_sink\n    options: {connection: \"" +
+           pg_.uri() +
+           "\", table: results, batch_delay: 20ms, statement_timeout: 3s, connect_timeout: 2s, "
+           "reconnect_backoff_max: 500ms, maintenance: false}\n";
+  }
+  std::unique_ptr<http_agent> start(const std::string& id) {
+    return std::make_unique<http_agent>(config(id), plugin_dir);
+  }
+  int count(const std::string& sql) {
+    const std::string out = pg_.psql(sql);
+    return out.empty() || !std::isdigit(static_cast<unsigned char>(out[0])) ? -1 : std::stoi(out);
+  }
+  int rows() {
+    if (count("SELECT count(*) FROM pg_tables WHERE tablename = 'results_offsets'") != 1) return -1;
+    return count("SELECT count(*) FROM results");
+  }
+  bool rows_reach(int n, std::chrono::milliseconds limit = 60s) {
+    return isitup::test::eventually([&] { return rows() == n; }, limit);
+  }
+
+  int partitions_;
+  pg_server pg_;
+  kafka_broker broker_;
+  rk_ptr rk_;
+};
+
+TEST_F(pg_positions, a_writer_stopped_past_its_revocation_stores_nothing_once_resumed) {
+  auto a = start("writer-a");
+  produce(rk_.get(), 0, 100, 1);
+  ASSERT_TRUE(rows_reach(100)) << rows() << a->process().err();
+  ASSERT_TRUE(isitup::test::eventually(
+      [&] { return count("SELECT next_offset FROM results_offsets") == 100; }, 10s));
+
+  // Hold the partition's position row: writer-a's next batch waits inside its transaction.
+  pqxx::connection hold(pg_.uri());
+  auto lock = std::make_unique<pqxx::work>(hold);
+  lock->exec("SELECT 1 FROM results_offsets FOR UPDATE");
+  produce(rk_.get(), 100, 200, 1, 100, 200);  // "shop" goes down: an incident opens
+  ASSERT_TRUE(isitup::test::eventually(
+      [&] {
+        return count(
+                   "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                   "'isitup-pg_sink' AND wait_event_type = 'Lock'") == 1;
+      },
+      30s))
+      << a->process().err();
+  a->process().signal(SIGSTOP);  // stalled with its transaction open, past its revocation
+  lock->abort();
+  lock.reset();
+
+  auto b = start("writer-b");
+  ASSERT_TRUE(rows_reach(200)) << rows() << b->process().err();
+  EXPECT_NE(b->process().err().find("reading from the stored positions: 0@100 epoch 2"),
+            std::string::npos)
+      << b->process().err();
+  produce(rk_.get(), 200, 300, 1);  // "shop" recovers: the incident resolves
+  ASSERT_TRUE(rows_reach(300)) << rows() << b->process().err();
+  ASSERT_TRUE(isitup::test::eventually(
+      [&] {
+        return count("SELECT count(*) FROM results_incidents WHERE resolved_at IS NOT NULL") == 1;
+      },
+      30s));
+
+  a->process().signal(SIGCONT);
+  ASSERT_TRUE(isitup::test::eventually(
+      [&] { return a->process().err().find("no longer owns") != std::string::npos; }, 40s))
+      << a->process().err();
+  EXPECT_GE(counter(*a, "batches_fenced"), 1);
+  produce(rk_.get(), 300, 400, 1);
+  ASSERT_TRUE(rows_reach(400)) << rows() << a->process().err() << b->process().err();
+
+  EXPECT_EQ(count("SELECT count(*) FROM results_incidents"), 1);
+  EXPECT_EQ(count("SELECT count(*) FROM results_events"), 2);
+  EXPECT_EQ(count("SELECT count(*) FROM results_incidents WHERE resolved_at IS NULL"), 0);
+  EXPECT_TRUE(isitup::test::eventually(
+      [&] { return count("SELECT next_offset FROM results_offsets") == 400; }, 10s));
+  EXPECT_GE(count("SELECT epoch FROM results_offsets"), 2);  // a's claim, b's (and any later)
+  EXPECT_EQ(a->stop(), 0) << a->process().err();
+  EXPECT_EQ(b->stop(), 0) << b->process().err();
+}
+
+TEST_F(pg_positions, a_deleted_position_row_costs_one_slow_batch_and_nothing_else) {
+  auto a = start("writer-a");
+  produce(rk_.get(), 0, 100, 1);  // nothing stored yet: the first batch is a slow one
+  ASSERT_TRUE(rows_reach(100)) << rows() << a->process().err();
+  EXPECT_NE(a->process().err().find("no stored offset yet for partition 0 of results"),
+            std::string::npos)
+      << a->process().err();
+  produce(rk_.get(), 100, 200, 1);
+  ASSERT_TRUE(rows_reach(200)) << rows() << a->process().err();
+  ASSERT_TRUE(isitup::test::eventually(
+      [&] { return count("SELECT next_offset FROM results_offsets") == 200; }, 10s));
+  const int64_t fast_before = counter(*a, "fast_path");
+  const int64_t slow_before = counter(*a, "slow_path");
+  EXPECT_GE(fast_before, 1);
+
+  pg_.psql("DELETE FROM results_offsets");
+  produce(rk_.get(), 200, 300, 1);
+  ASSERT_TRUE(rows_reach(300)) << rows() << a->process().err();
+  ASSERT_TRUE(isitup::test::eventually(
+      [&] { return count("SELECT next_offset FROM results_offsets") == 300; }, 10s));
+  EXPECT_NE(a->process().err().find("no stored position for partition 0 of results"),
+            std::string::npos)
+      << a->process().err();
+  EXPECT_GE(counter(*a, "slow_path"), slow_before + 1);
+
+  const int64_t slow_after = counter(*a, "slow_path");
+  produce(rk_.get(), 300, 400, 1);
+  ASSERT_TRUE(rows_reach(400)) << rows() << a->process().err();
+  EXPECT_TRUE(isitup::test::eventually(
+      [&] { return count("SELECT next_offset FROM results_offsets") == 400; }, 10s));
+  EXPECT_EQ(counter(*a, "slow_path"), slow_after);  // the row is back: fast again
+  EXPECT_GT(counter(*a, "fast_path"), fast_before);
+  EXPECT_EQ(a->stop(), 0) << a->process().err();
+}
+
+class pg_positions_4 : public pg_positions {
+ protected:
+  pg_positions_4() : pg_positions(4) {}
+};
+
+TEST_F(pg_positions_4, a_writer_joining_then_leaving_mid_stream_leaves_no_duplicate_or_gap) {
+  constexpr int n = 8000;
+  auto a = start("writer-a");
+  std::atomic<bool> produced{false};
+  std::thread feed([&] {
+    for (int i = 0; i < n; i += 200) {
+      produce(rk_.get(), i, i + 200, 4);
+      std::this_thread::sleep_for(100ms);
+    }
+    produced = true;
+  });
+  ASSERT_TRUE(isitup::test::eventually([&] { return rows() > 500; }, 30s)) << a->process().err();
+  auto b = start("writer-b");
+  ASSERT_TRUE(isitup::test::eventually(
+      [&] { return b->process().err().find("assigned partitions [") != std::string::npos; }, 30s))
+      << b->process().err();
+  const int at_join = rows();
+  ASSERT_TRUE(isitup::test::eventually([&] { return rows() > at_join + 500; }, 30s));
+  const int64_t slow_b = counter(*b, "slow_path");
+  EXPECT_EQ(b->stop(), 0) << b->process().err();
+  feed.join();
+  ASSERT_TRUE(produced);
+  ASSERT_TRUE(rows_reach(n, 90s)) << rows() << a->process().err();
+  EXPECT_TRUE(isitup::test::eventually(
+      [&] { return count("SELECT sum(next_offset) FROM results_offsets") == n; }, 10s));
+  // No batch met a row that was there already and none started away from the stored end.
+  const std::string logs = a->process().err() + b->process().err();
+  EXPECT_EQ(logs.find("stored already"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find("is stored up to offset"), std::string::npos) << logs;
+  // Only a partition's first batch ever (nothing stored yet) takes the slow path.
+  EXPECT_LE(counter(*a, "slow_path") + slow_b, 4) << logs;
+  EXPECT_GT(counter(*a, "fast_path"), 0);
+  EXPECT_EQ(a->stop(), 0) << a->process().err();
+}
+
+}  // namespace
