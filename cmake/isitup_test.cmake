@@ -1,5 +1,8 @@
-# isitup_test(<name> SOURCES ... LIBS ... [LABELS ...]): a GoogleTest binary whose tests ctest
-# discovers one by one (so `ctest -j` runs them in parallel). Usable from any folder.
+# isitup_test(<name> SOURCES ... LIBS ... [LABELS ...] [COST <seconds>]): a GoogleTest binary
+# whose tests ctest discovers one by one (so `ctest -j` runs them in parallel). Usable from any
+# folder. COST: about how long the slowest case runs, for binaries whose cases take many seconds
+# (faults, real agents): `ctest -j` starts the costliest tests first, and on a fresh clone, with
+# no timing data of an earlier run, this is all it knows, so a long test does not start last.
 # Compile definitions give tests the source and build folders, the plugin folder and the
 # folder of test-only plugins. A test labelled `unit` joins the `unit_tests` target, which the
 # sanitizer build (`make test-sanitize`) builds instead of everything; a unit test registered
@@ -9,7 +12,7 @@ if(NOT TARGET unit_tests)
 endif()
 
 function(isitup_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "COST" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE GTest::gtest GTest::gmock GTest::gtest_main ${ARG_LIBS})
   target_compile_definitions(${name} PRIVATE
@@ -21,7 +24,11 @@ function(isitup_test name)
   if(ISITUP_SANITIZE)
     target_compile_definitions(${name} PRIVATE ISITUP_SANITIZED=1)
   endif()
-  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" DISCOVERY_TIMEOUT 60)
+  set(cost)
+  if(ARG_COST)
+    set(cost COST ${ARG_COST})
+  endif()
+  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" ${cost} DISCOVERY_TIMEOUT 60)
   if("unit" IN_LIST ARG_LABELS)
     add_dependencies(unit_tests ${name})
   endif()
