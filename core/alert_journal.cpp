@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <isitup/util/error_text.hpp>
 
 #include <rapidjson/document.h>
 
@@ -19,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 [[noreturn]] void io_error(const std::string& what, const std::string& path, int err) {
-  throw std::runtime_error(what + " " + path + ": " + std::strerror(err));
+  throw std::runtime_error(what + " " + path + ": " + sdk::error_text(err));
 }
 
 void write_all(int fd, const std::string& data, const std::string& path) {

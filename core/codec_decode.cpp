@@ -30,7 +30,7 @@ namespace {
 using detail::fail;
 
 // The per-thread copy is kept between records, but not one grown by a rare huge message.
-constexpr size_t max_kept_copy = 64 * 1024;
+constexpr size_t max_kept_copy = size_t{64} * 1024;
 
 // What the DOM would have said about one member: its type and value. Strings point into the
 // parsed copy of the input.

@@ -255,6 +255,7 @@ class loader {
         for (const auto& p : detail::mapping_entries(file_, e.value, path, {})) {
           const std::string name = plugin_value(p.key_node, path);
           a.max_in_flight_per_plugin[name] =
+              // NOLINTNEXTLINE(performance-inefficient-string-concatenation): a few names, once
               static_cast<int>(positive_integer(p.value, path + "." + name, INT_MAX));
         }
       }
@@ -300,7 +301,11 @@ class loader {
       const std::string message = "pipeline.batch_size (" + std::to_string(a.batch_size) +
                                   ") must not exceed pipeline.queue_size (" +
                                   std::to_string(a.queue_size) + ")";
-      fail_at(batch_size_node ? *batch_size_node : *queue_size_node, message);
+      // At least one was given (the defaults fit); the section itself otherwise.
+      fail_at(batch_size_node   ? *batch_size_node
+              : queue_size_node ? *queue_size_node
+                                : section.value,
+              message);
     }
   }
 

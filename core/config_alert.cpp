@@ -150,6 +150,7 @@ void check_notify(const agent& a) {
 }
 
 std::string default_state_dir() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in the agent calls setenv or putenv
   const char* env = std::getenv("STATE_DIRECTORY");  // systemd's StateDirectory=
   if (!env || !*env) return "";
   const std::string_view all(env);

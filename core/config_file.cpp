@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <isitup/util/error_text.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -39,7 +40,8 @@ class fd_guard {
 }  // namespace
 
 std::string size_limit_text(std::size_t bytes) {
-  if (bytes % (1024 * 1024) == 0) return std::to_string(bytes / (1024 * 1024)) + " MiB";
+  constexpr std::size_t mib = std::size_t{1024} * 1024;
+  if (bytes % mib == 0) return std::to_string(bytes / mib) + " MiB";
   if (bytes % 1024 == 0) return std::to_string(bytes / 1024) + " KiB";
   return std::to_string(bytes) + " bytes";
 }
@@ -49,12 +51,12 @@ std::optional<std::string> read_bounded_file(const std::string& path, std::size_
   // O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever.
   const fd_guard fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
   if (fd.get() < 0) {
-    why = std::strerror(errno);
+    why = sdk::error_text(errno);
     return std::nullopt;
   }
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
-    why = std::strerror(errno);
+    why = sdk::error_text(errno);
     return std::nullopt;
   }
   if (!S_ISREG(st.st_mode)) {
@@ -81,7 +83,7 @@ std::optional<std::string> read_bounded_file(const std::string& path, std::size_
     const ssize_t n = ::read(fd.get(), text.data() + used, text.size() - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      why = std::strerror(errno);
+      why = sdk::error_text(errno);
       return std::nullopt;
     }
     if (n == 0) break;

@@ -114,11 +114,13 @@ bool substitute_env(std::string_view text, std::string& out, substitution_error&
       return false;
     }
     const std::string name_text(name);
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in the agent calls setenv or putenv
     const char* value = std::getenv(name_text.c_str());
     if (separator != std::string_view::npos) {
       out += (value != nullptr && *value != '\0') ? std::string_view(value)
                                                   : inner.substr(separator + 2);
     } else if (value == nullptr) {
+      // NOLINTNEXTLINE(performance-inefficient-string-concatenation): once, then it fails
       error = {i, "environment variable " + name_text + " is not set (use ${" + name_text +
                       ":-default} to give a default)"};
       return false;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <isitup/util/error_text.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -308,7 +309,7 @@ struct http_server::impl final : httplib::Server {
       reply = json_error(404, "no such path; try /, /metrics, /healthz, /readyz or /api/v1/checks");
     }
     res.status = reply.status;
-    res.set_content(std::move(reply.body), reply.content_type.c_str());
+    res.set_content(reply.body, reply.content_type);  // httplib copies: it has no && overload
     {
       std::lock_guard lock(answered_mu);
       ++answered[reply.status];
@@ -354,11 +355,12 @@ void http_server::start() {
   s.set_payload_max_length(1024);
   s.set_pre_routing_handler(
       [&s](const httplib::Request& req, httplib::Response& res) { return s.route(req, res); });
-  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    const http_reply r = json_error(500, "internal error");
-    res.status = r.status;
-    res.set_content(r.body, r.content_type.c_str());
-  });
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
+        const http_reply r = json_error(500, "internal error");
+        res.status = r.status;
+        res.set_content(r.body, r.content_type.c_str());
+      });
   const std::string& host = s.settings.host;
   if (s.settings.port == 0) {
     port_ = s.bind_to_any_port(host);
@@ -368,7 +370,7 @@ void http_server::start() {
   if (port_ <= 0) {
     port_ = 0;
     throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(s.settings.port) +
-                             ": " + std::strerror(errno));
+                             ": " + sdk::error_text(errno));
   }
   s.thread = std::thread([&s] { s.listen_after_bind(); });
   // stop() only stops a server that runs: wait until it does (a moment).

@@ -112,7 +112,7 @@ int run_agent(const std::string& config_file, const isitup::config::load_limits&
   std::atomic<bool> done{false};
   std::thread watcher([&] {
     int stops = 0;
-    const timespec tick{0, 200 * 1000 * 1000};
+    const timespec tick{0, 200L * 1000 * 1000};
     while (!done.load()) {
       const int sig = sigtimedwait(&signals, nullptr, &tick);
       isitup::agent* a = running.load();
@@ -128,11 +128,11 @@ int run_agent(const std::string& config_file, const isitup::config::load_limits&
       } else if (sig == SIGINT || sig == SIGTERM) {
         if (a == nullptr) {
           spdlog::info("{} received while loading the config: exiting (nothing ran yet)",
-                       strsignal(sig));
+                       sigdescr_np(sig));
           std::_Exit(exit_ok);
         }
         if (++stops == 1) {
-          spdlog::info("{} received: stopping (send again to exit at once)", strsignal(sig));
+          spdlog::info("{} received: stopping (send again to exit at once)", sigdescr_np(sig));
           a->request_stop();
         } else {
           spdlog::error("second stop signal: exiting without flushing");
@@ -160,9 +160,7 @@ int run_agent(const std::string& config_file, const isitup::config::load_limits&
   return once && s.down > 0 ? exit_down : exit_ok;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int agent_main(int argc, char** argv) {
   const sigset_t signals = block_signals();
 
   CLI::App app{
@@ -247,6 +245,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "isitup-agent: %s\n", e.what());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "isitup-agent: %s\n", e.what());
+  }
+  return exit_usage;
+}
+
+}  // namespace
+
+// No exception leaves main (a failed start-up, e.g. of the logger, is a usage error).
+int main(int argc, char** argv) {
+  try {
+    return agent_main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "isitup-agent: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "isitup-agent: unknown error\n");
   }
   return exit_usage;
 }

@@ -238,9 +238,11 @@ std::vector<option_schema> convert_options(const fs::path& file, const char* kin
     if (!o.name || !*o.name) refuse(file, at + " has no name");
     const std::string name = printable(o.name);
     const std::optional<option_type> type = to_option_type(o.type);
+    // NOLINTBEGIN(performance-inefficient-string-concatenation): refuse() throws, once
     if (!type)
       refuse(file, k + " option '" + name + "' has unknown type " + std::to_string(o.type));
     if (!seen.insert(o.name).second) refuse(file, "declares " + k + " option '" + name + "' twice");
+    // NOLINTEND(performance-inefficient-string-concatenation)
     option_schema s;
     s.name = o.name;
     s.type = *type;
@@ -459,7 +461,7 @@ std::filesystem::path default_plugins_dir() {
     // The build tree (<build>/bin/isitup-agent, <build>/plugins), then the install tree
     // relative to the binary (so a package installed under any prefix finds its plugins).
     for (const char* rel : {"plugins", ISITUP_INSTALL_PLUGIN_SUBDIR}) {
-      const fs::path candidate = (exe.parent_path() / ".." / rel).lexically_normal();
+      fs::path candidate = (exe.parent_path() / ".." / rel).lexically_normal();
       for (fs::directory_iterator it(candidate, ec), end; !ec && it != end; it.increment(ec))
         if (it->path().extension() == ".so" && it->is_regular_file(ec)) return candidate;
     }

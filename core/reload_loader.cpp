@@ -14,14 +14,13 @@ bool reload_loader::start(const config::agent& running_cfg,
   if (started_) return false;
   if (thread_.joinable()) thread_.join();  // the last load, done and taken
   started_ = true;
-  thread_ = std::thread([this, &running_cfg, running = std::move(running)]() mutable {
-    load(running_cfg, std::move(running));
-  });
+  thread_ = std::thread(
+      [this, &running_cfg, running = std::move(running)] { load(running_cfg, running); });
   return true;
 }
 
 void reload_loader::load(const config::agent& running_cfg,
-                         std::vector<const config::check*> running) {
+                         const std::vector<const config::check*>& running) {
   result r;
   try {
     config::load_limits limits = running_cfg.limits;

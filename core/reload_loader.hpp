@@ -44,7 +44,7 @@ class reload_loader {
   bool busy() const { return started_; }
 
  private:
-  void load(const config::agent& running_cfg, std::vector<const config::check*> running);
+  void load(const config::agent& running_cfg, const std::vector<const config::check*>& running);
 
   std::function<void()> ready_;
   std::atomic<bool> cancel_{false};

@@ -23,7 +23,7 @@ constexpr std::size_t max_name = 200, max_group = 100, max_target = 300, max_mes
                       max_title = 200, max_locations = 10, max_note = 400;
 constexpr std::size_t max_incidents_shown = 50;
 constexpr std::size_t max_runs_listed = 20;  // in a dense bar's tooltip
-constexpr int64_t dense_plot_bucket_ms = 3 * 3'600'000;
+constexpr int64_t dense_plot_bucket_ms = int64_t{3} * 3'600'000;
 // Above this many checks the page is dense: cards without plugin/interval line, one SVG with
 // the bar and the plot, the bar drawn as the colour most days have with runs of the other
 // colours on top and every figure in one tooltip, the latency plot at 3 h instead of 30 min.
@@ -454,7 +454,7 @@ class page_writer {
   // A run of segments [first, last] as dates (day segments) or times: "from" or "from – to".
   static std::string segment_time(const status_segment& first, const status_segment& last) {
     const bool days = first.end_ms - first.start_ms >= day_ms;
-    const std::string from = st::utc(first.start_ms, !days);
+    std::string from = st::utc(first.start_ms, !days);
     if (&first == &last) return from;
     return from + " \xe2\x80\x93 " + st::utc(last.end_ms - 1, !days);
   }

@@ -25,6 +25,7 @@ namespace isitup {
 // temporary.
 class expire_ref {
  public:
+  // NOLINTBEGIN(bugprone-forwarding-reference-overload): the constraint excludes expire_ref
   template <typename F>
   requires(!std::is_same_v<std::remove_cvref_t<F>, expire_ref> &&
            std::is_invocable_v<F&, uint32_t, int64_t>) expire_ref(F&& f)
@@ -33,6 +34,7 @@ class expire_ref {
         call_([](void* obj, uint32_t id, int64_t due_ms) {
           (*static_cast<std::remove_reference_t<F>*>(obj))(id, due_ms);
         }) {}
+  // NOLINTEND(bugprone-forwarding-reference-overload)
   void operator()(uint32_t id, int64_t due_ms) const { call_(obj_, id, due_ms); }
 
  private:

@@ -11,6 +11,7 @@
 #include <isitup/util/backoff.hpp>
 #include <isitup/util/civil_time.hpp>
 #include <isitup/util/clock.hpp>
+#include <isitup/util/error_text.hpp>
 #include <isitup/util/log_limit.hpp>
 #include <isitup/util/utf8.hpp>
 

@@ -3,12 +3,14 @@
 #include <isitup/util/backoff.hpp>
 #include <isitup/util/civil_time.hpp>
 #include <isitup/util/clock.hpp>
+#include <isitup/util/error_text.hpp>
 #include <isitup/util/log_limit.hpp>
 #include <isitup/util/utf8.hpp>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <climits>
 #include <ctime>
 #include <string>
@@ -230,6 +232,16 @@ TEST(utf8, repair_replaces_each_bad_byte_and_keeps_the_good_ones) {
             "a\xEF\xBF\xBD"
             "b\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_TRUE(sdk::is_utf8(sdk::repaired_utf8("\x80\xC0\xAF\xED\xA0\x80 tail")));
+}
+
+TEST(error_text, names_an_errno_value_from_any_thread) {
+  EXPECT_EQ(sdk::error_text(ECONNREFUSED), "Connection refused");
+  EXPECT_EQ(sdk::error_text(ENOENT), "No such file or directory");
+  std::string other;
+  std::thread t([&] { other = sdk::error_text(EACCES); });
+  t.join();
+  EXPECT_EQ(other, "Permission denied");
+  EXPECT_NE(sdk::error_text(99999).find("99999"), std::string::npos) << sdk::error_text(99999);
 }
 
 }  // namespace
