@@ -2,8 +2,8 @@
 // caller's string: the space it can take at most is reserved once, keys are copied as
 // literals and strings are escaped a run at a time (a RapidJSON Writer on a std::string
 // pushed one byte at a time and cost five times as much). The output is byte for byte what
-// RapidJSON's Writer gives (same escapes, same shortest doubles through its dtoa), which the golden
-// tests pin down.
+// RapidJSON's Writer gives (same escapes; the same shortest doubles, here from std::to_chars),
+// which the golden tests pin down.
 //
 // Encoding is faithful rather than forgiving: a value the wire format does not allow
 // (http_code 1000, a timestamp past year 9999, an extra that is not a JSON object) is still
@@ -11,8 +11,6 @@
 // become null or are left out; NaN and infinite timings (unrepresentable) become null. The
 // output is always one line of JSON whatever the record holds; strings are copied byte for
 // byte, so invalid UTF-8 stays invalid (and decode() refuses it).
-#include <rapidjson/internal/dtoa.h>
-
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -64,7 +62,25 @@ class json_out {
   }
   void string(const char* s) { string(s, std::strlen(s)); }
   void integer(int64_t v) { p_ = std::to_chars(p_, p_ + 20, v).ptr; }
-  void number(double d) { p_ = rapidjson::internal::dtoa(d, p_); }
+  // A finite double in the shortest form that reads back (std::to_chars), written as
+  // RapidJSON's Writer writes it: decimal with at least one decimal below 1e21 ("41.0",
+  // "1000000000000.25"), else an exponent without '+' ("1e21", "-1.5e300").
+  void number(double d) {
+    if (std::fabs(d) < 1e21) {
+      char* const start = p_;
+      p_ = std::to_chars(p_, p_ + max_number, d, std::chars_format::fixed).ptr;
+      if (std::memchr(start, '.', static_cast<size_t>(p_ - start)) == nullptr) raw(".0");
+      return;
+    }
+    char text[max_number];
+    const char* const end = std::to_chars(text, text + sizeof text, d).ptr;
+    for (const char* c = text; c != end; ++c)
+      if (*c != '+') put(*c);
+  }
+  // The longest number() writes: 21 integer digits, a sign, a point and 17 decimals at most
+  // below 1e21 (shortest round-trip needs 17 significant digits); "-d.dddddddddddddddde-308"
+  // above.
+  static constexpr size_t max_number = 48;
   // k / 1000 with 1 to 3 decimals, as dtoa prints the double nearest to it: below 1e9 doubles
   // lie far closer together than 0.001, so that decimal is the shortest that reads back.
   void thousandths(int64_t k) {

@@ -6,10 +6,9 @@
 // Made for readable tests, not speed. Where it is simpler than the agent: `extra` is only
 // compacted (whitespace outside strings removed), not parsed and rewritten, so its numbers
 // stay as written ("1.50" where the agent writes 1.5) and a malformed object is not noticed
-// (text not starting with '{' is written as a string, as the agent does);
-// a timing of 1e21 ms or more reads "1e+21" where the agent writes 1e21. Values the wire format
-// refuses are written as the agent writes them when simple (an out-of-range time as a number),
-// otherwise left to the agent's decoder to reject.
+// (text not starting with '{' is written as a string, as the agent does). Values the wire
+// format refuses are written as the agent writes them when simple (an out-of-range time as a
+// number), otherwise left to the agent's decoder to reject.
 #pragma once
 
 #include <isitup/plugin.h>
@@ -98,13 +97,17 @@ inline void put_ms(std::string& out, double ms) {
   }
   if (std::fabs(ms) < 1e15) ms = std::nearbyint(ms * 1000.0) / 1000.0;
   if (ms == 0) ms = 0.0;  // no "-0.0"
-  char text[400];         // fixed notation below 1e21: at most 22 digits, a sign and 3 decimals
-  const auto end = std::fabs(ms) < 1e21
-                       ? std::to_chars(text, text + sizeof text, ms, std::chars_format::fixed).ptr
-                       : std::to_chars(text, text + sizeof text, ms).ptr;
-  const std::string_view s(text, static_cast<std::size_t>(end - text));
-  out += s;
-  if (s.find_first_of(".e") == std::string_view::npos) out += ".0";
+  char text[48];
+  if (std::fabs(ms) < 1e21) {  // decimal, at least one decimal: "41.0", "1000000000000.25"
+    const auto end = std::to_chars(text, text + sizeof text, ms, std::chars_format::fixed).ptr;
+    const std::string_view s(text, static_cast<std::size_t>(end - text));
+    out += s;
+    if (s.find('.') == std::string_view::npos) out += ".0";
+    return;
+  }
+  const auto end = std::to_chars(text, text + sizeof text, ms).ptr;  // "1e21", not "1e+21"
+  for (const char* c = text; c != end; ++c)
+    if (*c != '+') out += *c;
 }
 
 // `json` with the whitespace outside strings removed.

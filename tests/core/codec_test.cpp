@@ -2,6 +2,8 @@
 #include "sample_record.hpp"
 
 #include <gtest/gtest.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cmath>
 #include <cstddef>
@@ -127,6 +129,41 @@ TEST(codec, timings_print_at_most_three_decimals) {
                            R"("total":100000.0})"),
             std::string::npos)
       << encode(r);
+}
+
+// Timings outside 0..1e9 ms (negative ones are refused by decode, but written) print as
+// RapidJSON's Writer prints the same double, rounded to 3 decimals below 1e15.
+TEST(codec, large_and_negative_timings_print_as_rapidjson_writes_them) {
+  const double values[] = {1e9,
+                           1e9 + 0.5,
+                           123456789012.3456,
+                           1e15 + 2,
+                           4.5e15 + 1,
+                           1e20,
+                           1e21,
+                           1.5e22,
+                           1e300,
+                           -2.5,
+                           -0.0004,
+                           -1e9 - 0.25,
+                           -1e21,
+                           -3e200,
+                           999999999.9996,
+                           1.7976931348623157e308};
+  for (const double v : values) {
+    record r = minimal_down();
+    r.total_ms = v;
+    const std::string json = encode(r);
+    const std::size_t at = json.find(R"("total":)");
+    ASSERT_NE(at, std::string::npos) << json;
+    const std::size_t from = at + 8, to = json.find('}', from);
+    double rounded = std::fabs(v) < 1e15 ? std::nearbyint(v * 1000.0) / 1000.0 : v;
+    if (rounded == 0) rounded = 0.0;
+    rapidjson::StringBuffer expected;
+    rapidjson::Writer<rapidjson::StringBuffer> w(expected);
+    w.Double(rounded);
+    EXPECT_EQ(json.substr(from, to - from), expected.GetString()) << v;
+  }
 }
 
 TEST(codec, escapes_and_round_trips_strings) {

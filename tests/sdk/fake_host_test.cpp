@@ -279,6 +279,8 @@ TEST(fake_host, writes_a_record_as_json_as_the_agent_does) {
   odd.error_kind = "left";  // up with error text: still written, so decode can refuse it
   odd.dns_ms = -0.0;
   odd.connect_ms = 1e12 + 0.25;
+  odd.tls_ms = 1.5e22;
+  odd.ttfb_ms = -3e200;
   odd.total_ms = 123456.78949;
   odd.regex_match = 7;
   odd.tls_not_after_ms = ISITUP_ABSENT_TIME;
