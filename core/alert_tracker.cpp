@@ -627,11 +627,9 @@ void alert_tracker::configure(
   impl& p = *impl_;
   std::lock_guard lock(p.mu);
   for (const auto& [name, s] : many) {
-    auto found = p.configured.find(name);
-    if (found == p.configured.end())
-      found = p.configured.emplace(std::string(name), *s).first;
-    else
-      found->second = *s;
+    // One lookup: a catalog's checks are mostly new names.
+    const auto [found, fresh] = p.configured.try_emplace(std::string(name), *s);
+    if (!fresh) found->second = *s;
     if (p.checks.empty()) continue;  // a probe taking its catalog: nothing observed yet
     const auto it = p.checks.find(name);
     if (it != p.checks.end()) it->second.settings = &found->second;
