@@ -528,118 +528,145 @@ class timer_wheel final : public timer_queue {
     __builtin_prefetch(&nodes_[id], 1);
   }
 
+  // Where a timer expiring at tick `due_ms` will be re-armed, with that slot's header
+  // prefetched: a slot index, or k_nil when it is not re-armed into level 0 (or `id` is not
+  // a timer: a cancelled entry, or an id read ahead that fn has since changed).
+  uint32_t prefetch_rearm_header(uint32_t id, int64_t due_ms, int64_t now_ms) const {
+    if (id >= nodes_.size()) return k_nil;
+    const std::size_t d = rearm_slot(id, due_ms, now_ms);
+    if (d == k_not_draining) return k_nil;
+    __builtin_prefetch(&slots0_[d], 1);
+    return static_cast<uint32_t>(d);
+  }
+  void prefetch_rearm_chunk(uint32_t dest) {
+    if (dest != k_nil) pool_.prefetch_append(slots0_[dest]);
+  }
+
+  // drain()'s look-ahead. Expiring an entry at a million timers would wait for three cache
+  // misses in a row: the timer's node, then (re-arming it) the destination slot's header, then
+  // that slot's last chunk. Three stages run ahead of the entry expiring and prefetch each in
+  // turn (the node k_node_ahead entries ahead, the header k_header_ahead, the chunk
+  // k_chunk_ahead), so the misses of several expiries overlap. What a stage found waits in a
+  // ring (indexed by position in the slot) for the next stage, so each entry is walked to once
+  // and its destination computed once. It is only a hint: the expiring cursor re-reads every
+  // entry (fn may have cancelled or re-armed it meanwhile).
+  static constexpr uint32_t k_node_ahead = 12, k_header_ahead = 6, k_chunk_ahead = 3;
+  struct lookahead {
+    static constexpr uint32_t k_ring = 16;
+    static_assert(k_ring > k_node_ahead);
+    cursor nodes;             // the next entry whose node is prefetched
+    uint32_t header_pos = 0;  // the next position whose destination header is prefetched
+    uint32_t chunk_pos = 0;   // the next position whose destination chunk is prefetched
+    std::array<uint32_t, k_ring> id;
+    std::array<uint32_t, k_ring> dest;
+  };
+
+  // Near the end of a slot the same stages run on into the first entries of the next tick's
+  // slot (at most its first chunk, as it is when the drain starts), so that the next drain()
+  // starts with its pipeline full instead of waiting for its first misses one after another.
+  // A hint as well: fn may cancel or re-arm anything meanwhile, so ids are bounds-checked
+  // (entries below the size the chunk has now stay initialized whatever happens to it).
+  struct next_slot_lookahead {
+    uint32_t first = k_nil;                       // its first chunk
+    uint32_t avail = 0;                           // entries of that chunk to look at
+    int64_t tick = 0;                             // its tick
+    uint32_t nodes = 0, headers = 0, chunks = 0;  // entries each stage has handled
+    std::array<uint32_t, k_node_ahead> id;
+    std::array<uint32_t, k_node_ahead> dest;
+  };
+
+  // The three stages over `ids` for the entry at position `expiring` (the next to expire).
+  [[gnu::always_inline]] void run_ahead(const slot_ids& ids, lookahead& la, uint32_t expiring,
+                                        int64_t now_ms) {
+    while (la.nodes.seen < ids.size && la.nodes.seen < expiring + k_node_ahead) {
+      const uint32_t pos = la.nodes.seen;
+      const uint32_t id = advance(ids, la.nodes);
+      if (la.nodes.at == 1) {  // entered a chunk: fetch the one after it too
+        const uint32_t following = pool_.chunk_at(la.nodes.chunk).next;
+        if (following != k_nil) __builtin_prefetch(&pool_.chunk_at(following));
+      }
+      la.id[pos % lookahead::k_ring] = id;
+      prefetch_node(id);
+    }
+    while (la.header_pos < la.nodes.seen && la.header_pos < expiring + k_header_ahead) {
+      const uint32_t id = la.id[la.header_pos % lookahead::k_ring];
+      la.dest[la.header_pos++ % lookahead::k_ring] = prefetch_rearm_header(id, pos_, now_ms);
+    }
+    while (la.chunk_pos < la.header_pos && la.chunk_pos < expiring + k_chunk_ahead)
+      prefetch_rearm_chunk(la.dest[la.chunk_pos++ % lookahead::k_ring]);
+  }
+
+  // The stages over the next slot's first entries, `lead` (1 .. k_node_ahead) positions past
+  // the end of the slot draining.
+  [[gnu::always_inline]] void run_ahead_into_next(next_slot_lookahead& nx, uint32_t lead,
+                                                  int64_t now_ms) {
+    const chunk& c = pool_.chunk_at(nx.first);
+    while (nx.nodes < std::min(lead, nx.avail)) {
+      const uint32_t id = c.ids[nx.nodes];
+      nx.id[nx.nodes++] = id;
+      if (id < nodes_.size()) prefetch_node(id);
+    }
+    while (nx.headers < nx.nodes && nx.headers + k_node_ahead - k_header_ahead < lead) {
+      const uint32_t id = nx.id[nx.headers];
+      nx.dest[nx.headers++] = prefetch_rearm_header(id, nx.tick, std::max(now_ms, nx.tick));
+    }
+    while (nx.chunks < nx.headers && nx.chunks + k_node_ahead - k_chunk_ahead < lead)
+      prefetch_rearm_chunk(nx.dest[nx.chunks++]);
+  }
+
+  // Expires the entry at `cur` (leaving a tombstone first) and moves cur past it; returns 1,
+  // or 0 for a tombstone. The common re-arm takes the short path of rearm_in_place().
+  [[gnu::always_inline]] std::size_t expire_entry(slot_ids& ids, cursor& cur, int64_t now_ms,
+                                                  expire_ref fn) {
+    uint32_t& entry = advance(ids, cur);
+    const uint32_t id = entry;
+    entry = k_nil;
+    if (id == k_nil) return 0;
+    --ids.live;
+    if (rearm_in_place(id, now_ms)) {
+      fn(id, pos_);
+      return 1;
+    }
+    nodes_[id].set_at(where::none);
+    --count0_;
+    --size_;
+    fire(id, pos_, now_ms, fn);
+    return 1;
+  }
+
   // Expires level-0 slot `slot` (the tick pos_) in arming order. fn may append to it (a timer
   // armed for this very tick: it expires in this call too), cancel entries further on, or arm
   // timers in the past, which go first. Each entry is replaced by a tombstone before fn runs,
-  // so an exception from fn leaves the slot consistent.
-  //
-  // At a million timers every expiry would otherwise wait for three cache misses in a row:
-  // the timer's node, then (re-arming it) the destination slot's header, then that slot's last
-  // chunk. Stages run ahead of the entry expiring and prefetch each in turn (the node 12
-  // entries ahead, the header 6, the chunk 3), so the misses of several expiries overlap;
-  // the common re-arm then takes the short path of rearm_in_place().
+  // so an exception from fn leaves the slot consistent. The look-ahead stages above keep the
+  // memory ahead of the expiring entry in flight.
   std::size_t drain(std::size_t slot, int64_t now_ms, expire_ref fn) {
-    constexpr uint32_t k_node_ahead = 12, k_header_ahead = 6, k_chunk_ahead = 3;
     slot_ids& ids = slots0_[slot];
     struct draining {
       std::size_t& slot;
       ~draining() { slot = k_not_draining; }  // also when fn throws
     } guard{draining_};
     draining_ = slot;
-    std::size_t n = 0;
-    // One cursor reads ahead; what it read waits in a ring for the later stages (indexed by
-    // position in the slot), so each entry is walked to once and its destination computed
-    // once. The ring is only a hint: cur re-reads every entry (fn may have cancelled it).
-    constexpr uint32_t k_ring = 16;
-    static_assert(k_ring > k_node_ahead);
-    std::array<uint32_t, k_ring> ahead_id;
-    std::array<uint32_t, k_ring> ahead_dest;
-    cursor cur, node_ahead;
-    uint32_t header_pos = 0, chunk_pos = 0;  // the next position each later stage handles
-    // Near the end of the slot the stages run on into the first entries of the next tick's
-    // slot, so that the next drain() starts with its pipeline full instead of waiting for
-    // its first entries' misses one after another. Only the next slot's first chunk, read as
-    // it is now: a hint (fn may cancel or re-arm anything meanwhile; ids are bounds-checked).
-    // (Entries below the size it has now stay initialized whatever happens to the chunk.)
+
+    lookahead la;
+    next_slot_lookahead nx;
     const slot_ids& next_ids = slots0_[(slot + 1) % k_l0_slots];
-    const uint32_t next_first = next_ids.first;
-    const uint32_t next_avail = std::min(next_ids.size, k_chunk_ids);
-    if (next_first != k_nil) __builtin_prefetch(&pool_.chunk_at(next_first));
-    const int64_t next_tick = pos_ + 1;
-    std::array<uint32_t, k_node_ahead> spill_id;
-    std::array<uint32_t, k_node_ahead> spill_dest;
-    uint32_t spill_node = 0, spill_header = 0, spill_chunk = 0;
+    nx.first = next_ids.first;
+    nx.avail = std::min(next_ids.size, k_chunk_ids);
+    nx.tick = pos_ + 1;
+    if (nx.first != k_nil) __builtin_prefetch(&pool_.chunk_at(nx.first));
+
+    std::size_t n = 0;
+    cursor cur;
     for (;;) {
       if (!past_.empty()) n += expire_past(now_ms, fn);
       if (cur.seen == ids.size) {
         if (past_.empty()) break;
         continue;
       }
-      while (node_ahead.seen < ids.size && node_ahead.seen < cur.seen + k_node_ahead) {
-        const uint32_t pos = node_ahead.seen;
-        const uint32_t id = advance(ids, node_ahead);
-        if (node_ahead.at == 1) {
-          const uint32_t following = pool_.chunk_at(node_ahead.chunk).next;
-          if (following != k_nil) __builtin_prefetch(&pool_.chunk_at(following));
-        }
-        ahead_id[pos % k_ring] = id;
-        prefetch_node(id);
-      }
-      while (header_pos < node_ahead.seen && header_pos < cur.seen + k_header_ahead) {
-        const uint32_t id = ahead_id[header_pos % k_ring];
-        uint32_t dest = k_nil;
-        if (id != k_nil) {
-          const std::size_t d = rearm_slot(id, pos_, now_ms);
-          if (d != k_not_draining) {
-            dest = static_cast<uint32_t>(d);
-            __builtin_prefetch(&slots0_[d], 1);
-          }
-        }
-        ahead_dest[header_pos++ % k_ring] = dest;
-      }
-      while (chunk_pos < header_pos && chunk_pos < cur.seen + k_chunk_ahead) {
-        const uint32_t dest = ahead_dest[chunk_pos++ % k_ring];
-        if (dest != k_nil) pool_.prefetch_append(slots0_[dest]);
-      }
-      if (cur.seen + k_node_ahead > ids.size && next_first != k_nil) {
-        const uint32_t lead = cur.seen + k_node_ahead - ids.size;  // 1 .. k_node_ahead
-        const chunk& c = pool_.chunk_at(next_first);
-        while (spill_node < std::min(lead, next_avail)) {
-          const uint32_t id = c.ids[spill_node];
-          spill_id[spill_node++] = id;
-          if (id < nodes_.size()) prefetch_node(id);
-        }
-        while (spill_header < spill_node && spill_header + k_node_ahead - k_header_ahead < lead) {
-          const uint32_t id = spill_id[spill_header];
-          uint32_t dest = k_nil;
-          if (id < nodes_.size()) {
-            const std::size_t d = rearm_slot(id, next_tick, std::max(now_ms, next_tick));
-            if (d != k_not_draining) {
-              dest = static_cast<uint32_t>(d);
-              __builtin_prefetch(&slots0_[d], 1);
-            }
-          }
-          spill_dest[spill_header++] = dest;
-        }
-        while (spill_chunk < spill_header && spill_chunk + k_node_ahead - k_chunk_ahead < lead) {
-          const uint32_t dest = spill_dest[spill_chunk++];
-          if (dest != k_nil) pool_.prefetch_append(slots0_[dest]);
-        }
-      }
-      uint32_t& entry = advance(ids, cur);
-      const uint32_t id = entry;
-      entry = k_nil;
-      if (id == k_nil) continue;
-      --ids.live;
-      ++n;
-      if (rearm_in_place(id, now_ms)) {
-        fn(id, pos_);
-        continue;
-      }
-      nodes_[id].set_at(where::none);
-      --count0_;
-      --size_;
-      fire(id, pos_, now_ms, fn);
+      run_ahead(ids, la, cur.seen, now_ms);
+      if (cur.seen + k_node_ahead > ids.size && nx.first != k_nil)
+        run_ahead_into_next(nx, cur.seen + k_node_ahead - ids.size, now_ms);
+      n += expire_entry(ids, cur, now_ms, fn);
     }
     assert(ids.live == 0);
     pool_.release(ids);
