@@ -251,6 +251,27 @@ TEST_P(http_check_test, max_in_flight_holds_across_loops) {
   p.destroy();
 }
 
+// A slot freed on one loop starts the run waiting on another at once: 16 quick checks on 4
+// loops with one slot finish in well under the second a loop with nothing to do sleeps.
+TEST_P(http_check_test, a_freed_slot_wakes_the_other_loops) {
+  ASSERT_TRUE(nginx().ok()) << nginx().error();
+  raw_plugin p(host_, GetParam());
+  run_counter counter;
+  std::vector<void*> checks;
+  for (int i = 0; i < 16; ++i)
+    checks.push_back(
+        p.prepare(http("/?n=" + std::to_string(i)), {{"max_in_flight", "1"}, {"loops", "4"}}, 5s));
+  const auto t0 = std::chrono::steady_clock::now();
+  for (void* c : checks) p.start(c, 5s, counter);
+  while (counter.calls < 16 && std::chrono::steady_clock::now() - t0 < 6s)
+    std::this_thread::sleep_for(2ms);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(counter.up.load(), 16);
+  EXPECT_LT(took, 900ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                         << " ms";
+  p.destroy();
+}
+
 TEST_P(http_check_test, destroy_abandons_runs_in_flight_without_completing_them) {
   bad_server server(bad_server::mode::silent);
   // A UDP socket nobody reads: a DNS server that never answers.

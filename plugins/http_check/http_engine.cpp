@@ -96,7 +96,8 @@ bool engine::take_slot() {
 }
 
 void engine::give_slot() {
-  if (pool_->in_flight.fetch_sub(1) <= pool_->max_in_flight.load()) return;  // none waited
+  // A run can wait for a slot only while all were taken.
+  if (pool_->in_flight.fetch_sub(1) < pool_->max_in_flight.load()) return;
   const int n = pool_->member_count.load();
   for (int i = 0; i < n; ++i)
     if (engine* e = pool_->members[i].load(); e && e != this) e->wake();
