@@ -1,23 +1,19 @@
 #include "pg_writer.hpp"
 
 #include "pg_conn_policy.hpp"
+#include "pg_copy_text.hpp"
 #include "pg_rollups.hpp"
 
-#include <arpa/inet.h>
 #include <libpq-fe.h>
-#include <rapidjson/document.h>
 #include <isitup/util/civil_time.hpp>
-#include <isitup/util/utf8.hpp>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstring>
 #include <limits>
-#include <optional>
 #include <pqxx/pqxx>
+#include <pqxx/tablewriter>
 #include <string_view>
-#include <tuple>
 #include <vector>
 
 namespace isitup::pg {
@@ -36,112 +32,6 @@ void append_param(std::string& out, const char* key, const std::string& value) {
     out += c;
   }
   out += '\'';
-}
-
-// ---------------------------------------------------------------- values
-
-using time_text = std::array<char, 32>;
-
-// "YYYY-MM-DD HH:MM:SS.mmm+00" for years 1..9999 (PostgreSQL has no year 0); false when out of
-// that range.
-bool format_time(int64_t ms, time_text& out) {
-  constexpr int64_t min_ms = -62'135'596'800'000;  // 0001-01-01T00:00:00Z
-  if (ms < min_ms || !sdk::format_utc_ms(ms, out.data())) return false;
-  out[10] = ' ';
-  std::memcpy(&out[23], "+00", 4);
-  return true;
-}
-
-// A string column: the pointer itself when it is valid UTF-8, else a repaired copy.
-class text_value {
- public:
-  const char* get(const char* s, write_stats& stats) {
-    if (!s) return nullptr;
-    const std::string_view v(s);
-    if (sdk::is_utf8(v)) return s;
-    ++stats.repaired_text;
-    fixed_ = sdk::repaired_utf8(v);
-    return fixed_.c_str();
-  }
-
- private:
-  std::string fixed_;
-};
-
-std::optional<double> ms_value(double v) {
-  if (v < 0) return std::nullopt;  // ISITUP_ABSENT_MS (-1), or meaningless
-  return v;
-}
-
-template <class T>
-std::optional<T> int_value(T v, T absent) {
-  if (v == absent) return std::nullopt;
-  return v;
-}
-
-const char* ip_value(const char* ip, write_stats& stats) {
-  if (!ip) return nullptr;
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, ip, buf) == 1 || inet_pton(AF_INET6, ip, buf) == 1) return ip;
-  ++stats.invalid_values;
-  return nullptr;
-}
-
-// jsonb takes any JSON object except one with a \u0000 escape; anything else becomes NULL.
-const char* extra_value(const char* extra, write_stats& stats) {
-  if (!extra) return nullptr;
-  rapidjson::Document d;
-  // With the length: RapidJSON's NUL-terminated input reads past the terminator when the text
-  // ends inside a multi-byte UTF-8 sequence (found by fuzz/copy_row_fuzz.cpp).
-  d.Parse<rapidjson::kParseValidateEncodingFlag>(extra, std::strlen(extra));
-  if (d.HasParseError() || !d.IsObject() || std::strstr(extra, "\\u0000")) {
-    ++stats.invalid_values;
-    return nullptr;
-  }
-  return extra;
-}
-
-const char* time_value(int64_t ms, time_text& buf, write_stats& stats) {
-  if (ms == ISITUP_ABSENT_TIME) return nullptr;
-  if (format_time(ms, buf)) return buf.data();
-  ++stats.invalid_values;
-  return nullptr;
-}
-
-// Hands `sink` the tuple of one record's COPY values, in result_columns() order, while the
-// values it points into live. False when the record has no key.
-template <class Sink>
-bool with_row(const isitup_record_v1& r, write_stats& stats, Sink&& sink) {
-  time_text scheduled, started, not_after;
-  if (!format_time(r.scheduled_at_ms, scheduled)) {
-    ++stats.dropped;
-    return false;
-  }
-  text_value agent, location, check, plugin, target, kind, message, version;
-  const bool up = r.status == ISITUP_UP;
-  sink(std::make_tuple(
-      agent.get(r.agent ? r.agent : "", stats), location.get(r.location, stats),
-      check.get(r.check ? r.check : "", stats), plugin.get(r.plugin ? r.plugin : "", stats),
-      target.get(r.target ? r.target : "", stats), static_cast<const char*>(scheduled.data()),
-      time_value(r.started_at_ms, started, stats), up ? "up" : "down",
-      kind.get(up ? nullptr : r.error_kind, stats),
-      message.get(up ? nullptr : r.error_message, stats),
-      int_value<int32_t>(r.http_code, ISITUP_ABSENT_INT), version.get(r.http_version, stats),
-      int_value<int64_t>(r.http_bytes, ISITUP_ABSENT_INT), ms_value(r.dns_ms),
-      ms_value(r.connect_ms), ms_value(r.tls_ms), ms_value(r.ttfb_ms), ms_value(r.total_ms),
-      r.regex_match == 0   ? std::optional<bool>(false)
-      : r.regex_match == 1 ? std::optional<bool>(true)
-                           : std::nullopt,
-      time_value(r.tls_not_after_ms, not_after, stats),
-      int_value<int32_t>(r.tls_days_left, ISITUP_ABSENT_DAYS),
-      int_value<int32_t>(r.redirects, ISITUP_ABSENT_INT), ip_value(r.ip, stats),
-      extra_value(r.extra_json, stats)));
-  return true;
-}
-
-// Writes one record as a COPY row. False when it has no key.
-bool copy_row(pqxx::stream_to& out, const isitup_record_v1& r, write_stats& stats) {
-  return with_row(r, stats, [&](const auto& row) { out << row; });
 }
 
 bool conflict(const std::string& sqlstate) { return sqlstate.rfind("40", 0) == 0; }
@@ -169,10 +59,21 @@ std::string trimmed(std::string what) {
   return what;
 }
 
+// The rows formatted into one buffer and sent as one COPY write (pg_copy_text.hpp).
 void copy_rows(pqxx::transaction_base& tx, const std::string& table,
                const isitup_record_v1* const* rows, std::size_t n, write_stats& stats) {
-  pqxx::stream_to copy(tx, table, result_columns());
-  for (std::size_t i = 0; i < n; ++i) copy_row(copy, *rows[i], stats);
+  std::string text;
+  text.reserve(n * 256);
+  if (append_copy_rows(rows, n, text, stats) == 0) return;
+  text.pop_back();  // write_raw_line ends the last row
+  const std::vector<std::string>& columns = result_columns();
+  // libpqxx 6.4's one public raw COPY write (stream_to's is private); its constructors are
+  // marked deprecated in favour of stream_to, which formats and sends row by row.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  pqxx::tablewriter copy(tx, table, columns.begin(), columns.end());
+#pragma GCC diagnostic pop
+  copy.write_raw_line(text);
   copy.complete();
 }
 
@@ -185,19 +86,7 @@ std::string iso_time(int64_t ms) {
   return text.empty() ? std::to_string(ms) + " ms after 1970" : text;
 }
 
-bool storable_time(int64_t ms) {
-  time_text text;
-  return format_time(ms, text);
-}
-
 }  // namespace detail
-
-bool copy_line(const isitup_record_v1& r, std::string& line, write_stats& stats) {
-  // The text stream_to's operator<< sends for a tuple (libpqxx 6.4), built without a server.
-  return with_row(r, stats, [&](const auto& row) {
-    line = pqxx::separated_list("\t", row, pqxx::internal::TypedCopyEscaper());
-  });
-}
 
 namespace {
 
