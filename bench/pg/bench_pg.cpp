@@ -103,7 +103,7 @@ void bm_pg_sink(benchmark::State& state) {
   std::vector<isitup_batch_v1> batches;
   for (int i = 0; i < rows_per_run; i += host_batch)
     batches.push_back({sizeof(isitup_batch_v1), host_batch, pointers.data() + i,
-                       static_cast<uint64_t>(i / host_batch)});
+                       static_cast<uint64_t>(i / host_batch), nullptr});
   {  // connect and migrate outside the measurement
     tracker t;
     t.in_flight = 1;
