@@ -33,3 +33,22 @@ function(isitup_test name)
     add_dependencies(unit_tests ${name})
   endif()
 endfunction()
+
+# isitup_plugin_test(<name> SOURCES ... [LIBS ...] [LABELS ...] [COST <seconds>]): a test of the
+# plugin whose folder calls it, in the layout every plugin follows: its tests and their helpers
+# in plugins/<plugin>/tests/ (SOURCES: tests/<file>.cpp). The binary links the plugin's code
+# (<plugin>_objects, so isitup_plugin_entry() is the plugin's own), the SDK's fake host and
+# tests/support, and finds its helpers' headers in tests/. A test that runs the built agent with
+# the plugin is a plain isitup_test() with add_dependencies() on the agent and the plugins.
+function(isitup_plugin_test name)
+  cmake_parse_arguments(ARG "" "COST" "SOURCES;LIBS;LABELS" ${ARGN})
+  get_filename_component(plugin ${CMAKE_CURRENT_SOURCE_DIR} NAME)
+  set(cost)
+  if(ARG_COST)
+    set(cost COST ${ARG_COST})
+  endif()
+  isitup_test(${name} SOURCES ${ARG_SOURCES}
+    LIBS ${plugin}_objects isitup::sdk_testing isitup_test_support ${ARG_LIBS}
+    LABELS ${ARG_LABELS} ${cost})
+  target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/tests)
+endfunction()

@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "config.hpp"
+#include "dns_responder.hpp"
 #include "dnsmasq.hpp"
 #include "fake_host.hpp"
 #include "options.hpp"
-#include "testing/dns_responder.hpp"
 #include "under_test.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);

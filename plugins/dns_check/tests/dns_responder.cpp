@@ -1,5 +1,5 @@
 // The test DNS responder (dns_responder.hpp).
-#include "testing/dns_responder.hpp"
+#include "dns_responder.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
