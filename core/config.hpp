@@ -28,10 +28,11 @@ namespace isitup::config {
 class file_name {
  public:
   file_name() = default;
-  file_name(std::string name);  // NOLINT(google-explicit-constructor): a name is a file_name
-  file_name(const char* name) : file_name(std::string(name)) {}  // NOLINT(same)
+  // Implicit both ways: a file_name is made and read where a std::string was.
+  file_name(std::string name);
+  file_name(const char* name) : file_name(std::string(name)) {}
   const std::string& str() const { return name_ ? *name_ : empty_name(); }
-  operator const std::string&() const { return str(); }  // NOLINT(google-explicit-constructor)
+  operator const std::string&() const { return str(); }
   bool empty() const { return str().empty(); }
   friend bool operator==(const file_name& a, const file_name& b) { return a.str() == b.str(); }
   friend bool operator==(const file_name& a, const std::string& b) { return a.str() == b; }
