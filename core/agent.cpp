@@ -92,7 +92,8 @@ void agent::impl::run_blocking(run_ctx& run) {
     c.in_plugin.store(false, std::memory_order_release);
   }
   c.plugin_runs.fetch_sub(1, std::memory_order_release);  // check may go now
-  run.release();                                          // the worker's reference
+  // The worker's reference (run_ctx::refs_blocking): the releases above were the plugin's.
+  run.release();  // NOLINT(clang-analyzer-cplusplus.NewDelete): refs keeps `run` alive to here
 }
 
 bool agent::impl::abandon(run_ctx& run) {

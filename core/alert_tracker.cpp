@@ -250,6 +250,7 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     }
     if (journal) {
       std::vector<std::string> names;
+      names.reserve(to.size());
       for (std::size_t i : to) names.push_back(sinks[i].sink.name);
       try {
         journal->append_event(c.state, *ev, names);
