@@ -1,5 +1,5 @@
 // tls_check against TLS servers on 127.0.0.1 started by the test (tcp_check's line_server,
-// OpenSSL), with certificates the test makes (testing/cert_factory.*): a root CA, an
+// OpenSSL), with certificates the test makes (tests/cert_factory.*): a root CA, an
 // intermediate that expires in 5 days, a good leaf under it, an expired leaf, a leaf for
 // another host, a self-signed one. The plugin source is compiled in and driven through the
 // SDK's fake host; every run ends within timeout + 1 s.
@@ -9,11 +9,11 @@
 #include <thread>
 #include <vector>
 
+#include "cert_factory.hpp"
+#include "conn_fixture.hpp"
+#include "line_server.hpp"
 #include "listener.hpp"
 #include "process.hpp"
-#include "tcp_check/testing/conn_fixture.hpp"
-#include "tcp_check/testing/line_server.hpp"
-#include "testing/cert_factory.hpp"
 
 namespace isitup::tls::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "testing/line_server.hpp"
+#include "line_server.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "testing/cert_factory.hpp"
+#include "cert_factory.hpp"
 
 #include <openssl/ec.h>
 #include <openssl/pem.h>
