@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "testing/test_servers.hpp"
+#include "test_servers.hpp"
 
 namespace isitup::bench {
 

@@ -10,10 +10,10 @@
 #include <string>
 
 #include "conn_fixture.hpp"
-#include "http_check/testing/test_servers.hpp"
 #include "line_server.hpp"
 #include "listener.hpp"
 #include "process.hpp"
+#include "test_servers.hpp"
 #include "tls_certs.hpp"
 
 namespace isitup::net::testing {

@@ -15,9 +15,9 @@
 #include <sstream>
 #include <thread>
 
+#include "check_fixture.hpp"
 #include "http_config.hpp"
 #include "http_engine.hpp"
-#include "testing/check_fixture.hpp"
 
 namespace isitup::http {
 namespace {

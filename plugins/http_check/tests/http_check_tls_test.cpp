@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "testing/check_fixture.hpp"
+#include "check_fixture.hpp"
 
 namespace isitup::http {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "fake_host.hpp"
-#include "testing/test_servers.hpp"
+#include "test_servers.hpp"
 #include "under_test.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
