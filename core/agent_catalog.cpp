@@ -176,7 +176,9 @@ bool agent::impl::take_catalog_wake() {
 void agent::impl::catalog_step(int64_t now) {
   take_catalog_wake();
   if (feed->due(now)) catalog_take();
-  if (!catalog_todo.empty() && !catalog_apply_some()) {
+  const bool applied = catalog_todo.empty() || catalog_apply_some();
+  catalog_forget_gone();
+  if (!applied) {
     std::lock_guard lock(mu);
     catalog_wake = true;  // more keys: come back after the checks that are due now
     return;
@@ -252,7 +254,7 @@ void agent::impl::catalog_drop_partition(int32_t p) {
       continue;
     }
     if (it->second.id != no_check) ++catalog_done.removed;
-    catalog_retire(it->second);
+    catalog_retire(it->second, true);
     it = catalog_keys.erase(it);
   }
 }
@@ -273,6 +275,7 @@ bool agent::impl::catalog_apply_some() {
     if (c && alerts) started.emplace_back(c->cfg.name, &c->cfg.alert);
     if (++done % 32 == 0 && clock.now_ms() >= until) break;
   }
+  catalog_forget_gone();
   if (alerts && !started.empty()) alerts->configure(started);  // one lock for the slice
   if (catalog_next < catalog_todo.size()) return false;
   catalog_todo.clear();
@@ -280,8 +283,18 @@ bool agent::impl::catalog_apply_some() {
   return true;
 }
 
-void agent::impl::catalog_retire(catalog_key& k) {
+void agent::impl::catalog_forget_gone() {
+  if (catalog_gone.empty()) return;
+  if (alerts) {
+    const std::vector<std::string_view> names(catalog_gone.begin(), catalog_gone.end());
+    alerts->forget(names);
+  }
+  catalog_gone.clear();
+}
+
+void agent::impl::catalog_retire(catalog_key& k, bool gone) {
   if (k.id == no_check) return;
+  if (gone) catalog_gone.push_back(checks[k.id]->cfg.name);
   sched->remove(k.id);
   retired.push_back(std::move(checks[k.id]));
   k.id = no_check;
@@ -295,7 +308,7 @@ const check_state* agent::impl::catalog_apply(const std::string& key) {
   k.queued = false;
   if (k.deleted) {
     if (k.id != no_check) ++catalog_done.removed;
-    catalog_retire(k);
+    catalog_retire(k, true);
     catalog_keys.erase(found);
     return nullptr;
   }
@@ -304,7 +317,7 @@ const check_state* agent::impl::catalog_apply(const std::string& key) {
   if (!k.error.empty()) spdlog::error("{}; skipped", std::exchange(k.error, {}));
   if (next && k.id != no_check && same_check(checks[k.id]->cfg, *next)) return nullptr;
   const bool was_running = k.id != no_check;
-  catalog_retire(k);
+  catalog_retire(k, false);
   std::unique_ptr<check_state> prepared_check;
   if (next) {
     try {
@@ -316,7 +329,10 @@ const check_state* agent::impl::catalog_apply(const std::string& key) {
   }
   if (!prepared_check) {
     ++catalog_done.refused;
-    if (was_running) ++catalog_done.removed;
+    if (was_running) {
+      ++catalog_done.removed;
+      catalog_gone.push_back(retired.back()->cfg.name);  // retired just above
+    }
     return nullptr;
   }
   const uint32_t id =

@@ -167,6 +167,7 @@ struct agent::impl {
   std::unordered_map<std::string, catalog_key> catalog_keys;
   std::vector<std::string> catalog_todo;  // keys to apply, in the order their messages came
   std::size_t catalog_next = 0;           // catalog_todo[catalog_next..] are left
+  std::vector<std::string> catalog_gone;  // names retired for good, not yet forgotten
   std::size_t catalog_running = 0;        // keys with a running check
   catalog_tally catalog_done;
   std::set<int32_t> catalog_kept;  // lost partitions whose checks run until the next assignment
@@ -228,7 +229,12 @@ struct agent::impl {
   // deleted one stops, a message that is not a valid check is logged with its partition and
   // offset and skipped (the key then runs nothing). Returns the check it started, if any.
   const check_state* catalog_apply(const std::string& key);
-  void catalog_retire(catalog_key& k);
+  // Stops k's check; `gone`: it runs here no more (deleted, its partition gone, its new value
+  // refused), so its alert settings and state are forgotten at the next catalog_forget_gone.
+  void catalog_retire(catalog_key& k, bool gone);
+  // Tells the alert tracker the names catalog_retire collected. Before configuring the checks
+  // a slice started, so a name deleted and added again keeps its new settings.
+  void catalog_forget_gone();
   bool take_catalog_wake();
   // From the catalog plugin's session timeout (catalog_feed::stall_limits_for); the defaults
   // for a plugin that does not say, or without a catalog.

@@ -163,6 +163,8 @@ http_reply agent_http::metrics() {
              "Events dropped before the state sink committed them (over 100 for one check).");
     w.sample("isitup_alert_events_uncommitted_dropped_total",
              static_cast<double>(al.uncommitted_dropped));
+    w.family("isitup_alert_checks", "gauge", "Checks whose alert state is held in memory.");
+    w.sample("isitup_alert_checks", static_cast<double>(al.checks));
   }
 
   w.family("isitup_config_reloads_total", "counter", "SIGHUP reloads, applied or refused.");

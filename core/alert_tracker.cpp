@@ -637,6 +637,27 @@ void alert_tracker::configure(
   }
 }
 
+void alert_tracker::forget(std::span<const std::string_view> names) {
+  impl& p = *impl_;
+  std::lock_guard lock(p.mu);
+  bool erased = false;
+  for (const std::string_view name : names) {
+    const auto it = p.checks.find(name);
+    if (it != p.checks.end()) {
+      impl::check_entry& e = it->second;
+      if (!e.state.open && e.version == e.persisted && e.unpersisted.empty()) {
+        p.checks.erase(it);
+        erased = true;
+      } else {
+        e.settings = &p.defaults;  // its settings entry goes below
+      }
+    }
+    const auto c = p.configured.find(name);
+    if (c != p.configured.end()) p.configured.erase(c);
+  }
+  if (erased) ++p.generation;
+}
+
 bool alert_tracker::stop(std::chrono::milliseconds timeout) {
   impl& p = *impl_;
   std::unique_lock lock(p.mu);
@@ -657,6 +678,8 @@ alert_stats alert_tracker::stats() const {
   alert_stats s = impl_->counts;
   for (const auto& q : impl_->sinks) s.pending += q.queue.size();
   for (const auto& [name, c] : impl_->checks) s.uncommitted += c.unpersisted.size();
+  s.checks = impl_->checks.size();
+  s.configured = impl_->configured.size();
   return s;
 }
 

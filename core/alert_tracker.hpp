@@ -60,6 +60,8 @@ struct alert_stats {
   // 100 per check (a check whose batches the sink keeps refusing).
   std::size_t uncommitted = 0;
   uint64_t uncommitted_dropped = 0;
+  std::size_t checks = 0;      // checks with state in memory
+  std::size_t configured = 0;  // checks with their own settings
 };
 
 // An incident as the HTTP interface shows it: open, or recently resolved.
@@ -98,6 +100,11 @@ class alert_tracker {
   // The same for many checks under one lock (a catalog's checks as they are applied). The
   // settings are copied.
   void configure(std::span<const std::pair<std::string_view, const alert_settings*>> many);
+  // Checks that no longer run here (a catalog check deleted, its partition gone, or its new
+  // value refused): their settings are dropped, and their state too unless an incident is open
+  // or something of it is not stored yet (then it stays, with the default settings). Keeps a
+  // probe whose catalog changes all day from holding every name it ever ran. Any thread.
+  void forget(std::span<const std::string_view> names);
   // Feeds one result. A journal write failure is logged and the event still goes out.
   void observe(const record& r);
   // The same for a result of the check `ref` belongs to (r.check is that check's name); fills

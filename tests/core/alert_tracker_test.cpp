@@ -213,6 +213,44 @@ TEST(alert_tracker, configuring_many_checks_at_once_sets_each_one) {
   EXPECT_EQ(t.stats().transitions, 2u);
 }
 
+// Catalog checks deleted or moved to another probe: their settings and state go (a probe whose
+// catalog changes all day does not keep every name it ever ran), except the state of an open
+// incident, which stays with the default settings until it resolves.
+TEST(alert_tracker, forgotten_checks_leave_nothing_behind_but_an_open_incident) {
+  fake_sink all;
+  alert_tracker t(agent_config(), {}, {bind("stdout", all)});
+  t.start();
+  alert_settings two;
+  two.failure_threshold = 2;
+  std::vector<std::string> names;
+  for (int i = 0; i < 100; ++i) names.push_back("c" + std::to_string(i));
+  std::vector<std::pair<std::string_view, const alert_settings*>> many;
+  for (const std::string& n : names) many.emplace_back(n, &two);
+  t.configure(many);
+  alert_tracker::check_ref ref1;
+  feed(t, "c0", "DD", 1'000'000);  // opens at the configured threshold of 2
+  t.observe(result("c1", 1'000'000, true), ref1);
+  for (std::size_t i = 2; i < names.size(); ++i) feed(t, names[i], "U", 1'000'000);
+  ASSERT_TRUE(eventually([&] { return all.delivered().size() == 1; }));
+  EXPECT_EQ(t.stats().checks, 100u);
+  EXPECT_EQ(t.stats().configured, 100u);
+
+  const std::vector<std::string_view> gone(names.begin(), names.end());
+  t.forget(gone);
+  EXPECT_EQ(t.stats().checks, 1u);  // c0: its incident is open
+  EXPECT_EQ(t.stats().configured, 0u);
+  t.observe(result("c1", 1'001'000, true), ref1);  // a result still out: the ref looks again
+  EXPECT_EQ(t.stats().checks, 2u);
+
+  feed(t, "c0", "UU", 1'002'000);  // default success_threshold 2 resolves it
+  ASSERT_TRUE(eventually([&] { return all.delivered().size() == 2; }));
+  const std::string_view c0_c1[] = {"c0", "c1"};
+  t.forget(c0_c1);
+  EXPECT_EQ(t.stats().checks, 0u);
+  EXPECT_TRUE(t.stop(5s));
+  EXPECT_THAT(all.checks, ElementsAre("c0", "c0"));
+}
+
 TEST(alert_tracker, a_retried_sink_gets_the_same_events_in_order) {
   fake_sink s;
   s.retries = 2;
