@@ -471,13 +471,20 @@ TEST_P(http_check_test, cached_answers_expire_with_their_ttl) {
   std::string error;
   void* c = prepare("short", url, {{"dns_servers", list_value{dns.address()}}}, error);
   ASSERT_NE(c, nullptr) << error;
+  const auto first_started = std::chrono::steady_clock::now();
   EXPECT_TRUE(run(c).up);
   const int queries = dns.queries();
   EXPECT_TRUE(run(c).up);
-  EXPECT_EQ(dns.queries(), queries);    // cached
+  // The answer was cached when it arrived, after first_started: if both runs took less than
+  // its 1 s TTL the second must have used it. On a loaded machine they may take longer, and
+  // then a second query is right (caching itself: names_resolve_..._are_cached, TTL 60 s).
+  if (std::chrono::steady_clock::now() - first_started < 900ms) {
+    EXPECT_EQ(dns.queries(), queries);  // cached
+  }
+  const int before_expiry = dns.queries();
   std::this_thread::sleep_for(1100ms);  // TTL 1 s
   EXPECT_TRUE(run(c).up);
-  EXPECT_GT(dns.queries(), queries);  // asked again
+  EXPECT_GT(dns.queries(), before_expiry);  // asked again
 }
 
 TEST_P(http_check_test, ip_protocol_and_fallback) {
