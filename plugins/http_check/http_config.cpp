@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <isitup/config_map.hpp>
 #include <isitup/text.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "net/conn_config.hpp"
@@ -185,46 +188,90 @@ url_parts parse_url(const std::string& url) {
   return out;
 }
 
-const std::vector<sdk::option>& declared_options() {
-  static const std::vector<sdk::option> options = {
-      {"method", ISITUP_OPT_STRING, "GET", "HTTP method"},
-      {"headers", ISITUP_OPT_MAP, "{}", "request headers, name: value"},
-      {"body", ISITUP_OPT_STRING, nullptr, "request body (sent with any method)"},
-      {"expect_status", ISITUP_OPT_LIST, "[\"200-399\"]",
-       "status codes that count as up: numbers and ranges like \"300-399\""},
-      {"regex", ISITUP_OPT_STRING, nullptr, "RE2 pattern the body must match"},
-      {"regex_absent", ISITUP_OPT_STRING, nullptr, "RE2 pattern the body must not match"},
-      {"follow_redirects", ISITUP_OPT_BOOL, "false", "follow 3xx redirects (http/https only)"},
-      {"max_redirects", ISITUP_OPT_INT, "10", "redirects followed at most before down"},
-      {"connect_timeout", ISITUP_OPT_DURATION, "0s",
-       "give up connecting after this (0s: the check's timeout)"},
-      {"max_body_bytes", ISITUP_OPT_INT, "1048576", "body bytes read at most before down"},
-      {"tls_verify", ISITUP_OPT_BOOL, "true", "verify the server certificate and host name"},
-      {"ca_file", ISITUP_OPT_STRING, nullptr, "PEM file of CA certificates to trust instead"},
-      {"client_cert", ISITUP_OPT_STRING, nullptr, "PEM client certificate"},
-      {"client_key", ISITUP_OPT_STRING, nullptr, "PEM private key of client_cert"},
-      {"min_tls_days_left", ISITUP_OPT_INT, "0",
-       "down when the certificate expires in fewer days (0: off)"},
-      {"ip_protocol", ISITUP_OPT_STRING, "ip4", "address family to use first: ip4 or ip6"},
-      {"ip_fallback", ISITUP_OPT_BOOL, "true",
-       "use the other family when the first has no address"},
-      {"dns_servers", ISITUP_OPT_LIST, "[]",
-       "DNS servers (\"ip\" or \"ip:port\"); empty: /etc/resolv.conf"},
-      {"user_agent", ISITUP_OPT_STRING, "isitup/0.1 (http_check)", "User-Agent header"},
-      {"proxy", ISITUP_OPT_STRING, nullptr, "proxy URL (http://, https://, socks5h://)"},
-      {"reuse_connections", ISITUP_OPT_BOOL, "false",
-       "keep connections open between runs (default: a fresh connection per run)"},
-      {"max_in_flight", ISITUP_OPT_INT, "4096",
-       "requests in flight at once for all checks of the plugin (the smallest value set wins)"},
-      {"loops", ISITUP_OPT_INT, "1",
-       "event-loop threads of the plugin (0: one per hardware thread, at most 4; the smallest "
-       "value set wins)"},
-      {"engine", ISITUP_OPT_STRING, "auto",
-       "auto: http:// and https:// without proxy or reuse on the built-in HTTP/1.1 client, the "
-       "rest on libcurl; curl: always libcurl"},
-  };
-  return options;
+namespace {
+
+// A check's options as the config gives them, declared once (sdk::config_map): the host's
+// validation, --describe-plugin, this struct and the ranges. make_config() derives the rest.
+struct http_settings {
+  std::string method;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<std::string> body;  // given (even empty): sent
+  std::vector<std::string> expect_status;
+  std::optional<std::string> regex, regex_absent;
+  bool follow_redirects = false;
+  int64_t max_redirects = 10;
+  std::chrono::milliseconds connect_timeout{0};
+  int64_t max_body_bytes = 1 << 20;
+  bool tls_verify = true;
+  std::string ca_file, client_cert, client_key;
+  int64_t min_tls_days_left = 0;
+  std::string ip_protocol;
+  bool ip_fallback = true;
+  std::vector<std::string> dns_servers;
+  std::string user_agent, proxy;
+  bool reuse_connections = false;
+  int64_t max_in_flight = 4096, loops = 1;
+  std::string engine;
+};
+
+const sdk::config_map<http_settings>& settings_map() {
+  using std::chrono::hours;
+  using std::chrono::milliseconds;
+  using s = http_settings;
+  static const auto map =
+      sdk::config_map<s>()
+          .string("method", &s::method, "GET", "HTTP method")
+          .map("headers", &s::headers, "{}", "request headers, name: value")
+          .string("body", &s::body, nullptr, "request body (sent with any method)")
+          .list("expect_status", &s::expect_status, "[\"200-399\"]",
+                "status codes that count as up: numbers and ranges like \"300-399\"")
+          .string("regex", &s::regex, nullptr, "RE2 pattern the body must match")
+          .string("regex_absent", &s::regex_absent, nullptr, "RE2 pattern the body must not match")
+          .boolean("follow_redirects", &s::follow_redirects, "false",
+                   "follow 3xx redirects (http/https only)")
+          .integer("max_redirects", &s::max_redirects, "10",
+                   "redirects followed at most before down (up to 100)", 0, 100)
+          .duration("connect_timeout", &s::connect_timeout, "0s",
+                    "give up connecting after this, up to 24h (0s: the check's timeout)",
+                    milliseconds(0), hours(24))
+          .integer("max_body_bytes", &s::max_body_bytes, "1048576",
+                   "body bytes read at most before down (up to 1073741824)", 0, int64_t{1} << 30)
+          .boolean("tls_verify", &s::tls_verify, "true",
+                   "verify the server certificate and host name")
+          .string("ca_file", &s::ca_file, nullptr, "PEM file of CA certificates to trust instead")
+          .string("client_cert", &s::client_cert, nullptr, "PEM client certificate")
+          .string("client_key", &s::client_key, nullptr, "PEM private key of client_cert")
+          .integer("min_tls_days_left", &s::min_tls_days_left, "0",
+                   "down when the certificate expires in fewer days (0: off; up to 36500)", 0,
+                   36500)
+          .string("ip_protocol", &s::ip_protocol, "ip4", "address family to use first: ip4 or ip6")
+          .one_of({"ip4", "ip6"})
+          .boolean("ip_fallback", &s::ip_fallback, "true",
+                   "use the other family when the first has no address")
+          .list("dns_servers", &s::dns_servers, "[]",
+                "DNS servers (\"ip\" or \"ip:port\"); empty: /etc/resolv.conf")
+          .string("user_agent", &s::user_agent, "isitup/0.1 (http_check)", "User-Agent header")
+          .string("proxy", &s::proxy, nullptr, "proxy URL (http://, https://, socks5h://)")
+          .boolean("reuse_connections", &s::reuse_connections, "false",
+                   "keep connections open between runs (default: a fresh connection per run)")
+          .integer("max_in_flight", &s::max_in_flight, "4096",
+                   "requests in flight at once for all checks of the plugin, 1 to 1048576 (the "
+                   "smallest value set wins)",
+                   1, 1 << 20)
+          .integer("loops", &s::loops, "1",
+                   "event-loop threads of the plugin, 0 to 64 (0: one per hardware thread, at "
+                   "most 4; the smallest value set wins)",
+                   0, 64)
+          .string("engine", &s::engine, "auto",
+                  "auto: http:// and https:// without proxy or reuse on the built-in HTTP/1.1 "
+                  "client, the rest on libcurl; curl: always libcurl")
+          .one_of({"auto", "curl"});
+  return map;
 }
+
+}  // namespace
+
+const std::vector<sdk::option>& declared_options() { return settings_map().options(); }
 
 std::string options_key(const sdk::options_view& o) {
   // The options given, each with its value: the others are the declared defaults, the same
@@ -274,17 +321,16 @@ bool is_header_name(std::string_view name) {
 }  // namespace
 
 std::shared_ptr<check_config> make_config(const sdk::options_view& o) {
+  http_settings s = settings_map().read(o);
   auto c = std::make_shared<check_config>();
 
-  c->method = o.string("method");
+  c->method = std::move(s.method);
   if (c->method.empty() || !std::all_of(c->method.begin(), c->method.end(),
                                         [](char ch) { return ch >= 'A' && ch <= 'Z'; }))
     throw invalid_argument("method: '" + shown(c->method) +
                            "' is not an HTTP method (e.g. GET, HEAD)");
   curl_slist* headers = nullptr;
-  std::vector<std::pair<std::string, std::string>> header_list;
-  for (const auto& [name, value] : o.map("headers")) {
-    header_list.emplace_back(name, value);
+  for (const auto& [name, value] : s.headers) {
     if (!is_header_name(name)) {
       curl_slist_free_all(headers);
       throw invalid_argument("headers: bad header name '" + shown(name) +
@@ -299,65 +345,47 @@ std::shared_ptr<check_config> make_config(const sdk::options_view& o) {
         curl_slist_append(headers, (value.empty() ? name + ";" : name + ": " + value).c_str());
   }
   c->headers.reset(headers);
-  c->has_body = o.has_value("body");
-  c->body = o.string("body");
+  c->has_body = s.body.has_value();
+  c->body = s.body.value_or("");
 
-  for (const std::string& item : o.list("expect_status"))
+  for (const std::string& item : s.expect_status)
     c->expect_status.push_back(parse_status_range(item));
   if (c->expect_status.empty()) throw invalid_argument("expect_status: give at least one status");
-  if (o.has_value("regex")) c->regex = compile_regex(o.string("regex"), "regex");
-  if (o.has_value("regex_absent"))
-    c->regex_absent = compile_regex(o.string("regex_absent"), "regex_absent");
+  if (s.regex) c->regex = compile_regex(*s.regex, "regex");
+  if (s.regex_absent) c->regex_absent = compile_regex(*s.regex_absent, "regex_absent");
 
-  c->follow_redirects = o.boolean("follow_redirects");
-  const int64_t max_redirects = o.integer("max_redirects");
-  if (max_redirects < 0 || max_redirects > 100)
-    throw invalid_argument("max_redirects: must be from 0 to 100");
-  c->max_redirects = static_cast<int>(max_redirects);
-  c->connect_timeout_ms = o.duration("connect_timeout").count();
-  if (c->connect_timeout_ms < 0) throw invalid_argument("connect_timeout: must not be negative");
-  c->max_body_bytes = o.integer("max_body_bytes");
-  if (c->max_body_bytes < 0) throw invalid_argument("max_body_bytes: must not be negative");
+  c->follow_redirects = s.follow_redirects;
+  c->max_redirects = static_cast<int>(s.max_redirects);
+  c->connect_timeout_ms = s.connect_timeout.count();
+  c->max_body_bytes = s.max_body_bytes;
 
-  c->tls_verify = o.boolean("tls_verify");
-  c->ca_file = o.string("ca_file");
-  c->client_cert = o.string("client_cert");
-  c->client_key = o.string("client_key");
+  c->tls_verify = s.tls_verify;
+  c->ca_file = std::move(s.ca_file);
+  c->client_cert = std::move(s.client_cert);
+  c->client_key = std::move(s.client_key);
   if (!c->client_key.empty() && c->client_cert.empty())
     throw invalid_argument("client_key: needs client_cert");
-  c->min_tls_days_left = o.integer("min_tls_days_left");
-  if (c->min_tls_days_left < 0) throw invalid_argument("min_tls_days_left: must not be negative");
+  c->min_tls_days_left = s.min_tls_days_left;
 
-  const std::string family = o.string("ip_protocol");
-  if (family == "ip4")
-    c->family = ip_family::v4;
-  else if (family == "ip6")
-    c->family = ip_family::v6;
-  else
-    throw invalid_argument("ip_protocol: '" + shown(family) + "' is not ip4 or ip6");
-  c->ip_fallback = o.boolean("ip_fallback");
-  for (const std::string& server : o.list("dns_servers")) {
+  c->family = s.ip_protocol == "ip6" ? ip_family::v6 : ip_family::v4;
+  c->ip_fallback = s.ip_fallback;
+  for (const std::string& server : s.dns_servers) {
     c->dns_servers.push_back(net::parse_dns_server(server));
     c->dns_key += (c->dns_key.empty() ? "" : ",") + c->dns_servers.back();
   }
-  c->user_agent = o.string("user_agent");
+  c->user_agent = std::move(s.user_agent);
   if (const std::string why = header_value_problem(c->user_agent); !why.empty())
     throw invalid_argument("user_agent: " + why);
-  c->proxy = o.string("proxy");
-  c->reuse_connections = o.boolean("reuse_connections");
-  c->max_in_flight = o.integer("max_in_flight");
-  if (c->max_in_flight < 1) throw invalid_argument("max_in_flight: must be at least 1");
-  c->loops = o.integer("loops");
-  if (c->loops < 0 || c->loops > 64) throw invalid_argument("loops: must be 0 to 64");
-  const std::string engine = o.string("engine");
-  if (engine != "auto" && engine != "curl")
-    throw invalid_argument("engine: '" + shown(engine) + "' is not auto or curl");
-  c->force_curl = engine == "curl";
-  c->host_header_set = std::any_of(header_list.begin(), header_list.end(),
+  c->proxy = std::move(s.proxy);
+  c->reuse_connections = s.reuse_connections;
+  c->max_in_flight = s.max_in_flight;
+  c->loops = s.loops;
+  c->force_curl = s.engine == "curl";
+  c->host_header_set = std::any_of(s.headers.begin(), s.headers.end(),
                                    [](const auto& h) { return iequals(h.first, "host"); });
   const bool with_body = c->has_body && c->method != "HEAD";
-  c->lean_tail = lean_tail(*c, header_list, with_body);
-  c->lean_tail_get = lean_tail(*c, header_list, false);
+  c->lean_tail = lean_tail(*c, s.headers, with_body);
+  c->lean_tail_get = lean_tail(*c, s.headers, false);
   return c;
 }
 

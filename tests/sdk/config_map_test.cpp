@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -106,6 +107,38 @@ TEST(config_map, refuses_a_value_outside_its_range_naming_the_option) {
             "format: expected one of \"json\", \"text\", got \"xml\"");
   EXPECT_NE(error({{"port", "80"}}).find("token"), std::string::npos) << "required";
   EXPECT_EQ(error({{"token", "t"}, {"port", "65535"}, {"timeout", "1h"}}), "accepted");
+}
+
+// An optional string tells "not given" from "given empty" (an empty request body is sent).
+struct request {
+  std::optional<std::string> body, pattern, mode;
+};
+
+TEST(config_map, an_optional_string_is_set_only_when_the_option_has_a_value) {
+  static const auto map = sdk::config_map<request>()
+                              .string("body", &request::body, nullptr, "request body")
+                              .string("pattern", &request::pattern, nullptr, "a pattern")
+                              .string("mode", &request::mode, "fast", "fast or slow")
+                              .one_of({"fast", "slow"});
+  const auto read_request = [](const option_map& given) {
+    sdk::testing::fake_host host;
+    const std::vector<isitup_option_v1> declared = sdk::detail::to_c(map.options());
+    sdk::testing::fake_options options(declared.data(), declared.size(), given);
+    EXPECT_EQ(options.error(), "");
+    return map.read(sdk::options_view(host.table(), options.raw()));
+  };
+  const request r = read_request({{"body", ""}});
+  ASSERT_TRUE(r.body.has_value());
+  EXPECT_EQ(*r.body, "");
+  EXPECT_FALSE(r.pattern.has_value());
+  EXPECT_EQ(r.mode, std::optional<std::string>("fast")) << "declared default";
+  EXPECT_EQ(read_request({{"pattern", "a+"}}).pattern, std::optional<std::string>("a+"));
+  try {
+    read_request({{"mode", "medium"}});
+    ADD_FAILURE() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "mode: expected one of \"fast\", \"slow\", got \"medium\"");
+  }
 }
 
 TEST(config_map, a_name_declared_twice_is_a_programming_error) {

@@ -20,6 +20,7 @@
 #include "under_test.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace sdk = isitup::sdk;
@@ -82,6 +83,7 @@ struct strict_settings {
   double share = 0;
   bool on = false;
   std::chrono::milliseconds wait{0};
+  std::optional<std::string> note;
 };
 
 // Every kind of config_map entry, read once (instantiates each template).
@@ -94,7 +96,8 @@ strict_settings strict_read(const sdk::options_view& o) {
                               .number("share", &strict_settings::share, "0.5", "a share", 0, 1)
                               .boolean("on", &strict_settings::on, "true", "a switch")
                               .duration("wait", &strict_settings::wait, "1s", "a wait",
-                                        std::chrono::milliseconds(0), std::chrono::hours(1));
+                                        std::chrono::milliseconds(0), std::chrono::hours(1))
+                              .string("note", &strict_settings::note, nullptr, "a note");
   return map.read(o);
 }
 

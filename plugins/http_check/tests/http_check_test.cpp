@@ -527,15 +527,47 @@ TEST_P(http_check_test, bad_targets_and_options_are_config_errors) {
   EXPECT_NE(prepare_error("https://example.com/", {{"expect_status", list_value{"399-200"}}}), "");
   EXPECT_NE(prepare_error("https://example.com/", {{"regex", "(unclosed"}}).find("regex"),
             std::string::npos);
-  EXPECT_NE(prepare_error("https://example.com/", {{"ip_protocol", "ip5"}}), "");
+  EXPECT_EQ(prepare_error("https://example.com/", {{"ip_protocol", "ip5"}}),
+            "ip_protocol: expected one of \"ip4\", \"ip6\", got \"ip5\"");
   EXPECT_NE(prepare_error("https://example.com/", {{"dns_servers", list_value{"dns.google"}}}), "");
   EXPECT_NE(prepare_error("https://example.com/", {{"method", "get me"}}), "");
-  EXPECT_NE(prepare_error("https://example.com/", {{"max_in_flight", "0"}}), "");
-  EXPECT_EQ(prepare_error("https://example.com/", {{"loops", "65"}}), "loops: must be 0 to 64");
-  EXPECT_NE(prepare_error("https://example.com/", {{"loops", "-1"}}), "");
+  EXPECT_EQ(prepare_error("https://example.com/", {{"max_in_flight", "0"}}),
+            "max_in_flight: expected 1..1048576, got 0");
+  EXPECT_EQ(prepare_error("https://example.com/", {{"loops", "65"}}),
+            "loops: expected 0..64, got 65");
+  EXPECT_EQ(prepare_error("https://example.com/", {{"loops", "-1"}}),
+            "loops: expected 0..64, got -1");
   EXPECT_EQ(prepare_error("https://example.com/", {{"loops", "0"}}), "");
-  EXPECT_NE(prepare_error("https://example.com/", {{"engine", "fast"}}).find("engine"),
-            std::string::npos);
+  EXPECT_EQ(prepare_error("https://example.com/", {{"engine", "fast"}}),
+            "engine: expected one of \"auto\", \"curl\", got \"fast\"");
+}
+
+// Each range is the option's declaration (--describe-plugin shows it); its ends are accepted.
+TEST_P(http_check_test, numbers_outside_their_declared_range_are_config_errors) {
+  const std::string site = "https://example.com/";
+  EXPECT_EQ(prepare_error(site, {{"max_redirects", "101"}}),
+            "max_redirects: expected 0..100, got 101");
+  EXPECT_EQ(prepare_error(site, {{"max_redirects", "-1"}}),
+            "max_redirects: expected 0..100, got -1");
+  EXPECT_EQ(prepare_error(site, {{"max_redirects", "0"}}), "");
+  EXPECT_EQ(prepare_error(site, {{"max_redirects", "100"}}), "");
+  EXPECT_EQ(prepare_error(site, {{"connect_timeout", "25h"}}),
+            "connect_timeout: expected 0ms..1d, got 25h");
+  EXPECT_EQ(prepare_error(site, {{"connect_timeout", "24h"}}), "");
+  EXPECT_EQ(prepare_error(site, {{"max_body_bytes", "-1"}}),
+            "max_body_bytes: expected 0..1073741824, got -1");
+  EXPECT_EQ(prepare_error(site, {{"max_body_bytes", "1073741825"}}),
+            "max_body_bytes: expected 0..1073741824, got 1073741825");
+  EXPECT_EQ(prepare_error(site, {{"max_body_bytes", "0"}}), "");
+  EXPECT_EQ(prepare_error(site, {{"min_tls_days_left", "-1"}}),
+            "min_tls_days_left: expected 0..36500, got -1");
+  EXPECT_EQ(prepare_error(site, {{"min_tls_days_left", "36501"}}),
+            "min_tls_days_left: expected 0..36500, got 36501");
+  EXPECT_EQ(prepare_error(site, {{"max_in_flight", "1048577"}}),
+            "max_in_flight: expected 1..1048576, got 1048577");
+  EXPECT_EQ(prepare_error(site, {{"max_in_flight", "1048576"}}), "");
+  EXPECT_EQ(prepare_error(site, {{"loops", "64"}}), "");
+  EXPECT_EQ(prepare_error(site, {{"client_key", "/k.pem"}}), "client_key: needs client_cert");
 }
 
 TEST_P(http_check_test, control_characters_in_any_header_value_are_config_errors) {

@@ -23,9 +23,10 @@
 // value (given, or its declared default); one with neither keeps the struct's initializer,
 // except lists and maps, which are always set (empty when there is no value).
 // A value outside its range throws std::invalid_argument("port: expected 1..65535, got 0"),
-// which the agent reports at the option's file:line:column. The map's strings (names,
-// defaults, descriptions) are not copied: pass literals. A map is immutable once built and may
-// be read from any thread.
+// which the agent reports at the file:line:column of the check, sink or source. A
+// std::optional<std::string> member tells "not given" (nullopt) from "given empty". The map's
+// strings (names, defaults, descriptions) are not copied: pass literals. A map is immutable once
+// built and may be read from any thread.
 #pragma once
 
 #include <isitup/plugin.hpp>
@@ -35,6 +36,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -63,6 +65,16 @@ class config_map {
 
   config_map& string(const char* name, std::string Config::*member, const char* default_value,
                      const char* description) {
+    return add({name, ISITUP_OPT_STRING, default_value, description},
+               [name, member](const options_view& o, Config& c) {
+                 if (o.has_value(name)) c.*member = o.string(name);
+               });
+  }
+  // A string whose absence matters (a body that may be empty, a pattern): the member is set
+  // only when the option has a value, given or by default, and otherwise keeps its initializer
+  // (std::nullopt).
+  config_map& string(const char* name, std::optional<std::string> Config::*member,
+                     const char* default_value, const char* description) {
     return add({name, ISITUP_OPT_STRING, default_value, description},
                [name, member](const options_view& o, Config& c) {
                  if (o.has_value(name)) c.*member = o.string(name);
