@@ -292,9 +292,12 @@ void kafka_catalog::start(const isitup_catalog_events_v1& events) {
   });
   rk_ = new_handle(RD_KAFKA_CONSUMER, std::move(conf)).release();
   rd_kafka_poll_set_consumer(rk_);
+  topic_handle_ = rd_kafka_topic_new(rk_, topic_.c_str(), nullptr);
   list_ptr topics(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(topics.get(), topic_.c_str(), RD_KAFKA_PARTITION_UA);
   if (const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, topics.get())) {
+    if (topic_handle_) rd_kafka_topic_destroy(topic_handle_);
+    topic_handle_ = nullptr;
     rd_kafka_destroy(rk_);
     rk_ = nullptr;
     throw std::runtime_error(std::string("cannot join the catalog group: ") +
@@ -368,6 +371,8 @@ void kafka_catalog::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 void kafka_catalog::stop() {
   quit_ = true;
   if (thread_.joinable()) thread_.join();
+  if (topic_handle_) rd_kafka_topic_destroy(topic_handle_);
+  topic_handle_ = nullptr;
   if (rk_) rd_kafka_destroy(rk_);
   rk_ = nullptr;
 }

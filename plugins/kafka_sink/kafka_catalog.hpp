@@ -61,6 +61,11 @@ class kafka_catalog final : public sdk::catalog {
   int64_t read_timeout_ms_;
   isitup_catalog_events_v1 events_{};
   rd_kafka_t* rk_ = nullptr;  // the group consumer, between start() and stop()
+  // The catalog topic's handle, held from start() to stop(): the consumer learns the leaders of
+  // its partitions with the group's metadata, before an assignment. Without it the topic is
+  // first known at the assignment, and a partition whose leader is not delegated yet when its
+  // offset is asked waits for librdkafka's 500 ms retry before the first fetch.
+  rd_kafka_topic_t* topic_handle_ = nullptr;
   std::atomic<bool> quit_{false};
   std::thread thread_;
   // The group's brokers could not be reached (a transport error, all brokers down) and no
