@@ -9,7 +9,6 @@
 #include <benchmark/benchmark.h>
 #include <isitup/plugin.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,7 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "bench_reporter.hpp"
+#include "bench_main.hpp"
+#include "cpu_time.hpp"
 #include "dnsmasq.hpp"
 #include "fake_host.hpp"
 
@@ -34,13 +34,6 @@ constexpr int queries_per_iteration = 20000;
 isitup::test::dnsmasq& server() {
   static isitup::test::dnsmasq d({"--host-record=host.test,127.0.0.8"});
   return d;
-}
-
-double cpu_seconds() {
-  rusage r{};
-  getrusage(RUSAGE_SELF, &r);
-  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-         (r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
 }
 
 // ---------------------------------------------------------------- the bare c-ares loop
@@ -120,13 +113,13 @@ void bm_bare_cares(benchmark::State& state) {
   bare_loop b(server().address());
   const int in_flight = static_cast<int>(state.range(0));
   int64_t queries = 0, ok = 0;
-  const double cpu0 = cpu_seconds();
+  const double cpu0 = isitup::bench::process_cpu_seconds();
   for (auto _ : state) {
     b.run(queries_per_iteration, in_flight);
     queries += b.done;
     ok += b.ok;
   }
-  const double cpu = cpu_seconds() - cpu0;
+  const double cpu = isitup::bench::process_cpu_seconds() - cpu0;
   state.counters["queries_per_s"] =
       benchmark::Counter(static_cast<double>(queries), benchmark::Counter::kIsRate);
   state.counters["cpu_us_per_query"] = cpu * 1e6 / static_cast<double>(queries);
@@ -208,13 +201,13 @@ void bm_dns_check(benchmark::State& state) {
   if (d.slots.size() != static_cast<size_t>(state.range(0)))
     return state.SkipWithError("dns_check did not prepare its checks");
   int64_t queries = 0, up = 0;
-  const double cpu0 = cpu_seconds();
+  const double cpu0 = isitup::bench::process_cpu_seconds();
   for (auto _ : state) {
     d.run(queries_per_iteration);
     queries += d.done.load();
     up += d.up.load();
   }
-  const double cpu = cpu_seconds() - cpu0;
+  const double cpu = isitup::bench::process_cpu_seconds() - cpu0;
   state.counters["queries_per_s"] =
       benchmark::Counter(static_cast<double>(queries), benchmark::Counter::kIsRate);
   state.counters["cpu_us_per_query"] = cpu * 1e6 / static_cast<double>(queries);
@@ -223,29 +216,18 @@ void bm_dns_check(benchmark::State& state) {
 BENCHMARK(bm_dns_check)->Arg(64)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void print_ratios(const isitup::bench::recording_reporter& r) {
+  const auto v = isitup::bench::against_floor(r, "bm_bare_cares", "bm_dns_check", "queries_per_s",
+                                              "cpu_us_per_query");
+  if (!v) return;
   std::FILE* out = r.table();
-  const double bare_qps = r.counter("bm_bare_cares", "queries_per_s");
-  const double plugin_qps = r.counter("bm_dns_check", "queries_per_s");
-  const double bare_cpu = r.counter("bm_bare_cares", "cpu_us_per_query");
-  const double plugin_cpu = r.counter("bm_dns_check", "cpu_us_per_query");
-  if (bare_qps <= 0 || plugin_qps <= 0) return;
   std::fprintf(out, "\n64 queries in flight against dnsmasq on 127.0.0.1 (same run)\n");
-  std::fprintf(out, "bare c-ares loop: %9.0f queries/s, %6.1f us CPU per query\n", bare_qps,
-               bare_cpu);
-  std::fprintf(out, "dns_check:        %9.0f checks/s,  %6.1f us CPU per check\n", plugin_qps,
-               plugin_cpu);
+  std::fprintf(out, "bare c-ares loop: %9.0f queries/s, %6.1f us CPU per query\n", v->floor_rate,
+               v->floor_cpu);
+  std::fprintf(out, "dns_check:        %9.0f checks/s,  %6.1f us CPU per check\n", v->rate, v->cpu);
   std::fprintf(out, "ratio: %.2fx the baseline's rate (target >= 0.7), %.2fx its CPU per query\n",
-               plugin_qps / bare_qps, plugin_cpu / bare_cpu);
+               v->rate_ratio(), v->cpu_ratio());
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  isitup::bench::recording_reporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  print_ratios(reporter);
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return isitup::bench::run_benchmarks(argc, argv, print_ratios); }

@@ -24,7 +24,8 @@
 #include <sstream>
 #include <thread>
 
-#include "bench_reporter.hpp"
+#include "bench_main.hpp"
+#include "cpu_time.hpp"
 #include "kafka_broker.hpp"
 #include "process.hpp"
 
@@ -83,20 +84,8 @@ std::optional<long> last_number(const std::string& log, const std::regex& re) {
   return out;
 }
 
-double thread_cpu_ms(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(in)), {});
-  const auto close = all.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(all.substr(close + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) stime = std::stol(field);
-  }
-  return 1000.0 * static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
+// The agent's main thread (the scheduler's) in ms of CPU.
+double thread_cpu_ms(pid_t pid) { return 1000.0 * isitup::bench::thread_cpu(pid, pid).total(); }
 
 // Waits until `done(stderr so far)` holds; false after `timeout`.
 template <class F>
@@ -329,10 +318,8 @@ BENCHMARK(bm_three_agents)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
+// The plugins the agents load (copies, with noop_check) and the broker with the catalog topics.
+void start_broker() {
   dir = std::make_unique<isitup::test::temp_dir>();
   noop_plugins = (*dir / "plugins").string();
   fs::create_directories(noop_plugins);
@@ -345,36 +332,41 @@ int main(int argc, char** argv) {
       isitup::test::kafka_broker_options{1,
                                          {"isitup.checks:" + std::to_string(partitions),
                                           "isitup.checks.noop:" + std::to_string(partitions)}});
-  isitup::bench::recording_reporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
+}
+
+void print_ratios(const isitup::bench::recording_reporter& reporter) {
   std::FILE* out = reporter.table();
   std::fprintf(out, "\n");
   for (const char* n : {"10000", "100000"}) {
-    const auto& runs = reporter.runs();
-    const auto cat = runs.find(std::string("bm_catalog_join/") + n + "/iterations:3/manual_time");
-    const auto file =
-        runs.find(std::string("bm_domains_file_start/") + n + "/iterations:3/manual_time");
-    if (cat == runs.end() || file == runs.end()) continue;
-    const double c = cat->second.GetAdjustedRealTime(), f = file->second.GetAdjustedRealTime();
+    const auto* cat =
+        reporter.run(std::string("bm_catalog_join/") + n + "/iterations:3/manual_time");
+    const auto* file =
+        reporter.run(std::string("bm_domains_file_start/") + n + "/iterations:3/manual_time");
+    if (cat == nullptr || file == nullptr) continue;
+    const double c = cat->GetAdjustedRealTime(), f = file->GetAdjustedRealTime();
     std::fprintf(out,
                  "%s checks: catalog assignment -> all scheduled %.0f ms (target <= 1000 at "
                  "100000), domains_file start -> all scheduled %.0f ms: ratio %.2f; scheduler "
                  "thread CPU %.0f / %.0f ms\n",
-                 n, c, f, c / f, cat->second.counters.at("cpu_ms").value,
-                 file->second.counters.at("cpu_ms").value);
+                 n, c, f, c / f, cat->counters.at("cpu_ms").value,
+                 file->counters.at("cpu_ms").value);
   }
-  const auto& runs = reporter.runs();
-  const auto a = runs.find("bm_three_agents/catalog:1/iterations:1/manual_time");
-  const auto b = runs.find("bm_three_agents/catalog:0/iterations:1/manual_time");
-  if (a != runs.end() && b != runs.end()) {
-    const double cat = a->second.counters.at("items_per_second").value;
-    const double hand = b->second.counters.at("items_per_second").value;
+  const auto* a = reporter.run("bm_three_agents/catalog:1/iterations:1/manual_time");
+  const auto* b = reporter.run("bm_three_agents/catalog:0/iterations:1/manual_time");
+  if (a != nullptr && b != nullptr) {
+    const double cat = a->counters.at("items_per_second").value;
+    const double hand = b->counters.at("items_per_second").value;
     std::fprintf(out,
                  "3 agents, %d checks every 2 s: catalog %.0f checks/s, hand-split %.0f "
                  "checks/s: ratio %.3f (target >= 0.95)\n",
                  fleet_checks, cat, hand, cat / hand);
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int status = isitup::bench::run_benchmarks(argc, argv, print_ratios, start_broker);
   broker.reset();
-  benchmark::Shutdown();
-  return 0;
+  return status;
 }

@@ -11,7 +11,6 @@
 #include <fstream>
 #include <iostream>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include "process.hpp"
@@ -27,22 +26,6 @@ namespace {
 
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
-
-cpu_time cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  if (close == std::string::npos) return {};
-  std::istringstream fields(text.substr(close + 2));
-  std::string f;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::stoull(f);
-    if (i == 15) stime = std::stoull(f);
-  }
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return {static_cast<double>(utime) / tick, static_cast<double>(stime) / tick};
-}
 
 size_t count_lines(const std::string& path, const std::string& needle = "") {
   std::ifstream in(path);
@@ -155,7 +138,7 @@ agent_figures run_agent(const std::string& body, int seconds, const std::string&
     size_t results, up, marked;
   };
   auto take = [&] {
-    return snapshot{std::chrono::steady_clock::now(), cpu_seconds(agent.pid()),
+    return snapshot{std::chrono::steady_clock::now(), process_cpu(agent.pid()),
                     count_lines(results), count_lines(results, "\"status\":\"up\""),
                     marker.empty() ? 0 : count_lines(results, marker)};
   };

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_time.hpp"
 #include "test_servers.hpp"
 
 namespace isitup::bench {
@@ -27,11 +28,6 @@ std::string url(size_t i, const char* path, bool tls = false);
 
 // wrk -t2 -c64 -H 'Connection: close' against `target` for `seconds`: requests/s (0: failed).
 double wrk_rate(const std::string& target, int seconds);
-
-struct cpu_time {
-  double user = 0, sys = 0;
-  double total() const { return user + sys; }
-};
 
 // The agent on `body` (checks; the agent, pipeline and sink sections are added), measured
 // from 3 s after its start for `seconds`: results per second (those up, and those whose line

@@ -28,6 +28,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -35,12 +36,8 @@
 #include <thread>
 #include <vector>
 
-#include <time.h>
-
-#include <chrono>
-
 #include "alert_tracker.hpp"
-#include "bench_reporter.hpp"
+#include "bench_main.hpp"
 #include "bench_support.hpp"
 #include "plugin_inproc.hpp"
 #include "syscall_floor.hpp"
@@ -58,12 +55,6 @@ std::vector<std::string> urls(size_t n, const char* path, bool tls = false) {
 std::string root(bool tls) {
   const std::string u = url(0, "/", tls);
   return u.substr(0, u.find('?'));
-}
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 void report_cpu(benchmark::State& state, const char* prefix, double user_us, double sys_us) {
@@ -420,12 +411,5 @@ int main(int argc, char** argv) {
       argv[kept++] = argv[i];
   }
   argc = kept;
-  register_cases();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  isitup::bench::recording_reporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  print_table(reporter);
-  benchmark::Shutdown();
-  return 0;
+  return isitup::bench::run_benchmarks(argc, argv, print_table, register_cases);
 }

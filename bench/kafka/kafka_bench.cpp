@@ -7,7 +7,6 @@
 // Target: the Kafka path is never the bottleneck below 100k results/s on 2 cores.
 #include <benchmark/benchmark.h>
 #include <librdkafka/rdkafka.h>
-#include <sys/resource.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -18,8 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "bench_reporter.hpp"
+#include "bench_main.hpp"
 #include "codec.hpp"
+#include "cpu_time.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_producer.hpp"
@@ -30,6 +30,7 @@
 namespace {
 
 using isitup::record;
+using isitup::bench::process_cpu_seconds;
 
 // DESIGN.md's sample (tests/support/sample_record.hpp) as a probe sends it: no redirect, no
 // extra, one of 10,000 checks, a millisecond apart.
@@ -80,13 +81,6 @@ void codec_decode_validate(benchmark::State& state) {
 BENCHMARK(codec_decode_validate);
 
 // CPU seconds this process used so far, every thread (the broker is another process).
-double process_cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
 // The producer side's whole CPU cost per result: the caller, the sink's worker and
 // librdkafka's threads. Unlike wall time it barely moves with the load of the machine.
 void set_cpu_per_result(benchmark::State& state, double cpu_before, int64_t results) {
@@ -252,16 +246,8 @@ BENCHMARK(producer_kafka_sink_tls)->Unit(benchmark::kMillisecond)->UseRealTime()
 // the codec (or items_per_second when the case counts items), wall time for the producer.
 void print_ratios(const isitup::bench::recording_reporter& reporter) {
   std::FILE* out = reporter.table();
-  auto per_item_ns = [&](const char* name) {
-    const auto* r = reporter.function(name);
-    if (r == nullptr) return 0.0;
-    const auto it = r->counters.find("items_per_second");
-    return it != r->counters.end()
-               ? 1e9 / it->second.value
-               : r->GetAdjustedCPUTime() * 1e9 / benchmark::GetTimeUnitMultiplier(r->time_unit);
-  };
   auto show = [&](const char* what, const char* base, const char* unit_name) {
-    const double w = per_item_ns(what), b = per_item_ns(base);
+    const double w = reporter.per_item_ns(what), b = reporter.per_item_ns(base);
     if (w <= 0 || b <= 0) return;
     std::fprintf(out, "%-32s %8.0f ns/result  %6.1fx %s\n", what, w, w / b, unit_name);
   };
@@ -284,8 +270,8 @@ void print_ratios(const isitup::bench::recording_reporter& reporter) {
       std::fprintf(out, "%-32s %8.0f ns/result  %6.1fx bare librdkafka (%.0f ns)\n", what, cpu,
                    cpu / bare_cpu, bare_cpu);
   }
-  const double plain = per_item_ns("producer_kafka_sink"),
-               tls = per_item_ns("producer_kafka_sink_tls");
+  const double plain = reporter.per_item_ns("producer_kafka_sink"),
+               tls = reporter.per_item_ns("producer_kafka_sink_tls");
   if (plain > 0)
     std::fprintf(out, "kafka_sink producer: %.0f results/s durable (target: > 100000)\n",
                  1e9 / plain);
@@ -298,12 +284,4 @@ void print_ratios(const isitup::bench::recording_reporter& reporter) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  isitup::bench::recording_reporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  print_ratios(reporter);
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return isitup::bench::run_benchmarks(argc, argv, print_ratios); }

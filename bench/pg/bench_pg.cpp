@@ -13,8 +13,8 @@
 #include <mutex>
 #include <pqxx/pqxx>
 
+#include "bench_main.hpp"
 #include "bench_pg.hpp"
-#include "bench_reporter.hpp"
 #include "fake_host.hpp"
 #include "pg_partitions.hpp"
 #include "pg_schema.hpp"
@@ -188,16 +188,8 @@ BENCHMARK(bm_pg_sink)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0
 BENCHMARK(bm_raw_copy)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(bm_insert_per_row)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  // Commit timestamps date the last row bm_kafka_to_pg's writer agent committed.
-  server = std::make_unique<isitup::test::pg_server>(
-      isitup::test::pg_server_options{true, {"track_commit_timestamp=on"}});
-  make_rows();
-  isitup::bench::recording_reporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
+// The rates and their ratios to the baselines of the same run, and the storage figures.
+void print_ratios(const isitup::bench::recording_reporter& reporter) {
   const double kafka = reporter.counter("bm_kafka_to_pg", "items_per_second");
   const double kafka_off = reporter.counter("bm_kafka_to_pg_state_off", "items_per_second");
   const double sink = reporter.counter("bm_pg_sink", "items_per_second");
@@ -250,8 +242,18 @@ int main(int argc, char** argv) {
                  "uptime and p95 per check over 90 days: rollups %.1f ms (target < 200), raw "
                  "rows %.0f ms, raw / rollups = %.0f\n",
                  from_rollups, from_raw, from_raw / from_rollups);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int status = isitup::bench::run_benchmarks(argc, argv, print_ratios, [] {
+    // Commit timestamps date the last row bm_kafka_to_pg's writer agent committed.
+    server = std::make_unique<isitup::test::pg_server>(
+        isitup::test::pg_server_options{true, {"track_commit_timestamp=on"}});
+    make_rows();
+  });
   stop_kafka();
   server.reset();
-  benchmark::Shutdown();
-  return 0;
+  return status;
 }

@@ -33,6 +33,7 @@
 
 #include "bench_pg.hpp"
 #include "codec.hpp"
+#include "cpu_time.hpp"
 #include "kafka_broker.hpp"
 #include "pg_schema.hpp"
 #include "process.hpp"
@@ -153,18 +154,6 @@ double assigned_at_ms(const std::string& log) {
   return -1;
 }
 
-// CPU seconds (user + system) a running process has used so far, from /proc/<pid>/stat.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(text.substr(text.rfind(')') + 2));  // after "pid (comm) "
-  std::string f;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i)
-    if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 int64_t count_rows(pqxx::connection& c) {
   pqxx::nontransaction tx(c);
   return tx.exec1("SELECT count(*) FROM " + table)[0].as<int64_t>();
@@ -225,7 +214,7 @@ writer_run run_writer(int n, bool alerts) {
                table)[0]
         .as<double>();
   }();
-  const double cpu = cpu_seconds(agent.pid());
+  const double cpu = bench::process_cpu(agent.pid()).total();
   if (std::getenv("ISITUP_BENCH_TIMELINE")) {
     print_timeline(c, running);
     std::fprintf(stderr, "%s", agent.err().c_str());

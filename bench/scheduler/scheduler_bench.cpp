@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "baselines.hpp"
-#include "bench_reporter.hpp"
+#include "bench_main.hpp"
 #include "timer_wheel.hpp"
 
 // Live heap bytes (glibc's count of bytes in use, mmapped blocks included), for the
@@ -399,12 +399,6 @@ void register_all() {
 }  // namespace isitup::bench
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  isitup::bench::register_all();
-  isitup::bench::recording_reporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  isitup::bench::print_ratios(reporter);
-  benchmark::Shutdown();
-  return 0;
+  return isitup::bench::run_benchmarks(argc, argv, isitup::bench::print_ratios,
+                                       isitup::bench::register_all);
 }

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "bench_reporter.hpp"
+#include "bench_main.hpp"
 #include "status_page.hpp"
 #include "status_page_sample.hpp"
 
@@ -42,25 +42,16 @@ void print_ratios(const isitup::bench::recording_reporter& reporter) {
   std::FILE* out = reporter.table();
   std::fprintf(out, "\nratio = render time / escape floor time (same run, same page size)\n");
   for (const char* n : {"10", "100", "1000"}) {
-    const auto& runs = reporter.runs();
-    const auto r = runs.find(std::string("bm_render/") + n);
-    const auto f = runs.find(std::string("bm_escape_floor/") + n);
-    if (r == runs.end() || f == runs.end()) continue;
-    const double rt = r->second.GetAdjustedCPUTime(), ft = f->second.GetAdjustedCPUTime();
+    const auto* r = reporter.run(std::string("bm_render/") + n);
+    const auto* f = reporter.run(std::string("bm_escape_floor/") + n);
+    if (r == nullptr || f == nullptr) continue;
+    const double rt = r->GetAdjustedCPUTime(), ft = f->GetAdjustedCPUTime();
     std::fprintf(out, "%5s checks: render %8.2f ms, page %8.0f KB, %5.1fx the floor\n", n,
-                 rt / benchmark::GetTimeUnitMultiplier(r->second.time_unit) * 1e3,
-                 r->second.counters.at("page_bytes").value / 1024, ft > 0 ? rt / ft : 0.0);
+                 rt / benchmark::GetTimeUnitMultiplier(r->time_unit) * 1e3,
+                 r->counters.at("page_bytes").value / 1024, ft > 0 ? rt / ft : 0.0);
   }
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  isitup::bench::recording_reporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  print_ratios(reporter);
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return isitup::bench::run_benchmarks(argc, argv, print_ratios); }

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ class recording_reporter : public benchmark::BenchmarkReporter {
 
   // Every kept run by its whole name ("BM_Expire/wheel/1000", "bm_raw_copy/min_time:2.000").
   const std::map<std::string, Run>& runs() const { return by_name_; }
+  // One kept run by its whole name, or nullptr when it did not run.
+  const Run* run(const std::string& whole_name) const {
+    const auto it = by_name_.find(whole_name);
+    return it == by_name_.end() ? nullptr : &it->second;
+  }
   // The last kept run of a benchmark function ("bm_raw_copy"), or nullptr when it did not run.
   const Run* function(const std::string& name) const {
     const auto it = by_function_.find(name);
@@ -49,6 +55,17 @@ class recording_reporter : public benchmark::BenchmarkReporter {
     const auto it = r->counters.find(key);
     return it == r->counters.end() ? absent : it->second.value;
   }
+  // Nanoseconds per item of a function's run: from its items_per_second counter when it counts
+  // items, else its CPU time per iteration; 0 when it did not run.
+  double per_item_ns(const std::string& function_name) const {
+    const Run* r = function(function_name);
+    if (r == nullptr) return 0;
+    const auto it = r->counters.find("items_per_second");
+    return it != r->counters.end()
+               ? 1e9 / it->second.value
+               : r->GetAdjustedCPUTime() * 1e9 / benchmark::GetTimeUnitMultiplier(r->time_unit);
+  }
+  // Where the ratio table goes (see the top of this file).
   std::FILE* table() const {
     return dynamic_cast<benchmark::ConsoleReporter*>(shown_.get()) != nullptr ? stdout : stderr;
   }
@@ -57,5 +74,28 @@ class recording_reporter : public benchmark::BenchmarkReporter {
   std::unique_ptr<benchmark::BenchmarkReporter> shown_;
   std::map<std::string, Run> by_name_, by_function_;
 };
+
+// A measurement next to its floor (the bare loop doing the same work) in the same run: the
+// rate and the CPU per item of each, from the counters the two benchmarks set.
+struct versus_floor {
+  double floor_rate = 0, rate = 0, floor_cpu = 0, cpu = 0;
+  double rate_ratio() const { return rate / floor_rate; }
+  double cpu_ratio() const { return floor_cpu > 0 ? cpu / floor_cpu : 0.0; }
+};
+// Both functions' `rate_counter` and `cpu_counter`; nullopt when either has no rate (it did not
+// run, or failed), so that no ratio is printed.
+inline std::optional<versus_floor> against_floor(const recording_reporter& reporter,
+                                                 const std::string& floor_function,
+                                                 const std::string& function,
+                                                 const std::string& rate_counter,
+                                                 const std::string& cpu_counter) {
+  versus_floor v;
+  v.floor_rate = reporter.counter(floor_function, rate_counter);
+  v.rate = reporter.counter(function, rate_counter);
+  v.floor_cpu = reporter.counter(floor_function, cpu_counter);
+  v.cpu = reporter.counter(function, cpu_counter);
+  if (v.floor_rate <= 0 || v.rate <= 0) return std::nullopt;
+  return v;
+}
 
 }  // namespace isitup::bench

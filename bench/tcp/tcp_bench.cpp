@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,7 +21,8 @@
 #include <thread>
 #include <vector>
 
-#include "bench_reporter.hpp"
+#include "bench_main.hpp"
+#include "cpu_time.hpp"
 #include "fake_host.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
@@ -88,13 +88,6 @@ server& the_server() {
   return s;
 }
 
-double cpu_seconds() {
-  rusage r{};
-  getrusage(RUSAGE_SELF, &r);
-  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
-         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
-}
-
 // The floor: socket, non-blocking connect, epoll until writable, SO_ERROR, close.
 void bm_bare_epoll_connect(benchmark::State& state) {
   const int port = the_server().port;
@@ -118,7 +111,7 @@ void bm_bare_epoll_connect(benchmark::State& state) {
   };
   for (int i = 0; i < in_flight; ++i) start();
   epoll_event events[in_flight];
-  const double cpu0 = cpu_seconds();
+  const double cpu0 = isitup::bench::process_cpu_seconds();
   for (auto _ : state) {
     for (int done = 0; done < per_iteration;) {
       const int n = epoll_wait(ep, events, in_flight, 1000);
@@ -133,7 +126,7 @@ void bm_bare_epoll_connect(benchmark::State& state) {
       }
     }
   }
-  const double cpu = cpu_seconds() - cpu0;
+  const double cpu = isitup::bench::process_cpu_seconds() - cpu0;
   const auto n = static_cast<double>(state.iterations() * per_iteration);
   state.SetItemsProcessed(static_cast<int64_t>(n));
   state.counters["cpu_us_per_check"] = cpu * 1e6 / n;
@@ -204,14 +197,14 @@ void bm_tcp_check(benchmark::State& state) {
     state.SkipWithError("tcp_check did not start");
     return;
   }
-  const double cpu0 = cpu_seconds();
+  const double cpu0 = isitup::bench::process_cpu_seconds();
   uint64_t target = d.done.load();
   for (auto _ : state) {
     target += per_iteration;
     while (d.done.load(std::memory_order_relaxed) < target)
       std::this_thread::sleep_for(std::chrono::microseconds(500));
   }
-  const double cpu = cpu_seconds() - cpu0;
+  const double cpu = isitup::bench::process_cpu_seconds() - cpu0;
   const auto n = static_cast<double>(state.iterations() * per_iteration);
   state.SetItemsProcessed(static_cast<int64_t>(n));
   state.counters["cpu_us_per_check"] = cpu * 1e6 / n;
@@ -222,31 +215,22 @@ BENCHMARK(bm_bare_epoll_connect)->Iterations(20)->UseRealTime()->Unit(benchmark:
 BENCHMARK(bm_tcp_check)->Iterations(20)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void print_ratios(const isitup::bench::recording_reporter& reporter) {
-  std::FILE* out = reporter.table();
-  const double floor_rate = reporter.counter("bm_bare_epoll_connect", "items_per_second");
-  const double rate = reporter.counter("bm_tcp_check", "items_per_second");
-  const double floor_cpu = reporter.counter("bm_bare_epoll_connect", "cpu_us_per_check");
-  const double cpu = reporter.counter("bm_tcp_check", "cpu_us_per_check");
-  if (floor_rate <= 0 || rate <= 0) return;
-  std::fprintf(out,
+  const auto v = isitup::bench::against_floor(reporter, "bm_bare_epoll_connect", "bm_tcp_check",
+                                              "items_per_second", "cpu_us_per_check");
+  if (!v) return;
+  std::fprintf(reporter.table(),
                "\nfresh connections, %d in flight, same run:\n"
                "  bare epoll loop  %8.0f /s  %6.1f us CPU per connection\n"
                "  tcp_check        %8.0f /s  %6.1f us CPU per check\n"
                "  ratio            %8.2fx     %6.2fx (target: >= 0.7x the rate)\n",
-               in_flight, floor_rate, floor_cpu, rate, cpu, rate / floor_rate,
-               floor_cpu > 0 ? cpu / floor_cpu : 0.0);
+               in_flight, v->floor_rate, v->floor_cpu, v->rate, v->cpu, v->rate_ratio(),
+               v->cpu_ratio());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  the_server();  // forked before any thread starts
-  isitup::bench::recording_reporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  print_ratios(reporter);
-  benchmark::Shutdown();
-  return 0;
+  // The server is forked before any thread starts.
+  return isitup::bench::run_benchmarks(argc, argv, print_ratios, [] { the_server(); });
 }
