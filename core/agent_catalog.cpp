@@ -127,7 +127,7 @@ void agent::impl::start_catalog() {
   const auto read = [reader = catalog_read.get()](catalog_change& c) {
     const std::string source = message_source(c.partition, c.offset);
     try {
-      c.check = reader->read(c.key, *c.value, source);
+      c.check = std::make_unique<config::check>(reader->read(c.key, *c.value, source));
     } catch (const config::config_error& e) {
       c.error = e.what();
     } catch (const std::exception& e) {
@@ -227,18 +227,17 @@ void agent::impl::catalog_take() {
         if (part == catalog_partitions.end()) break;  // read before its revocation
         if (c.offset <= part->second) break;  // read again (a partition kept and assigned back)
         part->second = c.offset;
-        auto found = catalog_keys.find(c.key);
-        if (found == catalog_keys.end()) {
-          if (!c.value) break;  // a tombstone of a key this agent does not have
-          found = catalog_keys.try_emplace(std::move(c.key)).first;
-        }
+        // One lookup per message (try_emplace leaves the key alone when it is there).
+        auto found =
+            c.value ? catalog_keys.try_emplace(std::move(c.key)).first : catalog_keys.find(c.key);
+        if (found == catalog_keys.end()) break;  // a tombstone of a key this agent does not have
         catalog_key& k = found->second;
         k.partition = c.partition;
         k.deleted = !c.value;
         k.offset = c.offset;
         k.check = std::move(c.check);
         k.error = std::move(c.error);
-        catalog_queue(found->first, k);
+        catalog_queue(*found);
         break;
       }
     }
@@ -253,16 +252,24 @@ void agent::impl::catalog_drop_partition(int32_t p) {
       ++it;
       continue;
     }
-    if (it->second.id != no_check) ++catalog_done.removed;
-    catalog_retire(it->second, true);
-    it = catalog_keys.erase(it);
+    catalog_key& k = it->second;
+    if (k.id != no_check) ++catalog_done.removed;
+    catalog_retire(k, true);
+    if (!k.queued) {
+      it = catalog_keys.erase(it);
+      continue;
+    }
+    k.deleted = true;  // catalog_todo points at it
+    k.check.reset();
+    k.error.clear();
+    ++it;
   }
 }
 
-void agent::impl::catalog_queue(const std::string& key, catalog_key& k) {
-  if (k.queued) return;
-  k.queued = true;
-  catalog_todo.push_back(key);
+void agent::impl::catalog_queue(catalog_entry& e) {
+  if (e.second.queued) return;
+  e.second.queued = true;
+  catalog_todo.push_back(&e);
 }
 
 bool agent::impl::catalog_apply_some() {
@@ -271,7 +278,7 @@ bool agent::impl::catalog_apply_some() {
   std::size_t done = 0;
   std::vector<std::pair<std::string_view, const alert_settings*>> started;
   while (catalog_next < catalog_todo.size()) {
-    const check_state* c = catalog_apply(catalog_todo[catalog_next++]);
+    const check_state* c = catalog_apply(*catalog_todo[catalog_next++]);
     if (c && alerts) started.emplace_back(c->cfg.name, &c->cfg.alert);
     if (++done % 32 == 0 && clock.now_ms() >= until) break;
   }
@@ -301,19 +308,17 @@ void agent::impl::catalog_retire(catalog_key& k, bool gone) {
   --catalog_running;
 }
 
-const check_state* agent::impl::catalog_apply(const std::string& key) {
-  const auto found = catalog_keys.find(key);
-  if (found == catalog_keys.end()) return nullptr;  // its partition was revoked meanwhile
-  catalog_key& k = found->second;
+const check_state* agent::impl::catalog_apply(catalog_entry& e) {
+  catalog_key& k = e.second;
   k.queued = false;
-  if (k.deleted) {
+  if (k.deleted) {  // a tombstone, or its partition was revoked meanwhile
     if (k.id != no_check) ++catalog_done.removed;
     catalog_retire(k, true);
-    catalog_keys.erase(found);
+    catalog_keys.erase(catalog_keys.find(e.first));
     return nullptr;
   }
   if (!k.check && k.error.empty()) return nullptr;
-  std::optional<config::check> next = std::exchange(k.check, std::nullopt);
+  std::unique_ptr<config::check> next = std::move(k.check);
   if (!k.error.empty()) spdlog::error("{}; skipped", std::exchange(k.error, {}));
   if (next && k.id != no_check && same_check(checks[k.id]->cfg, *next)) return nullptr;
   const bool was_running = k.id != no_check;

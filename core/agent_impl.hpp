@@ -149,13 +149,16 @@ struct agent::impl {
     int32_t partition = -1;  // of its last message
     int64_t offset = -1;     // of its last message
     // Its last message, read (on the plugin's thread), while not applied yet: the check, or
-    // why the message is not one.
-    std::optional<config::check> check;
+    // why the message is not one. By pointer: 100k entries stay small in the hash map.
+    std::unique_ptr<config::check> check;
     std::string error;
     uint32_t id = no_check;  // the running check made from it, if any
     bool queued = false;     // in catalog_todo
-    bool deleted = false;    // its last message is a tombstone, not applied yet
+    // Its last message is a tombstone, or its partition was revoked while it was queued; not
+    // applied yet (catalog_apply erases it).
+    bool deleted = false;
   };
+  using catalog_entry = std::pair<const std::string, catalog_key>;
   struct catalog_tally {  // what the applies since the last log line did
     std::size_t changed = 0, added = 0, removed = 0, refused = 0;
   };
@@ -165,7 +168,9 @@ struct agent::impl {
   std::unique_ptr<config::catalog_reader> catalog_read;
   std::map<int32_t, int64_t> catalog_partitions;  // assigned: the last offset taken from each
   std::unordered_map<std::string, catalog_key> catalog_keys;
-  std::vector<std::string> catalog_todo;  // keys to apply, in the order their messages came
+  // Keys to apply, in the order their messages came: elements of catalog_keys (which keep their
+  // address through rehashes); a queued key is erased only by catalog_apply.
+  std::vector<catalog_entry*> catalog_todo;
   std::size_t catalog_next = 0;           // catalog_todo[catalog_next..] are left
   std::vector<std::string> catalog_gone;  // names retired for good, not yet forgotten
   std::size_t catalog_running = 0;        // keys with a running check
@@ -220,15 +225,16 @@ struct agent::impl {
   // at once while keys are left, so the scheduler runs due checks in between.
   void catalog_step(int64_t now);
   void catalog_take();
-  // Stops every check of partition `p` and forgets its keys.
+  // Stops every check of partition `p` and forgets its keys (a queued one is marked deleted,
+  // for catalog_apply to erase).
   void catalog_drop_partition(int32_t p);
-  void catalog_queue(const std::string& key, catalog_key& k);
+  void catalog_queue(catalog_entry& e);
   // True once catalog_todo is empty.
   bool catalog_apply_some();
   // One key: a changed definition replaces its check (an unchanged one keeps its grid), a
   // deleted one stops, a message that is not a valid check is logged with its partition and
   // offset and skipped (the key then runs nothing). Returns the check it started, if any.
-  const check_state* catalog_apply(const std::string& key);
+  const check_state* catalog_apply(catalog_entry& e);
   // Stops k's check; `gone`: it runs here no more (deleted, its partition gone, its new value
   // refused), so its alert settings and state are forgotten at the next catalog_forget_gone.
   void catalog_retire(catalog_key& k, bool gone);

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -34,8 +35,9 @@ struct catalog_change {
   std::optional<std::string> value;  // entry; nullopt: tombstone
   int64_t offset = -1;               // entry
   // An entry with a value, when the feed has a `read` function: the check it read, or why the
-  // value is not one (`value` is then emptied, still engaged).
-  std::optional<config::check> check;
+  // value is not one (`value` is then emptied, still engaged). Held by pointer: a change and
+  // the agent's key entry that takes it stay small while they wait in queues and hash maps.
+  std::unique_ptr<config::check> check;
   std::string error;
 };
 

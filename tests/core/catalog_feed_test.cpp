@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 namespace {
@@ -140,7 +141,7 @@ TEST(catalog_feed, reads_each_message_on_the_reporting_thread_before_it_is_queue
                         c.error = "partition " + std::to_string(c.partition) + ": bad";
                         return;
                       }
-                      c.check.emplace();
+                      c.check = std::make_unique<isitup::config::check>();
                       c.check->name = c.key;
                       c.check->target = *c.value;
                     });
