@@ -6,8 +6,12 @@
 
 namespace isitup {
 
-catalog_feed::catalog_feed(std::function<int64_t()> now, std::function<void()> wake, read_fn read)
-    : now_(std::move(now)), wake_(std::move(wake)), read_(std::move(read)) {
+catalog_feed::catalog_feed(std::function<int64_t()> now, std::function<void()> wake, read_fn read,
+                           std::size_t max_pending)
+    : now_(std::move(now)),
+      wake_(std::move(wake)),
+      read_(std::move(read)),
+      max_pending_(std::max<std::size_t>(1, max_pending)) {
   events_.struct_size = sizeof events_;
   events_.ctx = this;
   events_.assigned = [](void* ctx, const int32_t* p, size_t n) {
@@ -45,6 +49,7 @@ void catalog_feed::push(catalog_change c, bool urgent) {
     wake = wake || urgent;
     urgent_ = urgent_ || urgent;
     pending_.push_back(std::move(c));
+    wake = wake || pending_.size() == max_pending_;  // full: due at once
     ++generation_;
   }
   if (wake) wake_();
@@ -88,27 +93,37 @@ void catalog_feed::on_entry(const isitup_catalog_entry_v1& e) {
     c.value->clear();
     c.value->shrink_to_fit();
   }
-  push(std::move(c), false);
+  {
+    std::unique_lock lock(mu_);
+    room_cv_.wait(lock, [&] { return closed_ || pending_.size() < max_pending_; });
+    if (closed_) return;  // stopping: nobody takes it
+  }
+  push(std::move(c), false);  // this thread is the only one that adds entries
 }
 
 bool catalog_feed::due(int64_t now_ms) const {
   std::lock_guard lock(mu_);
   if (pending_.empty()) return false;
-  return urgent_ || now_ms >= first_ms_ + batch_ms;
+  return urgent_ || pending_.size() >= max_pending_ || now_ms >= first_ms_ + batch_ms;
 }
 
 std::optional<int64_t> catalog_feed::next_due() const {
   std::lock_guard lock(mu_);
   if (pending_.empty()) return std::nullopt;
-  if (urgent_) return first_ms_;
+  if (urgent_ || pending_.size() >= max_pending_) return first_ms_;
   return first_ms_ + batch_ms;
 }
 
 std::vector<catalog_change> catalog_feed::take(uint64_t& generation) {
-  std::lock_guard lock(mu_);
-  generation = generation_;
-  urgent_ = false;
-  return std::exchange(pending_, {});
+  std::vector<catalog_change> out;
+  {
+    std::lock_guard lock(mu_);
+    generation = generation_;
+    urgent_ = false;
+    out = std::exchange(pending_, {});
+  }
+  room_cv_.notify_all();
+  return out;
 }
 
 void catalog_feed::applied(uint64_t generation) {
@@ -125,6 +140,7 @@ void catalog_feed::close() {
     closed_ = true;
   }
   applied_cv_.notify_all();
+  room_cv_.notify_all();
 }
 
 }  // namespace isitup

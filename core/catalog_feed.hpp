@@ -5,9 +5,11 @@
 // does `read`, once per message, before the message is queued;
 // due/next_due/take/applied/close from the scheduler thread. on_revoked blocks until the
 // scheduler applied it (the revoked partitions' checks are stopped before another probe may
-// take them over), at most revoke_wait_ms, and not at all once close() was called. The wake
-// function is called when a change arrives to an empty queue and for urgent ones, not per
-// message: the scheduler thread learns when the rest is due from next_due().
+// take them over), at most revoke_wait_ms, and not at all once close() was called. on_entry
+// blocks while max_pending changes wait (they are then due at once), until take() or close();
+// after close() it drops the message. The wake function is called when a change arrives to an
+// empty queue, when the queue fills and for urgent changes, not per message: the scheduler
+// thread learns when the rest is due from next_due().
 #pragma once
 
 #include <isitup/plugin.h>
@@ -52,6 +54,10 @@ class catalog_feed {
   // A key or value is kept up to this size plus one byte: the reader refuses anything longer.
   static constexpr std::size_t max_key_bytes = 4096;
   static constexpr std::size_t max_value_bytes = 64 * 1024;
+  // Changes waiting for the scheduler thread at most (the plugin's thread then waits, and the
+  // plugin's client buffers within its own bounds). A 100k catalog arrives in batches of a few
+  // thousand: the bound holds only while the scheduler thread is busy elsewhere.
+  static constexpr std::size_t default_max_pending = 65536;
 
   // How late the agent's loop may wake (its process stopped or frozen) before the group may
   // have given its partitions to others, and how long it then starts no check, while the
@@ -68,7 +74,8 @@ class catalog_feed {
   // `read`, if given, reads an entry's value into its check (or error) on the plugin's thread,
   // so the scheduler thread takes messages already parsed; it must not throw.
   using read_fn = std::function<void(catalog_change&)>;
-  catalog_feed(std::function<int64_t()> now, std::function<void()> wake, read_fn read = {});
+  catalog_feed(std::function<int64_t()> now, std::function<void()> wake, read_fn read = {},
+               std::size_t max_pending = default_max_pending);
   catalog_feed(const catalog_feed&) = delete;
   catalog_feed& operator=(const catalog_feed&) = delete;
 
@@ -97,9 +104,11 @@ class catalog_feed {
   std::function<int64_t()> now_;
   std::function<void()> wake_;
   read_fn read_;
+  std::size_t max_pending_;
   isitup_catalog_events_v1 events_{};
   mutable std::mutex mu_;
   std::condition_variable applied_cv_;
+  std::condition_variable room_cv_;  // pending_ below max_pending_, or closed
   std::vector<catalog_change> pending_;
   uint64_t generation_ = 0, applied_ = 0;
   int64_t first_ms_ = 0;

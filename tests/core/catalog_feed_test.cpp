@@ -126,6 +126,66 @@ TEST(catalog_feed, close_releases_a_waiting_revocation_and_a_loss_does_not_wait)
   EXPECT_EQ(changes[1].what, catalog_change::kind::revoked);
 }
 
+// A bounded queue: the reporting thread waits while max_pending changes wait, which are then
+// due at once; a take() lets it go on; nothing is lost or reordered; close() releases it.
+TEST(catalog_feed, a_full_queue_is_due_at_once_and_holds_the_reporting_thread_until_taken) {
+  std::atomic<int> wakes{0};
+  catalog_feed feed([] { return int64_t{1000}; }, [&] { ++wakes; }, {}, 4);
+  std::atomic<int> sent{0};
+  std::thread plugin([&] {
+    for (int i = 0; i < 10; ++i) {
+      const std::string key = "k" + std::to_string(i);
+      isitup_catalog_entry_v1 e{};
+      e.struct_size = sizeof e;
+      e.key = key.c_str();
+      e.key_len = key.size();
+      e.value = "{}";
+      e.value_len = 2;
+      e.partition = 0;
+      e.offset = i;
+      feed.events()->entry(feed.events()->ctx, &e);
+      ++sent;
+    }
+  });
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (sent.load() < 4 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  ASSERT_EQ(sent.load(), 4);
+  EXPECT_TRUE(feed.due(1000)) << "a full queue waits for no batch";
+  EXPECT_EQ(feed.next_due(), std::optional<int64_t>(1000));
+  EXPECT_EQ(wakes.load(), 2) << "woken for the first change and when full";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(sent.load(), 4) << "a fifth change was queued past the bound";
+  std::vector<std::string> keys;
+  while (keys.size() < 10 && std::chrono::steady_clock::now() < until) {
+    uint64_t generation = 0;
+    auto changes = feed.take(generation);
+    EXPECT_LE(changes.size(), 4u);
+    for (const auto& c : changes) keys.push_back(c.key);
+    std::this_thread::yield();
+  }
+  plugin.join();
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"}));
+
+  catalog_feed closing([] { return int64_t{0}; }, [] {}, {}, 1);
+  std::thread blocked([&] {
+    for (int i = 0; i < 2; ++i) {
+      isitup_catalog_entry_v1 e{};
+      e.struct_size = sizeof e;
+      e.key = "k";
+      e.key_len = 1;
+      e.partition = 0;
+      e.offset = i;
+      closing.events()->entry(closing.events()->ctx, &e);
+    }
+  });
+  while (!closing.due(0)) std::this_thread::yield();
+  closing.close();
+  blocked.join();  // returns: the second change is dropped, not queued
+  uint64_t generation = 0;
+  EXPECT_EQ(closing.take(generation).size(), 1u);
+}
+
 }  // namespace
 
 // With a read function, a message is read on the thread that reports it, before it is queued:
