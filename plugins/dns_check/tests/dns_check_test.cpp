@@ -15,20 +15,16 @@
 #include <thread>
 #include <vector>
 
+#include "check_fixture.hpp"
 #include "config.hpp"
 #include "dns_responder.hpp"
 #include "dnsmasq.hpp"
-#include "fake_host.hpp"
 #include "options.hpp"
-#include "under_test.hpp"
-
-extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
 
 namespace isitup::dns {
 namespace {
 
 using namespace std::chrono_literals;
-using sdk::testing::check_under_test;
 using sdk::testing::fake_host;
 using sdk::testing::list_value;
 using sdk::testing::option_map;
@@ -51,68 +47,23 @@ test::dnsmasq& server() {
   return d;
 }
 
-struct observed {
-  bool done = false, up = false;
-  std::string kind, message, extra;
-  double dns = ISITUP_ABSENT_MS, total = ISITUP_ABSENT_MS;
-  std::chrono::milliseconds elapsed{0};
-};
+using isitup::test::observed;
 
-std::ostream& operator<<(std::ostream& o, const observed& r) {
-  return o << (r.up ? "up" : "down") << " kind=" << r.kind << " message=" << r.message
-           << " extra=" << r.extra << " elapsed=" << r.elapsed.count() << "ms";
-}
-
-class dns_check_test : public ::testing::Test {
+class dns_check_test : public test::check_fixture<> {
  protected:
+  // Checks ask dnsmasq unless their options name a server.
   void SetUp() override {
     ASSERT_TRUE(server().running()) << "dnsmasq did not start: " << server().log();
-    plugin_ = std::make_unique<check_under_test>(host_, isitup_plugin_entry());
-    ASSERT_TRUE(plugin_->ok()) << plugin_->error();
-  }
-  void TearDown() override { EXPECT_TRUE(host_.problems().empty()); }
-
-  // Prepares and runs one check (against dnsmasq unless the options name a server); asserts
-  // that it ended within its timeout + 1 s.
-  observed check(const std::string& target, option_map options = {},
-                 std::chrono::milliseconds timeout = 2s) {
-    options.emplace("server", list_value{server().address()});
-    std::string error;
-    void* c = plugin_->prepare(target, target, std::move(options), error, 60s, timeout);
-    EXPECT_NE(c, nullptr) << error;
-    observed r;
-    if (!c) return r;
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto outcome = plugin_->run(c, [&](const isitup_record_v1& v) {
-      r.up = v.status == ISITUP_UP;
-      r.kind = v.error_kind ? v.error_kind : "";
-      r.message = v.error_message ? v.error_message : "";
-      r.extra = v.extra_json ? v.extra_json : "";
-      r.dns = v.dns_ms;
-      r.total = v.total_ms;
-    });
-    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - t0);
-    r.done = outcome.done;
-    EXPECT_TRUE(r.done) << "no completion";
-    EXPECT_LE(r.elapsed, timeout + 1s) << r;
-    return r;
-  }
-  std::string prepare_error(const std::string& target, option_map options) {
-    std::string error;
-    void* c = plugin_->prepare(target, target, std::move(options), error);
-    return c ? "" : error;
+    every_check_.emplace("server", list_value{server().address()});
+    check_fixture::SetUp();
   }
   static void expect_up_with(const observed& r, const std::string& answer) {
     EXPECT_TRUE(r.up) << r;
-    EXPECT_NE(r.extra.find("\"rcode\":\"NOERROR\""), std::string::npos) << r;
-    EXPECT_NE(r.extra.find(answer), std::string::npos) << r;
-    EXPECT_GE(r.dns, 0.0) << r;
-    EXPECT_EQ(r.dns, r.total) << r;
+    EXPECT_NE(r.extra_json.find("\"rcode\":\"NOERROR\""), std::string::npos) << r;
+    EXPECT_NE(r.extra_json.find(answer), std::string::npos) << r;
+    EXPECT_GE(r.dns_ms, 0.0) << r;
+    EXPECT_EQ(r.dns_ms, r.total_ms) << r;
   }
-
-  fake_host host_;
-  std::unique_ptr<check_under_test> plugin_;
 };
 
 TEST_F(dns_check_test, asks_for_each_record_type) {
@@ -122,7 +73,7 @@ TEST_F(dns_check_test, asks_for_each_record_type) {
                  R"({"type":"CNAME","ttl":60,"data":"host.test"})");
   const observed mx = check("mail.test", {{"type", "MX"}});
   expect_up_with(mx, R"("data":"10 mx1.mail.test")");
-  EXPECT_NE(mx.extra.find(R"("data":"20 mx2.mail.test")"), std::string::npos) << mx;
+  EXPECT_NE(mx.extra_json.find(R"("data":"20 mx2.mail.test")"), std::string::npos) << mx;
   expect_up_with(check("txt.test", {{"type", "TXT"}}), R"("data":"\"v=spf1 -all\"")");
   expect_up_with(check("zone.test", {{"type", "NS"}}), R"("data":"ns1.zone.test")");
   expect_up_with(
@@ -149,33 +100,34 @@ TEST_F(dns_check_test, asks_for_an_internationalized_name_as_its_a_label) {
 TEST_F(dns_check_test, a_cname_chain_counts_only_answers_of_the_asked_type) {
   const observed r = check("alias.test");
   expect_up_with(r, R"({"type":"A","ttl":60,"data":"127.0.0.8"})");
-  EXPECT_NE(r.extra.find(R"("answer_count":2,"matching_answers":1)"), std::string::npos) << r;
+  EXPECT_NE(r.extra_json.find(R"("answer_count":2,"matching_answers":1)"), std::string::npos) << r;
 }
 
 TEST_F(dns_check_test, nxdomain_is_down_unless_expected) {
   const observed r = check("nope.test");
   EXPECT_FALSE(r.up) << r;
-  EXPECT_EQ(r.kind, "dns") << r;
-  EXPECT_NE(r.message.find("NXDOMAIN"), std::string::npos) << r;
-  EXPECT_NE(r.extra.find(R"("rcode":"NXDOMAIN")"), std::string::npos) << r;
+  EXPECT_EQ(r.error_kind, "dns") << r;
+  EXPECT_NE(r.error_message.find("NXDOMAIN"), std::string::npos) << r;
+  EXPECT_NE(r.extra_json.find(R"("rcode":"NXDOMAIN")"), std::string::npos) << r;
   // Expecting NXDOMAIN (a name that must not exist) needs no answer by default.
   EXPECT_TRUE(check("nope.test", {{"expect_rcode", "NXDOMAIN"}}).up);
-  EXPECT_EQ(check("host.test", {{"expect_rcode", "NXDOMAIN"}}).kind, "dns");
+  EXPECT_EQ(check("host.test", {{"expect_rcode", "NXDOMAIN"}}).error_kind, "dns");
 }
 
 TEST_F(dns_check_test, nodata_needs_expect_min_answers_zero) {
   const observed r = check("host.test", {{"type", "MX"}});
   EXPECT_FALSE(r.up) << r;
-  EXPECT_EQ(r.kind, "answer_mismatch") << r;
-  EXPECT_NE(r.message.find("0 MX answers"), std::string::npos) << r;
+  EXPECT_EQ(r.error_kind, "answer_mismatch") << r;
+  EXPECT_NE(r.error_message.find("0 MX answers"), std::string::npos) << r;
   EXPECT_TRUE(check("host.test", {{"type", "MX"}, {"expect_min_answers", "0"}}).up);
 }
 
 TEST_F(dns_check_test, expect_min_answers_counts_the_records) {
   EXPECT_TRUE(check("mail.test", {{"type", "MX"}, {"expect_min_answers", "2"}}).up);
   const observed r = check("mail.test", {{"type", "MX"}, {"expect_min_answers", "3"}});
-  EXPECT_EQ(r.kind, "answer_mismatch") << r;
-  EXPECT_NE(r.message.find("2 MX answers for mail.test, expected at least 3"), std::string::npos)
+  EXPECT_EQ(r.error_kind, "answer_mismatch") << r;
+  EXPECT_NE(r.error_message.find("2 MX answers for mail.test, expected at least 3"),
+            std::string::npos)
       << r;
 }
 
@@ -186,8 +138,8 @@ TEST_F(dns_check_test, every_expect_answers_pattern_must_match_some_answer) {
   const observed r =
       check("mail.test", {{"type", "MX"}, {"expect_answers", list_value{"mx1", "mx3"}}});
   EXPECT_FALSE(r.up) << r;
-  EXPECT_EQ(r.kind, "answer_mismatch") << r;
-  EXPECT_NE(r.message.find("\"mx3\""), std::string::npos) << r;
+  EXPECT_EQ(r.error_kind, "answer_mismatch") << r;
+  EXPECT_NE(r.error_message.find("\"mx3\""), std::string::npos) << r;
   EXPECT_TRUE(check("txt.test", {{"type", "TXT"}, {"expect_answers", list_value{"v=spf1"}}}).up);
 }
 
@@ -195,27 +147,27 @@ TEST_F(dns_check_test, servfail_and_refused_are_dns_errors) {
   dns_responder responder;
   const option_map at{{"server", list_value{responder.address()}}};
   observed r = check("servfail.test", at);
-  EXPECT_EQ(r.kind, "dns") << r;
-  EXPECT_NE(r.message.find("SERVFAIL"), std::string::npos) << r;
+  EXPECT_EQ(r.error_kind, "dns") << r;
+  EXPECT_NE(r.error_message.find("SERVFAIL"), std::string::npos) << r;
   option_map expected = at;
   expected.emplace("expect_rcode", "SERVFAIL");
   EXPECT_TRUE(check("servfail.test", expected).up);
   r = check("refused.test", at);
-  EXPECT_EQ(r.kind, "dns") << r;
-  EXPECT_NE(r.extra.find(R"("rcode":"REFUSED")"), std::string::npos) << r;
+  EXPECT_EQ(r.error_kind, "dns") << r;
+  EXPECT_NE(r.extra_json.find(R"("rcode":"REFUSED")"), std::string::npos) << r;
 }
 
 TEST_F(dns_check_test, a_silent_server_times_out_on_udp_and_tcp) {
   dns_responder responder;
   // UDP: two attempts (1/3 and 2/3 of the timeout), then the run's timeout.
   observed r = check("silent.test", {{"server", list_value{responder.address()}}}, 1s);
-  EXPECT_EQ(r.kind, "timeout") << r;
+  EXPECT_EQ(r.error_kind, "timeout") << r;
   EXPECT_GE(r.elapsed, 900ms) << r;
   EXPECT_EQ(responder.udp_queries(), 2);
   // TCP: c-ares gives a silent server one attempt on the connection, and says so.
   r = check("silent.test", {{"server", list_value{responder.address()}}, {"tcp", "true"}}, 1s);
-  EXPECT_EQ(r.kind, "timeout") << r;
-  EXPECT_NE(r.message.find("no reply for silent.test"), std::string::npos) << r;
+  EXPECT_EQ(r.error_kind, "timeout") << r;
+  EXPECT_NE(r.error_message.find("no reply for silent.test"), std::string::npos) << r;
   EXPECT_GE(responder.tcp_queries(), 1);
 }
 
@@ -226,10 +178,10 @@ TEST_F(dns_check_test, a_truncated_udp_reply_is_asked_again_over_tcp) {
   EXPECT_TRUE(r.up) << r;
   EXPECT_EQ(responder.udp_queries(), 1);
   EXPECT_EQ(responder.tcp_queries(), 1);
-  EXPECT_NE(r.extra.find(R"("answer_count":40)"), std::string::npos) << r;
+  EXPECT_NE(r.extra_json.find(R"("answer_count":40)"), std::string::npos) << r;
   // The result keeps the first 20 answers.
-  EXPECT_NE(r.extra.find("record 19 "), std::string::npos) << r;
-  EXPECT_EQ(r.extra.find("record 20 "), std::string::npos) << r;
+  EXPECT_NE(r.extra_json.find("record 19 "), std::string::npos) << r;
+  EXPECT_EQ(r.extra_json.find("record 20 "), std::string::npos) << r;
 }
 
 TEST_F(dns_check_test, tcp_true_asks_over_tcp_only) {
@@ -259,15 +211,15 @@ TEST_F(dns_check_test, attempts_sets_the_tries_at_a_silent_server) {
   dns_responder responder;
   const observed r = check(
       "silent.test", {{"server", list_value{responder.address()}}, {"attempts", "3"}}, 1400ms);
-  EXPECT_EQ(r.kind, "timeout") << r;
+  EXPECT_EQ(r.error_kind, "timeout") << r;
   EXPECT_EQ(responder.udp_queries(), 3);  // at 0, 1/7 and 3/7 of the timeout
 }
 
 TEST_F(dns_check_test, a_malformed_reply_is_a_protocol_error) {
   dns_responder responder;
   const observed r = check("garbage.test", {{"server", list_value{responder.address()}}});
-  EXPECT_EQ(r.kind, "protocol") << r;
-  EXPECT_NE(r.message.find("malformed"), std::string::npos) << r;
+  EXPECT_EQ(r.error_kind, "protocol") << r;
+  EXPECT_NE(r.error_message.find("malformed"), std::string::npos) << r;
 }
 
 TEST_F(dns_check_test, servers_are_tried_in_order) {
@@ -276,7 +228,7 @@ TEST_F(dns_check_test, servers_are_tried_in_order) {
   EXPECT_TRUE(check("host.test", {{"server", list_value{dead, server().address()}}}).up);
   const observed r = check("host.test", {{"server", list_value{dead}}, {"tcp", "true"}});
   EXPECT_FALSE(r.up) << r;
-  EXPECT_EQ(r.kind, "dns") << r;
+  EXPECT_EQ(r.error_kind, "dns") << r;
 }
 
 TEST_F(dns_check_test, many_concurrent_runs_complete_once_each) {

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "check_fixture.hpp"
+#include "http_fixture.hpp"
 
 namespace isitup::http {
 namespace {

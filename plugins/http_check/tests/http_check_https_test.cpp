@@ -12,8 +12,8 @@
 #include <mutex>
 #include <thread>
 
-#include "check_fixture.hpp"
 #include "http_engine.hpp"
+#include "http_fixture.hpp"
 
 namespace isitup::http {
 namespace {

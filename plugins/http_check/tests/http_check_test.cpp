@@ -1,7 +1,7 @@
 // http_check against real servers on loopback, started by the test: nginx (plain HTTP, TLS
 // with a generated CA, an expired and a wrong-host certificate), misbehaving servers, and a
 // UDP DNS responder. The plugin source is compiled in and driven through the SDK's fake host.
-// Every run asserts status, error kind, and that it ended within its timeout + 1 s.
+// Every run asserts status, error kind, and that it ended (tests/support/check_fixture.hpp).
 // The async contract (many runs, max_in_flight, destroy mid-run) and the agent case are in
 // http_check_contract_test.cpp.
 #include <arpa/inet.h>
@@ -15,9 +15,9 @@
 #include <sstream>
 #include <thread>
 
-#include "check_fixture.hpp"
 #include "http_config.hpp"
 #include "http_engine.hpp"
+#include "http_fixture.hpp"
 
 namespace isitup::http {
 namespace {

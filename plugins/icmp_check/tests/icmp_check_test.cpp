@@ -24,19 +24,15 @@
 #include <thread>
 #include <vector>
 
+#include "check_fixture.hpp"
 #include "config.hpp"
 #include "dnsmasq.hpp"
-#include "fake_host.hpp"
 #include "options.hpp"
-#include "under_test.hpp"
-
-extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
 
 namespace isitup::icmp {
 namespace {
 
 using namespace std::chrono_literals;
-using sdk::testing::check_under_test;
 using sdk::testing::fake_host;
 using sdk::testing::list_value;
 using sdk::testing::option_map;
@@ -57,17 +53,7 @@ bool ipv6_loopback() {
   return ok;
 }
 
-struct observed {
-  bool done = false, up = false;
-  std::string kind, message, extra, ip;
-  double dns = ISITUP_ABSENT_MS, total = ISITUP_ABSENT_MS;
-  std::chrono::milliseconds elapsed{0};
-};
-
-std::ostream& operator<<(std::ostream& o, const observed& r) {
-  return o << (r.up ? "up" : "down") << " kind=" << r.kind << " message=" << r.message
-           << " ip=" << r.ip << " extra=" << r.extra << " elapsed=" << r.elapsed.count() << "ms";
-}
+using isitup::test::observed;
 
 // A number field of a flat JSON object ("key":1.5), or -1.
 double field(const std::string& json, const std::string& key) {
@@ -76,73 +62,39 @@ double field(const std::string& json, const std::string& key) {
   return std::strtod(json.c_str() + at + key.size() + 3, nullptr);
 }
 
-class icmp_check_test : public ::testing::Test {
+class icmp_check_test : public test::check_fixture<> {
  protected:
+  // Skipped where the kernel refuses both ICMP socket kinds, with the plugin's reason.
   void SetUp() override {
-    plugin_ = std::make_unique<check_under_test>(host_, isitup_plugin_entry());
-    ASSERT_TRUE(plugin_->ok()) << plugin_->error();
+    every_check_.emplace("interval", "20ms");
+    check_fixture::SetUp();
+    if (HasFatalFailure()) return;
     const std::string refused = prepare_error("127.0.0.1", {});
     if (refused.find("ping_group_range") != std::string::npos) GTEST_SKIP() << refused;
     ASSERT_EQ(refused, "");
   }
-  void TearDown() override { EXPECT_TRUE(host_.problems().empty()); }
-
-  observed check(const std::string& target, option_map options = {},
-                 std::chrono::milliseconds timeout = 2s) {
-    options.emplace("interval", "20ms");
-    std::string error;
-    void* c = plugin_->prepare(target, target, std::move(options), error, 60s, timeout);
-    EXPECT_NE(c, nullptr) << error;
-    observed r;
-    if (!c) return r;
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto outcome = plugin_->run(c, [&](const isitup_record_v1& v) {
-      r.up = v.status == ISITUP_UP;
-      r.kind = v.error_kind ? v.error_kind : "";
-      r.message = v.error_message ? v.error_message : "";
-      r.extra = v.extra_json ? v.extra_json : "";
-      r.ip = v.ip ? v.ip : "";
-      r.dns = v.dns_ms;
-      r.total = v.total_ms;
-    });
-    r.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - t0);
-    r.done = outcome.done;
-    EXPECT_TRUE(r.done) << "no completion";
-    EXPECT_LE(r.elapsed, timeout + 1s) << r;
-    return r;
-  }
-  std::string prepare_error(const std::string& target, option_map options,
-                            std::chrono::milliseconds timeout = 5s) {
-    std::string error;
-    void* c = plugin_->prepare(target, target, std::move(options), error, 60s, timeout);
-    return c ? "" : error;
-  }
   static void expect_all_answered(const observed& r, int count) {
     EXPECT_TRUE(r.up) << r;
-    EXPECT_EQ(field(r.extra, "packets_sent"), count) << r;
-    EXPECT_EQ(field(r.extra, "packets_received"), count) << r;
-    EXPECT_EQ(field(r.extra, "loss_percent"), 0) << r;
-    const double lo = field(r.extra, "rtt_min_ms"), avg = field(r.extra, "rtt_avg_ms"),
-                 hi = field(r.extra, "rtt_max_ms");
+    EXPECT_EQ(field(r.extra_json, "packets_sent"), count) << r;
+    EXPECT_EQ(field(r.extra_json, "packets_received"), count) << r;
+    EXPECT_EQ(field(r.extra_json, "loss_percent"), 0) << r;
+    const double lo = field(r.extra_json, "rtt_min_ms"), avg = field(r.extra_json, "rtt_avg_ms"),
+                 hi = field(r.extra_json, "rtt_max_ms");
     EXPECT_GE(lo, 0) << r;
     EXPECT_LE(lo, avg + 0.001) << r;
     EXPECT_LE(avg, hi + 0.001) << r;
-    EXPECT_GE(field(r.extra, "rtt_stddev_ms"), 0) << r;
-    EXPECT_NEAR(r.total, avg, 0.001) << r;
+    EXPECT_GE(field(r.extra_json, "rtt_stddev_ms"), 0) << r;
+    EXPECT_NEAR(r.total_ms, avg, 0.001) << r;
   }
-
-  fake_host host_;
-  std::unique_ptr<check_under_test> plugin_;
 };
 
 TEST_F(icmp_check_test, pings_loopback) {
   const observed r = check("127.0.0.1", {{"count", "3"}});
   expect_all_answered(r, 3);
   EXPECT_EQ(r.ip, "127.0.0.1");
-  EXPECT_LT(r.dns, 0) << "an IP address is not looked up";
+  EXPECT_LT(r.dns_ms, 0) << "an IP address is not looked up";
   EXPECT_GE(r.elapsed, 40ms) << "three requests 20 ms apart";
-  EXPECT_NE(r.extra.find("\"packet_size\":56"), std::string::npos) << r;
+  EXPECT_NE(r.extra_json.find("\"packet_size\":56"), std::string::npos) << r;
 }
 
 TEST_F(icmp_check_test, pings_ipv6_loopback) {
@@ -155,7 +107,7 @@ TEST_F(icmp_check_test, pings_ipv6_loopback) {
 TEST_F(icmp_check_test, sends_the_packet_size_asked_for) {
   const observed r = check("127.0.0.1", {{"count", "2"}, {"packet_size", "4000"}});
   expect_all_answered(r, 2);
-  EXPECT_NE(r.extra.find("\"packet_size\":4000"), std::string::npos) << r;
+  EXPECT_NE(r.extra_json.find("\"packet_size\":4000"), std::string::npos) << r;
 }
 
 TEST_F(icmp_check_test, looks_host_names_up_with_the_shared_resolver) {
@@ -164,7 +116,7 @@ TEST_F(icmp_check_test, looks_host_names_up_with_the_shared_resolver) {
   observed r = check("host.test", {{"count", "1"}, {"dns_servers", servers}});
   expect_all_answered(r, 1);
   EXPECT_EQ(r.ip, "127.0.0.8");
-  EXPECT_GE(r.dns, 0) << r;
+  EXPECT_GE(r.dns_ms, 0) << r;
   if (ipv6_loopback()) {
     r = check("host.test", {{"count", "1"}, {"dns_servers", servers}, {"ip_protocol", "ip6"}});
     expect_all_answered(r, 1);
@@ -176,10 +128,10 @@ TEST_F(icmp_check_test, looks_host_names_up_with_the_shared_resolver) {
   r = check(
       "v4only.test",
       {{"count", "1"}, {"dns_servers", servers}, {"ip_protocol", "ip6"}, {"ip_fallback", "false"}});
-  EXPECT_EQ(r.kind, "dns") << r;
+  EXPECT_EQ(r.error_kind, "dns") << r;
   r = check("nope.test", {{"count", "1"}, {"dns_servers", servers}});
-  EXPECT_EQ(r.kind, "dns") << r;
-  EXPECT_NE(r.message.find("nope.test"), std::string::npos) << r;
+  EXPECT_EQ(r.error_kind, "dns") << r;
+  EXPECT_NE(r.error_message.find("nope.test"), std::string::npos) << r;
 }
 
 // The kernel refuses to send to a broadcast address (no SO_BROADCAST): every request fails
@@ -187,10 +139,10 @@ TEST_F(icmp_check_test, looks_host_names_up_with_the_shared_resolver) {
 TEST_F(icmp_check_test, requests_the_kernel_refuses_to_send_are_a_connect_error) {
   const observed r = check("127.255.255.255", {{"count", "3"}});
   EXPECT_FALSE(r.up) << r;
-  EXPECT_EQ(r.kind, "connect") << r;
-  EXPECT_NE(r.message.find("cannot send to 127.255.255.255"), std::string::npos) << r;
-  EXPECT_NE(r.extra.find("\"packets_received\":0"), std::string::npos) << r;
-  EXPECT_EQ(field(r.extra, "loss_percent"), 100) << r;
+  EXPECT_EQ(r.error_kind, "connect") << r;
+  EXPECT_NE(r.error_message.find("cannot send to 127.255.255.255"), std::string::npos) << r;
+  EXPECT_NE(r.extra_json.find("\"packets_received\":0"), std::string::npos) << r;
+  EXPECT_EQ(field(r.extra_json, "loss_percent"), 100) << r;
 }
 
 TEST_F(icmp_check_test, many_concurrent_runs_complete_once_each) {

@@ -2,7 +2,7 @@
 // OpenSSL), with certificates the test makes (tests/cert_factory.*): a root CA, an
 // intermediate that expires in 5 days, a good leaf under it, an expired leaf, a leaf for
 // another host, a self-signed one. The plugin source is compiled in and driven through the
-// SDK's fake host; every run ends within timeout + 1 s.
+// SDK's fake host; every run must end (tests/support/check_fixture.hpp).
 #include <algorithm>
 #include <filesystem>
 #include <string>
@@ -78,7 +78,7 @@ class tls_check : public conn_fixture {
   }
   static void expect_down_tls(const observed& r, const std::string& says) {
     expect_down(r, "tls");
-    EXPECT_NE(r.message.find(says), std::string::npos) << r;
+    EXPECT_NE(r.error_message.find(says), std::string::npos) << r;
   }
 };
 
@@ -86,33 +86,33 @@ TEST_F(tls_check, good_chain_reports_the_leaf_and_the_expiring_intermediate) {
   line_server s(serving(certs().good, certs().good_key));
   const observed r = check_at(s);
   EXPECT_TRUE(r.up) << r;
-  EXPECT_GE(r.tls, 0.0);
-  EXPECT_GE(r.days_left, 298);  // the leaf
-  EXPECT_LE(r.days_left, 300);
-  EXPECT_NE(r.extra.find("\"verified\":true"), std::string::npos) << r.extra;
-  EXPECT_NE(r.extra.find("\"subject\":\"CN=localhost\""), std::string::npos) << r.extra;
-  EXPECT_NE(r.extra.find("\"issuer\":\"CN=isitup expiring intermediate\""), std::string::npos)
-      << r.extra;
-  EXPECT_NE(r.extra.find("\"sans\":[\"DNS:localhost\",\"IP:127.0.0.1\"]"), std::string::npos)
-      << r.extra;
-  EXPECT_NE(r.extra.find("\"tls_version\":\"TLSv1."), std::string::npos) << r.extra;
-  EXPECT_NE(r.extra.find("\"cipher\":\""), std::string::npos) << r.extra;
+  EXPECT_GE(r.tls_ms, 0.0);
+  EXPECT_GE(r.tls_days_left, 298);  // the leaf
+  EXPECT_LE(r.tls_days_left, 300);
+  EXPECT_NE(r.extra_json.find("\"verified\":true"), std::string::npos) << r.extra_json;
+  EXPECT_NE(r.extra_json.find("\"subject\":\"CN=localhost\""), std::string::npos) << r.extra_json;
+  EXPECT_NE(r.extra_json.find("\"issuer\":\"CN=isitup expiring intermediate\""), std::string::npos)
+      << r.extra_json;
+  EXPECT_NE(r.extra_json.find("\"sans\":[\"DNS:localhost\",\"IP:127.0.0.1\"]"), std::string::npos)
+      << r.extra_json;
+  EXPECT_NE(r.extra_json.find("\"tls_version\":\"TLSv1."), std::string::npos) << r.extra_json;
+  EXPECT_NE(r.extra_json.find("\"cipher\":\""), std::string::npos) << r.extra_json;
   // The earliest expiry in the verified chain is the intermediate's, not the leaf's.
-  EXPECT_TRUE(r.extra.find("\"chain_days_left\":4") != std::string::npos ||
-              r.extra.find("\"chain_days_left\":5") != std::string::npos)
-      << r.extra;
-  EXPECT_NE(r.extra.find("\"chain_expires_first\":\"CN=isitup expiring intermediate\""),
+  EXPECT_TRUE(r.extra_json.find("\"chain_days_left\":4") != std::string::npos ||
+              r.extra_json.find("\"chain_days_left\":5") != std::string::npos)
+      << r.extra_json;
+  EXPECT_NE(r.extra_json.find("\"chain_expires_first\":\"CN=isitup expiring intermediate\""),
             std::string::npos)
-      << r.extra;
-  EXPECT_NE(r.extra.find("CN=isitup test root"), std::string::npos) << "the anchor is listed";
+      << r.extra_json;
+  EXPECT_NE(r.extra_json.find("CN=isitup test root"), std::string::npos) << "the anchor is listed";
 }
 
 TEST_F(tls_check, min_days_left_counts_the_whole_chain) {
   line_server s(serving(certs().good, certs().good_key));
   const observed r = check_at(s, {{"min_days_left", std::string("30")}});
   expect_down_tls(r, "expiring intermediate");
-  EXPECT_NE(r.message.find("min_days_left 30"), std::string::npos) << r;
-  EXPECT_GE(r.days_left, 298) << "the leaf's days are still reported";
+  EXPECT_NE(r.error_message.find("min_days_left 30"), std::string::npos) << r;
+  EXPECT_GE(r.tls_days_left, 298) << "the leaf's days are still reported";
   EXPECT_TRUE(check_at(s, {{"min_days_left", std::string("3")}}).up);
 }
 
@@ -120,18 +120,18 @@ TEST_F(tls_check, self_signed_is_down_unless_verification_is_off) {
   line_server s(serving(certs().self, certs().self_key));
   const observed r = check_at(s);
   expect_down_tls(r, "certificate verify failed");
-  EXPECT_NE(r.extra.find("\"verified\":false"), std::string::npos) << r.extra;
-  EXPECT_NE(r.extra.find("\"subject\":\"CN=localhost\""), std::string::npos) << r.extra;
+  EXPECT_NE(r.extra_json.find("\"verified\":false"), std::string::npos) << r.extra_json;
+  EXPECT_NE(r.extra_json.find("\"subject\":\"CN=localhost\""), std::string::npos) << r.extra_json;
   const observed off = check_at(s, {{"tls_verify", std::string("false")}});
   EXPECT_TRUE(off.up) << off;
-  EXPECT_GE(off.days_left, 298);
+  EXPECT_GE(off.tls_days_left, 298);
 }
 
 TEST_F(tls_check, expired_leaf_is_down_with_negative_days) {
   line_server s(serving(certs().expired, certs().expired_key));
   const observed r = check_at(s);
   expect_down_tls(r, "expired");
-  EXPECT_LE(r.days_left, -34);
+  EXPECT_LE(r.tls_days_left, -34);
 }
 
 TEST_F(tls_check, wrong_host_is_down_unless_server_name_matches) {
@@ -144,7 +144,7 @@ TEST_F(tls_check, starttls_smtp_reaches_the_certificate) {
   line_server s(serving(certs().good, certs().good_key, "smtp"));
   const observed r = check_at(s, {{"starttls", std::string("smtp")}});
   EXPECT_TRUE(r.up) << r;
-  EXPECT_NE(r.extra.find("chain_days_left"), std::string::npos) << r.extra;
+  EXPECT_NE(r.extra_json.find("chain_days_left"), std::string::npos) << r.extra_json;
 }
 
 TEST_F(tls_check, not_a_tls_server_is_kind_tls_and_silence_is_a_timeout) {
@@ -156,7 +156,7 @@ TEST_F(tls_check, not_a_tls_server_is_kind_tls_and_silence_is_a_timeout) {
   test::tcp_listener silent;  // the kernel accepts; nobody answers
   const observed t = check(local(silent.port()), {}, 1s);
   expect_down(t, "timeout");
-  EXPECT_NE(t.message.find("TLS handshake"), std::string::npos) << t;
+  EXPECT_NE(t.error_message.find("TLS handshake"), std::string::npos) << t;
 }
 
 // The CA store is parsed once, when the check is prepared: a 145-certificate ca_file (the
@@ -176,7 +176,7 @@ TEST_F(tls_check, tls_phase_measures_the_handshake_not_store_loading) {
     for (int i = 0; c && i < 15; ++i) {
       const observed r = run(c);
       EXPECT_TRUE(r.up) << r;
-      tls.push_back(r.tls);
+      tls.push_back(r.tls_ms);
     }
     std::sort(tls.begin(), tls.end());
     return tls.empty() ? 1e9 : tls[tls.size() / 2];
@@ -208,7 +208,7 @@ TEST_F(tls_check, concurrent_runs_keep_the_tls_phase_honest) {
   std::vector<double> tls;
   for (const observed& r : results) {
     EXPECT_TRUE(r.up) << r;
-    tls.push_back(r.tls);
+    tls.push_back(r.tls_ms);
   }
   std::sort(tls.begin(), tls.end());
   EXPECT_LT(tls[runs / 2], 50.0) << "median tls " << tls[runs / 2] << " ms, max " << tls.back();
@@ -232,11 +232,11 @@ TEST_F(tls_check, runs_waiting_for_a_tls_slot_time_out_and_slots_come_back) {
   std::this_thread::sleep_for(300ms);  // the 8 hold every slot
   const observed waiting = run(late, 500ms);
   expect_down(waiting, "timeout");
-  EXPECT_NE(waiting.message.find("waiting to start"), std::string::npos) << waiting;
+  EXPECT_NE(waiting.error_message.find("waiting to start"), std::string::npos) << waiting;
   for (auto& t : holders) t.join();
   for (const observed& r : held) {
     expect_down(r, "timeout");
-    EXPECT_NE(r.message.find("TLS handshake"), std::string::npos) << r;
+    EXPECT_NE(r.error_message.find("TLS handshake"), std::string::npos) << r;
   }
   line_server s(serving(certs().good, certs().good_key));
   EXPECT_TRUE(check_at(s).up);
