@@ -5,7 +5,7 @@
 //    its "catalog: N checks" line (all N scheduled). Baseline bm_domains_file_start/N: an agent
 //    started on a domains_file of the same N URLs, from its start to its "running N checks"
 //    line. Counters: cpu_ms (the agent's scheduler thread at that moment), and for the catalog
-//    from_start_ms (process start to all scheduled, with the group join).
+//    from_start_ms (process start to all scheduled, with the group join), and the load average.
 //  - bm_three_agents/catalog and /split: checks/s of 3 agents that share a catalog of M
 //    noop_checks (one group) against 3 agents with a third of the checks each in their config;
 //    results counted in the agents' output files over a window once every check is scheduled.
@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -87,6 +88,13 @@ std::optional<long> last_number(const std::string& log, const std::regex& re) {
 // The agent's main thread (the scheduler's) in ms of CPU.
 double thread_cpu_ms(pid_t pid) { return 1000.0 * isitup::bench::thread_cpu(pid, pid).total(); }
 
+// The 1-minute load average: the machine's share the agent got (the wall time depends on it,
+// the scheduler thread's CPU does not).
+double load_average() {
+  double l[1] = {0};
+  return getloadavg(l, 1) == 1 ? l[0] : 0;
+}
+
 // Waits until `done(stderr so far)` holds; false after `timeout`.
 template <class F>
 bool wait_log(child_process& p, F done, std::chrono::milliseconds timeout) {
@@ -142,7 +150,7 @@ void bm_catalog_join(benchmark::State& state) {
   }
   const std::regex assigned("assigned catalog partitions");
   const std::regex all("catalog: " + std::to_string(n) + " checks");
-  double cpu = 0, from_start = 0;
+  double cpu = 0, from_start = 0, load = 0;
   for (auto _ : state) {
     const std::string group = "bench-" + std::to_string(++groups);
     const std::string cfg = dir->write(
@@ -157,6 +165,7 @@ void bm_catalog_join(benchmark::State& state) {
       return;
     }
     cpu += thread_cpu_ms(agent.pid());
+    load += load_average();
     const std::string log = agent.err();
     const auto t0 = first_match(log, assigned), t1 = first_match(log, all);
     stop(agent);
@@ -170,6 +179,7 @@ void bm_catalog_join(benchmark::State& state) {
   state.counters["cpu_ms"] = benchmark::Counter(cpu, benchmark::Counter::kAvgIterations);
   state.counters["from_start_ms"] =
       benchmark::Counter(from_start, benchmark::Counter::kAvgIterations);
+  state.counters["load"] = benchmark::Counter(load, benchmark::Counter::kAvgIterations);
 }
 
 void bm_domains_file_start(benchmark::State& state) {
@@ -181,7 +191,7 @@ void bm_domains_file_start(benchmark::State& state) {
                  "domains_file: " +
                      domains_file(n) + "\n");
   const std::regex all("running " + std::to_string(n) + " checks");
-  double cpu = 0;
+  double cpu = 0, load = 0;
   for (auto _ : state) {
     const int64_t started = wall_ms();
     child_process agent({agent_bin, "-c", cfg, "-p", plugin_dir});
@@ -191,6 +201,7 @@ void bm_domains_file_start(benchmark::State& state) {
       return;
     }
     cpu += thread_cpu_ms(agent.pid());
+    load += load_average();
     const auto t1 = first_match(agent.err(), all);
     stop(agent);
     if (!t1) {
@@ -200,6 +211,7 @@ void bm_domains_file_start(benchmark::State& state) {
     state.SetIterationTime(static_cast<double>(*t1 - started) / 1000.0);
   }
   state.counters["cpu_ms"] = benchmark::Counter(cpu, benchmark::Counter::kAvgIterations);
+  state.counters["load"] = benchmark::Counter(load, benchmark::Counter::kAvgIterations);
 }
 
 // Lines (results) written to `path` since `offset`, which moves to the end.
@@ -347,9 +359,10 @@ void print_ratios(const isitup::bench::recording_reporter& reporter) {
     std::fprintf(out,
                  "%s checks: catalog assignment -> all scheduled %.0f ms (target <= 1000 at "
                  "100000), domains_file start -> all scheduled %.0f ms: ratio %.2f; scheduler "
-                 "thread CPU %.0f / %.0f ms\n",
+                 "thread CPU %.0f / %.0f ms; load average %.1f / %.1f\n",
                  n, c, f, c / f, cat->counters.at("cpu_ms").value,
-                 file->counters.at("cpu_ms").value);
+                 file->counters.at("cpu_ms").value, cat->counters.at("load").value,
+                 file->counters.at("load").value);
   }
   const auto* a = reporter.run("bm_three_agents/catalog:1/iterations:1/manual_time");
   const auto* b = reporter.run("bm_three_agents/catalog:0/iterations:1/manual_time");
