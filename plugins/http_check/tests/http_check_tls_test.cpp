@@ -225,18 +225,20 @@ TEST_P(http_check_tls_test, default_store_follows_ssl_cert_file) {
 }
 
 // 200 verify-on handshakes at once on loopback: each takes about a millisecond of CPU here, so
-// the median `tls` stays well under 20 ms unless a phase includes loading the store (20 ms of
-// CPU per check, serialized on the one loop: seconds). The machine is shared: the best of
-// three waves.
+// the median `tls` is some tens of ms even on a loaded machine (45 ms seen with the load at 11).
+// Were loading the store (~20 ms of CPU per check, serialized on the one loop) inside the phase,
+// the median would be ~100 loads: about 2 s, more under load. The bound sits between the two,
+// far from each; the best of three waves.
 TEST_P(http_check_tls_test, tls_phase_measures_the_handshake_not_store_loading) {
+  constexpr double bound_ms = 250.0;
   double best = 1e9;
-  for (int attempt = 0; attempt < 3 && best >= 20.0; ++attempt) {
+  for (int attempt = 0; attempt < 3 && best >= bound_ms; ++attempt) {
     const std::vector<observed> results = wave(200, {{"ca_file", bundle_}});
     expect_all_up(results, 200);
     best = std::min(best, median_tls(results));
     std::printf("200 concurrent verify-on checks: median tls %.2f ms\n", median_tls(results));
   }
-  EXPECT_LT(best, 20.0);
+  EXPECT_LT(best, bound_ms);
 }
 
 TEST_P(http_check_tls_test, changed_ca_file_is_used_and_a_broken_one_keeps_the_old_store) {
