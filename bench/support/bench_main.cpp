@@ -2,16 +2,49 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <string_view>
+
 namespace isitup::bench {
+
+namespace {
+
+// Whether the flags ask only for the list of benchmarks (Google Benchmark 1.7 has no accessor
+// for its flags). Its rules for a bool flag: bare or empty is true; false, no, off, 0, f, n (any
+// case) are false, anything else true; the last one counts.
+bool only_listing(int argc, char** argv) {
+  constexpr std::string_view flag = "--benchmark_list_tests";
+  bool listing = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == flag) {
+      listing = true;
+    } else if (arg.starts_with(flag) && arg[flag.size()] == '=') {
+      std::string value(arg.substr(flag.size() + 1));
+      std::transform(value.begin(), value.end(), value.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      listing = !(value == "false" || value == "no" || value == "off" || value == "0" ||
+                  value == "f" || value == "n");
+    }
+  }
+  return listing;
+}
+
+}  // namespace
 
 int run_benchmarks(int argc, char** argv, const table_printer& print_table,
                    const std::function<void()>& before_runs) {
+  const bool listing = only_listing(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   if (before_runs) before_runs();
   recording_reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  print_table(reporter);
+  // Listing runs nothing: a table of ratios (and the queries some tables make of what the runs
+  // stored) has nothing to go by.
+  if (!listing) print_table(reporter);
   benchmark::Shutdown();
   return 0;
 }

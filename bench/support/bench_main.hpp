@@ -15,7 +15,8 @@ using table_printer = std::function<void(const recording_reporter&)>;
 
 // Reads Google Benchmark's flags (an unknown one: the library names it and this returns 1),
 // calls `before_runs` when given (servers to start once, benchmarks to register), runs every
-// registered benchmark that the flags select, then `print_table`. Returns main's exit code.
+// registered benchmark that the flags select, then `print_table` (not when the flags only list
+// the benchmarks: --benchmark_list_tests prints the list alone). Returns main's exit code.
 int run_benchmarks(int argc, char** argv, const table_printer& print_table,
                    const std::function<void()>& before_runs = {});
 
