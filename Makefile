@@ -2,6 +2,10 @@
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
+# ctest's parallelism, apart from the build's: most integration tests wait on sockets, timeouts
+# and held faults, not on a CPU, so twice the cores keeps the machine busy. Tests that need a
+# CPU of their own say so with the ctest property PROCESSORS (or RESOURCE_LOCK) in CMake.
+TEST_JOBS ?= $(shell echo $$(( $(JOBS) * 2 )))
 CTEST_ARGS ?=
 
 .PHONY: all deps configure build test test-unit test-sanitize fuzz run-dev run-local rebuild-dev peek-data run-prod bench install format format-check tidy clean
@@ -21,10 +25,10 @@ build: configure
 
 # Every test, unit and integration (real processes and sockets on 127.0.0.1), in parallel.
 test: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure --parallel $(JOBS) --timeout 600 $(CTEST_ARGS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure --parallel $(TEST_JOBS) --timeout 600 $(CTEST_ARGS)
 
 test-unit: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure --parallel $(JOBS) -L unit $(CTEST_ARGS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure --parallel $(TEST_JOBS) -L unit $(CTEST_ARGS)
 
 # The unit tests and the fuzz corpus replay again, built with ASan + UBSan in $(SANITIZE_DIR)
 # (scripts/test-sanitize.sh); any report fails. SANITIZE=thread runs the pipeline, scheduler

@@ -1,8 +1,12 @@
-# isitup_test(<name> SOURCES ... LIBS ... [LABELS ...] [COST <seconds>]): a GoogleTest binary
-# whose tests ctest discovers one by one (so `ctest -j` runs them in parallel). Usable from any
-# folder. COST: about how long the slowest case runs, for binaries whose cases take many seconds
-# (faults, real agents): `ctest -j` starts the costliest tests first, and on a fresh clone, with
-# no timing data of an earlier run, this is all it knows, so a long test does not start last.
+# isitup_test(<name> SOURCES ... LIBS ... [LABELS ...] [COST <seconds>] [PROCESSORS <n>]): a
+# GoogleTest binary whose tests ctest discovers one by one (so `ctest -j` runs them in parallel).
+# Usable from any folder. COST: about how long the slowest case runs, for binaries whose cases
+# take many seconds (faults, real agents): `ctest -j` starts the costliest tests first, and on a
+# fresh clone, with no timing data of an earlier run, this is all it knows, so a long test does
+# not start last. PROCESSORS: `make test` runs twice as many tests as there are cores (most wait
+# on sockets and timeouts); a case that keeps a core busy the whole time (parsing a huge config,
+# a browser, a reference model) says 2, so it counts as the core it takes and the tests beside
+# it, some of which bound a delay, are not starved.
 # Compile definitions give tests the source and build folders, the plugin folder and the
 # folder of test-only plugins. A test labelled `unit` joins the `unit_tests` target, which the
 # sanitizer build (`make test-sanitize`) builds instead of everything; a unit test registered
@@ -12,7 +16,7 @@ if(NOT TARGET unit_tests)
 endif()
 
 function(isitup_test name)
-  cmake_parse_arguments(ARG "" "COST" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "COST;PROCESSORS" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE GTest::gtest GTest::gmock GTest::gtest_main ${ARG_LIBS})
   target_compile_definitions(${name} PRIVATE
@@ -24,31 +28,37 @@ function(isitup_test name)
   if(ISITUP_SANITIZE)
     target_compile_definitions(${name} PRIVATE ISITUP_SANITIZED=1)
   endif()
-  set(cost)
+  set(props)
   if(ARG_COST)
-    set(cost COST ${ARG_COST})
+    list(APPEND props COST ${ARG_COST})
   endif()
-  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" ${cost} DISCOVERY_TIMEOUT 60)
+  if(ARG_PROCESSORS)
+    list(APPEND props PROCESSORS ${ARG_PROCESSORS})
+  endif()
+  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" ${props} DISCOVERY_TIMEOUT 60)
   if("unit" IN_LIST ARG_LABELS)
     add_dependencies(unit_tests ${name})
   endif()
 endfunction()
 
-# isitup_plugin_test(<name> SOURCES ... [LIBS ...] [LABELS ...] [COST <seconds>]): a test of the
-# plugin whose folder calls it, in the layout every plugin follows: its tests and their helpers
-# in plugins/<plugin>/tests/ (SOURCES: tests/<file>.cpp). The binary links the plugin's code
-# (<plugin>_objects, so isitup_plugin_entry() is the plugin's own), the SDK's fake host and
-# tests/support, and finds its helpers' headers in tests/. A test that runs the built agent with
-# the plugin is a plain isitup_test() with add_dependencies() on the agent and the plugins.
+# isitup_plugin_test(<name> SOURCES ... [LIBS ...] [LABELS ...] [COST <s>] [PROCESSORS <n>]): a
+# test of the plugin whose folder calls it, in the layout every plugin follows: its tests and
+# their helpers in plugins/<plugin>/tests/ (SOURCES: tests/<file>.cpp). The binary links the
+# plugin's code (<plugin>_objects, so isitup_plugin_entry() is the plugin's own), the SDK's fake
+# host and tests/support, and finds its helpers' headers in tests/. A test that runs the built
+# agent with the plugin is a plain isitup_test() with add_dependencies() on the agent and the
+# plugins.
 function(isitup_plugin_test name)
-  cmake_parse_arguments(ARG "" "COST" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "COST;PROCESSORS" "SOURCES;LIBS;LABELS" ${ARGN})
   get_filename_component(plugin ${CMAKE_CURRENT_SOURCE_DIR} NAME)
-  set(cost)
-  if(ARG_COST)
-    set(cost COST ${ARG_COST})
-  endif()
+  set(props)
+  foreach(p COST PROCESSORS)
+    if(ARG_${p})
+      list(APPEND props ${p} ${ARG_${p}})
+    endif()
+  endforeach()
   isitup_test(${name} SOURCES ${ARG_SOURCES}
     LIBS ${plugin}_objects isitup::sdk_testing isitup_test_support ${ARG_LIBS}
-    LABELS ${ARG_LABELS} ${cost})
+    LABELS ${ARG_LABELS} ${props})
   target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/tests)
 endfunction()
