@@ -8,40 +8,25 @@
 #include <string>
 #include <vector>
 
+#include "sample_record.hpp"
+
 namespace sdk = isitup::sdk;
 
 namespace {
 
-// Every field set to a value distinct from its absent value and from the other fields.
-isitup_record_v1 every_field_set() {
-  isitup_record_v1 v;
-  isitup_record_init(&v);
-  v.agent = "agent-1";
-  v.location = "eu-west";
-  v.check = "home";
-  v.plugin = "http_check";
-  v.target = "https://example.com/";
-  v.scheduled_at_ms = 1700000000001;
-  v.started_at_ms = 1700000000002;
-  v.status = ISITUP_UP;
-  v.error_kind = "http_status";
-  v.error_message = "503 from the server";
-  v.http_code = 503;
-  v.http_version = "1.1";
-  v.http_bytes = 1234;
-  v.dns_ms = 1.5;
-  v.connect_ms = 2.5;
-  v.tls_ms = 3.5;
-  v.ttfb_ms = 4.5;
-  v.total_ms = 5.5;
-  v.regex_match = 1;
-  v.tls_not_after_ms = 1800000000000;
-  v.tls_days_left = 42;
-  v.redirects = 2;
-  v.ip = "127.0.0.1";
-  v.extra_json = R"({"a":1})";
-  return v;
+// DESIGN.md's sample record (tests/support) with an error text as well: every field set to a
+// value distinct from its absent value.
+const sdk::record& every_field_record() {
+  static const sdk::record r = [] {
+    sdk::record s = isitup::test::sample_record();
+    s.error_kind = "http_status";
+    s.error_message = "503 from the server";
+    return s;
+  }();
+  return r;
 }
+
+isitup_record_v1 every_field_set() { return every_field_record().view(); }
 
 std::string str(const char* s) { return s ? s : "(null)"; }
 
@@ -75,9 +60,10 @@ void expect_same(const isitup_record_v1& a, const isitup_record_v1& b) {
 TEST(sdk_record, from_then_view_gives_back_every_field) {
   const isitup_record_v1 in = every_field_set();
   const sdk::record r = sdk::record::from(in);
-  EXPECT_EQ(r.agent, "agent-1");
-  EXPECT_EQ(r.tls_days_left, 42);
-  EXPECT_EQ(r.extra_json, R"({"a":1})");
+  EXPECT_EQ(r.agent, "probe-eu-1");
+  EXPECT_EQ(r.error_message, "503 from the server");
+  EXPECT_EQ(r.tls_days_left, 94);
+  EXPECT_EQ(r.extra_json, R"({"cache":"HIT","hops":[1,2]})");
   expect_same(r.view(), in);
   EXPECT_EQ(r.view().struct_size, sizeof(isitup_record_v1));
 }
@@ -94,7 +80,7 @@ TEST(sdk_record, a_shorter_struct_from_an_older_producer_is_read_only_as_far_as_
   isitup_record_v1 in = every_field_set();
   in.struct_size = static_cast<uint32_t>(offsetof(isitup_record_v1, tls_days_left));
   const sdk::record r = sdk::record::from(in);
-  EXPECT_EQ(r.tls_not_after_ms, 1800000000000);
+  EXPECT_EQ(r.tls_not_after_ms, isitup::test::sample_not_after_ms);
   EXPECT_EQ(r.tls_days_left, ISITUP_ABSENT_DAYS);
   EXPECT_EQ(r.redirects, ISITUP_ABSENT_INT);
   EXPECT_TRUE(r.ip.empty());

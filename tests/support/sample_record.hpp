@@ -1,19 +1,19 @@
 // The sample result of DESIGN.md ("Result record"): an up http_check result with every field
 // set. Tests and benchmarks that need a realistic record start from a copy and change what
-// they vary, instead of writing out their own. Header-only; needs core's record.hpp.
+// they vary, instead of writing out their own. Header-only; needs only the SDK's record.hpp.
 #pragma once
 
-#include <cstdint>
+#include <isitup/record.hpp>
 
-#include "record.hpp"
+#include <cstdint>
 
 namespace isitup::test {
 
 constexpr int64_t sample_scheduled_ms = 1'795'802'400'000;  // 2026-11-27T18:00:00.000Z
 constexpr int64_t sample_not_after_ms = 1'803'859'200'000;  // 2027-03-01T00:00:00.000Z
 
-inline record sample_record() {
-  record r;
+inline sdk::record sample_record() {
+  sdk::record r;
   r.agent = "probe-eu-1";
   r.location = "eu-west";
   r.check = "shop";

@@ -50,7 +50,7 @@ tls_certs::tls_certs(const std::filesystem::path& dir) {
   };
   const std::string server_ext =
       "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-      "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+      "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:127.0.0.4,IP:::1\n";
   const std::string client_ext = "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n";
 
   ca = make_ca("ca", "isitup test CA");
@@ -74,26 +74,32 @@ tls_certs::tls_certs(const std::filesystem::path& dir) {
   openssl({"pkey", "-in", client_key, "-out", client_key_encrypted, "-aes256", "-passout",
            "file:" + p("key-password")});
 
-  // An expired client certificate: `openssl ca` takes explicit start and end dates.
-  std::vector<std::string> a{"req"};
-  a.insert(a.end(), ec.begin(), ec.end());
-  a.insert(a.end(), {"-keyout", p("expired.key"), "-out", p("expired.csr"), "-subj",
-                     "/CN=isitup probe (expired)"});
-  openssl(a);
+  // Expired certificates: `openssl ca` takes explicit start and end dates (January 2020).
   write_text(dir / "index.txt", "");
   write_text(dir / "serial", "1000\n");
-  write_text(dir / "client.cnf", "[ca]\ndefault_ca = d\n[d]\ndatabase = " + p("index.txt") +
-                                     "\nnew_certs_dir = " + dir.string() +
-                                     "\nserial = " + p("serial") +
-                                     "\ndefault_md = sha256\npolicy = any\nunique_subject = no\n"
-                                     "x509_extensions = ext\n[any]\ncommonName = supplied\n"
-                                     "[ext]\nbasicConstraints=CA:FALSE\n"
-                                     "extendedKeyUsage=clientAuth\n");
-  openssl({"ca", "-batch", "-config", p("client.cnf"), "-cert", ca, "-keyfile", p("ca.key"), "-in",
-           p("expired.csr"), "-out", p("expired.pem"), "-startdate", "20200101000000Z", "-enddate",
-           "20200201000000Z", "-notext"});
+  auto issue_expired = [&](const std::string& name, const std::string& cn, const std::string& ext) {
+    std::vector<std::string> a{"req"};
+    a.insert(a.end(), ec.begin(), ec.end());
+    a.insert(a.end(),
+             {"-keyout", p(name + ".key"), "-out", p(name + ".csr"), "-subj", "/CN=" + cn});
+    openssl(a);
+    write_text(dir / (name + ".cnf"), "[ca]\ndefault_ca = d\n[d]\ndatabase = " + p("index.txt") +
+                                          "\nnew_certs_dir = " + dir.string() +
+                                          "\nserial = " + p("serial") +
+                                          "\ndefault_md = sha256\npolicy = any\n"
+                                          "unique_subject = no\nx509_extensions = ext\n"
+                                          "[any]\ncommonName = supplied\n[ext]\n" +
+                                          ext);
+    openssl({"ca", "-batch", "-config", p(name + ".cnf"), "-cert", ca, "-keyfile", p("ca.key"),
+             "-in", p(name + ".csr"), "-out", p(name + ".pem"), "-startdate", "20200101000000Z",
+             "-enddate", "20200201000000Z", "-notext"});
+  };
+  issue_expired("expired", "isitup probe (expired)", client_ext);
   expired_client_cert = p("expired.pem");
   expired_client_key = p("expired.key");
+  issue_expired("expired-server", "localhost", server_ext);
+  expired_server_cert = p("expired-server.pem");
+  expired_server_key = p("expired-server.key");
 
   unrelated_key = p("unrelated.key");
   openssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out",

@@ -1,7 +1,8 @@
 // Test fixture: TLS certificates made with /usr/bin/openssl in a directory, for a TLS server on
-// 127.0.0.1 and its clients: a CA; a server certificate for localhost/127.0.0.1 signed by it;
-// one for another host name; a server certificate from another CA; client certificates (valid,
-// expired in 2020), the client key encrypted with a password, and a key of another pair.
+// 127.0.0.1 and its clients: a CA; a server certificate for localhost/127.0.0.1-4/::1 signed by
+// it (valid, and expired in 2020); one for another host name; a server certificate from another
+// CA; client certificates (valid, expired in 2020), the client key encrypted with a password,
+// and a key of another pair.
 // Every *.key file is mode 0600.
 #pragma once
 
@@ -16,7 +17,8 @@ struct tls_certs {
   explicit tls_certs(const std::filesystem::path& dir);
 
   std::string ca;                                       // PEM CA certificate
-  std::string server_cert, server_key;                  // CN/SAN localhost, IP 127.0.0.1
+  std::string server_cert, server_key;                  // localhost, 127.0.0.1-4, ::1
+  std::string expired_server_cert, expired_server_key;  // the same names, January 2020 only
   std::string wrong_host_cert, wrong_host_key;          // SAN wrong.example only
   std::string other_ca;                                 // another CA
   std::string other_server_cert, other_server_key;      // localhost/127.0.0.1, signed by other_ca

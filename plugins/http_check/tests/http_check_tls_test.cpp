@@ -321,9 +321,9 @@ TEST_P(http_check_tls_test, unreadable_files_are_clear_tls_errors) {
   const auto& certs = nginx().certs();
   const std::string mtls = "https://127.0.0.1:" + std::to_string(nginx().mtls_port) + "/";
   // A key that is not the certificate's.
-  const observed mismatch = check(
-      mtls,
-      {{"ca_file", certs.ca}, {"client_cert", certs.client_cert}, {"client_key", certs.good_key}});
+  const observed mismatch = check(mtls, {{"ca_file", certs.ca},
+                                         {"client_cert", certs.client_cert},
+                                         {"client_key", certs.server_key}});
   expect_down(mismatch, "tls");
   EXPECT_NE(mismatch.error_message.find("client_key"), std::string::npos) << mismatch;
 }

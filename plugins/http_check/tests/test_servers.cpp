@@ -70,89 +70,15 @@ bool wait_for_port(const std::string& address, int port, std::chrono::millisecon
   return false;
 }
 
-// ---------------------------------------------------------------- certificates
-
-namespace {
-
-std::string openssl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"/usr/bin/openssl"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const test::run_result r = test::run(argv, 30s);
-  if (r.code == 0) return "";
-  return "openssl " + args.front() + " failed: " + r.err;
-}
-
-void write_text(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
-
-}  // namespace
-
-certificates::certificates(const fs::path& dir) {
-  auto p = [&](const char* name) { return (dir / name).string(); };
-  ca = p("ca.pem");
-  good_cert = p("good.pem");
-  good_key = p("good.key");
-  expired_cert = p("expired.pem");
-  expired_key = p("expired.key");
-  wrong_cert = p("wrong.pem");
-  wrong_key = p("wrong.key");
-  client_cert = p("client.pem");
-  client_key = p("client.key");
-  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                       "-nodes"};
-  auto request = [&](const std::string& key, const std::string& csr, const std::string& cn,
-                     const std::string& san) {
-    std::vector<std::string> a{"req"};
-    a.insert(a.end(), ec.begin(), ec.end());
-    a.insert(a.end(), {"-keyout", key, "-out", csr, "-subj", "/CN=" + cn, "-addext",
-                       "subjectAltName=" + san});
-    return openssl(a);
-  };
-  // 127.0.0.2-4 too: the benchmark spreads connections over four loopback addresses.
-  const std::string local_names =
-      "DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:127.0.0.4,IP:::1";
-  write_text(dir / "server.ext", "basicConstraints=CA:FALSE\nsubjectAltName=" + local_names + "\n");
-  write_text(dir / "wrong.ext", "basicConstraints=CA:FALSE\nsubjectAltName=DNS:wrong.example\n");
-  write_text(dir / "client.ext", "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n");
-  write_text(dir / "index.txt", "");
-  write_text(dir / "serial", "1000\n");
-  write_text(dir / "ca.cnf", "[ca]\ndefault_ca = d\n[d]\ndatabase = " + p("index.txt") +
-                                 "\nnew_certs_dir = " + dir.string() + "\nserial = " + p("serial") +
-                                 "\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\n"
-                                 "unique_subject = no\n[any]\ncommonName = supplied\n");
-  std::vector<std::string> ca_req{"req", "-x509"};
-  ca_req.insert(ca_req.end(), ec.begin(), ec.end());
-  ca_req.insert(ca_req.end(), {"-keyout", p("ca.key"), "-out", ca, "-days", "3650", "-subj",
-                               "/CN=isitup test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-                               "-addext", "keyUsage=critical,keyCertSign,cRLSign"});
-  for (const std::string& e :
-       {openssl(ca_req), request(good_key, p("good.csr"), "localhost", local_names),
-        openssl({"x509", "-req", "-in", p("good.csr"), "-CA", ca, "-CAkey", p("ca.key"),
-                 "-CAcreateserial", "-out", good_cert, "-days", "365", "-extfile",
-                 p("server.ext")}),
-        request(wrong_key, p("wrong.csr"), "wrong.example", "DNS:wrong.example"),
-        openssl({"x509", "-req", "-in", p("wrong.csr"), "-CA", ca, "-CAkey", p("ca.key"),
-                 "-CAcreateserial", "-out", wrong_cert, "-days", "365", "-extfile",
-                 p("wrong.ext")}),
-        request(client_key, p("client.csr"), "isitup probe", "DNS:probe.example"),
-        openssl({"x509", "-req", "-in", p("client.csr"), "-CA", ca, "-CAkey", p("ca.key"),
-                 "-CAcreateserial", "-out", client_cert, "-days", "365", "-extfile",
-                 p("client.ext")}),
-        request(expired_key, p("expired.csr"), "localhost", local_names),
-        openssl({"ca", "-batch", "-config", p("ca.cnf"), "-cert", ca, "-keyfile", p("ca.key"),
-                 "-in", p("expired.csr"), "-out", expired_cert, "-startdate", "20200101000000Z",
-                 "-enddate", "20200201000000Z", "-notext"})}) {
-    if (!e.empty() && error.empty()) error = e;
-  }
-}
-
 // ---------------------------------------------------------------- nginx
 
 nginx_server::nginx_server() : nginx_server(options{}) {}
 
 nginx_server::nginx_server(const options& opts) {
-  certs_ = std::make_unique<certificates>(dir_.path());
-  if (!certs_->error.empty()) {
-    error_ = certs_->error;
+  try {
+    certs_ = std::make_unique<test::tls_certs>(dir_.path());
+  } catch (const std::exception& e) {
+    error_ = e.what();
     return;
   }
   // A port found free may be taken by someone else before nginx binds it: try new ones.
@@ -224,12 +150,13 @@ bool nginx_server::launch(const options& opts) {
       (d / "uwsgi").string() + ";\n  scgi_temp_path " + (d / "scgi").string() +
       ";\n  default_type text/plain;\n"
       "  server {\n" +
-      listens + locations + tls_server(https_port, certs_->good_cert, certs_->good_key, "", true) +
-      tls_server(expired_port, certs_->expired_cert, certs_->expired_key) +
-      tls_server(wrong_host_port, certs_->wrong_cert, certs_->wrong_key) +
-      tls_server(mtls_port, certs_->good_cert, certs_->good_key,
+      listens + locations +
+      tls_server(https_port, certs_->server_cert, certs_->server_key, "", true) +
+      tls_server(expired_port, certs_->expired_server_cert, certs_->expired_server_key) +
+      tls_server(wrong_host_port, certs_->wrong_host_cert, certs_->wrong_host_key) +
+      tls_server(mtls_port, certs_->server_cert, certs_->server_key,
                  "    ssl_verify_client on;\n    ssl_client_certificate " + certs_->ca + ";\n") +
-      tls_server(https_fresh_port, certs_->good_cert, certs_->good_key,
+      tls_server(https_fresh_port, certs_->server_cert, certs_->server_key,
                  "    ssl_session_tickets off;\n    ssl_session_cache off;\n") +
       "}\n";
   const std::string conf_path = dir_.write("nginx.conf", conf);

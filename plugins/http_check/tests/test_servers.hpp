@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "process.hpp"
+#include "tls_certs.hpp"
 
 namespace isitup::http::testing {
 
@@ -22,16 +23,6 @@ int free_port(const char* address = "127.0.0.1");
 bool ipv6_loopback_available();
 // Waits until address:port accepts TCP connections, at most `timeout`.
 bool wait_for_port(const std::string& address, int port, std::chrono::milliseconds timeout);
-
-// Certificates made by openssl in `dir`: a CA, and server certificates signed by it for
-// localhost/127.0.0.1-4/::1 (valid), the same names expired in 2020, and "wrong.example"; and
-// a client certificate signed by the same CA.
-struct certificates {
-  explicit certificates(const std::filesystem::path& dir);
-  std::string ca, good_cert, good_key, expired_cert, expired_key, wrong_cert, wrong_key,
-      client_cert, client_key;
-  std::string error;  // empty when every file was made
-};
 
 // nginx (Debian's nginx-light) in a temp dir, single process, serving:
 //   /            200 "hello isitup"        /404, /500   those statuses
@@ -58,7 +49,7 @@ class nginx_server {
   ~nginx_server();
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
-  const certificates& certs() const { return *certs_; }
+  const test::tls_certs& certs() const { return *certs_; }
 
   int http_port = 0, https_port = 0, expired_port = 0, wrong_host_port = 0, mtls_port = 0,
       http6_port = 0, https_fresh_port = 0;
@@ -67,7 +58,7 @@ class nginx_server {
   bool launch(const options& opts);  // picks ports, writes the config, starts nginx
 
   test::temp_dir dir_;
-  std::unique_ptr<certificates> certs_;
+  std::unique_ptr<test::tls_certs> certs_;
   std::unique_ptr<test::child_process> process_;
   std::string error_;
 };
