@@ -1,7 +1,7 @@
 // kafka_sink's events topic, the plugin compiled in and driven through the SDK's fake host
 // against the development broker: events_topic set -> each event produced (key = check, value =
 // the event JSON), done ok only after delivery, retry while Kafka is down; unset -> the sink
-// takes no events. Also: example.yml and the README show every option of the sink.
+// takes no events. Also: example.yml shows every option of the sink.
 #include <gtest/gtest.h>
 #include <isitup/plugin.h>
 #include <rapidjson/document.h>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config.hpp"
+#include "declared_schema.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_test_util.hpp"
@@ -214,46 +215,14 @@ TEST_F(kafka_events, events_topic_must_differ_from_the_results_topic_and_not_be_
   EXPECT_EQ(threads_of_this_process(), threads_before);
 }
 
-// ---------------------------------------------------------------- example.yml and README
-
-option_type type_of(uint32_t t) {
-  switch (t) {
-    case ISITUP_OPT_INT:
-      return option_type::integer;
-    case ISITUP_OPT_FLOAT:
-      return option_type::number;
-    case ISITUP_OPT_BOOL:
-      return option_type::boolean;
-    case ISITUP_OPT_DURATION:
-      return option_type::duration;
-    case ISITUP_OPT_LIST:
-      return option_type::list;
-    case ISITUP_OPT_MAP:
-      return option_type::map;
-    default:
-      return option_type::string;
-  }
-}
-
-std::vector<option_schema> declared(const isitup_option_v1* options, size_t count) {
-  std::vector<option_schema> schema;
-  for (size_t i = 0; i < count; ++i) {
-    option_schema s;
-    s.name = options[i].name;
-    s.type = type_of(options[i].type);
-    s.required = options[i].required != 0;
-    if (options[i].default_value) s.default_yaml = options[i].default_value;
-    schema.push_back(s);
-  }
-  return schema;
-}
+// ---------------------------------------------------------------- example.yml
 
 // `file`'s kafka_sink section (a sink or a source) shows every declared option, with its
-// default when it has one (maps aside).
+// default when it has one (maps aside). README rows: tests/integration/plugin_docs_test.cpp.
 void expect_every_option_shown(const std::string& file, bool source) {
   const isitup_plugin_v1* p = isitup_plugin_entry();
-  const auto schema = source ? declared(p->source->options, p->source->option_count)
-                             : declared(p->sink->options, p->sink->option_count);
+  const auto schema = source ? test::declared_schema(p->source->options, p->source->option_count)
+                             : test::declared_schema(p->sink->options, p->sink->option_count);
   // ${KAFKA_BROKERS} filled in here: setenv() races with librdkafka threads of earlier tests.
   std::ifstream in(std::string(ISITUP_SOURCE_DIR) + "/plugins/kafka_sink/" + file);
   std::stringstream text;
@@ -279,19 +248,6 @@ void expect_every_option_shown(const std::string& file, bool source) {
 
 TEST(kafka_sink_example, example_yml_shows_every_sink_option) {
   expect_every_option_shown("example.yml", false);
-}
-
-TEST(kafka_sink_example, readme_lists_every_option) {
-  std::ifstream in(std::string(ISITUP_SOURCE_DIR) + "/plugins/kafka_sink/README.md");
-  std::stringstream text;
-  text << in.rdbuf();
-  const isitup_plugin_v1* p = isitup_plugin_entry();
-  for (const auto& s : declared(p->sink->options, p->sink->option_count))
-    EXPECT_NE(text.str().find("| `" + s.name + "` |"), std::string::npos)
-        << s.name << " is not in the README's option table";
-  for (const auto& s : declared(p->source->options, p->source->option_count))
-    EXPECT_NE(text.str().find("| `" + s.name + "` |"), std::string::npos)
-        << s.name << " is not in the README's option table";
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "codec.hpp"
 #include "config.hpp"
+#include "declared_schema.hpp"
 #include "fake_host.hpp"
 #include "record.hpp"
 #include "under_test.hpp"
@@ -391,20 +392,14 @@ TEST(stdout_sink_example, loads_and_shows_every_option_with_its_default) {
   EXPECT_FALSE(agent.checks.empty());
 
   const isitup_sink_ops_v1* ops = isitup_plugin_entry()->sink;
-  std::vector<option_schema> schema;
-  for (size_t i = 0; i < ops->option_count; ++i) {
-    option_schema s;
-    s.name = ops->options[i].name;
-    s.type = option_type::string;
-    s.default_yaml = ops->options[i].default_value;
-    schema.push_back(s);
-  }
+  const std::vector<option_schema> schema = test::declared_schema(ops->options, ops->option_count);
   const option_values values =
       config::validate_options(agent.sinks[0].options, schema, "sinks[0] (stdout_sink) options");
   for (const option_schema& s : schema) {
     const option_value* v = values.find(s.name);
     ASSERT_NE(v, nullptr) << s.name;
     EXPECT_TRUE(v->is_set) << s.name << " is not shown in example.yml";
+    ASSERT_TRUE(s.default_yaml.has_value()) << s.name << " has no default";
     EXPECT_EQ(v->text, *s.default_yaml) << s.name;
   }
 }
