@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <new>
 #include <stdexcept>
 #include <system_error>
 
@@ -107,7 +108,7 @@ engine::~engine() {
   stop();
   // Abandon every run without completing it (the ABI's destroy() contract).
   destroying_ = true;
-  for (job* j : incoming_) jobs_.insert(j);
+  incoming_.clear();  // never begun: their completions are dropped (destroy() is quiet)
   for (job* j : jobs_) {
     if (j->easy) {
       curl_multi_remove_handle(multi_, j->easy);
@@ -127,12 +128,10 @@ engine::~engine() {
 
 void engine::submit(const check_target& check, std::chrono::milliseconds timeout,
                     sdk::completion done) {
-  auto* j = new job(this, check.config, std::move(done));
-  j->deadline = clock::now() + timeout;
-  j->target = check.target;
+  const clock::time_point deadline = clock::now() + timeout;
   {
     std::lock_guard lock(incoming_mu_);
-    incoming_.push_back(j);
+    incoming_.push_back(incoming{&check, deadline, std::move(done)});
   }
   wake();
 }
@@ -228,18 +227,29 @@ int engine::next_timeout_ms() {
 }
 
 void engine::take_incoming() {
-  std::vector<job*> taken;
   {
     std::lock_guard lock(incoming_mu_);
-    taken.swap(incoming_);
+    taken_.swap(incoming_);
   }
-  for (job* j : taken) {
-    jobs_.insert(j);
+  for (incoming& in : taken_) {
+    job* j = nullptr;
+    try {
+      j = new job(this, in.check->config, std::move(in.done));
+      j->deadline = in.deadline;
+      j->target = in.check->target;
+      jobs_.insert(j);
+    } catch (const std::bad_alloc&) {
+      sdk::completion done = j ? std::move(j->done) : std::move(in.done);
+      delete j;
+      done(sdk::result::down("internal", "out of memory"));
+      continue;
+    }
     j->deadline_it = deadlines_.emplace(j->deadline, j);
     j->has_deadline = true;
     j->queue_pos = queue_.size();
     queue_.push_back(j);
   }
+  taken_.clear();  // keeps its room for the next swap
 }
 
 void engine::pump_queue() {

@@ -70,6 +70,9 @@ class engine {
   engine& operator=(const engine&) = delete;
 
   // Runs `check` once; `done` is called within `timeout` (plus loop latency). Any thread.
+  // `check` is read on the loop thread until `done` is called (a prepared check is released
+  // only when no run of it is in flight): the run's state is made there, so that what the loop
+  // allocates for it is freed on the thread that allocated it.
   void submit(const check_target& check, std::chrono::milliseconds timeout, sdk::completion done);
   // Hops run by the lean HTTP/1.1 engine since the process started (tests).
   static uint64_t lean_transfers();
@@ -179,8 +182,15 @@ class engine {
   std::atomic<double> busy_share_{1.0};  // loop_busy_, for the other members (pool_busy)
   bool destroying_ = false;
 
+  // A submitted run, until the loop makes its job (take_incoming).
+  struct incoming {
+    const check_target* check;
+    clock::time_point deadline;
+    sdk::completion done;
+  };
   std::mutex incoming_mu_;
-  std::vector<job*> incoming_;
+  std::vector<incoming> incoming_;
+  std::vector<incoming> taken_;  // loop thread: swapped with incoming_, so both keep their room
 
   // Loop thread only from here on.
   std::unordered_set<job*> jobs_;
