@@ -224,21 +224,30 @@ TEST_P(http_check_tls_test, default_store_follows_ssl_cert_file) {
   EXPECT_EQ(kind, "tls");
 }
 
-// 200 verify-on handshakes at once on loopback: each takes about a millisecond of CPU here, so
-// the median `tls` is some tens of ms even on a loaded machine (45 ms seen with the load at 11).
-// Were loading the store (~20 ms of CPU per check, serialized on the one loop) inside the phase,
-// the median would be ~100 loads: about 2 s, more under load. The bound sits between the two,
-// far from each; the best of three waves.
+// 200 verify-on handshakes at once on loopback, in five rounds with a wave of the same checks
+// with tls_verify: false beside each (in turn before and after it). Loading the
+// 145-certificate store inside the phase costs ~20 ms of CPU per check on the one loop, so the
+// handshakes in progress wait for each other's parsing: a median `tls` of hundreds of ms
+// against a few without a store. A loaded machine slows both kinds of wave alike, and a burst
+// of load slows a wave or two: the medians over the rounds are compared (verify on within 3x
+// verify off + 20 ms), never the machine's speed (bench/http measures that).
 TEST_P(http_check_tls_test, tls_phase_measures_the_handshake_not_store_loading) {
-  constexpr double bound_ms = 250.0;
-  double best = 1e9;
-  for (int attempt = 0; attempt < 3 && best >= bound_ms; ++attempt) {
-    const std::vector<observed> results = wave(200, {{"ca_file", bundle_}});
-    expect_all_up(results, 200);
-    best = std::min(best, median_tls(results));
-    std::printf("200 concurrent verify-on checks: median tls %.2f ms\n", median_tls(results));
+  const option_map verify{{"ca_file", bundle_}}, no_verify{{"tls_verify", "false"}};
+  expect_all_up(wave(20, verify), 20);  // the store is read when these are prepared
+  std::vector<double> on, off;
+  for (int round = 0; round < 5; ++round) {
+    for (const bool verifying : {round % 2 == 0, round % 2 != 0}) {
+      const std::vector<observed> results = wave(200, verifying ? verify : no_verify);
+      expect_all_up(results, 200);
+      (verifying ? on : off).push_back(median_tls(results));
+    }
+    std::printf("200 concurrent checks: median tls verify on %.2f ms, off %.2f ms\n", on.back(),
+                off.back());
   }
-  EXPECT_LT(best, bound_ms);
+  std::sort(on.begin(), on.end());
+  std::sort(off.begin(), off.end());
+  EXPECT_LT(on[2], 3.0 * off[2] + 20.0)
+      << "median over the rounds: verify on " << on[2] << " ms, off " << off[2] << " ms";
 }
 
 TEST_P(http_check_tls_test, changed_ca_file_is_used_and_a_broken_one_keeps_the_old_store) {
