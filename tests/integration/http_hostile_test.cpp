@@ -109,12 +109,16 @@ TEST(http_hostile, slow_huge_and_odd_requests_do_not_stall_checks_or_the_listene
   const std::string after = agent.get("/metrics", token).body;
   ASSERT_THAT(after, HasSubstr("isitup_runs_started_total"));
 
-  // Checks ran on time throughout: every 100 ms, none skipped, none started late.
+  // Checks ran on time throughout: every 100 ms, started within 0.5 s of their time. A stalled
+  // scheduler would skip every run of the stall as late (30 for a 3 s stall); a loaded machine
+  // may make one or two of the ~60 late (1 seen at load 15).
   const double started = metric(after, "isitup_runs_started_total\\{plugin=\"tcp_check\"\\}");
   const double expected =
       std::chrono::duration_cast<std::chrono::milliseconds>(attack).count() / 100.0;
   EXPECT_GE(started - started_before, 0.8 * expected) << after;
-  EXPECT_EQ(metric(after, "isitup_runs_skipped_total\\{reason=\"late\"\\}"), 0) << after;
+  const double late = metric(after, "isitup_runs_skipped_total\\{reason=\"late\"\\}");
+  EXPECT_GE(late, 0) << after;  // -1: not in the text
+  EXPECT_LE(late, 0.05 * expected) << after;
   const double runs = metric(after, "isitup_scheduler_lateness_seconds_count");
   EXPECT_EQ(metric(after, "isitup_scheduler_lateness_seconds_bucket\\{le=\"0.5\"\\}"), runs)
       << after;

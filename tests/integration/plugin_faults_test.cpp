@@ -94,7 +94,13 @@ checks:
   cfg += "  - {name: fine, plugin: faulty_blocking, target: t}\n";
   isitup::test::child_process agent(
       {agent_bin, "-c", dir.write("agent.yml", cfg), "-p", plugin_folder(dir)});
-  std::this_thread::sleep_for(3s);
+  // At least 3 s (past the hung runs' timeout and abandonment), and until `fine` has run 15
+  // times (30 s at the most: a loaded machine may start the agent late, a stuck pool never
+  // gets there).
+  const auto started = std::chrono::steady_clock::now();
+  const auto waited = [&] { return std::chrono::steady_clock::now() - started; };
+  while (waited() < 30s && (waited() < 3s || count(parse(agent.out()), "fine") < 15))
+    std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(agent.running()) << agent.err();
   agent.signal(SIGTERM);
   const auto t0 = std::chrono::steady_clock::now();

@@ -1,7 +1,8 @@
 // tcp_check against real servers on 127.0.0.1 started by the test: a listener that accepts and
 // never answers, a port nobody listens on, banner/echo servers, TLS and STARTTLS (SMTP, IMAP,
 // POP3) servers with openssl-made certificates, and a UDP DNS responder. The plugin source is
-// compiled in and driven through the SDK's fake host; every run must end (tests/support/check_fixture.hpp).
+// compiled in and driven through the SDK's fake host; every run must end
+// (tests/support/check_fixture.hpp).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
