@@ -49,7 +49,8 @@ void catalog_feed::push(catalog_change c, bool urgent) {
     wake = wake || urgent;
     urgent_ = urgent_ || urgent;
     pending_.push_back(std::move(c));
-    wake = wake || pending_.size() == max_pending_;  // full: due at once
+    // A batch's worth, or full: due at once.
+    wake = wake || pending_.size() == batch_changes || pending_.size() == max_pending_;
     ++generation_;
   }
   if (wake) wake_();
@@ -104,13 +105,14 @@ void catalog_feed::on_entry(const isitup_catalog_entry_v1& e) {
 bool catalog_feed::due(int64_t now_ms) const {
   std::lock_guard lock(mu_);
   if (pending_.empty()) return false;
-  return urgent_ || pending_.size() >= max_pending_ || now_ms >= first_ms_ + batch_ms;
+  return urgent_ || pending_.size() >= std::min(batch_changes, max_pending_) ||
+         now_ms >= first_ms_ + batch_ms;
 }
 
 std::optional<int64_t> catalog_feed::next_due() const {
   std::lock_guard lock(mu_);
   if (pending_.empty()) return std::nullopt;
-  if (urgent_ || pending_.size() >= max_pending_) return first_ms_;
+  if (urgent_ || pending_.size() >= std::min(batch_changes, max_pending_)) return first_ms_;
   return first_ms_ + batch_ms;
 }
 

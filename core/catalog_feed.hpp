@@ -45,11 +45,14 @@ struct catalog_change {
 
 class catalog_feed {
  public:
-  // Changes are taken in batches: batch_ms after the oldest pending one (a partition read from
-  // its beginning arrives as a burst of messages; the agent applies them key by key). A
-  // revocation, and the first assignment after a loss (partitions kept through the loss that
-  // went to another probe must stop before that probe starts them), are due at once.
+  // Changes are taken in batches: batch_ms after the oldest pending one, or as soon as
+  // batch_changes wait (a partition read from its beginning arrives as a burst of messages; the
+  // agent applies them key by key, and starts on the first ones while the rest are still
+  // fetched and read). A revocation, and the first assignment after a loss (partitions kept
+  // through the loss that went to another probe must stop before that probe starts them), are
+  // due at once.
   static constexpr int64_t batch_ms = 50;
+  static constexpr std::size_t batch_changes = 1024;
   static constexpr int64_t revoke_wait_ms = 5000;
   // A key or value is kept up to this size plus one byte: the reader refuses anything longer.
   static constexpr std::size_t max_key_bytes = 4096;

@@ -9,7 +9,10 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -124,6 +127,30 @@ TEST(catalog_feed, close_releases_a_waiting_revocation_and_a_loss_does_not_wait)
   ASSERT_EQ(changes.size(), 2u);
   EXPECT_EQ(changes[0].what, catalog_change::kind::lost);
   EXPECT_EQ(changes[1].what, catalog_change::kind::revoked);
+}
+
+// A burst is taken a batch of batch_changes at a time as soon as they are there, not a batch_ms
+// later: the agent starts on the first checks while the rest are still read.
+TEST(catalog_feed, batch_changes_are_due_at_once_and_wake_once) {
+  fixture f;
+  const int32_t parts[] = {0};
+  f.feed.events()->assigned(f.feed.events()->ctx, parts, 1);
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i + 2 < catalog_feed::batch_changes; ++i)
+    keys.push_back("k" + std::to_string(i));
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    f.entry(keys[i].c_str(), "{}", 0, static_cast<int64_t>(i));
+  EXPECT_FALSE(f.feed.due(f.now.load())) << "one change short of a batch";
+  EXPECT_EQ(f.wakes.load(), 1);
+  f.entry("last", "{}", 0, 5000);
+  EXPECT_TRUE(f.feed.due(f.now.load()));
+  EXPECT_EQ(f.feed.next_due(), std::optional<int64_t>(f.now.load()));
+  EXPECT_EQ(f.wakes.load(), 2);
+  f.entry("after", "{}", 0, 5001);
+  EXPECT_EQ(f.wakes.load(), 2) << "woken once per batch, not per change";
+  uint64_t generation = 0;
+  EXPECT_EQ(f.feed.take(generation).size(), catalog_feed::batch_changes + 1);
+  EXPECT_FALSE(f.feed.next_due());
 }
 
 // A bounded queue: the reporting thread waits while max_pending changes wait, which are then
