@@ -45,9 +45,9 @@ endfunction()
 # test of the plugin whose folder calls it, in the layout every plugin follows: its tests and
 # their helpers in plugins/<plugin>/tests/ (SOURCES: tests/<file>.cpp). The binary links the
 # plugin's code (<plugin>_objects, so isitup_plugin_entry() is the plugin's own), the SDK's fake
-# host and tests/support, and finds its helpers' headers in tests/. A test that runs the built
-# agent with the plugin is a plain isitup_test() with add_dependencies() on the agent and the
-# plugins.
+# host and tests/support (with fixtures/), and finds its helpers' headers in tests/. A test that
+# runs the built agent with the plugin is a plain isitup_test() with add_dependencies() on the
+# agent and the plugins.
 function(isitup_plugin_test name)
   cmake_parse_arguments(ARG "" "COST;PROCESSORS" "SOURCES;LIBS;LABELS" ${ARGN})
   get_filename_component(plugin ${CMAKE_CURRENT_SOURCE_DIR} NAME)

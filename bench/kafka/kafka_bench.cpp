@@ -32,7 +32,7 @@ namespace {
 using isitup::record;
 using isitup::bench::process_cpu_seconds;
 
-// DESIGN.md's sample (tests/support/sample_record.hpp) as a probe sends it: no redirect, no
+// DESIGN.md's sample (fixtures/sample_record.hpp) as a probe sends it: no redirect, no
 // extra, one of 10,000 checks, a millisecond apart.
 record typical(int i) {
   record r = isitup::test::sample_record();

@@ -49,7 +49,7 @@ std::vector<const isitup_record_v1*> pointers;
 void make_rows() {
   constexpr int64_t start = 1'795'802'400'000;
   for (int i = 0; i < rows_per_run; ++i) {
-    // DESIGN.md's sample (tests/support/sample_record.hpp), one of 1,000 sites every 30 s,
+    // DESIGN.md's sample (fixtures/sample_record.hpp), one of 1,000 sites every 30 s,
     // one in 50 down, without redirects or extra.
     isitup::record r = isitup::test::sample_record();
     r.check = "site-" + std::to_string(i % 1000) + ".example.com";

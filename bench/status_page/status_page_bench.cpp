@@ -1,5 +1,5 @@
 // isitup-bench-status-page: rendering the status page for 10, 100 and 1,000 checks (the fleet of
-// tests/core/status_page_sample.hpp), against a floor measured in the same run: one pass of the
+// fixtures/status_page_sample.hpp), against a floor measured in the same run: one pass of the
 // HTML escaper over as many bytes as the page has (every output byte touched once).
 #include <benchmark/benchmark.h>
 

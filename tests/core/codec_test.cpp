@@ -17,7 +17,7 @@
 namespace isitup {
 namespace {
 
-// DESIGN.md's sample, every field set (tests/support/sample_record.hpp).
+// DESIGN.md's sample, every field set (fixtures/sample_record.hpp).
 record full_record() { return test::sample_record(); }
 
 const std::string full_json =

@@ -1,5 +1,5 @@
 // The dense status page (more than 100 checks) in a real browser: 1,000 checks of the sample
-// fleet (tests/core/status_page_sample.hpp) under the agent's Content-Security-Policy. Every
+// fleet (fixtures/status_page_sample.hpp) under the agent's Content-Security-Policy. Every
 // card is there with its state, its four uptime figures and one SVG holding the bar, the plot
 // and the tooltip; nothing is logged; a screenshot at phone and desktop width.
 #include <gtest/gtest.h>

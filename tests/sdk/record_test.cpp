@@ -14,8 +14,8 @@ namespace sdk = isitup::sdk;
 
 namespace {
 
-// DESIGN.md's sample record (tests/support) with an error text as well: every field set to a
-// value distinct from its absent value.
+// DESIGN.md's sample record (fixtures/sample_record.hpp) with an error text as well: every field
+// set to a value distinct from its absent value.
 const sdk::record& every_field_record() {
   static const sdk::record r = [] {
     sdk::record s = isitup::test::sample_record();
