@@ -122,7 +122,7 @@ std::unique_ptr<check_state> agent::impl::prepare_check(config::check c) {
   err[0] = '\0';
   if (inst->loaded->check_ops()->prepare(inst->instance, &spec, &s->handle, err, sizeof err) !=
       ISITUP_OK)
-    throw config::config_error(cc.where,
+    throw config::config_error(config::option_named_in(cc.options, err).value_or(cc.where),
                                "check '" + shown_name(cc.name) + "' (" + cc.plugin + "): " + err);
   if (cfg.http.enabled)
     s->history = history.ring_for(
@@ -171,7 +171,8 @@ std::unique_ptr<plugin_instance> agent::impl::create_instance(const config::plug
   char err[1024] = "";
   if (create(host_table(), inst->ctx.get(), inst->options.get(), &inst->instance, err,
              sizeof err) != ISITUP_OK)
-    throw config::config_error(sec.where, std::string(what) + " '" + sec.plugin + "': " + err);
+    throw config::config_error(config::option_named_in(sec.options, err).value_or(sec.where),
+                               std::string(what) + " '" + sec.plugin + "': " + err);
   return inst;
 }
 

@@ -79,6 +79,36 @@ bool same_options(const raw_options& a, const raw_options& b) {
   return same_node(*x, *y);
 }
 
+std::optional<location> option_named_in(const raw_options& raw, std::string_view message) {
+  const std::size_t colon = message.find(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  const std::string_view name = message.substr(0, colon);
+  const YAML::Node* node = raw.node();
+  if (node == nullptr || !node->IsMap()) return std::nullopt;
+  // The value of `key` in `map`, when there is one and its place is known.
+  const auto value_of = [&](const YAML::Node& map,
+                            std::string_view key) -> std::optional<location> {
+    for (const auto& kv : map) {
+      if (!kv.first.IsScalar() || kv.first.Scalar() != key) continue;
+      const location where = detail::at(raw.where().file, kv.second);
+      if (where.line <= 0) return std::nullopt;
+      return where;
+    }
+    return std::nullopt;
+  };
+  const std::optional<location> option = value_of(*node, name);
+  if (!option) return std::nullopt;
+  // "properties: 'ssl.key.location': ...": the entry of a map option, when it names one.
+  const std::string_view rest = message.substr(colon + 1);
+  if (rest.size() > 2 && rest.substr(0, 2) == " '") {
+    const std::size_t close = rest.find('\'', 2);
+    const YAML::Node value = (*node)[std::string(name)];
+    if (close != std::string_view::npos && value.IsMap())
+      if (auto entry = value_of(value, rest.substr(2, close - 2))) return entry;
+  }
+  return option;
+}
+
 namespace {
 
 constexpr std::string_view top_keys[] = {"agent",   "defaults",     "pipeline",

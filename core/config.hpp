@@ -88,6 +88,11 @@ class raw_options {
 // absent and an empty one are not.
 bool same_options(const raw_options& a, const raw_options& b);
 
+// Where a plugin's refusal points: when `message` starts with "<name>:" (as config_map's range
+// errors and the plugins' own checks do) and <name> is given in `raw`, the location of its
+// value; otherwise nullopt (blame the check or section).
+std::optional<location> option_named_in(const raw_options& raw, std::string_view message);
+
 // Validates `raw` against `schema`: unknown key, wrong type, missing required are
 // config_errors at the offending key or value; defaults are applied from default_yaml.
 // `section` names the owner in messages, e.g. "checks[2] (http_check) options".

@@ -598,5 +598,34 @@ TEST(config_test, config_file_errors) {
   }
 }
 
+// A plugin's refusal that starts with an option's name points at that option's value, and at
+// the entry of a map option it names in quotes; anything else is left to the check's place.
+TEST(config, a_plugin_refusal_naming_an_option_points_at_its_value) {
+  const agent a = load_string(
+      "checks:\n"
+      "  - name: shop\n"
+      "    target: https://shop.example.com/\n"
+      "    options:\n"
+      "      max_redirects: 101\n"
+      "      properties: {a.b: x, ssl.key.location: /k.pem}\n"
+      "  - {name: bare, target: https://example.com/}\n",
+      "t.yml");
+  ASSERT_EQ(a.checks.size(), 2u);
+  const raw_options& o = a.checks[0].options;
+  const auto at = [&](std::string_view message) {
+    const std::optional<location> where = option_named_in(o, message);
+    return where ? to_string(*where) : std::string("none");
+  };
+  EXPECT_EQ(at("max_redirects: expected 0..100, got 101"), "t.yml:5:22");
+  EXPECT_EQ(at("properties: 'ssl.key.location': unreadable"), "t.yml:6:46");
+  EXPECT_EQ(at("properties: 'sasl.kerberos.keytab' is refused"), "t.yml:6:19")
+      << "an entry not given: the option";
+  EXPECT_EQ(at("properties: bad"), "t.yml:6:19");
+  EXPECT_EQ(at("user_agent: not given here"), "none");
+  EXPECT_EQ(at("no option named here"), "none");
+  EXPECT_EQ(at(": empty name"), "none");
+  EXPECT_FALSE(option_named_in(a.checks[1].options, "max_redirects: x").has_value());
+}
+
 }  // namespace
 }  // namespace isitup::config

@@ -164,7 +164,7 @@ TEST(agent, check_config_accepts_good_and_reports_bad_with_location) {
       dir.write("value.yml", "sinks:\n  - plugin: stdout_sink\n    options: {format: xml}\n");
   auto v = run({agent_bin, "--check-config", value, "-p", plugin_dir}, 20s);
   EXPECT_EQ(v.code, 2) << "a bad option value must fail --check-config, not only the run";
-  EXPECT_NE(v.err.find("value.yml:2:"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("value.yml:3:23: sink 'stdout_sink': format: "), std::string::npos) << v.err;
   EXPECT_NE(v.err.find("xml"), std::string::npos) << v.err;
 
   const std::string opt = dir.write(

@@ -152,7 +152,7 @@ TEST(hostile_config, a_user_agent_with_cr_lf_cannot_inject_headers) {
                 "    options: {user_agent: \"probe\\r\\nX-Injected: 1\"}\n");
   const auto r = run({agent_bin, "--check-config", cfg, "-p", plugin_dir}, 10s);
   EXPECT_EQ(r.code, 2) << r.out << r.err;
-  EXPECT_NE(r.err.find("agent.yml:3:5: check 'ua' (http_check): user_agent: contains the control "
+  EXPECT_NE(r.err.find("agent.yml:5:27: check 'ua' (http_check): user_agent: contains the control "
                        "character \\x0d at offset 5; header values may not"),
             std::string::npos)
       << r.err;

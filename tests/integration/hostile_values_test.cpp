@@ -151,7 +151,7 @@ TEST(hostile_values, a_malformed_postgresql_uri_does_not_print_its_password) {
                                           connection + "\"}\n");
     const auto r = run({agent_bin, "--check-config", cfg, "-p", plugin_dir}, 15s);
     EXPECT_EQ(r.code, 2) << r.err;
-    EXPECT_NE(r.err.find("agent.yml:3:5: sink 'pg_sink': connection: "), std::string::npos)
+    EXPECT_NE(r.err.find("agent.yml:4:27: sink 'pg_sink': connection: "), std::string::npos)
         << r.err;
     EXPECT_NE(r.err.find("***"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("s3cr3t"), std::string::npos) << r.err;

@@ -342,7 +342,7 @@ TEST(kafka_tls_agents, tls_example_configs_validate) {
   const auto r = isitup::test::run(
       {agent_bin, "--check-config", examples + "example-tls.yml", "-p", plugin_dir}, 20s, env);
   EXPECT_NE(r.code, 0);
-  EXPECT_NE(r.err.find("example-tls.yml:19:5: sink 'kafka_sink': properties: 'ssl.key.location'"),
+  EXPECT_NE(r.err.find("example-tls.yml:31:27: sink 'kafka_sink': properties: 'ssl.key.location'"),
             std::string::npos)
       << r.err;
 }

@@ -23,7 +23,7 @@
 // value (given, or its declared default); one with neither keeps the struct's initializer,
 // except lists and maps, which are always set (empty when there is no value).
 // A value outside its range throws std::invalid_argument("port: expected 1..65535, got 0"),
-// which the agent reports at the file:line:column of the check, sink or source. A
+// which the agent reports at the option's file:line:column ("<name>: ..." points there). A
 // std::optional<std::string> member tells "not given" (nullopt) from "given empty". The map's
 // strings (names, defaults, descriptions) are not copied: pass literals. A map is immutable once
 // built and may be read from any thread.
