@@ -33,6 +33,8 @@ std::vector<sdk::option> catalog_options();
 
 class kafka_catalog final : public sdk::catalog {
  public:
+  // The name of the thread start() runs (it polls the group and reports what it reads).
+  static constexpr const char* thread_name = "isitup-catalog";
   // Throws std::invalid_argument for a bad option or a refused property. Connects nothing.
   kafka_catalog(const sdk::host& host, const sdk::options_view& options);
   ~kafka_catalog() override;
