@@ -19,8 +19,9 @@
 //   https_agent_verify      the agent, 1000 https URLs every 10 ms with a 145-CA ca_file, vs wrk
 //                           on full handshakes (nginx with resumption off) and on resumed ones
 //                           on https, and the same with tls_verify: false (CPU ratio)
-//   https_agent_verify_loops  the same verify-on agent with `loops: 1` and `loops: 0` (a loop
-//                           per hardware thread, at most 4), vs wrk on full handshakes, and
+//   https_agent_verify_loops  the same verify-on agent with `loops: 1` and `loops: 0` (adaptive:
+//                           up to a loop per hardware thread, at most 4), vs wrk on full
+//                           handshakes, and
 //                           the loops with tls_verify: false (CPU ratio)
 //   https_plugin_verify/noverify  the plugin alone on https, verification on and off
 //   https_rss_in_flight     memory per TLS check in flight (1000 slow https checks at once)

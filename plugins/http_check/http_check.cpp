@@ -64,43 +64,52 @@ class http_check : public sdk::async_checks {
       pool_->max_in_flight.store(max_in_flight_);
     }
     if (spec.options.is_set("loops")) {
-      const int n = t.config->loops == 0 ? default_loops() : static_cast<int>(t.config->loops);
+      const bool adapt = t.config->loops == 0;
+      const int n = adapt ? default_loops() : static_cast<int>(t.config->loops);
+      adaptive_ = loops_set_ == 0 ? adapt : adaptive_ && adapt;
       loops_set_ = loops_set_ == 0 ? n : std::min(loops_set_, n);
     }
-    use_loops(loops_set_ == 0 ? 1 : loops_set_);
+    use_loops(loops_set_ == 0 ? 1 : loops_set_, adaptive_);
     const url_parts& p = t.target;
     const size_t route = std::hash<std::string>{}(p.host_is_ip ? p.url : p.host);
     return std::make_unique<prepared>(std::move(t), route);
   }
 
-  // Any thread: the loops in use were made before their count was published.
+  // Any thread: the loops were made before their count was published; with `loops: 0` the
+  // first pool_->loops of them run new checks (engine::adapt_loops changes that count).
   void start(sdk::prepared_check& check, const sdk::run_info& run, sdk::completion done) override {
     const auto& p = static_cast<prepared&>(check);
-    const size_t n = static_cast<size_t>(loops_.load(std::memory_order_acquire));
-    engines_[p.route % n]->submit(p.target, run.timeout, std::move(done));
+    const int made = loops_.load(std::memory_order_acquire);
+    const int in_use = std::clamp(pool_->loops.load(std::memory_order_acquire), 1, made);
+    engines_[p.route % static_cast<size_t>(in_use)]->submit(p.target, run.timeout, std::move(done));
   }
 
  private:
-  // `loops: 0`: one loop per hardware thread, at most 4. A TLS handshake costs ~0.5 ms of CPU,
-  // so one loop cannot use a second core for the https checks of the agent.
+  // `loops: 0`: up to one loop per hardware thread, at most 4, as many in use as the machine
+  // has idle cores for (engine::next_loop_count). A TLS handshake costs ~0.5 ms of CPU, so one
+  // loop cannot use a second core for the https checks of the agent.
   static int default_loops() {
     return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   }
   // Main thread: makes the loops missing for `n` (never fewer: a smaller n leaves the others
-  // idle), and runs the checks on n of them from then on.
-  void use_loops(int n) {
-    if (n == loops_.load(std::memory_order_relaxed)) return;
+  // idle), and runs the checks on n of them from then on; `adaptive`: on 1 to n of them, as
+  // many as member 0 decides (starting from the count in use).
+  void use_loops(int n, bool adaptive) {
+    const int most = adaptive ? n : 0;
+    if (n == loops_.load(std::memory_order_relaxed) && most == pool_->most_loops.load()) return;
     for (int i = 0; i < n; ++i)
       if (!engines_[i]) engines_[i] = std::make_unique<engine>(host_, pool_);
-    pool_->loops.store(n);
+    pool_->loops.store(adaptive ? std::clamp(pool_->loops.load(), 1, n) : n);
+    pool_->most_loops.store(most);
     loops_.store(n, std::memory_order_release);
   }
 
   sdk::host host_;
   std::shared_ptr<engine::pool> pool_ = std::make_shared<engine::pool>();
   std::array<std::unique_ptr<engine>, engine::pool::max_members> engines_;
-  std::atomic<int> loops_{0};  // engines_[0, loops_) run the checks
+  std::atomic<int> loops_{0};  // engines_[0, loops_) are made (pool_->loops of them in use)
   int loops_set_ = 0;          // the smallest `loops` set on any check; 0: none set
+  bool adaptive_ = false;      // every check that sets `loops` sets 0
   // The default CA store is the one libcurl was built with (SSL_CERT_FILE / SSL_CERT_DIR win).
   static net::ca_locations curl_ca();
 

@@ -124,6 +124,7 @@ engine::~engine() {
   SSL_CTX_free(lean_tls_);
   close(wake_fd_);
   close(epoll_fd_);
+  if (schedstat_fd_ >= 0) close(schedstat_fd_);
 }
 
 void engine::submit(const check_target& check, std::chrono::milliseconds timeout,
@@ -197,6 +198,8 @@ void engine::note_loop_busy(clock::time_point began, clock::time_point slept,
   const double weight = std::min(1.0, all / lean_busy_window_ms);
   loop_busy_ += weight * (busy / all - loop_busy_);
   busy_share_.store(loop_busy_, std::memory_order_relaxed);
+  window_busy_ms_ += busy;
+  note_window(woke);
 }
 
 int engine::next_timeout_ms() {

@@ -58,7 +58,25 @@ class engine {
     std::atomic<int> loops{1};       // members in use (each paces its share of the TLS starts)
     std::array<std::atomic<engine*>, max_members> members{};
     std::atomic<int> member_count{0};
+    // `loops: 0`: member 0 sets `loops` between 1 and `most_loops` from the members' loads
+    // (adapt_loops); 0: the count is fixed.
+    std::atomic<int> most_loops{0};
   };
+
+  // What a loop did over its last window (~100 ms): the share of the window it was busy
+  // (off epoll_wait), and the share it was runnable but waiting for a CPU (the thread's run
+  // queue wait from /proc/thread-self/schedstat, else its busy wall time less its CPU time).
+  struct loop_load {
+    double busy = 0;
+    double waiting = 0;
+  };
+  // The number of loops to use next, from `in_use` (1..most) and the loads of the loops in use:
+  // one more while every one is busy more than 3/4 of the time and waits for a CPU less than
+  // a tenth of it (a core is idle for another loop); one fewer when one waits more than a
+  // quarter (the cores are taken: another loop would take turns with the rest of the machine,
+  // and every handshake's phases would wait for it), or when the work of all would keep one
+  // fewer under half busy. Pure (tests).
+  static int next_loop_count(int in_use, int most, const std::vector<loop_load>& loads);
 
   // Registers the engine in `shared` (at most pool::max_members) and starts its loop thread.
   engine(sdk::host host, std::shared_ptr<pool> shared);
@@ -104,6 +122,10 @@ class engine {
   int next_timeout_ms();
   // A turn of the loop: busy from `began` to `slept`, then in epoll_wait until `woke`.
   void note_loop_busy(clock::time_point began, clock::time_point slept, clock::time_point woke);
+  // Loop thread (http_loops.cpp): closes the load window once it is long enough (load_); on
+  // member 0 of an adaptive pool, then sets the pool's loop count (at most every 0.5 s).
+  void note_window(clock::time_point now);
+  void adapt_loops(clock::time_point now);
   void take_incoming();
   void pump_queue();
   void expire_deadlines(clock::time_point now);
@@ -202,6 +224,13 @@ class engine {
   enum class blocked { paced, handshake, slot } blocked_ = blocked::paced;
   int blocked_handshakes_ = 0;
   double loop_busy_ = 1.0;  // the share of time the loop spends off epoll_wait (moving average)
+  // The current load window (note_window) and the last closed one, for member 0.
+  clock::time_point window_began_ = clock::now();
+  double window_busy_ms_ = 0;
+  int64_t window_cpu_ns_ = -1, window_wait_ns_ = -1;  // the thread's counters at its start
+  int schedstat_fd_ = -2;                             // -2: not opened yet; -1: none
+  std::atomic<double> load_busy_{0}, load_waiting_{0};
+  clock::time_point loops_changed_{};
   std::multimap<clock::time_point, job*> deadlines_;  // queued or resolving jobs
   bool curl_timer_armed_ = false;
   clock::time_point curl_timer_{};

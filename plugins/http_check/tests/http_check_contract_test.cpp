@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "http_engine.hpp"
 #include "http_fixture.hpp"
 
 namespace isitup::http {
@@ -74,7 +75,7 @@ struct raw_plugin {
 
 TEST_P(http_check_test, many_runs_in_flight_each_complete_once) {
   ASSERT_TRUE(nginx().ok()) << nginx().error();
-  for (const char* loops : {"1", "4"}) {
+  for (const char* loops : {"1", "4", "0"}) {
     SCOPED_TRACE(std::string("loops: ") + loops);
     raw_plugin p(host_, GetParam());
     run_counter counter;
@@ -93,6 +94,35 @@ TEST_P(http_check_test, many_runs_in_flight_each_complete_once) {
     EXPECT_EQ(counter.up.load(), n);
     p.destroy();
   }
+}
+
+// `loops: 0`: a loop is added only while every loop in use is busy and none waits for a CPU
+// (an idle core), one is taken away when one waits for a CPU or the work fits on fewer; never
+// outside 1..most, one step at a time.
+TEST(http_check_loops, the_count_grows_into_idle_cores_and_shrinks_when_loops_wait) {
+  using load = engine::loop_load;
+  // One saturated loop with a core to spare: a second.
+  EXPECT_EQ(engine::next_loop_count(1, 2, {{0.95, 0.02}}), 2);
+  // Saturated but waiting for a CPU (the cores are taken): stays at one.
+  EXPECT_EQ(engine::next_loop_count(1, 2, {{0.95, 0.30}}), 1);
+  EXPECT_EQ(engine::next_loop_count(1, 2, {{0.95, 0.15}}), 1);
+  // Not busy enough to need another.
+  EXPECT_EQ(engine::next_loop_count(1, 2, {{0.50, 0.00}}), 1);
+  // At the most already.
+  EXPECT_EQ(engine::next_loop_count(2, 2, {{0.95, 0.0}, {0.95, 0.0}}), 2);
+  EXPECT_EQ(engine::next_loop_count(3, 4, {{0.9, 0.0}, {0.9, 0.0}, {0.9, 0.0}}), 4);
+  // Every loop must be busy to grow.
+  EXPECT_EQ(engine::next_loop_count(2, 4, {{0.95, 0.0}, {0.60, 0.0}}), 2);
+  // One loop waits for a CPU: one fewer.
+  EXPECT_EQ(engine::next_loop_count(2, 2, {{0.95, 0.0}, {0.95, 0.40}}), 1);
+  // The work fits on fewer (under half busy on one fewer loop): one fewer.
+  EXPECT_EQ(engine::next_loop_count(2, 2, {{0.20, 0.0}, {0.20, 0.0}}), 1);
+  EXPECT_EQ(engine::next_loop_count(3, 4, {{0.30, 0.0}, {0.30, 0.0}, {0.30, 0.0}}), 2);
+  EXPECT_EQ(engine::next_loop_count(3, 4, {{0.40, 0.0}, {0.40, 0.0}, {0.40, 0.0}}), 3);
+  // Never below one, never above most, whatever comes in.
+  EXPECT_EQ(engine::next_loop_count(1, 2, {{0.0, 0.9}}), 1);
+  EXPECT_EQ(engine::next_loop_count(5, 2, std::vector<load>{}), 2);
+  EXPECT_EQ(engine::next_loop_count(0, 2, std::vector<load>{}), 1);
 }
 
 // Thousands of runs behind a small max_in_flight: the wait queue is consumed, compacted and
