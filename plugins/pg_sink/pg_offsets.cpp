@@ -17,6 +17,7 @@ std::vector<claimed_position> claim(pqxx::transaction_base& tx, const quoted_nam
                           " partition) DO UPDATE SET epoch = o.epoch + 1, updated_at = now()"
                           " RETURNING epoch, coalesce(next_offset, -1)";
   std::vector<claimed_position> got;
+  got.reserve(order.size());
   for (int32_t p : order) {
     const pqxx::row r = tx.exec_params1(sql, group, topic, p);
     got.push_back(claimed_position{p, r[0].as<int64_t>(), r[1].as<int64_t>()});
@@ -57,7 +58,12 @@ bool advance(pqxx::transaction_base& tx, const quoted_names& q,
     if (!r.empty() && p.epoch > 0 && r[0][0].as<int64_t>() > p.epoch)
       throw fenced_error(where + " was claimed by another reader (epoch " + r[0][0].c_str() +
                          ", this batch was read in epoch " + std::to_string(p.epoch) + ")");
-    if (fast) {
+    // Claimed in this epoch, nothing stored with positions yet: the partition's first batch
+    // goes the fast way too. Rows stored before positions were kept make its COPY fail with a
+    // unique violation, and the write goes the slow way then (pg_writer).
+    const bool first_batch =
+        !r.empty() && r[0][1].is_null() && p.epoch > 0 && r[0][0].as<int64_t>() == p.epoch;
+    if (fast && !first_batch) {
       fast = false;
       if (r.empty())
         why = "no stored position for " + where;

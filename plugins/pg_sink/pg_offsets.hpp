@@ -9,9 +9,12 @@
 //   `UPDATE ... WHERE epoch = mine AND next_offset = first`: when every one matches, nothing of
 //   the batch is stored yet and the rows may be COPYed straight into the results table (the
 //   fast path). A stored epoch above the batch's means another reader claimed the partition:
-//   fenced, the caller rolls back everything. Anything else (no row, a gap, an overlap, epoch
-//   0 = a reader that could not claim) takes the slow path (ON CONFLICT), and the row is set to
-//   the batch's end and the higher epoch.
+//   fenced, the caller rolls back everything. A partition claimed in the batch's epoch with no
+//   offset stored yet (its first batch) goes the fast way too: rows stored before positions
+//   were kept make the COPY fail with a unique violation, and pg_writer writes the batch the
+//   slow way then. Anything else (no row, a gap, an overlap, epoch 0 = a reader that could not
+//   claim) takes the slow path (ON CONFLICT), and the row is set to the batch's end and the
+//   higher epoch.
 //
 // SQL only from validated, quoted names; values as parameters. Rows are touched in (group,
 // topic, partition) order, so concurrent writers do not deadlock. Any thread (the caller owns

@@ -49,11 +49,13 @@ TEST(pg_offsets, a_claim_raises_the_epoch_and_returns_the_stored_end) {
 TEST(pg_offsets, batches_that_follow_on_take_the_fast_path_and_others_the_slow_one) {
   auto w = writer("offs_paths");
   const int64_t e = w->claim("writers", "results", {0})[0].epoch;
+  // The partition's first batch (claimed, nothing stored yet): fast.
   w->write(batch::range(0, 50).pointers, {}, {at(0, 0, 50, e)});
-  EXPECT_EQ(w->stats().slow_writes, 1u);
-  EXPECT_EQ(w->slow_reason(), "no stored offset yet for partition 0 of results");
-  w->write(batch::range(50, 100).pointers, {}, {at(0, 50, 100, e)});
   EXPECT_EQ(w->stats().fast_writes, 1u);
+  EXPECT_EQ(w->slow_reason(), "");
+  w->write(batch::range(50, 100).pointers, {}, {at(0, 50, 100, e)});
+  EXPECT_EQ(w->stats().fast_writes, 2u);
+  EXPECT_EQ(w->stats().slow_writes, 0u);
   EXPECT_EQ(w->slow_reason(), "");
   EXPECT_EQ(server().psql("SELECT count(*) FROM offs_paths"), "100\n");
   // Its hours are marked for the rollups like the slow path's.
@@ -61,7 +63,7 @@ TEST(pg_offsets, batches_that_follow_on_take_the_fast_path_and_others_the_slow_o
 
   // A replay (overlap with the stored end): slow, nothing twice, the end stays.
   w->write(batch::range(50, 100).pointers, {}, {at(0, 50, 100, e)});
-  EXPECT_EQ(w->stats().slow_writes, 2u);
+  EXPECT_EQ(w->stats().slow_writes, 1u);
   EXPECT_EQ(w->slow_reason(),
             "partition 0 of results is stored up to offset 100, the batch starts at 50");
   EXPECT_EQ(server().psql("SELECT count(*) FROM offs_paths"), "100\n");
@@ -69,7 +71,7 @@ TEST(pg_offsets, batches_that_follow_on_take_the_fast_path_and_others_the_slow_o
 
   // A result produced twice (its key in a message of its own): the COPY meets it, slow path.
   w->write(batch::range(99, 101).pointers, {}, {at(0, 100, 102, e)});
-  EXPECT_EQ(w->stats().slow_writes, 3u);
+  EXPECT_EQ(w->stats().slow_writes, 2u);
   EXPECT_EQ(w->slow_reason(), "a row of the batch is stored already (SQLSTATE 23505)");
   EXPECT_EQ(server().psql("SELECT count(*) FROM offs_paths"), "101\n");
   EXPECT_EQ(stored("offs_paths"), "0|102|1\n");
@@ -80,8 +82,23 @@ TEST(pg_offsets, batches_that_follow_on_take_the_fast_path_and_others_the_slow_o
   EXPECT_EQ(w->slow_reason(), "no stored position for partition 0 of results");
   w->write(batch::range(110, 120).pointers, {}, {at(0, 111, 121, e)});
   EXPECT_EQ(w->slow_reason(), "");
-  EXPECT_EQ(w->stats().fast_writes, 2u);
+  EXPECT_EQ(w->stats().fast_writes, 3u);
   EXPECT_EQ(server().psql("SELECT count(*) FROM offs_paths"), "120\n");
+}
+
+TEST(pg_offsets, a_first_batch_over_rows_stored_without_positions_goes_the_slow_way) {
+  auto w = writer("offs_first");
+  w->write(batch::range(0, 30).pointers);  // an older writer's rows, no positions kept
+  const int64_t e = w->claim("writers", "results", {0})[0].epoch;
+  w->write(batch::range(0, 50).pointers, {}, {at(0, 0, 50, e)});
+  EXPECT_EQ(w->stats().fast_writes, 0u);
+  EXPECT_EQ(w->stats().slow_writes, 1u);
+  EXPECT_EQ(w->slow_reason(), "a row of the batch is stored already (SQLSTATE 23505)");
+  EXPECT_EQ(server().psql("SELECT count(*) FROM offs_first"), "50\n");
+  EXPECT_EQ(stored("offs_first"), "0|50|1\n");
+  w->write(batch::range(50, 60).pointers, {}, {at(0, 50, 60, e)});
+  EXPECT_EQ(w->stats().fast_writes, 1u);
+  EXPECT_EQ(server().psql("SELECT count(*) FROM offs_first"), "60\n");
 }
 
 TEST(pg_offsets, a_batch_of_an_older_epoch_is_refused_with_nothing_of_it_stored) {

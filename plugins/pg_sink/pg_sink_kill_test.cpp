@@ -8,8 +8,8 @@
 // transaction takes after its COPY), and between the COMMIT and the Kafka offset commit (the
 // broker refuses offset commits meanwhile: Kafka's offsets stay behind PostgreSQL's). In the
 // end the table holds every key once, the stored positions end where the stream does, no
-// batch met rows stored already, and the fast path (COPY straight into the table) wrote almost
-// every batch.
+// batch met rows stored already, and the fast path (COPY straight into the table) wrote every
+// batch.
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -317,18 +317,15 @@ TEST_F(pg_kill, writers_killed_20_times_mid_stream_store_every_key_once_mostly_f
     // applied twice, nothing skipped.
     EXPECT_EQ(r.logs.find("stored already"), std::string::npos) << r.logs;
     EXPECT_EQ(r.logs.find("is stored up to offset"), std::string::npos) << r.logs;
-    // Only a partition's very first batches (nothing stored yet) take the slow path.
+    // Every batch took the fast path, a partition's first too (claimed, nothing stored yet).
     const std::size_t lines = occurrences(r.logs, "slow path (staging + ON CONFLICT)");
-    EXPECT_EQ(lines, occurrences(r.logs, "no stored offset yet")) << r.logs;
-    EXPECT_LE(lines, static_cast<std::size_t>(partitions)) << r.logs;
+    EXPECT_EQ(lines, 0u) << r.logs;
     fast += r.fast;
     slow += lines;
   }
-  // Every later one is fast: at least 4 in 5 in all (fast is a lower bound: read before each
-  // kill, the transactions between the read and the kill are not counted).
+  // Counted from /metrics, read just before each kill (so a lower bound).
   std::cout << "fast path " << fast << " transactions, slow path " << slow << std::endl;
   EXPECT_GE(fast, lanes * kills_per_lane);
-  EXPECT_GE(fast, 4 * static_cast<int64_t>(slow));
 }
 
 }  // namespace

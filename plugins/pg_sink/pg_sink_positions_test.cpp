@@ -186,18 +186,16 @@ TEST_F(pg_positions, a_writer_stopped_past_its_revocation_stores_nothing_once_re
 
 TEST_F(pg_positions, a_deleted_position_row_costs_one_slow_batch_and_nothing_else) {
   auto a = start("writer-a");
-  produce(rk_.get(), 0, 100, 1);  // nothing stored yet: the first batch is a slow one
+  produce(rk_.get(), 0, 100, 1);  // nothing stored yet: the first batch is fast all the same
   ASSERT_TRUE(rows_reach(100)) << rows() << a->process().err();
-  EXPECT_NE(a->process().err().find("no stored offset yet for partition 0 of results"),
-            std::string::npos)
-      << a->process().err();
   produce(rk_.get(), 100, 200, 1);
   ASSERT_TRUE(rows_reach(200)) << rows() << a->process().err();
   ASSERT_TRUE(isitup::test::eventually(
       [&] { return count("SELECT next_offset FROM results_offsets") == 200; }, 10s));
   const int64_t fast_before = counter(*a, "fast_path");
   const int64_t slow_before = counter(*a, "slow_path");
-  EXPECT_GE(fast_before, 1);
+  EXPECT_GE(fast_before, 2);
+  EXPECT_EQ(slow_before, 0) << a->process().err();
 
   pg_.psql("DELETE FROM results_offsets");
   produce(rk_.get(), 200, 300, 1);
@@ -253,8 +251,8 @@ TEST_F(pg_positions_4, a_writer_joining_then_leaving_mid_stream_leaves_no_duplic
   const std::string logs = a->process().err() + b->process().err();
   EXPECT_EQ(logs.find("stored already"), std::string::npos) << logs;
   EXPECT_EQ(logs.find("is stored up to offset"), std::string::npos) << logs;
-  // Only a partition's first batch ever (nothing stored yet) takes the slow path.
-  EXPECT_LE(counter(*a, "slow_path") + slow_b, 4) << logs;
+  // No batch takes the slow path, a partition's first neither (claimed, nothing stored yet).
+  EXPECT_EQ(counter(*a, "slow_path") + slow_b, 0) << logs;
   EXPECT_GT(counter(*a, "fast_path"), 0);
   EXPECT_EQ(a->stop(), 0) << a->process().err();
 }
