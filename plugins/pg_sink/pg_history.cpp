@@ -53,13 +53,7 @@ void pg_history::read(int64_t from_ms, int64_t to_ms, int64_t length_ms,
   if (!detail::storable_time(from_ms) || !detail::storable_time(to_ms) || from_ms >= to_ms)
     return;  // nothing stored there
   try {
-    if (!conn_) {
-      auto c = std::make_unique<pqxx::connection>(conninfo_);
-      pqxx::nontransaction tx(*c);
-      tx.exec(std::string("SET search_path = ") + session_search_path);
-      tx.exec("SET TIME ZONE 'UTC'");
-      conn_ = std::move(c);
-    }
+    if (!conn_) conn_ = open_session({conninfo_, 0, 0});  // each query sets its timeout
     const quoted_names q(*conn_, names_);
     pqxx::read_transaction tx(*conn_);
     tx.exec_params("SELECT set_config('statement_timeout', $1, true)",

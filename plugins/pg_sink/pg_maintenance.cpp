@@ -28,14 +28,7 @@ void pg_maintenance::stop() {
 void pg_maintenance::connect() {
   if (stopped_) throw std::runtime_error("maintenance stopped");
   if (conn_) return;
-  auto c = std::make_unique<pqxx::connection>(options_.conninfo);
-  {
-    pqxx::nontransaction tx(*c);
-    tx.exec(std::string("SET search_path = ") + session_search_path);
-    tx.exec_params("SELECT set_config('statement_timeout', $1, false)",
-                   std::to_string(options_.statement_timeout_ms));
-    tx.exec("SET TIME ZONE 'UTC'");
-  }
+  auto c = open_session({options_.conninfo, options_.statement_timeout_ms, 0});
   migrate(*c, options_.names);
   std::lock_guard lock(mu_);
   conn_ = std::move(c);

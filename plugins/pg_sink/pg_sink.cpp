@@ -1,7 +1,8 @@
 // pg_sink: writes results into PostgreSQL, idempotently, in bulk. Batches from the pipeline
 // queue up here (at most max_in_flight of them, so memory is bounded by the host's queue);
 // one I/O thread takes up to batch_size rows at a time and writes them in one transaction
-// (COPY into a staging table, INSERT ... ON CONFLICT DO NOTHING, COMMIT; see pg_writer.hpp).
+// (COPY into a staging table, INSERT ... ON CONFLICT DO NOTHING, COMMIT; from Kafka, COPY
+// straight into the table when the batch follows on from its stored position: pg_writer.hpp).
 // A batch is reported ok only after the COMMIT of its last rows. When the server cannot be
 // reached, batches are handed back with retry (the host sends them again after a backoff)
 // and the thread reconnects with its own backoff. A record PostgreSQL refuses for good is
@@ -13,7 +14,8 @@
 // written with write_with_state has its check states, events, incidents and outbox entries
 // stored in the transaction of its last rows; load_state reads them back at start (on the
 // calling thread, with a connection of its own); events_delivered queues delivery marks that
-// the I/O thread writes between transactions.
+// the I/O thread writes between transactions. Options: pg_sink_settings.hpp; the maintenance
+// thread: pg_maintainer.hpp.
 #include <isitup/plugin.h>
 
 #include <algorithm>
@@ -34,9 +36,10 @@
 
 #include "pg_conn_policy.hpp"
 #include "pg_history.hpp"
-#include "pg_maintenance.hpp"
+#include "pg_maintainer.hpp"
 #include "pg_schema.hpp"
 #include "pg_sink_options.hpp"
+#include "pg_sink_settings.hpp"
 #include "pg_writer.hpp"
 
 namespace {
@@ -47,57 +50,22 @@ using clock_type = std::chrono::steady_clock;
 
 constexpr uint32_t max_in_flight = 16;
 
-std::string checked_sslmode(const std::string& mode) {
-  static const char* const modes[] = {"disable", "allow",     "prefer",
-                                      "require", "verify-ca", "verify-full"};
-  if (mode.empty()) return mode;
-  for (const char* m : modes)
-    if (mode == m) return mode;
-  throw std::invalid_argument(
-      "sslmode: expected disable, allow, prefer, require, verify-ca or verify-full, got \"" + mode +
-      "\"");
-}
-
 class pg_sink final : public sdk::sink {
  public:
   pg_sink(const sdk::host& host, const sdk::options_view& o) : host_(host) {
-    pg::writer_options w;
-    w.names.schema = o.string("schema");
-    w.names.table = o.string("table");
-    pg::validate_name(w.names.schema, "schema", pg::max_schema_bytes);
-    pg::validate_name(w.names.table, "table", pg::max_table_bytes);
-    if (w.names.table == "isitup_migrations")
-      throw std::invalid_argument("table: isitup_migrations is the migrations table's name");
-    const auto connect_timeout = o.duration("connect_timeout");
-    w.conninfo = pg::build_conninfo(o.string("connection"), checked_sslmode(o.string("sslmode")),
-                                    connect_timeout.count());
-    pg::refuse_code_loading(w.conninfo);
-    w.statement_timeout_ms = o.duration("statement_timeout").count();
-    if (w.statement_timeout_ms <= 0)
-      throw std::invalid_argument("statement_timeout: must be more than 0");
-    batch_size_ = o.integer("batch_size");
-    if (batch_size_ < 1 || batch_size_ > 1'000'000)
-      throw std::invalid_argument("batch_size: must be between 1 and 1000000");
-    batch_delay_ = o.duration("batch_delay");
-    backoff_max_ = std::max(o.duration("reconnect_backoff_max"), std::chrono::milliseconds(1));
-    w.partition_interval_ms = o.duration("partition_interval").count();
-    pg::validate_partition_interval(w.partition_interval_ms);
-    pg::maintenance_options m;
-    m.conninfo = w.conninfo;
-    m.names = w.names;
-    m.statement_timeout_ms = std::max<int64_t>(w.statement_timeout_ms, 600'000);
-    m.partition_interval_ms = w.partition_interval_ms;
-    m.retention_ms = pg::parse_retention(o.string("retention"), "retention");
-    m.rollup_retention_ms = pg::parse_retention(o.string("rollup_retention"), "rollup_retention");
-    if (m.retention_ms > 0 && m.retention_ms < w.partition_interval_ms)
-      throw std::invalid_argument("retention: must be 0 or at least partition_interval");
-    w.retention_ms = m.retention_ms;
-    w.to_json = [h = host_](const isitup_record_v1& r) { return h.to_json(r); };
-    options_ = w;
+    pg::sink_settings s = pg::read_settings(o);
+    batch_size_ = s.batch_size;
+    batch_delay_ = s.batch_delay;
+    backoff_max_ = s.backoff_max;
+    s.writer.to_json = [h = host_](const isitup_record_v1& r) { return h.to_json(r); };
+    options_ = s.writer;
     // The status page's reads wait at most about their timeout: libpq's shortest connect.
-    history_ = std::make_unique<pg::pg_history>(w.conninfo + " connect_timeout='2'", w.names);
-    writer_ = std::make_unique<pg::pg_writer>(std::move(w));
-    if (o.boolean("maintenance")) maintenance_ = std::make_unique<pg::pg_maintenance>(std::move(m));
+    history_ = std::make_unique<pg::pg_history>(options_.conninfo + " connect_timeout='2'",
+                                                options_.names);
+    writer_ = std::make_unique<pg::pg_writer>(std::move(s.writer));
+    if (s.maintain)
+      maintainer_ = std::make_unique<pg::pg_maintainer>(
+          std::make_unique<pg::pg_maintenance>(std::move(s.maintenance)), host_);
     // Connecting waits for the first batch: `--check-config` builds sinks too.
     thread_ = std::thread([this] { run(); });
   }
@@ -109,15 +77,7 @@ class pg_sink final : public sdk::sink {
     }
     cv_.notify_all();
     thread_.join();  // a transaction in progress ends first (bounded by statement_timeout)
-    if (maintenance_thread_.joinable()) {
-      {
-        std::lock_guard lock(maintenance_mu_);
-        maintenance_stop_ = true;
-      }
-      maintenance_cv_.notify_all();
-      maintenance_->stop();  // cancels a statement in progress; the thread ends at once
-      maintenance_thread_.join();
-    }
+    maintainer_.reset();
     // Batches still queued are abandoned without a completion: the agent destroys sinks
     // after it has stopped waiting for them (after drain and flush).
   }
@@ -145,8 +105,8 @@ class pg_sink final : public sdk::sink {
     const auto deadline = clock_type::now() + timeout;
     for (;;) {
       try {
-        pg::pg_writer claimer(options_);
-        const std::vector<pg::claimed_position> got = claimer.claim(c.group, c.topic, partitions);
+        const std::vector<pg::claimed_position> got =
+            pg::claim_on_own_session(options_, c.group, c.topic, partitions);
         for (size_t i = 0; i < c.count; ++i) {
           c.items[i].epoch = got[i].epoch;
           c.items[i].next_offset = got[i].next;
@@ -167,9 +127,9 @@ class pg_sink final : public sdk::sink {
     const auto deadline = clock_type::now() + timeout;
     for (;;) {
       try {
-        pg::pg_writer reader(options_);
-        reader.load_alert_state(
-            [&](const isitup_alert_state_v1& all) { loaded(sdk::alert_state_view(&all)); });
+        pg::load_alert_state_on_own_session(options_, [&](const isitup_alert_state_v1& all) {
+          loaded(sdk::alert_state_view(&all));
+        });
         return;
       } catch (const std::exception& e) {
         // PostgreSQL may still be starting: try again until the deadline.
@@ -423,8 +383,7 @@ class pg_sink final : public sdk::sink {
 
   void finish(std::vector<report>& reports, std::size_t rows, const std::string& error) {
     if (error.empty()) {
-      if (maintenance_ && !maintenance_thread_.joinable())  // the database is there: keep it
-        maintenance_thread_ = std::thread([this] { maintain(); });
+      if (maintainer_) maintainer_->start();  // the database is there: keep it
       for (const std::string& name : writer_->created_partitions())
         host_.log(sdk::level::info, "created partition " + name + " for the rows of a batch");
       host_.counter_add("rows_written", static_cast<int64_t>(rows));
@@ -475,55 +434,6 @@ class pg_sink final : public sdk::sink {
     host_.log(sdk::level::error, text);
   }
 
-  // The maintenance thread: pg_maintenance::run every maintenance_period (at once again while
-  // old rows are being moved into partitions), logging what it did.
-  void maintain() {
-    using namespace std::chrono;
-    std::unique_lock lock(maintenance_mu_);
-    while (!maintenance_stop_) {
-      lock.unlock();
-      bool again = false;
-      try {
-        const int64_t now =
-            duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-        const pg::maintenance_report r = maintenance_->run(now);
-        if (stopping_maintenance()) return;  // a cancelled step is no news
-        log_maintenance(r);
-        again = r.left_to_move >= 0 && r.skipped.empty();
-      } catch (const std::exception& e) {
-        if (stopping_maintenance()) return;
-        host_.log(sdk::level::warn, std::string("maintenance skipped: ") + e.what());
-      }
-      lock.lock();
-      maintenance_cv_.wait_for(lock, again ? milliseconds(0) : maintenance_period,
-                               [&] { return maintenance_stop_; });
-    }
-  }
-
-  bool stopping_maintenance() {
-    std::lock_guard lock(maintenance_mu_);
-    return maintenance_stop_;
-  }
-
-  void log_maintenance(const pg::maintenance_report& r) {
-    if (r.moved > 0)
-      host_.log(sdk::level::info,
-                "migration 6: moved " + std::to_string(r.moved) + " rows into partitions" +
-                    (r.moved_all ? std::string(", all rows moved, old table dropped")
-                                 : ", about " + std::to_string(r.left_to_move) + " left"));
-    for (const std::string& name : r.created)
-      host_.log(sdk::level::info, "created partition " + name + " ahead");
-    for (const pg::partition_range& p : r.dropped)
-      host_.log(sdk::level::info, "dropped partition " + p.name + " (" +
-                                      pg::detail::iso_time(p.from_ms) + " to " +
-                                      pg::detail::iso_time(p.to_ms) + "): past retention");
-    if (r.rollup_rows_deleted > 0)
-      host_.log(sdk::level::info, "deleted " + std::to_string(r.rollup_rows_deleted) +
-                                      " rollup rows past rollup_retention");
-    for (const std::string& why : r.skipped)
-      host_.log(sdk::level::warn, "maintenance step failed (tried again later): " + why);
-  }
-
   void publish(const char* name, uint64_t now, uint64_t& before) {
     if (now != before) host_.counter_add(name, static_cast<int64_t>(now - before));
     before = now;
@@ -553,13 +463,7 @@ class pg_sink final : public sdk::sink {
   pg::position_holds holds_;                  // I/O thread only
   std::set<std::string> said_alert_rejects_;  // checks whose state was refused, logged once
   std::thread thread_;
-
-  static constexpr std::chrono::milliseconds maintenance_period{60'000};
-  std::unique_ptr<pg::pg_maintenance> maintenance_;  // used by the maintenance thread only
-  std::mutex maintenance_mu_;
-  std::condition_variable maintenance_cv_;
-  bool maintenance_stop_ = false;
-  std::thread maintenance_thread_;  // started by the I/O thread after its first commit
+  std::unique_ptr<pg::pg_maintainer> maintainer_;  // started by the I/O thread's first commit
 };
 
 }  // namespace

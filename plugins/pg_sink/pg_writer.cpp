@@ -21,19 +21,6 @@ namespace {
 
 constexpr const char* staging = "pg_temp.isitup_staging";
 
-// ---------------------------------------------------------------- connection string
-
-void append_param(std::string& out, const char* key, const std::string& value) {
-  if (!out.empty()) out += ' ';
-  out += key;
-  out += "='";
-  for (char c : value) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '\'';
-}
-
 bool conflict(const std::string& sqlstate) { return sqlstate.rfind("40", 0) == 0; }
 
 // "493012,493013": the distinct UTC hours (since 1970) of the rows' scheduled_at.
@@ -88,79 +75,6 @@ std::string iso_time(int64_t ms) {
 
 }  // namespace detail
 
-namespace {
-
-// libpq's parse errors quote the connection string: its passwords (a URI's user:password@,
-// a password= in its query or in key=value form) become *** before anyone sees the reason.
-std::string without_passwords(std::string reason, std::string_view connection) {
-  std::vector<std::string> secrets;
-  if (const std::size_t scheme = connection.find("://"); scheme != std::string_view::npos) {
-    const std::size_t begin = scheme + 3;
-    const std::size_t end = std::min(connection.find_first_of("/?", begin), connection.size());
-    const std::size_t at = connection.substr(0, end).rfind('@');
-    if (at != std::string_view::npos && at > begin) {
-      const std::string_view info = connection.substr(begin, at - begin);
-      if (const std::size_t colon = info.find(':'); colon != std::string_view::npos)
-        secrets.emplace_back(info.substr(colon + 1));
-    }
-  }
-  for (std::size_t at = connection.find("password"); at != std::string_view::npos;
-       at = connection.find("password", at + 1)) {
-    std::size_t i = at + 8;
-    while (i < connection.size() && connection[i] == ' ') ++i;
-    if (i >= connection.size() || connection[i] != '=') continue;
-    ++i;
-    while (i < connection.size() && connection[i] == ' ') ++i;
-    if (i < connection.size() && connection[i] == '\'') ++i;
-    const std::size_t value_end = std::min(connection.find_first_of(" &'", i), connection.size());
-    secrets.emplace_back(connection.substr(i, value_end - i));
-  }
-  for (const std::string& secret : secrets) {
-    if (secret.empty()) continue;
-    for (std::size_t at = reason.find(secret); at != std::string::npos;
-         at = reason.find(secret, at + 3))
-      reason.replace(at, secret.size(), "***");
-  }
-  return reason;
-}
-
-}  // namespace
-
-std::string build_conninfo(const std::string& connection, const std::string& sslmode,
-                           int64_t connect_timeout_ms) {
-  char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(connection.c_str(), &err);
-  if (!opts) {
-    std::string reason = err ? err : "out of memory";
-    PQfreemem(err);
-    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) reason.pop_back();
-    throw std::invalid_argument("connection: " + without_passwords(reason, connection));
-  }
-  std::string out;
-  bool has_timeout = false, has_app = false, has_keepalives = false;
-  for (PQconninfoOption* o = opts; o->keyword; ++o) {
-    if (!o->val) continue;
-    const std::string_view key(o->keyword);
-    if (key == "sslmode" && !sslmode.empty()) continue;
-    has_timeout |= key == "connect_timeout";
-    has_app |= key == "application_name";
-    has_keepalives |= key.rfind("keepalives", 0) == 0;
-    append_param(out, o->keyword, o->val);
-  }
-  PQconninfoFree(opts);
-  if (!sslmode.empty()) append_param(out, "sslmode", sslmode);
-  if (!has_timeout)
-    append_param(out, "connect_timeout",
-                 std::to_string(std::max<int64_t>(2, (connect_timeout_ms + 999) / 1000)));
-  if (!has_app) append_param(out, "application_name", "isitup-pg_sink");
-  if (!has_keepalives) {
-    append_param(out, "keepalives_idle", "30");
-    append_param(out, "keepalives_interval", "10");
-    append_param(out, "keepalives_count", "3");
-  }
-  return out;
-}
-
 void copy_into(pqxx::transaction_base& tx, const std::string& table,
                const std::vector<const isitup_record_v1*>& rows, write_stats& stats) {
   copy_rows(tx, table, rows.data(), rows.size(), stats);
@@ -178,18 +92,10 @@ void pg_writer::disconnect() {
 void pg_writer::connect() {
   if (conn_) return;
   try {
-    auto c = std::make_unique<pqxx::connection>(options_.conninfo);
-    {
-      pqxx::nontransaction tx(*c);
-      tx.exec(std::string("SET search_path = ") + session_search_path);
-      tx.exec_params("SELECT set_config('statement_timeout', $1, false)",
-                     std::to_string(options_.statement_timeout_ms));
-      // A writer stalled inside a transaction (a stopped process) holds its partitions'
-      // position rows: the server ends it, so the next owner's claim goes through.
-      tx.exec_params("SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
-                     std::to_string(options_.statement_timeout_ms));
-      tx.exec("SET TIME ZONE 'UTC'");
-    }
+    // A writer stalled inside a transaction (a stopped process) holds its partitions'
+    // position rows: the server ends it, so the next owner's claim goes through.
+    auto c = open_session(
+        {options_.conninfo, options_.statement_timeout_ms, options_.statement_timeout_ms});
     migrate(*c, options_.names);
     const quoted_names q(*c, options_.names);
     {
@@ -463,6 +369,38 @@ void pg_writer::write_states_each(const states_t& states) {
     disconnect();
     throw write_failure(write_failure::kind::retry,
                         "storing the alert state failed: " + trimmed(e.what()));
+  }
+}
+
+std::vector<claimed_position> claim_on_own_session(const writer_options& o,
+                                                   const std::string& group,
+                                                   const std::string& topic,
+                                                   const std::vector<int32_t>& partitions) {
+  try {
+    auto c = open_session({o.conninfo, o.statement_timeout_ms, o.statement_timeout_ms});
+    migrate(*c, o.names);
+    const quoted_names q(*c, o.names);
+    pqxx::work tx(*c);
+    std::vector<claimed_position> out = pg::claim(tx, q, group, topic, partitions);
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    throw write_failure(write_failure::kind::retry,
+                        "claiming partitions failed: " + trimmed(e.what()));
+  }
+}
+
+void load_alert_state_on_own_session(
+    const writer_options& o, const std::function<void(const isitup_alert_state_v1&)>& loaded) {
+  try {
+    auto c = open_session({o.conninfo, o.statement_timeout_ms, o.statement_timeout_ms});
+    migrate(*c, o.names);
+    const quoted_names q(*c, o.names);
+    pqxx::read_transaction tx(*c);
+    pg::load_alert_state(tx, q, loaded);
+  } catch (const std::exception& e) {
+    throw write_failure(write_failure::kind::retry,
+                        "reading the alert state failed: " + trimmed(e.what()));
   }
 }
 

@@ -24,19 +24,13 @@
 #include <vector>
 
 #include "pg_alert.hpp"
+#include "pg_conn_policy.hpp"
 #include "pg_offsets.hpp"
 #include "pg_partitions.hpp"
 #include "pg_rejects.hpp"
 #include "pg_schema.hpp"
 
 namespace isitup::pg {
-
-// Builds the libpq key=value string the writer connects with from `connection` (a URI or
-// key=value text, as libpq accepts), overriding sslmode when `sslmode` is not empty, and
-// adding connect_timeout, application_name=isitup-pg_sink and TCP keepalives unless the
-// connection text sets them. Throws std::invalid_argument with libpq's reason.
-std::string build_conninfo(const std::string& connection, const std::string& sslmode,
-                           int64_t connect_timeout_ms);
 
 struct writer_options {
   std::string conninfo;  // from build_conninfo
@@ -86,6 +80,17 @@ bool copy_line(const isitup_record_v1& r, std::string& line, write_stats& stats)
 // making unsafe values safe as write() does. The benchmark's raw-COPY baseline uses it too.
 void copy_into(pqxx::transaction_base& tx, const std::string& table,
                const std::vector<const isitup_record_v1*>& rows, write_stats& stats);
+
+// Claims partitions (pg_offsets.hpp claim) on a session of its own (open_session, migrate),
+// not a writer's: no staging table, no partition list. Throws write_failure (retry).
+std::vector<claimed_position> claim_on_own_session(const writer_options& o,
+                                                   const std::string& group,
+                                                   const std::string& topic,
+                                                   const std::vector<int32_t>& partitions);
+// Hands `loaded` every stored check state and undelivered outbox event (pg_alert.hpp), read on
+// a session of its own as claim_on_own_session. Throws write_failure (retry).
+void load_alert_state_on_own_session(
+    const writer_options& o, const std::function<void(const isitup_alert_state_v1&)>& loaded);
 
 class pg_writer {
  public:
