@@ -67,8 +67,10 @@ const sdk::config_map<catalog_settings>& catalog_map() {
       sdk::config_map<s>()
           .string("brokers", &s::brokers, nullptr, "bootstrap servers, host:port[,host:port...]")
           .required()
+          .non_empty()
           .string("topic", &s::topic, "isitup.checks",
                   "the catalog topic: key = check name, value = its definition, empty = deleted")
+          .non_empty()
           .string("group", &s::group, nullptr,
                   "consumer group of the probes of one location (probes-eu-west); every location "
                   "has its own; needed to run in catalog mode, not to publish")
@@ -92,8 +94,6 @@ kafka_catalog::kafka_catalog(const sdk::host& host, const sdk::options_view& opt
   brokers_ = settings.brokers;
   topic_ = settings.topic;
   group_ = settings.group;
-  if (brokers_.empty()) throw std::invalid_argument("brokers: must not be empty");
-  if (topic_.empty()) throw std::invalid_argument("topic: must not be empty");
   read_timeout_ms_ = settings.read_timeout.count();
   user_ = settings.properties;
   check_tls_files(user_);

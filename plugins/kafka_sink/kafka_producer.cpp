@@ -53,7 +53,9 @@ const sdk::config_map<producer_settings>& producer_map() {
       sdk::config_map<s>()
           .string("brokers", &s::brokers, nullptr, "bootstrap servers, host:port[,host:port...]")
           .required()
+          .non_empty()
           .string("topic", &s::topic, "isitup.results", "topic the results are produced to")
+          .non_empty()
           .map("properties", &s::properties, nullptr,
                "librdkafka properties passed through (TLS, SASL, security.protocol, client "
                "and socket tuning) from an allowlist; ones that load code or run commands are "
@@ -93,8 +95,6 @@ producer_sink::producer_sink(const sdk::host& host, const sdk::options_view& opt
   const producer_settings settings = producer_map().read(options);
   brokers_ = settings.brokers;
   topic_ = settings.topic;
-  if (brokers_.empty()) throw std::invalid_argument("brokers: must not be empty");
-  if (topic_.empty()) throw std::invalid_argument("topic: must not be empty");
   const int64_t messages = settings.buffer_messages;
   const int64_t bytes = settings.buffer_bytes;
   buffer_messages_ = static_cast<size_t>(messages);

@@ -50,9 +50,12 @@ const sdk::config_map<source_settings>& source_map() {
       sdk::config_map<s>()
           .string("brokers", &s::brokers, nullptr, "bootstrap servers, host:port[,host:port...]")
           .required()
+          .non_empty()
           .string("topic", &s::topic, "isitup.results", "topic the results are read from")
+          .non_empty()
           .string("group", &s::group, "isitup-writers",
                   "consumer group: writer agents in one group share the partitions")
+          .non_empty()
           .map("properties", &s::properties, nullptr,
                "librdkafka properties passed through (TLS, SASL, security.protocol, "
                "session and fetch tuning) from an allowlist; ones that load code or run commands "
@@ -82,9 +85,6 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
   topic_ = settings.topic;
   group_ = settings.group;
   dead_letter_topic_ = settings.dead_letter_topic;
-  if (brokers_.empty()) throw std::invalid_argument("brokers: must not be empty");
-  if (topic_.empty()) throw std::invalid_argument("topic: must not be empty");
-  if (group_.empty()) throw std::invalid_argument("group: must not be empty");
   const std::string& start = settings.start_from;
   batch_size_ = static_cast<size_t>(settings.batch_size);
   batch_delay_ms_ = settings.batch_delay.count();

@@ -141,6 +141,30 @@ TEST(config_map, an_optional_string_is_set_only_when_the_option_has_a_value) {
   }
 }
 
+TEST(config_map, a_non_empty_string_refuses_an_empty_value_naming_the_option) {
+  static const auto map = sdk::config_map<request>()
+                              .string("mode", &request::mode, "fast", "a mode")
+                              .non_empty()
+                              .string("body", &request::body, nullptr, "may be empty");
+  const auto error = [](const option_map& given) {
+    sdk::testing::fake_host host;
+    const std::vector<isitup_option_v1> declared = sdk::detail::to_c(map.options());
+    sdk::testing::fake_options options(declared.data(), declared.size(), given);
+    try {
+      map.read(sdk::options_view(host.table(), options.raw()));
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(error({{"mode", ""}}), "mode: must not be empty");
+  EXPECT_EQ(error({{"mode", "slow"}, {"body", ""}}), "accepted");
+  EXPECT_EQ(error({}), "accepted") << "the default is not empty";
+  EXPECT_THROW(
+      sdk::config_map<settings>().integer("port", &settings::port, "1", "a", 1, 2).non_empty(),
+      std::logic_error);
+}
+
 TEST(config_map, a_name_declared_twice_is_a_programming_error) {
   EXPECT_THROW(sdk::config_map<settings>()
                    .integer("port", &settings::port, "1", "a", 1, 2)

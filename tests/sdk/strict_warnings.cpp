@@ -91,6 +91,7 @@ strict_settings strict_read(const sdk::options_view& o) {
   static const auto map = sdk::config_map<strict_settings>()
                               .string("name", &strict_settings::name, "x", "a name")
                               .one_of({"x", "y"})
+                              .non_empty()
                               .integer("count", &strict_settings::count, "1", "a count", 0, 10)
                               .required()
                               .number("share", &strict_settings::share, "0.5", "a share", 0, 1)

@@ -141,6 +141,23 @@ TEST_F(kafka_sink_test, declares_sink_source_and_catalog) {
   EXPECT_STREQ(p->source->options[0].name, "brokers");
 }
 
+TEST_F(kafka_sink_test, an_empty_broker_list_topic_or_group_is_refused_naming_the_option) {
+  EXPECT_EQ(refusal({{"brokers", ""}}), "brokers: must not be empty");
+  EXPECT_EQ(refusal({{"brokers", "127.0.0.1:1"}, {"topic", ""}}), "topic: must not be empty");
+  const auto source_refusal = [&](option_map given) {
+    try {
+      make_source(std::move(given));
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(source_refusal({{"brokers", "127.0.0.1:1"}, {"group", ""}}),
+            "group: must not be empty");
+  EXPECT_EQ(source_refusal({{"brokers", "127.0.0.1:1"}, {"topic", ""}}),
+            "topic: must not be empty");
+}
+
 TEST_F(kafka_sink_test, refuses_properties_that_load_code_or_break_guarantees) {
   for (const char* bad : {"plugin.library.paths", "ssl.engine.location", "ssl.engine.id",
                           "ssl.providers", "sasl.kerberos.kinit.cmd", "interceptors"}) {

@@ -132,6 +132,17 @@ class config_map {
     options_.back().required = true;
     return *this;
   }
+  // The string option declared last may not be given empty: "brokers: must not be empty".
+  config_map& non_empty() {
+    const option& o = options_.back();
+    if (o.type != ISITUP_OPT_STRING)
+      throw std::logic_error(std::string(o.name) + ": non_empty() applies to a string option");
+    readers_.push_back([name = o.name](const options_view& view, Config&) {
+      if (view.has_value(name) && view.string(name).empty())
+        throw std::invalid_argument(std::string(name) + ": must not be empty");
+    });
+    return *this;
+  }
   // The string option declared last takes only one of `allowed`.
   config_map& one_of(std::initializer_list<const char*> allowed) {
     const option& o = options_.back();
