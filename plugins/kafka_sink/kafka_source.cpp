@@ -240,7 +240,7 @@ void consumer_source::run() {
             ? 50
             : static_cast<int>(std::clamp<int64_t>(next_submit_ms_ - sdk::monotonic_ms(), 1, 50));
     if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait_ms)) {
-      handle(m, stop_seen);  // a message fetched before its partition was forwarded
+      handle(m, stop_seen);  // none expected: partitions are forwarded to msgq_ when assigned
       rd_kafka_message_destroy(m);
     }
     if (reading) {
@@ -274,6 +274,14 @@ void consumer_source::take(const rd_kafka_message_t* m) {
   batch& b = *batches_.back();
   b.next_offsets[{rd_kafka_topic_name(m->rkt), m->partition}] = m->offset + 1;
   read_point& at = read_points_[m->partition];
+  if (at.next > m->offset) {
+    // Never expected (a partition's messages come through one queue, in order): counted and
+    // said, since a batch's positions assume its partition was read in order.
+    host_.counter_add("out_of_order", 1);
+    if (out_of_order_log_.take(sdk::monotonic_ms()))
+      host_.log(sdk::level::warn, "a message of " + where(m) + " came after offset " +
+                                      std::to_string(at.next - 1) + " had been read");
+  }
   auto [pos, first_of_partition] = b.positions.try_emplace(m->partition);
   if (first_of_partition) {
     pos->second.struct_size = sizeof(isitup_position_v1);
@@ -462,19 +470,22 @@ void consumer_source::on_rebalance(rd_kafka_resp_err_t err,
     // Before any message of them is read and after the claim (a previous owner's last batch
     // is committed or refused by then): the host reloads the state their checks left.
     host_.source_partitions(ISITUP_PARTITIONS_ASSIGNED, numbers.data(), numbers.size());
-    rd_kafka_assign(rk_, parts);  // at the claimed offsets, else the committed ones
-    if (stopped_) rd_kafka_pause_partitions(rk_, parts);
     for (int i = 0; i < parts->cnt; ++i) {
       committed_.erase({parts->elems[i].topic, parts->elems[i].partition});
       assigned_.insert({parts->elems[i].topic, parts->elems[i].partition});
-      // Before fetching starts (it waits for the committed offsets); librdkafka keeps a
-      // forwarding set by the application.
+      // Before the assignment: a partition's messages must all come through msgq_, in order.
+      // Forwarded after it, the first fetched messages could land in the consumer queue while
+      // later ones went to msgq_, and a batch's positions would then claim offsets it did not
+      // hold (a writer killed then lost them). librdkafka keeps a forwarding the application
+      // set before the fetch starts.
       if (rd_kafka_queue_t* q =
               rd_kafka_queue_get_partition(rk_, parts->elems[i].topic, parts->elems[i].partition)) {
         rd_kafka_queue_forward(q, msgq_);
         rd_kafka_queue_destroy(q);
       }
     }
+    rd_kafka_assign(rk_, parts);  // at the claimed offsets, else the committed ones
+    if (stopped_) rd_kafka_pause_partitions(rk_, parts);
     return;
   }
   host_.log(sdk::level::info, "partitions [" + names + "] of " + topic_ + " revoked");

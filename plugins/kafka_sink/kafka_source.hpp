@@ -124,6 +124,7 @@ class consumer_source final : public sdk::source {
   std::map<int32_t, isitup_position_v1> carry_;  // of batches of invalid messages only
   std::set<partition_key> assigned_;             // Kafka offsets are committed only for these
   sdk::log_budget poison_log_{10, 100};          // a burst of 10 lines, then 10 a second
+  sdk::log_budget out_of_order_log_{3, 10000};   // 3 lines, then one each 10 s
 
   std::mutex ack_mu_;
   std::vector<std::pair<uint64_t, sdk::status>> acks_;  // from ack(), applied by the thread
