@@ -80,9 +80,10 @@ install: build
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
 
-# clang-tidy (.clang-tidy: bugprone, performance, concurrency, the analyzer) over the core's
-# sources, with the build's compile_commands.json; TIDY_FILES narrows it (a regex of paths).
-TIDY_FILES ?= $(CURDIR)/core/.*\.cpp$$
+# clang-tidy (.clang-tidy: bugprone, performance, concurrency, the analyzer) over the sources of
+# the core, the plugins and the SDK (not their tests), with the build's compile_commands.json;
+# TIDY_FILES narrows it (a regex of paths, e.g. TIDY_FILES=plugins/dns_check/).
+TIDY_FILES ?= ^(?!.*(_test\.cpp|/tests/))$(CURDIR)/(core|plugins|sdk)/.*\.cpp$$
 tidy: build
 	run-clang-tidy -p $(BUILD_DIR) -quiet '$(TIDY_FILES)'
 

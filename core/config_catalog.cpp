@@ -16,7 +16,7 @@ namespace isitup::config {
 namespace {
 
 constexpr int catalog_version = 1;
-constexpr std::size_t max_value_bytes = 64 * 1024;
+constexpr std::size_t max_value_bytes = std::size_t{64} * 1024;
 constexpr int max_depth = 8;
 
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;

@@ -76,7 +76,8 @@ constexpr uint32_t max_timed_out_writes = 16;
 
 }  // namespace
 
-pipeline::pipeline(pipeline_options options, std::vector<sink_binding> sinks) : options_(options) {
+pipeline::pipeline(pipeline_options options, const std::vector<sink_binding>& sinks)
+    : options_(options) {
   for (const sink_binding& b : sinks) {
     auto s = std::make_unique<sink_state>();
     s->binding = b;
@@ -162,7 +163,7 @@ bool pipeline::try_submit(std::vector<record> records, ack_fn ack,
   {
     std::lock_guard lock(mu_);
     cut_staged_locked(true);  // keep check results ahead of this batch
-    enqueue_locked(std::move(b));
+    enqueue_locked(b);
   }
   cv_.notify_all();
   return true;
@@ -177,11 +178,11 @@ void pipeline::cut_staged_locked(bool all) {
     staged_.erase(staged_.begin(), staged_.begin() + n);
     if (state_) b->state = state_->make(b->records);
     staged_since_ = clock::now();
-    enqueue_locked(std::move(b));
+    enqueue_locked(b);
   }
 }
 
-void pipeline::enqueue_locked(std::shared_ptr<batch> b) {
+void pipeline::enqueue_locked(const std::shared_ptr<batch>& b) {
   b->views.reserve(b->records.size());
   for (const record& r : b->records) b->views.push_back(r.view());
   for (const isitup_record_v1& v : b->views) b->pointers.push_back(&v);

@@ -104,7 +104,7 @@ class pipeline {
   // status: ISITUP_OK when every sink made the batch durable, ISITUP_ERROR when one refused.
   using ack_fn = std::function<void(uint32_t status)>;
 
-  pipeline(pipeline_options options, std::vector<sink_binding> sinks);
+  pipeline(pipeline_options options, const std::vector<sink_binding>& sinks);
   ~pipeline();  // stop()s
   pipeline(const pipeline&) = delete;
   pipeline& operator=(const pipeline&) = delete;
@@ -148,7 +148,7 @@ class pipeline {
 
   void run();
   void cut_staged_locked(bool all);
-  void enqueue_locked(std::shared_ptr<batch> b);
+  void enqueue_locked(const std::shared_ptr<batch>& b);
   void complete(write_ctx& w, uint32_t status, const char* message);
   static void on_done(void* ticket, uint32_t status, const char* message);
   // Writes past sink_timeout become retries; returns the next deadline, if any. Locked.

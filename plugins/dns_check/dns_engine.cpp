@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include <isitup/text.hpp>
+#include <isitup/util/error_text.hpp>
 
 #include "dns_message.hpp"
 
@@ -125,7 +126,7 @@ engine::engine(sdk::host host) : host_(host) {
     if (epoll_fd_ >= 0) close(epoll_fd_);
     if (wake_fd_ >= 0) close(wake_fd_);
     throw std::runtime_error(std::string("dns_check: cannot set up its event loop: ") +
-                             std::strerror(errno));
+                             sdk::error_text(errno));
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -299,10 +300,10 @@ void engine::replied(job* j, int status, int timeouts, const unsigned char* abuf
       r = sdk::result::down("dns", std::string("c-ares: ") + ares_strerror(status));
   }
   r.dns_ms = r.total_ms = ms;
-  finish(j, std::move(r));
+  finish(j, r);
 }
 
-void engine::finish(job* j, sdk::result r) {
+void engine::finish(job* j, const sdk::result& r) {
   deadlines_.erase(j->deadline);
   j->finished = true;
   j->done(r);
@@ -316,7 +317,7 @@ void engine::expire(clock::time_point now) {
         "timeout", (sent ? "no reply for " : "no free slot to ask for ") + j->query->name +
                        " within " + std::to_string(j->timeout.count()) + " ms");
     if (sent) r.dns_ms = r.total_ms = ms_between(j->sent_at, now);
-    finish(j, std::move(r));  // a queued job is freed by pump_queue, a sent one by on_reply
+    finish(j, r);  // a queued job is freed by pump_queue, a sent one by on_reply
   }
 }
 

@@ -54,7 +54,7 @@ class engine {
   void pump_queue();
   void send(job* j);
   void expire(clock::time_point now);
-  void finish(job* j, sdk::result r);
+  void finish(job* j, const sdk::result& r);
   channel* channel_for(const dns_query& q, std::chrono::milliseconds timeout, std::string& error);
   void replied(job* j, int status, int timeouts, const unsigned char* abuf, int alen);
   static void on_reply(void* arg, int status, int timeouts, unsigned char* abuf, int alen);

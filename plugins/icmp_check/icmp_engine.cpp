@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <isitup/util/error_text.hpp>
 
 #include <cmath>
 #include <cstring>
@@ -91,7 +92,7 @@ engine::engine(sdk::host host) : host_(host), received_(65536) {
     if (epoll_fd_ >= 0) close(epoll_fd_);
     if (wake_fd_ >= 0) close(wake_fd_);
     throw std::runtime_error(std::string("icmp_check: cannot set up its event loop: ") +
-                             std::strerror(errno));
+                             sdk::error_text(errno));
   }
   std::random_device rd;
   token_ = (uint64_t{rd()} << 32) | rd();
@@ -155,10 +156,10 @@ void engine::open_socket(icmp_socket& s, bool v6) {
   s.error = std::string(
                 "cannot send ICMP echo requests: an unprivileged ICMP socket was "
                 "refused (") +
-            std::strerror(dgram_errno) + "; the sysctl net.ipv4.ping_group_range is \"" +
+            sdk::error_text(dgram_errno) + "; the sysctl net.ipv4.ping_group_range is \"" +
             ping_group_range() + "\" and must include the agent's group id " +
             std::to_string(getgid()) + ") and a raw socket was refused (" +
-            std::strerror(raw_errno) + "; it needs the capability CAP_NET_RAW)";
+            sdk::error_text(raw_errno) + "; it needs the capability CAP_NET_RAW)";
 }
 
 void engine::submit(std::shared_ptr<const ping_config> config, std::chrono::milliseconds timeout,
@@ -295,7 +296,7 @@ void engine::send_probe(run* r) {
       r->in_flight.push_back(*seq);
     } else {
       ++r->send_failures;
-      r->send_error = std::string("cannot send to ") + r->ip + ": " + std::strerror(errno);
+      r->send_error = std::string("cannot send to ") + r->ip + ": " + sdk::error_text(errno);
       s.probes.remove(*seq, r);
     }
   } else {

@@ -165,7 +165,7 @@ rd_kafka_t* producer_sink::create_handle() {
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof err);
   if (!rk) throw std::invalid_argument(std::string("cannot create the Kafka producer: ") + err);
-  conf.release();  // owned by rk now
+  static_cast<void>(conf.release());  // owned by rk now
   return rk;
 }
 
@@ -253,6 +253,7 @@ void producer_sink::produce_locked(batch_state& b, size_t index) {
         RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
         // Parenthesised: the macro casts its argument to void* as written.
         RD_KAFKA_V_VALUE((b.values.data() + m.value_at), m.value_size),
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): an attempt number, never dereferenced
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(attempt))),
         RD_KAFKA_V_END);
     if (!err) {

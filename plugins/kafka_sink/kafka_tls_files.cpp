@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <isitup/util/error_text.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -54,7 +55,7 @@ std::string mode_text(mode_t m) {
 std::string read(const std::string& name, const std::string& path, bool private_key) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0)
-    fail(name, path + ": " + std::strerror(errno) + " (expected a readable PEM file)");
+    fail(name, path + ": " + sdk::error_text(errno) + " (expected a readable PEM file)");
   if (!S_ISREG(st.st_mode)) fail(name, path + ": not a regular file (expected a PEM file)");
   if (private_key && (st.st_mode & (S_IRWXO | S_IWGRP | S_IXGRP)))
     fail(name, path + ": the private key is accessible by other users (mode " +
@@ -64,10 +65,10 @@ std::string read(const std::string& name, const std::string& path, bool private_
          path + ": " + std::to_string(st.st_size) + " bytes, expected a PEM file under 4 MiB");
   std::ifstream in(path, std::ios::binary);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in && !in.eof()) fail(name, path + ": cannot be read: " + std::strerror(errno));
+  if (!in && !in.eof()) fail(name, path + ": cannot be read: " + sdk::error_text(errno));
   if (text.empty()) {
     std::ifstream probe(path);
-    if (!probe) fail(name, path + ": cannot be read: " + std::strerror(errno));
+    if (!probe) fail(name, path + ": cannot be read: " + sdk::error_text(errno));
   }
   return text;
 }
@@ -94,6 +95,7 @@ int password_cb(char* buf, int size, int, void* u) {
   auto* s = static_cast<password_state*>(u);
   s->asked = true;
   if (s->password->empty() || static_cast<int>(s->password->size()) > size) return -1;
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result): OpenSSL reads the returned length
   std::memcpy(buf, s->password->data(), s->password->size());
   return static_cast<int>(s->password->size());
 }
@@ -131,7 +133,7 @@ void check_tls_files(const property_list& user) {
     struct stat st {};
     if (stat(ca.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
       if (access(ca.c_str(), R_OK | X_OK) != 0)
-        fail("ssl.ca.location", ca + ": the directory cannot be read: " + std::strerror(errno));
+        fail("ssl.ca.location", ca + ": the directory cannot be read: " + sdk::error_text(errno));
     } else {
       certificates("ssl.ca.location", ca + ": ", read("ssl.ca.location", ca, false));
     }

@@ -6,6 +6,7 @@
 #include <rapidjson/document.h>
 #include <isitup/config_map.hpp>
 #include <isitup/plugin.hpp>
+#include <isitup/util/error_text.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,7 +73,7 @@ std::string short_ms(double ms) {
 // min/avg/max), "cert 89 days, chain 11 days" (tls_check: the leaf, and the earliest expiry in
 // the chain when it comes sooner).
 std::string key_figures(const isitup_record_v1& r) {
-  constexpr size_t max_extra = 64 * 1024;  // a larger extra is not looked into
+  constexpr size_t max_extra = size_t{64} * 1024;  // a larger extra is not looked into
   if (!r.extra_json || !r.plugin) return {};
   const std::string_view plugin = r.plugin;
   if (plugin != "dns_check" && plugin != "icmp_check" && plugin != "tls_check") return {};
@@ -173,21 +174,21 @@ void append_event_text(std::string& out, const isitup_event_v1& e) {
 // Throws, as opening it would, when `path` cannot be opened for appending; creates nothing
 // (isitup-agent --check-config constructs sinks and must leave no file behind).
 void check_can_append(const std::string& path) {
-  const auto refuse = [&](const char* why) {
+  const auto refuse = [&](const std::string& why) {
     throw std::runtime_error("output: cannot open " + path + ": " + why);
   };
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
-    if (S_ISDIR(st.st_mode)) refuse(std::strerror(EISDIR));
-    if (::access(path.c_str(), W_OK) != 0) refuse(std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) refuse(sdk::error_text(EISDIR));
+    if (::access(path.c_str(), W_OK) != 0) refuse(sdk::error_text(errno));
     return;
   }
-  if (errno != ENOENT) refuse(std::strerror(errno));
+  if (errno != ENOENT) refuse(sdk::error_text(errno));
   const std::size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "."
                           : slash == 0               ? "/"
                                                      : path.substr(0, slash);
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) refuse(std::strerror(errno));
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) refuse(sdk::error_text(errno));
 }
 
 // The sink's options, declared once (sdk::config_map): the table the agent validates and
@@ -287,13 +288,13 @@ class stdout_sink final : public sdk::sink {
       std::lock_guard lock(mu_);
       if (!out_) out_ = std::fopen(output_.c_str(), "ae");  // append; close-on-exec
       if (!out_) {
-        error = "cannot open " + output_ + ": " + std::strerror(errno);
+        error = "cannot open " + output_ + ": " + sdk::error_text(errno);
       } else {
         errno = 0;
         const bool written = std::fwrite(text.data(), 1, text.size(), out_) == text.size();
         if (std::fflush(out_) != 0 || !written) {
           const int e = errno;
-          error = "write to " + output_ + " failed: " + (e ? std::strerror(e) : "short write");
+          error = "write to " + output_ + " failed: " + (e ? sdk::error_text(e) : "short write");
           std::clearerr(out_);  // let the next batch try again
         }
       }

@@ -191,7 +191,9 @@ void sender::start_transfer(const std::string& check, delivery& d) {
   for (const auto& [name, value] : settings_.headers) {
     has_content_type = has_content_type || strcasecmp(name.c_str(), "content-type") == 0;
     // "Name:" with nothing after it would remove the header; "Name;" sends it empty.
-    const std::string line = value.empty() ? name + ";" : name + ": " + value;
+    std::string line = name;
+    line += value.empty() ? ";" : ": ";
+    line += value;
     t->headers = curl_slist_append(t->headers, line.c_str());
   }
   if (!has_content_type)

@@ -22,6 +22,7 @@
 #include <system_error>
 
 #include <isitup/text.hpp>
+#include <isitup/util/error_text.hpp>
 
 namespace isitup::net {
 
@@ -272,14 +273,14 @@ void conn_engine::start_connect(run* r, const std::string& ip) {
     return fail(r, "internal", "not an address: " + ip);
   }
   r->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (r->fd < 0) return fail(r, "connect", std::string("socket: ") + std::strerror(errno));
+  if (r->fd < 0) return fail(r, "connect", std::string("socket: ") + sdk::error_text(errno));
   const int one = 1;
   setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (static_cast<size_t>(r->fd) >= by_fd_.size()) by_fd_.resize(r->fd + 64, nullptr);
   by_fd_[r->fd] = r;
   if (connect(r->fd, reinterpret_cast<sockaddr*>(&sa), len) == 0) return connected(r);
   if (errno != EINPROGRESS)
-    return fail(r, "connect", "connecting to " + ip + ": " + std::strerror(errno));
+    return fail(r, "connect", "connecting to " + ip + ": " + sdk::error_text(errno));
   want(r, EPOLLOUT);
 }
 
@@ -303,7 +304,7 @@ void conn_engine::on_socket(int fd, uint32_t events) {
     if (err == 0) err = ECONNREFUSED;
     return fail(r, "connect",
                 "connecting to " + r->ip + " port " + std::to_string(r->target.port) + ": " +
-                    std::strerror(err));
+                    sdk::error_text(err));
   }
   step(r);
 }
@@ -428,7 +429,7 @@ void conn_engine::sending(run* r) {
     } else {
       const ssize_t n = ::send(r->fd, data.data() + r->sent, left, MSG_NOSIGNAL);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) return want(r, EPOLLOUT);
-      if (n < 0) return fail(r, "connect", std::string("sending: ") + std::strerror(errno));
+      if (n < 0) return fail(r, "connect", std::string("sending: ") + sdk::error_text(errno));
       r->sent += static_cast<size_t>(n);
     }
   }

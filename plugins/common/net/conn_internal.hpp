@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <isitup/util/error_text.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -50,7 +51,7 @@ inline int read_some(SSL* ssl, int fd, std::string& in, size_t limit, std::strin
   }
   if (n == 0) return -1;
   if (errno == EAGAIN || errno == EINTR) return 0;
-  error = std::string("reading: ") + std::strerror(errno);
+  error = std::string("reading: ") + sdk::error_text(errno);
   return -2;
 }
 

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include <isitup/text.hpp>
+#include <isitup/util/error_text.hpp>
 
 #include "net/conn_engine.hpp"
 #include "net/conn_internal.hpp"
@@ -61,7 +62,7 @@ bool conn_engine::starttls_step(run* r) {
   auto say = [&](const char* command) {
     const size_t n = std::strlen(command);
     if (::send(r->fd, command, n, MSG_NOSIGNAL) != static_cast<ssize_t>(n)) {
-      fail(r, "connect", std::string("sending ") + proto + " command: " + std::strerror(errno));
+      fail(r, "connect", std::string("sending ") + proto + " command: " + sdk::error_text(errno));
       return false;
     }
     ++r->prelude_step;

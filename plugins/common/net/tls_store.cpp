@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <isitup/util/error_text.hpp>
 
 #include <cerrno>
 #include <cstdlib>
@@ -33,12 +34,12 @@ file_stamp stamp_of(const std::string& path) {
 bool read_file(const std::string& path, std::string& out, std::string& error) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    error = std::strerror(errno);
+    error = sdk::error_text(errno);
     return false;
   }
   struct stat st {};
   bool ok = fstat(fd, &st) == 0;
-  if (!ok) error = std::strerror(errno);
+  if (!ok) error = sdk::error_text(errno);
   if (ok && (!S_ISREG(st.st_mode) || st.st_size > max_file_bytes)) {
     error = S_ISREG(st.st_mode) ? "larger than 16 MiB" : "not a regular file";
     ok = false;
@@ -48,7 +49,7 @@ bool read_file(const std::string& path, std::string& out, std::string& error) {
   while (ok) {
     const ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) error = std::strerror(errno), ok = false;
+    if (n < 0) error = sdk::error_text(errno), ok = false;
     if (n <= 0) break;
     out.append(buf, static_cast<size_t>(n));
     if (out.size() > static_cast<size_t>(max_file_bytes)) error = "larger than 16 MiB", ok = false;
@@ -169,8 +170,10 @@ std::shared_ptr<tls_source> tls_cache::ca(const std::string& ca_file) {
   if (!ca_file.empty()) return get(tls_source::kind::ca, "ca_file " + ca_file, ca_file, "", "");
   // The default store: OpenSSL's variables, else the locations given at construction.
   std::string file = defaults_.file, dir = defaults_.dir;
+  // NOLINTBEGIN(concurrency-mt-unsafe): neither the agent nor a plugin calls setenv or putenv
   const char* env_file = std::getenv("SSL_CERT_FILE");
   const char* env_dir = std::getenv("SSL_CERT_DIR");
+  // NOLINTEND(concurrency-mt-unsafe)
   if (env_file && *env_file) file = env_file;
   if (env_dir && *env_dir) dir = env_dir;
   return get(tls_source::kind::ca, "the default CA store " + file, file, "", dir);
