@@ -10,13 +10,15 @@
 # Compile definitions give tests the source and build folders, the plugin folder and the
 # folder of test-only plugins. A test labelled `unit` joins the `unit_tests` target, which the
 # sanitizer build (`make test-sanitize`) builds instead of everything; a unit test registered
-# without isitup_test() must join it itself.
+# without isitup_test() must join it itself. ONE_PROCESS: one ctest entry for the whole binary
+# (its cases run in one process, at most 300 s), for cases that share an expensive fixture (a
+# PostgreSQL server started once per binary).
 if(NOT TARGET unit_tests)
   add_custom_target(unit_tests)
 endif()
 
 function(isitup_test name)
-  cmake_parse_arguments(ARG "" "COST;PROCESSORS" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "ONE_PROCESS" "COST;PROCESSORS" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE GTest::gtest GTest::gmock GTest::gtest_main ${ARG_LIBS})
   target_compile_definitions(${name} PRIVATE
@@ -35,13 +37,19 @@ function(isitup_test name)
   if(ARG_PROCESSORS)
     list(APPEND props PROCESSORS ${ARG_PROCESSORS})
   endif()
-  gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" ${props} DISCOVERY_TIMEOUT 60)
+  if(ARG_ONE_PROCESS)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT 300 ${props})
+  else()
+    gtest_discover_tests(${name} PROPERTIES LABELS "${ARG_LABELS}" ${props} DISCOVERY_TIMEOUT 60)
+  endif()
   if("unit" IN_LIST ARG_LABELS)
     add_dependencies(unit_tests ${name})
   endif()
 endfunction()
 
-# isitup_plugin_test(<name> SOURCES ... [LIBS ...] [LABELS ...] [COST <s>] [PROCESSORS <n>]): a
+# isitup_plugin_test(<name> SOURCES ... [LIBS ...] [LABELS ...] [COST <s>] [PROCESSORS <n>]
+# [ONE_PROCESS]): a
 # test of the plugin whose folder calls it, in the layout every plugin follows: its tests and
 # their helpers in plugins/<plugin>/tests/ (SOURCES: tests/<file>.cpp). The binary links the
 # plugin's code (<plugin>_objects, so isitup_plugin_entry() is the plugin's own), the SDK's fake
@@ -49,9 +57,12 @@ endfunction()
 # runs the built agent with the plugin is a plain isitup_test() with add_dependencies() on the
 # agent and the plugins.
 function(isitup_plugin_test name)
-  cmake_parse_arguments(ARG "" "COST;PROCESSORS" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "ONE_PROCESS" "COST;PROCESSORS" "SOURCES;LIBS;LABELS" ${ARGN})
   get_filename_component(plugin ${CMAKE_CURRENT_SOURCE_DIR} NAME)
   set(props)
+  if(ARG_ONE_PROCESS)
+    list(APPEND props ONE_PROCESS)
+  endif()
   foreach(p COST PROCESSORS)
     if(ARG_${p})
       list(APPEND props ${p} ${ARG_${p}})
