@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 
 namespace isitup::kafka {
@@ -36,7 +37,8 @@ namespace {
 // The sink's options, declared once (sdk::config_map): the host's validation,
 // --describe-plugin, this struct and its ranges.
 struct producer_settings {
-  std::string brokers, topic, compression, events_topic;
+  std::string brokers, topic, compression;
+  std::optional<std::string> events_topic;  // unset: the sink takes no events
   std::vector<std::pair<std::string, std::string>> properties;
   int64_t buffer_messages = 0, buffer_bytes = 0;
   std::chrono::milliseconds delivery_timeout{0}, linger{0};
@@ -121,7 +123,7 @@ producer_sink::producer_sink(const sdk::host& host, const sdk::options_view& opt
             {"queue.buffering.max.kbytes", std::to_string(rk_kbytes)}};
   // Before the results handle: a refusal thrown after it would leak the handle, whose threads
   // then call back into this object after it is gone.
-  if (options.has_value("events_topic")) start_events(settings.events_topic);
+  if (settings.events_topic) start_events(*settings.events_topic);
   check_client_config(RD_KAFKA_PRODUCER, fixed_, user_, "the Kafka producer");
 }
 
