@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include <isitup/plugin.h>
 #include <isitup/duration.hpp>
 
 #include <limits>
@@ -24,6 +25,27 @@ std::string_view to_string(option_type t) {
       return "map";
   }
   return "unknown";
+}
+
+std::optional<option_type> option_type_of(uint32_t abi_type) {
+  switch (abi_type) {
+    case ISITUP_OPT_STRING:
+      return option_type::string;
+    case ISITUP_OPT_INT:
+      return option_type::integer;
+    case ISITUP_OPT_FLOAT:
+      return option_type::number;
+    case ISITUP_OPT_BOOL:
+      return option_type::boolean;
+    case ISITUP_OPT_DURATION:
+      return option_type::duration;
+    case ISITUP_OPT_LIST:
+      return option_type::list;
+    case ISITUP_OPT_MAP:
+      return option_type::map;
+    default:
+      return std::nullopt;
+  }
 }
 
 const option_value* option_values::find(std::string_view name) const {

@@ -18,6 +18,10 @@ enum class option_type { string, integer, number, boolean, duration, list, map }
 // "string", "int", "float", "bool", "duration", "list", "map"
 std::string_view to_string(option_type t);
 
+// The type of a plugin's declared option from its ABI code (ISITUP_OPT_*, plugin.h); nullopt
+// for a code this agent does not know.
+std::optional<option_type> option_type_of(uint32_t abi_type);
+
 struct option_schema {
   std::string name;
   option_type type = option_type::string;

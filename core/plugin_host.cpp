@@ -188,27 +188,6 @@ void require_functions(const fs::path& file, const char* kind,
     if (!ok) refuse(file, std::string("required ") + kind + " function " + fn + " is NULL");
 }
 
-std::optional<option_type> to_option_type(uint32_t t) {
-  switch (t) {
-    case ISITUP_OPT_STRING:
-      return option_type::string;
-    case ISITUP_OPT_INT:
-      return option_type::integer;
-    case ISITUP_OPT_FLOAT:
-      return option_type::number;
-    case ISITUP_OPT_BOOL:
-      return option_type::boolean;
-    case ISITUP_OPT_DURATION:
-      return option_type::duration;
-    case ISITUP_OPT_LIST:
-      return option_type::list;
-    case ISITUP_OPT_MAP:
-      return option_type::map;
-    default:
-      return std::nullopt;
-  }
-}
-
 // Converts a declared option array. The elements are laid out with the plugin's sizeof, which
 // may differ from ours (an older or newer header): the first element's struct_size is the
 // stride, every element must carry the same struct_size, and fields past it read as 0/NULL.
@@ -237,7 +216,7 @@ std::vector<option_schema> convert_options(const fs::path& file, const char* kin
                        std::to_string(stride));
     if (!o.name || !*o.name) refuse(file, at + " has no name");
     const std::string name = printable(o.name);
-    const std::optional<option_type> type = to_option_type(o.type);
+    const std::optional<option_type> type = option_type_of(o.type);
     // NOLINTBEGIN(performance-inefficient-string-concatenation): refuse() throws, once
     if (!type)
       refuse(file, k + " option '" + name + "' has unknown type " + std::to_string(o.type));

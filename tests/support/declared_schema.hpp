@@ -1,44 +1,24 @@
 // A plugin's declared options (isitup_option_v1, plugin.h) as the agent's option_schema, for a
 // plugin's tests that validate its example config with the agent's own config reader
 // (config::validate_options). An unknown type code reads as a string here; the agent refuses
-// such a plugin when it loads it (core/plugin_host.cpp). Header-only; needs core's options.hpp.
+// such a plugin when it loads it (core/plugin_host.cpp). Header-only; needs isitup_config.
 #pragma once
 
 #include <isitup/plugin.h>
 
 #include <cstddef>
-#include <cstdint>
 #include <vector>
 
 #include "options.hpp"
 
 namespace isitup::test {
 
-inline option_type declared_type(uint32_t type) {
-  switch (type) {
-    case ISITUP_OPT_INT:
-      return option_type::integer;
-    case ISITUP_OPT_FLOAT:
-      return option_type::number;
-    case ISITUP_OPT_BOOL:
-      return option_type::boolean;
-    case ISITUP_OPT_DURATION:
-      return option_type::duration;
-    case ISITUP_OPT_LIST:
-      return option_type::list;
-    case ISITUP_OPT_MAP:
-      return option_type::map;
-    default:
-      return option_type::string;
-  }
-}
-
 inline std::vector<option_schema> declared_schema(const isitup_option_v1* options, size_t count) {
   std::vector<option_schema> schema;
   for (size_t i = 0; i < count; ++i) {
     option_schema s;
     s.name = options[i].name;
-    s.type = declared_type(options[i].type);
+    s.type = option_type_of(options[i].type).value_or(option_type::string);
     s.required = options[i].required != 0;
     if (options[i].default_value) s.default_yaml = options[i].default_value;
     if (options[i].description) s.description = options[i].description;
