@@ -33,7 +33,7 @@ void raise_fd_limit() {
 }  // namespace
 
 engine::engine(sdk::host host, std::shared_ptr<pool> shared)
-    : host_(host), pool_(std::move(shared)) {
+    : host_(host), pool_(std::move(shared)), deadlines_(std::make_unique<deadline_set>()) {
   static const CURLcode global = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (global != CURLE_OK) throw std::runtime_error("curl_global_init failed");
   raise_fd_limit();
@@ -118,6 +118,7 @@ engine::~engine() {
     lean_close(j);
   }
   resolver_.reset();  // drops its lookups without calling back
+  deadlines_->jobs.clear();
   for (job* j : jobs_) delete j;
   for (CURL* e : idle_easy_) curl_easy_cleanup(e);
   curl_multi_cleanup(multi_);
@@ -222,7 +223,8 @@ int engine::next_timeout_ms() {
   if (head_waits_for_handshake)
     wake = now + std::chrono::microseconds(static_cast<int64_t>(lean_busy_window_ms * 1000));
   if (curl_timer_armed_ && curl_timer_ < wake) wake = curl_timer_;
-  if (!deadlines_.empty() && deadlines_.begin()->first < wake) wake = deadlines_.begin()->first;
+  if (!deadlines_->jobs.empty() && deadlines_->jobs.begin()->deadline_at < wake)
+    wake = deadlines_->jobs.begin()->deadline_at;
   wake = resolver_->next_wake(now, wake);
   if (wake <= now) return 0;
   // Round up so that the loop never wakes a little early and spins.
@@ -247,8 +249,7 @@ void engine::take_incoming() {
       done(sdk::result::down("internal", "out of memory"));
       continue;
     }
-    j->deadline_it = deadlines_.emplace(j->deadline, j);
-    j->has_deadline = true;
+    track_deadline(j, j->deadline);
     j->queue_pos = queue_.size();
     queue_.push_back(j);
   }
@@ -307,19 +308,20 @@ void engine::pump_queue() {
 
 void engine::untrack_deadline(job* j) {
   if (!j->has_deadline) return;
-  deadlines_.erase(j->deadline_it);
+  deadlines_->jobs.erase(deadlines_->jobs.iterator_to(*j));
   j->has_deadline = false;
 }
 
 void engine::track_deadline(job* j, clock::time_point at) {
   untrack_deadline(j);
-  j->deadline_it = deadlines_.emplace(at, j);
+  j->deadline_at = at;
+  deadlines_->jobs.insert(*j);
   j->has_deadline = true;
 }
 
 void engine::expire_deadlines(clock::time_point now) {
-  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-    job* j = deadlines_.begin()->second;
+  while (!deadlines_->jobs.empty() && deadlines_->jobs.begin()->deadline_at <= now) {
+    job* j = &*deadlines_->jobs.begin();
     if (j->conn) {
       lean_timeout(j);
       continue;

@@ -231,7 +231,10 @@ class engine {
   int schedstat_fd_ = -2;                             // -2: not opened yet; -1: none
   std::atomic<double> load_busy_{0}, load_waiting_{0};
   clock::time_point loops_changed_{};
-  std::multimap<clock::time_point, job*> deadlines_;  // queued or resolving jobs
+  // Jobs by the time their current stage ends (queued, resolving, connecting: track_deadline),
+  // earliest first; intrusive, so tracking a stage allocates nothing.
+  struct deadline_set;
+  std::unique_ptr<deadline_set> deadlines_;
   bool curl_timer_armed_ = false;
   clock::time_point curl_timer_{};
   std::vector<CURL*> idle_easy_;

@@ -5,6 +5,8 @@
 #include <http_parser.h>
 #include <openssl/ssl.h>
 
+#include <boost/intrusive/set.hpp>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -60,7 +62,9 @@ int64_t not_after_ms(const X509* cert);
 std::string lean_tls_reason(int ssl_error);
 
 // A run; while its host is looked up it waits as a request of the engine's resolver.
-struct engine::job : net::resolver::request {
+struct engine::job
+    : net::resolver::request,
+      boost::intrusive::set_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> {
   engine* owner = nullptr;
   std::shared_ptr<const check_config> cfg;
   sdk::completion done;
@@ -68,7 +72,7 @@ struct engine::job : net::resolver::request {
   clock::time_point begun;        // left the queue: timings count from here
   clock::time_point hop_resolve;  // this hop's DNS lookup started
   clock::time_point hop_curl;     // this hop's transfer started
-  std::multimap<clock::time_point, job*>::iterator deadline_it;
+  clock::time_point deadline_at;  // its place in engine::deadlines_, while has_deadline
   bool has_deadline = false;
   size_t queue_pos = 0;               // index in engine::queue_ while waiting for a slot
   bool holds_handshake_slot = false;  // counted in engine::lean_handshakes_ and the pool's
@@ -93,6 +97,14 @@ struct engine::job : net::resolver::request {
   job(engine* e, std::shared_ptr<const check_config> c, sdk::completion d)
       : owner(e), cfg(std::move(c)), done(std::move(d)) {}
   void resolved(const net::resolver::outcome& o) override { owner->resolved(this, o); }
+};
+
+struct engine::deadline_set {
+  struct order {
+    bool operator()(const job& a, const job& b) const { return a.deadline_at < b.deadline_at; }
+  };
+  // Equal times keep their insertion order (as std::multimap).
+  boost::intrusive::multiset<job, boost::intrusive::compare<order>> jobs;
 };
 
 // One hop on the lean HTTP/1.1 engine: a non-blocking socket on the engine's epoll
