@@ -265,7 +265,7 @@ void pg_writer::transaction(const isitup_record_v1* const* rows, std::size_t n,
       ++stats_.fenced_writes;  // rolled back: nothing of it is stored
       throw write_failure(write_failure::kind::fenced, e.what());
     } catch (const pqxx::sql_error& e) {
-      const std::string state = e.sqlstate();
+      const std::string& state = e.sqlstate();
       // The fast path met a row that is there already (a result produced twice, a row
       // written without positions): this batch goes the slow way.
       if (try_fast && state == "23505") {

@@ -18,18 +18,21 @@
 #include <mutex>
 #include <pqxx/pqxx>
 #include <random>
-#include <regex>
 #include <thread>
 
 #include "codec.hpp"
 #include "http_support.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
+#include "pg_writer_agents.hpp"
 #include "record.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using isitup::pg::testing::kafka_client;
+using isitup::pg::testing::rk_ptr;
+using isitup::pg::testing::sink_counter;
 using isitup::test::eventually;
 using isitup::test::http_agent;
 using isitup::test::kafka_broker;
@@ -41,36 +44,6 @@ constexpr int kills_per_lane = 5;
 constexpr int rows_per_lane = 50'000;  // 200k in all
 constexpr int partitions = 4;          // 12.5k messages, ~3 MB each: under the broker's 5 MB
 constexpr int chunk = rows_per_lane / (kills_per_lane + 1);  // produced for each start
-
-struct rk_deleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using rk_ptr = std::unique_ptr<rd_kafka_t, rk_deleter>;
-
-// A producer, or a consumer of `group` that only reads its committed offsets (never joins).
-rk_ptr client(const std::string& brokers, const std::string& group = "") {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
-  if (group.empty())
-    rd_kafka_conf_set(conf, "linger.ms", "20", err, sizeof err);
-  else
-    rd_kafka_conf_set(conf, "group.id", group.c_str(), err, sizeof err);
-  rd_kafka_t* rk =
-      rd_kafka_new(group.empty() ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (!rk) throw std::runtime_error(err);
-  return rk_ptr(rk);
-}
-
-// A pg_sink counter of an agent from /metrics (0 when not there yet).
-int64_t counter(const http_agent& a, const std::string& name) {
-  const std::string body = a.get("/metrics").body;
-  const std::regex line("isitup_plugin_counter_total\\{instance=\"pg_sink\\.sink0\",name=\"" +
-                        name + "\"\\} ([0-9]+)");
-  std::smatch m;
-  return std::regex_search(body, m, line) ? std::stoll(m[1]) : 0;
-}
 
 std::size_t occurrences(const std::string& text, const std::string& what) {
   std::size_t n = 0;
@@ -85,7 +58,7 @@ class pg_kill : public ::testing::Test {
   pg_kill()
       : broker_(
             kafka_broker_options{1, {"results-0:4", "results-1:4", "results-2:4", "results-3:4"}}),
-        producer_(client(broker_.bootstrap())) {}
+        producer_(kafka_client(broker_.bootstrap(), "", "20")) {}
 
   // One lane's writer: its own topic and group, and its own application_name at PostgreSQL
   // (to tell its session from the others').
@@ -172,7 +145,7 @@ void pg_kill::run_lane(int lane, unsigned seed, lane_result& out) {
   std::mt19937 rng(seed);
   pqxx::connection db(pg_.uri());
   pqxx::connection holder(pg_.uri());
-  rk_ptr reader = client(broker_.bootstrap(), "writers-" + n);
+  rk_ptr reader = kafka_client(broker_.bootstrap(), "writers-" + n);
   // Where the lane's stored rows end, summed over its partitions (0 before the first start).
   auto stored = [&] {
     if (query(db, "SELECT count(*) FROM pg_tables WHERE tablename = 'results_offsets'") == 0)
@@ -252,7 +225,7 @@ void pg_kill::run_lane(int lane, unsigned seed, lane_result& out) {
           << a->process().err();
       EXPECT_LT(kafka_committed(), stored());
     }
-    out.fast += counter(*a, "fast_path");
+    out.fast += sink_counter(*a, "fast_path");
     a->process().signal(SIGKILL);
     EXPECT_EQ(a->process().wait(30s), 128 + SIGKILL);
     out.logs += a->process().err();
@@ -282,7 +255,7 @@ void pg_kill::run_lane(int lane, unsigned seed, lane_result& out) {
   auto last = std::make_unique<http_agent>(config(lane), ISITUP_PLUGIN_DIR);
   ASSERT_TRUE(eventually([&] { return stored() == rows_per_lane; }, 180s))
       << stored() << last->process().err();
-  out.fast += counter(*last, "fast_path");
+  out.fast += sink_counter(*last, "fast_path");
   EXPECT_EQ(last->stop(), 0);
   out.logs += last->process().err();
 }

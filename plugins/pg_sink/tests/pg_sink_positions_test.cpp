@@ -9,40 +9,27 @@
 
 #include <atomic>
 #include <pqxx/pqxx>
-#include <regex>
 #include <thread>
 
 #include "codec.hpp"
 #include "http_support.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
+#include "pg_writer_agents.hpp"
 #include "record.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
+using isitup::pg::testing::kafka_client;
+using isitup::pg::testing::rk_ptr;
+using isitup::pg::testing::sink_counter;
 using isitup::test::http_agent;
 using isitup::test::kafka_broker;
 using isitup::test::kafka_broker_options;
 using isitup::test::pg_server;
 
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
-
-struct rk_deleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using rk_ptr = std::unique_ptr<rd_kafka_t, rk_deleter>;
-
-rk_ptr producer(const std::string& brokers) {
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof err);
-  rd_kafka_conf_set(conf, "log_level", "2", err, sizeof err);
-  rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!rk) throw std::runtime_error(err);
-  return rk_ptr(rk);
-}
 
 // Result i: check "shop" for every 5th, else "f1".."f4"; every check once a second. "shop" is
 // down for i in [down_from, down_to).
@@ -81,21 +68,12 @@ void produce(rd_kafka_t* rk, int from, int to, int partitions, int down_from = -
   ASSERT_EQ(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
-// A pg_sink counter of an agent from /metrics (0 when not there yet).
-int64_t counter(const http_agent& a, const std::string& name) {
-  const std::string body = a.get("/metrics").body;
-  const std::regex line("isitup_plugin_counter_total\\{instance=\"pg_sink\\.sink0\",name=\"" +
-                        name + "\"\\} ([0-9]+)");
-  std::smatch m;
-  return std::regex_search(body, m, line) ? std::stoll(m[1]) : 0;
-}
-
 class pg_positions : public ::testing::Test {
  protected:
   explicit pg_positions(int partitions = 1)
       : partitions_(partitions),
         broker_(kafka_broker_options{1, {"results:" + std::to_string(partitions)}}),
-        rk_(producer(broker_.bootstrap())) {}
+        rk_(kafka_client(broker_.bootstrap())) {}
 
   std::string config(const std::string& id) const {
     return "agent: {id: " + id + ", http: {listen: \"127.0.0.1:0\"}}\n" +
@@ -170,7 +148,7 @@ TEST_F(pg_positions, a_writer_stopped_past_its_revocation_stores_nothing_once_re
   ASSERT_TRUE(isitup::test::eventually(
       [&] { return a->process().err().find("no longer owns") != std::string::npos; }, 40s))
       << a->process().err();
-  EXPECT_GE(counter(*a, "batches_fenced"), 1);
+  EXPECT_GE(sink_counter(*a, "batches_fenced"), 1);
   produce(rk_.get(), 300, 400, 1);
   ASSERT_TRUE(rows_reach(400)) << rows() << a->process().err() << b->process().err();
 
@@ -192,8 +170,8 @@ TEST_F(pg_positions, a_deleted_position_row_costs_one_slow_batch_and_nothing_els
   ASSERT_TRUE(rows_reach(200)) << rows() << a->process().err();
   ASSERT_TRUE(isitup::test::eventually(
       [&] { return count("SELECT next_offset FROM results_offsets") == 200; }, 10s));
-  const int64_t fast_before = counter(*a, "fast_path");
-  const int64_t slow_before = counter(*a, "slow_path");
+  const int64_t fast_before = sink_counter(*a, "fast_path");
+  const int64_t slow_before = sink_counter(*a, "slow_path");
   EXPECT_GE(fast_before, 2);
   EXPECT_EQ(slow_before, 0) << a->process().err();
 
@@ -205,15 +183,15 @@ TEST_F(pg_positions, a_deleted_position_row_costs_one_slow_batch_and_nothing_els
   EXPECT_NE(a->process().err().find("no stored position for partition 0 of results"),
             std::string::npos)
       << a->process().err();
-  EXPECT_GE(counter(*a, "slow_path"), slow_before + 1);
+  EXPECT_GE(sink_counter(*a, "slow_path"), slow_before + 1);
 
-  const int64_t slow_after = counter(*a, "slow_path");
+  const int64_t slow_after = sink_counter(*a, "slow_path");
   produce(rk_.get(), 300, 400, 1);
   ASSERT_TRUE(rows_reach(400)) << rows() << a->process().err();
   EXPECT_TRUE(isitup::test::eventually(
       [&] { return count("SELECT next_offset FROM results_offsets") == 400; }, 10s));
-  EXPECT_EQ(counter(*a, "slow_path"), slow_after);  // the row is back: fast again
-  EXPECT_GT(counter(*a, "fast_path"), fast_before);
+  EXPECT_EQ(sink_counter(*a, "slow_path"), slow_after);  // the row is back: fast again
+  EXPECT_GT(sink_counter(*a, "fast_path"), fast_before);
   EXPECT_EQ(a->stop(), 0) << a->process().err();
 }
 
@@ -240,7 +218,7 @@ TEST_F(pg_positions_4, a_writer_joining_then_leaving_mid_stream_leaves_no_duplic
       << b->process().err();
   const int at_join = rows();
   ASSERT_TRUE(isitup::test::eventually([&] { return rows() > at_join + 500; }, 30s));
-  const int64_t slow_b = counter(*b, "slow_path");
+  const int64_t slow_b = sink_counter(*b, "slow_path");
   EXPECT_EQ(b->stop(), 0) << b->process().err();
   feed.join();
   ASSERT_TRUE(produced);
@@ -252,8 +230,8 @@ TEST_F(pg_positions_4, a_writer_joining_then_leaving_mid_stream_leaves_no_duplic
   EXPECT_EQ(logs.find("stored already"), std::string::npos) << logs;
   EXPECT_EQ(logs.find("is stored up to offset"), std::string::npos) << logs;
   // No batch takes the slow path, a partition's first neither (claimed, nothing stored yet).
-  EXPECT_EQ(counter(*a, "slow_path") + slow_b, 0) << logs;
-  EXPECT_GT(counter(*a, "fast_path"), 0);
+  EXPECT_EQ(sink_counter(*a, "slow_path") + slow_b, 0) << logs;
+  EXPECT_GT(sink_counter(*a, "fast_path"), 0);
   EXPECT_EQ(a->stop(), 0) << a->process().err();
 }
 
