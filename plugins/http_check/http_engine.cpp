@@ -33,7 +33,10 @@ void raise_fd_limit() {
 }  // namespace
 
 engine::engine(sdk::host host, std::shared_ptr<pool> shared)
-    : host_(host), pool_(std::move(shared)), deadlines_(std::make_unique<deadline_set>()) {
+    : host_(host),
+      pool_(std::move(shared)),
+      jobs_(std::make_unique<job_list>()),
+      deadlines_(std::make_unique<deadline_set>()) {
   static const CURLcode global = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (global != CURLE_OK) throw std::runtime_error("curl_global_init failed");
   raise_fd_limit();
@@ -109,17 +112,17 @@ engine::~engine() {
   // Abandon every run without completing it (the ABI's destroy() contract).
   destroying_ = true;
   incoming_.clear();  // never begun: their completions are dropped (destroy() is quiet)
-  for (job* j : jobs_) {
-    if (j->easy) {
-      curl_multi_remove_handle(multi_, j->easy);
-      curl_easy_cleanup(j->easy);
+  for (job& j : jobs_->jobs) {
+    if (j.easy) {
+      curl_multi_remove_handle(multi_, j.easy);
+      curl_easy_cleanup(j.easy);
     }
-    curl_slist_free_all(j->resolve);
-    lean_close(j);
+    curl_slist_free_all(j.resolve);
+    lean_close(&j);
   }
   resolver_.reset();  // drops its lookups without calling back
   deadlines_->jobs.clear();
-  for (job* j : jobs_) delete j;
+  jobs_->jobs.clear_and_dispose([](job* j) { delete j; });
   for (CURL* e : idle_easy_) curl_easy_cleanup(e);
   curl_multi_cleanup(multi_);
   SSL_CTX_free(lean_tls_);
@@ -242,13 +245,13 @@ void engine::take_incoming() {
       j = new job(this, in.check->config, std::move(in.done));
       j->deadline = in.deadline;
       j->target = in.check->target;
-      jobs_.insert(j);
     } catch (const std::bad_alloc&) {
       sdk::completion done = j ? std::move(j->done) : std::move(in.done);
       delete j;
       done(sdk::result::down("internal", "out of memory"));
       continue;
     }
+    jobs_->jobs.push_back(*j);
     track_deadline(j, j->deadline);
     j->queue_pos = queue_.size();
     queue_.push_back(j);
@@ -524,7 +527,7 @@ void engine::finish(job* j, sdk::result r) {
   resolver_->cancel(*j);
   release_transfer(j);
   release_handshake_slot(j);  // a run that ended before its handshake began (DNS, timeout)
-  jobs_.erase(j);
+  jobs_->jobs.erase(jobs_->jobs.iterator_to(*j));
   give_slot();
   sdk::completion done = std::move(j->done);
   delete j;

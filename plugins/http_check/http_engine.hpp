@@ -28,7 +28,6 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <isitup/plugin.hpp>
@@ -215,7 +214,8 @@ class engine {
   std::vector<incoming> taken_;  // loop thread: swapped with incoming_, so both keep their room
 
   // Loop thread only from here on.
-  std::unordered_set<job*> jobs_;
+  struct job_list;  // every job of the loop (intrusive: no allocation per run)
+  std::unique_ptr<job_list> jobs_;
   std::vector<job*> queue_;  // waiting for a slot, oldest first (consumed from queue_head_)
   size_t queue_head_ = 0;
   int lean_handshakes_ = 0;  // this loop's share of pool::handshakes

@@ -5,6 +5,7 @@
 #include <http_parser.h>
 #include <openssl/ssl.h>
 
+#include <boost/intrusive/list.hpp>
 #include <boost/intrusive/set.hpp>
 
 #include <map>
@@ -64,7 +65,8 @@ std::string lean_tls_reason(int ssl_error);
 // A run; while its host is looked up it waits as a request of the engine's resolver.
 struct engine::job
     : net::resolver::request,
-      boost::intrusive::set_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> {
+      boost::intrusive::set_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>>,
+      boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>> {
   engine* owner = nullptr;
   std::shared_ptr<const check_config> cfg;
   sdk::completion done;
@@ -105,6 +107,10 @@ struct engine::deadline_set {
   };
   // Equal times keep their insertion order (as std::multimap).
   boost::intrusive::multiset<job, boost::intrusive::compare<order>> jobs;
+};
+
+struct engine::job_list {
+  boost::intrusive::list<job, boost::intrusive::constant_time_size<false>> jobs;
 };
 
 // One hop on the lean HTTP/1.1 engine: a non-blocking socket on the engine's epoll
