@@ -315,7 +315,7 @@ TEST(kafka_tls_agents, own_file_mistakes_stop_the_start_naming_the_place) {
                                           "-p", plugin_dir};
       const auto r = isitup::test::run(argv, 20s);
       EXPECT_NE(r.code, 0) << c.expected;
-      EXPECT_NE(r.err.find(cfg + ":5:"), std::string::npos) << "file:line:col: " << r.err;
+      EXPECT_NE(r.err.find(cfg + ":6:"), std::string::npos) << "file:line:col: " << r.err;
       EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
       EXPECT_EQ(r.err.find("not the password"), std::string::npos) << r.err;
     }
