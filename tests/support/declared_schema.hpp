@@ -7,8 +7,10 @@
 #include <isitup/plugin.h>
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
+#include "config.hpp"
 #include "options.hpp"
 
 namespace isitup::test {
@@ -25,6 +27,33 @@ inline std::vector<option_schema> declared_schema(const isitup_option_v1* option
     schema.push_back(s);
   }
   return schema;
+}
+
+// How a check plugin's example config shows its options: how many checks of `plugin` it has,
+// and the declared options none of them sets (each check's options validated by the agent's
+// own rules on the way).
+struct example_coverage {
+  int checks = 0;
+  std::vector<std::string> not_shown;
+};
+
+inline example_coverage example_coverage_of(const config::agent& agent, const std::string& plugin,
+                                            const isitup_check_ops_v1& ops) {
+  const std::vector<option_schema> schema = declared_schema(ops.options, ops.option_count);
+  std::vector<bool> shown(schema.size(), false);
+  example_coverage out;
+  for (const config::check& c : agent.checks) {
+    if (c.plugin != plugin) continue;
+    ++out.checks;
+    const option_values values = config::validate_options(c.options, schema, c.name);
+    for (size_t i = 0; i < schema.size(); ++i) {
+      const option_value* v = values.find(schema[i].name);
+      if (v && v->is_set) shown[i] = true;
+    }
+  }
+  for (size_t i = 0; i < schema.size(); ++i)
+    if (!shown[i]) out.not_shown.push_back(schema[i].name);
+  return out;
 }
 
 }  // namespace isitup::test

@@ -17,6 +17,7 @@
 
 #include "check_fixture.hpp"
 #include "config.hpp"
+#include "declared_schema.hpp"
 #include "dns_responder.hpp"
 #include "dnsmasq.hpp"
 #include "options.hpp"
@@ -306,29 +307,11 @@ TEST_F(dns_check_test, destroy_abandons_runs_in_flight_without_completing_them) 
 TEST(dns_check_example, loads_and_shows_every_option) {
   const config::agent agent =
       config::load_file(std::string(ISITUP_SOURCE_DIR) + "/plugins/dns_check/example.yml");
-  const isitup_check_ops_v1* ops = isitup_plugin_entry()->check;
-  std::vector<option_schema> schema;
-  for (size_t i = 0; i < ops->option_count; ++i) {
-    option_schema s;
-    s.name = ops->options[i].name;
-    // isitup_option_type counts from 1 in the order of option_type.
-    s.type = static_cast<option_type>(ops->options[i].type - 1);
-    schema.push_back(s);
-  }
-  std::vector<bool> shown(schema.size(), false);
-  int checks = 0;
-  for (const config::check& c : agent.checks) {
-    if (c.plugin != "dns_check") continue;
-    ++checks;
-    const option_values values = config::validate_options(c.options, schema, c.name);
-    for (size_t i = 0; i < schema.size(); ++i) {
-      const option_value* v = values.find(schema[i].name);
-      if (v && v->is_set) shown[i] = true;
-    }
-  }
-  EXPECT_GE(checks, 2);
-  for (size_t i = 0; i < schema.size(); ++i)
-    EXPECT_TRUE(shown[i]) << schema[i].name << " is not shown in example.yml";
+  const test::example_coverage shown =
+      test::example_coverage_of(agent, "dns_check", *isitup_plugin_entry()->check);
+  EXPECT_GE(shown.checks, 2);
+  for (const std::string& name : shown.not_shown)
+    ADD_FAILURE() << name << " is not shown in example.yml";
 }
 
 }  // namespace
