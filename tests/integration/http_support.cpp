@@ -5,7 +5,6 @@
 
 #include <regex>
 #include <stdexcept>
-#include <thread>
 
 namespace isitup::test {
 
@@ -13,15 +12,6 @@ namespace {
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 }  // namespace
-
-bool eventually(const std::function<bool()>& fn, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (fn()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return fn();
-}
 
 http_agent::http_agent(const std::string& config, const std::string& plugins) {
   const std::string path = dir_.write("agent.yml", config);

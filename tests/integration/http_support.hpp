@@ -3,11 +3,11 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "eventually.hpp"
 #include "process.hpp"
 
 namespace isitup::test {
@@ -40,9 +40,5 @@ class http_agent {
   std::unique_ptr<child_process> process_;
   int port_ = 0;
 };
-
-// Polls `fn` every 50 ms until it is true; false after `limit`.
-bool eventually(const std::function<bool()>& fn,
-                std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 }  // namespace isitup::test
