@@ -10,6 +10,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -58,14 +59,14 @@ class http_check : public sdk::async_checks {
       }
       shared_[key] = t.config;
     }
-    if (spec.options.is_set("max_in_flight")) {
-      const int64_t n = t.config->max_in_flight;
+    if (const std::optional<int64_t>& given = t.config->max_in_flight) {
+      const int64_t n = *given;
       max_in_flight_ = max_in_flight_ == 0 ? n : std::min(max_in_flight_, n);
       pool_->max_in_flight.store(max_in_flight_);
     }
-    if (spec.options.is_set("loops")) {
-      const bool adapt = t.config->loops == 0;
-      const int n = adapt ? default_loops() : static_cast<int>(t.config->loops);
+    if (const std::optional<int64_t>& given = t.config->loops) {
+      const bool adapt = *given == 0;
+      const int n = adapt ? default_loops() : static_cast<int>(*given);
       adaptive_ = loops_set_ == 0 ? adapt : adaptive_ && adapt;
       loops_set_ = loops_set_ == 0 ? n : std::min(loops_set_, n);
     }

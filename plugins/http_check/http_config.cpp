@@ -211,6 +211,7 @@ struct http_settings {
   std::string user_agent, proxy;
   bool reuse_connections = false;
   int64_t max_in_flight = 4096, loops = 1;
+  bool max_in_flight_given = false, loops_given = false;  // named by the check
   std::string engine;
 };
 
@@ -258,10 +259,12 @@ const sdk::config_map<http_settings>& settings_map() {
                    "requests in flight at once for all checks of the plugin, 1 to 1048576 (the "
                    "smallest value set wins)",
                    1, 1 << 20)
+          .given(&s::max_in_flight_given)
           .integer("loops", &s::loops, "1",
                    "event-loop threads of the plugin, 0 to 64 (0: one per hardware thread, at "
                    "most 4; the smallest value set wins)",
                    0, 64)
+          .given(&s::loops_given)
           .string("engine", &s::engine, "auto",
                   "auto: http:// and https:// without proxy or reuse on the built-in HTTP/1.1 "
                   "client, the rest on libcurl; curl: always libcurl")
@@ -378,8 +381,8 @@ std::shared_ptr<check_config> make_config(const sdk::options_view& o) {
     throw invalid_argument("user_agent: " + why);
   c->proxy = std::move(s.proxy);
   c->reuse_connections = s.reuse_connections;
-  c->max_in_flight = s.max_in_flight;
-  c->loops = s.loops;
+  if (s.max_in_flight_given) c->max_in_flight = s.max_in_flight;
+  if (s.loops_given) c->loops = s.loops;
   c->force_curl = s.engine == "curl";
   c->host_header_set = std::any_of(s.headers.begin(), s.headers.end(),
                                    [](const auto& h) { return iequals(h.first, "host"); });

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,8 +66,10 @@ struct check_config {
   std::string user_agent;
   std::string proxy;
   bool reuse_connections = false;
-  int64_t max_in_flight = 0;
-  int64_t loops = 0;        // event loops of the plugin; 0: one per hardware thread, at most 4
+  // Plugin-wide settings, set only when the check's options give them (the smallest given
+  // wins, prepare()); loops 0: one loop per hardware thread, at most 4, as many as are idle.
+  std::optional<int64_t> max_in_flight;
+  std::optional<int64_t> loops;
   bool force_curl = false;  // engine: curl
 
   // The TLS material, set by the plugin when it makes the options of a check that may use

@@ -165,6 +165,49 @@ TEST(config_map, a_non_empty_string_refuses_an_empty_value_naming_the_option) {
       std::logic_error);
 }
 
+// given(): a plugin-wide limit changes only for the checks that name it, so its declared
+// default must read apart from the same value given.
+struct limits {
+  int64_t in_flight = 0;
+  bool in_flight_given = true;  // read() must clear it when the option is not given
+  std::chrono::milliseconds pause{0};
+  bool pause_given = false;
+};
+
+TEST(config_map, given_tells_an_option_the_config_names_from_its_default) {
+  static const auto map =
+      sdk::config_map<limits>()
+          .integer("in_flight", &limits::in_flight, "64", "runs at once", 1, 1000)
+          .given(&limits::in_flight_given)
+          .duration("pause", &limits::pause, nullptr, "a pause", 0ms, 1h)
+          .given(&limits::pause_given);
+  const auto read_limits = [](const option_map& given) {
+    sdk::testing::fake_host host;
+    const std::vector<isitup_option_v1> declared = sdk::detail::to_c(map.options());
+    sdk::testing::fake_options options(declared.data(), declared.size(), given);
+    EXPECT_EQ(options.error(), "");
+    return map.read(sdk::options_view(host.table(), options.raw()));
+  };
+  const limits defaults = read_limits({});
+  EXPECT_EQ(defaults.in_flight, 64) << "the member still gets the declared default";
+  EXPECT_FALSE(defaults.in_flight_given);
+  EXPECT_FALSE(defaults.pause_given);
+  const limits same = read_limits({{"in_flight", "64"}});
+  EXPECT_EQ(same.in_flight, 64);
+  EXPECT_TRUE(same.in_flight_given) << "the default's value, but given";
+  const limits both = read_limits({{"in_flight", "8"}, {"pause", "2s"}});
+  EXPECT_EQ(both.in_flight, 8);
+  EXPECT_TRUE(both.in_flight_given);
+  EXPECT_EQ(both.pause, 2s);
+  EXPECT_TRUE(both.pause_given);
+  try {
+    read_limits({{"in_flight", "0"}});
+    ADD_FAILURE() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "in_flight: expected 1..1000, got 0") << "the range still applies";
+  }
+}
+
 TEST(config_map, a_name_declared_twice_is_a_programming_error) {
   EXPECT_THROW(sdk::config_map<settings>()
                    .integer("port", &settings::port, "1", "a", 1, 2)

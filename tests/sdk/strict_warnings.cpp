@@ -84,6 +84,7 @@ struct strict_settings {
   bool on = false;
   std::chrono::milliseconds wait{0};
   std::optional<std::string> note;
+  bool count_given = false;
 };
 
 // Every kind of config_map entry, read once (instantiates each template).
@@ -94,6 +95,7 @@ strict_settings strict_read(const sdk::options_view& o) {
                               .non_empty()
                               .integer("count", &strict_settings::count, "1", "a count", 0, 10)
                               .required()
+                              .given(&strict_settings::count_given)
                               .number("share", &strict_settings::share, "0.5", "a share", 0, 1)
                               .boolean("on", &strict_settings::on, "true", "a switch")
                               .duration("wait", &strict_settings::wait, "1s", "a wait",

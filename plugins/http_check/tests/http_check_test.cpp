@@ -12,8 +12,10 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "http_config.hpp"
 #include "http_engine.hpp"
@@ -568,6 +570,27 @@ TEST_P(http_check_test, numbers_outside_their_declared_range_are_config_errors) 
   EXPECT_EQ(prepare_error(site, {{"max_in_flight", "1048576"}}), "");
   EXPECT_EQ(prepare_error(site, {{"loops", "64"}}), "");
   EXPECT_EQ(prepare_error(site, {{"client_key", "/k.pem"}}), "client_key: needs client_cert");
+}
+
+// max_in_flight and loops are the plugin's, the smallest a check gives wins: a check that
+// leaves them out must not count as asking for their declared defaults (4096, 1).
+TEST(http_config, only_a_check_that_names_a_plugin_wide_limit_sets_it) {
+  fake_host host;
+  const std::vector<isitup_option_v1> declared = sdk::detail::to_c(declared_options());
+  const auto config = [&](const option_map& given) {
+    sdk::testing::fake_options options(declared.data(), declared.size(), given);
+    EXPECT_EQ(options.error(), "");
+    return make_config(sdk::options_view(host.table(), options.raw()));
+  };
+  const auto none = config({});
+  EXPECT_FALSE(none->max_in_flight.has_value());
+  EXPECT_FALSE(none->loops.has_value());
+  const auto named = config({{"max_in_flight", "4096"}, {"loops", "1"}});  // the defaults' values
+  EXPECT_EQ(named->max_in_flight, std::optional<int64_t>(4096));
+  EXPECT_EQ(named->loops, std::optional<int64_t>(1));
+  const auto adaptive = config({{"loops", "0"}});
+  EXPECT_EQ(adaptive->loops, std::optional<int64_t>(0));
+  EXPECT_FALSE(adaptive->max_in_flight.has_value());
 }
 
 TEST_P(http_check_test, control_characters_in_any_header_value_are_config_errors) {

@@ -24,7 +24,8 @@
 // except lists and maps, which are always set (empty when there is no value).
 // A value outside its range throws std::invalid_argument("port: expected 1..65535, got 0"),
 // which the agent reports at the option's file:line:column ("<name>: ..." points there). A
-// std::optional<std::string> member tells "not given" (nullopt) from "given empty". The map's
+// std::optional<std::string> member tells "no value" (nullopt) from "given empty"; given()
+// tells an option the config gives from its declared default. The map's
 // strings (names, defaults, descriptions) are not copied: pass literals. A map is immutable once
 // built and may be read from any thread.
 #pragma once
@@ -140,6 +141,16 @@ class config_map {
     readers_.push_back([name = o.name](const options_view& view, Config&) {
       if (view.has_value(name) && view.string(name).empty())
         throw std::invalid_argument(std::string(name) + ": must not be empty");
+    });
+    return *this;
+  }
+  // The option declared last also sets `flag`: true when the config gives it, false when it
+  // has its declared default or no value. For a setting whose default must not count as asked
+  // for, such as a plugin-wide limit that only the checks naming it change; the option's own
+  // member is filled as usual.
+  config_map& given(bool Config::*flag) {
+    readers_.push_back([name = options_.back().name, flag](const options_view& o, Config& c) {
+      c.*flag = o.is_set(name);
     });
     return *this;
   }
