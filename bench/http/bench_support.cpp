@@ -1,6 +1,7 @@
 #include "bench_support.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <httplib.h>
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <regex>
@@ -47,6 +49,39 @@ std::string agent_config(const std::string& body, const std::string& results_pat
          "}\n";
 }
 
+double seconds_between(const timeval& a, const timeval& b) {
+  return static_cast<double>(b.tv_sec - a.tv_sec) +
+         static_cast<double>(b.tv_usec - a.tv_usec) / 1e6;
+}
+
+// Sockets among the open descriptors of `pid`.
+size_t open_sockets(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code link_ec;
+    const std::filesystem::path to = std::filesystem::read_symlink(e.path(), link_ec);
+    if (!link_ec && to.native().rfind("socket:", 0) == 0) ++n;
+  }
+  return n;
+}
+
+// Voluntary and involuntary context switches of every thread of `pid`, added up.
+uint64_t context_switches(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  uint64_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::ifstream in(e.path() / "status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.find("ctxt_switches:") != std::string::npos)
+        n += std::strtoull(line.c_str() + line.find(':') + 1, nullptr, 10);
+  }
+  return n;
+}
+
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -83,16 +118,28 @@ std::string url(size_t i, const char* path, bool tls) {
          "?n=" + std::to_string(i);
 }
 
-double wrk_rate(const std::string& target, int seconds) {
+wrk_figures wrk_run(const std::string& target, int seconds) {
+  rusage before{};
+  getrusage(RUSAGE_CHILDREN, &before);
   const auto r = test::run({"/usr/bin/wrk", "-t2", "-c64", "-d" + std::to_string(seconds) + "s",
                             "-H", "Connection: close", target},
                            std::chrono::seconds(seconds + 30));
+  rusage after{};
+  getrusage(RUSAGE_CHILDREN, &after);
   std::smatch m;
-  if (std::regex_search(r.out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
-    return std::stod(m[1]);
-  std::cerr << "wrk failed: " << r.out << r.err << "\n";
-  return 0;
+  if (!std::regex_search(r.out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))"))) {
+    std::cerr << "wrk failed: " << r.out << r.err << "\n";
+    return {};
+  }
+  wrk_figures f;
+  f.rate = std::stod(m[1]);
+  const double cpu_s = seconds_between(before.ru_utime, after.ru_utime) +
+                       seconds_between(before.ru_stime, after.ru_stime);
+  if (f.rate > 0) f.cpu_us = cpu_s * 1e6 / (f.rate * seconds);
+  return f;
 }
+
+double wrk_rate(const std::string& target, int seconds) { return wrk_run(target, seconds).rate; }
 
 long rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -136,15 +183,27 @@ agent_figures run_agent(const std::string& body, int seconds, const std::string&
     std::chrono::steady_clock::time_point at;
     cpu_time cpu;
     size_t results, up, marked;
+    uint64_t switches;
   };
   auto take = [&] {
-    return snapshot{std::chrono::steady_clock::now(), process_cpu(agent.pid()),
-                    count_lines(results), count_lines(results, "\"status\":\"up\""),
-                    marker.empty() ? 0 : count_lines(results, marker)};
+    return snapshot{std::chrono::steady_clock::now(),
+                    process_cpu(agent.pid()),
+                    count_lines(results),
+                    count_lines(results, "\"status\":\"up\""),
+                    marker.empty() ? 0 : count_lines(results, marker),
+                    context_switches(agent.pid())};
   };
   const snapshot a = take();
   const uint64_t scrapes_before = scrapes;
-  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  // The open sockets sampled every 100 ms through the window.
+  const auto window_end = a.at + std::chrono::seconds(seconds);
+  size_t socket_sum = 0, samples = 0;
+  while (std::chrono::steady_clock::now() + 100ms < window_end) {
+    std::this_thread::sleep_for(100ms);
+    socket_sum += open_sockets(agent.pid());
+    ++samples;
+  }
+  std::this_thread::sleep_until(window_end);
   const snapshot b = take();
   stop = true;
   if (scraper.joinable()) scraper.join();
@@ -159,6 +218,8 @@ agent_figures run_agent(const std::string& body, int seconds, const std::string&
   f.marked_rate = static_cast<double>(b.marked - a.marked) / span;
   f.scrapes = static_cast<double>(scrapes - scrapes_before);
   if (n > 0) f.cpu_us = {(b.cpu.user - a.cpu.user) * 1e6 / n, (b.cpu.sys - a.cpu.sys) * 1e6 / n};
+  if (n > 0) f.switches = static_cast<double>(b.switches - a.switches) / n;
+  if (samples > 0) f.sockets = static_cast<double>(socket_sum) / static_cast<double>(samples);
   if (n == 0 || std::getenv("ISITUP_BENCH_VERBOSE"))
     std::cerr << "agent log:\n" << agent.err() << "\n";
   return f;

@@ -26,8 +26,14 @@ const std::string& ca_bundle();
 // "http://127.0.0.N:port/path?n=i" over the four addresses (https with `tls`).
 std::string url(size_t i, const char* path, bool tls = false);
 
-// wrk -t2 -c64 -H 'Connection: close' against `target` for `seconds`: requests/s (0: failed).
-double wrk_rate(const std::string& target, int seconds);
+// wrk -t2 -c64 -H 'Connection: close' against `target` for `seconds`: requests/s (0: failed),
+// and wrk's own CPU (user + sys, from this process's reaped children) per request.
+struct wrk_figures {
+  double rate = 0;
+  double cpu_us = 0;
+};
+wrk_figures wrk_run(const std::string& target, int seconds);
+double wrk_rate(const std::string& target, int seconds);  // wrk_run's rate
 
 // The agent on `body` (checks; the agent, pipeline and sink sections are added), measured
 // from 3 s after its start for `seconds`: results per second (those up, and those whose line
@@ -37,6 +43,8 @@ struct agent_figures {
   double scrapes = 0;  // /metrics answered with 200 during the window (scrape_ms > 0)
   cpu_time cpu_us;
   double rss_mib = 0;
+  double sockets = 0;   // the agent's open sockets (its connections in flight), mean of samples
+  double switches = 0;  // context switches of all its threads per result
 };
 // With scrape_ms > 0 the agent has agent.http on (per-check series too) and a thread of this
 // process scrapes its /metrics every scrape_ms through the run.

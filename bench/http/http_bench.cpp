@@ -11,6 +11,7 @@
 //   http_plugin_lean/curl   the plugin alone in this process, 200 checks restarted on completion
 //   http_plugin_slow        the same with 1000 checks whose answer takes 2 s
 //   http_agent_fast         the agent, 1000 URLs every 10 ms (demand above the ceiling), vs wrk
+//                           and vs the floor with as many connections open as the agent had
 //   http_agent_state        the fast case with check state tracking off and on (off,on,on,off)
 //   http_agent_metrics      the fast case without and with /metrics scraped every 100 ms
 //   http_state_observe      the tracker alone in this process: CPU per result it is fed
@@ -73,6 +74,7 @@ void http_floor_syscalls(benchmark::State& state) {
     const floor_result f = syscall_floor(addresses, server().http_port, phase_seconds);
     state.counters["conn_per_s"] = f.rate;
     report_cpu(state, "", f.user_us, f.sys_us);
+    state.counters["switches"] = f.switches;
   }
 }
 
@@ -103,12 +105,23 @@ void http_agent_fast(benchmark::State& state) {
     std::string body = "defaults: {interval: 10ms, timeout: 2s}\ndomains:\n";
     for (size_t i = 0; i < 1000; ++i) body += "  - " + url(i, "/") + "\n";
     const agent_figures f = run_agent(body, phase_seconds);
+    // The floor again, just after, with as many connections open as the agent had: the
+    // kernel's cost per connection grows with the connections open (the bare floor case keeps
+    // 200; the agent keeps most of its 1000 checks in flight).
+    const int same = std::max(1, static_cast<int>(f.sockets + 0.5));
+    const floor_result fl = syscall_floor(addresses, server().http_port, phase_seconds, same);
     state.counters["ceiling_per_s"] = ceiling;
     state.counters["checks_per_s"] = f.rate;
     state.counters["up_per_s"] = f.up_rate;
     state.counters["ratio"] = ceiling > 0 ? f.rate / ceiling : 0;
     report_cpu(state, "", f.cpu_us.user, f.cpu_us.sys);
     state.counters["rss_mib"] = f.rss_mib;
+    state.counters["sockets"] = f.sockets;
+    state.counters["switches"] = f.switches;
+    report_cpu(state, "floor_same_", fl.user_us, fl.sys_us);
+    state.counters["floor_same_switches"] = fl.switches;
+    const double floor_cpu = fl.user_us + fl.sys_us;
+    state.counters["vs_floor_same"] = floor_cpu > 0 ? f.cpu_us.total() / floor_cpu : 0;
   }
 }
 
@@ -237,8 +250,9 @@ void https_agent_verify(benchmark::State& state) {
   for (auto _ : state) {
     // wrk resumes TLS sessions (an abbreviated handshake: no key exchange, no certificate);
     // a check never does. Both ceilings: full handshakes (nginx with resumption off) and wrk's.
-    const double full = wrk_rate(
+    const wrk_figures full_wrk = wrk_run(
         "https://127.0.0.1:" + std::to_string(server().https_fresh_port) + "/", phase_seconds);
+    const double full = full_wrk.rate;
     const double resumed = wrk_rate(root(true), phase_seconds);
     const agent_figures on = run_agent(https_body("{ca_file: " + ca_bundle() + "}"), phase_seconds);
     const agent_figures off = run_agent(https_body("{tls_verify: false}"), phase_seconds);
@@ -255,6 +269,8 @@ void https_agent_verify(benchmark::State& state) {
     state.counters["cpu_ratio"] =
         off.cpu_us.total() > 0 ? on.cpu_us.total() / off.cpu_us.total() : 0;
     state.counters["verify_rss_mib"] = on.rss_mib;
+    // wrk's own CPU per full handshake (no verification): a TLS client's cost here.
+    state.counters["wrk_full_cpu_us"] = full_wrk.cpu_us;
   }
 }
 
@@ -324,6 +340,12 @@ void print_table(const isitup::bench::recording_reporter& reporter) {
       {"checks_per_s", "up_per_s", "ratio", "ceiling_per_s"});
   row("http_agent_fast", "agent CPU per check (fast), user + sys", "%.1f us (%.1f + %.1f)",
       {"cpu_us", "user_us", "sys_us"});
+  row("http_agent_fast", "agent sockets open (mean); context switches per check", "%.0f; %.2f",
+      {"sockets", "switches"});
+  row("http_agent_fast", "floor with as many connections open, just after the agent",
+      "%.1f us (%.1f + %.1f), %.2f switches per connection; agent = %.2fx",
+      {"floor_same_cpu_us", "floor_same_user_us", "floor_same_sys_us", "floor_same_switches",
+       "vs_floor_same"});
   row("http_agent_state", "agent, fast case, check state off / on (alert.enabled)",
       "%.0f / %.0f checks/s = %.3fx; CPU per check %.1f / %.1f us = %.3fx",
       {"off_checks_per_s", "on_checks_per_s", "rate_ratio", "off_cpu_us", "on_cpu_us",
@@ -337,8 +359,9 @@ void print_table(const isitup::bench::recording_reporter& reporter) {
   row("http_agent_slow", "slow: 1000 URLs answering in 2 s, 20 fast alongside",
       "%.0f checks/s; fast: %.2f results/s per URL; %.1f us CPU per check",
       {"slow_checks_per_s", "fast_results_per_s_per_url", "cpu_us"});
-  row("http_floor_syscalls", "floor: bare epoll loop, syscalls of a fresh connection",
-      "%.0f conn/s, %.1f us (%.1f + %.1f)", {"conn_per_s", "cpu_us", "user_us", "sys_us"});
+  row("http_floor_syscalls", "floor: bare epoll loop, syscalls of a fresh connection (200 open)",
+      "%.0f conn/s, %.1f us (%.1f + %.1f), %.2f switches per connection",
+      {"conn_per_s", "cpu_us", "user_us", "sys_us", "switches"});
   row("http_plugin_lean", "plugin alone, lean engine", "%.0f checks/s, %.1f us (%.1f + %.1f)",
       {"checks_per_s", "cpu_us", "user_us", "sys_us"});
   row("http_plugin_curl", "plugin alone, engine: curl", "%.0f checks/s, %.1f us (%.1f + %.1f)",
@@ -357,6 +380,8 @@ void print_table(const isitup::bench::recording_reporter& reporter) {
       "%.0f / %.0f us = %.2fx", {"verify_cpu_us", "noverify_cpu_us", "cpu_ratio"});
   row("https_agent_verify", "agent, https, tls_verify: false", "%.0f checks/s (%.0f up)",
       {"noverify_checks_per_s", "noverify_up_per_s"});
+  row("https_agent_verify", "wrk's own CPU per full handshake (no verification)", "%.0f us",
+      {"wrk_full_cpu_us"});
   row("https_agent_verify_loops", "nginx TLS ceiling, full handshakes; loops of the agent below",
       "%.0f req/s; %.0f loops", {"ceiling_full_per_s", "loops"});
   row("https_agent_verify_loops", "agent verify on, `loops: 1` / `loops: 0`",

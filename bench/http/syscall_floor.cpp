@@ -12,7 +12,6 @@
 
 namespace {
 
-constexpr int in_flight = 200;  // as many requests in flight as the agent keeps, roughly
 const char request[] = "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
 const char body_end[] = "hello isitup\n";  // the page's body: the answer is complete
 
@@ -20,7 +19,8 @@ double seconds_of(const timeval& t) { return static_cast<double>(t.tv_sec) + t.t
 
 }  // namespace
 
-floor_result syscall_floor(const std::vector<std::string>& addresses, int port, int seconds) {
+floor_result syscall_floor(const std::vector<std::string>& addresses, int port, int seconds,
+                           int in_flight) {
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   std::vector<sockaddr_in> targets;
   for (const std::string& a : addresses) {
@@ -77,6 +77,8 @@ floor_result syscall_floor(const std::vector<std::string>& addresses, int port, 
     out.rate = static_cast<double>(done) / span;
     out.user_us = (seconds_of(r1.ru_utime) - seconds_of(r0.ru_utime)) * 1e6 / done;
     out.sys_us = (seconds_of(r1.ru_stime) - seconds_of(r0.ru_stime)) * 1e6 / done;
+    out.switches = static_cast<double>(r1.ru_nvcsw - r0.ru_nvcsw + r1.ru_nivcsw - r0.ru_nivcsw) /
+                   static_cast<double>(done);
   }
   close(ep);  // the sockets still open close with the process
   return out;

@@ -10,6 +10,9 @@
 struct floor_result {
   double rate = 0;                 // connections completed per second
   double user_us = 0, sys_us = 0;  // this thread's CPU per connection
+  double switches = 0;             // this thread's context switches per connection
 };
 
-floor_result syscall_floor(const std::vector<std::string>& addresses, int port, int seconds);
+// `in_flight` connections open at once (each closed one is replaced at once).
+floor_result syscall_floor(const std::vector<std::string>& addresses, int port, int seconds,
+                           int in_flight = 200);
