@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace isitup::kafka {
@@ -19,6 +20,8 @@ constexpr int64_t revoke_wait_ms = 10000;
 // How long an assignment may wait for the claim of its partitions (the sink retries until
 // then; a previous owner's transaction in progress ends within its statement timeout).
 constexpr int64_t claim_timeout_ms = 45000;
+// How long an assignment waits for the group's committed offsets of partitions not claimed.
+constexpr int committed_timeout_ms = 10000;
 
 std::string where(const rd_kafka_message_t* m) {
   return std::string(m->rkt ? rd_kafka_topic_name(m->rkt) : "?") + "[" +
@@ -86,6 +89,7 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
   group_ = settings.group;
   dead_letter_topic_ = settings.dead_letter_topic;
   const std::string& start = settings.start_from;
+  start_offset_ = start == "latest" ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
   batch_size_ = static_cast<size_t>(settings.batch_size);
   batch_delay_ms_ = settings.batch_delay.count();
 
@@ -543,6 +547,33 @@ void consumer_source::claim(rd_kafka_topic_partition_list_t* parts) {
              std::to_string(p.next_offset) + " epoch " + std::to_string(p.epoch);
   }
   if (!seeks.empty()) host_.log(sdk::level::info, "reading from the stored positions: " + seeks);
+  start_unclaimed(parts);
+}
+
+// Left to librdkafka, a partition without a committed offset waits a fixed 100 ms before its
+// reset (auto.offset.reset) is even asked for; asking for the committed offsets here, in one
+// request, starts every partition at once: at its committed offset, else at start_from.
+void consumer_source::start_unclaimed(rd_kafka_topic_partition_list_t* parts) {
+  list_ptr ask(rd_kafka_topic_partition_list_new(parts->cnt));
+  for (int i = 0; i < parts->cnt; ++i)
+    if (parts->elems[i].offset == RD_KAFKA_OFFSET_INVALID)
+      rd_kafka_topic_partition_list_add(ask.get(), parts->elems[i].topic,
+                                        parts->elems[i].partition);
+  if (ask->cnt == 0) return;
+  if (const rd_kafka_resp_err_t e = rd_kafka_committed(rk_, ask.get(), committed_timeout_ms)) {
+    // librdkafka asks again itself when the partitions are assigned without an offset.
+    host_.log(sdk::level::debug,
+              std::string("reading the committed offsets: ") + rd_kafka_err2str(e));
+    return;
+  }
+  for (int i = 0; i < ask->cnt; ++i) {
+    const rd_kafka_topic_partition_t& got = ask->elems[i];
+    if (got.err) continue;
+    for (int k = 0; k < parts->cnt; ++k)
+      if (parts->elems[k].partition == got.partition &&
+          std::string_view(parts->elems[k].topic) == got.topic)
+        parts->elems[k].offset = got.offset >= 0 ? got.offset : start_offset_;
+  }
 }
 
 }  // namespace isitup::kafka

@@ -89,6 +89,9 @@ class consumer_source final : public sdk::source {
   void on_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   // Claims the assigned partitions (host) and sets their start offsets in `parts`.
   void claim(rd_kafka_topic_partition_list_t* parts);
+  // Sets the start offset of each partition `parts` leaves unset: the group's committed
+  // offset, else start_from. Left unset when Kafka does not answer.
+  void start_unclaimed(rd_kafka_topic_partition_list_t* parts);
   void dead_letter(const rd_kafka_message_t* m, const std::string& why, batch& b);
   void log_poison(const rd_kafka_message_t* m, const std::string& why);
   batch* find(uint64_t token);
@@ -99,6 +102,7 @@ class consumer_source final : public sdk::source {
   std::string brokers_, topic_, group_, dead_letter_topic_;
   size_t batch_size_;
   int64_t batch_delay_ms_;
+  int64_t start_offset_ = RD_KAFKA_OFFSET_BEGINNING;  // start_from as a logical offset
   conf_ptr conf_;                     // the consumer's settings until connect() makes it
   conf_ptr dead_letter_conf_;         // the dead-letter producer's, when configured
   rd_kafka_t* rk_ = nullptr;          // the consumer (from start() on)

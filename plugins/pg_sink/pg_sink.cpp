@@ -111,6 +111,11 @@ class pg_sink final : public sdk::sink {
           c.items[i].epoch = got[i].epoch;
           c.items[i].next_offset = got[i].next;
         }
+        {  // the partitions' first batch follows at once: connect while it is read
+          std::lock_guard lock(mu_);
+          connect_soon_ = true;
+        }
+        cv_.notify_all();
         return;
       } catch (const std::exception& e) {
         // PostgreSQL may be down, or a stalled previous owner's transaction holds a row
@@ -229,6 +234,24 @@ class pg_sink final : public sdk::sink {
     busy_ = false;
   }
 
+  // Connects the writer ahead of its first batch (I/O thread, lock held on entry and exit).
+  void connect_locked(std::unique_lock<std::mutex>& lock) {
+    busy_ = true;
+    lock.unlock();
+    std::string error;
+    try {
+      writer_->connect();
+    } catch (const pg::write_failure& f) {
+      error = f.what();
+    }
+    lock.lock();
+    busy_ = false;
+    if (error.empty())
+      connect_failures_ = 0;
+    else
+      schedule_reconnect_locked(error);
+  }
+
   // A batch ready to be reported, with its outcome; called outside the lock.
   struct report {
     sdk::batch_done done;
@@ -243,6 +266,11 @@ class pg_sink final : public sdk::sink {
     for (;;) {
       if (!marks_.empty() && (stopping_ || writer_->connected())) write_marks_locked(lock);
       if (stopping_) return;
+      if (connect_soon_) {
+        connect_soon_ = false;
+        if (!writer_->connected() && clock_type::now() >= next_connect_) connect_locked(lock);
+        continue;
+      }
       if (!ready_locked()) {
         if (queue_.empty())
           cv_.wait(lock);
@@ -454,7 +482,8 @@ class pg_sink final : public sdk::sink {
   std::size_t marks_pending_ = 0;
   std::size_t queued_rows_ = 0;
   bool busy_ = false, flushing_ = false, stopping_ = false;
-  int connect_failures_ = 0;  // in a row: the wait before the next attempt doubles
+  bool connect_soon_ = false;  // partitions were claimed: their batches come next
+  int connect_failures_ = 0;   // in a row: the wait before the next attempt doubles
   clock_type::time_point next_connect_{};
   std::string last_error_;
   pg::write_stats published_;

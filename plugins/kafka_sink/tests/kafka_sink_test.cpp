@@ -478,5 +478,53 @@ TEST_F(kafka_sink_test, source_reads_on_quickly_through_a_pipeline_full_for_mome
                       << " refusals";
 }
 
+// A group without committed offsets starts where start_from says (the source sets the start
+// of every partition it did not claim itself): with `latest`, records produced before the
+// assignment are never read, records produced after it are.
+TEST_F(kafka_sink_test, source_of_a_new_group_starts_at_the_end_with_start_from_latest) {
+  test::kafka_broker broker({.brokers = 1, .topics = {"late:2"}, .port = 0});
+  std::vector<std::string> before;
+  for (int i = 0; i < 20; ++i) {
+    record r = make_record(i);
+    r.check = "before-" + std::to_string(i);
+    before.emplace_back();
+    codec::encode(r, before.back());
+  }
+  kafka_test::produce(broker.bootstrap(), "late", before);
+  std::mutex mu;
+  std::vector<std::string> got;
+  host_.submit = [&](const isitup_record_v1* const* r, size_t n, uint64_t) -> uint32_t {
+    std::lock_guard lock(mu);
+    for (size_t i = 0; i < n; ++i) got.push_back(r[i]->check);
+    return ISITUP_OK;
+  };
+  auto source = make_source({{"brokers", broker.bootstrap()},
+                             {"topic", "late"},
+                             {"group", "new"},
+                             {"start_from", "latest"},
+                             {"batch_delay", "20ms"}});
+  source->start();
+  // Produced until one arrives: when the source reached the end is not visible from here.
+  std::size_t received = 0;
+  for (int i = 0; received == 0 && i < 100; ++i) {
+    record r = make_record(i);
+    r.check = "after-" + std::to_string(i);
+    std::string json;
+    codec::encode(r, json);
+    kafka_test::produce(broker.bootstrap(), "late", {json});
+    for (const auto until = std::chrono::steady_clock::now() + 300ms;
+         received == 0 && std::chrono::steady_clock::now() < until;
+         std::this_thread::sleep_for(10ms)) {
+      std::lock_guard lock(mu);
+      received = got.size();
+    }
+  }
+  source->stop();
+  source.reset();
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(got.empty()) << "nothing produced after the start was read";
+  for (const std::string& check : got) EXPECT_EQ(check.rfind("after-", 0), 0u) << check;
+}
+
 }  // namespace
 }  // namespace isitup
