@@ -1,5 +1,5 @@
-// pg_sink's options (pg_sink_options.hpp) read and checked into what the sink's parts take:
-// the writer's, maintenance's and the sink's own batching settings.
+// pg_sink's options (pg_sink_options.hpp: declarations, types, ranges) read and checked into
+// what the sink's parts take: the writer's, maintenance's and the sink's own batching settings.
 #pragma once
 
 #include <isitup/plugin.hpp>
@@ -21,7 +21,8 @@ struct sink_settings {
   std::chrono::milliseconds backoff_max{5000};
 };
 
-// Throws std::invalid_argument naming the option and what was expected.
+// Throws std::invalid_argument naming the option and what was expected ("<name>: ...", which
+// the agent reports at that option's file:line:column).
 sink_settings read_settings(const sdk::options_view& o);
 
 }  // namespace isitup::pg

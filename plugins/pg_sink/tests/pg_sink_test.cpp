@@ -55,18 +55,55 @@ TEST(pg_sink_names, bad_connection_and_options_are_refused_at_config_time) {
     sink_under_test sink(host, isitup_plugin_entry(),
                          {{"connection", "host=x"}, {"sslmode", "sometimes"}});
     EXPECT_FALSE(sink.ok());
-    EXPECT_NE(sink.error().find("sslmode"), std::string::npos) << sink.error();
-  }
-  {
-    sink_under_test sink(host, isitup_plugin_entry(),
-                         {{"connection", "host=x"}, {"batch_size", "0"}});
-    EXPECT_FALSE(sink.ok());
+    EXPECT_NE(sink.error().find("sslmode: expected one of \"disable\", \"allow\", \"prefer\", "
+                                "\"require\", \"verify-ca\", \"verify-full\", got \"sometimes\""),
+              std::string::npos)
+        << sink.error();
   }
   // The password never needs to be in the text: values are quoted for libpq.
   const std::string info = build_conninfo("postgresql://u:p%27w@h:5432/d", "verify-full", 3000);
   EXPECT_NE(info.find("password='p\\'w'"), std::string::npos) << info;
   EXPECT_NE(info.find("sslmode='verify-full'"), std::string::npos) << info;
   EXPECT_NE(info.find("connect_timeout='3'"), std::string::npos) << info;
+}
+
+// Each range is the option's declaration (pg_sink_options.hpp, --describe-plugin shows it);
+// its ends are accepted. The agent reports these at the option's file:line:column.
+TEST(pg_sink_names, values_outside_their_declared_range_are_config_errors) {
+  fake_host host;
+  const auto error = [&](const char* name, const char* value) {
+    sink_under_test sink(host, isitup_plugin_entry(), {{"connection", "host=x"}, {name, value}});
+    return sink.ok() ? std::string() : sink.error();
+  };
+  const auto refused = [&](const char* name, const char* value, const std::string& why) {
+    const std::string e = error(name, value);
+    EXPECT_NE(e.find(why), std::string::npos) << name << " = " << value << ": " << e;
+  };
+  refused("batch_size", "0", "batch_size: expected 1..1000000, got 0");
+  refused("batch_size", "1000001", "batch_size: expected 1..1000000, got 1000001");
+  EXPECT_EQ(error("batch_size", "1"), "");
+  EXPECT_EQ(error("batch_size", "1000000"), "");
+  refused("batch_delay", "61m", "batch_delay: expected 0ms..1h, got 61m");
+  EXPECT_EQ(error("batch_delay", "1h"), "");
+  refused("statement_timeout", "0s", "statement_timeout: expected 1ms..1d, got 0ms");
+  refused("statement_timeout", "25h", "statement_timeout: expected 1ms..1d, got 25h");
+  EXPECT_EQ(error("statement_timeout", "24h"), "");
+  refused("connect_timeout", "2h", "connect_timeout: expected 0ms..1h, got 2h");
+  EXPECT_EQ(error("connect_timeout", "0s"), "");
+  refused("reconnect_backoff_max", "0s", "reconnect_backoff_max: expected 1ms..1h, got 0ms");
+  EXPECT_EQ(error("reconnect_backoff_max", "1h"), "");
+  refused("partition_interval", "30m", "partition_interval: expected 1h..31d, got 30m");
+  refused("partition_interval", "32d", "partition_interval: expected 1h..31d, got 32d");
+  refused("partition_interval", "5h", "partition_interval: expected whole hours dividing a day");
+  sink_under_test longest(
+      host, isitup_plugin_entry(),
+      {{"connection", "host=x"}, {"partition_interval", "31d"}, {"retention", "0"}});
+  EXPECT_TRUE(longest.ok()) << longest.error();
+  refused("retention", "30m", "retention: expected 0 (keep everything) or a duration");
+  refused("retention", "2h", "retention: must be 0 or at least partition_interval");
+  refused("rollup_retention", "soon", "rollup_retention: expected 0 (keep everything)");
+  refused("table", "isitup_migrations", "table: isitup_migrations is the migrations table's name");
+  EXPECT_EQ(error("sslmode", "verify-full"), "");
 }
 
 TEST(pg_sink_names, connection_options_that_load_code_are_refused_at_config_time) {
