@@ -1,5 +1,7 @@
 #include "status_page_text.hpp"
 
+#include <isitup/util/utf8.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,37 +13,12 @@ namespace isitup {
 
 namespace {
 
-// The length of the UTF-8 sequence at s[i] and its code point, or 0 when it is invalid
-// (truncated, overlong, a surrogate or past U+10FFFF).
-std::size_t utf8_char(std::string_view s, std::size_t i, char32_t& cp) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b = byte(i);
-  std::size_t n = 0;
-  if (b < 0x80) {
-    cp = b;
-    return 1;
-  }
-  if (b >= 0xc2 && b <= 0xdf) {
-    n = 2;
-    cp = b & 0x1f;
-  } else if (b >= 0xe0 && b <= 0xef) {
-    n = 3;
-    cp = b & 0x0f;
-  } else if (b >= 0xf0 && b <= 0xf4) {
-    n = 4;
-    cp = b & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    if ((byte(i + k) & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (byte(i + k) & 0x3f);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-      (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return n;
+// A control character the page does not show (all but tab and newline): C0, DEL, and C1
+// (U+0080..U+009F: C2 80..C2 9F) in the well-formed sequence of `n` bytes at s[i].
+bool is_control(std::string_view s, std::size_t i, std::size_t n) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  if (n == 1) return (b < 0x20 && b != '\t' && b != '\n') || b == 0x7f;
+  return n == 2 && b == 0xc2 && static_cast<unsigned char>(s[i + 1]) <= 0x9f;
 }
 
 }  // namespace
@@ -50,8 +27,7 @@ void append_html_escaped(std::string& out, std::string_view text, std::size_t ma
   static constexpr std::string_view replacement = "\xef\xbf\xbd";
   std::size_t i = 0;
   while (i < text.size()) {
-    char32_t cp = 0;
-    std::size_t n = utf8_char(text, i, cp);
+    const std::size_t n = sdk::utf8_sequence_length(text, i);
     if (i + std::max<std::size_t>(n, 1) > max_bytes) {
       out += "\xe2\x80\xa6";  // an ellipsis marks the cut
       return;
@@ -61,12 +37,12 @@ void append_html_escaped(std::string& out, std::string_view text, std::size_t ma
       i += 1;
       continue;
     }
-    if ((cp < 0x20 && cp != '\t' && cp != '\n') || (cp >= 0x7f && cp <= 0x9f)) {
+    if (is_control(text, i, n)) {
       out += replacement;
     } else if (n > 1) {
       out.append(text.substr(i, n));
     } else {
-      switch (cp) {
+      switch (text[i]) {
         case '&':
           out += "&amp;";
           break;
@@ -83,7 +59,7 @@ void append_html_escaped(std::string& out, std::string_view text, std::size_t ma
           out += "&#39;";
           break;
         default:
-          out += static_cast<char>(cp);
+          out += text[i];
       }
     }
     i += n;

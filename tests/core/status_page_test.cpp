@@ -73,6 +73,7 @@ TEST(HtmlEscape, ReplacesInvalidUtf8AndControlCharacters) {
   EXPECT_EQ(escaped("\xf4\x90\x80\x80"), r + r + r + r);  // past U+10FFFF
   EXPECT_EQ(escaped(std::string("x\0y", 3)), "x" + r + "y");
   EXPECT_EQ(escaped("\x1b[31m\x7f\xc2\x85"), r + "[31m" + r + r);
+  EXPECT_EQ(escaped("\xc2\x80\xc2\x9f\xc2\xa0"), r + r + "\xc2\xa0");  // C1 ends; NBSP is text
 }
 
 TEST(HtmlEscape, CutsLongValuesAtACharacterBoundary) {
