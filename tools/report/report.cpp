@@ -25,25 +25,6 @@ namespace {
 
 constexpr int exit_ok = 0, exit_failed = 1, exit_usage = 2;
 
-isitup::option_type to_type(isitup_option_type t) {
-  switch (t) {
-    case ISITUP_OPT_INT:
-      return isitup::option_type::integer;
-    case ISITUP_OPT_FLOAT:
-      return isitup::option_type::number;
-    case ISITUP_OPT_BOOL:
-      return isitup::option_type::boolean;
-    case ISITUP_OPT_DURATION:
-      return isitup::option_type::duration;
-    case ISITUP_OPT_LIST:
-      return isitup::option_type::list;
-    case ISITUP_OPT_MAP:
-      return isitup::option_type::map;
-    default:
-      return isitup::option_type::string;
-  }
-}
-
 struct target {
   std::string conninfo;
   isitup::pg::table_names names;
@@ -54,7 +35,8 @@ target read_target(const std::string& file, int index) {
   const isitup::config::agent cfg = isitup::config::load_file(file);
   std::vector<isitup::option_schema> schema;
   for (const isitup::sdk::option& o : isitup::pg::sink_options())
-    schema.push_back({o.name, to_type(o.type), o.required,
+    schema.push_back({o.name, isitup::option_type_of(o.type).value_or(isitup::option_type::string),
+                      o.required,
                       o.default_value ? std::optional<std::string>(o.default_value) : std::nullopt,
                       o.description});
   for (std::size_t i = 0; i < cfg.sinks.size(); ++i) {

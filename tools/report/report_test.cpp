@@ -176,6 +176,18 @@ TEST(isitup_report, a_missing_table_and_a_config_without_pg_sink_are_reported) {
   EXPECT_EQ(refused.code, 2);
   EXPECT_NE(refused.err.find("table"), std::string::npos) << refused.err;
 
+  // Each option's declared type applies, as in the agent.
+  const std::string typed =
+      dir.write("typed.yml",
+                "checks:\n  - {name: x, plugin: tcp_check, target: \"127.0.0.1:1\"}\n"
+                "sinks:\n  - plugin: pg_sink\n    options: {connection: \"host=x\", batch_size: "
+                "lots}\n");
+  const auto wrong_type = isitup::test::run({report_bin, "--config", typed}, 60s);
+  EXPECT_EQ(wrong_type.code, 2);
+  EXPECT_NE(wrong_type.err.find("option 'batch_size': expected an integer, got 'lots'"),
+            std::string::npos)
+      << wrong_type.err;
+
   const std::string none =
       dir.write("none.yml", "checks:\n  - {name: x, plugin: tcp_check, target: \"h:1\"}\n");
   const auto no_sink = isitup::test::run({report_bin, "--config", none}, 60s);
