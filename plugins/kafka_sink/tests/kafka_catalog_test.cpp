@@ -63,6 +63,36 @@ TEST_F(catalog_test, publish_makes_the_catalog_equal_to_the_file_and_is_idempote
   EXPECT_NE(catalog.at("c30").find("\"plugin\":\"http_check\""), std::string::npos);
 }
 
+// `domains:` and a `domains_file` are published like `checks:`: each entry an http_check of
+// its URL (https:// when it is a bare name), named as written.
+TEST_F(catalog_test, publish_writes_the_checks_of_domains_and_a_domains_file) {
+  dir_.write("domains.txt", "# the shop\nshop.example\n\nhttp://status.example/health\n");
+  const std::string f =
+      dir_.write("domains.yml", "agent: {id: publisher}\n" + catalog_yaml(broker_.bootstrap()) +
+                                    "domains:\n  - example.com\n  - http://example.org/health\n"
+                                    "domains_file: domains.txt\n");
+  auto r = publish(f);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, f + ": +4 ~0 -0 (0 unchanged)\n");
+  size_t messages = 0;
+  const auto catalog = catalog_now(broker_.bootstrap(), &messages);
+  EXPECT_EQ(messages, 4u);
+  const std::pair<std::string, std::string> name_target[] = {
+      {"example.com", "https://example.com/"},
+      {"http://example.org/health", "http://example.org/health"},
+      {"shop.example", "https://shop.example/"},
+      {"http://status.example/health", "http://status.example/health"}};
+  for (const auto& [name, target] : name_target) {
+    ASSERT_TRUE(catalog.contains(name)) << name;
+    const std::string& value = catalog.at(name);
+    EXPECT_NE(value.find("\"plugin\":\"http_check\""), std::string::npos) << value;
+    EXPECT_NE(value.find("\"target\":\"" + target + "\""), std::string::npos) << value;
+  }
+  r = publish(f);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, f + ": +0 ~0 -0 (4 unchanged)\n");
+}
+
 TEST_F(catalog_test, publish_refuses_an_invalid_file_at_its_line_and_writes_nothing) {
   const std::string bad =
       file("bad.yml", checks_yaml(0, 3, "http://127.0.0.1:9/") +
@@ -198,8 +228,13 @@ TEST_F(catalog_test, probes_share_the_catalog_once_per_location_and_follow_its_c
       << "the other checks stopped after the poison messages";
 
   for (const auto* location : {&eu, &us}) {
-    const up_report up = up_since(all_results(*location, &twice), 0);
+    const std::vector<result> results = all_results(*location, &twice);
+    const up_report up = up_since(results, 0);
     EXPECT_EQ(twice, 0) << "(check, scheduled_at) produced by two probes of one location";
+    const std::string where = location == &eu ? "eu" : "us";
+    EXPECT_TRUE(std::all_of(results.begin(), results.end(),
+                            [&](const result& res) { return res.location == where; }))
+        << "a result of a probe in " << where << " does not carry its location";
     EXPECT_EQ(up.checks_up.size(), static_cast<size_t>(n + 1)) << "c0..c40, up at nginx";
     EXPECT_TRUE(up.failures.empty()) << joined(up.failures);
     std::printf("%d runs against nginx, %d timed out\n", up.runs, up.timed_out);
