@@ -48,39 +48,10 @@ std::string join(std::span<const std::string_view> names) {
 
 namespace {
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 bool is_name_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
 bool is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '9'); }
 
 }  // namespace
-
-std::string suggestion(std::string_view key, std::span<const std::string_view> names) {
-  std::string_view best;
-  std::size_t best_distance = 3;  // at most two edits away
-  for (const auto& name : names) {
-    const std::size_t d = edit_distance(key, name);
-    if (d < best_distance && d < name.size()) {
-      best_distance = d;
-      best = name;
-    }
-  }
-  if (best.empty()) return "";
-  return " (did you mean '" + std::string(best) + "'?)";
-}
 
 bool substitute_env(std::string_view text, std::string& out, substitution_error& error) {
   out.clear();

@@ -26,8 +26,6 @@ std::string describe(const YAML::Node& node);
 // leaves room for the reason.
 std::string quote(std::string_view text);
 std::string join(std::span<const std::string_view> names);
-// " (did you mean 'x'?)" when one of `names` is a likely typo of `key`, else "".
-std::string suggestion(std::string_view key, std::span<const std::string_view> names);
 
 struct substitution_error {
   std::size_t offset = 0;  // in the input text
@@ -62,6 +60,7 @@ using sdk::duration_expected;
 using sdk::parse_bool;
 using sdk::parse_int64;
 using sdk::parse_number;
+using sdk::suggestion;  // " (did you mean 'x'?)" for an unknown key
 
 // Turns one `domains:` entry into an http_check target: a bare domain (host or host:port)
 // becomes https://<domain>/, an http:// or https:// URL with a host is kept as it is. Returns

@@ -13,9 +13,8 @@
 //   EXPECT_EQ(outcome.status, ISITUP_OK);
 //   EXPECT_TRUE(host.problems().empty());          // no misuse of the host table
 //
-// Unlike the agent it does not prefix log lines, rate-limit them, suggest a near name for an
-// unknown option, or parse YAML beyond the flow forms of option defaults ("5s", "\"x\"",
-// "[200, 301]", "{a: b}"). Every service may be
+// Unlike the agent it does not prefix log lines, rate-limit them, or parse YAML beyond the flow
+// forms of option defaults ("5s", "\"x\"", "[200, 301]", "{a: b}"). Every service may be
 // called from any thread. A fake_host must outlive every plugin object created with it; the
 // codec services (which take no ctx) are served by the most recently constructed fake_host.
 #pragma once
@@ -185,8 +184,10 @@ class fake_options {
       entries_.emplace(name, std::move(e));
     }
     if (!given.empty()) {
-      std::string why = "unknown option " + quoted_value(given.begin()->first);
+      const std::string& key = given.begin()->first;
+      std::string why = "unknown option " + quoted_value(key);
       if (names.empty()) why += "; this plugin takes no options";
+      why += suggestion(key, names);
       for (size_t i = 0; i < names.size(); ++i) why += (i ? ", " : "; valid options: ") + names[i];
       fail(std::move(why));
     }

@@ -14,6 +14,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "codec.hpp"
 #include "config.hpp"
@@ -126,6 +127,38 @@ TEST(fake_host, names_the_missing_and_the_unknown_option_as_the_agent_does) {
             "unknown option 'zzz'; valid options: a, b");
   EXPECT_EQ(error_for({}, {{"zzz", std::string("1")}}),
             "unknown option 'zzz'; this plugin takes no options");
+}
+
+// An unknown option reads as in the agent, the near-name hint included (one implementation:
+// isitup/option_text.hpp suggestion()).
+TEST(fake_host, suggests_a_near_name_for_an_unknown_option_as_the_agent_does) {
+  const std::vector<isitup::option_schema> schema = {
+      {"timeout", isitup::option_type::duration, false, std::nullopt, ""},
+      {"port", isitup::option_type::integer, false, std::nullopt, ""},
+      {"ab", isitup::option_type::string, false, std::nullopt, ""}};
+  const std::vector<isitup_option_v1> declared = {opt("timeout", ISITUP_OPT_DURATION, nullptr),
+                                                  opt("port", ISITUP_OPT_INT, nullptr),
+                                                  opt("ab", ISITUP_OPT_STRING, nullptr)};
+  for (const char* key :
+       {"timout", "tiemout", "prot", "portt", "a", "b", "ba", "xyz", "deadline"}) {
+    std::string agent;
+    try {
+      const std::string yaml =
+          std::string("checks:\n  - target: x\n    options:\n      ") + key + ": 1\n";
+      const auto raw = isitup::config::load_string(yaml, "o.yml").checks[0].options;
+      isitup::config::validate_options(raw, schema, "s");
+    } catch (const isitup::config::config_error& e) {
+      agent = e.what();
+    }
+    const std::string fake = error_for(declared, {{key, std::string("1")}});
+    SCOPED_TRACE(std::string(key) + ": agent: " + agent);
+    ASSERT_NE(fake, "");
+    EXPECT_THAT(agent, ::testing::EndsWith("s: " + fake));
+  }
+  EXPECT_EQ(error_for(declared, {{"timout", std::string("1s")}}),
+            "unknown option 'timout' (did you mean 'timeout'?); valid options: timeout, port, ab");
+  EXPECT_EQ(error_for(declared, {{"deadline", std::string("1s")}}),
+            "unknown option 'deadline'; valid options: timeout, port, ab");
 }
 
 TEST(fake_host, refuses_nameless_and_unknown_type_declarations) {

@@ -14,13 +14,16 @@
 #include <isitup/duration.hpp>
 #include <isitup/text.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace isitup::sdk {
 
@@ -104,6 +107,41 @@ inline std::string scalar_option_error(uint32_t type, std::string_view text) {
     default:
       return {};
   }
+}
+
+// Single-character inserts, deletes and replacements that turn `a` into `b` (Levenshtein).
+inline std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean 'x'?)" when one of `names` (any range of strings) is a likely typo of `key`:
+// at most two edits away and fewer than its length, the first nearest; else "". The agent's
+// hint after "unknown option 'key'" (and after other unknown keys of its config).
+template <class Names>
+std::string suggestion(std::string_view key, const Names& names) {
+  std::string_view best;
+  std::size_t best_distance = 3;  // at most two edits away
+  for (const auto& name : names) {
+    const std::string_view n(name);
+    const std::size_t d = edit_distance(key, n);
+    if (d < best_distance && d < n.size()) {
+      best_distance = d;
+      best = n;
+    }
+  }
+  if (best.empty()) return "";
+  return " (did you mean '" + std::string(best) + "'?)";
 }
 
 }  // namespace isitup::sdk
