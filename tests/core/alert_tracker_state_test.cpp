@@ -13,11 +13,13 @@
 #include "alert_persist.hpp"
 #include "alert_state.hpp"
 #include "alert_tracker.hpp"
+#include "eventually.hpp"
 
 namespace isitup {
 namespace {
 
 using namespace std::chrono_literals;
+using test::eventually;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -111,11 +113,6 @@ std::vector<record> batch(const std::string& pattern, int64_t& at) {
   std::vector<record> out;
   for (char c : pattern) out.push_back(result(at += 1000, c == 'U'));
   return out;
-}
-
-bool eventually(const std::function<bool()>& ok) {
-  for (int i = 0; i < 200 && !ok(); ++i) std::this_thread::sleep_for(25ms);
-  return ok();
 }
 
 struct fixture {

@@ -9,13 +9,15 @@
 
 #include <filesystem>
 #include <mutex>
-#include <thread>
+
+#include "eventually.hpp"
 
 namespace isitup {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using test::eventually;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -89,11 +91,6 @@ int64_t feed(alert_tracker& t, const std::string& check, const std::string& patt
     at += 1000;
   }
   return at;
-}
-
-bool eventually(const std::function<bool()>& ok) {
-  for (int i = 0; i < 200 && !ok(); ++i) std::this_thread::sleep_for(25ms);
-  return ok();
 }
 
 config::agent agent_config(const std::string& state_dir = "") {

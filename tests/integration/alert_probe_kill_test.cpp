@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "eventually.hpp"
 #include "http_target_server.hpp"
 #include "process.hpp"
 #include "webhook_receiver.hpp"
@@ -22,21 +23,12 @@ namespace {
 
 using namespace std::chrono_literals;
 using isitup::test::child_process;
+using isitup::test::eventually;
 using isitup::test::http_target_server;
 using isitup::test::temp_dir;
 using isitup::test::webhook_receiver;
 
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
-
-template <class F>
-bool eventually(F done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(50ms);
-  }
-  return true;
-}
 
 struct delivered {
   std::string type, incident_id, body;

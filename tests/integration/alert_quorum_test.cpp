@@ -11,15 +11,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "eventually.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_test_util.hpp"
 #include "process.hpp"
@@ -30,24 +29,18 @@ using namespace std::chrono_literals;
 namespace {
 
 using isitup::test::child_process;
+using isitup::test::eventually;
 using isitup::test::kafka_broker;
 using isitup::test::temp_dir;
 using isitup::test::webhook_receiver;
 
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+// Each wait parses the writer's whole output or the receiver's requests.
+constexpr auto poll_every = 100ms;
 const std::string fast_client =
     R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "6000", heartbeat.interval.ms: "500"})";
 const char* const location_names[] = {"eu", "us", "ap"};
-
-bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return ok();
-}
 
 struct event {
   std::string event_id, type, incident_id;
@@ -150,7 +143,8 @@ class quorum_over_kafka : public ::testing::Test {
   // Waits until the writer has printed at least `n` results of `location` with that `up`
   // since line `from` of its output.
   bool writer_saw(const std::string& location, bool up, int n, size_t from) {
-    return eventually([&] { return results_of(writer_out(), location, up, from) >= n; }, 20s);
+    return eventually([&] { return results_of(writer_out(), location, up, from) >= n; }, 20s,
+                      poll_every);
   }
 
   std::string logs() const {
@@ -196,7 +190,7 @@ TEST_F(quorum_over_kafka, one_location_down_opens_nothing_two_open_one_incident_
 
   // us down too: quorum 2 reached, exactly one incident naming eu and us.
   down_[1] = true;
-  ASSERT_TRUE(eventually([&] { return !hook_.requests().empty(); }, 20s)) << logs();
+  ASSERT_TRUE(eventually([&] { return !hook_.requests().empty(); }, 20s, poll_every)) << logs();
   mark = lines_in(writer_out());
   // More down results from both do not open it again.
   ASSERT_TRUE(writer_saw("us", false, 5, mark)) << logs();
@@ -207,7 +201,7 @@ TEST_F(quorum_over_kafka, one_location_down_opens_nothing_two_open_one_incident_
 
   // Recovery: both up again resolves the incident, once.
   down_[0] = down_[1] = false;
-  ASSERT_TRUE(eventually([&] { return events_of(hook_).size() >= 2; }, 20s)) << logs();
+  ASSERT_TRUE(eventually([&] { return events_of(hook_).size() >= 2; }, 20s, poll_every)) << logs();
   mark = lines_in(writer_out());
   ASSERT_TRUE(writer_saw("eu", true, 5, mark)) << logs();
   ASSERT_TRUE(writer_saw("us", true, 5, mark)) << logs();
@@ -255,11 +249,11 @@ TEST_F(quorum_over_kafka, a_location_that_stops_reporting_stops_counting_after_l
   start_agents("2s");
   for (const char* l : location_names) ASSERT_TRUE(writer_saw(l, true, 3, 0)) << logs();
   down_[0] = down_[1] = true;
-  ASSERT_TRUE(eventually([&] { return !hook_.requests().empty(); }, 20s)) << logs();
+  ASSERT_TRUE(eventually([&] { return !hook_.requests().empty(); }, 20s, poll_every)) << logs();
   probes_[1]->signal(SIGTERM);
   ASSERT_EQ(probes_[1]->wait(20s), 0) << probes_[1]->err();
   const auto stopped = std::chrono::steady_clock::now();
-  ASSERT_TRUE(eventually([&] { return events_of(hook_).size() >= 2; }, 20s)) << logs();
+  ASSERT_TRUE(eventually([&] { return events_of(hook_).size() >= 2; }, 20s, poll_every)) << logs();
   // Not before the ttl ran out (us's last result came before the stop).
   EXPECT_GE(std::chrono::steady_clock::now() - stopped, 1s);
   // eu was still down when it resolved, and after.

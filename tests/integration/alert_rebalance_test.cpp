@@ -13,8 +13,8 @@
 #include <map>
 #include <set>
 #include <sstream>
-#include <thread>
 
+#include "eventually.hpp"
 #include "http_target_server.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
@@ -25,6 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using isitup::test::child_process;
+using isitup::test::eventually;
 using isitup::test::http_target_server;
 using isitup::test::kafka_broker;
 using isitup::test::kafka_broker_options;
@@ -34,18 +35,10 @@ using isitup::test::webhook_receiver;
 
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+// Each wait runs psql (a process per ask) or reads a writer's log.
+constexpr auto poll_every = 100ms;
 const std::string fast_client =
     R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "3000", heartbeat.interval.ms: "500"})";
-
-template <class F>
-bool eventually(F done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(100ms);
-  }
-  return true;
-}
 
 std::set<std::string> lines(const std::string& text) {
   std::set<std::string> out;
@@ -121,11 +114,12 @@ TEST_F(alert_rebalance, a_new_owner_of_the_partition_goes_on_from_the_stored_inc
   auto probe = start(probe_config());
   const std::string cfg[2] = {writer_config("writer-a"), writer_config("writer-b")};
   std::unique_ptr<child_process> w[2] = {start(cfg[0]), nullptr};
-  ASSERT_TRUE(eventually([&] { return has_tables(); }, 30s)) << w[0]->err();
+  ASSERT_TRUE(eventually([&] { return has_tables(); }, 30s, poll_every)) << w[0]->err();
   w[1] = start(cfg[1]);
   std::string logs;  // of writers that are gone
   auto all_logs = [&] { return logs + w[0]->err() + w[1]->err(); };
-  ASSERT_TRUE(eventually([&] { return count("SELECT count(*) FROM results") > 3; }, 30s))
+  ASSERT_TRUE(
+      eventually([&] { return count("SELECT count(*) FROM results") > 3; }, 30s, poll_every))
       << all_logs() << probe->err();
   constexpr int outages = 2;
   for (int k = 1; k <= outages; ++k) {
@@ -137,11 +131,11 @@ TEST_F(alert_rebalance, a_new_owner_of_the_partition_goes_on_from_the_stored_inc
           return owner >= 0 &&
                  w[1 - owner]->err().find("assigned partitions [] of results") != std::string::npos;
         },
-        30s))
+        30s, poll_every))
         << all_logs();
     target_.set_status(503);
-    ASSERT_TRUE(
-        eventually([&] { return count("SELECT count(*) FROM results_incidents_open") == 1; }, 30s))
+    ASSERT_TRUE(eventually(
+        [&] { return count("SELECT count(*) FROM results_incidents_open") == 1; }, 30s, poll_every))
         << all_logs();
     // The owner dies; the other writer, which read the state before this outage began, takes
     // the partition while the target is still down.
@@ -149,9 +143,10 @@ TEST_F(alert_rebalance, a_new_owner_of_the_partition_goes_on_from_the_stored_inc
     w[owner]->wait(5s);
     logs += w[owner]->err();
     const int next = 1 - owner;
-    ASSERT_TRUE(eventually([&] { return owns(*w[next]); }, 30s)) << all_logs();
+    ASSERT_TRUE(eventually([&] { return owns(*w[next]); }, 30s, poll_every)) << all_logs();
     const int rows = count("SELECT count(*) FROM results");
-    ASSERT_TRUE(eventually([&] { return count("SELECT count(*) FROM results") > rows + 5; }, 30s))
+    ASSERT_TRUE(eventually([&] { return count("SELECT count(*) FROM results") > rows + 5; }, 30s,
+                           poll_every))
         << all_logs();
     // The killed writer comes back (a rebalance) while the target recovers.
     w[owner] = start(cfg[owner]);
@@ -161,7 +156,7 @@ TEST_F(alert_rebalance, a_new_owner_of_the_partition_goes_on_from_the_stored_inc
           return count("SELECT count(*) FROM results_incidents_open") == 0 &&
                  count("SELECT count(*) FROM results_incidents") == k;
         },
-        30s))
+        30s, poll_every))
         << psql("SELECT * FROM results_incidents") << all_logs();
     // One writer leaves the group cleanly and comes back.
     w[next]->signal(SIGTERM);
@@ -171,7 +166,7 @@ TEST_F(alert_rebalance, a_new_owner_of_the_partition_goes_on_from_the_stored_inc
   }
   ASSERT_TRUE(eventually(
       [&] { return count("SELECT count(*) FROM results_outbox WHERE delivered_at IS NULL") == 0; },
-      30s))
+      30s, poll_every))
       << psql("SELECT * FROM results_outbox") << all_logs();
   for (auto& p : w) p->signal(SIGTERM);
   for (auto& p : w) EXPECT_EQ(p->wait(30s), 0) << p->err();

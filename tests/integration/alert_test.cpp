@@ -8,10 +8,10 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <sstream>
 #include <thread>
 
+#include "eventually.hpp"
 #include "http_target_server.hpp"
 #include "process.hpp"
 
@@ -21,6 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using isitup::test::child_process;
+using isitup::test::eventually;
 using isitup::test::http_target_server;
 using isitup::test::temp_dir;
 
@@ -67,16 +68,6 @@ int count_type(const std::vector<event>& evs, const std::string& type) {
       std::count_if(evs.begin(), evs.end(), [&](const event& e) { return e.type == type; }));
 }
 
-// Polls `ok` every 50 ms for at most `limit`.
-bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 15s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return ok();
-}
-
 class alerts : public ::testing::Test {
  protected:
   // An agent checking the target every 100 ms, events and results to stdout as JSON.
@@ -107,11 +98,13 @@ sinks:
 TEST_F(alerts, down_then_up_gives_one_opened_and_one_resolved_event) {
   target_.set_status(503);
   auto agent = start(config());
-  ASSERT_TRUE(eventually([&] { return count_type(events_in(agent->out()), "incident_opened"); }))
+  ASSERT_TRUE(
+      eventually([&] { return count_type(events_in(agent->out()), "incident_opened"); }, 15s))
       << agent->err();
   std::this_thread::sleep_for(500ms);  // more down results: still one incident
   target_.set_status(200);
-  ASSERT_TRUE(eventually([&] { return count_type(events_in(agent->out()), "incident_resolved"); }))
+  ASSERT_TRUE(
+      eventually([&] { return count_type(events_in(agent->out()), "incident_resolved"); }, 15s))
       << agent->err();
   std::this_thread::sleep_for(500ms);
   agent->signal(SIGTERM);
@@ -176,7 +169,8 @@ TEST_F(alerts, kill_9_while_down_opens_nothing_again_and_resolves_once) {
   std::string opened_id;
   {
     auto agent = start(cfg);
-    ASSERT_TRUE(eventually([&] { return count_type(events_in(agent->out()), "incident_opened"); }))
+    ASSERT_TRUE(
+        eventually([&] { return count_type(events_in(agent->out()), "incident_opened"); }, 15s))
         << agent->err();
     opened_id = events_in(agent->out())[0].incident_id;
     std::this_thread::sleep_for(300ms);  // the delivery mark is written after the print
@@ -189,9 +183,9 @@ TEST_F(alerts, kill_9_while_down_opens_nothing_again_and_resolves_once) {
     ASSERT_TRUE(agent->running()) << agent->err();
     EXPECT_EQ(events_in(agent->out()).size(), 0u) << agent->out();
     target_.set_status(200);
-    ASSERT_TRUE(eventually([&] {
-      return count_type(events_in(agent->out()), "incident_resolved");
-    })) << agent->err();
+    ASSERT_TRUE(
+        eventually([&] { return count_type(events_in(agent->out()), "incident_resolved"); }, 15s))
+        << agent->err();
     const auto evs = events_in(agent->out());
     ASSERT_EQ(evs.size(), 1u);
     EXPECT_EQ(evs[0].incident_id, opened_id);
@@ -221,22 +215,24 @@ TEST_F(alerts, events_not_delivered_before_a_kill_are_delivered_after_with_the_s
   std::string opened_id;
   {
     auto agent = start(cfg, plugins.string());
-    ASSERT_TRUE(eventually([&] { return count_type(events_in(agent->out()), "incident_opened"); }))
+    ASSERT_TRUE(
+        eventually([&] { return count_type(events_in(agent->out()), "incident_opened"); }, 15s))
         << agent->err();
     opened_id = events_in(agent->out())[0].event_id;
     // The gated sink is refusing it (its receiver is down).
-    ASSERT_TRUE(eventually([&] {
-      return agent->err().find("events not delivered, will retry") != std::string::npos;
-    })) << agent->err();
+    ASSERT_TRUE(eventually(
+        [&] { return agent->err().find("events not delivered, will retry") != std::string::npos; },
+        15s))
+        << agent->err();
     agent->signal(SIGKILL);
     agent->wait(5s);
   }
   EXPECT_FALSE(fs::exists(log));
   std::ofstream(gate.string()) << "open\n";
   auto agent = start(cfg, plugins.string());
-  ASSERT_TRUE(eventually([&] {
-    return fs::exists(log) && !events_in(isitup::test::read_file(log)).empty();
-  })) << agent->err();
+  ASSERT_TRUE(eventually(
+      [&] { return fs::exists(log) && !events_in(isitup::test::read_file(log)).empty(); }, 15s))
+      << agent->err();
   const auto received = events_in(isitup::test::read_file(log));
   ASSERT_GE(received.size(), 1u);
   EXPECT_EQ(received[0].event_id, opened_id);
@@ -275,10 +271,10 @@ sinks:
                                                       ", results: " + results.string() + R"(}}
 )");
   auto agent = start(cfg, plugins.string());
-  ASSERT_TRUE(eventually([&] {
-    return count_type(events_in(agent->out()), "incident_opened") == 2;
-  })) << agent->err();
-  ASSERT_TRUE(eventually([&] { return fs::exists(log); })) << agent->err();
+  ASSERT_TRUE(
+      eventually([&] { return count_type(events_in(agent->out()), "incident_opened") == 2; }, 15s))
+      << agent->err();
+  ASSERT_TRUE(eventually([&] { return fs::exists(log); }, 15s)) << agent->err();
   std::this_thread::sleep_for(300ms);
   agent->signal(SIGTERM);
   ASSERT_EQ(agent->wait(15s), 0) << agent->err();

@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "codec.hpp"
+#include "eventually.hpp"
 #include "http_target_server.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
@@ -27,6 +28,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using isitup::test::child_process;
+using isitup::test::eventually;
 using isitup::test::kafka_broker;
 using isitup::test::pg_server;
 using isitup::test::temp_dir;
@@ -37,17 +39,8 @@ const std::string topic = "results";
 constexpr int targets = 8;
 
 using key = std::tuple<std::string, std::string, int64_t>;  // agent, check, scheduled_at ms
-
-// Waits until `done()` or the timeout; returns done().
-template <class F>
-bool eventually(F done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(250ms);
-  }
-  return true;
-}
+// How often a wait asks again: the questions parse writers' logs or count rows in PostgreSQL.
+constexpr auto poll_every = 250ms;
 
 // The partitions named in the last "assigned partitions [..]" line of a writer's log.
 std::set<std::string> last_assignment(const std::string& log) {
@@ -78,7 +71,8 @@ class pipeline {
   // every partition owned. Then starts the probe.
   void start() {
     start_writer(0);
-    ASSERT_TRUE(eventually([&] { return last_assignment(writer(0).err()).size() == 4; }, 30s))
+    ASSERT_TRUE(
+        eventually([&] { return last_assignment(writer(0).err()).size() == 4; }, 30s, poll_every))
         << writer(0).err();
     start_writer(1);
     ASSERT_TRUE(settled(30s)) << writer(0).err() << writer(1).err();
@@ -99,7 +93,7 @@ class pipeline {
           all.insert(b.begin(), b.end());
           return !a.empty() && !b.empty() && all.size() == 4 && a.size() + b.size() == 4;
         },
-        timeout);
+        timeout, poll_every);
   }
 
   // SIGTERM: the probe flushes its sinks (Kafka included) and exits 0.
@@ -161,7 +155,7 @@ class pipeline {
     const std::set<key> want = produced(lines, ref_dups);
     ASSERT_GE(want.size(), 40u) << "the probe produced too little: " << probe_->err();
     const auto t0 = std::chrono::steady_clock::now();
-    eventually([&] { return row_count() >= static_cast<long>(want.size()); }, 60s);
+    eventually([&] { return row_count() >= static_cast<long>(want.size()); }, 60s, poll_every);
     const double drain_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     long rows = 0;
@@ -260,7 +254,8 @@ TEST(pipeline_e2e, writer_sigkilled_five_times_every_key_exactly_once) {
   for (int i = 0; i < 5; ++i) {
     // Killed while it owns partitions (its restart joins once the dead member's session
     // expired), at a random moment of its work.
-    ASSERT_TRUE(eventually([&] { return !last_assignment(p.writer(1).err()).empty(); }, 30s))
+    ASSERT_TRUE(
+        eventually([&] { return !last_assignment(p.writer(1).err()).empty(); }, 30s, poll_every))
         << p.writer(1).err();
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
     p.writer(1).signal(SIGKILL);

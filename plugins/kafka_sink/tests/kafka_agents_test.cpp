@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "codec.hpp"
+#include "eventually.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_test_util.hpp"
 #include "listener.hpp"
@@ -25,12 +26,15 @@ using namespace std::chrono_literals;
 namespace {
 
 using isitup::test::child_process;
+using isitup::test::eventually;
 using isitup::test::kafka_broker;
 using isitup::test::kafka_broker_options;
 using isitup::test::temp_dir;
 
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+// Each wait parses a writer's whole output or searches its log.
+constexpr auto poll_every = 200ms;
 // Short client timeouts: reconnect quickly after an outage, leave a group quickly.
 const std::string fast_client =
     R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "6000", heartbeat.interval.ms: "500"})";
@@ -112,17 +116,6 @@ std::string writer_config(const temp_dir& dir, const std::string& name, const st
                        output + "\"}\n");
 }
 
-// Waits until `done()` or the timeout; returns done().
-template <class F>
-bool eventually(F done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(200ms);
-  }
-  return true;
-}
-
 void expect_exactly(const result_set& produced, const result_set& got, int dups,
                     const std::string& what) {
   EXPECT_EQ(dups, 0) << what << ": duplicates";
@@ -152,8 +145,9 @@ TEST(kafka_agents, probe_to_writer_every_result_arrives_intact_and_kafka_python_
   ASSERT_EQ(probe.stop(), 0) << probe.proc->err();
   const result_set produced = probe.results();
   ASSERT_GE(produced.size(), 40u) << probe.proc->err();
-  EXPECT_TRUE(eventually(
-      [&] { return parse(isitup::test::read_file(out)).size() >= produced.size(); }, 20s))
+  EXPECT_TRUE(
+      eventually([&] { return parse(isitup::test::read_file(out)).size() >= produced.size(); }, 20s,
+                 poll_every))
       << writer.err();
   writer.signal(SIGTERM);
   EXPECT_EQ(writer.wait(20s), 0) << writer.err();
@@ -307,7 +301,7 @@ TEST(kafka_agents, writers_share_partitions_skip_poison_and_survive_sigkill) {
         return a.err().find("assigned partitions") != std::string::npos &&
                b.err().find("assigned partitions") != std::string::npos;
       },
-      20s))
+      20s, poll_every))
       << a.err() << b.err();
   isitup::kafka_test::produce(broker.bootstrap(), "shared", poison);
   std::this_thread::sleep_for(1500ms);
@@ -323,7 +317,8 @@ TEST(kafka_agents, writers_share_partitions_skip_poison_and_survive_sigkill) {
     for (auto& kv : parse(isitup::test::read_file(out_b))) u.insert(kv);
     return u;
   };
-  EXPECT_TRUE(eventually([&] { return all().size() >= produced.size(); }, 30s)) << b.err();
+  EXPECT_TRUE(eventually([&] { return all().size() >= produced.size(); }, 30s, poll_every))
+      << b.err();
   b.signal(SIGTERM);
   EXPECT_EQ(b.wait(20s), 0) << b.err();
   const result_set got = all();

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "codec.hpp"
+#include "eventually.hpp"
 #include "kafka_broker.hpp"
 #include "listener.hpp"
 #include "pg_server.hpp"
@@ -27,6 +28,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using isitup::test::child_process;
+using isitup::test::eventually;
 using isitup::test::kafka_broker;
 using isitup::test::kafka_tls;
 using isitup::test::temp_dir;
@@ -34,6 +36,8 @@ using isitup::test::tls_certs;
 
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+// Each wait counts rows in PostgreSQL or searches a whole log.
+constexpr auto poll_every = 200ms;
 
 using key = std::pair<std::string, int64_t>;  // check, scheduled_at ms
 
@@ -47,16 +51,6 @@ std::set<key> keys_of(const std::string& jsonl, int* dups = nullptr) {
     if (!out.emplace(r.check, r.scheduled_at_ms).second && dups) ++*dups;
   }
   return out;
-}
-
-template <class F>
-bool eventually(F done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(200ms);
-  }
-  return true;
 }
 
 // "{security.protocol: ssl, ssl.ca.location: …, …}" for a YAML flow map.
@@ -183,7 +177,8 @@ TEST(kafka_tls_agents, mutual_tls_probe_to_postgres_every_result_exactly_once) {
       return -1L;
     }
   };
-  EXPECT_TRUE(eventually([&] { return rows() >= static_cast<long>(produced.size()); }, 60s))
+  EXPECT_TRUE(
+      eventually([&] { return rows() >= static_cast<long>(produced.size()); }, 60s, poll_every))
       << writer.err();
   std::set<key> stored;
   long count = 0;
@@ -258,11 +253,12 @@ TEST(kafka_tls_agents, refusals_are_logged_and_no_result_is_lost) {
         isitup::test::kafka_broker_options{.brokers = 1, .topics = {c.name + ":4"}, .port = port},
         c.refusing);
     probe_agent probe(dir, broker->bootstrap(), c.name, target.port(), c.props);
-    EXPECT_TRUE(
-        eventually([&] { return probe.proc->err().find(c.logged) != std::string::npos; }, 20s))
+    EXPECT_TRUE(eventually([&] { return probe.proc->err().find(c.logged) != std::string::npos; },
+                           20s, poll_every))
         << c.name << ": " << probe.proc->err();
     EXPECT_EQ(probe.proc->err().find("connected to Kafka"), std::string::npos) << c.name;
-    EXPECT_TRUE(eventually([&] { return probe.produced().size() > 20; }, 20s)) << c.name;
+    EXPECT_TRUE(eventually([&] { return probe.produced().size() > 20; }, 20s, poll_every))
+        << c.name;
     const size_t kept = probe.produced().size();
 
     broker.reset();  // the same port, set up right
@@ -270,7 +266,8 @@ TEST(kafka_tls_agents, refusals_are_logged_and_no_result_is_lost) {
         isitup::test::kafka_broker_options{.brokers = 1, .topics = {c.name + ":4"}, .port = port},
         c.fixed);
     EXPECT_TRUE(eventually(
-        [&] { return probe.proc->err().find("Kafka reachable again") != std::string::npos; }, 30s))
+        [&] { return probe.proc->err().find("Kafka reachable again") != std::string::npos; }, 30s,
+        poll_every))
         << c.name << ": " << probe.proc->err() << broker->log();
     std::this_thread::sleep_for(1s);
     ASSERT_EQ(probe.stop(), 0) << c.name << ": " << probe.proc->err();
@@ -367,7 +364,7 @@ TEST(kafka_tls_agents, writer_logs_why_tls_fails) {
                    "TLS with Kafka failed (the broker requires a client "
                    "certificate") != std::string::npos;
       },
-      20s))
+      20s, poll_every))
       << writer.err();
   std::this_thread::sleep_for(4s);  // several reconnects (backoff up to 500 ms)
   writer.signal(SIGTERM);

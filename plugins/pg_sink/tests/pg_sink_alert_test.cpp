@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "eventually.hpp"
 #include "http_target_server.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
@@ -24,6 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using isitup::test::child_process;
+using isitup::test::eventually;
 using isitup::test::http_target_server;
 using isitup::test::kafka_broker;
 using isitup::test::kafka_broker_options;
@@ -34,18 +36,10 @@ using isitup::test::webhook_receiver;
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string report_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-report";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+// Each wait runs psql (a process per ask).
+constexpr auto poll_every = 100ms;
 const std::string fast_client =
     R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "3000", heartbeat.interval.ms: "500"})";
-
-template <class F>
-bool eventually(F done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(100ms);
-  }
-  return true;
-}
 
 std::set<std::string> lines(const std::string& text) {
   std::set<std::string> out;
@@ -116,8 +110,8 @@ TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incid
   auto probe = start(probe_config());
   const std::string writer_cfg = writer_config();
   auto writer = start(writer_cfg);
-  ASSERT_TRUE(
-      eventually([&] { return has_tables() && count("SELECT count(*) FROM results") > 3; }, 30s))
+  ASSERT_TRUE(eventually([&] { return has_tables() && count("SELECT count(*) FROM results") > 3; },
+                         30s, poll_every))
       << writer->err() << probe->err();
   int kills = 0;
   std::string stderr_of_killed;
@@ -134,8 +128,8 @@ TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incid
     target_.set_status(503);
     kill_and_restart();
     kill_and_restart();
-    ASSERT_TRUE(
-        eventually([&] { return count("SELECT count(*) FROM results_incidents_open") == 1; }, 30s))
+    ASSERT_TRUE(eventually(
+        [&] { return count("SELECT count(*) FROM results_incidents_open") == 1; }, 30s, poll_every))
         << writer->err();
     if (k == outages) {  // isitup-report on the writer's config lists the open incident
       const auto r = isitup::test::run({report_bin, "--config", writer_cfg}, 30s);
@@ -154,13 +148,13 @@ TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incid
           return count("SELECT count(*) FROM results_incidents_open") == 0 &&
                  count("SELECT count(*) FROM results_incidents") == k;
         },
-        30s))
+        30s, poll_every))
         << psql("SELECT * FROM results_incidents") << writer->err();
   }
   // Everything the writer committed is sent and marked.
   ASSERT_TRUE(eventually(
       [&] { return count("SELECT count(*) FROM results_outbox WHERE delivered_at IS NULL") == 0; },
-      30s))
+      30s, poll_every))
       << psql("SELECT * FROM results_outbox") << writer->err();
   writer->signal(SIGTERM);
   EXPECT_EQ(writer->wait(30s), 0) << writer->err();

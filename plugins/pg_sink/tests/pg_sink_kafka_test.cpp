@@ -9,9 +9,9 @@
 
 #include <map>
 #include <random>
-#include <thread>
 
 #include "codec.hpp"
+#include "eventually.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
 #include "process.hpp"
@@ -21,6 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using isitup::test::child_process;
+using isitup::test::eventually;
 using isitup::test::kafka_broker;
 using isitup::test::kafka_broker_options;
 using isitup::test::pg_server;
@@ -28,6 +29,8 @@ using isitup::test::temp_dir;
 
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
+// Each wait runs SQL or asks the broker for the group's committed offsets.
+constexpr auto poll_every = 250ms;
 constexpr int partitions = 4;
 
 pg_server& server() {
@@ -95,16 +98,6 @@ std::map<int, int64_t> committed(const std::string& brokers, const std::string& 
   return out;
 }
 
-template <class F>
-bool eventually(F done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(250ms);
-  }
-  return true;
-}
-
 TEST(pg_sink_kafka, a_record_postgresql_cannot_store_does_not_stop_the_stream_or_the_commits) {
   kafka_broker broker(kafka_broker_options{1, {"results:4"}});
   constexpr int n = 400;
@@ -147,7 +140,7 @@ TEST(pg_sink_kafka, a_record_postgresql_cannot_store_does_not_stop_the_stream_or
         "SELECT (SELECT count(*) FROM from_kafka) || '/' || (SELECT count(*) "
         "FROM from_kafka_rejects)");
   };
-  EXPECT_TRUE(eventually([&] { return rows() == std::to_string(n - 1) + "/1\n"; }, 60s))
+  EXPECT_TRUE(eventually([&] { return rows() == std::to_string(n - 1) + "/1\n"; }, 60s, poll_every))
       << rows() << agent.err();
   // Each partition got n / 4 messages: offsets 0..99, committed up to 100.
   std::map<int, int64_t> done;
@@ -158,7 +151,7 @@ TEST(pg_sink_kafka, a_record_postgresql_cannot_store_does_not_stop_the_stream_or
         for (const auto& [p, offset] : done) at_end += offset == n / partitions;
         return at_end == partitions;
       },
-      30s))
+      30s, poll_every))
       << "committed: " << testing::PrintToString(done);
   EXPECT_EQ(server().psql("SELECT sqlstate, length(record) > 8192 FROM from_kafka_rejects"),
             "54000|t\n");
