@@ -179,7 +179,6 @@ void event_producer::run() {
 
 // The results producer's part: it owns the events producer, with its own librdkafka settings.
 void producer_sink::start_events(const std::string& topic) {
-  if (topic.empty()) throw std::invalid_argument("events_topic: must not be empty when set");
   if (topic == topic_)
     throw std::invalid_argument("events_topic: must differ from topic (\"" + topic_ +
                                 "\"): readers of results would get events");

@@ -84,7 +84,8 @@ const sdk::config_map<producer_settings>& producer_map() {
                    "ones are counted, logged and not produced")
           .string("events_topic", &s::events_topic, nullptr,
                   "topic the incident events (opened, resolved, reminder) are produced to, key = "
-                  "check name, value = the event JSON; unset: the sink takes no events");
+                  "check name, value = the event JSON; unset: the sink takes no events")
+          .non_empty("leave it out for no events");
   return map;
 }
 

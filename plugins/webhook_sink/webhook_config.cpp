@@ -96,6 +96,7 @@ const sdk::config_map<settings>& settings_map() {
           .string("secret", &settings::secret, nullptr,
                   "HMAC-SHA256 key: adds X-Isitup-Signature: t=<unix s>,sha256=<hex of "
                   "\"<t>.<body>\">")
+          .non_empty("leave it out for no signature")
           .duration("timeout", &settings::timeout, "10s", "time limit of one request",
                     milliseconds(1), minutes(10))
           .boolean("tls_verify", &settings::tls_verify, "true",
@@ -134,8 +135,6 @@ settings parse_settings(const sdk::options_view& o) {
       throw std::invalid_argument("headers: the value of " + name +
                                   " contains control characters (CR, LF, NUL, ...)");
   }
-  if (o.has_value("secret") && s.secret.empty())
-    throw std::invalid_argument("secret: must not be empty (leave it out for no signature)");
   if (has_control_char(s.ca_file)) throw std::invalid_argument("ca_file: not a file path");
   if (has_control_char(s.user_agent))
     throw std::invalid_argument("user_agent: contains control characters");

@@ -160,6 +160,18 @@ TEST(config_map, a_non_empty_string_refuses_an_empty_value_naming_the_option) {
   EXPECT_EQ(error({{"mode", ""}}), "mode: must not be empty");
   EXPECT_EQ(error({{"mode", "slow"}, {"body", ""}}), "accepted");
   EXPECT_EQ(error({}), "accepted") << "the default is not empty";
+  static const auto hinted = sdk::config_map<request>()
+                                 .string("pattern", &request::pattern, nullptr, "a pattern")
+                                 .non_empty("leave it out to match anything");
+  sdk::testing::fake_host host;
+  const std::vector<isitup_option_v1> declared = sdk::detail::to_c(hinted.options());
+  sdk::testing::fake_options empty(declared.data(), declared.size(), {{"pattern", ""}});
+  try {
+    hinted.read(sdk::options_view(host.table(), empty.raw()));
+    ADD_FAILURE() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "pattern: must not be empty (leave it out to match anything)");
+  }
   EXPECT_THROW(
       sdk::config_map<settings>().integer("port", &settings::port, "1", "a", 1, 2).non_empty(),
       std::logic_error);

@@ -209,7 +209,9 @@ TEST_F(kafka_events, events_topic_must_differ_from_the_results_topic_and_not_be_
   sink_under_test empty(host_, isitup_plugin_entry(),
                         {{"brokers", "127.0.0.1:1"}, {"events_topic", ""}});
   EXPECT_FALSE(empty.ok());
-  EXPECT_NE(empty.error().find("events_topic"), std::string::npos) << empty.error();
+  EXPECT_NE(empty.error().find("events_topic: must not be empty (leave it out for no events)"),
+            std::string::npos)
+      << empty.error();
   for (int i = 0; i < 20 && threads_of_this_process() > threads_before; ++i)
     std::this_thread::sleep_for(100ms);
   EXPECT_EQ(threads_of_this_process(), threads_before);

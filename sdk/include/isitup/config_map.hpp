@@ -133,14 +133,16 @@ class config_map {
     options_.back().required = true;
     return *this;
   }
-  // The string option declared last may not be given empty: "brokers: must not be empty".
-  config_map& non_empty() {
+  // The string option declared last may not be given empty: "brokers: must not be empty", or
+  // with `hint` "secret: must not be empty (leave it out for no signature)".
+  config_map& non_empty(const char* hint = nullptr) {
     const option& o = options_.back();
     if (o.type != ISITUP_OPT_STRING)
       throw std::logic_error(std::string(o.name) + ": non_empty() applies to a string option");
-    readers_.push_back([name = o.name](const options_view& view, Config&) {
-      if (view.has_value(name) && view.string(name).empty())
-        throw std::invalid_argument(std::string(name) + ": must not be empty");
+    std::string why = std::string(o.name) + ": must not be empty";
+    if (hint) why += std::string(" (") + hint + ")";
+    readers_.push_back([name = o.name, why](const options_view& view, Config&) {
+      if (view.has_value(name) && view.string(name).empty()) throw std::invalid_argument(why);
     });
     return *this;
   }
