@@ -34,14 +34,13 @@ std::string http_target_server::last_request() {
 }
 
 void http_target_server::serve() {
-  while (!stop_) {
-    pollfd p{listener_.fd(), POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0) continue;
-    const int c = accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) continue;
-    answer(c);
-    close(c);
-  }
+  accept_until(
+      listener_, stop_,
+      [this](int c) {
+        answer(c);
+        close(c);
+      },
+      std::chrono::milliseconds(100));
 }
 
 // Reads the request head (at most 1 s, 16 KiB), answers 200 with a small body.

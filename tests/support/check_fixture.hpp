@@ -93,6 +93,21 @@ class check_fixture : public Base {
     void* c = prepare(target, target, std::move(options), error, std::chrono::seconds(60), timeout);
     return c ? "" : error;
   }
+  // A check of `target`, to which connecting hangs (test::hanging_port), ends as a timeout: at
+  // its connect_timeout (300 ms, well before the check's 3 s) and, without one, at the check's
+  // own timeout (800 ms). Returns the run with connect_timeout.
+  observed expect_connect_timeouts_end_a_hanging_connect(const std::string& target) {
+    using std::chrono::milliseconds;
+    const observed r =
+        check(target, {{"connect_timeout", std::string("300ms")}}, milliseconds(3000));
+    expect_down(r, "timeout");
+    EXPECT_GE(r.elapsed, milliseconds(250)) << r;
+    EXPECT_LT(r.elapsed, milliseconds(1500)) << r;  // the connect timeout, not the check's 3 s
+    const observed whole = check(target, {}, milliseconds(800));
+    expect_down(whole, "timeout");
+    EXPECT_GE(whole.elapsed, milliseconds(700)) << whole;
+    return r;
+  }
   static void expect_down(const observed& r, const std::string& kind) {
     EXPECT_FALSE(r.up) << r;
     EXPECT_EQ(r.error_kind, kind) << r;

@@ -4,10 +4,6 @@
 // Every run asserts status, error kind, and that it ended (tests/support/check_fixture.hpp).
 // The async contract (many runs, max_in_flight, destroy mid-run) and the agent case are in
 // http_check_contract_test.cpp.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -20,21 +16,12 @@
 #include "http_config.hpp"
 #include "http_engine.hpp"
 #include "http_fixture.hpp"
+#include "listener.hpp"
 
 namespace isitup::http {
 namespace {
 
-using namespace std::chrono_literals;
-using sdk::testing::fake_host;
-using sdk::testing::list_value;
-using sdk::testing::map_value;
-using sdk::testing::option_map;
-using testing::bad_server;
-using testing::dns_server;
-using testing::http_check_test;
-using testing::nginx;
-using testing::nginx_server;
-using testing::observed;
+using namespace testing;  // the fixture's names (http_fixture.hpp)
 
 // ---------------------------------------------------------------- plain HTTP
 
@@ -221,30 +208,10 @@ TEST_P(http_check_test, connection_refused_is_connect) {
   EXPECT_LT(r.elapsed, 1s);
 }
 
-// A listener with a backlog of 0 that never accepts: once one connection fills the backlog,
-// the kernel drops further SYNs, so connecting hangs (no routable address is needed).
 TEST_P(http_check_test, connect_timeout_gives_up_connecting) {
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), len), 0);
-  ASSERT_EQ(listen(listener, 0), 0);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  const int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_EQ(connect(filler, reinterpret_cast<sockaddr*>(&a), len), 0);
-  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/";
-  const observed r = check(url, {{"connect_timeout", "300ms"}}, 3s);
-  expect_down(r, "timeout");
-  EXPECT_GE(r.elapsed, 250ms) << r;
-  EXPECT_LT(r.elapsed, 1500ms) << r;  // the connect timeout, not the check's 3 s
-  // Without connect_timeout the check's own timeout ends it.
-  const observed whole = check(url, {}, 800ms);
-  expect_down(whole, "timeout");
-  EXPECT_GE(whole.elapsed, 700ms) << whole;
-  close(filler);
-  close(listener);
+  const test::hanging_port hanging;
+  expect_connect_timeouts_end_a_hanging_connect(
+      "http://127.0.0.1:" + std::to_string(hanging.port()) + "/");
 }
 
 TEST_P(http_check_test, server_that_never_answers_is_timeout) {

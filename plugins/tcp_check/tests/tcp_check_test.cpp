@@ -63,30 +63,10 @@ TEST_F(tcp_check, refused_port_is_down_with_kind_connect) {
   EXPECT_NE(r.error_message.find("refused"), std::string::npos) << r;
 }
 
-// A listener with a backlog of 0 that never accepts: once one connection fills the backlog,
-// the kernel drops further SYNs, so connecting hangs (no routable address is needed).
 TEST_F(tcp_check, connect_timeout_gives_up_connecting) {
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), len), 0);
-  ASSERT_EQ(listen(listener, 0), 0);
-  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  const int filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_EQ(connect(filler, reinterpret_cast<sockaddr*>(&a), len), 0);
-  const std::string target = local(ntohs(a.sin_port));
-  const observed r = check(target, {{"connect_timeout", std::string("300ms")}}, 3s);
-  expect_down(r, "timeout");
+  const test::hanging_port hanging;
+  const observed r = expect_connect_timeouts_end_a_hanging_connect(local(hanging.port()));
   EXPECT_NE(r.error_message.find("connecting"), std::string::npos) << r;
-  EXPECT_GE(r.elapsed, 250ms) << r;
-  EXPECT_LT(r.elapsed, 1500ms) << r;                // the connect timeout, not the check's 3 s
-  const observed whole = check(target, {}, 800ms);  // else the check's own timeout
-  expect_down(whole, "timeout");
-  EXPECT_GE(whole.elapsed, 700ms) << whole;
-  close(filler);
-  close(listener);
 }
 
 TEST_F(tcp_check, ipv6_loopback_when_the_sandbox_has_it) {
