@@ -17,13 +17,7 @@
 namespace isitup::http {
 namespace {
 
-using namespace std::chrono_literals;
-using sdk::testing::fake_host;
-using sdk::testing::list_value;
-using sdk::testing::option_map;
-using testing::bad_server;
-using testing::http_check_test;
-using testing::nginx;
+using namespace testing;  // the fixture's names (http_fixture.hpp)
 
 // ---------------------------------------------------------------- the async contract
 

@@ -18,10 +18,7 @@
 namespace isitup::http {
 namespace {
 
-using namespace std::chrono_literals;
-using testing::bad_server;
-using testing::nginx;
-using testing::observed;
+using namespace testing;  // the fixture's names (http_fixture.hpp)
 
 // A TCP listener on 127.0.0.1 that keeps the first bytes a client sends on each connection
 // (a TLS ClientHello) and then closes it.

@@ -20,11 +20,7 @@
 namespace isitup::http {
 namespace {
 
-using namespace std::chrono_literals;
-using sdk::testing::fake_host;
-using sdk::testing::option_map;
-using testing::nginx;
-using testing::observed;
+using namespace testing;  // the fixture's names (http_fixture.hpp)
 
 namespace fs = std::filesystem;
 
