@@ -148,15 +148,16 @@ void engine::loop() {
   sigemptyset(&pipe);
   sigaddset(&pipe, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-  epoll_event events[256];
+  epoll_event events[max_events];
   clock::time_point turn_began = clock::now();
   while (!stopping_) {
     // Announce the sleep before looking for incoming runs (next_timeout_ms): a run submitted
     // after that look sees the flag and wakes the loop.
     sleeping_.store(true);
     const clock::time_point slept = clock::now();
-    const int n = epoll_wait(epoll_fd_, events, 256, next_timeout_ms());
+    const int n = epoll_wait(epoll_fd_, events, max_events, next_timeout_ms());
     sleeping_.store(false);
+    backlogged_ = n == max_events;
     const clock::time_point woke = clock::now();
     note_loop_busy(turn_began, slept, woke);
     for (int i = 0; i < n; ++i) {
@@ -244,7 +245,7 @@ void engine::take_incoming() {
     try {
       j = new job(this, in.check->config, std::move(in.done));
       j->deadline = in.deadline;
-      j->target = in.check->target;
+      j->start_at(in.check->target);
     } catch (const std::bad_alloc&) {
       sdk::completion done = j ? std::move(j->done) : std::move(in.done);
       delete j;
@@ -265,7 +266,7 @@ void engine::pump_queue() {
   // connecting, whose answers wait while the loop starts the others (200 at once: a median
   // `tls` of 100-370 ms instead of 2-7 ms on loopback). A run waiting here is still queued:
   // its phases have not begun (its timeout runs).
-  int paced_starts = 0;
+  int paced_starts = 0, plain_starts = 0;
   const int paced_per_turn = std::max(
       1, paced_starts_per_turn / std::max(1, pool_->loops.load(std::memory_order_relaxed)));
   while (queue_head_ < queue_.size()) {
@@ -274,9 +275,13 @@ void engine::pump_queue() {
       ++queue_head_;
       continue;
     }
-    const bool paced = j->target.scheme == "https" || !j->cfg->lean_eligible(j->target);
+    const bool paced = j->target().scheme == "https" || !j->cfg->lean_eligible(j->target());
     if (paced && paced_starts++ == paced_per_turn) {
       blocked_ = blocked::paced;
+      break;
+    }
+    if (!paced && backlogged_ && plain_starts++ == backlog_starts_per_turn) {
+      blocked_ = blocked::backlog;
       break;
     }
     if (starts_lean_handshake(j) && !take_handshake_slot(j, false)) {
@@ -330,7 +335,7 @@ void engine::expire_deadlines(clock::time_point now) {
       continue;
     }
     const bool queued = j->begun == clock::time_point{};
-    std::string why = queued ? queued_too_long(j) : "timed out resolving " + j->target.host;
+    std::string why = queued ? queued_too_long(j) : "timed out resolving " + j->target().host;
     if (queued) {
       queue_[j->queue_pos] = nullptr;
       pool_->in_flight.fetch_add(1);  // finish() gives the slot back
@@ -350,6 +355,9 @@ std::string engine::queued_too_long(const job* j) const {
            (n >= max_lean_handshakes ? " in progress, the most at once)"
                                      : " in progress on busy event loops)");
   }
+  if (blocked_ == blocked::backlog)
+    return "timed out waiting to start: the event loop was busy with the answers of the runs in "
+           "progress";
   return "timed out waiting to start: TLS and curl starts are paced on a busy event loop";
 }
 
@@ -361,7 +369,7 @@ void engine::begin(job* j) {
 // Resolves this hop's host (unless it is an address or a proxy resolves it), then transfers.
 void engine::start_hop(job* j) {
   j->hop_resolve = clock::now();
-  if (j->target.host_is_ip || !j->cfg->proxy.empty()) {
+  if (j->target().host_is_ip || !j->cfg->proxy.empty()) {
     untrack_deadline(j);
     j->dns_ms = ISITUP_ABSENT_MS;
     start_transfer(j, "");
@@ -378,8 +386,8 @@ void engine::start_transfer(job* j, const std::string& ip) {
     finish(j, sdk::result::down("timeout", "timed out before connecting"));
     return;
   }
-  if (c.lean_eligible(j->target)) {
-    start_lean(j, ip.empty() ? j->target.host : ip);
+  if (c.lean_eligible(j->target())) {
+    start_lean(j, ip.empty() ? j->target().host : ip);
     return;
   }
   CURL* e = nullptr;
@@ -405,12 +413,12 @@ void engine::start_transfer(job* j, const std::string& ip) {
   j->resolve = nullptr;
   if (!ip.empty()) {
     const bool v6 = ip.find(':') != std::string::npos;
-    const std::string entry =
-        j->target.host + ":" + std::to_string(j->target.port) + ":" + (v6 ? "[" + ip + "]" : ip);
+    const std::string entry = j->target().host + ":" + std::to_string(j->target().port) + ":" +
+                              (v6 ? "[" + ip + "]" : ip);
     j->resolve = curl_slist_append(nullptr, entry.c_str());
     curl_easy_setopt(e, CURLOPT_RESOLVE, j->resolve);
   }
-  curl_easy_setopt(e, CURLOPT_URL, j->target.url.c_str());
+  curl_easy_setopt(e, CURLOPT_URL, j->target().url.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, j);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->error);
@@ -422,7 +430,7 @@ void engine::start_transfer(job* j, const std::string& ip) {
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(c.connect_timeout_ms));
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &engine::on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
-  if (j->target.scheme == "https") {
+  if (j->target().scheme == "https") {
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &engine::on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
   }
@@ -445,7 +453,7 @@ void engine::start_transfer(job* j, const std::string& ip) {
   }
   if (c.headers) curl_easy_setopt(e, CURLOPT_HTTPHEADER, c.headers.get());
   if (!c.user_agent.empty()) curl_easy_setopt(e, CURLOPT_USERAGENT, c.user_agent.c_str());
-  if (j->target.scheme == "https" && !setup_tls(j, e)) return;
+  if (j->target().scheme == "https" && !setup_tls(j, e)) return;
   // An empty proxy also stops curl reading the *_proxy environment variables on every run.
   curl_easy_setopt(e, CURLOPT_PROXY, c.proxy.c_str());
   if (CURLMcode mc = curl_multi_add_handle(multi_, e); mc != CURLM_OK) {

@@ -221,7 +221,10 @@ class engine {
   int lean_handshakes_ = 0;  // this loop's share of pool::handshakes
   // Why pump_queue last stopped with runs queued (the reason a queued run gives at its timeout),
   // and the handshakes in progress then.
-  enum class blocked { paced, handshake, slot } blocked_ = blocked::paced;
+  enum class blocked { paced, handshake, slot, backlog } blocked_ = blocked::paced;
+  // The last epoll_wait filled its array: answers of runs in progress wait to be read, so new
+  // plain runs start only a few per turn (backlog_starts_per_turn) until they are read.
+  bool backlogged_ = false;
   int blocked_handshakes_ = 0;
   double loop_busy_ = 1.0;  // the share of time the loop spends off epoll_wait (moving average)
   // The current load window (note_window) and the last closed one, for member 0.

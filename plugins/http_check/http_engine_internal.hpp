@@ -43,6 +43,15 @@ constexpr int max_lean_handshakes = 256;
 constexpr double lean_busy_window_ms = 5.0;
 constexpr double lean_busy_share = 0.5;
 
+// Events a turn of the loop takes from epoll_wait at most. A turn whose epoll_wait filled them
+// all has more ready (answers of runs in progress that wait to be read): it starts at most
+// backlog_starts_per_turn queued plain http runs, so that the connections open stay near what
+// the loop can serve instead of growing with the runs due (each connection open makes every
+// other one dearer in the kernel; starting runs whose answers would wait behind the ones ready
+// adds nothing but their wait to their phases).
+constexpr int max_events = 256;
+constexpr int backlog_starts_per_turn = 32;
+
 inline uint64_t epoll_key(uint64_t tag, int fd) { return (tag << 32) | static_cast<uint32_t>(fd); }
 
 inline double ms_between(engine::clock::time_point a, engine::clock::time_point b) {
@@ -79,7 +88,14 @@ struct engine::job
   size_t queue_pos = 0;               // index in engine::queue_ while waiting for a slot
   bool holds_handshake_slot = false;  // counted in engine::lean_handshakes_ and the pool's
 
-  url_parts target;                 // this hop's URL and its parts
+  // This hop's URL and its parts: the prepared check's (which outlives the run: no copy per
+  // run) until a redirect gives the job one of its own.
+  const url_parts& target() const { return *hop_; }
+  void start_at(const url_parts& check_target) { hop_ = &check_target; }
+  void redirect_to(url_parts next) {
+    redirected_ = std::move(next);
+    hop_ = &redirected_;
+  }
   bool get_after_redirect = false;  // a 303 (or 301/302 after POST) turned the method into GET
   int redirects = 0;
   double dns_ms = ISITUP_ABSENT_MS;
@@ -98,7 +114,13 @@ struct engine::job
 
   job(engine* e, std::shared_ptr<const check_config> c, sdk::completion d)
       : owner(e), cfg(std::move(c)), done(std::move(d)) {}
+  job(const job&) = delete;  // hop_ may point into the job
+  job& operator=(const job&) = delete;
   void resolved(const net::resolver::outcome& o) override { owner->resolved(this, o); }
+
+ private:
+  url_parts redirected_;
+  const url_parts* hop_ = &redirected_;
 };
 
 struct engine::deadline_set {

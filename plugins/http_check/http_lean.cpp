@@ -106,7 +106,7 @@ void engine::start_lean(job* j, const std::string& ip) {
   conn->head_request = !get && c.method == "HEAD";
   const std::string& tail = get ? c.lean_tail_get : c.lean_tail;
   const std::string_view method = get ? std::string_view("GET") : std::string_view(c.method);
-  const url_parts& t = j->target;
+  const url_parts& t = j->target();
   std::string& req = conn->request;
   req.reserve(method.size() + t.path_len + t.host.size() + tail.size() + 40);
   (((req += method) += ' ') += t.request_path()) += " HTTP/1.1\r\n";
@@ -125,7 +125,7 @@ void engine::start_lean(job* j, const std::string& ip) {
 
   sockaddr_storage ss{};
   socklen_t len = 0;
-  const uint16_t port = htons(static_cast<uint16_t>(j->target.port));
+  const uint16_t port = htons(static_cast<uint16_t>(j->target().port));
   if (auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
       inet_pton(AF_INET, ip.c_str(), &a4->sin_addr) == 1) {
     a4->sin_family = AF_INET;
@@ -150,11 +150,13 @@ void engine::start_lean(job* j, const std::string& ip) {
     lean_fail(j, "internal", "TLS setup: " + lean_tls_reason(SSL_ERROR_SSL));
     return;
   }
-  const std::string where = ip + " port " + std::to_string(j->target.port);
   if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) {
     conn->connecting = false;
   } else if (errno != EINPROGRESS) {
-    lean_fail(j, "connect", "Failed to connect to " + where + ": " + std::strerror(errno));
+    const int err = errno;
+    lean_fail(j, "connect",
+              "Failed to connect to " + ip + " port " + std::to_string(j->target().port) + ": " +
+                  std::strerror(err));
     return;
   }
   epoll_event ev{};
@@ -185,8 +187,8 @@ void engine::lean_event(int fd, uint32_t events) {
       socklen_t len = sizeof err;
       getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
       lean_fail(j, "connect",
-                "Failed to connect to " + c->ip + " port " + std::to_string(j->target.port) + ": " +
-                    std::strerror(err ? err : ECONNREFUSED));
+                "Failed to connect to " + c->ip + " port " + std::to_string(j->target().port) +
+                    ": " + std::strerror(err ? err : ECONNREFUSED));
       return;
     }
     if (!(events & EPOLLOUT)) return;
@@ -381,7 +383,7 @@ void engine::lean_done(job* j) {
   std::string location;
   if (j->cfg->follow_redirects && r.http_code >= 300 && r.http_code < 400 &&
       !j->conn->location.empty()) {
-    location = redirect_url(j->target.url, j->conn->location);
+    location = redirect_url(j->target().url, j->conn->location);
   }
   conclude(j, std::move(r), std::move(location));
 }

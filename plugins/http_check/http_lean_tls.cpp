@@ -46,7 +46,7 @@ SSL_CTX* engine::make_lean_tls() {
 bool engine::lean_tls_setup(job* j) {
   const check_config& cfg = *j->cfg;
   lean_conn* c = j->conn;
-  const url_parts& t = j->target;
+  const url_parts& t = j->target();
   std::string error;
   j->ca_now.reset();
   j->identity_now.reset();
@@ -77,7 +77,7 @@ bool engine::lean_tls_setup(job* j) {
 }
 
 bool engine::starts_lean_handshake(const job* j) {
-  return j->target.scheme == "https" && j->cfg->lean_eligible(j->target);
+  return j->target().scheme == "https" && j->cfg->lean_eligible(j->target());
 }
 
 double engine::pool_busy() const {
@@ -140,7 +140,7 @@ void engine::lean_handshake(job* j) {
       if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
         lean_fail(j, "tls",
                   "SSL: certificate subject name does not match target host name '" +
-                      j->target.host + "'");
+                      j->target().host + "'");
       } else {
         lean_fail(j, "tls",
                   std::string("SSL certificate problem: ") + X509_verify_cert_error_string(verify));
@@ -148,7 +148,7 @@ void engine::lean_handshake(job* j) {
       return;
     }
     lean_fail(j, "tls",
-              "TLS handshake with " + c->ip + " port " + std::to_string(j->target.port) +
+              "TLS handshake with " + c->ip + " port " + std::to_string(j->target().port) +
                   " failed: " + lean_tls_reason(e));
     return;
   }

@@ -11,13 +11,13 @@ void engine::resolve(job* j) {
   const auto family = c.ip_fallback               ? net::resolver::family::any
                       : c.family == ip_family::v4 ? net::resolver::family::v4
                                                   : net::resolver::family::v6;
-  resolver_->resolve(*j, c.dns_key, family, j->target.host);
+  resolver_->resolve(*j, c.dns_key, family, j->target().host);
 }
 
 void engine::resolved(job* j, const net::resolver::outcome& o) {
   j->dns_ms = ms_since(j->hop_resolve);
   if (!o.ok) {
-    finish(j, sdk::result::down("dns", o.error + " for " + j->target.host));
+    finish(j, sdk::result::down("dns", o.error + " for " + j->target().host));
     return;
   }
   const check_config& c = *j->cfg;
@@ -31,7 +31,7 @@ void engine::resolved(job* j, const net::resolver::outcome& o) {
     start_transfer(j, second.front());
   } else {
     finish(j, sdk::result::down("dns", std::string("no ") + (v4_first ? "IPv4" : "IPv6") +
-                                           " address for " + j->target.host));
+                                           " address for " + j->target().host));
   }
 }
 

@@ -180,7 +180,7 @@ void engine::conclude(job* j, sdk::result r, std::string location) {
       ++j->redirects;
       if (code == 303 || ((code == 301 || code == 302) && c.method == "POST"))
         j->get_after_redirect = true;
-      j->target = std::move(next);
+      j->redirect_to(std::move(next));
       release_transfer(j);
       track_deadline(j, j->deadline);
       start_hop(j);
