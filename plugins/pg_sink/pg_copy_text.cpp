@@ -129,6 +129,11 @@ class copy_text {
   void value(const char* s) {
     if (!s) return null();
     for (const char* p = s; *p; ++p) {
+      // A run of bytes that go as they are is appended at once (most values are all of it).
+      const char* run = p;
+      while (plain(static_cast<unsigned char>(*p))) ++p;
+      if (p != run) out_.append(run, static_cast<std::size_t>(p - run));
+      if (!*p) break;
       const auto c = static_cast<unsigned char>(*p);
       switch (c) {
         case '\\':
@@ -152,19 +157,18 @@ class copy_text {
         case '\v':
           out_ += "\\v";
           break;
-        default:
-          if (c < 0x20 || c == 0x7f) {
-            const char octal[4] = {'\\', static_cast<char>('0' + (c >> 6)),
-                                   static_cast<char>('0' + ((c >> 3) & 7)),
-                                   static_cast<char>('0' + (c & 7))};
-            out_.append(octal, 4);
-          } else {
-            out_ += static_cast<char>(c);
-          }
+        default: {  // any other byte below 0x20, and 0x7f
+          const char octal[4] = {'\\', static_cast<char>('0' + (c >> 6)),
+                                 static_cast<char>('0' + ((c >> 3) & 7)),
+                                 static_cast<char>('0' + (c & 7))};
+          out_.append(octal, 4);
+        }
       }
     }
   }
   void value(bool b) { out_ += b ? 't' : 'f'; }
+  // Goes into a value as it is: not a control byte, DEL, backslash or the end of the string.
+  static bool plain(unsigned char c) { return c >= 0x20 && c != 0x7f && c != '\\'; }
   template <class T>
   void value(const std::optional<T>& v) {
     if (v)

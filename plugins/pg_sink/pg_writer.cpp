@@ -46,10 +46,16 @@ std::string trimmed(std::string what) {
   return what;
 }
 
-// The rows formatted into one buffer and sent as one COPY write (pg_copy_text.hpp).
+// A writer keeps its COPY buffer between transactions up to this size (one of the default
+// 5,000 rows is about 1.3 MB): a new one each time cost page faults for every row.
+constexpr std::size_t max_kept_buffer = std::size_t{8} << 20;
+
+// The rows formatted into `text` (emptied first) and sent as one COPY write
+// (pg_copy_text.hpp).
 void copy_rows(pqxx::transaction_base& tx, const std::string& table,
-               const isitup_record_v1* const* rows, std::size_t n, write_stats& stats) {
-  std::string text;
+               const isitup_record_v1* const* rows, std::size_t n, write_stats& stats,
+               std::string& text) {
+  text.clear();
   text.reserve(n * 256);
   if (append_copy_rows(rows, n, text, stats) == 0) return;
   text.pop_back();  // write_raw_line ends the last row
@@ -77,7 +83,8 @@ std::string iso_time(int64_t ms) {
 
 void copy_into(pqxx::transaction_base& tx, const std::string& table,
                const std::vector<const isitup_record_v1*>& rows, write_stats& stats) {
-  copy_rows(tx, table, rows.data(), rows.size(), stats);
+  std::string text;
+  copy_rows(tx, table, rows.data(), rows.size(), stats, text);
 }
 
 pg_writer::pg_writer(writer_options options) : options_(std::move(options)) {}
@@ -324,15 +331,16 @@ void pg_writer::write_once(const isitup_record_v1* const* rows, std::size_t n,
   // Step 0: the positions, first (their rows' locks order this transaction against a claim).
   if (positions) fast = advance(tx, *names_, *positions, fast, slow_reason_);
   if (n > 0 && fast) {  // step 1, fast path: nothing of these rows can be stored yet
-    copy_rows(tx, names_->table, rows, n, s);
+    copy_rows(tx, names_->table, rows, n, s, copy_buffer_);
     inserted = n;
     tx.exec_params(mark_hours_sql_, hours_of(rows, n));  // for the rollups (pg_rollups.hpp)
   } else if (n > 0) {                                    // step 1: the rows
-    copy_rows(tx, staging, rows, n, s);
+    copy_rows(tx, staging, rows, n, s, copy_buffer_);
     inserted = static_cast<uint64_t>(tx.exec(insert_sql_).affected_rows());
     if (inserted > 0) tx.exec(mark_sql_);  // their hours, for the rollups (pg_rollups.hpp)
   }
   if (states) write_alert_state(tx, *names_, *states, a);  // step 2: their alert state
+  if (copy_buffer_.capacity() > max_kept_buffer) std::string().swap(copy_buffer_);
   tx.commit();
   alert_counts_.states += a.states;
   alert_counts_.events += a.events;

@@ -102,5 +102,31 @@ TEST(pg_copy_text, hostile_strings_read_back_as_given_through_both_paths) {
   expect_read_back("copy_fast");
 }
 
+// The writer keeps its COPY buffer between transactions: the second holds its own rows only
+// (a row of the first sent again would be a unique violation and the slow path).
+TEST(pg_copy_text, the_next_transaction_of_a_writer_sends_only_its_own_rows) {
+  std::vector<record> second = hostile_records();
+  second.resize(2);
+  for (record& r : second) r.check += "-again";
+  const testing::batch first_rows(hostile_records()), second_rows(second);
+  writer_options o;
+  o.conninfo = build_conninfo(server().uri(), "", 2000);
+  o.to_json = [](const isitup_record_v1&) { return std::string("{}"); };
+  o.names.table = "copy_twice";
+  pg_writer w(o);
+  const int64_t epoch = w.claim("g", "t", {0})[0].epoch;
+  w.write(first_rows.pointers, {}, {batch_position{"g", "t", 0, 0, 1, epoch}});
+  w.write(second_rows.pointers, {}, {batch_position{"g", "t", 0, 1, 2, epoch}});
+  EXPECT_EQ(w.stats().fast_writes, 2u);
+  EXPECT_EQ(w.stats().slow_writes, 0u);
+  pqxx::connection c(server().conninfo());
+  pqxx::read_transaction tx(c);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM copy_twice")[0].as<std::size_t>(),
+            hostile.size() + second.size());
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM copy_twice WHERE check_name LIKE '%-again'")[0]
+                .as<std::size_t>(),
+            second.size());
+}
+
 }  // namespace
 }  // namespace isitup::pg
