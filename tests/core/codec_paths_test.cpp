@@ -174,6 +174,25 @@ TEST(codec_validate_paths, utf8_is_checked_the_same_at_every_alignment) {
   }
 }
 
+// A raw control byte in a string is refused at its offset, whether RapidJSON's own scan sees
+// it (up to 0x19) or the decoder's pass before the parse (0x1A-0x1F), in a short string and
+// past the first 16 bytes of a long one; a NUL anywhere is named first.
+TEST(codec_decode_paths, raw_control_bytes_are_refused_at_their_offset) {
+  for (int c = 1; c < 0x20; ++c) {
+    for (const std::string& before : {std::string("x"), std::string(40, 'x')}) {
+      const std::string json =
+          head + "\"status\":\"up\",\"unknown\":\"" + before + static_cast<char>(c) + "\"}";
+      const size_t at = json.find(static_cast<char>(c), head.size());
+      const std::string error = refusal(json);
+      EXPECT_EQ(error.rfind("invalid JSON at offset " + std::to_string(at) + ": ", 0), 0u)
+          << c << ": " << error;
+    }
+  }
+  const std::string both = head + "\"unknown\":\"\x1f\",\"x\":\"" + '\0' + "\"}";
+  EXPECT_EQ(refusal(both),
+            "invalid JSON at offset " + std::to_string(both.find('\0')) + ": NUL byte.");
+}
+
 // What RapidJSON's Writer makes of a string: the reference for the encoder's own escaping.
 std::string writer_string(const std::string& s) {
   rapidjson::StringBuffer buffer;
