@@ -3,8 +3,8 @@
 // key figures (DNS response code, ping loss and round trip, certificate days left), and its
 // last error in the last 7 days; then, when pg_sink keeps the alert state there, the open
 // incidents and the last incidents of each check. Reads connection, schema and table from an
-// agent config's pg_sink section (the same validation as the agent). Replaces `make peek-data`
-// of "Is it up?".
+// agent config's pg_sink section (the agent's and pg_sink's own validation). Replaces `make
+// peek-data` of "Is it up?".
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -14,9 +14,11 @@
 #include <vector>
 
 #include "config.hpp"
+#include "host_services.hpp"
 #include "options.hpp"
 #include "pg_schema.hpp"
 #include "pg_sink_options.hpp"
+#include "pg_sink_settings.hpp"
 #include "pg_writer.hpp"
 #include "report_html.hpp"
 #include "status_page.hpp"
@@ -30,7 +32,9 @@ struct target {
   isitup::pg::table_names names;
 };
 
-// The `index`-th pg_sink section of the config (-1: the first), validated as the agent does.
+// The `index`-th pg_sink section of the config (-1: the first), validated as the agent does:
+// the agent's option rules, then pg_sink's own read_settings() (ranges, names, connection
+// string, the refusal of options that load code), errors at the option they name.
 target read_target(const std::string& file, int index) {
   const isitup::config::agent cfg = isitup::config::load_file(file);
   std::vector<isitup::option_schema> schema;
@@ -43,23 +47,17 @@ target read_target(const std::string& file, int index) {
     const auto& s = cfg.sinks[i];
     if (s.plugin != "pg_sink" || (index >= 0 && static_cast<std::size_t>(index) != i)) continue;
     const std::string section = "sinks[" + std::to_string(i) + "] (pg_sink) options";
-    const isitup::option_values v = isitup::config::validate_options(s.options, schema, section);
-    const auto text = [&](const char* name) {
-      const isitup::option_value* x = v.find(name);
-      return x && x->has_value ? x->text : std::string();
-    };
-    target t;
-    t.names.schema = text("schema");
-    t.names.table = text("table");
+    const isitup_options options{isitup::config::validate_options(s.options, schema, section),
+                                 nullptr};
     try {
-      isitup::pg::validate_name(t.names.schema, "schema", isitup::pg::max_schema_bytes);
-      isitup::pg::validate_name(t.names.table, "table", isitup::pg::max_table_bytes);
-      t.conninfo = isitup::pg::build_conninfo(text("connection"), text("sslmode"),
-                                              v.find("connect_timeout")->integer);
+      const isitup::pg::sink_settings settings =
+          isitup::pg::read_settings(isitup::sdk::options_view(isitup::host_table(), &options));
+      return {settings.writer.conninfo, settings.writer.names};
     } catch (const std::invalid_argument& e) {
-      throw isitup::config::config_error(s.where, section + ": " + e.what());
+      throw isitup::config::config_error(
+          isitup::config::option_named_in(s.options, e.what()).value_or(s.where),
+          section + ": " + e.what());
     }
-    return t;
   }
   throw isitup::config::config_error(
       {file, 0, 0}, index >= 0 ? "sinks[" + std::to_string(index) + "] is not a pg_sink"

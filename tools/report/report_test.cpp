@@ -188,6 +188,31 @@ TEST(isitup_report, a_missing_table_and_a_config_without_pg_sink_are_reported) {
             std::string::npos)
       << wrong_type.err;
 
+  // pg_sink's own rules apply as in the agent, each error at the option it names: a connection
+  // option that would load code into the report, a value outside its declaration.
+  const auto refusal = [&](const std::string& options) {
+    const std::string yml =
+        dir.write("rules.yml",
+                  "checks:\n  - {name: x, plugin: tcp_check, target: \"127.0.0.1:1\"}\n"
+                  "sinks:\n  - plugin: pg_sink\n    options: {" +
+                      options + "}\n");
+    const auto r = isitup::test::run({report_bin, "--config", yml}, 60s);
+    EXPECT_EQ(r.code, 2) << r.err;
+    return r.err;
+  };
+  const std::string code = refusal("connection: \"host=127.0.0.1 sslkey=dynamic:/tmp/evil.so\"");
+  EXPECT_NE(code.find("rules.yml:5:27: sinks[0] (pg_sink) options: connection: sslkey names an "
+                      "OpenSSL engine"),
+            std::string::npos)
+      << code;
+  const std::string mode = refusal("connection: \"host=x\", sslmode: sometimes");
+  EXPECT_NE(mode.find("rules.yml:5:46: sinks[0] (pg_sink) options: sslmode: expected one of"),
+            std::string::npos)
+      << mode;
+  const std::string kept = refusal("connection: \"host=x\", retention: 2h");
+  EXPECT_NE(kept.find("retention: must be 0 or at least partition_interval"), std::string::npos)
+      << kept;
+
   const std::string none =
       dir.write("none.yml", "checks:\n  - {name: x, plugin: tcp_check, target: \"h:1\"}\n");
   const auto no_sink = isitup::test::run({report_bin, "--config", none}, 60s);
