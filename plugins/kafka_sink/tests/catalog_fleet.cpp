@@ -55,9 +55,9 @@ std::vector<result> read_results(const std::string& path) {
 std::string checks_yaml(int from, int to, const std::string& url, const std::string& interval,
                         const std::string& timeout) {
   std::string out = "checks:\n";
-  for (int i = from; i < to; ++i)
-    out += "  - {name: c" + std::to_string(i) + ", plugin: http_check, target: \"" + url +
-           "\", interval: " + interval + ", timeout: " + timeout + "}\n";
+  const std::string rest = ", plugin: http_check, target: \"" + url + "\", interval: " + interval +
+                           ", timeout: " + timeout + "}\n";
+  for (int i = from; i < to; ++i) out.append("  - {name: c").append(std::to_string(i)).append(rest);
   return out;
 }
 
