@@ -16,6 +16,7 @@
 #include <thread>
 #include <tuple>
 
+#include "agents.hpp"
 #include "codec.hpp"
 #include "eventually.hpp"
 #include "http_target_server.hpp"
@@ -33,8 +34,6 @@ using isitup::test::kafka_broker;
 using isitup::test::pg_server;
 using isitup::test::temp_dir;
 
-const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
-const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 const std::string topic = "results";
 constexpr int targets = 8;
 
@@ -79,10 +78,7 @@ class pipeline {
     start_probe();
   }
 
-  void start_writer(int i) {
-    writers_[i] = std::make_unique<child_process>(
-        std::vector<std::string>{agent_bin, "-c", writer_cfg_[i], "-p", plugin_dir});
-  }
+  void start_writer(int i) { writers_[i] = isitup::test::start_agent(writer_cfg_[i]); }
 
   // Both writers have a non-empty assignment and together they own all four partitions.
   bool settled(std::chrono::milliseconds timeout) {
@@ -141,11 +137,7 @@ class pipeline {
   }
 
   long row_count() const {
-    try {
-      return std::stol(pg_.psql("SELECT count(*) FROM check_results"));
-    } catch (const std::exception&) {
-      return -1;  // not created yet
-    }
+    return isitup::test::pg_number(pg_, "SELECT count(*) FROM check_results");
   }
 
   // After the probe stopped: waits (bounded) until PostgreSQL holds at least as many rows as
@@ -189,18 +181,11 @@ class pipeline {
 
  private:
   std::string writer_config(const std::string& name) {
-    return dir_.write(
-        name + ".yml",
-        "agent: {id: " + name +
-            "}\n"
-            "sources:\n  - plugin: kafka_sink\n"
-            "    options: {brokers: \"" +
-            broker_.bootstrap() + "\", topic: " + topic +
-            ", group: writers, batch_delay: 50ms, properties: {reconnect.backoff.max.ms: "
-            "\"500\", session.timeout.ms: \"6000\", heartbeat.interval.ms: \"500\"}}\n"
-            "sinks:\n  - plugin: pg_sink\n"
-            "    options: {connection: \"" +
-            pg_.conninfo() + "\", connect_timeout: 2s, reconnect_backoff_max: 500ms}\n");
+    isitup::test::writer_yaml w;
+    w.brokers = broker_.bootstrap();
+    w.topic = topic;
+    w.pg_connection = pg_.conninfo();
+    return dir_.write(name + ".yml", "agent: {id: " + name + "}\n" + w.str());
   }
 
   void start_probe() {
@@ -217,8 +202,7 @@ class pipeline {
            ", properties: {reconnect.backoff.max.ms: \"500\"}}\n"
            "  - plugin: stdout_sink\n    options: {format: json, output: \"" +
            reference_ + "\"}\n";
-    probe_ = std::make_unique<child_process>(
-        std::vector<std::string>{agent_bin, "-c", dir_.write("probe.yml", cfg), "-p", plugin_dir});
+    probe_ = isitup::test::start_agent(dir_.write("probe.yml", cfg));
   }
 
   temp_dir dir_;

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agents.hpp"
 #include "codec.hpp"
 #include "eventually.hpp"
 #include "kafka_broker.hpp"
@@ -27,15 +28,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using isitup::test::agent_path;
 using isitup::test::child_process;
 using isitup::test::eventually;
 using isitup::test::kafka_broker;
 using isitup::test::kafka_tls;
+using isitup::test::plugin_path;
 using isitup::test::temp_dir;
 using isitup::test::tls_certs;
 
-const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
-const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 // Each wait counts rows in PostgreSQL or searches a whole log.
 constexpr auto poll_every = 200ms;
 
@@ -83,8 +84,8 @@ struct probe_agent {
            "\", topic: " + topic + ", properties: " + yaml_map(props) +
            "}\n  - plugin: stdout_sink\n    options: {output: \"" + reference + "\"}\n";
     proc = std::make_unique<child_process>(
-        std::vector<std::string>{agent_bin, "-c", dir.write("probe-" + topic + ".yml", cfg), "-p",
-                                 plugin_dir},
+        std::vector<std::string>{agent_path(), "-c", dir.write("probe-" + topic + ".yml", cfg),
+                                 "-p", plugin_path()},
         env);
   }
   int stop() {
@@ -150,15 +151,13 @@ TEST(kafka_tls_agents, mutual_tls_probe_to_postgres_every_result_exactly_once) {
   writer_props["ssl.key.password"] = "${KAFKA_KEY_PASSWORD}";
   writer_props["session.timeout.ms"] = "6000";
   writer_props["heartbeat.interval.ms"] = "500";
-  const std::string writer_cfg =
-      dir.write("writer.yml",
-                "agent: {id: writer-1}\nsources:\n  - plugin: kafka_sink\n"
-                "    options: {brokers: \"" +
-                    broker.bootstrap() +
-                    "\", topic: results, batch_delay: 50ms, properties: " + yaml_map(writer_props) +
-                    "}\nsinks:\n  - plugin: pg_sink\n" + "    options: {connection: \"" +
-                    pg.conninfo() + "\", connect_timeout: 2s, reconnect_backoff_max: 500ms}\n");
-  child_process writer({agent_bin, "-c", writer_cfg, "-p", plugin_dir},
+  isitup::test::writer_yaml w;
+  w.brokers = broker.bootstrap();
+  w.group.clear();
+  w.properties = yaml_map(writer_props);
+  w.pg_connection = pg.conninfo();
+  const std::string writer_cfg = dir.write("writer.yml", "agent: {id: writer-1}\n" + w.str());
+  child_process writer({agent_path(), "-c", writer_cfg, "-p", plugin_path()},
                        {"KAFKA_KEY_PASSWORD=" + certs.key_password});
 
   probe_agent probe(dir, broker.bootstrap(), "results", target.port(), client_tls(certs));
@@ -170,13 +169,7 @@ TEST(kafka_tls_agents, mutual_tls_probe_to_postgres_every_result_exactly_once) {
   EXPECT_EQ(ref_dups, 0);
   EXPECT_NE(probe.proc->err().find("connected to Kafka"), std::string::npos) << probe.proc->err();
 
-  auto rows = [&] {
-    try {
-      return std::stol(pg.psql("SELECT count(*) FROM check_results"));
-    } catch (const std::exception&) {
-      return -1L;
-    }
-  };
+  auto rows = [&] { return isitup::test::pg_number(pg, "SELECT count(*) FROM check_results"); };
   EXPECT_TRUE(
       eventually([&] { return rows() >= static_cast<long>(produced.size()); }, 60s, poll_every))
       << writer.err();
@@ -308,8 +301,8 @@ TEST(kafka_tls_agents, own_file_mistakes_stop_the_start_naming_the_place) {
                   "    options: {brokers: \"127.0.0.1:9\", properties: " +
                       yaml_map(c.props) + "}\n");
     for (const bool check_only : {true, false}) {
-      const std::vector<std::string> argv{agent_bin, check_only ? "--check-config" : "-c", cfg,
-                                          "-p", plugin_dir};
+      const std::vector<std::string> argv{agent_path(), check_only ? "--check-config" : "-c", cfg,
+                                          "-p", plugin_path()};
       const auto r = isitup::test::run(argv, 20s);
       EXPECT_NE(r.code, 0) << c.expected;
       EXPECT_NE(r.err.find(cfg + ":6:"), std::string::npos) << "file:line:col: " << r.err;
@@ -332,12 +325,13 @@ TEST(kafka_tls_agents, tls_example_configs_validate) {
                                         "KAFKA_PASSWORD=secret"};
   for (const char* name : {"example-tls.yml", "example-sasl-ssl.yml"}) {
     const auto r = isitup::test::run(
-        {agent_bin, "--check-config", examples + name, "-p", plugin_dir}, 20s, env);
+        {agent_path(), "--check-config", examples + name, "-p", plugin_path()}, 20s, env);
     EXPECT_EQ(r.code, 0) << name << ": " << r.err;
   }
   std::filesystem::remove(dir / "client.key");
   const auto r = isitup::test::run(
-      {agent_bin, "--check-config", examples + "example-tls.yml", "-p", plugin_dir}, 20s, env);
+      {agent_path(), "--check-config", examples + "example-tls.yml", "-p", plugin_path()}, 20s,
+      env);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("example-tls.yml:31:27: sink 'kafka_sink': properties: 'ssl.key.location'"),
             std::string::npos)
@@ -357,7 +351,7 @@ TEST(kafka_tls_agents, writer_logs_why_tls_fails) {
                     broker.bootstrap() + "\", topic: w, properties: " +
                     yaml_map({{"security.protocol", "ssl"}, {"ssl.ca.location", certs.ca}}) +
                     "}\nsinks:\n  - plugin: stdout_sink\n");
-  child_process writer({agent_bin, "-c", cfg, "-p", plugin_dir});
+  child_process writer({agent_path(), "-c", cfg, "-p", plugin_path()});
   EXPECT_TRUE(eventually(
       [&] {
         return writer.err().find(

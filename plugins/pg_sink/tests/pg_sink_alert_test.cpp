@@ -8,98 +8,25 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <map>
+#include <cstddef>
+#include <cstdio>
 #include <random>
-#include <set>
-#include <sstream>
+#include <string>
 #include <thread>
 
+#include "alert_writers.hpp"
 #include "eventually.hpp"
-#include "http_target_server.hpp"
-#include "kafka_broker.hpp"
-#include "pg_server.hpp"
-#include "process.hpp"
-#include "webhook_receiver.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using isitup::test::child_process;
 using isitup::test::eventually;
-using isitup::test::http_target_server;
-using isitup::test::kafka_broker;
-using isitup::test::kafka_broker_options;
-using isitup::test::pg_server;
-using isitup::test::temp_dir;
-using isitup::test::webhook_receiver;
 
-const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string report_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-report";
-const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 // Each wait runs psql (a process per ask).
 constexpr auto poll_every = 100ms;
-const std::string fast_client =
-    R"({reconnect.backoff.max.ms: "500", session.timeout.ms: "3000", heartbeat.interval.ms: "500"})";
 
-std::set<std::string> lines(const std::string& text) {
-  std::set<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) out.insert(l);
-  return out;
-}
-
-class pg_alerts : public ::testing::Test {
- protected:
-  pg_alerts() : broker_(kafka_broker_options{1, {"results:1"}}) {}
-
-  std::string probe_config() {
-    return dir_.write("probe.yml",
-                      "agent: {id: probe-1, location: lab}\n"
-                      "defaults: {interval: 100ms, timeout: 1s}\n"
-                      "checks:\n  - {name: shop, plugin: http_check, target: \"" +
-                          target_.url("/") +
-                          "\"}\n"
-                          "sinks:\n  - plugin: kafka_sink\n    options: {brokers: \"" +
-                          broker_.bootstrap() + "\", topic: results, properties: " + fast_client +
-                          "}\n");
-  }
-  std::string writer_config() {
-    return dir_.write(
-        "writer.yml",
-        "agent: {id: writer-1}\n"
-        "defaults:\n  alert: {failure_threshold: 3, success_threshold: 2, notify: [ops]}\n"
-        "sources:\n  - plugin: kafka_sink\n    options: {brokers: \"" +
-            broker_.bootstrap() +
-            "\", topic: results, group: writers, batch_delay: 50ms, properties: " + fast_client +
-            "}\n"
-            "sinks:\n  - plugin: pg_sink\n"
-            "    options: {connection: \"" +
-            pg_.uri() +
-            "\", table: results, batch_delay: 20ms, connect_timeout: 2s, "
-            "reconnect_backoff_max: 500ms}\n"
-            "  - {name: ops, plugin: webhook_sink, options: {url: \"" +
-            receiver_.url() + "\"}}\n");
-  }
-  std::unique_ptr<child_process> start(const std::string& cfg) {
-    return std::make_unique<child_process>(
-        std::vector<std::string>{agent_bin, "-c", cfg, "-p", plugin_dir});
-  }
-  std::string psql(const std::string& sql) { return pg_.psql(sql); }
-  int count(const std::string& sql) {
-    const std::string out = psql(sql);
-    return out.empty() ? -1 : std::stoi(out);
-  }
-  bool has_tables() {
-    return psql("SELECT count(*) FROM pg_tables WHERE tablename = 'results_incidents'") == "1\n";
-  }
-
-  temp_dir dir_;
-  pg_server pg_;
-  kafka_broker broker_;
-  http_target_server target_;
-  webhook_receiver receiver_;
-};
+using pg_alerts = isitup::test::alert_writers;
 
 TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incident_each) {
   const unsigned seed = std::random_device{}();
@@ -164,17 +91,11 @@ TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incid
 
   // Exactly one incident row per outage, each opened and resolved by one event, opened at a
   // down result of the check.
-  EXPECT_EQ(count("SELECT count(*) FROM results_incidents"), outages);
-  EXPECT_EQ(count("SELECT count(*) FROM results_incidents WHERE resolved_at IS NULL OR "
-                  "opened_event_id IS NULL OR resolved_event_id IS NULL OR resolved_at <= "
-                  "opened_at"),
-            0)
-      << psql("SELECT * FROM results_incidents");
+  expect_one_incident_per_outage(outages);
   EXPECT_EQ(count("SELECT count(*) FROM results_incidents i WHERE NOT EXISTS (SELECT 1 FROM "
                   "results r WHERE r.check_name = i.check_name AND r.scheduled_at = i.opened_at "
                   "AND r.status = 'down')"),
             0);
-  EXPECT_EQ(count("SELECT count(*) FROM results_events"), 2 * outages);
   EXPECT_EQ(count("SELECT count(*) FROM results_alert_state"), 1);
   const auto report = isitup::test::run({report_bin, "--config", writer_cfg}, 30s);
   EXPECT_EQ(report.code, 0) << report.err;
@@ -186,21 +107,7 @@ TEST_F(pg_alerts, kill_9_of_the_writer_while_down_and_recovering_keeps_one_incid
                     "results_incidents ORDER BY opened_at")
                    .c_str());
 
-  // The receiver: every stored event at least once; duplicates carry the same id and body.
-  const std::set<std::string> stored =
-      lines(psql("SELECT event_id FROM results_events ORDER BY seq"));
-  std::map<std::string, std::string> body_of;
-  std::size_t duplicates = 0;
-  for (const auto& r : receiver_.requests()) {
-    const std::string id = r.header("x-isitup-event-id");
-    EXPECT_EQ(stored.count(id), 1u) << "an event PostgreSQL does not hold: " << id;
-    const auto [it, fresh] = body_of.emplace(id, r.body);
-    if (!fresh) {
-      ++duplicates;
-      EXPECT_EQ(it->second, r.body) << "a duplicate of " << id << " with another body";
-    }
-  }
-  EXPECT_EQ(body_of.size(), stored.size());
+  const std::size_t duplicates = expect_every_event_delivered();
   std::fprintf(stderr, "seed %u: %d kills, %zu deliveries, %zu duplicates\n", seed, kills,
                receiver_.requests().size(), duplicates);
 }

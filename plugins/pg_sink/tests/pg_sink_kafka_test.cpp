@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 
+#include "agents.hpp"
 #include "codec.hpp"
 #include "eventually.hpp"
 #include "kafka_broker.hpp"
@@ -27,8 +28,6 @@ using isitup::test::kafka_broker_options;
 using isitup::test::pg_server;
 using isitup::test::temp_dir;
 
-const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
-const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 // Each wait runs SQL or asks the broker for the group's committed offsets.
 constexpr auto poll_every = 250ms;
 constexpr int partitions = 4;
@@ -118,19 +117,15 @@ TEST(pg_sink_kafka, a_record_postgresql_cannot_store_does_not_stop_the_stream_or
   produce(broker.bootstrap(), "results", records);
 
   temp_dir dir;
-  const std::string cfg =
-      dir.write("writer.yml",
-                "agent: {id: writer-1}\nsources:\n  - plugin: kafka_sink\n"
-                "    options: {brokers: \"" +
-                    broker.bootstrap() +
-                    "\", topic: results, group: writers, batch_size: 50, batch_delay: 50ms, "
-                    "properties: {reconnect.backoff.max.ms: \"500\", session.timeout.ms: \"6000\", "
-                    "heartbeat.interval.ms: \"500\"}}\n"
-                    "sinks:\n  - plugin: pg_sink\n"
-                    "    options: {connection: \"${TEST_PG}\", table: from_kafka, batch_size: 100, "
-                    "connect_timeout: 2s, reconnect_backoff_max: 500ms}\n");
-  child_process agent({agent_bin, "--config", cfg, "--plugins-dir", plugin_dir},
-                      {"TEST_PG=" + server().uri()});
+  isitup::test::writer_yaml w;
+  w.brokers = broker.bootstrap();
+  w.source_options = "batch_size: 50, batch_delay: 50ms";
+  w.pg_connection = "${TEST_PG}";
+  w.sink_options = "table: from_kafka, batch_size: 100";
+  const std::string cfg = dir.write("writer.yml", "agent: {id: writer-1}\n" + w.str());
+  child_process agent(
+      {isitup::test::agent_path(), "--config", cfg, "--plugins-dir", isitup::test::plugin_path()},
+      {"TEST_PG=" + server().uri()});
 
   const auto rows = []() -> std::string {
     if (server().psql("SELECT count(*) FROM pg_tables WHERE tablename IN ('from_kafka', "
