@@ -6,6 +6,7 @@
 #include <rapidjson/document.h>
 #include <isitup/config_map.hpp>
 #include <isitup/plugin.hpp>
+#include <isitup/util/civil_time.hpp>
 #include <isitup/util/error_text.hpp>
 
 #include <sys/stat.h>
@@ -17,7 +18,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -33,15 +33,12 @@ constexpr size_t check_width = 24;  // text format: check names are padded to th
 
 // "2026-11-27T18:00:00Z" (UTC, whole seconds), or "-" padded to the same width.
 void append_time(std::string& out, int64_t ms) {
-  std::tm tm{};
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  char buf[32];
-  if (ms < 0 || ms > 253'402'300'799'999 || !gmtime_r(&secs, &tm) ||
-      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20) {
+  char text[sdk::utc_seconds_text_length];
+  if (ms < 0 || !sdk::format_utc_seconds(ms, text)) {
     out += "-                   ";  // absent, or before 1970 or after 9999
     return;
   }
-  out.append(buf, 20);
+  out.append(text, sizeof text);
 }
 
 // Appends `s` with control characters turned into spaces (one result, one line); returns

@@ -10,6 +10,7 @@
 #include <isitup/config_map.hpp>
 #include <isitup/plugin.hpp>
 #include <isitup/text.hpp>
+#include <isitup/util/civil_time.hpp>
 
 #include <memory>
 #include <stdexcept>
@@ -63,15 +64,6 @@ std::string name_text(const X509_NAME* name) {
   std::string out(data, static_cast<size_t>(n > 0 ? n : 0));
   BIO_free(bio);
   return out;
-}
-
-std::string iso_time(int64_t epoch_ms) {
-  const time_t t = static_cast<time_t>(epoch_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string sans_json(X509* cert) {
@@ -139,13 +131,13 @@ void inspect(SSL* ssl, long verify, int64_t min_days, sdk::result& r) {
       first_subject = subject;
     }
     list += (i ? ",{" : "{") + std::string("\"subject\":") + json_string(subject) +
-            ",\"not_after\":" + json_string(iso_time(at)) +
+            ",\"not_after\":" + json_string(sdk::utc_seconds_text(at)) +
             ",\"days_left\":" + std::to_string(net::days_left(at)) + "}";
   }
   e += ",\"chain\":" + list + "]";
   if (first_ms != ISITUP_ABSENT_TIME) {
     const int32_t days = net::days_left(first_ms);
-    e += ",\"chain_not_after\":" + json_string(iso_time(first_ms));
+    e += ",\"chain_not_after\":" + json_string(sdk::utc_seconds_text(first_ms));
     e += ",\"chain_days_left\":" + std::to_string(days);
     e += ",\"chain_expires_first\":" + json_string(first_subject);
     if (min_days > 0 && days < min_days && r.up) {

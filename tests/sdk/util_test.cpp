@@ -129,6 +129,19 @@ TEST(civil_time, formats_as_the_c_library_does_from_year_0_to_9999) {
   EXPECT_EQ(sdk::utc_text(sdk::latest_utc_text_ms), "9999-12-31T23:59:59.999Z");
 }
 
+TEST(civil_time, whole_seconds_text_is_the_second_the_time_falls_in) {
+  for (int64_t day = sdk::earliest_utc_text_ms / sdk::ms_per_day;
+       day <= sdk::latest_utc_text_ms / sdk::ms_per_day; day += 997) {
+    const int64_t ms = day * sdk::ms_per_day + 45'296'789;  // 12:34:56.789
+    const std::string full = gmtime_text(ms);
+    ASSERT_EQ(sdk::utc_seconds_text(ms), full.substr(0, 19) + "Z") << "day " << day;
+  }
+  EXPECT_EQ(sdk::utc_seconds_text(-1), "1969-12-31T23:59:59Z");
+  EXPECT_EQ(sdk::utc_seconds_text(999), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(sdk::utc_seconds_text(sdk::latest_utc_text_ms), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(sdk::utc_seconds_text(sdk::latest_utc_text_ms + 1), "");
+}
+
 TEST(civil_time, refuses_times_outside_years_0_to_9999) {
   EXPECT_EQ(sdk::utc_text(sdk::earliest_utc_text_ms - 1), "");
   EXPECT_EQ(sdk::utc_text(sdk::latest_utc_text_ms + 1), "");

@@ -3,8 +3,11 @@
 // intermediate that expires in 5 days, a good leaf under it, an expired leaf, a leaf for
 // another host, a self-signed one. The plugin source is compiled in and driven through the
 // SDK's fake host; every run must end (tests/support/check_fixture.hpp).
+#include <isitup/util/civil_time.hpp>
+
 #include <algorithm>
 #include <filesystem>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,6 +108,15 @@ TEST_F(tls_check, good_chain_reports_the_leaf_and_the_expiring_intermediate) {
             std::string::npos)
       << r.extra_json;
   EXPECT_NE(r.extra_json.find("CN=isitup test root"), std::string::npos) << "the anchor is listed";
+  // Each certificate's expiry as whole-second UTC text; the leaf's is the record's own.
+  ASSERT_NE(r.tls_not_after_ms, ISITUP_ABSENT_TIME);
+  EXPECT_NE(
+      r.extra_json.find("\"not_after\":\"" + sdk::utc_seconds_text(r.tls_not_after_ms) + "\""),
+      std::string::npos)
+      << r.extra_json;
+  EXPECT_TRUE(std::regex_search(
+      r.extra_json, std::regex(R"re("chain_not_after":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")re")))
+      << r.extra_json;
 }
 
 TEST_F(tls_check, min_days_left_counts_the_whole_chain) {

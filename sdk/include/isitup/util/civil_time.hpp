@@ -15,7 +15,8 @@ constexpr int64_t ms_per_day = 86'400'000;
 // The range format_utc_ms() writes: 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z.
 constexpr int64_t earliest_utc_text_ms = -62'167'219'200'000;
 constexpr int64_t latest_utc_text_ms = 253'402'300'799'999;
-constexpr std::size_t utc_text_length = 24;  // "2026-11-27T18:00:00.000Z"
+constexpr std::size_t utc_text_length = 24;          // "2026-11-27T18:00:00.000Z"
+constexpr std::size_t utc_seconds_text_length = 20;  // "2026-11-27T18:00:00Z"
 
 struct civil_date {
   int64_t year;
@@ -111,6 +112,22 @@ inline bool format_utc_ms(int64_t ms, char* out) {
 inline std::string utc_text(int64_t ms) {
   char text[utc_text_length];
   return format_utc_ms(ms, text) ? std::string(text, utc_text_length) : std::string();
+}
+
+// The second `ms` falls in as "YYYY-MM-DDTHH:MM:SSZ" (utc_seconds_text_length bytes, no NUL),
+// for text read by people; same range as format_utc_ms().
+inline bool format_utc_seconds(int64_t ms, char* out) {
+  char text[utc_text_length];
+  if (!format_utc_ms(ms, text)) return false;
+  std::memcpy(out, text, 19);
+  out[19] = 'Z';
+  return true;
+}
+
+// format_utc_seconds() as a string; empty when out of range.
+inline std::string utc_seconds_text(int64_t ms) {
+  char text[utc_seconds_text_length];
+  return format_utc_seconds(ms, text) ? std::string(text, utc_seconds_text_length) : std::string();
 }
 
 // Reads "YYYY-MM-DDTHH:MM:SSZ" or "YYYY-MM-DDTHH:MM:SS.mmmZ" (a real date, hours 0..23,
