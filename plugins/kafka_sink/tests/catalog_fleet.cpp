@@ -185,7 +185,9 @@ std::string catalog_test::file(const std::string& name, const std::string& check
 
 std::string catalog_test::url(const std::string& path) {
   if (!nginx_) {
-    nginx_ = std::make_unique<http::testing::nginx_server>();
+    http::testing::nginx_server::options opts;
+    opts.ipv6 = false;  // 127.0.0.1 only
+    nginx_ = std::make_unique<http::testing::nginx_server>(opts);
     if (!nginx_->ok()) throw std::runtime_error("nginx did not start: " + nginx_->error());
   }
   return "http://127.0.0.1:" + std::to_string(nginx_->http_port) + "/" + path;

@@ -93,8 +93,8 @@ class catalog_test : public ::testing::Test {
   catalog_test();
   // A publisher config: the catalog section and `checks`.
   std::string file(const std::string& name, const std::string& checks);
-  // http://127.0.0.1:<nginx>/ + path; nginx starts on the first call (the publish tests run
-  // no check and need none). Throws when it does not start.
+  // http://127.0.0.1:<nginx>/ + path; nginx (on 127.0.0.1 only) starts on the first call (the
+  // publish tests run no check and need none). Throws when it does not start.
   std::string url(const std::string& path = "");
 
   test::temp_dir dir_;
