@@ -62,11 +62,9 @@ inline double ms_since(engine::clock::time_point t) {
   return std::chrono::duration<double, std::milli>(engine::clock::now() - t).count();
 }
 
-// Sets the result's certificate expiry and its whole days left (floor: a certificate that
-// expired an hour ago has -1 days left) from the peer certificate's notAfter (http_result.cpp).
+// Sets the result's certificate expiry and its whole days left (net::days_left(): a certificate
+// that expired an hour ago has -1) from the peer certificate's notAfter (http_result.cpp).
 void set_tls_expiry(int64_t not_after_ms, sdk::result& r);
-// The notAfter of `cert` in ms since the epoch; ISITUP_ABSENT_TIME without one.
-int64_t not_after_ms(const X509* cert);
 // Why OpenSSL failed (its last queued error, which it clears), or the socket's errno when it
 // queued none (http_lean_tls.cpp).
 std::string lean_tls_reason(int ssl_error);

@@ -12,6 +12,7 @@
 
 #include "http_engine.hpp"
 #include "http_engine_internal.hpp"
+#include "net/cert_time.hpp"
 
 namespace isitup::http {
 
@@ -155,7 +156,7 @@ void engine::lean_handshake(job* j) {
   c->handshaking = false;
   c->secured = clock::now();
   release_handshake_slot(j);
-  j->tls_not_after_ms = not_after_ms(SSL_get0_peer_certificate(c->ssl));
+  j->tls_not_after_ms = net::not_after_ms(SSL_get0_peer_certificate(c->ssl));
   if (j->cfg->connect_timeout_ms > 0) track_deadline(j, j->deadline);
   c->readable = true;  // OpenSSL may hold bytes read past the handshake
   lean_send(j);

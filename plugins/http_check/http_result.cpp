@@ -3,11 +3,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <ctime>
 #include <string_view>
 
 #include "http_engine.hpp"
 #include "http_engine_internal.hpp"
+#include "net/cert_time.hpp"
 
 namespace isitup::http {
 
@@ -106,18 +106,7 @@ void engine::fill_timings(job* j, sdk::result& r) {
 void set_tls_expiry(int64_t not_after_ms, sdk::result& r) {
   if (not_after_ms == ISITUP_ABSENT_TIME) return;
   r.tls_not_after_ms = not_after_ms;
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  const int64_t left = not_after_ms - now_ms;
-  r.tls_days_left =
-      static_cast<int32_t>(left >= 0 ? left / 86'400'000 : -((-left + 86'399'999) / 86'400'000));
-}
-
-int64_t not_after_ms(const X509* cert) {
-  std::tm tm{};
-  if (!cert || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return ISITUP_ABSENT_TIME;
-  return static_cast<int64_t>(timegm(&tm)) * 1000;
+  r.tls_days_left = net::days_left(not_after_ms);
 }
 
 void engine::transfer_done(job* j, CURLcode rc) {
@@ -231,7 +220,7 @@ size_t engine::on_header(char*, size_t size, size_t n, void* userp) {
     if (curl_easy_getinfo(j->easy, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info &&
         info->backend == CURLSSLBACKEND_OPENSSL && info->internals) {
       j->tls_not_after_ms =
-          not_after_ms(SSL_get0_peer_certificate(static_cast<SSL*>(info->internals)));
+          net::not_after_ms(SSL_get0_peer_certificate(static_cast<SSL*>(info->internals)));
       j->cert_seen = j->tls_not_after_ms != ISITUP_ABSENT_TIME;
     }
   }

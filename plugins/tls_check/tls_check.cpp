@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "net/cert_time.hpp"
 #include "net/conn_config.hpp"
 #include "net/conn_engine.hpp"
 #include "net/tls_store.hpp"

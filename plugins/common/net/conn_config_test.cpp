@@ -82,15 +82,5 @@ TEST(parse_dns_server, canonical_address_and_port) {
   EXPECT_THROW(parse_dns_server("[::1"), std::invalid_argument);
 }
 
-TEST(days_left, rounds_down_and_is_negative_after_expiry) {
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  EXPECT_EQ(days_left(now + 86'400'000LL * 10 + 3'600'000), 10);
-  EXPECT_EQ(days_left(now + 3'600'000), 0);
-  EXPECT_EQ(days_left(now - 3'600'000), -1);
-  EXPECT_EQ(days_left(now - 86'400'000LL * 2 - 1000), -3);
-}
-
 }  // namespace
 }  // namespace isitup::net

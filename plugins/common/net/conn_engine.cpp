@@ -1,5 +1,6 @@
 #include "net/conn_engine.hpp"
 
+#include "net/cert_time.hpp"
 #include "net/conn_internal.hpp"
 
 #include <arpa/inet.h>
@@ -17,7 +18,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <ctime>
 #include <stdexcept>
 #include <system_error>
 
@@ -42,20 +42,6 @@ using detail::openssl_reason;
 using detail::read_some;
 
 }  // namespace
-
-int64_t not_after_ms(const X509* cert) {
-  std::tm tm{};
-  if (!cert || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return ISITUP_ABSENT_TIME;
-  return static_cast<int64_t>(timegm(&tm)) * 1000;
-}
-
-int32_t days_left(int64_t epoch_ms) {
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  const int64_t left = epoch_ms - now_ms;
-  return static_cast<int32_t>(left >= 0 ? left / 86'400'000 : -((-left + 86'399'999) / 86'400'000));
-}
 
 conn_engine::conn_engine(sdk::host host, std::string who) : host_(host), who_(std::move(who)) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -387,8 +373,7 @@ void conn_engine::handshake(run* r) {
   r->res.tls_ms = ms_between(r->phase_at, now);
   r->phase_at = now;
   r->res.tls_not_after_ms = not_after_ms(SSL_get0_peer_certificate(r->ssl));
-  if (r->res.tls_not_after_ms != ISITUP_ABSENT_TIME)
-    r->res.tls_days_left = days_left(r->res.tls_not_after_ms);
+  r->res.tls_days_left = days_left(r->res.tls_not_after_ms);
   const long verify = SSL_get_verify_result(r->ssl);
   if (r->opt->inspect) r->opt->inspect(r->ssl, verify, r->res);
   if (r->opt->tls_verify && verify != X509_V_OK)

@@ -126,9 +126,4 @@ class conn_engine {
   std::thread thread_;  // last: started when everything above exists
 };
 
-// Unix epoch milliseconds of a certificate's notAfter; ISITUP_ABSENT_TIME when unreadable.
-int64_t not_after_ms(const X509* cert);
-// Whole days from now until `epoch_ms`, rounded down (an hour past expiry is -1).
-int32_t days_left(int64_t epoch_ms);
-
 }  // namespace isitup::net
