@@ -1,5 +1,6 @@
-// The agent's own event text (core/alert_event: the `json` field every sink gets and the body
-// of format json) against event.schema.json, for every transition type and hostile values.
+// The agent's own event text (core/alert_event: the `json` field every sink gets, and
+// webhook_sink's body of format json) against plugins/webhook_sink/event.schema.json, for every
+// transition type and hostile values.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -24,7 +25,7 @@ alert::transition transition_of(alert::transition_type type) {
   return t;
 }
 
-TEST(webhook_core_event, every_transition_type_matches_the_schema) {
+TEST(alert_event_schema, every_transition_type_matches_the_schema) {
   for (const auto type : {alert::transition_type::opened, alert::transition_type::resolved,
                           alert::transition_type::reminder}) {
     const alert::event e =
@@ -33,7 +34,7 @@ TEST(webhook_core_event, every_transition_type_matches_the_schema) {
   }
 }
 
-TEST(webhook_core_event, hostile_values_still_match_and_userinfo_is_gone) {
+TEST(alert_event_schema, hostile_values_still_match_and_userinfo_is_gone) {
   alert::transition t = transition_of(alert::transition_type::opened);
   t.inc.error_message = "quote \" backslash \\ newline \n nul-free control \x01 <!channel>";
   t.inc.locations = {};
