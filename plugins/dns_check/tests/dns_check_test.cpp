@@ -16,11 +16,9 @@
 #include <vector>
 
 #include "check_fixture.hpp"
-#include "config.hpp"
-#include "declared_schema.hpp"
 #include "dns_responder.hpp"
 #include "dnsmasq.hpp"
-#include "options.hpp"
+#include "plugin_example.hpp"
 
 namespace isitup::dns {
 namespace {
@@ -305,12 +303,12 @@ TEST_F(dns_check_test, destroy_abandons_runs_in_flight_without_completing_them) 
 
 // example.yml is a config the agent loads, and its checks show every declared option.
 TEST(dns_check_example, loads_and_shows_every_option) {
-  const config::agent agent =
-      config::load_file(std::string(ISITUP_SOURCE_DIR) + "/plugins/dns_check/example.yml");
-  const test::example_coverage shown =
-      test::example_coverage_of(agent, "dns_check", *isitup_plugin_entry()->check);
-  EXPECT_GE(shown.checks, 2);
-  for (const std::string& name : shown.not_shown)
+  const test::declared_options declared =
+      test::declared_by("dns_check", *isitup_plugin_entry()->check);
+  const test::example_config example = test::read_example_file(
+      std::string(ISITUP_SOURCE_DIR) + "/plugins/dns_check/example.yml", declared);
+  EXPECT_GE(test::sections_of(example.checks, "dns_check").size(), 2u);
+  for (const std::string& name : test::options_not_shown(example.checks, declared))
     ADD_FAILURE() << name << " is not shown in example.yml";
 }
 

@@ -25,10 +25,8 @@
 #include <vector>
 
 #include "check_fixture.hpp"
-#include "config.hpp"
-#include "declared_schema.hpp"
 #include "dnsmasq.hpp"
-#include "options.hpp"
+#include "plugin_example.hpp"
 
 namespace isitup::icmp {
 namespace {
@@ -230,12 +228,12 @@ TEST_F(icmp_check_test, bad_options_are_refused_naming_the_option) {
 
 // example.yml is a config the agent loads, and its checks show every declared option.
 TEST(icmp_check_example, loads_and_shows_every_option) {
-  const config::agent agent =
-      config::load_file(std::string(ISITUP_SOURCE_DIR) + "/plugins/icmp_check/example.yml");
-  const test::example_coverage shown =
-      test::example_coverage_of(agent, "icmp_check", *isitup_plugin_entry()->check);
-  EXPECT_GE(shown.checks, 2);
-  for (const std::string& name : shown.not_shown)
+  const test::declared_options declared =
+      test::declared_by("icmp_check", *isitup_plugin_entry()->check);
+  const test::example_config example = test::read_example_file(
+      std::string(ISITUP_SOURCE_DIR) + "/plugins/icmp_check/example.yml", declared);
+  EXPECT_GE(test::sections_of(example.checks, "icmp_check").size(), 2u);
+  for (const std::string& name : test::options_not_shown(example.checks, declared))
     ADD_FAILURE() << name << " is not shown in example.yml";
 }
 

@@ -14,11 +14,10 @@
 #include <thread>
 #include <vector>
 
-#include "config.hpp"
-#include "declared_schema.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_test_util.hpp"
+#include "plugin_example.hpp"
 #include "under_test.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
@@ -223,8 +222,8 @@ TEST_F(kafka_events, events_topic_must_differ_from_the_results_topic_and_not_be_
 // default when it has one (maps aside). README rows: tests/integration/plugin_docs_test.cpp.
 void expect_every_option_shown(const std::string& file, bool source) {
   const isitup_plugin_v1* p = isitup_plugin_entry();
-  const auto schema = source ? test::declared_schema(p->source->options, p->source->option_count)
-                             : test::declared_schema(p->sink->options, p->sink->option_count);
+  const test::declared_options declared = source ? test::declared_by("kafka_sink", *p->source)
+                                                 : test::declared_by("kafka_sink", *p->sink);
   // ${KAFKA_BROKERS} filled in here: setenv() races with librdkafka threads of earlier tests.
   std::ifstream in(std::string(ISITUP_SOURCE_DIR) + "/plugins/kafka_sink/" + file);
   std::stringstream text;
@@ -232,18 +231,16 @@ void expect_every_option_shown(const std::string& file, bool source) {
   std::string yaml = text.str();
   for (size_t at; (at = yaml.find("${KAFKA_BROKERS}")) != std::string::npos;)
     yaml.replace(at, 16, "127.0.0.1:9092");
-  const config::agent agent = config::load_string(yaml, file);
-  const config::plugin_section* section = nullptr;
-  for (const auto& s : source ? agent.sources : agent.sinks)
-    if (s.plugin == "kafka_sink") section = &s;
-  ASSERT_NE(section, nullptr) << file;
-  const option_values values = config::validate_options(section->options, schema, "kafka_sink");
-  for (const option_schema& s : schema) {
-    const option_value* v = values.find(s.name);
-    ASSERT_NE(v, nullptr) << s.name;
-    EXPECT_TRUE(v->is_set) << s.name << " is not shown in " << file;
-    if (s.default_yaml && s.type != option_type::map) {
-      EXPECT_EQ(v->text, *s.default_yaml) << s.name << " is not shown with its default in " << file;
+  const test::example_config example = test::read_example_text(yaml, file, declared);
+  const std::vector<const test::example_section*> sections =
+      test::sections_of(source ? example.sources : example.sinks, "kafka_sink");
+  ASSERT_FALSE(sections.empty()) << file;
+  const std::vector<test::shown_option>& options = sections.back()->options;
+  EXPECT_EQ(options.size(), declared.count) << file;
+  for (const test::shown_option& o : options) {
+    EXPECT_TRUE(o.is_set) << o.name << " is not shown in " << file;
+    if (o.default_yaml && !o.is_map) {
+      EXPECT_EQ(o.text, *o.default_yaml) << o.name << " is not shown with its default in " << file;
     }
   }
 }
