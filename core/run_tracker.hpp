@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -93,10 +94,28 @@ class run_tracker {
     run_ctx* run;
     bool operator>(const watched& o) const { return deadline_ms > o.deadline_ms; }
   };
-  // A binary min-heap on deadline (std::push_heap/pop_heap with greater): a run's deadline is
-  // its start plus its timeout, so with one timeout for all checks a new entry stays at the
-  // bottom and a push costs one comparison. Scheduler thread only.
-  std::vector<watched> deadlines_;
+  // A run's deadline is its start plus its timeout, so with one timeout for all checks the
+  // deadlines come in order: those not earlier than the last one in `in_order_` join it (a
+  // ring: a push and a take are O(1) and touch one entry; a heap's take walks its height
+  // through ~20 MB/s of entries), the others go to `out_of_order_`, a binary min-heap
+  // (std::push_heap/pop_heap with greater). take_expired takes the earlier of the two heads.
+  // Scheduler thread only.
+  struct ring {
+    std::vector<watched> slots;  // capacity: a power of two (or empty)
+    std::size_t head = 0, size = 0;
+    bool empty() const { return size == 0; }
+    const watched& front() const { return slots[head]; }
+    const watched& back() const { return slots[(head + size - 1) & (slots.size() - 1)]; }
+    void push(const watched& w);
+    void pop() {
+      head = (head + 1) & (slots.size() - 1);
+      --size;
+    }
+  };
+  ring in_order_;
+  std::vector<watched> out_of_order_;
+  // Which of the two holds the earliest deadline (at least one is not empty).
+  bool earliest_in_order() const;
 
   // Counted on any thread: a relaxed add per start and per end, no lock on the hot path.
   std::atomic<int> outstanding_{0};
