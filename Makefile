@@ -15,8 +15,9 @@ all: build
 deps:
 	bash scripts/install-deps.sh
 
+# CMakePresets.json's dev preset (Ninja), in BUILD_DIR with BUILD_TYPE.
 $(BUILD_DIR)/build.ninja: | deps
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+	cmake --preset dev -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
 configure: deps $(BUILD_DIR)/build.ninja
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `make fuzz`: builds the libFuzzer targets with clang (ASan + UBSan) in $FUZZ_BUILD_DIR and
-# runs each for $FUZZ_SECONDS (default 60), one after the other, starting from the seed corpus
-# in fuzz/corpus/<target>. New inputs go to $FUZZ_BUILD_DIR/corpus/<target> (not the repo);
-# a crash leaves its input in $FUZZ_BUILD_DIR/crashes/ and fails the run.
+# `make fuzz`: builds the libFuzzer targets with clang (ASan + UBSan) in $FUZZ_BUILD_DIR from
+# the fuzz preset in CMakePresets.json and runs each for $FUZZ_SECONDS (default 60), one after
+# the other, starting from the seed corpus in fuzz/corpus/<target>. New inputs go to
+# $FUZZ_BUILD_DIR/corpus/<target> (not the repo); a crash leaves its input in
+# $FUZZ_BUILD_DIR/crashes/ and fails the run.
 #   FUZZ_TARGETS="codec config"   only these targets
 #   FUZZ_JOBS=2                   libFuzzer processes per target (default 1)
 set -euo pipefail
@@ -24,9 +25,7 @@ for p in clang-14 libfuzzer-14-dev; do
 done
 
 if [[ ! -f $build/build.ninja ]]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
-    -DISITUP_FUZZ=ON -DISITUP_BUILD_TESTS=OFF -DISITUP_BUILD_BENCH=OFF
+  cmake --preset fuzz -B "$build"
 fi
 cmake --build "$build" --target fuzz_targets --parallel "$(nproc)"
 

@@ -15,17 +15,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
 case ${SANITIZE:-address,undefined} in
-  address,undefined) preset=asan ;;
+  address,undefined) preset=asan-ubsan ;;
   thread) preset=tsan ;;
   *) echo "test-sanitize: SANITIZE is address,undefined or thread" >&2; exit 2 ;;
 esac
 
-[[ -f build-$preset/build.ninja ]] || cmake --preset "$preset"
+# Configured every time (the folder is the preset's binaryDir, build-asan/ for asan-ubsan), so a
+# build folder from before a change of the preset gets its flags.
+cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" --parallel "$jobs"
 [[ ${1:-} == build ]] && exit 0
 
-if [[ $preset == asan ]]; then
-  ctest --preset asan --parallel "$jobs"
+if [[ $preset == asan-ubsan ]]; then
+  ctest --preset asan-ubsan --parallel "$jobs"
   exit
 fi
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
