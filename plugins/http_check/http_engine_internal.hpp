@@ -5,11 +5,14 @@
 #include <http_parser.h>
 #include <openssl/ssl.h>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/intrusive/list.hpp>
 #include <boost/intrusive/set.hpp>
 
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http_engine.hpp"
@@ -69,6 +72,44 @@ void set_tls_expiry(int64_t not_after_ms, sdk::result& r);
 // queued none (http_lean_tls.cpp).
 std::string lean_tls_reason(int ssl_error);
 
+// A lean hop's request: built per hop into the job's own storage, inline up to 256 bytes (a
+// GET with the usual headers is ~100-150): no allocation per run.
+struct request_text {
+  boost::container::small_vector<char, 256> bytes;
+  request_text& operator+=(std::string_view s) {
+    bytes.insert(bytes.end(), s.begin(), s.end());
+    return *this;
+  }
+  request_text& operator+=(char c) {
+    bytes.push_back(c);
+    return *this;
+  }
+  void reserve(size_t n) { bytes.reserve(n); }
+  const char* data() const { return bytes.data(); }
+  size_t size() const { return bytes.size(); }
+};
+
+// One hop on the lean HTTP/1.1 engine: a non-blocking socket on the engine's epoll
+// (edge-triggered, registered once for both directions) and Node's http_parser; for https://
+// an OpenSSL connection over that socket, made from the engine's one SSL_CTX.
+struct engine::lean_conn {
+  int fd = -1;
+  SSL* ssl = nullptr;           // https:// only
+  bool handshaking = false;     // the TLS handshake has begun and not ended
+  clock::time_point secured{};  // the TLS handshake ended
+  http_parser parser;
+  request_text request;
+  size_t sent = 0;
+  std::string ip;
+  clock::time_point connected{}, first_byte{};
+  bool connecting = true;
+  bool readable = false;  // an edge said so and recv has not seen EAGAIN since
+  bool head_done = false, complete = false, head_request = false;
+  bool in_location = false;  // the header being read is Location
+  std::string location;
+  std::string tls_error;  // why SSL_read failed
+};
+
 // A run; while its host is looked up it waits as a request of the engine's resolver.
 struct engine::job
     : net::resolver::request,
@@ -99,6 +140,9 @@ struct engine::job
   double dns_ms = ISITUP_ABSENT_MS;
 
   lean_conn* conn = nullptr;  // this hop runs on the lean engine (http_lean.cpp)
+  // Where `conn` lives: in the job (made in start_lean, ended in lean_close), no allocation of
+  // its own per run.
+  std::optional<lean_conn> lean_storage;
   CURL* easy = nullptr;
   curl_slist* resolve = nullptr;
   std::string body;
@@ -131,27 +175,6 @@ struct engine::deadline_set {
 
 struct engine::job_list {
   boost::intrusive::list<job, boost::intrusive::constant_time_size<false>> jobs;
-};
-
-// One hop on the lean HTTP/1.1 engine: a non-blocking socket on the engine's epoll
-// (edge-triggered, registered once for both directions) and Node's http_parser; for https://
-// an OpenSSL connection over that socket, made from the engine's one SSL_CTX.
-struct engine::lean_conn {
-  int fd = -1;
-  SSL* ssl = nullptr;           // https:// only
-  bool handshaking = false;     // the TLS handshake has begun and not ended
-  clock::time_point secured{};  // the TLS handshake ended
-  http_parser parser;
-  std::string request;
-  size_t sent = 0;
-  std::string ip;
-  clock::time_point connected{}, first_byte{};
-  bool connecting = true;
-  bool readable = false;  // an edge said so and recv has not seen EAGAIN since
-  bool head_done = false, complete = false, head_request = false;
-  bool in_location = false;  // the header being read is Location
-  std::string location;
-  std::string tls_error;  // why SSL_read failed
 };
 
 }  // namespace isitup::http

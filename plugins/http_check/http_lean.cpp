@@ -99,7 +99,7 @@ void engine::start_lean(job* j, const std::string& ip) {
   j->bytes = 0;
   j->too_large = false;
   j->hop_curl = clock::now();
-  auto* conn = new lean_conn;
+  lean_conn* conn = &j->lean_storage.emplace();
   j->conn = conn;
   conn->ip = ip;
   const bool get = j->get_after_redirect;
@@ -107,7 +107,7 @@ void engine::start_lean(job* j, const std::string& ip) {
   const std::string& tail = get ? c.lean_tail_get : c.lean_tail;
   const std::string_view method = get ? std::string_view("GET") : std::string_view(c.method);
   const url_parts& t = j->target();
-  std::string& req = conn->request;
+  request_text& req = conn->request;
   req.reserve(method.size() + t.path_len + t.host.size() + tail.size() + 40);
   (((req += method) += ' ') += t.request_path()) += " HTTP/1.1\r\n";
   if (!c.host_header_set) {  // else the configured Host comes with the other headers
@@ -412,8 +412,8 @@ void engine::lean_close(job* j) {
     if (static_cast<size_t>(c->fd) < lean_by_fd_.size()) lean_by_fd_[c->fd] = nullptr;
     close(c->fd);  // also leaves the epoll set
   }
-  delete c;
   j->conn = nullptr;
+  j->lean_storage.reset();
 }
 
 }  // namespace isitup::http
