@@ -131,7 +131,7 @@ void inspect(SSL* ssl, long verify, int64_t min_days, sdk::result& r) {
       first_ms = at;
       first_subject = subject;
     }
-    list += (i ? ",{" : "{") + std::string("\"subject\":") + json_string(subject) +
+    list += (list.size() > 1 ? ",{" : "{") + std::string("\"subject\":") + json_string(subject) +
             ",\"not_after\":" + json_string(sdk::utc_seconds_text(at)) +
             ",\"days_left\":" + std::to_string(net::days_left(at)) + "}";
   }
