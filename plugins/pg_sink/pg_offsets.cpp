@@ -23,6 +23,7 @@ std::vector<claimed_position> claim(pqxx::transaction_base& tx, const quoted_nam
     got.push_back(claimed_position{p, r[0].as<int64_t>(), r[1].as<int64_t>()});
   }
   std::vector<claimed_position> out;
+  out.reserve(partitions.size());
   for (int32_t p : partitions)
     out.push_back(*std::find_if(got.begin(), got.end(),
                                 [&](const claimed_position& c) { return c.partition == p; }));

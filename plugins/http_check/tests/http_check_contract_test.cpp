@@ -75,6 +75,7 @@ TEST_P(http_check_test, many_runs_in_flight_each_complete_once) {
     run_counter counter;
     constexpr int n = 300;
     std::vector<void*> checks;
+    checks.reserve(n);
     for (int i = 0; i < n; ++i)
       checks.push_back(
           p.prepare(http("/?n=" + std::to_string(i), i % 2 ? "localhost" : "127.0.0.1"),
@@ -129,6 +130,7 @@ TEST_P(http_check_test, long_wait_queue_completes_every_run_once) {
   run_counter counter;
   constexpr int n = 5000;
   std::vector<void*> checks;
+  checks.reserve(n);
   for (int i = 0; i < n; ++i)
     checks.push_back(p.prepare(http("/?q=" + std::to_string(i)), {{"max_in_flight", "50"}}, 2s));
   const auto t0 = std::chrono::steady_clock::now();
@@ -148,6 +150,7 @@ TEST_P(http_check_test, max_in_flight_caps_concurrent_requests) {
   run_counter counter;
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
   std::vector<void*> checks;
+  checks.reserve(4);
   for (int i = 0; i < 4; ++i) checks.push_back(p.prepare(url, {{"max_in_flight", "2"}}, 1s));
   // The two that get the slots hold them for 2 s; the two queued behind them give up at 1 s,
   // well before a slot frees, whatever the machine's load.
@@ -217,6 +220,7 @@ TEST_P(http_check_test, runs_queued_behind_the_handshake_bound_say_why) {
     raw_plugin p(host_, GetParam());
     run_counter counter;
     std::vector<void*> checks;
+    checks.reserve(300);
     for (int i = 0; i < 300; ++i)
       checks.push_back(p.prepare(url + "?n=" + std::to_string(i),
                                  {{"tls_verify", "false"}, {"loops", loops}}, 60s));
@@ -256,6 +260,7 @@ TEST_P(http_check_test, max_in_flight_holds_across_loops) {
   raw_plugin p(host_, GetParam());
   run_counter counter;
   std::vector<void*> checks;
+  checks.reserve(8);
   for (int i = 0; i < 8; ++i)
     checks.push_back(
         p.prepare("http://127.0.0.1:" + std::to_string(server.port) + "/?n=" + std::to_string(i),
@@ -278,6 +283,7 @@ TEST_P(http_check_test, a_freed_slot_wakes_the_other_loops) {
   raw_plugin p(host_, GetParam());
   run_counter counter;
   std::vector<void*> checks;
+  checks.reserve(16);
   for (int i = 0; i < 16; ++i)
     checks.push_back(
         p.prepare(http("/?n=" + std::to_string(i)), {{"max_in_flight", "1"}, {"loops", "4"}}, 5s));
