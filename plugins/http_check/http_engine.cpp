@@ -410,6 +410,7 @@ void engine::start_transfer(job* j, const std::string& ip) {
   j->bytes = 0;
   j->too_large = false;
   j->cert_seen = false;
+  if (!j->error) j->error = std::make_unique<char[]>(CURL_ERROR_SIZE);
   j->error[0] = '\0';
   j->hop_curl = clock::now();
   curl_slist_free_all(j->resolve);
@@ -424,7 +425,7 @@ void engine::start_transfer(job* j, const std::string& ip) {
   curl_easy_setopt(e, CURLOPT_URL, j->target().url.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, j);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->error);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->error.get());
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);

@@ -120,7 +120,7 @@ void engine::transfer_done(job* j, CURLcode rc) {
       r.error_message =
           "body larger than max_body_bytes (" + std::to_string(c.max_body_bytes) + ")";
     } else {
-      r.error_message = j->error[0] ? j->error : curl_easy_strerror(rc);
+      r.error_message = j->error && j->error[0] ? j->error.get() : curl_easy_strerror(rc);
       r.error_kind = head_too_large(rc, r.error_message) ? "protocol" : kind_of(rc);
     }
     finish(j, std::move(r));
