@@ -40,7 +40,7 @@ handle_ptr new_handle(rd_kafka_type_t type, conf_ptr conf) {
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
   if (!rk) throw std::runtime_error(std::string("cannot create a Kafka client: ") + err);
-  conf.release();
+  static_cast<void>(conf.release());  // owned by rk now
   return handle_ptr(rk);
 }
 

@@ -166,7 +166,7 @@ conf_ptr make_conf(const property_list& fixed, const property_list& user) {
   }
   for (const auto& [k, v] : fixed)
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
-      throw std::invalid_argument(k + "=" + v + ": " + err);
+      throw std::invalid_argument(std::string(k).append("=").append(v).append(": ").append(err));
   for (const auto& [k, v] : no_commands)
     if (rd_kafka_conf_set(conf.get(), k, v, err, sizeof err) != RD_KAFKA_CONF_OK)
       throw std::logic_error(std::string(k) + "=" + v + ": " + err);
@@ -184,7 +184,7 @@ void check_client_config(rd_kafka_type_t type, property_list fixed, const proper
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
   if (!rk) throw std::invalid_argument(std::string("cannot create ") + what + ": " + err);
-  conf.release();  // owned by rk now
+  static_cast<void>(conf.release());  // owned by rk now
   rd_kafka_destroy(rk);
 }
 

@@ -173,14 +173,14 @@ void consumer_source::connect() {
   char err[512];
   rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf_.get(), err, sizeof err);
   if (!rk_) throw std::runtime_error(std::string("cannot create the Kafka consumer: ") + err);
-  conf_.release();
+  static_cast<void>(conf_.release());  // owned by rk_ now
   rd_kafka_poll_set_consumer(rk_);
   msgq_ = rd_kafka_queue_new(rk_);
   if (dead_letter_conf_) {
     dlq_ = rd_kafka_new(RD_KAFKA_PRODUCER, dead_letter_conf_.get(), err, sizeof err);
     if (!dlq_)
       throw std::runtime_error(std::string("cannot create the dead-letter producer: ") + err);
-    dead_letter_conf_.release();
+    static_cast<void>(dead_letter_conf_.release());  // owned by dlq_ now
   }
 }
 
