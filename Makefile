@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 TEST_JOBS ?= $(shell echo $$(( $(JOBS) * 2 )))
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test test-unit test-sanitize fuzz run-dev run-local rebuild-dev peek-data run-prod bench install format format-check tidy clean
+.PHONY: all deps configure build test test-unit test-sanitize fuzz run-dev run-local rebuild-dev peek-data run-prod bench install format format-check tidy tidy-changed clean
 
 all: build
 
@@ -87,6 +87,13 @@ format:
 TIDY_FILES ?= ^(?!.*(_test\.cpp|/tests/))$(CURDIR)/(core|plugins|sdk)/.*\.cpp$$
 tidy: build
 	run-clang-tidy -p $(BUILD_DIR) -quiet '$(TIDY_FILES)'
+
+# clang-tidy only on the C and C++ files changed against TIDY_BASE (main), committed or not (a
+# changed header through one source that includes it): what a contributor runs before landing.
+# Needs a configured build (compile_commands.json), not a built one; fails on any finding.
+TIDY_BASE ?= main
+tidy-changed: configure
+	BUILD_DIR=$(BUILD_DIR) TIDY_BASE=$(TIDY_BASE) JOBS=$(JOBS) bash scripts/tidy-changed.sh
 
 # Fails naming every file `make format` would change (also a ctest: format_check).
 format-check:
