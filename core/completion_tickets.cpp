@@ -13,7 +13,6 @@ static_assert(sizeof(void*) == sizeof(uint64_t), "tickets are packed into a 64-b
 
 // ticket = (index + 1) << 32 | generation: never null, and the index is bounds-checked.
 void* pack(uint32_t index, uint32_t generation) {
-  // NOLINTNEXTLINE(performance-no-int-to-ptr): a ticket is an opaque handle, never dereferenced
   return reinterpret_cast<void*>((static_cast<uint64_t>(index) + 1) << 32 | generation);
 }
 

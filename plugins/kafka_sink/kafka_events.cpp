@@ -91,7 +91,6 @@ void event_producer::write(sdk::event_span events, sdk::batch_done done) {
           RD_KAFKA_V_KEY(key.data(), key.size()),
           // Parenthesised: the macro casts its argument to void* as written.
           RD_KAFKA_V_VALUE((const_cast<char*>(value.data())), value.size()),
-          // NOLINTNEXTLINE(performance-no-int-to-ptr): an event number, never dereferenced
           RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(id))), RD_KAFKA_V_END);
     }
     if (err == RD_KAFKA_RESP_ERR__INVALID_ARG) c.refused = true;  // no retry fixes it

@@ -256,7 +256,6 @@ void producer_sink::produce_locked(batch_state& b, size_t index) {
         RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
         // Parenthesised: the macro casts its argument to void* as written.
         RD_KAFKA_V_VALUE((b.values.data() + m.value_at), m.value_size),
-        // NOLINTNEXTLINE(performance-no-int-to-ptr): an attempt number, never dereferenced
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(attempt))),
         RD_KAFKA_V_END);
     if (!err) {
