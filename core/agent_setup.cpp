@@ -230,22 +230,11 @@ void agent::impl::set_up_sources() {
     const isitup_source_ops_v1* ops = inst->loaded->source_ops();
     void* instance = inst->instance;
     isitup_host_ctx* ctx = inst->ctx.get();
-    inst->ctx->submit_at = [this, ops, instance, ctx](
-                               const isitup_record_v1* const* records, size_t count, uint64_t token,
-                               const isitup_positions_v1* where) -> uint32_t {
-      if (!pipe->may_fit(count)) return ISITUP_RETRY;  // before copying and validating
-      std::vector<record> batch;
-      batch.reserve(count);
-      for (size_t k = 0; k < count; ++k) {
-        record r = record::from(*records[k]);
-        std::string why;
-        if (!codec::validate(r, why)) {
-          ctx->add("invalid_records", 1);
-          spdlog::warn("[{}] dropped an invalid record from the source: {}", ctx->label, why);
-          continue;
-        }
-        batch.push_back(std::move(r));
-      }
+    // A batch of valid records to the alert tracker and the pipeline; `batch` stays as it was
+    // unless ISITUP_OK.
+    inst->ctx->submit_records = [this, ops, instance](std::vector<record>& batch, uint64_t token,
+                                                      const isitup_positions_v1* where) -> uint32_t {
+      if (!pipe->may_fit(batch.size())) return ISITUP_RETRY;
       if (alerts)
         for (const record& r : batch) alerts->observe(r);  // a batch sent again: ignored there
       auto ack = [ops, instance, token](uint32_t st) { ops->ack(instance, token, st); };
@@ -261,6 +250,25 @@ void agent::impl::set_up_sources() {
         at->items.assign(where->items, where->items + where->count);
       }
       return pipe->try_submit(std::move(batch), ack, std::move(at)) ? ISITUP_OK : ISITUP_RETRY;
+    };
+    // Records the plugin built: copied and validated (hostile input) before they go on.
+    inst->ctx->submit_at = [this, ctx](const isitup_record_v1* const* records, size_t count,
+                                       uint64_t token,
+                                       const isitup_positions_v1* where) -> uint32_t {
+      if (!pipe->may_fit(count)) return ISITUP_RETRY;  // before copying and validating
+      std::vector<record> batch;
+      batch.reserve(count);
+      for (size_t k = 0; k < count; ++k) {
+        record r = record::from(*records[k]);
+        std::string why;
+        if (!codec::validate(r, why)) {
+          ctx->add("invalid_records", 1);
+          spdlog::warn("[{}] dropped an invalid record from the source: {}", ctx->label, why);
+          continue;
+        }
+        batch.push_back(std::move(r));
+      }
+      return ctx->submit_records(batch, token, where);
     };
     inst->ctx->submit = [ctx](const isitup_record_v1* const* records, size_t count,
                               uint64_t token) {

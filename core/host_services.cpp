@@ -158,6 +158,7 @@ size_t record_to_json(const isitup_record_v1* r, char* buf, size_t cap) {
 struct parsed {
   record rec;
   isitup_record_v1 view;
+  bool taken = false;  // submit_parsed: moved out in the call under way
 };
 
 isitup_parsed_record* record_parse(const char* json, size_t len, char* err, size_t err_cap) {
@@ -226,6 +227,56 @@ uint32_t submit_at(isitup_host_ctx* ctx, const isitup_record_v1* const* records,
   return ctx->submit_at(records, count, token, positions);
 }
 
+// The records record_parse decoded and validated go to the pipeline as they are: moved out of
+// their parsed shells (freed once the host took them), not copied and validated again.
+uint32_t submit_parsed(isitup_host_ctx* ctx, isitup_parsed_record* const* records, size_t count,
+                       uint64_t token, const isitup_positions_v1* positions) {
+  if (!ctx->submit_records) {
+    host_log(ctx, ISITUP_LOG_ERROR, "submit_parsed() called by a plugin that is not a source");
+    return ISITUP_ERROR;
+  }
+  if (count > 0 && !records) {
+    host_log(ctx, ISITUP_LOG_ERROR, "submit_parsed() called without records");
+    return ISITUP_ERROR;
+  }
+  if (positions && !valid_positions(positions)) {
+    host_log(ctx, ISITUP_LOG_ERROR,
+             "submit_parsed() called with bad positions: submitted without");
+    positions = nullptr;
+  }
+  std::vector<parsed*> shells(count);
+  std::vector<record> batch;
+  batch.reserve(count);
+  // Puts the records back as they were (views included: a moved string may have moved its
+  // characters); the caller keeps them.
+  auto give_back = [&] {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      shells[i]->rec = std::move(batch[i]);
+      shells[i]->view = shells[i]->rec.view();
+      shells[i]->taken = false;
+    }
+  };
+  for (size_t i = 0; i < count; ++i) {
+    parsed* p = reinterpret_cast<parsed*>(records[i]);
+    if (!p || p->taken) {  // a record given twice would be a moved-from (empty) one the second time
+      give_back();
+      host_log(ctx, ISITUP_LOG_ERROR,
+               "submit_parsed() called with a null record or one record twice: refused");
+      return ISITUP_ERROR;
+    }
+    p->taken = true;
+    shells[i] = p;
+    batch.push_back(std::move(p->rec));
+  }
+  const uint32_t s = ctx->submit_records(batch, token, positions);
+  if (s != ISITUP_OK) {
+    give_back();
+    return s;
+  }
+  for (parsed* p : shells) delete p;
+  return ISITUP_OK;
+}
+
 uint32_t claim_positions(isitup_host_ctx* ctx, isitup_positions_v1* claim, int64_t timeout_ms,
                          char* err, size_t err_cap) {
   std::string why;
@@ -268,6 +319,7 @@ const isitup_host_v1 table = {
     source_partitions,
     submit_at,
     claim_positions,
+    submit_parsed,
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "options.hpp"
+#include "record.hpp"
 
 // Completes the opaque C type: one validated options section.
 struct isitup_options {
@@ -34,6 +35,10 @@ struct isitup_host_ctx {
   using submit_at_fn = std::function<uint32_t(const isitup_record_v1* const*, size_t, uint64_t,
                                               const isitup_positions_v1*)>;
   using claim_fn = std::function<uint32_t(isitup_positions_v1&, int64_t, std::string&)>;
+  // submit_at of records the host decoded and validated already (isitup_host_v1.submit_parsed):
+  // taken as they are; `records` is left unchanged unless the result is ISITUP_OK.
+  using submit_records_fn = std::function<uint32_t(std::vector<isitup::record>&, uint64_t,
+                                                   const isitup_positions_v1*)>;
 
   explicit isitup_host_ctx(std::string label) : label(std::move(label)) {}
   std::string label;         // "plugin.instance", the prefix of every log line
@@ -41,6 +46,7 @@ struct isitup_host_ctx {
   partitions_fn partitions;  // set for sources: isitup_host_v1.source_partitions
   submit_at_fn submit_at;    // set for sources: isitup_host_v1.submit_at
   claim_fn claim;            // set for sources: isitup_host_v1.claim_positions
+  submit_records_fn submit_records;  // set for sources: isitup_host_v1.submit_parsed
 
   // Self-metrics: named counters, read by the status line. Bounded: a name is cut to
   // max_counter_name bytes with anything but [A-Za-z0-9_.-] made '_', and past

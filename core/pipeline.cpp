@@ -146,7 +146,7 @@ void pipeline::push_reserved(record r) {
   if (wake) cv_.notify_all();
 }
 
-bool pipeline::try_submit(std::vector<record> records, ack_fn ack,
+bool pipeline::try_submit(std::vector<record>&& records, ack_fn ack,
                           std::unique_ptr<batch_positions> positions) {
   const std::size_t n = records.size();
   {

@@ -120,8 +120,9 @@ class pipeline {
   void cancel_reservation();
   // Fills a reserved slot.
   void push_reserved(record r);
-  // Sources: one batch with an acknowledgement; false when there is no room for all of it.
-  bool try_submit(std::vector<record> records, ack_fn ack,
+  // Sources: one batch with an acknowledgement; false when there is no room for all of it
+  // (then `records` is left as it was: the caller keeps it).
+  bool try_submit(std::vector<record>&& records, ack_fn ack,
                   std::unique_ptr<batch_positions> positions = nullptr);
   // Whether `n` more records would fit right now: a cheap look before building a batch for
   // try_submit (which still decides). Nothing is reserved or counted.

@@ -374,15 +374,13 @@ void consumer_source::submit_ready() {
       if (!added) it->second.first_offset = std::min(it->second.first_offset, c.first_offset);
     }
     carry_.clear();
-    std::vector<const isitup_record_v1*> views;
-    views.reserve(b.records.size());
-    for (isitup_parsed_record* p : b.records) views.push_back(host_.raw()->record_view(p));
     std::vector<isitup_position_v1> items;
     items.reserve(b.positions.size());
     for (const auto& [partition, p] : b.positions) items.push_back(p);
     const isitup_positions_v1 where{sizeof(isitup_positions_v1), group_.c_str(), topic_.c_str(),
                                     items.data(), items.size()};
-    const sdk::status s = host_.submit_at(views.data(), views.size(), b.token, &where);
+    // Decoded and validated by record_parse: the host takes them as they are.
+    const sdk::status s = host_.submit_parsed(b.records.data(), b.records.size(), b.token, &where);
     if (s == sdk::status::retry) {
       if (!full_) {
         full_ = true;
@@ -394,7 +392,8 @@ void consumer_source::submit_ready() {
       next_submit_ms_ = now + sdk::backoff_ms(submit_failures_++, 20, 200);
       return;
     }
-    for (isitup_parsed_record* p : b.records) host_.raw()->record_free(p);
+    if (s != sdk::status::ok)  // refused: still the source's
+      for (isitup_parsed_record* p : b.records) host_.raw()->record_free(p);
     b.records.clear();
     b.submitted = true;
     if (s != sdk::status::ok) b.acked = true;  // refused at once: skipped like an error ack

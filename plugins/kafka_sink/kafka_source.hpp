@@ -69,7 +69,7 @@ class consumer_source final : public sdk::source {
   using partition_key = std::pair<std::string, int32_t>;  // topic, partition
   struct batch {
     uint64_t token = 0;
-    std::vector<isitup_parsed_record*> records;  // freed once the host took them
+    std::vector<isitup_parsed_record*> records;  // the host's once it took them
     std::map<partition_key, int64_t> next_offsets;
     std::map<int32_t, isitup_position_v1> positions;  // of topic_: [first, next) and the epoch
     int64_t opened_ms = 0;

@@ -285,6 +285,15 @@ typedef struct isitup_host_v1 {
    * from the log's own committed offsets, unfenced). From the thread that calls submit. */
   uint32_t (*claim_positions)(isitup_host_ctx* ctx, isitup_positions_v1* claim, int64_t timeout_ms,
                               char* err, size_t err_cap);
+
+  /* Grown after the first release: call it only when struct_size reaches it. */
+  /* submit_at() of records the host decoded (record_parse, which validated them): the host
+   * takes them as they are, without the copy and second validation of submit_at. ISITUP_OK:
+   * the host owns the records now (do not record_free them). Otherwise they are still the
+   * caller's, unchanged (ISITUP_RETRY: submit them again later). Each record at most once in
+   * a call. */
+  uint32_t (*submit_parsed)(isitup_host_ctx* ctx, isitup_parsed_record* const* records,
+                            size_t count, uint64_t token, const isitup_positions_v1* positions);
 } isitup_host_v1;
 
 /* isitup_host_v1.source_partitions: what changed. */

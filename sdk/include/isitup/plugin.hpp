@@ -117,6 +117,20 @@ class host {
       return static_cast<status>(h_->submit_at(ctx_, records, count, token, positions));
     return submit(records, count, token);
   }
+  // Sources only: see isitup_host_v1.submit_parsed. status::ok: the host owns the records
+  // (an older host gets them as views through submit_at, and they are freed here); otherwise
+  // they are still the caller's.
+  status submit_parsed(isitup_parsed_record* const* records, size_t count, uint64_t token,
+                       const isitup_positions_v1* positions) const {
+    if (has(offsetof(isitup_host_v1, submit_parsed)) && h_->submit_parsed)
+      return static_cast<status>(h_->submit_parsed(ctx_, records, count, token, positions));
+    std::vector<const isitup_record_v1*> views(count);
+    for (size_t i = 0; i < count; ++i) views[i] = h_->record_view(records[i]);
+    const status s = submit_at(views.data(), count, token, positions);
+    if (s == status::ok)
+      for (size_t i = 0; i < count; ++i) h_->record_free(records[i]);
+    return s;
+  }
   // Sources only: see isitup_host_v1.claim_positions. An older host: status::retry, items as
   // they were, `err` says why.
   status claim_positions(isitup_positions_v1& claim, int64_t timeout_ms, std::string& err) const {
