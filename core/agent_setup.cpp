@@ -251,6 +251,7 @@ void agent::impl::set_up_sources() {
       }
       return pipe->try_submit(std::move(batch), ack, std::move(at)) ? ISITUP_OK : ISITUP_RETRY;
     };
+    inst->ctx->has_room = [this](std::size_t n) { return pipe->may_fit(n); };
     // Records the plugin built: copied and validated (hostile input) before they go on.
     inst->ctx->submit_at = [this, ctx](const isitup_record_v1* const* records, size_t count,
                                        uint64_t token,

@@ -244,6 +244,7 @@ uint32_t submit_parsed(isitup_host_ctx* ctx, isitup_parsed_record* const* record
              "submit_parsed() called with bad positions: submitted without");
     positions = nullptr;
   }
+  if (ctx->has_room && !ctx->has_room(count)) return ISITUP_RETRY;  // nothing moved yet
   std::vector<parsed*> shells(count);
   std::vector<record> batch;
   batch.reserve(count);

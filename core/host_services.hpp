@@ -47,6 +47,9 @@ struct isitup_host_ctx {
   submit_at_fn submit_at;    // set for sources: isitup_host_v1.submit_at
   claim_fn claim;            // set for sources: isitup_host_v1.claim_positions
   submit_records_fn submit_records;  // set for sources: isitup_host_v1.submit_parsed
+  // Set for sources: whether n more records would fit in the pipeline now (a cheap look, so
+  // that a refused offer costs nothing else).
+  std::function<bool(std::size_t)> has_room;
 
   // Self-metrics: named counters, read by the status line. Bounded: a name is cut to
   // max_counter_name bytes with anything but [A-Za-z0-9_.-] made '_', and past

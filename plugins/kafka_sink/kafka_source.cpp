@@ -388,8 +388,10 @@ void consumer_source::submit_ready() {
         host_.counter_add("paused", 1);
       }
       // Short: the pipeline has room again as soon as a sink commits, and a refused offer
-      // costs the host little.
-      next_submit_ms_ = now + sdk::backoff_ms(submit_failures_++, 20, 200);
+      // costs the host one look at its queue. Nothing is decoded meanwhile, so a longer wait
+      // (it was 20 ms doubling to 200) left the sink with no next transaction ready after
+      // the one it had queued.
+      next_submit_ms_ = now + sdk::backoff_ms(submit_failures_++, 2, 10);
       return;
     }
     if (s != sdk::status::ok)  // refused: still the source's
