@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <pqxx/pqxx>
 #include <pqxx/tablewriter>
 #include <string_view>
@@ -46,28 +47,40 @@ std::string trimmed(std::string what) {
   return what;
 }
 
-// A writer keeps its COPY buffer between transactions up to this size (one of the default
-// 5,000 rows is about 1.3 MB): a new one each time cost page faults for every row.
+// A writer keeps its COPY buffer between transactions up to this size (a row too long for a
+// piece makes it grow).
 constexpr std::size_t max_kept_buffer = std::size_t{8} << 20;
+// The COPY text is sent in pieces of about this size, each as soon as it is formatted: the
+// server parses and inserts rows while the next ones are formatted. (One buffer for the whole
+// transaction, ~1.3 MB for 5,000 rows, left the server idle until the last row was formatted,
+// and libpqxx copied it once more to add the final newline.)
+constexpr std::size_t copy_piece = std::size_t{64} << 10;
 
-// The rows formatted into `text` (emptied first) and sent as one COPY write
-// (pg_copy_text.hpp).
+// The rows formatted into `text` piece by piece (pg_copy_text.hpp), each piece sent as one
+// COPY write as soon as it is full; no COPY when no row has a key.
 void copy_rows(pqxx::transaction_base& tx, const std::string& table,
                const isitup_record_v1* const* rows, std::size_t n, write_stats& stats,
                std::string& text) {
-  text.clear();
-  text.reserve(n * 256);
-  if (append_copy_rows(rows, n, text, stats) == 0) return;
-  text.pop_back();  // write_raw_line ends the last row
   const std::vector<std::string>& columns = result_columns();
   // libpqxx 6.4's one public raw COPY write (stream_to's is private); its constructors are
   // marked deprecated in favour of stream_to, which formats and sends row by row.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  pqxx::tablewriter copy(tx, table, columns.begin(), columns.end());
+  std::optional<pqxx::tablewriter> copy;
 #pragma GCC diagnostic pop
-  copy.write_raw_line(text);
-  copy.complete();
+  text.reserve(copy_piece + 4096);
+  for (std::size_t i = 0; i < n;) {
+    text.clear();
+    while (i < n && text.size() < copy_piece) append_copy_rows(rows + i++, 1, text, stats);
+    if (text.empty()) break;  // the last rows had no key
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    if (!copy) copy.emplace(tx, table, columns.begin(), columns.end());
+#pragma GCC diagnostic pop
+    text.pop_back();  // write_raw_line ends the piece's last row
+    copy->write_raw_line(text);
+  }
+  if (copy) copy->complete();
 }
 
 }  // namespace

@@ -167,7 +167,7 @@ class pg_writer {
   writer_options options_;
   std::unique_ptr<pqxx::connection> conn_;
   int backend_pid_ = 0;
-  std::string copy_buffer_;  // the rows of a transaction as COPY text, kept for the next
+  std::string copy_buffer_;  // a piece of a transaction's COPY text, kept for the next
   std::string insert_sql_;
   std::string mark_sql_;
   std::string mark_hours_sql_;  // fast path: the hours given as a parameter
