@@ -178,7 +178,7 @@ class engine {
   // Outcome (http_result.cpp)
   void transfer_done(job* j, CURLcode rc);
   // The verdict on a hop that completed (either engine): redirect, status, regexes, TLS days.
-  void conclude(job* j, sdk::result r, std::string location);
+  void conclude(job* j, sdk::result r, const std::string& location);
   void fill_timings(job* j, sdk::result& r);
 
   // DNS (http_resolver.cpp): the shared resolver (plugins/common/net/resolver.hpp).

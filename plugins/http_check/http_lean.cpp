@@ -22,6 +22,8 @@
 #include <cstring>
 #include <string_view>
 
+#include <isitup/util/error_text.hpp>
+
 #include "http_engine.hpp"
 #include "http_engine_internal.hpp"
 
@@ -142,7 +144,7 @@ void engine::start_lean(job* j, const std::string& ip) {
   }
   const int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    lean_fail(j, "connect", std::string("socket: ") + std::strerror(errno));
+    lean_fail(j, "connect", std::string("socket: ") + sdk::error_text(errno));
     return;
   }
   conn->fd = fd;
@@ -156,14 +158,14 @@ void engine::start_lean(job* j, const std::string& ip) {
     const int err = errno;
     lean_fail(j, "connect",
               "Failed to connect to " + ip + " port " + std::to_string(j->target().port) + ": " +
-                  std::strerror(err));
+                  sdk::error_text(err));
     return;
   }
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = epoll_key(tag_lean, fd);
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    lean_fail(j, "connect", std::string("epoll_ctl: ") + std::strerror(errno));
+    lean_fail(j, "connect", std::string("epoll_ctl: ") + sdk::error_text(errno));
     return;
   }
   if (static_cast<size_t>(fd) >= lean_by_fd_.size()) lean_by_fd_.resize(fd + 1024, nullptr);
@@ -188,7 +190,7 @@ void engine::lean_event(int fd, uint32_t events) {
       getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
       lean_fail(j, "connect",
                 "Failed to connect to " + c->ip + " port " + std::to_string(j->target().port) +
-                    ": " + std::strerror(err ? err : ECONNREFUSED));
+                    ": " + sdk::error_text(err ? err : ECONNREFUSED));
       return;
     }
     if (!(events & EPOLLOUT)) return;
@@ -247,7 +249,8 @@ void engine::lean_send(job* j) {
         c->connecting = true;
         return;
       }
-      lean_fail(j, "connect", std::string("Failed sending HTTP request: ") + std::strerror(errno));
+      lean_fail(j, "connect",
+                std::string("Failed sending HTTP request: ") + sdk::error_text(errno));
       return;
     }
     c->sent += static_cast<size_t>(n);
@@ -267,7 +270,7 @@ void engine::lean_receive(job* j) {
       }
       if (errno == EINTR) continue;
       lean_fail(j, "connect",
-                "Recv failure: " + (c->tls_error.empty() ? std::strerror(errno) : c->tls_error));
+                "Recv failure: " + (c->tls_error.empty() ? sdk::error_text(errno) : c->tls_error));
       return;
     }
     if (n > 0 && c->first_byte == clock::time_point{}) c->first_byte = clock::now();
@@ -385,7 +388,7 @@ void engine::lean_done(job* j) {
       !j->conn->location.empty()) {
     location = redirect_url(j->target().url, j->conn->location);
   }
-  conclude(j, std::move(r), std::move(location));
+  conclude(j, std::move(r), location);
 }
 
 void engine::lean_timeout(job* j) {

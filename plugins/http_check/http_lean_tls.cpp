@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string>
 
+#include <isitup/util/error_text.hpp>
+
 #include "http_engine.hpp"
 #include "http_engine_internal.hpp"
 #include "net/cert_time.hpp"
@@ -22,7 +24,7 @@ std::string lean_tls_reason(int ssl_error) {
   const int saved = errno;
   ERR_clear_error();
   if (reason) return reason;
-  if (ssl_error == SSL_ERROR_SYSCALL && saved != 0) return std::strerror(saved);
+  if (ssl_error == SSL_ERROR_SYSCALL && saved != 0) return sdk::error_text(saved);
   return ssl_error == SSL_ERROR_SYSCALL ? "the server closed the connection"
                                         : "SSL error " + std::to_string(ssl_error);
 }

@@ -132,10 +132,10 @@ void engine::transfer_done(job* j, CURLcode rc) {
     curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_URL, &loc);
     if (loc) location = loc;
   }
-  conclude(j, std::move(r), std::move(location));
+  conclude(j, std::move(r), location);
 }
 
-void engine::conclude(job* j, sdk::result r, std::string location) {
+void engine::conclude(job* j, sdk::result r, const std::string& location) {
   const check_config& c = *j->cfg;
   const long code = r.http_code;
   if (code != ISITUP_ABSENT_INT && (code < 100 || code > 599)) {
