@@ -285,7 +285,6 @@ class loader {
         for (const auto& p : detail::mapping_entries(file_, e.value, path, {})) {
           const std::string name = plugin_value(p.key_node, path);
           a.max_in_flight_per_plugin[name] =
-              // NOLINTNEXTLINE(performance-inefficient-string-concatenation): a few names, once
               static_cast<int>(positive_integer(p.value, path + "." + name, INT_MAX));
         }
       }

@@ -91,7 +91,6 @@ bool substitute_env(std::string_view text, std::string& out, substitution_error&
       out += (value != nullptr && *value != '\0') ? std::string_view(value)
                                                   : inner.substr(separator + 2);
     } else if (value == nullptr) {
-      // NOLINTNEXTLINE(performance-inefficient-string-concatenation): once, then it fails
       error = {i, "environment variable " + name_text + " is not set (use ${" + name_text +
                       ":-default} to give a default)"};
       return false;

@@ -217,11 +217,9 @@ std::vector<option_schema> convert_options(const fs::path& file, const char* kin
     if (!o.name || !*o.name) refuse(file, at + " has no name");
     const std::string name = printable(o.name);
     const std::optional<option_type> type = option_type_of(o.type);
-    // NOLINTBEGIN(performance-inefficient-string-concatenation): refuse() throws, once
     if (!type)
       refuse(file, k + " option '" + name + "' has unknown type " + std::to_string(o.type));
     if (!seen.insert(o.name).second) refuse(file, "declares " + k + " option '" + name + "' twice");
-    // NOLINTEND(performance-inefficient-string-concatenation)
     option_schema s;
     s.name = o.name;
     s.type = *type;
