@@ -23,6 +23,14 @@ if(ISITUP_SANITIZE)
   add_compile_options(-fsanitize=${ISITUP_SANITIZE} -fno-sanitize-recover=all
     -fno-omit-frame-pointer)
   add_link_options(-fsanitize=${ISITUP_SANITIZE})
+  # gcc 12's ASan instrumentation (at -O1 and -O2 alike; not TSan, not UBSan alone, not an
+  # uninstrumented build) makes -Wmaybe-uninitialized report the std::function copied inside
+  # libstdc++'s <regex> automaton (bits/std_function.h:247 and :405), ten times in every file
+  # that builds a std::regex: library code, not ours. Off in these builds only, so that
+  # ISITUP_WERROR holds in them; the normal build keeps the warning.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND ISITUP_SANITIZE MATCHES "address")
+    add_compile_options(-Wno-maybe-uninitialized)
+  endif()
 endif()
 
 # Checks turned off where a Debian library's header code fails them, not ours. Called once

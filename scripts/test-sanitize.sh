@@ -5,7 +5,8 @@
 #   SANITIZE=address,undefined (default): ASan + UBSan in build-asan/, the unit tests and the
 #     fuzz corpus replay (`ctest -L 'unit|fuzz'`).
 #     Built with -O1 -g1 (the preset): half the compile CPU of RelWithDebInfo's -O2 -g and
-#     objects under half the size, while reports still name file:line (line tables).
+#     objects under half the size, while reports still name file:line (line tables). Asserts
+#     are on (no -DNDEBUG) and compiler warnings fail the build (ISITUP_WERROR).
 #   SANITIZE=thread: TSan in build-tsan/, the pipeline, scheduler and timer unit tests and the
 #     agent and reload tests (real agents on 127.0.0.1) and the alert tracker (also with a state
 #     sink), each binary run whole.
