@@ -7,11 +7,11 @@
 #include <string>
 #include <thread>
 
+#include <isitup/core/codec.hpp>
+#include <isitup/core/completion_tickets.hpp>
+#include <isitup/core/timer_wheel.hpp>
 #include "agent_http.hpp"
 #include "agent_impl.hpp"
-#include "codec.hpp"
-#include "completion_tickets.hpp"
-#include "timer_wheel.hpp"
 
 namespace isitup {
 namespace {

@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "config.hpp"
-#include "plugin_host.hpp"
+#include <isitup/core/config.hpp>
+#include <isitup/core/plugin_host.hpp>
 
 namespace isitup {
 

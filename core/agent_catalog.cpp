@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include <isitup/core/completion_tickets.hpp>
+#include <isitup/core/reload_plan.hpp>
 #include "agent_impl.hpp"
-#include "completion_tickets.hpp"
-#include "reload_plan.hpp"
 
 namespace isitup {
 namespace {

@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
-#include "status_from_history.hpp"
-#include "status_page.hpp"
+#include <isitup/core/status_from_history.hpp>
+#include <isitup/core/status_page.hpp>
 
 namespace isitup {
 namespace {

@@ -9,9 +9,9 @@
 #include <memory>
 #include <string>
 
+#include <isitup/core/http_server.hpp>
+#include <isitup/core/sink_history.hpp>
 #include "agent_impl.hpp"
-#include "http_server.hpp"
-#include "sink_history.hpp"
 
 namespace isitup {
 

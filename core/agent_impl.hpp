@@ -16,18 +16,18 @@
 #include <unordered_map>
 #include <vector>
 
+#include <isitup/core/alert_tracker.hpp>
+#include <isitup/core/catalog_feed.hpp>
+#include <isitup/core/check_history.hpp>
+#include <isitup/core/host_services.hpp>
+#include <isitup/core/http_server.hpp>
+#include <isitup/core/metrics_text.hpp>
+#include <isitup/core/pipeline.hpp>
+#include <isitup/core/record.hpp>
+#include <isitup/core/run_tracker.hpp>
+#include <isitup/core/scheduler.hpp>
 #include "agent.hpp"
-#include "alert_tracker.hpp"
-#include "catalog_feed.hpp"
-#include "check_history.hpp"
-#include "host_services.hpp"
-#include "http_server.hpp"
-#include "metrics_text.hpp"
-#include "pipeline.hpp"
-#include "record.hpp"
 #include "reload_loader.hpp"
-#include "run_tracker.hpp"
-#include "scheduler.hpp"
 #include "worker_pool.hpp"
 
 namespace isitup {

@@ -8,8 +8,8 @@
 #include <iterator>
 #include <sstream>
 
+#include <isitup/core/completion_tickets.hpp>
 #include "agent_http.hpp"
-#include "completion_tickets.hpp"
 
 namespace isitup {
 namespace {

@@ -9,10 +9,10 @@
 #include <climits>
 #include <thread>
 
+#include <isitup/core/codec.hpp>
+#include <isitup/core/completion_tickets.hpp>
+#include <isitup/core/reload_plan.hpp>
 #include "agent_impl.hpp"
-#include "codec.hpp"
-#include "completion_tickets.hpp"
-#include "reload_plan.hpp"
 
 namespace isitup {
 namespace {
@@ -232,8 +232,9 @@ void agent::impl::set_up_sources() {
     isitup_host_ctx* ctx = inst->ctx.get();
     // A batch of valid records to the alert tracker and the pipeline; `batch` stays as it was
     // unless ISITUP_OK.
-    inst->ctx->submit_records = [this, ops, instance](std::vector<record>& batch, uint64_t token,
-                                                      const isitup_positions_v1* where) -> uint32_t {
+    inst->ctx->submit_records = [this, ops, instance](
+                                    std::vector<record>& batch, uint64_t token,
+                                    const isitup_positions_v1* where) -> uint32_t {
       if (!pipe->may_fit(batch.size())) return ISITUP_RETRY;
       if (alerts)
         for (const record& r : batch) alerts->observe(r);  // a batch sent again: ignored there

@@ -1,10 +1,10 @@
-#include "alert_event.hpp"
+#include <isitup/core/alert_event.hpp>
 
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 
 namespace isitup::alert {
 

@@ -1,4 +1,4 @@
-#include "alert_journal.hpp"
+#include <isitup/core/alert_journal.hpp>
 
 #include <fcntl.h>
 #include <sys/file.h>

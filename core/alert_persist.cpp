@@ -1,4 +1,4 @@
-#include "alert_persist.hpp"
+#include <isitup/core/alert_persist.hpp>
 
 #include <rapidjson/document.h>
 

@@ -1,4 +1,4 @@
-#include "alert_state.hpp"
+#include <isitup/core/alert_state.hpp>
 
 #include <algorithm>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "alert_tracker.hpp"
+#include <isitup/core/alert_tracker.hpp>
 
 #include <spdlog/spdlog.h>
 #include <isitup/util/backoff.hpp>
@@ -14,12 +14,12 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "alert_journal.hpp"
-#include "alert_persist.hpp"
-#include "alert_state.hpp"
-#include "codec.hpp"
-#include "completion_tickets.hpp"
-#include "host_services.hpp"
+#include <isitup/core/alert_journal.hpp>
+#include <isitup/core/alert_persist.hpp>
+#include <isitup/core/alert_state.hpp>
+#include <isitup/core/codec.hpp>
+#include <isitup/core/completion_tickets.hpp>
+#include <isitup/core/host_services.hpp>
 
 namespace isitup {
 

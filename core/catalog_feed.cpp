@@ -1,4 +1,4 @@
-#include "catalog_feed.hpp"
+#include <isitup/core/catalog_feed.hpp>
 
 #include <algorithm>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "check_history.hpp"
+#include <isitup/core/check_history.hpp>
 
 #include <algorithm>
 #include <cmath>

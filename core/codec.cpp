@@ -1,6 +1,6 @@
 // The v1 wire codec: the rules a record obeys (validate) and the time format. Encoding is in
 // codec_encode.cpp, decoding in codec_decode.cpp; both apply the rules below.
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>

@@ -21,7 +21,7 @@
 #include <limits>
 #include <utility>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "codec_internal.hpp"
 
 namespace isitup::codec {

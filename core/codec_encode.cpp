@@ -16,7 +16,7 @@
 #include <cstring>
 #include <iterator>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "codec_internal.hpp"
 
 namespace isitup::codec {

@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
+#include <isitup/core/record.hpp>
 #include <isitup/util/civil_time.hpp>
 #include <isitup/util/utf8.hpp>
-#include "record.hpp"
 
 namespace isitup::codec::detail {
 

@@ -1,4 +1,4 @@
-#include "completion_tickets.hpp"
+#include <isitup/core/completion_tickets.hpp>
 
 #include <spdlog/spdlog.h>
 #include <isitup/util/clock.hpp>

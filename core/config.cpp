@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include <isitup/core/config.hpp>
 
 #include <unistd.h>
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config.hpp"
+#include <isitup/core/config.hpp>
 
 namespace isitup::config::detail {
 

@@ -1,4 +1,4 @@
-#include "host_services.hpp"
+#include <isitup/core/host_services.hpp>
 
 #include <spdlog/spdlog.h>
 #include <isitup/util/clock.hpp>
@@ -11,8 +11,8 @@
 #include <memory>
 #include <string_view>
 
-#include "codec.hpp"
-#include "record.hpp"
+#include <isitup/core/codec.hpp>
+#include <isitup/core/record.hpp>
 
 void isitup_host_ctx::add(std::string_view name, int64_t delta) {
   std::string clean(name.substr(0, max_counter_name));
@@ -240,8 +240,7 @@ uint32_t submit_parsed(isitup_host_ctx* ctx, isitup_parsed_record* const* record
     return ISITUP_ERROR;
   }
   if (positions && !valid_positions(positions)) {
-    host_log(ctx, ISITUP_LOG_ERROR,
-             "submit_parsed() called with bad positions: submitted without");
+    host_log(ctx, ISITUP_LOG_ERROR, "submit_parsed() called with bad positions: submitted without");
     positions = nullptr;
   }
   if (ctx->has_room && !ctx->has_room(count)) return ISITUP_RETRY;  // nothing moved yet

@@ -1,4 +1,4 @@
-#include "http_server.hpp"
+#include <isitup/core/http_server.hpp>
 
 #include <arpa/inet.h>
 #include <httplib.h>

@@ -11,9 +11,9 @@
 #include <memory>
 #include <thread>
 
+#include <isitup/core/config.hpp>
+#include <isitup/core/plugin_host.hpp>
 #include "agent.hpp"
-#include "config.hpp"
-#include "plugin_host.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "timer_queue.hpp"
+#include <isitup/core/timer_queue.hpp>
 
 namespace isitup {
 namespace {

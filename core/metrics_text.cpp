@@ -1,4 +1,4 @@
-#include "metrics_text.hpp"
+#include <isitup/core/metrics_text.hpp>
 
 #include <cmath>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "options.hpp"
+#include <isitup/core/options.hpp>
 
 #include <isitup/plugin.h>
 #include <isitup/duration.hpp>

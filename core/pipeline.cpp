@@ -1,4 +1,4 @@
-#include "pipeline.hpp"
+#include <isitup/core/pipeline.hpp>
 
 #include <spdlog/spdlog.h>
 #include <isitup/util/backoff.hpp>
@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <optional>
 
-#include "completion_tickets.hpp"
-#include "host_services.hpp"
+#include <isitup/core/completion_tickets.hpp>
+#include <isitup/core/host_services.hpp>
 
 namespace isitup {
 

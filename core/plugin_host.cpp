@@ -1,4 +1,4 @@
-#include "plugin_host.hpp"
+#include <isitup/core/plugin_host.hpp>
 
 #include <algorithm>
 #include <cstddef>

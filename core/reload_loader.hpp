@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "config.hpp"
-#include "reload_plan.hpp"
+#include <isitup/core/config.hpp>
+#include <isitup/core/reload_plan.hpp>
 
 namespace isitup {
 

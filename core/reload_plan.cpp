@@ -1,4 +1,4 @@
-#include "reload_plan.hpp"
+#include <isitup/core/reload_plan.hpp>
 
 #include <unordered_map>
 

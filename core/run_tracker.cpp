@@ -1,4 +1,4 @@
-#include "run_tracker.hpp"
+#include <isitup/core/run_tracker.hpp>
 
 #include <algorithm>
 #include <functional>

@@ -1,4 +1,4 @@
-#include "scheduler.hpp"
+#include <isitup/core/scheduler.hpp>
 
 #include <bit>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "sink_history.hpp"
+#include <isitup/core/sink_history.hpp>
 
 #include <cmath>
 #include <exception>

@@ -1,4 +1,4 @@
-#include "status_from_history.hpp"
+#include <isitup/core/status_from_history.hpp>
 
 #include <algorithm>
 #include <climits>
@@ -8,7 +8,7 @@
 #include <set>
 #include <string_view>
 
-#include "status_page_text.hpp"
+#include <isitup/core/status_page_text.hpp>
 
 namespace isitup {
 

@@ -2,7 +2,7 @@
 // values where HTML allows, merged bar segments, relative path commands with integer
 // coordinates): 1,000 checks with 90 days of history and a 24 h plot each must stay under
 // 500 KB of HTML (status_page_test; render time in bench/status_page).
-#include "status_page.hpp"
+#include <isitup/core/status_page.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "status_page_text.hpp"
+#include <isitup/core/status_page_text.hpp>
 #include "status_plot.hpp"
 
 namespace isitup {

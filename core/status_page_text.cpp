@@ -1,4 +1,4 @@
-#include "status_page_text.hpp"
+#include <isitup/core/status_page_text.hpp>
 
 #include <isitup/util/utf8.hpp>
 
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "status_page.hpp"
+#include <isitup/core/status_page.hpp>
 
 namespace isitup {
 

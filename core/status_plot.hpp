@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "status_model.hpp"
+#include <isitup/core/status_model.hpp>
 
 namespace isitup::status_plot {
 

@@ -1,4 +1,4 @@
-#include "timer_wheel.hpp"
+#include <isitup/core/timer_wheel.hpp>
 
 #include <algorithm>
 #include <array>

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "fuzz_check.hpp"
 
 using isitup::fuzz::require;

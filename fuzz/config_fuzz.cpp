@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
+#include <isitup/core/config.hpp>
 #include "fuzz_check.hpp"
 
 namespace {

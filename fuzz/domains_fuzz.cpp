@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <string>
 
-#include "config.hpp"
+#include <isitup/core/config.hpp>
 #include "fuzz_check.hpp"
 
 namespace {

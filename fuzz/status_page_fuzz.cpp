@@ -16,8 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include <isitup/core/status_page.hpp>
 #include "fuzz_check.hpp"
-#include "status_page.hpp"
 
 namespace {
 

@@ -38,7 +38,7 @@
 #include <thread>
 #include <vector>
 
-#include "alert_tracker.hpp"
+#include <isitup/core/alert_tracker.hpp>
 #include "bench_main.hpp"
 #include "bench_support.hpp"
 #include "plugin_inproc.hpp"

@@ -17,13 +17,13 @@
 #include <string>
 #include <vector>
 
+#include <isitup/core/codec.hpp>
+#include <isitup/core/record.hpp>
 #include "bench_main.hpp"
-#include "codec.hpp"
 #include "cpu_time.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_producer.hpp"
-#include "record.hpp"
 #include "sample_record.hpp"
 #include "tls_certs.hpp"
 

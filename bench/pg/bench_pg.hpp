@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <isitup/core/record.hpp>
 #include "pg_server.hpp"
-#include "record.hpp"
 
 namespace isitup::bench_pg {
 

@@ -31,8 +31,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <isitup/core/codec.hpp>
 #include "bench_pg.hpp"
-#include "codec.hpp"
 #include "cpu_time.hpp"
 #include "kafka_broker.hpp"
 #include "pg_schema.hpp"

@@ -13,7 +13,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "timer_queue.hpp"
+#include <isitup/core/timer_queue.hpp>
 
 namespace isitup::bench {
 

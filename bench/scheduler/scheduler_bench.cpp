@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include <isitup/core/timer_wheel.hpp>
 #include "baselines.hpp"
 #include "bench_main.hpp"
-#include "timer_wheel.hpp"
 
 // Live heap bytes (glibc's count of bytes in use, mmapped blocks included), for the
 // memory-per-timer counters.

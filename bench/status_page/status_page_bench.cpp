@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include <isitup/core/status_page.hpp>
 #include "bench_main.hpp"
-#include "status_page.hpp"
 #include "status_page_sample.hpp"
 
 namespace {

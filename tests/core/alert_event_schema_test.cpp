@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "alert_event.hpp"
+#include <isitup/core/alert_event.hpp>
 #include "webhook_schema.hpp"
 
 namespace isitup::test {

@@ -1,7 +1,7 @@
 // alert::journal: what is appended comes back after a reopen (a restart), delivered events do
 // not, a torn last line is ignored, the file is compacted on open, one agent per directory.
 // Also the event's documented JSON.
-#include "alert_journal.hpp"
+#include <isitup/core/alert_journal.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // alert::step: hysteresis per (check, location), quorum over locations, incidents, reminders
 // and stable ids, as a pure function fed sequences of results.
-#include "alert_state.hpp"
+#include <isitup/core/alert_state.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

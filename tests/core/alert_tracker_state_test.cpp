@@ -9,10 +9,10 @@
 #include <mutex>
 #include <thread>
 
-#include "alert_event.hpp"
-#include "alert_persist.hpp"
-#include "alert_state.hpp"
-#include "alert_tracker.hpp"
+#include <isitup/core/alert_event.hpp>
+#include <isitup/core/alert_persist.hpp>
+#include <isitup/core/alert_state.hpp>
+#include <isitup/core/alert_tracker.hpp>
 #include "eventually.hpp"
 
 namespace isitup {

@@ -1,7 +1,7 @@
 // alert_tracker with fake sinks: who gets which events, retries keep ids and order, and a
 // journal under state_dir hands undelivered events to the next tracker.
-#include "alert_tracker.hpp"
-#include "completion_tickets.hpp"
+#include <isitup/core/alert_tracker.hpp>
+#include <isitup/core/completion_tickets.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // catalog_feed: what a catalog plugin reports, queued for the scheduler thread, on a manual
 // clock: changes are taken in batches, a revocation is applied at once and its caller
 // waits for that, close() releases a waiting revocation.
-#include "catalog_feed.hpp"
+#include <isitup/core/catalog_feed.hpp>
 
 #include <gtest/gtest.h>
 

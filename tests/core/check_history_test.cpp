@@ -1,10 +1,10 @@
 // check_history (rings and buckets) and the Prometheus text writer, as units.
-#include "check_history.hpp"
+#include <isitup/core/check_history.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "metrics_text.hpp"
+#include <isitup/core/metrics_text.hpp>
 
 namespace isitup {
 namespace {

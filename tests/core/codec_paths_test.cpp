@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 
 namespace isitup {
 namespace {

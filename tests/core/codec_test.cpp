@@ -1,4 +1,4 @@
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "sample_record.hpp"
 
 #include <gtest/gtest.h>

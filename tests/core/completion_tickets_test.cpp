@@ -1,6 +1,6 @@
 // completion_tickets: a ticket is redeemed once; every later or forged one is refused without
 // touching the state it once stood for.
-#include "completion_tickets.hpp"
+#include <isitup/core/completion_tickets.hpp>
 
 #include <gtest/gtest.h>
 

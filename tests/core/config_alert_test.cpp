@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include "config.hpp"
+#include <isitup/core/config.hpp>
 
 namespace isitup::config {
 namespace {

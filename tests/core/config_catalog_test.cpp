@@ -3,8 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "config.hpp"
-#include "reload_plan.hpp"
+#include <isitup/core/config.hpp>
+#include <isitup/core/reload_plan.hpp>
 
 namespace {
 

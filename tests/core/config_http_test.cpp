@@ -2,7 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "config.hpp"
+#include <isitup/core/config.hpp>
 
 namespace isitup::config {
 namespace {

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "config.hpp"
+#include <isitup/core/config.hpp>
 
 #include "process.hpp"
 

@@ -1,7 +1,7 @@
 // The host's log filter for plugins: a warning repeated within a second is printed once, and
 // the next line printed says how many were left out. submit_parsed: records the host decoded go
 // on as they are, and stay the source's, unchanged, unless the host took them.
-#include "host_services.hpp"
+#include <isitup/core/host_services.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // http_server as a unit, on 127.0.0.1 with a stub service: its warning, its queue bound and its
 // head deadline.
-#include "http_server.hpp"
+#include <isitup/core/http_server.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // Unit tests of the pipeline with in-process sinks behind the C sink table.
-#include "pipeline.hpp"
+#include <isitup/core/pipeline.hpp>
 
 #include <gtest/gtest.h>
 
@@ -9,8 +9,8 @@
 #include <mutex>
 #include <thread>
 
-#include "completion_tickets.hpp"
-#include "host_services.hpp"
+#include <isitup/core/completion_tickets.hpp>
+#include <isitup/core/host_services.hpp>
 
 using namespace std::chrono_literals;
 using isitup::pipeline;

@@ -1,7 +1,7 @@
 // The plugin host against real shared objects: the test plugins (tests/plugins/) are copied
 // into a fresh directory per test, loaded, refused, and called through their C tables with a
 // small fake host table.
-#include "plugin_host.hpp"
+#include <isitup/core/plugin_host.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -11,10 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include <isitup/core/timer_queue.hpp>
+#include <isitup/core/timer_wheel.hpp>
 #include "reference_queue.hpp"
-#include "timer_queue.hpp"
 #include "timer_queue_testing.hpp"
-#include "timer_wheel.hpp"
 
 namespace isitup {
 namespace {

@@ -1,5 +1,5 @@
 // plan_reload: which running checks a SIGHUP reload keeps, stops and starts.
-#include "reload_plan.hpp"
+#include <isitup/core/reload_plan.hpp>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // run_tracker: the watchdog's deadlines come back earliest first whatever order they were
 // watched in, each once; the count of runs out and whether an end should wake a waiter.
-#include "run_tracker.hpp"
+#include <isitup/core/run_tracker.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "scheduler.hpp"
+#include <isitup/core/scheduler.hpp>
 #include "reference_queue.hpp"
 
 #include <gtest/gtest.h>
@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "timer_queue.hpp"
+#include <isitup/core/timer_queue.hpp>
 #include "timer_queue_testing.hpp"
 
 namespace isitup {

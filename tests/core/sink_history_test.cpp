@@ -1,6 +1,6 @@
 // The status page's history from a sink (sink_history.hpp) merged with the agent's memory
 // (status_from_history), through a fake sink's read_history as the agent calls it.
-#include "sink_history.hpp"
+#include <isitup/core/sink_history.hpp>
 
 #include <gtest/gtest.h>
 
@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "status_from_history.hpp"
-#include "status_page.hpp"
+#include <isitup/core/status_from_history.hpp>
+#include <isitup/core/status_page.hpp>
 
 namespace isitup {
 namespace {

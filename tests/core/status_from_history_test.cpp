@@ -1,8 +1,8 @@
-#include "status_from_history.hpp"
+#include <isitup/core/status_from_history.hpp>
 
 #include <gtest/gtest.h>
 
-#include "status_page.hpp"
+#include <isitup/core/status_page.hpp>
 
 namespace isitup {
 namespace {

@@ -1,4 +1,4 @@
-#include "status_page.hpp"
+#include <isitup/core/status_page.hpp>
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <isitup/core/status_page_text.hpp>
 #include "status_page_sample.hpp"
-#include "status_page_text.hpp"
 
 namespace isitup {
 namespace {

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "timer_queue.hpp"
-#include "timer_wheel.hpp"
+#include <isitup/core/timer_queue.hpp>
+#include <isitup/core/timer_wheel.hpp>
 
 namespace isitup::test {
 

@@ -1,4 +1,4 @@
-#include "timer_wheel.hpp"
+#include <isitup/core/timer_wheel.hpp>
 #include "reference_queue.hpp"
 
 #include <gtest/gtest.h>
@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "scheduler.hpp"
-#include "timer_queue.hpp"
+#include <isitup/core/scheduler.hpp>
+#include <isitup/core/timer_queue.hpp>
 #include "timer_queue_testing.hpp"
 
 namespace isitup {

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "listener.hpp"
 #include "process.hpp"
 

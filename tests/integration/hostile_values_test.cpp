@@ -6,7 +6,7 @@
 #include <chrono>
 #include <sstream>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "http_target_server.hpp"
 #include "process.hpp"
 

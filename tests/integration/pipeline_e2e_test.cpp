@@ -16,8 +16,8 @@
 #include <thread>
 #include <tuple>
 
+#include <isitup/core/codec.hpp>
 #include "agents.hpp"
-#include "codec.hpp"
 #include "eventually.hpp"
 #include "http_target_server.hpp"
 #include "kafka_broker.hpp"

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "process.hpp"
 
 using namespace std::chrono_literals;

@@ -7,9 +7,9 @@
 #include <regex>
 #include <string>
 
+#include <isitup/core/status_page.hpp>
 #include "browser.hpp"
 #include "process.hpp"
-#include "status_page.hpp"
 #include "status_page_sample.hpp"
 
 namespace {

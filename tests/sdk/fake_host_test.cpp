@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "codec.hpp"
-#include "config.hpp"
-#include "options.hpp"
+#include <isitup/core/codec.hpp>
+#include <isitup/core/config.hpp>
+#include <isitup/core/options.hpp>
 #include "sample_record.hpp"
 
 namespace testing_ns = isitup::sdk::testing;

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "config.hpp"
-#include "options.hpp"
+#include <isitup/core/config.hpp>
+#include <isitup/core/options.hpp>
 
 namespace isitup::test {
 namespace {

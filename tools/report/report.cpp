@@ -13,15 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
-#include "host_services.hpp"
-#include "options.hpp"
+#include <isitup/core/config.hpp>
+#include <isitup/core/host_services.hpp>
+#include <isitup/core/options.hpp>
+#include <isitup/core/status_page.hpp>
 #include "pg_schema.hpp"
 #include "pg_sink_options.hpp"
 #include "pg_sink_settings.hpp"
 #include "pg_writer.hpp"
 #include "report_html.hpp"
-#include "status_page.hpp"
 
 namespace {
 

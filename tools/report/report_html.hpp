@@ -5,9 +5,9 @@
 #include <pqxx/pqxx>
 #include <string>
 
-#include "config.hpp"
+#include <isitup/core/config.hpp>
+#include <isitup/core/status_model.hpp>
 #include "pg_schema.hpp"
-#include "status_model.hpp"
 
 namespace isitup::report {
 

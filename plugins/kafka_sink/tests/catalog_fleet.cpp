@@ -5,7 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "kafka_test_util.hpp"
 
 namespace isitup::fleet_test {

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <utility>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
+#include <isitup/core/record.hpp>
 #include "fake_host.hpp"
-#include "record.hpp"
 
 namespace isitup::kafka_test {
 

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "eventually.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_test_util.hpp"

@@ -12,14 +12,14 @@
 #include <set>
 #include <thread>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
+#include <isitup/core/record.hpp>
 #include "codec_host.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_producer.hpp"
 #include "kafka_source.hpp"
 #include "kafka_test_util.hpp"
-#include "record.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
 

@@ -10,13 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
+#include <isitup/core/record.hpp>
 #include "codec_host.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_producer.hpp"
 #include "kafka_test_util.hpp"
-#include "record.hpp"
 
 namespace isitup {
 namespace {

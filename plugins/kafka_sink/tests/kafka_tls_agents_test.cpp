@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include <isitup/core/codec.hpp>
 #include "agents.hpp"
-#include "codec.hpp"
 #include "eventually.hpp"
 #include "kafka_broker.hpp"
 #include "listener.hpp"

@@ -14,7 +14,7 @@
 #include <thread>
 #include <tuple>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "listener.hpp"
 #include "pg_server.hpp"
 #include "process.hpp"

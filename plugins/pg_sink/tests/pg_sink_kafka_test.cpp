@@ -10,13 +10,13 @@
 #include <map>
 #include <random>
 
+#include <isitup/core/codec.hpp>
+#include <isitup/core/record.hpp>
 #include "agents.hpp"
-#include "codec.hpp"
 #include "eventually.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
 #include "process.hpp"
-#include "record.hpp"
 
 namespace {
 

@@ -20,12 +20,12 @@
 #include <random>
 #include <thread>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
+#include <isitup/core/record.hpp>
 #include "http_support.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
 #include "pg_writer_agents.hpp"
-#include "record.hpp"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <random>
 #include <thread>
 
-#include "codec.hpp"
+#include <isitup/core/codec.hpp>
 #include "pg_schema.hpp"
 #include "pg_test_util.hpp"
 

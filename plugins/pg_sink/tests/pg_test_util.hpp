@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include <isitup/core/record.hpp>
 #include "fake_host.hpp"
 #include "pg_server.hpp"
-#include "record.hpp"
 #include "under_test.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);

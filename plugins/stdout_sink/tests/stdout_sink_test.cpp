@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "codec.hpp"
-#include "config.hpp"
+#include <isitup/core/codec.hpp>
+#include <isitup/core/config.hpp>
+#include <isitup/core/record.hpp>
 #include "declared_schema.hpp"
 #include "fake_host.hpp"
-#include "record.hpp"
 #include "under_test.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "options.hpp"
-#include "record.hpp"
+#include <isitup/core/options.hpp>
+#include <isitup/core/record.hpp>
 
 // Completes the opaque C type: one validated options section.
 struct isitup_options {
@@ -37,15 +37,15 @@ struct isitup_host_ctx {
   using claim_fn = std::function<uint32_t(isitup_positions_v1&, int64_t, std::string&)>;
   // submit_at of records the host decoded and validated already (isitup_host_v1.submit_parsed):
   // taken as they are; `records` is left unchanged unless the result is ISITUP_OK.
-  using submit_records_fn = std::function<uint32_t(std::vector<isitup::record>&, uint64_t,
-                                                   const isitup_positions_v1*)>;
+  using submit_records_fn =
+      std::function<uint32_t(std::vector<isitup::record>&, uint64_t, const isitup_positions_v1*)>;
 
   explicit isitup_host_ctx(std::string label) : label(std::move(label)) {}
-  std::string label;         // "plugin.instance", the prefix of every log line
-  submit_fn submit;          // set for sources
-  partitions_fn partitions;  // set for sources: isitup_host_v1.source_partitions
-  submit_at_fn submit_at;    // set for sources: isitup_host_v1.submit_at
-  claim_fn claim;            // set for sources: isitup_host_v1.claim_positions
+  std::string label;                 // "plugin.instance", the prefix of every log line
+  submit_fn submit;                  // set for sources
+  partitions_fn partitions;          // set for sources: isitup_host_v1.source_partitions
+  submit_at_fn submit_at;            // set for sources: isitup_host_v1.submit_at
+  claim_fn claim;                    // set for sources: isitup_host_v1.claim_positions
   submit_records_fn submit_records;  // set for sources: isitup_host_v1.submit_parsed
   // Set for sources: whether n more records would fit in the pipeline now (a cheap look, so
   // that a refused offer costs nothing else).

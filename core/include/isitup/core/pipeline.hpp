@@ -32,7 +32,7 @@
 #include <thread>
 #include <vector>
 
-#include "record.hpp"
+#include <isitup/core/record.hpp>
 
 struct isitup_host_ctx;
 

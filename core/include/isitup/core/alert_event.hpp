@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "alert_state.hpp"
+#include <isitup/core/alert_state.hpp>
 
 namespace isitup::alert {
 

@@ -48,7 +48,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "timer_queue.hpp"
+#include <isitup/core/timer_queue.hpp>
 
 namespace isitup {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "record.hpp"
+#include <isitup/core/record.hpp>
 
 namespace isitup::codec {
 

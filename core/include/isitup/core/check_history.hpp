@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "record.hpp"
+#include <isitup/core/record.hpp>
 
 namespace isitup {
 

@@ -17,8 +17,8 @@
 #include <string_view>
 #include <vector>
 
-#include "alert_event.hpp"
-#include "alert_state.hpp"
+#include <isitup/core/alert_event.hpp>
+#include <isitup/core/alert_state.hpp>
 
 namespace isitup::alert {
 

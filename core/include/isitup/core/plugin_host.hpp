@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "options.hpp"
+#include <isitup/core/options.hpp>
 
 namespace isitup {
 

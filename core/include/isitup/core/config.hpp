@@ -14,8 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "alert_settings.hpp"
-#include "options.hpp"
+#include <isitup/core/alert_settings.hpp>
+#include <isitup/core/options.hpp>
 
 namespace YAML {
 class Node;

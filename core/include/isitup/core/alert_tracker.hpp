@@ -34,9 +34,9 @@
 #include <utility>
 #include <vector>
 
-#include "config.hpp"
-#include "pipeline.hpp"
-#include "record.hpp"
+#include <isitup/core/config.hpp>
+#include <isitup/core/pipeline.hpp>
+#include <isitup/core/record.hpp>
 
 struct isitup_host_ctx;
 

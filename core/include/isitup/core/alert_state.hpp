@@ -32,7 +32,7 @@
 #include <string_view>
 #include <vector>
 
-#include "alert_settings.hpp"
+#include <isitup/core/alert_settings.hpp>
 
 namespace isitup::alert {
 

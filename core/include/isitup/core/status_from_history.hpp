@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "check_history.hpp"
-#include "sink_history.hpp"
-#include "status_model.hpp"
+#include <isitup/core/check_history.hpp>
+#include <isitup/core/sink_history.hpp>
+#include <isitup/core/status_model.hpp>
 
 namespace isitup {
 

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "alert_event.hpp"
-#include "alert_state.hpp"
-#include "pipeline.hpp"
+#include <isitup/core/alert_event.hpp>
+#include <isitup/core/alert_state.hpp>
+#include <isitup/core/pipeline.hpp>
 
 namespace isitup::alert {
 

@@ -24,7 +24,7 @@
 #include <memory>
 #include <string>
 
-#include "config.hpp"
+#include <isitup/core/config.hpp>
 
 namespace isitup {
 

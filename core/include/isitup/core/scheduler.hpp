@@ -21,7 +21,7 @@
 #include <optional>
 #include <string_view>
 
-#include "timer_queue.hpp"
+#include <isitup/core/timer_queue.hpp>
 
 namespace isitup {
 

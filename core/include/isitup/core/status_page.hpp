@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "status_model.hpp"
+#include <isitup/core/status_model.hpp>
 
 namespace isitup {
 

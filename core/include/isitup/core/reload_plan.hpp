@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
+#include <isitup/core/config.hpp>
 
 namespace isitup {
 

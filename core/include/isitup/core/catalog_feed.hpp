@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
+#include <isitup/core/config.hpp>
 
 namespace isitup {
 
