@@ -7,7 +7,8 @@
 //   rows end (Kafka's committed offset when nothing is stored); every batch is submitted with
 //   each partition's [first, next) offsets and the claim's epoch (isitup_host_v1.submit_parsed:
 //   the records as the host decoded them, handed over without a copy), so the sink applies a
-//   batch exactly once and refuses one of a reader that lost the partition. Kafka offsets are still committed (for lag), only for partitions it owns.
+//   batch exactly once and refuses one of a reader that lost the partition. Kafka offsets are still
+//   committed (for lag), only for partitions it owns.
 // - Offsets are committed in order: a batch's offsets are committed once it and every batch
 //   read before it are acknowledged; also on partition revoke (after waiting up to 10 s for
 //   batches already handed over) and at destroy.
