@@ -5,8 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include <isitup/core/codec.hpp>
 #include "kafka_test_util.hpp"
+#include "record_codec.hpp"
 
 namespace isitup::fleet_test {
 
@@ -43,9 +43,9 @@ std::vector<result> read_results(const std::string& path) {
   std::istringstream in(test::read_file(path));
   std::string line;
   while (std::getline(in, line)) {
-    record r;
+    sdk::record r;
     std::string error;
-    if (!codec::decode(line, r, error)) continue;  // a torn last line
+    if (!test::decode_record(line, r, error)) continue;  // a torn last line
     out.push_back({r.check, r.agent, r.location, r.target, r.scheduled_at_ms, r.up, r.error_kind,
                    r.http_code});
   }

@@ -14,12 +14,12 @@
 #include <sstream>
 #include <thread>
 
-#include <isitup/core/codec.hpp>
 #include "eventually.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_test_util.hpp"
 #include "listener.hpp"
 #include "process.hpp"
+#include "record_codec.hpp"
 
 using namespace std::chrono_literals;
 
@@ -52,11 +52,10 @@ result_set parse(const std::string& text, int* dups = nullptr) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    isitup::record r;
+    isitup::sdk::record r;
     std::string error;
-    if (!isitup::codec::decode(line, r, error)) continue;
-    std::string canonical;
-    isitup::codec::encode(r, canonical);
+    if (!isitup::test::decode_record(line, r, error)) continue;
+    std::string canonical = isitup::test::encode_record(r);
     if (!out.emplace(std::make_pair(r.check, r.scheduled_at_ms), canonical).second && dups) ++*dups;
   }
   return out;

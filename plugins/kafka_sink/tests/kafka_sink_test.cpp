@@ -6,20 +6,20 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <isitup/record.hpp>
 
 #include <future>
 #include <map>
 #include <set>
 #include <thread>
 
-#include <isitup/core/codec.hpp>
-#include <isitup/core/record.hpp>
 #include "codec_host.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_producer.hpp"
 #include "kafka_source.hpp"
 #include "kafka_test_util.hpp"
+#include "record_codec.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
 
@@ -27,6 +27,7 @@ namespace isitup {
 namespace {
 
 using namespace std::chrono_literals;
+using sdk::record;
 using sdk::testing::fake_host;
 using sdk::testing::fake_options;
 using sdk::testing::option_map;
@@ -238,7 +239,7 @@ TEST_F(kafka_sink_test, batch_is_done_only_on_delivery_and_records_arrive_intact
   for (const auto& m : got) {
     record r;
     std::string error;
-    ASSERT_TRUE(codec::decode(m.value, r, error)) << error;
+    ASSERT_TRUE(test::decode_record(m.value, r, error)) << error;
     EXPECT_EQ(m.key, r.check);
     const int i = std::stoi(r.check.substr(6));
     EXPECT_EQ(r, make_record(i));
@@ -338,8 +339,7 @@ TEST_F(kafka_sink_test, source_skips_poison_pauses_when_full_and_commits_after_a
   test::kafka_broker broker({.brokers = 1, .topics = {"in:1"}, .port = 0});
   std::vector<std::string> values;
   for (int i = 0; i < 30; ++i) {
-    std::string json;
-    codec::encode(make_record(i), json);
+    std::string json = test::encode_record(make_record(i));
     values.push_back(json);
     if (i % 10 == 5) values.push_back(i == 5 ? "not json {" : R"({"v":1,"agent":"x"})");
   }
@@ -436,8 +436,7 @@ TEST_F(kafka_sink_test, source_reads_on_quickly_through_a_pipeline_full_for_mome
   test::kafka_broker broker({.brokers = 1, .topics = {"burst:1"}, .port = 0});
   std::vector<std::string> values;
   for (int i = 0; i < 2000; ++i) {
-    std::string json;
-    codec::encode(make_record(i), json);
+    std::string json = test::encode_record(make_record(i));
     values.push_back(json);
   }
   kafka_test::produce(broker.bootstrap(), "burst", values);
@@ -487,8 +486,7 @@ TEST_F(kafka_sink_test, source_of_a_new_group_starts_at_the_end_with_start_from_
   for (int i = 0; i < 20; ++i) {
     record r = make_record(i);
     r.check = "before-" + std::to_string(i);
-    before.emplace_back();
-    codec::encode(r, before.back());
+    before.push_back(test::encode_record(r));
   }
   kafka_test::produce(broker.bootstrap(), "late", before);
   std::mutex mu;
@@ -509,8 +507,7 @@ TEST_F(kafka_sink_test, source_of_a_new_group_starts_at_the_end_with_start_from_
   for (int i = 0; received == 0 && i < 100; ++i) {
     record r = make_record(i);
     r.check = "after-" + std::to_string(i);
-    std::string json;
-    codec::encode(r, json);
+    std::string json = test::encode_record(r);
     kafka_test::produce(broker.bootstrap(), "late", {json});
     for (const auto until = std::chrono::steady_clock::now() + 300ms;
          received == 0 && std::chrono::steady_clock::now() < until;

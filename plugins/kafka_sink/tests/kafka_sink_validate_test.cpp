@@ -4,24 +4,25 @@
 // shows that the check is what refuses it.
 #include <gtest/gtest.h>
 #include <isitup/plugin.h>
+#include <isitup/record.hpp>
 
 #include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <isitup/core/codec.hpp>
-#include <isitup/core/record.hpp>
 #include "codec_host.hpp"
 #include "fake_host.hpp"
 #include "kafka_broker.hpp"
 #include "kafka_producer.hpp"
 #include "kafka_test_util.hpp"
+#include "record_codec.hpp"
 
 namespace isitup {
 namespace {
 
 using namespace std::chrono_literals;
+using sdk::record;
 using sdk::testing::fake_host;
 using sdk::testing::fake_options;
 
@@ -130,7 +131,7 @@ TEST_F(kafka_sink_validate_test, refuses_every_record_the_schema_rejects_and_sen
   for (const auto& m : got) {
     record r;
     std::string error;
-    ASSERT_TRUE(codec::decode(m.value, r, error)) << error;
+    ASSERT_TRUE(test::decode_record(m.value, r, error)) << error;
     EXPECT_EQ(r, valid_record(std::stoi(r.check.substr(6))));
   }
 }
@@ -155,7 +156,7 @@ TEST_F(kafka_sink_validate_test, with_validate_off_the_same_record_is_produced) 
   ASSERT_EQ(got.size(), 1u);
   record r;
   std::string error;
-  EXPECT_FALSE(codec::decode(got[0].value, r, error));
+  EXPECT_FALSE(test::decode_record(got[0].value, r, error));
   EXPECT_EQ(error.rfind("http.code: ", 0), 0u) << error;
 }
 

@@ -22,6 +22,7 @@
 #include "listener.hpp"
 #include "pg_server.hpp"
 #include "process.hpp"
+#include "record_codec.hpp"
 #include "tls_certs.hpp"
 
 using namespace std::chrono_literals;
@@ -46,9 +47,9 @@ std::set<key> keys_of(const std::string& jsonl, int* dups = nullptr) {
   std::set<key> out;
   std::istringstream in(jsonl);
   for (std::string line; std::getline(in, line);) {
-    isitup::record r;
+    isitup::sdk::record r;
     std::string error;
-    if (!isitup::codec::decode(line, r, error)) continue;
+    if (!isitup::test::decode_record(line, r, error)) continue;
     if (!out.emplace(r.check, r.scheduled_at_ms).second && dups) ++*dups;
   }
   return out;

@@ -14,6 +14,7 @@
 namespace isitup::pg {
 namespace {
 
+using sdk::record;
 using testing::server;
 
 const std::vector<std::string> hostile = {"tab\there",

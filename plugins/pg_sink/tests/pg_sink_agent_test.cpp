@@ -14,10 +14,10 @@
 #include <thread>
 #include <tuple>
 
-#include <isitup/core/codec.hpp>
 #include "listener.hpp"
 #include "pg_server.hpp"
 #include "process.hpp"
+#include "record_codec.hpp"
 
 namespace {
 
@@ -69,9 +69,9 @@ std::set<key> from_stdout(const std::string& out, std::size_t& lines) {
   lines = 0;
   while (std::getline(in, line)) {
     if (line.find("\"event_id\"") != std::string::npos) continue;  // a transition
-    isitup::record r;
+    isitup::sdk::record r;
     std::string error;
-    EXPECT_TRUE(isitup::codec::decode(line, r, error)) << error << ": " << line;
+    EXPECT_TRUE(isitup::test::decode_record(line, r, error)) << error << ": " << line;
     keys.emplace(r.agent, r.check, r.scheduled_at_ms, r.up);
     ++lines;
   }

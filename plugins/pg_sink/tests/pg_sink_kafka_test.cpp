@@ -6,17 +6,17 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
+#include <isitup/record.hpp>
 
 #include <map>
 #include <random>
 
-#include <isitup/core/codec.hpp>
-#include <isitup/core/record.hpp>
 #include "agents.hpp"
 #include "eventually.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
 #include "process.hpp"
+#include "record_codec.hpp"
 
 namespace {
 
@@ -67,11 +67,10 @@ rk_ptr client(rd_kafka_type_t type, const std::string& brokers, const char* grou
 
 // Produces each record to partition i % partitions, key = its check name.
 void produce(const std::string& brokers, const std::string& topic,
-             const std::vector<isitup::record>& records) {
+             const std::vector<isitup::sdk::record>& records) {
   rk_ptr rk = client(RD_KAFKA_PRODUCER, brokers);
   for (std::size_t i = 0; i < records.size(); ++i) {
-    std::string json;
-    isitup::codec::encode(records[i], json);
+    std::string json = isitup::test::encode_record(records[i]);
     const std::string& key = records[i].check;
     ASSERT_EQ(rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
                                 RD_KAFKA_V_PARTITION(static_cast<int32_t>(i % partitions)),
@@ -100,9 +99,9 @@ std::map<int, int64_t> committed(const std::string& brokers, const std::string& 
 TEST(pg_sink_kafka, a_record_postgresql_cannot_store_does_not_stop_the_stream_or_the_commits) {
   kafka_broker broker(kafka_broker_options{1, {"results:4"}});
   constexpr int n = 400;
-  std::vector<isitup::record> records;
+  std::vector<isitup::sdk::record> records;
   for (int i = 0; i < n; ++i) {
-    isitup::record r;
+    isitup::sdk::record r;
     r.agent = "probe-1";
     r.check = "check-" + std::to_string(i % 20);
     r.plugin = "tcp_check";

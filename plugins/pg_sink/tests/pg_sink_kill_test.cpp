@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
+#include <isitup/record.hpp>
 
 #include <iostream>
 #include <mutex>
@@ -20,12 +21,11 @@
 #include <random>
 #include <thread>
 
-#include <isitup/core/codec.hpp>
-#include <isitup/core/record.hpp>
 #include "http_support.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
 #include "pg_writer_agents.hpp"
+#include "record_codec.hpp"
 
 namespace {
 
@@ -76,8 +76,8 @@ class pg_kill : public ::testing::Test {
   }
 
   // Result i of a lane: one of 100 checks of agent probe-<lane>, each once a second.
-  static isitup::record result(int lane, int i) {
-    isitup::record r;
+  static isitup::sdk::record result(int lane, int i) {
+    isitup::sdk::record r;
     r.agent = "probe-" + std::to_string(lane);
     r.location = "lab";
     r.check = "c" + std::to_string(i % 100);
@@ -94,9 +94,8 @@ class pg_kill : public ::testing::Test {
     const std::string topic = "results-" + std::to_string(lane);
     std::string json;
     for (int i = from; i < to; ++i) {
-      const isitup::record r = result(lane, i);
-      json.clear();
-      isitup::codec::encode(r, json);
+      const isitup::sdk::record r = result(lane, i);
+      json = isitup::test::encode_record(r);
       for (;;) {
         const rd_kafka_resp_err_t e = rd_kafka_producev(
             producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(i % partitions),

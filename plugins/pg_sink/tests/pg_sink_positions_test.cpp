@@ -6,17 +6,17 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
+#include <isitup/record.hpp>
 
 #include <atomic>
 #include <pqxx/pqxx>
 #include <thread>
 
-#include <isitup/core/codec.hpp>
-#include <isitup/core/record.hpp>
 #include "http_support.hpp"
 #include "kafka_broker.hpp"
 #include "pg_server.hpp"
 #include "pg_writer_agents.hpp"
+#include "record_codec.hpp"
 
 namespace {
 
@@ -33,8 +33,8 @@ const std::string plugin_dir = ISITUP_PLUGIN_DIR;
 
 // Result i: check "shop" for every 5th, else "f1".."f4"; every check once a second. "shop" is
 // down for i in [down_from, down_to).
-isitup::record result(int i, int down_from = -1, int down_to = -1) {
-  isitup::record r;
+isitup::sdk::record result(int i, int down_from = -1, int down_to = -1) {
+  isitup::sdk::record r;
   r.agent = "probe-1";
   r.location = "lab";
   r.check = i % 5 == 0 ? "shop" : "f" + std::to_string(i % 5);
@@ -55,9 +55,8 @@ isitup::record result(int i, int down_from = -1, int down_to = -1) {
 void produce(rd_kafka_t* rk, int from, int to, int partitions, int down_from = -1,
              int down_to = -1) {
   for (int i = from; i < to; ++i) {
-    const isitup::record r = result(i, down_from, down_to);
-    std::string json;
-    isitup::codec::encode(r, json);
+    const isitup::sdk::record r = result(i, down_from, down_to);
+    std::string json = isitup::test::encode_record(r);
     ASSERT_EQ(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("results"),
                                 RD_KAFKA_V_PARTITION(static_cast<int32_t>(i % partitions)),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

@@ -8,9 +8,9 @@
 #include <random>
 #include <thread>
 
-#include <isitup/core/codec.hpp>
 #include "pg_schema.hpp"
 #include "pg_test_util.hpp"
+#include "record_codec.hpp"
 
 namespace isitup::pg::testing {
 namespace {
@@ -32,11 +32,7 @@ std::string random_name(std::size_t n, unsigned seed) {
 }
 
 void use_codec(fake_host& host) {
-  host.to_json = [](const isitup_record_v1& r) {
-    std::string out;
-    codec::encode(r, out);
-    return out;
-  };
+  host.to_json = [](const isitup_record_v1& r) { return test::encode_record(r); };
 }
 
 TEST(pg_sink_rejects, a_check_name_too_long_for_the_index_is_rejected_and_the_rest_written) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <isitup/plugin.h>
+#include <isitup/record.hpp>
 
 #include <chrono>
 #include <memory>
@@ -20,6 +21,8 @@
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
 
 namespace isitup::pg::testing {
+
+using sdk::record;  // the tests' records are the SDK's
 
 constexpr int64_t nov_27_2026_18h = 1'795'802'400'000;  // 2026-11-27T18:00:00.000Z
 

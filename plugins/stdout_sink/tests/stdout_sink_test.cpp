@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <isitup/plugin.h>
 #include <unistd.h>
+#include <isitup/record.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -12,11 +13,9 @@
 #include <string>
 #include <vector>
 
-#include <isitup/core/codec.hpp>
-#include <isitup/core/config.hpp>
-#include <isitup/core/record.hpp>
-#include "declared_schema.hpp"
 #include "fake_host.hpp"
+#include "plugin_example.hpp"
+#include "record_codec.hpp"
 #include "under_test.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
@@ -24,6 +23,7 @@ extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
 namespace isitup {
 namespace {
 
+using sdk::record;
 using sdk::testing::fake_host;
 using sdk::testing::sink_under_test;
 namespace fs = std::filesystem;
@@ -81,11 +81,7 @@ class temp_file {
 class stdout_sink_test : public ::testing::Test {
  protected:
   stdout_sink_test() {
-    host_.to_json = [](const isitup_record_v1& r) {
-      std::string out;
-      codec::encode(r, out);
-      return out;
-    };
+    host_.to_json = [](const isitup_record_v1& r) { return test::encode_record(r); };
   }
   void TearDown() override {
     for (const std::string& p : host_.problems()) ADD_FAILURE() << "host misuse: " << p;
@@ -141,9 +137,7 @@ TEST_F(stdout_sink_test, json_lines_of_any_length) {
   big.error_message = std::string(5000, 'x');
   const isitup_record_v1 v = big.view();
   ASSERT_EQ(sink.write({&v}).status, ISITUP_OK);
-  std::string expected;
-  codec::encode(big, expected);
-  EXPECT_EQ(file_.contents(), expected + "\n");
+  EXPECT_EQ(file_.contents(), test::encode_record(big) + "\n");
 }
 
 TEST_F(stdout_sink_test, writes_aligned_text_lines) {
@@ -314,9 +308,7 @@ TEST_F(stdout_sink_test, writes_to_stdout_by_default) {
   close(saved);
   std::fclose(capture);
   EXPECT_EQ(outcome.status, ISITUP_OK) << outcome.message;
-  std::string expected;
-  codec::encode(up, expected);
-  EXPECT_EQ(file_.contents(), expected + "\n");
+  EXPECT_EQ(file_.contents(), test::encode_record(up) + "\n");
 }
 
 TEST_F(stdout_sink_test, refuses_an_unknown_format) {
@@ -385,22 +377,19 @@ TEST_F(stdout_sink_test, reports_a_closed_pipe_as_an_error) {
 
 // example.yml is a config the agent loads, naming every option with its default.
 TEST(stdout_sink_example, loads_and_shows_every_option_with_its_default) {
-  const config::agent agent =
-      config::load_file(std::string(ISITUP_SOURCE_DIR) + "/plugins/stdout_sink/example.yml");
-  ASSERT_EQ(agent.sinks.size(), 1u);
-  EXPECT_EQ(agent.sinks[0].plugin, "stdout_sink");
-  EXPECT_FALSE(agent.checks.empty());
+  const test::example_config example =
+      test::read_example_file(std::string(ISITUP_SOURCE_DIR) + "/plugins/stdout_sink/example.yml",
+                              test::declared_by("stdout_sink", *isitup_plugin_entry()->sink));
+  ASSERT_EQ(example.sinks.size(), 1u);
+  EXPECT_EQ(example.sinks[0].plugin, "stdout_sink");
+  EXPECT_FALSE(example.checks.empty());
 
-  const isitup_sink_ops_v1* ops = isitup_plugin_entry()->sink;
-  const std::vector<option_schema> schema = test::declared_schema(ops->options, ops->option_count);
-  const option_values values =
-      config::validate_options(agent.sinks[0].options, schema, "sinks[0] (stdout_sink) options");
-  for (const option_schema& s : schema) {
-    const option_value* v = values.find(s.name);
-    ASSERT_NE(v, nullptr) << s.name;
-    EXPECT_TRUE(v->is_set) << s.name << " is not shown in example.yml";
-    ASSERT_TRUE(s.default_yaml.has_value()) << s.name << " has no default";
-    EXPECT_EQ(v->text, *s.default_yaml) << s.name;
+  const std::vector<test::shown_option>& options = example.sinks[0].options;
+  EXPECT_EQ(options.size(), isitup_plugin_entry()->sink->option_count);
+  for (const test::shown_option& o : options) {
+    EXPECT_TRUE(o.is_set) << o.name << " is not shown in example.yml";
+    ASSERT_TRUE(o.default_yaml.has_value()) << o.name << " has no default";
+    EXPECT_EQ(o.text, *o.default_yaml) << o.name;
   }
 }
 
