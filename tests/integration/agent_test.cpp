@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <isitup/util/clock.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -44,12 +45,6 @@ std::vector<isitup::record> parse_results(const std::string& out) {
   return results;
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 TEST(agent, once_reports_up_and_down_as_v1_json) {
   tcp_listener open;
   const int closed = unused_port();
@@ -67,9 +62,9 @@ checks:
   - name: closed
     plugin: tcp_check
     target: 127.0.0.1:)" + std::to_string(closed) + "\n");
-  const int64_t before = now_ms();
+  const int64_t before = isitup::sdk::wall_ms();
   auto r = run({agent_bin, "--config", cfg, "--plugins-dir", plugin_dir, "--once"}, 20s);
-  const int64_t after = now_ms();
+  const int64_t after = isitup::sdk::wall_ms();
   EXPECT_EQ(r.code, 1) << r.err;  // one check was down
   auto results = parse_results(r.out);
   ASSERT_EQ(results.size(), 2u) << r.out << r.err;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <isitup/util/clock.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -19,12 +20,6 @@ namespace {
 
 const std::string agent_bin = std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent";
 const std::string plugin_dir = ISITUP_PLUGIN_DIR;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // check name -> scheduled times, sorted.
 std::map<std::string, std::vector<int64_t>> runs_by_check(const std::string& out) {
@@ -79,12 +74,12 @@ TEST(reload, sighup_applies_checks_and_keeps_unchanged_ones_on_their_grid) {
 
   dir.write("agent.yml", head + check("keep", port) + check("moved", port, ", interval: 300ms") +
                              check("fresh", port));
-  const int64_t before_reload = now_ms();
+  const int64_t before_reload = isitup::sdk::wall_ms();
   agent.signal(SIGHUP);
   ASSERT_TRUE(
       wait_for_log(agent, "reload: 3 checks (1 unchanged, 1 changed, 1 added, 1 removed)", 1))
       << agent.err();
-  const int64_t after_reload = now_ms();
+  const int64_t after_reload = isitup::sdk::wall_ms();
   std::this_thread::sleep_for(1500ms);
 
   // A broken file is refused with its location; everything keeps running as it was.
@@ -200,10 +195,10 @@ TEST(reload, loading_a_fifo_or_a_huge_config_never_pauses_running_checks) {
   // and starts on time all along.
   std::filesystem::remove(cfg);
   dir.write("agent.yml", huge_broken_config(head, port));
-  const int64_t before_load = now_ms();
+  const int64_t before_load = isitup::sdk::wall_ms();
   agent.signal(SIGHUP);
   ASSERT_TRUE(wait_for_log(agent, "reload refused", 2, 60s)) << agent.err();
-  const int64_t after_load = now_ms();
+  const int64_t after_load = isitup::sdk::wall_ms();
   std::this_thread::sleep_for(1200ms);
 
   // And a stop while such a file loads still stops the agent at once: well before that load

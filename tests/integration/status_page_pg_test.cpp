@@ -4,6 +4,7 @@
 // read_history (ISITUP_SINK_HISTORY). Checked in the HTML and in chromium-headless-shell.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <isitup/util/clock.hpp>
 
 #include <chrono>
 #include <pqxx/pqxx>
@@ -24,12 +25,6 @@ namespace {
 
 constexpr int64_t hour_ms = 3'600'000, day_ms = 24 * hour_ms;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The card of check `name` on the page (or DOM), or empty.
 std::string card(const std::string& page, const std::string& name) {
   const auto at = page.find("<h3>" + name + "<b>");
@@ -43,7 +38,7 @@ TEST(status_page_from_postgresql, shows_60_days_rolled_up_by_pg_sink) {
   const isitup::pg::table_names names{"public", "results"};
   // "archive": every 15 minutes from 60 days ago to over an hour ago, whole hours, the first of
   // each hour down: 75 % up in every hour and day; up ones took 50, 60 or 70 ms.
-  const int64_t now = now_ms(), first = (now / hour_ms - 60 * 24) * hour_ms;
+  const int64_t now = isitup::sdk::wall_ms(), first = (now / hour_ms - 60 * 24) * hour_ms;
   const int64_t last_hour_end = (now - 65 * 60'000) / hour_ms * hour_ms;  // rolled up at once
   {
     pqxx::connection c(server.conninfo());

@@ -1,6 +1,7 @@
 #include "catalog_fleet.hpp"
 
 #include <librdkafka/rdkafka.h>
+#include <isitup/util/clock.hpp>
 
 #include <sstream>
 #include <stdexcept>
@@ -32,11 +33,7 @@ const std::string catalog_properties =
     "{session.timeout.ms: \"3000\", heartbeat.interval.ms: \"300\", "
     "reconnect.backoff.max.ms: \"500\"}";
 
-int64_t epoch_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t epoch_ms() { return sdk::wall_ms(); }
 
 std::vector<result> read_results(const std::string& path) {
   std::vector<result> out;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <isitup/util/clock.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -296,9 +297,7 @@ TEST(pg_retention, rows_older_than_it_are_not_stored_and_rollups_outlive_the_par
   sink_under_test sink(host, isitup_plugin_entry(),
                        test_options("public", "aged", {{"retention", "10d"}}));
   ASSERT_TRUE(sink.ok()) << sink.error();
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = sdk::wall_ms();
   std::vector<record> rs{make_record(0), make_record(1), make_record(2)};
   rs[0].scheduled_at_ms = now - 11 * day_ms;  // past retention
   rs[1].scheduled_at_ms = now - 9 * day_ms;
