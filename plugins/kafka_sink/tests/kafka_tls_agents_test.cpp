@@ -15,7 +15,6 @@
 #include <sstream>
 #include <thread>
 
-#include <isitup/core/codec.hpp>
 #include "agents.hpp"
 #include "eventually.hpp"
 #include "kafka_broker.hpp"

@@ -13,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include <isitup/core/record.hpp>
 #include "fake_host.hpp"
 #include "pg_server.hpp"
 #include "under_test.hpp"
