@@ -127,8 +127,13 @@ checks:
   for (auto& [name, times] : scheduled) {
     EXPECT_GE(times.size(), 5u) << name;  // 2 s at 200 ms, after a splay of < 200 ms
     std::sort(times.begin(), times.end());
-    for (std::size_t i = 1; i < times.size(); ++i)
-      EXPECT_EQ(times[i] - times[i - 1], 200) << name << ": runs not on a 200 ms grid";
+    // On the grid: every gap a whole number of intervals. A starved agent (a loaded CI machine)
+    // skips a late slot rather than running it off the grid, so a gap may be 400 or 600 ms.
+    for (std::size_t i = 1; i < times.size(); ++i) {
+      const int64_t gap = times[i] - times[i - 1];
+      EXPECT_TRUE(gap > 0 && gap % 200 == 0)
+          << name << ": runs not on a 200 ms grid (gap " << gap << " ms)";
+    }
   }
   EXPECT_NE(agent.err().find("stopping"), std::string::npos) << agent.err();
 }
