@@ -96,7 +96,7 @@ std::optional<location> option_named_in(const raw_options& raw, std::string_view
     }
     return std::nullopt;
   };
-  const std::optional<location> option = value_of(*node, name);
+  std::optional<location> option = value_of(*node, name);  // not const: returned by move
   if (!option) return std::nullopt;
   // "properties: 'ssl.key.location': ...": the entry of a map option, when it names one.
   const std::string_view rest = message.substr(colon + 1);

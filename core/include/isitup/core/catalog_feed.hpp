@@ -56,7 +56,7 @@ class catalog_feed {
   static constexpr int64_t revoke_wait_ms = 5000;
   // A key or value is kept up to this size plus one byte: the reader refuses anything longer.
   static constexpr std::size_t max_key_bytes = 4096;
-  static constexpr std::size_t max_value_bytes = 64 * 1024;
+  static constexpr std::size_t max_value_bytes = std::size_t{64} * 1024;
   // Changes waiting for the scheduler thread at most (the plugin's thread then waits, and the
   // plugin's client buffers within its own bounds). A 100k catalog arrives in batches of a few
   // thousand: the bound holds only while the scheduler thread is busy elsewhere.
