@@ -554,6 +554,10 @@ void consumer_source::claim(rd_kafka_topic_partition_list_t* parts) {
 // Left to librdkafka, a partition without a committed offset waits a fixed 100 ms before its
 // reset (auto.offset.reset) is even asked for; asking for the committed offsets here, in one
 // request, starts every partition at once: at its committed offset, else at start_from.
+// start_from is then resolved to an offset too (one ListOffsets request per leader): a logical
+// offset is resolved by librdkafka after the assignment, and when the partition has no leader
+// broker yet at that moment (a new consumer usually), librdkafka retries only after a fixed
+// 500 ms, so a new writer's partitions started half a second late one time in two.
 void consumer_source::start_unclaimed(rd_kafka_topic_partition_list_t* parts) {
   list_ptr ask(rd_kafka_topic_partition_list_new(parts->cnt));
   for (int i = 0; i < parts->cnt; ++i)
@@ -567,14 +571,42 @@ void consumer_source::start_unclaimed(rd_kafka_topic_partition_list_t* parts) {
               std::string("reading the committed offsets: ") + rd_kafka_err2str(e));
     return;
   }
+  list_ptr fresh(rd_kafka_topic_partition_list_new(ask->cnt));
   for (int i = 0; i < ask->cnt; ++i) {
     const rd_kafka_topic_partition_t& got = ask->elems[i];
     if (got.err) continue;
-    for (int k = 0; k < parts->cnt; ++k)
-      if (parts->elems[k].partition == got.partition &&
-          std::string_view(parts->elems[k].topic) == got.topic)
-        parts->elems[k].offset = got.offset >= 0 ? got.offset : start_offset_;
+    if (got.offset < 0)  // ListOffsets reads -2 as the log start and -1 as its end
+      rd_kafka_topic_partition_list_add(fresh.get(), got.topic, got.partition)->offset =
+          start_offset_;
+    set_start(parts, got.topic, got.partition, got.offset >= 0 ? got.offset : start_offset_);
   }
+  if (fresh->cnt == 0) return;
+  if (const rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk_, fresh.get(),
+                                                               committed_timeout_ms)) {
+    // The logical offset stays: librdkafka resolves it after the assignment.
+    host_.log(sdk::level::debug,
+              std::string("resolving start_from to offsets: ") + rd_kafka_err2str(e));
+    return;
+  }
+  std::string starts;
+  for (int i = 0; i < fresh->cnt; ++i) {
+    const rd_kafka_topic_partition_t& got = fresh->elems[i];
+    if (got.err || got.offset < 0) continue;
+    set_start(parts, got.topic, got.partition, got.offset);
+    starts += (starts.empty() ? "" : ", ") + std::to_string(got.partition) + "@" +
+              std::to_string(got.offset);
+  }
+  if (!starts.empty())
+    host_.log(sdk::level::info, std::string("no committed offsets: reading from the ") +
+                                    (start_offset_ == RD_KAFKA_OFFSET_END ? "end" : "start") +
+                                    " (start_from): " + starts);
+}
+
+void consumer_source::set_start(rd_kafka_topic_partition_list_t* parts, const char* topic,
+                                int32_t partition, int64_t offset) {
+  for (int k = 0; k < parts->cnt; ++k)
+    if (parts->elems[k].partition == partition && std::string_view(parts->elems[k].topic) == topic)
+      parts->elems[k].offset = offset;
 }
 
 }  // namespace isitup::kafka

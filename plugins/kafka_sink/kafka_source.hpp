@@ -91,8 +91,11 @@ class consumer_source final : public sdk::source {
   // Claims the assigned partitions (host) and sets their start offsets in `parts`.
   void claim(rd_kafka_topic_partition_list_t* parts);
   // Sets the start offset of each partition `parts` leaves unset: the group's committed
-  // offset, else start_from. Left unset when Kafka does not answer.
+  // offset, else start_from resolved to an offset (else left logical). Left unset when Kafka
+  // does not answer.
   void start_unclaimed(rd_kafka_topic_partition_list_t* parts);
+  static void set_start(rd_kafka_topic_partition_list_t* parts, const char* topic,
+                        int32_t partition, int64_t offset);
   void dead_letter(const rd_kafka_message_t* m, const std::string& why, batch& b);
   void log_poison(const rd_kafka_message_t* m, const std::string& why);
   batch* find(uint64_t token);

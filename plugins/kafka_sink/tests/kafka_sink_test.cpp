@@ -10,6 +10,7 @@
 
 #include <future>
 #include <map>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -504,7 +505,8 @@ TEST_F(kafka_sink_test, source_of_a_new_group_starts_at_the_end_with_start_from_
   source->start();
   // Produced until one arrives: when the source reached the end is not visible from here.
   std::size_t received = 0;
-  for (int i = 0; received == 0 && i < 100; ++i) {
+  int produced_after = 0;
+  for (int i = 0; received == 0 && i < 100; ++i, ++produced_after) {
     record r = make_record(i);
     r.check = "after-" + std::to_string(i);
     std::string json = test::encode_record(r);
@@ -521,6 +523,54 @@ TEST_F(kafka_sink_test, source_of_a_new_group_starts_at_the_end_with_start_from_
   std::lock_guard lock(mu);
   ASSERT_FALSE(got.empty()) << "nothing produced after the start was read";
   for (const std::string& check : got) EXPECT_EQ(check.rfind("after-", 0), 0u) << check;
+  // The start was resolved to offsets before the assignment (not left to librdkafka, which
+  // waits 500 ms when the partition's leader is not known yet): the ends of the two partitions
+  // hold the 20 records produced before, and at most the ones produced while it started.
+  std::string line;
+  for (const auto& l : host_.logs())
+    if (l.message.find("no committed offsets: reading from the end") != std::string::npos)
+      line = l.message;
+  ASSERT_FALSE(line.empty()) << "the resolved start offsets were not logged";
+  static const std::regex at(R"(([0-9]+)@([0-9]+))");
+  int64_t sum = 0;
+  int partitions = 0;
+  for (std::sregex_iterator it(line.begin(), line.end(), at), end; it != end; ++it, ++partitions)
+    sum += std::stoll((*it)[2]);
+  EXPECT_EQ(partitions, 2) << line;
+  EXPECT_GE(sum, 20) << line;
+  EXPECT_LE(sum, 20 + produced_after) << line;
+}
+
+// With start_from earliest, a new group's partitions start at offset 0, resolved before the
+// assignment, and every record produced before is read.
+TEST_F(kafka_sink_test, source_of_a_new_group_resolves_start_from_earliest_to_offsets) {
+  test::kafka_broker broker({.brokers = 1, .topics = {"early:2"}, .port = 0});
+  std::vector<std::string> before;
+  for (int i = 0; i < 20; ++i) before.push_back(test::encode_record(make_record(i)));
+  kafka_test::produce(broker.bootstrap(), "early", before);
+  std::mutex mu;
+  std::size_t got = 0;
+  host_.submit = [&](const isitup_record_v1* const*, size_t n, uint64_t) -> uint32_t {
+    std::lock_guard lock(mu);
+    got += n;
+    return ISITUP_OK;
+  };
+  auto source = make_source({{"brokers", broker.bootstrap()},
+                             {"topic", "early"},
+                             {"group", "new-early"},
+                             {"start_from", "earliest"},
+                             {"batch_delay", "20ms"}});
+  source->start();
+  for (const auto until = std::chrono::steady_clock::now() + 20s;
+       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(10ms)) {
+    std::lock_guard lock(mu);
+    if (got >= before.size()) break;
+  }
+  source->stop();
+  source.reset();
+  EXPECT_EQ(got, before.size());
+  EXPECT_TRUE(host_.logged("no committed offsets: reading from the start (start_from): 0@0, 1@0"))
+      << "the start offsets were not resolved before the assignment";
 }
 
 }  // namespace
