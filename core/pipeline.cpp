@@ -108,7 +108,13 @@ void pipeline::stop() {
 
 bool pipeline::has_room(std::size_t n) {
   std::size_t cur = held_.load(std::memory_order_relaxed);
-  while (cur + n <= options_.queue_size) {
+  if (n > options_.queue_size && !oversized_said_.exchange(true))
+    spdlog::warn(
+        "a source handed over {} records at once, more than the result queue holds (queue_size "
+        "{}): such a batch waits until the queue is empty and is taken alone; give the source "
+        "a batch size of at most queue_size",
+        n, options_.queue_size);
+  while (fits(cur, n, options_.queue_size)) {
     if (held_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) return true;
   }
   rejected_full_.fetch_add(1, std::memory_order_relaxed);

@@ -159,6 +159,36 @@ TEST(pipeline, bound_holds_when_the_sink_stalls) {
   EXPECT_EQ(p.stats().delivered, 5u);
 }
 
+// A source batch larger than the whole queue (a source configured with a batch size above
+// queue_size) is not refused for ever: it is taken alone once nothing else is held, and while
+// it is held nothing else fits.
+TEST(pipeline, a_batch_larger_than_the_queue_is_taken_alone_when_the_queue_is_empty) {
+  fake_sink sink;
+  sink.decide = [](std::size_t) { return -1; };  // hold every batch
+  pipeline p({5, 100, 10}, {sink.binding()});
+  p.start();
+  std::vector<record> big;
+  for (int i = 0; i < 12; ++i) big.push_back(make("big-" + std::to_string(i)));
+  push(p, "c");  // one slot held: the big batch waits
+  EXPECT_FALSE(p.may_fit(12));
+  EXPECT_FALSE(p.try_submit(std::vector<record>(big), nullptr));
+  ASSERT_TRUE(sink.wait_batches(1));
+  sink.release_held(ISITUP_OK);
+  bool taken = false;
+  for (const auto until = std::chrono::steady_clock::now() + 5s;
+       !taken && std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(5ms))
+    taken = p.may_fit(12) && p.try_submit(std::vector<record>(big), nullptr);
+  ASSERT_TRUE(taken) << "a batch larger than the queue was refused with the queue empty";
+  EXPECT_EQ(p.stats().held, 12u);
+  EXPECT_FALSE(p.try_reserve()) << "a check's slot beside a batch larger than the queue";
+  EXPECT_FALSE(p.try_submit({make("s")}, nullptr));
+  ASSERT_TRUE(sink.wait_batches(2));
+  sink.release_held(ISITUP_OK);
+  EXPECT_TRUE(p.drain(2s));
+  EXPECT_EQ(p.stats().delivered, 13u);
+  EXPECT_EQ(sink.records_written(), 13u);
+}
+
 TEST(pipeline, source_ack_waits_for_every_sink) {
   fake_sink fast, slow;
   slow.decide = [](std::size_t) { return -1; };

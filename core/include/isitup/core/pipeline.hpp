@@ -4,6 +4,8 @@
 // Bound: at most queue_size records are held at once, counting slots reserved by checks still
 // running, records waiting to be batched and records written but not yet durable everywhere.
 // A check reserves its slot before it starts, so a completion never finds the queue full.
+// One exception, so that a source is never refused for ever: a source batch larger than the
+// whole queue (its batch size above queue_size) is taken alone, when nothing else is held.
 //
 // Threads: try_reserve, cancel_reservation, push_reserved and try_submit from any thread.
 // One dispatcher thread cuts batches and calls sinks' write(); sinks' completions arrive on
@@ -127,7 +129,12 @@ class pipeline {
   // Whether `n` more records would fit right now: a cheap look before building a batch for
   // try_submit (which still decides). Nothing is reserved or counted.
   bool may_fit(std::size_t n) const {
-    return held_.load(std::memory_order_relaxed) + n <= options_.queue_size;
+    return fits(held_.load(std::memory_order_relaxed), n, options_.queue_size);
+  }
+  // `n` more records fit beside `held` in a queue of `size`; a batch larger than the queue
+  // only when nothing is held.
+  static bool fits(std::size_t held, std::size_t n, std::size_t size) {
+    return held + n <= size || (n > size && held == 0);
   }
 
   // Stops taking new input, writes out everything held, waits until it is durable everywhere
@@ -166,6 +173,7 @@ class pipeline {
   std::vector<record> staged_;
   clock::time_point staged_since_;
   std::atomic<std::size_t> held_{0};  // reserved + staged + in batches not done everywhere
+  std::atomic<bool> oversized_said_{false};  // the warning about a batch above queue_size
   std::atomic<std::size_t> reserved_{0};
   uint64_t next_sequence_ = 1;
   // Writes handed to sinks and not completed (or timed out, kept for their late completion),
