@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <regex>
 #include <thread>
 
@@ -90,12 +91,14 @@ std::string read_all(const std::string& path) {
 }  // namespace
 
 http::testing::nginx_server& server() {
-  static http::testing::nginx_server* nginx = [] {
+  // Destroyed at exit (its destructor stops nginx; a leaked one kept nginx and its two workers
+  // running after every benchmark run).
+  static const std::unique_ptr<http::testing::nginx_server> nginx = [] {
     http::testing::nginx_server::options opts;
     opts.extra_addresses = {addresses.begin() + 1, addresses.end()};
     opts.worker_processes = 2;
     opts.slow_seconds = 2.0;
-    auto* n = new http::testing::nginx_server(opts);  // lives until exit
+    auto n = std::make_unique<http::testing::nginx_server>(opts);
     if (!n->ok()) {
       std::cerr << "nginx: " << n->error() << "\n";
       std::exit(1);
