@@ -581,8 +581,8 @@ void consumer_source::start_unclaimed(rd_kafka_topic_partition_list_t* parts) {
     set_start(parts, got.topic, got.partition, got.offset >= 0 ? got.offset : start_offset_);
   }
   if (fresh->cnt == 0) return;
-  if (const rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk_, fresh.get(),
-                                                               committed_timeout_ms)) {
+  if (const rd_kafka_resp_err_t e =
+          rd_kafka_offsets_for_times(rk_, fresh.get(), committed_timeout_ms)) {
     // The logical offset stays: librdkafka resolves it after the assignment.
     host_.log(sdk::level::debug,
               std::string("resolving start_from to offsets: ") + rd_kafka_err2str(e));

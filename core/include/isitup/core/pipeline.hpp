@@ -172,7 +172,7 @@ class pipeline {
   std::condition_variable cv_;
   std::vector<record> staged_;
   clock::time_point staged_since_;
-  std::atomic<std::size_t> held_{0};  // reserved + staged + in batches not done everywhere
+  std::atomic<std::size_t> held_{0};         // reserved + staged + in batches not done everywhere
   std::atomic<bool> oversized_said_{false};  // the warning about a batch above queue_size
   std::atomic<std::size_t> reserved_{0};
   uint64_t next_sequence_ = 1;
