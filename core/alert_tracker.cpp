@@ -445,7 +445,11 @@ alert_tracker::alert_tracker(const config::agent& cfg,
                              std::vector<event_sink> sinks, std::optional<event_sink> state_sink)
     : impl_(std::make_shared<impl>()) {
   impl_->defaults = cfg.alert;
-  for (auto& [name, s] : per_check) impl_->configured.emplace(name, std::move(s));
+  impl_->configured.reserve(per_check.size());
+  while (!per_check.empty()) {  // each name and its settings move over, neither is copied
+    auto node = per_check.extract(per_check.begin());
+    impl_->configured.emplace(std::move(node.key()), std::move(node.mapped()));
+  }
   for (event_sink& s : sinks) impl_->sinks.push_back(impl::sink_queue{std::move(s), {}});
   if (state_sink) {
     restore_from_sink(std::move(*state_sink));
