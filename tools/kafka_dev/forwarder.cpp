@@ -8,10 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <isitup/util/error_text.hpp>
 
 namespace isitup::kafka_dev {
 namespace {
@@ -53,7 +54,7 @@ forwarder::forwarder(int port, int upstream) : upstream_(upstream) {
   sockaddr_in a = loopback(port);
   if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       listen(listen_fd_, 64) != 0) {
-    const std::string why = std::strerror(errno);
+    const std::string why = sdk::error_text(errno);
     if (listen_fd_ >= 0) close(listen_fd_);
     throw std::runtime_error("--port " + std::to_string(port) + ": cannot listen: " + why);
   }

@@ -237,9 +237,7 @@ void say(const std::string& text) {
   std::fflush(stdout);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int dev_main(int argc, char** argv) {
   CLI::App app{
       "isitup-kafka-dev: a Kafka-protocol broker for DEVELOPMENT AND TESTS ONLY, NOT FOR "
       "PRODUCTION.\n"
@@ -376,7 +374,7 @@ int main(int argc, char** argv) {
                      reply.substr(0, reply.find('\n')).c_str());
       }
     }
-    std::fprintf(stderr, "isitup-kafka-dev: stopping (%s)\n", strsignal(stop_signal));
+    std::fprintf(stderr, "isitup-kafka-dev: stopping (%s)\n", sigdescr_np(stop_signal));
     fwd.reset();
     fronts.clear();
     if (!bootstrap_file.empty()) std::filesystem::remove(bootstrap_file);
@@ -385,4 +383,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return dev_main(argc, argv);
+  } catch (const std::exception& e) {  // before the cluster starts: building the options
+    std::fprintf(stderr, "isitup-kafka-dev: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "isitup-kafka-dev: unknown error\n");
+  }
+  return 1;
 }

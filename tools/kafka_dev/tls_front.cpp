@@ -15,6 +15,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <isitup/util/error_text.hpp>
+
 namespace isitup::kafka_dev {
 namespace {
 
@@ -96,7 +98,7 @@ tls_front::tls_front(int port, int upstream, const tls_context& tls)
   if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       listen(listen_fd_, 64) != 0 ||
       getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    const std::string why = std::strerror(errno);
+    const std::string why = sdk::error_text(errno);
     if (listen_fd_ >= 0) close(listen_fd_);
     throw std::runtime_error("TLS port " + std::to_string(port) + ": cannot listen: " + why);
   }
@@ -178,7 +180,8 @@ void tls_front::serve(connection& c) {
     if (server >= 0) no_delay(server);
     sockaddr_in a = loopback(upstream_);
     if (server < 0 || connect(server, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      why = "broker at 127.0.0.1:" + std::to_string(upstream_) + " refused: " + strerror(errno);
+      why = "broker at 127.0.0.1:" + std::to_string(upstream_) +
+            " refused: " + sdk::error_text(errno);
     } else {
       std::lock_guard lock(mutex_);
       c.server = server;
