@@ -168,6 +168,7 @@ TEST(pipeline, a_batch_larger_than_the_queue_is_taken_alone_when_the_queue_is_em
   pipeline p({5, 100, 10}, {sink.binding()});
   p.start();
   std::vector<record> big;
+  big.reserve(12);
   for (int i = 0; i < 12; ++i) big.push_back(make("big-" + std::to_string(i)));
   push(p, "c");  // one slot held: the big batch waits
   EXPECT_FALSE(p.may_fit(12));

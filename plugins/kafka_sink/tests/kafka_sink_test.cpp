@@ -546,6 +546,7 @@ TEST_F(kafka_sink_test, source_of_a_new_group_starts_at_the_end_with_start_from_
 TEST_F(kafka_sink_test, source_of_a_new_group_resolves_start_from_earliest_to_offsets) {
   test::kafka_broker broker({.brokers = 1, .topics = {"early:2"}, .port = 0});
   std::vector<std::string> before;
+  before.reserve(20);
   for (int i = 0; i < 20; ++i) before.push_back(test::encode_record(make_record(i)));
   kafka_test::produce(broker.bootstrap(), "early", before);
   std::mutex mu;
