@@ -21,6 +21,24 @@ using namespace std::chrono_literals;
 using namespace isitup::fleet_test;  // the fleet's set-up: probes, results, catalog_test
 using isitup::test::eventually;
 
+namespace {
+
+// Within 45 s: every one of the `n` checks has a result of the last 2 s, and each of `probes`
+// ran some of them.
+bool each_runs_some(const std::vector<const probe*>& probes, std::size_t n) {
+  return eventually(
+      [&] {
+        const int64_t recent = epoch_ms() - 2000;
+        if (checks_seen(all_results(probes, nullptr), recent).size() != n) return false;
+        return std::none_of(probes.begin(), probes.end(), [&](const probe* p) {
+          return checks_seen(p->results(), recent).empty();
+        });
+      },
+      45s, 200ms);
+}
+
+}  // namespace
+
 // kill -9 of one probe: its checks resume on the two others, up at nginx; the largest gap
 // between two results of any check is bounded by the session timeout, the broker's rebalance
 // and two intervals; no run is produced twice. Started again, it takes some partitions back
@@ -31,16 +49,7 @@ TEST_F(catalog_test, a_killed_probe_s_checks_move_to_the_others_and_back_when_it
   const auto& bs = broker_.bootstrap();
   probe eu1(dir_, bs, "eu1", "eu"), eu2(dir_, bs, "eu2", "eu"), eu3(dir_, bs, "eu3", "eu");
   const std::vector<const probe*> eu{&eu1, &eu2, &eu3};
-  ASSERT_TRUE(eventually(
-      [&] {
-        const int64_t recent = epoch_ms() - 2000;
-        if (checks_seen(all_results(eu, nullptr), recent).size() != n) return false;
-        for (const probe* p : eu)
-          if (checks_seen(p->results(), recent).empty()) return false;
-        return true;
-      },
-      45s, 200ms))
-      << eu1.proc->err();
+  ASSERT_TRUE(each_runs_some(eu, n)) << eu1.proc->err();
   const std::set<std::string> moved = checks_seen(eu3.results(), epoch_ms() - 2000);
   ASSERT_FALSE(moved.empty());
   const int64_t killed = epoch_ms();
@@ -240,16 +249,7 @@ TEST_F(catalog_test, a_stalled_probe_gives_up_its_checks_when_it_resumes) {
   const auto& bs = broker_.bootstrap();
   probe eu1(dir_, bs, "eu1", "eu"), eu2(dir_, bs, "eu2", "eu"), eu3(dir_, bs, "eu3", "eu");
   const std::vector<const probe*> eu{&eu1, &eu2, &eu3};
-  ASSERT_TRUE(eventually(
-      [&] {
-        const int64_t recent = epoch_ms() - 2000;
-        if (checks_seen(all_results(eu, nullptr), recent).size() != n) return false;
-        for (const probe* p : eu)
-          if (checks_seen(p->results(), recent).empty()) return false;
-        return true;
-      },
-      45s, 200ms))
-      << eu1.proc->err();
+  ASSERT_TRUE(each_runs_some(eu, n)) << eu1.proc->err();
   const std::set<std::string> stalled = checks_seen(eu3.results(), epoch_ms() - 2000);
   eu3.proc->signal(SIGSTOP);
   const int64_t stopped = epoch_ms();
