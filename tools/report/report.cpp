@@ -207,9 +207,7 @@ void print_incidents(pqxx::transaction_base& tx, const isitup::pg::quoted_names&
                 {false, false, false, true, false}, past);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int report_main(int argc, char** argv) {
   CLI::App app{"isitup-report: uptime and response times per check, from pg_sink's table"};
   std::string config_file, now = "now";
   int sink = -1;
@@ -285,4 +283,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "isitup-report: %s\n", what.c_str());
     return exit_failed;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return report_main(argc, argv);
+  } catch (const std::exception& e) {  // building the options, or out of memory reporting one
+    std::fprintf(stderr, "isitup-report: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "isitup-report: unknown error\n");
+  }
+  return exit_failed;
 }

@@ -4,11 +4,12 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+
+#include <isitup/util/error_text.hpp>
 
 namespace isitup::report {
 
@@ -236,7 +237,7 @@ void apply_config(status_view& v, const config::agent& cfg) {
 void write_file_atomically(const std::string& path, const std::string& content) {
   const std::string temp = path + ".tmp";
   const auto fail = [&](const std::string& what) {
-    const std::string reason = std::strerror(errno);
+    const std::string reason = sdk::error_text(errno);
     std::remove(temp.c_str());
     throw std::runtime_error(what + ": " + reason);
   };
