@@ -46,6 +46,7 @@ struct feeder {
 
 std::vector<transition_type> types(const std::vector<transition>& ts) {
   std::vector<transition_type> out;
+  out.reserve(ts.size());
   for (const auto& t : ts) out.push_back(t.type);
   return out;
 }

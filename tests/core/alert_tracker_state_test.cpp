@@ -62,6 +62,7 @@ struct store {
     }
     static const char* const ops_name[] = {"ops"};
     std::vector<isitup_outbox_event_v1> out;
+    out.reserve(views.size());
     for (auto& v : views) out.push_back({sizeof(isitup_outbox_event_v1), &v, ops_name, 1});
     const isitup_alert_state_v1 all{sizeof all, cs.data(), cs.size(), out.data(), out.size()};
     loaded(ctx, &all);

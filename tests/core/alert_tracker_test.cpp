@@ -220,8 +220,10 @@ TEST(alert_tracker, forgotten_checks_leave_nothing_behind_but_an_open_incident) 
   alert_settings two;
   two.failure_threshold = 2;
   std::vector<std::string> names;
+  names.reserve(100);
   for (int i = 0; i < 100; ++i) names.push_back("c" + std::to_string(i));
   std::vector<std::pair<std::string_view, const alert_settings*>> many;
+  many.reserve(names.size());
   for (const std::string& n : names) many.emplace_back(n, &two);
   t.configure(many);
   alert_tracker::check_ref ref1;

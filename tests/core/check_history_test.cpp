@@ -23,7 +23,7 @@ record result(int64_t at_ms, bool up, const std::string& kind = "", const std::s
 
 TEST(check_history, a_ring_keeps_the_newest_results_oldest_first) {
   check_ring ring({"c", "tcp_check", "h:1", "", 1000, 500}, 16);
-  for (int i = 0; i < 40; ++i) ring.add(result(1000 * i, true));
+  for (int i = 0; i < 40; ++i) ring.add(result(int64_t{1000} * i, true));
   const check_snapshot all = ring.snapshot();
   ASSERT_EQ(all.results.size(), 16u);
   EXPECT_EQ(all.results.front().at_ms, 24000);

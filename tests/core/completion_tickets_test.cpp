@@ -56,6 +56,7 @@ TEST(completion_tickets, racing_redeems_hand_the_state_to_exactly_one) {
     void* ticket = t.issue(&state, "x");
     std::atomic<int> winners{0};
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int i = 0; i < 4; ++i)
       threads.emplace_back([&] {
         if (t.redeem(ticket).state) ++winners;
