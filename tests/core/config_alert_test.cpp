@@ -1,9 +1,10 @@
 // The `alert:` settings (defaults and per check), sink names, notify and agent.state_dir.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <isitup/core/config.hpp>
+
+#include "scoped_env.hpp"
 
 namespace isitup::config {
 namespace {
@@ -26,8 +27,7 @@ std::string load_error(const std::string& yaml) {
 
 class unset_state_directory : public ::testing::Test {
  protected:
-  void SetUp() override { unsetenv("STATE_DIRECTORY"); }
-  void TearDown() override { unsetenv("STATE_DIRECTORY"); }
+  const test::scoped_env state_directory_{"STATE_DIRECTORY", std::nullopt};
 };
 using config_alert = unset_state_directory;
 
@@ -101,7 +101,7 @@ TEST_F(config_alert, sink_names_default_to_the_plugin_then_numbered) {
 
 TEST_F(config_alert, state_dir_given_or_from_the_environment) {
   EXPECT_EQ(load("agent: {state_dir: /var/lib/isitup}\n").state_dir, "/var/lib/isitup");
-  setenv("STATE_DIRECTORY", "/var/lib/isitup-a:/var/lib/other", 1);
+  const test::scoped_env dirs("STATE_DIRECTORY", "/var/lib/isitup-a:/var/lib/other");
   EXPECT_EQ(load("agent: {id: x}\n").state_dir, "/var/lib/isitup-a");
   EXPECT_EQ(load("agent: {state_dir: /srv/s}\n").state_dir, "/srv/s");
 }

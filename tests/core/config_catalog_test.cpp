@@ -6,6 +6,8 @@
 #include <isitup/core/config.hpp>
 #include <isitup/core/reload_plan.hpp>
 
+#include "scoped_env.hpp"
+
 namespace {
 
 using isitup::config::config_error;
@@ -124,7 +126,7 @@ TEST(catalog_reader, refuses_what_parse_catalog_value_refuses_once_the_shape_is_
 }
 
 TEST(catalog_value, expands_no_environment_variables) {
-  setenv("ISITUP_CATALOG_SECRET", "s3cret", 1);
+  const isitup::test::scoped_env secret("ISITUP_CATALOG_SECRET", "s3cret");
   const auto c = parse_catalog_value(
       "x", R"({"v":1,"name":"x","target":"https://h/${ISITUP_CATALOG_SECRET}"})", source,
       file_config());

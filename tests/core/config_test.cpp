@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "process.hpp"
+#include "scoped_env.hpp"
 
 namespace isitup::config {
 namespace {
@@ -45,15 +46,6 @@ void expect_errors(const std::vector<error_case>& cases) {
     EXPECT_THAT(error, HasSubstr(c.message));
   }
 }
-
-class env_var {
- public:
-  env_var(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~env_var() { unsetenv(name_); }
-
- private:
-  const char* name_;
-};
 
 using isitup::test::temp_dir;
 
@@ -222,7 +214,7 @@ TEST(config_test, design_example_loads_from_file_with_domains_file_merged_in_ord
   EXPECT_EQ(a.sinks[0].plugin, "kafka_sink");
   const std::vector<option_schema> sink_schema = {opt("brokers", option_type::string, true),
                                                   opt("topic", option_type::string, true)};
-  unsetenv("ISITUP_TEST_KAFKA_BROKERS");
+  const test::scoped_env brokers("ISITUP_TEST_KAFKA_BROKERS", std::nullopt);
   const option_values sink_options = validate_options(a.sinks[0].options, sink_schema, "sinks[0]");
   EXPECT_EQ(sink_options.find("brokers")->text, "localhost:9092");
   EXPECT_EQ(sink_options.find("topic")->text, "isitup.results");
@@ -389,10 +381,10 @@ TEST(config_test, option_type_names) {
 }
 
 TEST(config_test, environment_substitution) {
-  const env_var id("ISITUP_TEST_ID", "probe-7");
-  const env_var empty("ISITUP_TEST_EMPTY", "");
-  const env_var interval("ISITUP_TEST_INTERVAL", "45s");
-  unsetenv("ISITUP_TEST_UNSET");
+  const test::scoped_env id("ISITUP_TEST_ID", "probe-7");
+  const test::scoped_env empty("ISITUP_TEST_EMPTY", "");
+  const test::scoped_env interval("ISITUP_TEST_INTERVAL", "45s");
+  const test::scoped_env unset("ISITUP_TEST_UNSET", std::nullopt);
   const agent a = load_string(R"(agent:
   id: ${ISITUP_TEST_ID}
   location: "${ISITUP_TEST_UNSET:-eu-west}/$$HOME/${ISITUP_TEST_EMPTY:-x}/${ISITUP_TEST_EMPTY}/a$b"
@@ -500,7 +492,7 @@ TEST(config_test, duplicate_check_names) {
 
 TEST(config_test, domains_file_lines) {
   const temp_dir dir;
-  const env_var host("ISITUP_TEST_HOST", "env.example");
+  const test::scoped_env host("ISITUP_TEST_HOST", "env.example");
   dir.write("domains.txt",
             "\xEF\xBB\xBF# a comment\r\n"
             "a.example\r\n"
@@ -559,7 +551,7 @@ TEST(config_test, domains_file_errors) {
               StartsWith(file + ":3:3: domains_file: 'ftp://x': scheme 'ftp'"));
   EXPECT_THAT(error_of("a.example\nb example\n", "domains_file: domains.txt\n"),
               StartsWith(file + ":2:1: domains_file: 'b example' contains a space"));
-  unsetenv("ISITUP_TEST_UNSET");
+  const test::scoped_env unset("ISITUP_TEST_UNSET", std::nullopt);
   EXPECT_EQ(error_of("a.example\n  x${ISITUP_TEST_UNSET}\n", "domains_file: domains.txt\n"),
             file +
                 ":2:4: environment variable ISITUP_TEST_UNSET is not set (use "
@@ -567,7 +559,7 @@ TEST(config_test, domains_file_errors) {
   EXPECT_EQ(error_of("a.example\n", "domains: [b.example, a.example]\ndomains_file: domains.txt\n"),
             file + ":1:1: duplicate check name 'a.example' (first at " + config + ":1:22)");
 
-  const env_var d("ISITUP_TEST_DIR", (dir / "").string().c_str());
+  const test::scoped_env d("ISITUP_TEST_DIR", (dir / "").string());
   EXPECT_EQ(error_of("z.example\n", "domains_file: ${ISITUP_TEST_DIR}/domains.txt\n"),
             "(no error)");
 }
