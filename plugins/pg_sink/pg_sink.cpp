@@ -111,11 +111,7 @@ class pg_sink final : public sdk::sink {
           c.items[i].epoch = got[i].epoch;
           c.items[i].next_offset = got[i].next;
         }
-        {  // the partitions' first batch follows at once: connect while it is read
-          std::lock_guard lock(mu_);
-          connect_soon_ = true;
-        }
-        cv_.notify_all();
+        connect_soon();  // the partitions' first batch follows at once: connect while it is read
         return;
       } catch (const std::exception& e) {
         // PostgreSQL may be down, or a stalled previous owner's transaction holds a row
@@ -135,6 +131,11 @@ class pg_sink final : public sdk::sink {
         pg::load_alert_state_on_own_session(options_, [&](const isitup_alert_state_v1& all) {
           loaded(sdk::alert_state_view(&all));
         });
+        // The agent is running (`--check-config` reads no state): batches come next, at once
+        // for a writer whose partitions are assigned later (a group join takes seconds), so
+        // the writer's own session (migrations check, staging table, partition list) is made
+        // now rather than when the first rows wait for it.
+        connect_soon();
         return;
       } catch (const std::exception& e) {
         // PostgreSQL may still be starting: try again until the deadline.
@@ -250,6 +251,15 @@ class pg_sink final : public sdk::sink {
       connect_failures_ = 0;
     else
       schedule_reconnect_locked(error);
+  }
+
+  // Asks the I/O thread to connect the writer ahead of its first batch (any thread).
+  void connect_soon() {
+    {
+      std::lock_guard lock(mu_);
+      connect_soon_ = true;
+    }
+    cv_.notify_all();
   }
 
   // A batch ready to be reported, with its outcome; called outside the lock.
