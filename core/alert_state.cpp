@@ -126,11 +126,11 @@ std::optional<transition> step(check_state& st, std::string_view check, const ob
                                           forget_after(s, previous_ms, o.scheduled_at_ms));
   const bool changed = advance(l, o, s);
   const bool down = check_is_down(st, s);
+  if (!st.open && !down) return std::nullopt;  // up and staying up: most results
 
   transition t;
   t.at_ms = o.scheduled_at_ms;
   if (!st.open) {
-    if (!down) return std::nullopt;
     st.open = open_incident(st, check, o.scheduled_at_ms);
     t.type = transition_type::opened;
     t.event_id = stable_id({st.open->id, "opened"});

@@ -198,9 +198,15 @@ struct alert_tracker::impl : std::enable_shared_from_this<alert_tracker::impl> {
     if (!c.settings->enabled) return;
     if (c.state.locations.size() >= max_locations_per_check && !c.state.locations.count(o.location))
       return untracked("locations of one check", max_locations_per_check);
-    const auto seen = c.state.locations.find(o.location);
-    const bool fresh = seen == c.state.locations.end() || o.scheduled_at_ms > seen->second.last_ms;
-    const auto before = fingerprint(c.state, o.location);
+    // Whether the stored state changes is asked only with a state sink: each look is a lookup
+    // of the location, two more per result than step() makes (http_agent_state).
+    bool fresh = false;
+    decltype(fingerprint(c.state, o.location)) before;
+    if (state_sink) {
+      const auto seen = c.state.locations.find(o.location);
+      fresh = seen == c.state.locations.end() || o.scheduled_at_ms > seen->second.last_ms;
+      before = fingerprint(c.state, o.location);
+    }
     const uint64_t forgotten = c.state.forgotten;
     std::optional<alert::transition> t = alert::step(c.state, r.check, o, *c.settings);
     if (c.state.forgotten != forgotten) said_forgotten(r.check, c);
