@@ -444,7 +444,7 @@ TEST_F(plugin_host_test, a_sink_answering_history_loads_and_hands_its_buckets_ov
             ISITUP_OK);
   std::vector<std::tuple<std::string, int64_t, int64_t, uint64_t, uint64_t>> got;
   EXPECT_EQ(ops->read_history(
-                instance, 86'400'000, 10 * 86'400'000, 86'400'000,
+                instance, 86'400'000, int64_t{10} * 86'400'000, 86'400'000,
                 [](void* c, const isitup_history_bucket_v1* b) {
                   static_cast<decltype(got)*>(c)->emplace_back(std::string(b->check, b->check_len),
                                                                b->start_ms, b->length_ms,
@@ -726,6 +726,7 @@ TEST_F(plugin_host_test, lists_every_shared_object_loaded_or_refused) {
   plugin_host host(dir_);
   const auto listed = host.list();
   std::vector<std::string> files;
+  files.reserve(listed.size());
   for (const auto& l : listed) files.push_back(l.file);
   EXPECT_THAT(files, ::testing::ElementsAre("Upper.so", "c_plugin.so", "good_copy.so",
                                             "good_cpp.so", "newer_abi.so"));

@@ -185,7 +185,7 @@ TEST(Scheduler, SameNameKeepsItsPhaseAcrossRestarts) {
   before.add("db-primary", interval, t0);
   // A restarted agent, hours later, at an unrelated instant.
   scheduler after(make_map_timer_queue(), 1);
-  after.add("db-primary", interval, t0 + 3 * 3600 * 1000 + 12345);
+  after.add("db-primary", interval, t0 + int64_t{3} * 3600 * 1000 + 12345);
   EXPECT_EQ(*before.next_due() % interval, *after.next_due() % interval);
   // And a different name gets a different phase.
   scheduler other(make_map_timer_queue(), 1);
@@ -202,7 +202,7 @@ TEST(Scheduler, RearmsDriftFreeOverTenThousandPeriods) {
   std::vector<int64_t> scheduled;
   for (int k = 0; k < 10000; ++k) {
     // Wake up late by a varying amount less than one interval, as a real loop would.
-    const int64_t now = *s.next_due() + (k * 37) % (interval - 1);
+    const int64_t now = *s.next_due() + (int64_t{37} * k) % (interval - 1);
     s.run_due(now, [&](uint32_t fired, int64_t scheduled_ms) {
       EXPECT_EQ(fired, id);
       scheduled.push_back(scheduled_ms);
@@ -337,6 +337,7 @@ TEST(Scheduler, RemoveFromInsideFire) {
   scheduler s(make_map_timer_queue(), 10);
   // Several checks all due by the first run_due; the first to fire removes itself and the rest.
   std::vector<uint32_t> ids;
+  ids.reserve(5);
   for (int i = 0; i < 5; ++i) ids.push_back(s.add("c" + std::to_string(i), interval, 0));
   std::vector<uint32_t> fired;
   s.run_due(interval, [&](uint32_t id, int64_t) {

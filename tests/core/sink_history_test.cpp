@@ -237,6 +237,7 @@ TEST(SinkHistoryCache, OneReadAtATimeCachedForItsMaxAge) {
       },
       [&] { return clock.load(); }, 30s);
   std::vector<std::thread> pages;
+  pages.reserve(6);
   std::atomic<int> answered{0};
   for (int i = 0; i < 6; ++i)
     pages.emplace_back([&] {

@@ -7,9 +7,9 @@
 namespace isitup {
 namespace {
 
-constexpr int64_t day = 86'400'000, half = 1'800'000;
+constexpr int64_t day = 86'400'000, hour = 3'600'000, half = 1'800'000;
 constexpr int64_t today = 1'796'169'600'000;  // 2026-12-02 00:00 UTC
-constexpr int64_t now_ms = today + 10 * 3'600'000;
+constexpr int64_t now_ms = today + 10 * hour;
 
 record result(int64_t at, bool up, double total_ms, const std::string& kind = "",
               const std::string& message = "") {
@@ -53,15 +53,15 @@ TEST(StatusFromHistory, StateUptimeSegmentsAndLatencyFromTheRing) {
   ring.add(result(today - 8 * day + 2000, false, -1, "connect", "refused"));
   // Yesterday: 4 up. Today: up just after 01:00 (10 and 30 ms) and at 01:10 (20 ms), then down
   // at 09:30.
-  for (int k = 0; k < 4; ++k) ring.add(result(today - day + k * 60'000, true, 100));
+  for (int k = 0; k < 4; ++k) ring.add(result(today - day + k * int64_t{60'000}, true, 100));
   ring.add(result(today + 3'600'000 + 1000, true, 10));
   ring.add(result(today + 3'600'000 + 2000, true, 30));
   ring.add(result(today + 3'600'000 + 600'000, true, 20));
-  ring.add(result(today + 9 * 3'600'000 + half, false, -1, "http_status", "HTTP 503"));
+  ring.add(result(today + 9 * hour + half, false, -1, "http_status", "HTTP 503"));
   const status_view v = status_from_history({ring.snapshot()}, {}, now_ms, "", "");
   const check_view& c = v.checks[0];
   EXPECT_EQ(c.state, status_state::down);
-  EXPECT_EQ(c.state_since_ms, today + 9 * 3'600'000 + half);
+  EXPECT_EQ(c.state_since_ms, today + 9 * hour + half);
   ASSERT_TRUE(c.last);
   EXPECT_FALSE(c.last->up);
   EXPECT_EQ(c.last->error_kind, "http_status");
@@ -78,7 +78,7 @@ TEST(StatusFromHistory, StateUptimeSegmentsAndLatencyFromTheRing) {
   EXPECT_EQ(c.segments[81].up, 1u);
   // One half hour with three up results (10, 30, 20 ms): p50 20, p95 29 (interpolated).
   ASSERT_EQ(c.latency.size(), 1u);
-  EXPECT_EQ(c.latency[0].at_ms, today + 3'600'000);  // the half hour (01:00, 01:30]
+  EXPECT_EQ(c.latency[0].at_ms, today + hour);  // the half hour (01:00, 01:30]
   EXPECT_DOUBLE_EQ(c.latency[0].p50_ms, 20);
   EXPECT_DOUBLE_EQ(c.latency[0].p95_ms, 29);
   // And the page shows it.

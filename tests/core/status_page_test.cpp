@@ -15,7 +15,7 @@ namespace isitup {
 namespace {
 
 constexpr int64_t now_ms = 1'796'200'000'000;  // 2026-12-02 08:26:40 UTC
-constexpr int64_t day = 86'400'000;
+constexpr int64_t day = 86'400'000, hour = 3'600'000, minute = 60'000;
 
 std::string escaped(std::string_view s, std::size_t max = 4096) {
   std::string out;
@@ -93,7 +93,7 @@ TEST(StatusText, DurationsAndTimes) {
   EXPECT_EQ(status_text::duration(45'000), "45 s");
   EXPECT_EQ(status_text::duration(12 * 60'000 + 5'000), "12 min");
   EXPECT_EQ(status_text::duration(3 * 3'600'000 + 5 * 60'000), "3 h 5 min");
-  EXPECT_EQ(status_text::duration(2 * day + 4 * 3'600'000), "2 d 4 h");
+  EXPECT_EQ(status_text::duration(2 * day + 4 * hour), "2 d 4 h");
   EXPECT_EQ(status_text::utc(now_ms), "2026-12-02 08:26 UTC");
   EXPECT_EQ(status_text::utc(now_ms, false), "2026-12-02");
   EXPECT_EQ(status_text::interval(30'000), "30 s");
@@ -249,8 +249,8 @@ TEST(StatusPage, IncidentsOpenFirstWithDurationAndCause) {
   v.generated_at_ms = now_ms;
   v.checks = {plain_check("web", status_state::down), plain_check("db", status_state::up)};
   v.incidents = {
-      {"1", "db", "timeout", "no answer", now_ms - day, now_ms - day + 15 * 60'000, {}},
-      {"2", "web", "http_status", "503", now_ms - 2 * 3'600'000 - 5 * 60'000, 0, {"eu", "us"}}};
+      {"1", "db", "timeout", "no answer", now_ms - day, now_ms - day + 15 * minute, {}},
+      {"2", "web", "http_status", "503", now_ms - 2 * hour - 5 * minute, 0, {"eu", "us"}}};
   const std::string page = render_status_page(v);
   const std::size_t open = page.find(
       "<li class=down><b>web</b> down for 2 h 5 min, since 2026-12-02 06:21 UTC: <span "
@@ -287,8 +287,8 @@ TEST(StatusPage, HostileValuesCannotChangeTheMarkup) {
   const std::string hostile = render_status_page(view(hostile_text));
   EXPECT_EQ(tags(hostile), tags(benign));
   EXPECT_EQ(hostile.find("<script"), std::string::npos);
-  EXPECT_EQ(hostile.find("\xff"), std::string::npos);
-  EXPECT_EQ(hostile.find("\x1b"), std::string::npos);
+  EXPECT_EQ(hostile.find('\xff'), std::string::npos);
+  EXPECT_EQ(hostile.find('\x1b'), std::string::npos);
   EXPECT_NE(hostile.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), std::string::npos);
   EXPECT_NE(hostile.find("&amp;amp;"), std::string::npos);
 }

@@ -411,7 +411,7 @@ TEST(TimerWheel, CrowdedRecurringTicksMatchReference) {
   for (int tick = 0; tick < 6000; ++tick) {
     now += uniform(rng, 0, 99) == 0 ? uniform(rng, 2, 400) : 1;
     auto react = [&](uint32_t fired, int64_t due, auto cancel, auto every) {
-      const uint64_t h = (fired * 2654435761u) ^ static_cast<uint64_t>(due);
+      const uint64_t h = static_cast<uint64_t>(fired * 2654435761u) ^ static_cast<uint64_t>(due);
       if (h % 29 == 0) cancel((fired + 1 + static_cast<uint32_t>(h % 97)) % k_ids);
       if (h % 31 == 1) every((fired + 3) % k_ids, now + 1, 1 + static_cast<int64_t>(h % 2));
       if (h % 37 == 2) every(fired, now + 1 + static_cast<int64_t>(h % 900), 200 + (h % 1000));
@@ -454,7 +454,7 @@ TEST(TimerWheel, SchedulerRearmsDriftFreeAndSkipsWhenLate) {
   const int64_t first = *s.next_due();
   std::vector<int64_t> scheduled;
   for (int k = 0; k < 5000; ++k) {
-    const int64_t now = *s.next_due() + (k * 37) % (interval - 1);  // wake up a bit late
+    const int64_t now = *s.next_due() + (int64_t{37} * k) % (interval - 1);  // wake up a bit late
     s.run_due(now, [&](uint32_t fired, int64_t scheduled_ms) {
       EXPECT_EQ(fired, id);
       scheduled.push_back(scheduled_ms);

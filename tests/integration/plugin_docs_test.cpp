@@ -118,7 +118,7 @@ undocumented missing_from(const std::string& readme, const std::string& example,
 std::vector<std::string> declared_options(const std::string& so) {
   void* lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
-    ADD_FAILURE() << dlerror();
+    ADD_FAILURE() << dlerror();  // NOLINT(concurrency-mt-unsafe): glibc keeps it per thread
     return {};
   }
   std::vector<std::string> out;

@@ -23,7 +23,7 @@ using ::testing::HasSubstr;
 
 namespace {
 
-constexpr int64_t hour_ms = 3'600'000, day_ms = 24 * hour_ms;
+constexpr int64_t minute_ms = 60'000, hour_ms = 60 * minute_ms, day_ms = 24 * hour_ms;
 
 // The card of check `name` on the page (or DOM), or empty.
 std::string card(const std::string& page, const std::string& name) {
@@ -38,8 +38,8 @@ TEST(status_page_from_postgresql, shows_60_days_rolled_up_by_pg_sink) {
   const isitup::pg::table_names names{"public", "results"};
   // "archive": every 15 minutes from 60 days ago to over an hour ago, whole hours, the first of
   // each hour down: 75 % up in every hour and day; up ones took 50, 60 or 70 ms.
-  const int64_t now = isitup::sdk::wall_ms(), first = (now / hour_ms - 60 * 24) * hour_ms;
-  const int64_t last_hour_end = (now - 65 * 60'000) / hour_ms * hour_ms;  // rolled up at once
+  const int64_t now = isitup::sdk::wall_ms(), first = (now - 60 * day_ms) / hour_ms * hour_ms;
+  const int64_t last_hour_end = (now - 65 * minute_ms) / hour_ms * hour_ms;  // rolled up at once
   {
     pqxx::connection c(server.conninfo());
     isitup::pg::migrate(c, names);
@@ -54,7 +54,7 @@ TEST(status_page_from_postgresql, shows_60_days_rolled_up_by_pg_sink) {
             ") + k * interval '15 minutes', CASE WHEN k % 4 = 0 THEN 'down' ELSE 'up' END,"
             " CASE WHEN k % 4 = 0 THEN NULL ELSE 40 + (k % 4) * 10 END"
             " FROM generate_series(0, " +
-            std::to_string((last_hour_end - first) / (15 * 60'000) - 1) + ") k");
+            std::to_string((last_hour_end - first) / (15 * minute_ms) - 1) + ") k");
     // Rows loaded by SQL mark their hours for the rollups as the sink's own writes do.
     tx.exec("INSERT INTO " + q.rollup_todo +
             " (length, bucket) SELECT DISTINCT 'hour', date_trunc('hour', scheduled_at, 'UTC')"
