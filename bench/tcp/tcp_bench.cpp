@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include <isitup/util/error_text.hpp>
+
 #include "bench_main.hpp"
 #include "cpu_time.hpp"
 #include "fake_host.hpp"
@@ -52,7 +54,8 @@ struct server {
       socklen_t len = sizeof sa;
       if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(fd, 4096) != 0 ||
           getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-        std::fprintf(stderr, "cannot listen on %s: %s\n", address(i).c_str(), strerror(errno));
+        std::fprintf(stderr, "cannot listen on %s: %s\n", address(i).c_str(),
+                     isitup::sdk::error_text(errno).c_str());
         std::exit(1);
       }
       port = ntohs(sa.sin_port);

@@ -22,6 +22,8 @@
 #include <functional>
 #include <string>
 
+#include <isitup/util/error_text.hpp>
+
 #include "fake_host.hpp"
 #include "under_test.hpp"
 
@@ -70,7 +72,7 @@ bool drop_cap_net_raw() {
 // A network namespace of this process's own with its loopback up; "" or why not.
 std::string private_network() {
   if (unshare(CLONE_NEWNET) != 0)
-    return std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
+    return std::string("unshare(CLONE_NEWNET): ") + sdk::error_text(errno);
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
   ifreq ifr{};
   std::strcpy(ifr.ifr_name, "lo");
@@ -145,6 +147,7 @@ TEST(icmp_check_privileges, pings_over_an_unprivileged_datagram_socket_when_the_
 TEST(icmp_check_loss, requests_without_replies_are_lost_at_the_timeout) {
   const std::string got = in_child([] {
     if (std::string why = private_network(); !why.empty()) return "skip: " + why;
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): in the forked child, which has one thread
     if (std::system("/usr/sbin/ip route add 10.9.9.9/32 dev lo") != 0)
       return std::string("skip: ip route add failed");
     return run_one("10.9.9.9", {{"count", "3"}, {"interval", "50ms"}}, 600ms) + "\n" +

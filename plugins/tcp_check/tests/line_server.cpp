@@ -11,6 +11,8 @@
 #include <csignal>
 #include <cstring>
 
+#include <isitup/util/error_text.hpp>
+
 namespace isitup::net::testing {
 
 namespace {
@@ -61,7 +63,7 @@ line_server::line_server(server_options o) : o_(std::move(o)) {
   if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
       listen(listen_fd_, 64) != 0 ||
       getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    error_ = std::string("listen: ") + std::strerror(errno);
+    error_ = std::string("listen: ") + sdk::error_text(errno);
     return;
   }
   port_ = ntohs(sa.sin_port);

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <isitup/util/error_text.hpp>
+
 namespace isitup::test {
 namespace {
 
@@ -58,7 +60,7 @@ webhook_receiver::webhook_receiver(int port, responder r, tls_files tls)
   socklen_t len = sizeof a;
   if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       listen(fd_, 128) != 0 || getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    const std::string why = std::strerror(errno);
+    const std::string why = sdk::error_text(errno);
     if (fd_ >= 0) close(fd_);
     SSL_CTX_free(static_cast<SSL_CTX*>(tls_ctx_));
     throw std::runtime_error("receiver: cannot listen on 127.0.0.1:" + std::to_string(port) + ": " +
