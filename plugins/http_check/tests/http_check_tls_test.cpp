@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "http_fixture.hpp"
+#include "scoped_env.hpp"
 
 namespace isitup::http {
 namespace {
@@ -52,19 +53,6 @@ double process_cpu_seconds() {
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
-
-// Sets an environment variable for the scope (the plugin reads SSL_CERT_FILE when it first
-// needs the default store, i.e. when a check is prepared).
-struct scoped_env {
-  scoped_env(const char* n, const std::string& value) : name(n) {
-    if (const char* old = std::getenv(n)) previous = old, had = true;
-    setenv(n, value.c_str(), 1);
-  }
-  ~scoped_env() { had ? (void)setenv(name, previous.c_str(), 1) : (void)unsetenv(name); }
-  const char* name;
-  std::string previous;
-  bool had = false;
-};
 
 class http_check_tls_test : public testing::http_check_test {
  protected:
@@ -144,7 +132,7 @@ class http_check_tls_test : public testing::http_check_test {
       }
   }
 
-  static double median_tls(std::vector<observed> results) {
+  static double median_tls(const std::vector<observed>& results) {
     std::vector<double> tls;
     for (const observed& r : results)
       if (r.tls_ms >= 0) tls.push_back(r.tls_ms);
@@ -194,7 +182,8 @@ TEST_P(http_check_tls_test, several_loops_share_the_store) {
 
 TEST_P(http_check_tls_test, default_store_follows_ssl_cert_file) {
   {
-    scoped_env env("SSL_CERT_FILE", bundle_);
+    // The plugin reads SSL_CERT_FILE when it first needs the default store (a check prepared).
+    const test::scoped_env env("SSL_CERT_FILE", bundle_);
     // A new plugin instance reads the default store when its first check needs it.
     expect_all_up(wave(20, {}), 20);
     const double cpu0 = process_cpu_seconds();

@@ -16,6 +16,7 @@
 #include "kafka_broker.hpp"
 #include "listener.hpp"
 #include "process.hpp"
+#include "scoped_env.hpp"
 
 using namespace std::chrono_literals;
 
@@ -50,21 +51,22 @@ std::string config(const temp_dir& dir, const std::string& brokers, const std::s
 // each call in `marker`. Restores PATH when destroyed.
 class fake_kinit {
  public:
-  explicit fake_kinit(const temp_dir& dir) : marker_((dir / "kinit-ran").string()) {
-    const std::string bin = (dir / "bin").string();
-    std::filesystem::create_directories(bin);
-    const std::string script =
-        dir.write("bin/kinit", "#!/bin/sh\necho \"$@\" >> " + marker_ + "\n");
-    ::chmod(script.c_str(), 0755);
-    const char* path = ::getenv("PATH");
-    saved_ = path ? path : "/usr/bin:/bin";
-    ::setenv("PATH", (bin + ":" + saved_).c_str(), 1);
-  }
-  ~fake_kinit() { ::setenv("PATH", saved_.c_str(), 1); }
+  explicit fake_kinit(const temp_dir& dir)
+      : marker_((dir / "kinit-ran").string()), path_("PATH", install(dir, marker_)) {}
   const std::string& marker() const { return marker_; }
 
  private:
-  std::string marker_, saved_;
+  // Writes dir/bin/kinit; returns PATH with dir/bin first.
+  static std::string install(const temp_dir& dir, const std::string& marker) {
+    const std::string bin = (dir / "bin").string();
+    std::filesystem::create_directories(bin);
+    const std::string script = dir.write("bin/kinit", "#!/bin/sh\necho \"$@\" >> " + marker + "\n");
+    ::chmod(script.c_str(), 0755);
+    return bin + ":" + isitup::test::env_value("PATH").value_or("/usr/bin:/bin");
+  }
+
+  std::string marker_;
+  isitup::test::scoped_env path_;
 };
 
 bool exists(const std::string& p) { return std::filesystem::exists(p); }
