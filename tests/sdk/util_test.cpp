@@ -23,6 +23,7 @@ namespace {
 
 TEST(backoff, doubles_from_the_first_wait_up_to_the_cap) {
   std::vector<int64_t> waits;
+  waits.reserve(8);
   for (int attempt = 0; attempt < 8; ++attempt)
     waits.push_back(sdk::backoff_ms(attempt, 100, 5000));
   EXPECT_EQ(waits, (std::vector<int64_t>{100, 200, 400, 800, 1600, 3200, 5000, 5000}));
@@ -63,6 +64,7 @@ TEST(rate_gate, lets_exactly_one_of_many_threads_through) {
   sdk::rate_gate gate(60'000);
   std::atomic<int> passed{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&] {
       for (int i = 0; i < 1000; ++i)

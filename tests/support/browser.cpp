@@ -10,7 +10,7 @@
 namespace isitup::test {
 
 std::string browser_path() {
-  const std::string path = ISITUP_CHROMIUM;
+  std::string path = ISITUP_CHROMIUM;
   if (path.empty() || path.find("NOTFOUND") != std::string::npos || !std::filesystem::exists(path))
     throw std::runtime_error(
         "no browser: install chromium-headless-shell (scripts/install-deps.sh does) and "

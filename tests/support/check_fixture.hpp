@@ -98,8 +98,7 @@ class check_fixture : public Base {
   // own timeout (800 ms). Returns the run with connect_timeout.
   observed expect_connect_timeouts_end_a_hanging_connect(const std::string& target) {
     using std::chrono::milliseconds;
-    const observed r =
-        check(target, {{"connect_timeout", std::string("300ms")}}, milliseconds(3000));
+    observed r = check(target, {{"connect_timeout", std::string("300ms")}}, milliseconds(3000));
     expect_down(r, "timeout");
     EXPECT_GE(r.elapsed, milliseconds(250)) << r;
     EXPECT_LT(r.elapsed, milliseconds(1500)) << r;  // the connect timeout, not the check's 3 s

@@ -32,13 +32,15 @@ using testing::dns_responder;
 // dnsmasq serving a local domain "test" (anything else under it: NXDOMAIN), TTL 60; NS and
 // SOA of zone.test as raw records (--dns-rr), since its authoritative mode refuses the rest.
 test::dnsmasq& server() {
+  // SOA ns1.zone.test hostmaster.zone.test 1 3600 600 86400 60
+  static const char* const soa =
+      "--dns-rr=zone.test,6,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00:0a:68:6f:73:74:6d:61:73:"
+      "74:65:72:04:7a:6f:6e:65:04:74:65:73:74:00:00:00:00:01:00:00:0e:10:00:00:02:58:00:01:51:80:"
+      "00:00:00:3c";
   static test::dnsmasq d(
       {"--host-record=host.test,127.0.0.8,::8", "--host-record=xn--bcher-kva.test,127.0.0.10",
-       // NS ns1.zone.test; SOA ns1.zone.test hostmaster.zone.test 1 3600 600 86400 60
-       "--dns-rr=zone.test,2,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00",
-       "--dns-rr=zone.test,6,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00:0a:68:6f:73:74:6d:61:73:"
-       "74:65:72:04:7a:6f:6e:65:04:74:65:73:74:00:00:00:00:01:00:00:0e:10:00:00:02:58:00:01:51:80:"
-       "00:00:00:3c",
+       // NS ns1.zone.test; then the SOA
+       "--dns-rr=zone.test,2,03:6e:73:31:04:7a:6f:6e:65:04:74:65:73:74:00", soa,
        "--cname=alias.test,host.test", "--mx-host=mail.test,mx1.mail.test,10",
        "--mx-host=mail.test,mx2.mail.test,20", "--txt-record=txt.test,v=spf1 -all",
        "--srv-host=_sip._tcp.test,sip.test,5060,10,20",
@@ -239,6 +241,7 @@ TEST_F(dns_check_test, many_concurrent_runs_complete_once_each) {
     ASSERT_NE(checks.back(), nullptr) << error;
   }
   std::vector<std::thread> runners;
+  runners.reserve(checks.size());
   std::atomic<int> up{0}, down{0};
   for (void* c : checks)
     runners.emplace_back([&, c] {

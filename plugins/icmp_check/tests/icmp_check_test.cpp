@@ -153,6 +153,7 @@ TEST_F(icmp_check_test, many_concurrent_runs_complete_once_each) {
     ASSERT_NE(checks.back(), nullptr) << error;
   }
   std::vector<std::thread> runners;
+  runners.reserve(checks.size());
   std::atomic<int> up{0}, received{0};
   for (void* c : checks)
     runners.emplace_back([&, c] {

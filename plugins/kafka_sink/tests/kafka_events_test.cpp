@@ -59,6 +59,7 @@ struct owned_event {
 
 std::vector<const isitup_event_v1*> pointers(const std::vector<owned_event>& evs) {
   std::vector<const isitup_event_v1*> out;
+  out.reserve(evs.size());
   for (const auto& e : evs) out.push_back(&e.view);
   return out;
 }

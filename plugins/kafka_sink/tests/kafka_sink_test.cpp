@@ -1,11 +1,7 @@
 // kafka_sink's producer and source against the SDK's fake host and a real development broker
 // (isitup-kafka-dev as a child process): the plugin sources are compiled into this binary.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <isitup/plugin.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <isitup/record.hpp>
 
 #include <future>
@@ -20,6 +16,7 @@
 #include "kafka_producer.hpp"
 #include "kafka_source.hpp"
 #include "kafka_test_util.hpp"
+#include "listener.hpp"
 #include "record_codec.hpp"
 
 extern "C" const isitup_plugin_v1* isitup_plugin_entry(void);
@@ -52,17 +49,8 @@ record make_record(int i) {
   return r;
 }
 
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+// A port on 127.0.0.1 nothing listens on: one the kernel chose for a listener, closed again.
+int free_port() { return isitup::test::tcp_listener(1).port(); }
 
 // A batch written to a sink, with a future for its completion.
 struct pending_batch {

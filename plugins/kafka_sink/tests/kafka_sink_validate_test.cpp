@@ -87,8 +87,10 @@ class kafka_sink_validate_test : public ::testing::Test {
   std::pair<uint32_t, std::string> write(kafka::producer_sink& sink,
                                          const std::vector<record>& records) {
     std::vector<isitup_record_v1> views;
+    views.reserve(records.size());
     for (const record& r : records) views.push_back(r.view());
     std::vector<const isitup_record_v1*> pointers;
+    pointers.reserve(views.size());
     for (const auto& v : views) pointers.push_back(&v);
     const isitup_batch_v1 batch{sizeof(isitup_batch_v1), pointers.size(), pointers.data(), 1,
                                 nullptr};

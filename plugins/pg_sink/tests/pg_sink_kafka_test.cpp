@@ -106,7 +106,7 @@ TEST(pg_sink_kafka, a_record_postgresql_cannot_store_does_not_stop_the_stream_or
     r.check = "check-" + std::to_string(i % 20);
     r.plugin = "tcp_check";
     r.target = "127.0.0.1:80";
-    r.scheduled_at_ms = 1'795'802'400'000 + (i / 20) * 1000;
+    r.scheduled_at_ms = 1'795'802'400'000 + int64_t{1000} * (i / 20);
     r.started_at_ms = r.scheduled_at_ms + 2;
     r.up = true;
     r.total_ms = 1.5;

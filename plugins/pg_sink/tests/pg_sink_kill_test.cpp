@@ -264,6 +264,7 @@ TEST_F(pg_kill, writers_killed_20_times_mid_stream_store_every_key_once_mostly_f
   std::cout << "seed " << seed << std::endl;
   std::vector<lane_result> results(lanes);
   std::vector<std::thread> threads;
+  threads.reserve(lanes);
   for (int lane = 0; lane < lanes; ++lane)
     threads.emplace_back([&, lane] { run_lane(lane, seed + lane, results[lane]); });
   for (std::thread& t : threads) t.join();

@@ -41,6 +41,7 @@ TEST(pg_sink_rejects, a_check_name_too_long_for_the_index_is_rejected_and_the_re
   sink_under_test sink(host, isitup_plugin_entry(), test_options("public", "too_long"));
   ASSERT_TRUE(sink.ok()) << sink.error();
   std::vector<record> rs;
+  rs.reserve(100);
   for (int i = 0; i < 100; ++i) rs.push_back(make_record(i));
   rs[37].check = random_name(8192, 1);
   const batch b(rs);

@@ -89,7 +89,7 @@ inline sdk::testing::outcome write_like_host(
 
 // Options for a sink writing to `table` in `schema` of the test server, short timeouts.
 inline sdk::testing::option_map test_options(const std::string& schema, const std::string& table,
-                                             sdk::testing::option_map more = {}) {
+                                             const sdk::testing::option_map& more = {}) {
   sdk::testing::option_map o{{"connection", server().uri()},
                              {"schema", schema},
                              {"table", table},
