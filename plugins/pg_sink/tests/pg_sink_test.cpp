@@ -442,6 +442,7 @@ TEST(pg_sink_migrations, a_database_at_migration_1_is_upgraded_and_rerunning_is_
 TEST(pg_sink_migrations, concurrent_first_starts_migrate_once) {
   const table_names names{"race", "results"};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::atomic<int> errors{0};
   for (int i = 0; i < 4; ++i)
     threads.emplace_back([&] {
@@ -471,7 +472,7 @@ TEST(pg_sink_views, latest_and_rollups_answer_from_the_results) {
   m.conninfo = server().conninfo();
   m.names = {"public", "viewed"};
   maintenance_report r;
-  pg_maintenance(m).roll_up(nov_27_2026_18h + 7 * 3'600'000, r);
+  pg_maintenance(m).roll_up(nov_27_2026_18h + int64_t{7} * 3'600'000, r);
   EXPECT_EQ(r.hours_rolled_up, 1);
   EXPECT_EQ(r.days_rolled_up, 1);
   // Latest per (agent, check): the last second of the stream.

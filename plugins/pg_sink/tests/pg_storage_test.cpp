@@ -41,7 +41,7 @@ TEST(pg_partitions, interval_and_retention_options_are_checked) {
   EXPECT_NO_THROW(validate_partition_interval(6 * hour_ms));
   EXPECT_NO_THROW(validate_partition_interval(7 * day_ms));
   EXPECT_THROW(validate_partition_interval(5 * hour_ms), std::invalid_argument);
-  EXPECT_THROW(validate_partition_interval(90 * 60'000), std::invalid_argument);
+  EXPECT_THROW(validate_partition_interval(int64_t{90} * 60'000), std::invalid_argument);
   EXPECT_THROW(validate_partition_interval(32 * day_ms), std::invalid_argument);
   EXPECT_EQ(parse_retention("0", "retention"), 0);
   EXPECT_EQ(parse_retention("30d", "retention"), 30 * day_ms);
@@ -88,7 +88,7 @@ TEST(pg_partitions, a_batch_spanning_midnight_lands_in_two_partitions) {
   std::vector<record> rs;
   for (int i = 0; i < 120; ++i) {  // 23:59:00 to 00:00:59, one a second
     record r = make_record(i, 4);
-    r.scheduled_at_ms = nov_27_2026 + day_ms - 60'000 + i * 1000;
+    r.scheduled_at_ms = nov_27_2026 + day_ms - 60'000 + int64_t{1000} * i;
     rs.push_back(r);
   }
   const batch b(rs);
@@ -156,7 +156,8 @@ std::vector<record> random_results(std::mt19937& rng) {
         r.check = "check-" + std::to_string(check);
         r.plugin = "http_check";
         r.target = "x";
-        r.scheduled_at_ms = nov_27_2026 - 3 * day_ms + slot * 300'000 + agent * 1000 + check * 7;
+        r.scheduled_at_ms = nov_27_2026 - 3 * day_ms + int64_t{300'000} * slot +
+                            int64_t{1000} * agent + int64_t{7} * check;
         r.up = rng() % 100 < 85;
         if (!r.up) {
           r.error_kind = kinds[rng() % 5];
@@ -360,7 +361,7 @@ TEST(pg_history, answers_from_the_rollups_summed_over_locations_within_its_timeo
     for (int k = 0; k < 6; ++k) {
       record r = make_record(slot * 6 + k, 3, k < 3 ? "probe-eu" : "probe-us");
       r.location = k < 3 ? "eu-west" : "us-east";
-      r.scheduled_at_ms = nov_27_2026 - 2 * day_ms + slot * 600'000 + k;
+      r.scheduled_at_ms = nov_27_2026 - 2 * day_ms + int64_t{600'000} * slot + k;
       r.total_ms = 10.0 + (slot * 7 + k * 13) % 90;
       rs.push_back(r);
     }

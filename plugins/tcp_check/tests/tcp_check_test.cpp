@@ -244,6 +244,7 @@ TEST_F(tcp_check, many_concurrent_runs_share_one_loop) {
   void* c = prepare(local(open.port()), {}, error);
   ASSERT_NE(c, nullptr) << error;
   std::vector<std::thread> threads;
+  threads.reserve(8);
   std::atomic<int> up{0};
   for (int i = 0; i < 8; ++i)
     threads.emplace_back([&] {

@@ -215,6 +215,7 @@ TEST_F(tls_check, concurrent_runs_keep_the_tls_phase_honest) {
   }
   std::vector<observed> results(runs);
   std::vector<std::thread> threads;
+  threads.reserve(runs);
   for (int i = 0; i < runs; ++i) threads.emplace_back([&, i] { results[i] = run(checks[i], 5s); });
   for (auto& t : threads) t.join();
   std::vector<double> tls;
@@ -239,6 +240,7 @@ TEST_F(tls_check, runs_waiting_for_a_tls_slot_time_out_and_slots_come_back) {
   void* late = prepare(local(silent.port()), {}, error, 500ms);
   ASSERT_NE(late, nullptr) << error;
   std::vector<std::thread> holders;
+  holders.reserve(8);
   std::vector<observed> held(8);
   for (int i = 0; i < 8; ++i) holders.emplace_back([&, i] { held[i] = run(checks[i], 2s); });
   std::this_thread::sleep_for(300ms);  // the 8 hold every slot

@@ -39,7 +39,7 @@ std::string webhook_receiver::request::header(const std::string& name) const {
   return {};
 }
 
-webhook_receiver::webhook_receiver(int port, responder r, tls_files tls)
+webhook_receiver::webhook_receiver(int port, responder r, const tls_files& tls)
     : responder_(std::move(r)) {
   if (!tls.cert.empty()) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());

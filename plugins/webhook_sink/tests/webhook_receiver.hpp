@@ -40,7 +40,7 @@ class webhook_receiver {
   };
 
   // Listens on 127.0.0.1:port (0: a port the kernel picks). Throws std::runtime_error.
-  explicit webhook_receiver(int port = 0, responder r = {}, tls_files tls = {});
+  explicit webhook_receiver(int port = 0, responder r = {}, const tls_files& tls = {});
   ~webhook_receiver();
   webhook_receiver(const webhook_receiver&) = delete;
   webhook_receiver& operator=(const webhook_receiver&) = delete;

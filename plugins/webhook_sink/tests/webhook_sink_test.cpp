@@ -37,8 +37,8 @@ option_map fast(option_map o) {
 }
 
 // Answers the first `n` requests with `status` (and headers), the rest with 200.
-webhook_receiver::responder fail_first(size_t n, int status,
-                                       std::vector<std::pair<std::string, std::string>> h = {}) {
+webhook_receiver::responder fail_first(
+    size_t n, int status, const std::vector<std::pair<std::string, std::string>>& h = {}) {
   return [=](const request&, size_t i) { return i < n ? answer{status, h} : answer{}; };
 }
 
@@ -314,6 +314,7 @@ TEST(webhook_sink, receiver_down_then_up_gets_every_event_in_order_per_check) {
       {make_event("c", "incident_opened", 6)},
       {make_event("a", "incident_resolved", 7)}};
   std::vector<std::shared_ptr<pending>> pend;
+  pend.reserve(batches.size());
   for (const auto& b : batches) pend.push_back(sink.send(b));
   std::this_thread::sleep_for(800ms);  // every event has been refused a few times
   for (const auto& p : pend) EXPECT_EQ(p->calls(), 0);

@@ -39,7 +39,7 @@ inline webhook::event make_event(const std::string& check, const std::string& ty
   e.plugin = "http_check";
   e.target = "https://" + check + ".example/";
   e.opened_at_ms = dec_2_2026_18h;
-  e.at_ms = dec_2_2026_18h + 3'000 + n * 1'000;
+  e.at_ms = dec_2_2026_18h + 3'000 + int64_t{1'000} * n;
   if (type == "incident_resolved") e.resolved_at_ms = e.at_ms;
   e.error_kind = "connect";
   e.error_message = "connection refused";
