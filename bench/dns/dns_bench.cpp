@@ -195,6 +195,8 @@ struct plugin_driver {
   }
 };
 
+// NOLINTBEGIN(clang-analyzer-core.StackAddressEscape): the SDK's fake_host keeps its address in
+// a static for the codec services and clears it in its destructor, which the analyzer misses.
 void bm_dns_check(benchmark::State& state) {
   if (!server().running()) return state.SkipWithError("dnsmasq did not start");
   plugin_driver d(server().address(), static_cast<int>(state.range(0)));
@@ -213,6 +215,7 @@ void bm_dns_check(benchmark::State& state) {
   state.counters["cpu_us_per_query"] = cpu * 1e6 / static_cast<double>(queries);
   state.counters["ok_fraction"] = static_cast<double>(up) / static_cast<double>(queries);
 }
+// NOLINTEND(clang-analyzer-core.StackAddressEscape)
 BENCHMARK(bm_dns_check)->Arg(64)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void print_ratios(const isitup::bench::recording_reporter& r) {

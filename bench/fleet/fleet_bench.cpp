@@ -140,7 +140,7 @@ std::string catalog_section(const std::string& topic, const std::string& group =
 // The domains_file of N URLs (a closed port: runs end at once), and the catalog made equal to
 // it, once per N.
 std::string domains_file(long n) {
-  const std::string path = (*dir / ("domains-" + std::to_string(n) + ".txt")).string();
+  std::string path = (*dir / ("domains-" + std::to_string(n) + ".txt")).string();
   if (fs::exists(path)) return path;
   std::ofstream out(path);
   for (long i = 0; i < n; ++i) out << "http://127.0.0.1:9/c" << i << "\n";

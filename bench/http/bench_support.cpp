@@ -101,7 +101,7 @@ http::testing::nginx_server& server() {
     auto n = std::make_unique<http::testing::nginx_server>(opts);
     if (!n->ok()) {
       std::cerr << "nginx: " << n->error() << "\n";
-      std::exit(1);
+      std::exit(1);  // NOLINT(concurrency-mt-unsafe): at set-up, before any benchmark thread
     }
     return n;
   }();
@@ -223,6 +223,7 @@ agent_figures run_agent(const std::string& body, int seconds, const std::string&
   if (n > 0) f.cpu_us = {(b.cpu.user - a.cpu.user) * 1e6 / n, (b.cpu.sys - a.cpu.sys) * 1e6 / n};
   if (n > 0) f.switches = static_cast<double>(b.switches - a.switches) / n;
   if (samples > 0) f.sockets = static_cast<double>(socket_sum) / static_cast<double>(samples);
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in the benchmarks sets the environment
   if (n == 0 || std::getenv("ISITUP_BENCH_VERBOSE"))
     std::cerr << "agent log:\n" << agent.err() << "\n";
   return f;

@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -108,7 +109,7 @@ void http_agent_fast(benchmark::State& state) {
     // The floor again, just after, with as many connections open as the agent had: the
     // kernel's cost per connection grows with the connections open (the bare floor case keeps
     // 200; the agent keeps most of its 1000 checks in flight).
-    const int same = std::max(1, static_cast<int>(f.sockets + 0.5));
+    const int same = std::max(1, static_cast<int>(std::lround(f.sockets)));
     const floor_result fl = syscall_floor(addresses, server().http_port, phase_seconds, same);
     state.counters["ceiling_per_s"] = ceiling;
     state.counters["checks_per_s"] = f.rate;

@@ -86,6 +86,8 @@ struct prepared_set {
 
 }  // namespace
 
+// NOLINTBEGIN(clang-analyzer-core.StackAddressEscape): the SDK's fake_host keeps its address in
+// a static for the codec services and clears it in its destructor, which the analyzer misses.
 in_flight_memory plugin_rss_in_flight(const std::vector<std::string>& urls,
                                       const check_options& options) {
   prepared_set set(urls, options);
@@ -136,3 +138,4 @@ floor_result plugin_inproc(const std::vector<std::string>& urls, int seconds,
   }
   return out;
 }
+// NOLINTEND(clang-analyzer-core.StackAddressEscape)

@@ -205,10 +205,13 @@ void run_kafka_sink(benchmark::State& state, bool validate, bool over_tls = fals
   isitup::kafka::producer_sink sink(isitup::sdk::host(host.table(), host.ctx()),
                                     isitup::sdk::options_view(host.table(), opts.raw()));
   std::vector<record> records;
+  records.reserve(batch_size);
   for (int i = 0; i < batch_size; ++i) records.push_back(typical(i));
   std::vector<isitup_record_v1> views;
+  views.reserve(records.size());
   for (const record& r : records) views.push_back(r.view());
   std::vector<const isitup_record_v1*> pointers;
+  pointers.reserve(views.size());
   for (const auto& v : views) pointers.push_back(&v);
   const isitup_batch_v1 batch{sizeof(isitup_batch_v1), pointers.size(), pointers.data(), 1,
                               nullptr};

@@ -58,7 +58,7 @@ void make_rows() {
     isitup::record r = isitup::test::sample_record();
     r.check = "site-" + std::to_string(i % 1000) + ".example.com";
     r.target = "https://" + r.check + "/";
-    r.scheduled_at_ms = start + (i / 1000) * 30'000;
+    r.scheduled_at_ms = start + int64_t{30'000} * (i / 1000);
     r.started_at_ms = r.scheduled_at_ms + 2;
     r.up = i % 50 != 0;
     if (!r.up) {

@@ -189,7 +189,7 @@ writer_run run_writer(int n, bool alerts) {
   pqxx::connection c(server->conninfo());
   const double spawned = wall_ms();
   test::child_process agent(
-      {ISITUP_BINARY_DIR "/bin/isitup-agent", "-c", cfg, "-p", ISITUP_PLUGIN_DIR});
+      {std::string(ISITUP_BINARY_DIR) + "/bin/isitup-agent", "-c", cfg, "-p", ISITUP_PLUGIN_DIR});
   double running = -1;
   for (const auto until = std::chrono::steady_clock::now() + 30s; running < 0;) {
     if (std::chrono::steady_clock::now() > until || !agent.running())
@@ -215,6 +215,7 @@ writer_run run_writer(int n, bool alerts) {
         .as<double>();
   }();
   const double cpu = bench::process_cpu(agent.pid()).total();
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): nothing in the benchmarks sets the environment
   if (std::getenv("ISITUP_BENCH_TIMELINE")) {
     print_timeline(c, running);
     std::fprintf(stderr, "%s", agent.err().c_str());

@@ -56,7 +56,7 @@ struct server {
           getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
         std::fprintf(stderr, "cannot listen on %s: %s\n", address(i).c_str(),
                      isitup::sdk::error_text(errno).c_str());
-        std::exit(1);
+        std::exit(1);  // NOLINT(concurrency-mt-unsafe): at set-up, before any benchmark thread
       }
       port = ntohs(sa.sin_port);
       fds.push_back(fd);

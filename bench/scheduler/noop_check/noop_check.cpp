@@ -23,10 +23,12 @@ namespace {
 class noop_check : public async_checks {
  public:
   explicit noop_check(const host&) {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): neither the agent nor a plugin sets the environment
     const char* warmup = std::getenv("ISITUP_NOOP_WARMUP_MS");
     warmup_ms_ = warmup != nullptr ? std::atoll(warmup) : 5000;
   }
   ~noop_check() override {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): neither the agent nor a plugin sets the environment
     const char* path = std::getenv("ISITUP_NOOP_STATS");
     if (path == nullptr) return;
     if (FILE* f = std::fopen(path, "w")) {
