@@ -85,10 +85,13 @@ format:
 # source of the build's compile_commands.json: the core, the plugins and their tests, the SDK
 # (through the sources that include it: it has none of its own), tools, tests, bench, fuzz and
 # fixtures (about 250 files, an hour or more on two cores). It needs a configured build, not a
-# built one. TIDY_FILES narrows it (a regex of paths, e.g. TIDY_FILES=plugins/dns_check/).
+# built one; it fails when clang-tidy reports anything (run-clang-tidy alone exits 0 on
+# findings). TIDY_FILES narrows it (a regex of paths, e.g. TIDY_FILES=plugins/dns_check/).
 TIDY_FILES ?= ^$(CURDIR)/(core|sdk|plugins|tools|tests|bench|fuzz|fixtures)/.*\.(c|cpp)$$
 tidy: configure
-	run-clang-tidy -p $(BUILD_DIR) -quiet '$(TIDY_FILES)'
+	run-clang-tidy -p $(BUILD_DIR) -j $(JOBS) -quiet '$(TIDY_FILES)' 2>&1 | tee $(BUILD_DIR)/tidy.log
+	@if grep -qE '(warning|error): ' $(BUILD_DIR)/tidy.log; then \
+	  echo "tidy: clang-tidy reported findings (above; all of it in $(BUILD_DIR)/tidy.log)" >&2; exit 1; fi
 
 # clang-tidy only on the C and C++ files changed against TIDY_BASE (main), committed or not (a
 # changed header through one source that includes it): what a contributor runs before landing.
