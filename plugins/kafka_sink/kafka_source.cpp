@@ -541,9 +541,7 @@ void consumer_source::claim(rd_kafka_topic_partition_list_t* parts) {
   for (const isitup_position_v1& p : items) {
     read_points_[p.partition] = read_point{p.next_offset, p.epoch};
     if (p.next_offset < 0) continue;
-    for (int i = 0; i < parts->cnt; ++i)
-      if (parts->elems[i].partition == p.partition && topic_ == parts->elems[i].topic)
-        parts->elems[i].offset = p.next_offset;
+    set_start(parts, topic_.c_str(), p.partition, p.next_offset);
     seeks += (seeks.empty() ? "" : ", ") + std::to_string(p.partition) + "@" +
              std::to_string(p.next_offset) + " epoch " + std::to_string(p.epoch);
   }
@@ -557,7 +555,7 @@ void consumer_source::claim(rd_kafka_topic_partition_list_t* parts) {
 // start_from is then resolved to an offset too (one ListOffsets request per leader): a logical
 // offset is resolved by librdkafka after the assignment, and when the partition has no leader
 // broker yet at that moment (a new consumer usually), librdkafka retries only after a fixed
-// 500 ms, so a new writer's partitions started half a second late one time in two.
+// 500 ms, so a new writer's partitions started half a second late about one time in three.
 void consumer_source::start_unclaimed(rd_kafka_topic_partition_list_t* parts) {
   list_ptr ask(rd_kafka_topic_partition_list_new(parts->cnt));
   for (int i = 0; i < parts->cnt; ++i)

@@ -94,6 +94,7 @@ class consumer_source final : public sdk::source {
   // offset, else start_from resolved to an offset (else left logical). Left unset when Kafka
   // does not answer.
   void start_unclaimed(rd_kafka_topic_partition_list_t* parts);
+  // Sets the start offset of `topic`'s `partition` in `parts`.
   static void set_start(rd_kafka_topic_partition_list_t* parts, const char* topic,
                         int32_t partition, int64_t offset);
   void dead_letter(const rd_kafka_message_t* m, const std::string& why, batch& b);
