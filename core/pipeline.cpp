@@ -106,14 +106,18 @@ void pipeline::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void pipeline::say_oversized(std::size_t n) const {
+  if (oversized_said_.exchange(true)) return;
+  spdlog::warn(
+      "a source handed over {} records at once, more than the result queue holds (queue_size "
+      "{}): such a batch waits until the queue is empty and is taken alone; give the source "
+      "a batch size of at most queue_size",
+      n, options_.queue_size);
+}
+
 bool pipeline::has_room(std::size_t n) {
   std::size_t cur = held_.load(std::memory_order_relaxed);
-  if (n > options_.queue_size && !oversized_said_.exchange(true))
-    spdlog::warn(
-        "a source handed over {} records at once, more than the result queue holds (queue_size "
-        "{}): such a batch waits until the queue is empty and is taken alone; give the source "
-        "a batch size of at most queue_size",
-        n, options_.queue_size);
+  if (n > options_.queue_size) say_oversized(n);
   while (fits(cur, n, options_.queue_size)) {
     if (held_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed)) return true;
   }

@@ -128,13 +128,11 @@ class pipeline {
                   std::unique_ptr<batch_positions> positions = nullptr);
   // Whether `n` more records would fit right now: a cheap look before building a batch for
   // try_submit (which still decides). Nothing is reserved or counted.
+  // A batch larger than the whole queue is explained once (logged) here already: a source
+  // looks before it offers, and such a batch may wait long for an empty queue.
   bool may_fit(std::size_t n) const {
+    if (n > options_.queue_size) say_oversized(n);
     return fits(held_.load(std::memory_order_relaxed), n, options_.queue_size);
-  }
-  // `n` more records fit beside `held` in a queue of `size`; a batch larger than the queue
-  // only when nothing is held.
-  static bool fits(std::size_t held, std::size_t n, std::size_t size) {
-    return held + n <= size || (n > size && held == 0);
   }
 
   // Stops taking new input, writes out everything held, waits until it is durable everywhere
@@ -162,6 +160,13 @@ class pipeline {
   // Writes past sink_timeout become retries; returns the next deadline, if any. Locked.
   std::optional<clock::time_point> time_out_writes_locked(clock::time_point now);
   bool has_room(std::size_t n);
+  // `n` more records fit beside `held` in a queue of `size`; a batch larger than the queue
+  // only when nothing is held.
+  static bool fits(std::size_t held, std::size_t n, std::size_t size) {
+    return held + n <= size || (n > size && held == 0);
+  }
+  // Logs, the first time only, that a source's batch of `n` is larger than the queue.
+  void say_oversized(std::size_t n) const;
 
   const pipeline_options options_;
   std::optional<state_binding> state_;
@@ -172,8 +177,8 @@ class pipeline {
   std::condition_variable cv_;
   std::vector<record> staged_;
   clock::time_point staged_since_;
-  std::atomic<std::size_t> held_{0};         // reserved + staged + in batches not done everywhere
-  std::atomic<bool> oversized_said_{false};  // the warning about a batch above queue_size
+  std::atomic<std::size_t> held_{0};  // reserved + staged + in batches not done everywhere
+  mutable std::atomic<bool> oversized_said_{false};  // say_oversized has logged
   std::atomic<std::size_t> reserved_{0};
   uint64_t next_sequence_ = 1;
   // Writes handed to sinks and not completed (or timed out, kept for their late completion),
