@@ -203,20 +203,40 @@ TEST_F(pg_positions_4, a_writer_joining_then_leaving_mid_stream_leaves_no_duplic
   constexpr int n = 8000;
   auto a = start("writer-a");
   std::atomic<bool> produced{false};
+  std::atomic<bool> b_assigned{false};
+  // The second half waits for b's assignment: on a loaded machine b's start and the rebalance
+  // can outlast a feed that runs on, leaving nothing for the two writers to share.
   std::thread feed([&] {
     for (int i = 0; i < n; i += 200) {
+      if (i == n / 2) {
+        const auto until = std::chrono::steady_clock::now() + 60s;
+        while (!b_assigned && std::chrono::steady_clock::now() < until) {
+          std::this_thread::sleep_for(20ms);
+        }
+      }
       produce(rk_.get(), i, i + 200, 4);
       std::this_thread::sleep_for(100ms);
     }
     produced = true;
   });
+  struct joiner {  // an ASSERT below returns early: the feed is joined all the same
+    std::thread& t;
+    std::atomic<bool>& go;
+    ~joiner() {
+      go = true;
+      if (t.joinable()) t.join();
+    }
+  } const join_feed{feed, b_assigned};
   ASSERT_TRUE(isitup::test::eventually([&] { return rows() > 500; }, 30s)) << a->process().err();
   auto b = start("writer-b");
-  ASSERT_TRUE(isitup::test::eventually(
-      [&] { return b->process().err().find("assigned partitions [") != std::string::npos; }, 30s))
-      << b->process().err();
+  const bool joined = isitup::test::eventually(
+      [&] { return b->process().err().find("assigned partitions [") != std::string::npos; }, 30s);
+  b_assigned = true;
+  ASSERT_TRUE(joined) << b->process().err();
   const int at_join = rows();
-  ASSERT_TRUE(isitup::test::eventually([&] { return rows() > at_join + 500; }, 30s));
+  ASSERT_LE(at_join, n / 2 + 200);
+  ASSERT_TRUE(isitup::test::eventually([&] { return rows() > at_join + 500; }, 30s))
+      << at_join << " " << rows() << a->process().err() << b->process().err();
   const int64_t slow_b = sink_counter(*b, "slow_path");
   EXPECT_EQ(b->stop(), 0) << b->process().err();
   feed.join();
