@@ -8,8 +8,9 @@
 // outbox entry are stored once (by event_id, incident_id, (event_id, sink)), so writing the
 // same state again (a batch sent again, a replay after a crash) changes nothing.
 //
-// Each statement takes all its rows as one JSON parameter (jsonb_to_recordset): one round
-// trip per step and no SQL built from a value. Not thread-safe: the caller owns `tx`.
+// Each statement takes all its rows as parameters (the states as arrays for unnest(), the
+// events as one JSON document for jsonb_to_recordset): one round trip per step and no SQL
+// built from a value. Not thread-safe: the caller owns `tx`.
 #pragma once
 
 #include <isitup/plugin.h>
