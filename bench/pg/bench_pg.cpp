@@ -11,6 +11,8 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,6 +33,7 @@ namespace isitup::bench_pg {
 
 std::unique_ptr<test::pg_server> server;
 std::vector<record> records;
+int rows_per_run = 200'000;
 
 void truncate(const std::string& table) {
   pqxx::connection c(server->conninfo());
@@ -261,8 +264,8 @@ void print_ratios(const isitup::bench::recording_reporter& reporter) {
       sizes += std::string(partitioned ? ", " : "") + "unpartitioned " +
                std::to_string(std::lround(isitup::bench_pg::bytes_per_result("bench_kafka_plain")));
     if (!sizes.empty())
-      std::fprintf(out, "bytes per stored result (table + indexes), 50,000 writer rows: %s\n",
-                   sizes.c_str());
+      std::fprintf(out, "bytes per stored result (table + indexes), %d writer rows: %s\n",
+                   isitup::bench_pg::rows_per_run, sizes.c_str());
   } catch (const std::exception& e) {
     std::fprintf(out, "bytes per stored result: %s\n", e.what());
   }
@@ -285,6 +288,20 @@ void print_ratios(const isitup::bench::recording_reporter& reporter) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--rows=", 7) == 0) {
+      rows_per_run = std::atoi(argv[i] + 7);
+      if (rows_per_run < 10'000 || rows_per_run > 500'000 || rows_per_run % txn_rows != 0) {
+        std::fprintf(stderr, "--rows: expected a multiple of %d from 10000 to 500000, got %s\n",
+                     txn_rows, argv[i] + 7);
+        return 2;
+      }
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
   const int status = isitup::bench::run_benchmarks(argc, argv, print_ratios, [] {
     // Commit timestamps date the last row bm_kafka_to_pg's writer agent committed.
     server = std::make_unique<isitup::test::pg_server>(
