@@ -179,16 +179,17 @@ TEST(pg_alert, an_event_rebuilt_from_a_load_keeps_its_times_to_the_millisecond) 
 // syntax (quotes, backslashes, braces, commas, NULL, spaces, newlines) each stay one element.
 TEST(pg_alert, hostile_check_names_and_state_text_are_stored_as_given) {
   auto w = writer("alerts_d");
-  const std::vector<std::string> names{"a\"b",  "back\\slash", "{brace}", "comma,name", "NULL",
-                                       " spaced ", "new\nline",  "\"",      "\\",         "é,{\"}"};
+  const std::vector<std::string> names{"a\"b", "back\\slash", "{brace}",   "comma,name",
+                                       "NULL", " spaced ",    "new\nline", "\"",
+                                       "\\",   "é,{\"}"};
   std::vector<std::string> jsons;
   std::vector<isitup_check_state_v1> states;
   jsons.reserve(names.size());
   for (std::size_t i = 0; i < names.size(); ++i)
     jsons.push_back(R"({"s":"q\" \\ {x,y} NULL )" + std::to_string(i) + R"("})");
   for (std::size_t i = 0; i < names.size(); ++i)
-    states.push_back({sizeof(isitup_check_state_v1), names[i].c_str(),
-                      static_cast<int64_t>(i + 1), jsons[i].c_str()});
+    states.push_back({sizeof(isitup_check_state_v1), names[i].c_str(), static_cast<int64_t>(i + 1),
+                      jsons[i].c_str()});
   const isitup_alert_state_v1 d{sizeof d, states.data(), states.size(), nullptr, 0};
   w->write({}, {&d});
   const loaded back = load(*w);
