@@ -35,6 +35,16 @@ std::unique_ptr<test::pg_server> server;
 std::vector<record> records;
 int rows_per_run = 200'000;
 
+void warm_wal() {
+  pqxx::connection c(server->conninfo());
+  pqxx::nontransaction tx(c);
+  tx.exec(
+      "CREATE TABLE bench_wal_warmup AS SELECT g, repeat('x', 1000) AS pad FROM "
+      "generate_series(1, 300000) g");
+  tx.exec("DROP TABLE bench_wal_warmup");
+  tx.exec("CHECKPOINT");
+}
+
 void truncate(const std::string& table) {
   pqxx::connection c(server->conninfo());
   pqxx::work tx(c);
@@ -306,6 +316,7 @@ int main(int argc, char** argv) {
     // Commit timestamps date the last row bm_kafka_to_pg's writer agent committed.
     server = std::make_unique<isitup::test::pg_server>(
         isitup::test::pg_server_options{true, {"track_commit_timestamp=on"}});
+    isitup::bench_pg::warm_wal();
     make_rows();
   });
   stop_kafka();
