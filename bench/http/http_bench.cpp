@@ -33,7 +33,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <string>
 #include <thread>
@@ -429,14 +428,7 @@ void register_cases() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Our one flag, taken out before Google Benchmark sees the arguments.
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--phase_seconds=", 16) == 0)
-      phase_seconds = std::max(2, std::atoi(argv[i] + 16));
-    else
-      argv[kept++] = argv[i];
-  }
-  argc = kept;
+  if (const auto v = isitup::bench::take_flag(argc, argv, "phase_seconds"))
+    phase_seconds = std::max(2, std::atoi(v->c_str()));
   return isitup::bench::run_benchmarks(argc, argv, print_table, register_cases);
 }

@@ -20,12 +20,6 @@ extern int rows_per_run;
 extern std::unique_ptr<test::pg_server> server;  // started by main, fsync on
 extern std::vector<record> records;              // rows_per_run v1 records, made by main
 
-// A fresh server writes and syncs each 16 MB WAL segment it fills until checkpoints recycle
-// old ones: the case that ran first paid for that alone (raw COPY first: 130-138k rows/s at
-// 200,000 rows; after the other cases: 162k). main fills ~320 MB of WAL and checkpoints before
-// any case, so that every case writes into recycled segments.
-void warm_wal();
-
 // TRUNCATE `table` (outside every measurement).
 void truncate(const std::string& table);
 

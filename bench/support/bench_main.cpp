@@ -49,4 +49,18 @@ int run_benchmarks(int argc, char** argv, const table_printer& print_table,
   return 0;
 }
 
+std::optional<std::string> take_flag(int& argc, char** argv, const std::string& name) {
+  const std::string prefix = "--" + name + "=";
+  std::optional<std::string> value;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]).substr(0, prefix.size()) == prefix)
+      value = std::string(argv[i] + prefix.size());
+    else
+      argv[kept++] = argv[i];
+  }
+  argc = kept;
+  return value;
+}
+
 }  // namespace isitup::bench

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <string>
 
 #include "bench_reporter.hpp"
 
@@ -19,5 +21,10 @@ using table_printer = std::function<void(const recording_reporter&)>;
 // the benchmarks: --benchmark_list_tests prints the list alone). Returns main's exit code.
 int run_benchmarks(int argc, char** argv, const table_printer& print_table,
                    const std::function<void()>& before_runs = {});
+
+// A program's own flag `name` (as "--name="), taken out of argv before Google Benchmark sees
+// the arguments (it refuses flags it does not know): the value after the last one given, or
+// nothing when it is not given.
+std::optional<std::string> take_flag(int& argc, char** argv, const std::string& name);
 
 }  // namespace isitup::bench
