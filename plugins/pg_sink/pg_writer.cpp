@@ -371,13 +371,17 @@ void pg_writer::write_states_each(const states_t& states) {
     connect();
     pqxx::work tx(*conn_);
     alert_counts a;
+    // A savepoint per check, set by hand: libpqxx 6.4's subtransaction sends its SAVEPOINT only
+    // when its first statement goes through exec(), and write_alert_state uses exec_params, so
+    // the first refused check aborted the whole transaction and every check after it failed.
     for (const std::string& check : checks_in(states)) {
+      tx.exec("SAVEPOINT isitup_check");
       try {
-        pqxx::subtransaction one(tx, "check");
-        write_alert_state(one, *names_, states, a, &check);
-        one.commit();
+        write_alert_state(tx, *names_, states, a, &check);
+        tx.exec("RELEASE SAVEPOINT isitup_check");
       } catch (const pqxx::sql_error& e) {
         if (!permanent_data_error(e.sqlstate())) throw;
+        tx.exec("ROLLBACK TO SAVEPOINT isitup_check");
         alert_rejects_.emplace_back(check, trimmed(e.what()) + " (SQLSTATE " + e.sqlstate() + ")");
       }
     }

@@ -202,5 +202,27 @@ TEST(pg_alert, hostile_check_names_and_state_text_are_stored_as_given) {
   }
 }
 
+// A state that is not JSON (shaped to break out of a JSON document of states) is refused for
+// its check alone, and names nothing else: the checks before and after it are stored, no row
+// for a check it names, the writer says which check was left out.
+TEST(pg_alert, a_state_that_is_not_json_is_left_out_alone) {
+  auto w = writer("alerts_e");
+  const std::string bad = R"({}, {"check_name": "injected", "version": 99, "state": {}})";
+  const std::string good = R"({"ok":1})";
+  const std::vector<isitup_check_state_v1> states{
+      {sizeof(isitup_check_state_v1), "a-good", 1, good.c_str()},
+      {sizeof(isitup_check_state_v1), "b-bad", 1, bad.c_str()},
+      {sizeof(isitup_check_state_v1), "c-good", 1, good.c_str()}};
+  const isitup_alert_state_v1 d{sizeof d, states.data(), states.size(), nullptr, 0};
+  const batch rows = batch::range(0, 5);
+  w->write(rows.pointers, {&d});
+  EXPECT_EQ(server().psql("SELECT count(*) FROM alerts_e"), "5\n");
+  EXPECT_EQ(server().psql("SELECT string_agg(check_name || ':' || state::text, ',' ORDER BY "
+                          "check_name) FROM alerts_e_alert_state"),
+            "a-good:{\"ok\": 1},c-good:{\"ok\": 1}\n");
+  ASSERT_EQ(w->alert_rejects().size(), 1u);
+  EXPECT_EQ(w->alert_rejects()[0].first, "b-bad");
+}
+
 }  // namespace
 }  // namespace isitup::pg
