@@ -39,6 +39,9 @@ using list_ptr = std::unique_ptr<rd_kafka_topic_partition_list_t, list_deleter>;
 
 namespace {
 
+// An open batch is handed over when no message came for this long (see run()).
+constexpr int idle_seal_ms = 10;
+
 // The source's options, declared once (sdk::config_map).
 struct source_settings {
   std::string brokers, topic, group, start_from, dead_letter_topic;
@@ -69,7 +72,8 @@ const sdk::config_map<source_settings>& source_map() {
           .integer("batch_size", &s::batch_size, "500",
                    "records handed to the agent at once, at most", 1, 100'000)
           .duration("batch_delay", &s::batch_delay, "100ms",
-                    "how long a batch waits to fill before it is handed over",
+                    "how long a batch waits to fill before it is handed over (at once when no "
+                    "message came for 10 ms)",
                     std::chrono::milliseconds(0), std::chrono::hours(1))
           .string("dead_letter_topic", &s::dead_letter_topic, nullptr,
                   "produce messages that are not valid v1 records here (with the reason in "
@@ -94,8 +98,16 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
   batch_delay_ms_ = settings.batch_delay.count();
 
   property_list user = settings.properties;
-  if (std::none_of(user.begin(), user.end(), [](const auto& p) { return p.first == "client.id"; }))
-    user.insert(user.begin(), {"client.id", "isitup-kafka-source"});
+  const auto set_default = [&user](const char* name, const char* value) {
+    if (std::none_of(user.begin(), user.end(), [&](const auto& p) { return p.first == name; }))
+      user.insert(user.begin(), {name, value});
+  };
+  set_default("client.id", "isitup-kafka-source");
+  // librdkafka stops pre-fetching at 100,000 queued messages and, in 2.0, looks at the queue
+  // again only once a second: a writer catching up a backlog reads that many in under a second
+  // and then waited for the rest of it (a stall every ~100,000 messages). The bound that stays
+  // is queued.max.messages.kbytes (64 MiB), over a second of reading at any writer's pace.
+  set_default("queued.min.messages", "1000000");
   check_tls_files(user);
   conf_ptr conf = make_conf({{"bootstrap.servers", brokers_},
                              {"group.id", group_},
@@ -248,11 +260,17 @@ void consumer_source::run() {
       rd_kafka_message_destroy(m);
     }
     if (reading) {
-      const ssize_t n = rd_kafka_consume_batch_queue(msgq_, 50, msgs.data(), msgs.size());
+      // An open batch waits for more (up to batch_delay) only while messages come: when none
+      // came for idle_seal_ms, the partitions are read to their end and it is handed over at
+      // once. Catching up, the queue never runs dry and batches stay full.
+      const bool open = !batches_.empty() && !batches_.back()->sealed;
+      const ssize_t n =
+          rd_kafka_consume_batch_queue(msgq_, open ? idle_seal_ms : 50, msgs.data(), msgs.size());
       for (ssize_t i = 0; i < n; ++i) {
         handle(msgs[i], stop_seen);
         rd_kafka_message_destroy(msgs[i]);
       }
+      if (n == 0 && open) seal_if_due(true);
     }
     if (dlq_) rd_kafka_poll(dlq_, 0);
     seal_if_due(false);
