@@ -271,6 +271,28 @@ void store_state_of(const std::string& pattern, int64_t& at, store& db, std::str
   t->stop(0ms);
 }
 
+// The state sink stores a state as the agent encoded it (pg_sink: text) and hands it back as
+// stored: one the agent cannot read is dropped and counted (logged at restore), and names no
+// other check; the others are restored.
+TEST(alert_tracker_state, a_state_handed_back_that_is_not_the_agents_encoding_is_dropped_alone) {
+  store db;
+  db.version = 2;
+  alert::check_state down;
+  down.locations["lab"].down = true;
+  down.locations["lab"].streak = 3;
+  db.states = {{"shop", alert::encode_state(down)},
+               {"odd", R"({}, {"check_name": "injected", "version": 99, "state": {}})"},
+               {"bad", "not json"},
+               {"shape", R"({"loc": [], "open": null})"}};
+  const alert::loaded_state l = alert::load_from_sink(store_ops, &db, 1s);
+  EXPECT_EQ(l.unreadable, 3);
+  ASSERT_EQ(l.checks.size(), 1u);
+  ASSERT_EQ(l.checks.count("shop"), 1u);
+  EXPECT_EQ(l.checks.at("shop").version, 2);
+  EXPECT_TRUE(l.checks.at("shop").state.locations.at("lab").down);
+  EXPECT_EQ(l.checks.at("shop").state.locations.at("lab").streak, 3);
+}
+
 TEST(alert_tracker_state, after_an_assignment_a_state_another_writer_stored_is_taken) {
   fixture f;
   auto t = f.make();  // read at start: nothing stored
