@@ -52,6 +52,21 @@ record make_record(int i) {
 // A port on 127.0.0.1 nothing listens on: one the kernel chose for a listener, closed again.
 int free_port() { return isitup::test::tcp_listener(1).port(); }
 
+// The checks of the records a source handed over, in order (the host's submit runs on the
+// source's thread).
+struct handed_over {
+  std::mutex mu;
+  std::vector<std::string> checks;
+  void add(const isitup_record_v1* const* r, size_t n) {
+    std::lock_guard lock(mu);
+    for (size_t i = 0; i < n; ++i) checks.push_back(r[i]->check);
+  }
+  size_t size() {
+    std::lock_guard lock(mu);
+    return checks.size();
+  }
+};
+
 // A batch written to a sink, with a future for its completion.
 struct pending_batch {
   std::vector<record> records;
@@ -429,13 +444,11 @@ TEST_F(kafka_sink_test, source_reads_on_quickly_through_a_pipeline_full_for_mome
     values.push_back(json);
   }
   kafka_test::produce(broker.bootstrap(), "burst", values);
-  std::mutex mu;
-  std::vector<std::string> got;
-  int offers = 0;
+  handed_over got;
+  int offers = 0;  // read once the source's thread is joined
   host_.submit = [&](const isitup_record_v1* const* r, size_t n, uint64_t) -> uint32_t {
-    std::lock_guard lock(mu);
     if (++offers % 2 == 1) return ISITUP_RETRY;
-    for (size_t i = 0; i < n; ++i) got.push_back(r[i]->check);
+    got.add(r, n);
     return ISITUP_OK;
   };
   auto source = make_source({{"brokers", broker.bootstrap()},
@@ -444,22 +457,18 @@ TEST_F(kafka_sink_test, source_reads_on_quickly_through_a_pipeline_full_for_mome
                              {"batch_size", "100"},
                              {"batch_delay", "20ms"}});
   source->start();
-  const auto received = [&] {
-    std::lock_guard lock(mu);
-    return got.size();
-  };
   for (const auto until = std::chrono::steady_clock::now() + 20s;
-       received() == 0 && std::chrono::steady_clock::now() < until;)
+       got.size() == 0 && std::chrono::steady_clock::now() < until;)
     std::this_thread::sleep_for(5ms);
   const auto first = std::chrono::steady_clock::now();
-  while (received() < values.size() && std::chrono::steady_clock::now() < first + 20s)
+  while (got.size() < values.size() && std::chrono::steady_clock::now() < first + 20s)
     std::this_thread::sleep_for(5ms);
   const auto took = std::chrono::steady_clock::now() - first;
   source->stop();
   source.reset();
-  std::lock_guard lock(mu);
-  ASSERT_EQ(got.size(), values.size());
-  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], "check-" + std::to_string(i));
+  ASSERT_EQ(got.checks.size(), values.size());
+  for (size_t i = 0; i < got.checks.size(); ++i)
+    ASSERT_EQ(got.checks[i], "check-" + std::to_string(i));
   EXPECT_GE(offers / 2, 20);  // every batch refused once
   EXPECT_GE(host_.counter("paused"), 1);
   EXPECT_LT(took, 5s) << std::chrono::duration<double>(took).count() << " s for " << offers / 2
@@ -474,11 +483,9 @@ TEST_F(kafka_sink_test, source_hands_over_an_open_batch_once_no_message_comes) {
   kafka_test::produce(broker.bootstrap(), "quiet",
                       {test::encode_record(make_record(0)), test::encode_record(make_record(1)),
                        test::encode_record(make_record(2))});
-  std::mutex mu;
-  std::vector<std::string> got;
+  handed_over got;
   host_.submit = [&](const isitup_record_v1* const* r, size_t n, uint64_t) -> uint32_t {
-    std::lock_guard lock(mu);
-    for (size_t i = 0; i < n; ++i) got.push_back(r[i]->check);
+    got.add(r, n);
     return ISITUP_OK;
   };
   auto source = make_source({{"brokers", broker.bootstrap()},
@@ -487,22 +494,17 @@ TEST_F(kafka_sink_test, source_hands_over_an_open_batch_once_no_message_comes) {
                              {"batch_size", "500"},
                              {"batch_delay", "30s"}});
   source->start();
-  const auto received = [&] {
-    std::lock_guard lock(mu);
-    return got.size();
-  };
   // Timed from the assignment: the group join takes about 3 s with the development broker.
   for (const auto until = std::chrono::steady_clock::now() + 30s;
        !host_.logged("assigned partitions") && std::chrono::steady_clock::now() < until;)
     std::this_thread::sleep_for(5ms);
   const auto assigned = std::chrono::steady_clock::now();
-  while (received() < 3 && std::chrono::steady_clock::now() < assigned + 40s)
+  while (got.size() < 3 && std::chrono::steady_clock::now() < assigned + 40s)
     std::this_thread::sleep_for(5ms);
   const auto took = std::chrono::steady_clock::now() - assigned;
   source->stop();
   source.reset();
-  std::lock_guard lock(mu);
-  ASSERT_EQ(got, (std::vector<std::string>{"check-0", "check-1", "check-2"}));
+  ASSERT_EQ(got.checks, (std::vector<std::string>{"check-0", "check-1", "check-2"}));
   EXPECT_LT(took, 5s) << std::chrono::duration<double>(took).count() << " s after the assignment";
 }
 
