@@ -104,18 +104,14 @@ kafka_catalog::~kafka_catalog() { stop(); }
 
 property_list kafka_catalog::user_properties(bool group_member) const {
   property_list out = user_;
-  const auto set_default = [&](const char* name, const char* value) {
-    if (std::none_of(out.begin(), out.end(), [&](const auto& p) { return p.first == name; }))
-      out.emplace_back(name, value);
-  };
-  set_default("client.id", "isitup-catalog");
+  set_default(out, "client.id", "isitup-catalog");
   if (group_member) {
-    set_default("session.timeout.ms", "10000");
-    set_default("heartbeat.interval.ms", "1000");
-    set_default("partition.assignment.strategy", "cooperative-sticky");
+    set_default(out, "session.timeout.ms", "10000");
+    set_default(out, "heartbeat.interval.ms", "1000");
+    set_default(out, "partition.assignment.strategy", "cooperative-sticky");
     // A catalog is small and quiet: read new partitions and changes at once, not after the
     // default 500 ms a fetch may wait for data.
-    set_default("fetch.wait.max.ms", "100");
+    set_default(out, "fetch.wait.max.ms", "100");
   }
   return out;
 }

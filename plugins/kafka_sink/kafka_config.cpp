@@ -154,6 +154,11 @@ std::string value_refusal(std::string_view name, std::string_view value) {
   return "";
 }
 
+void set_default(property_list& list, std::string_view name, std::string_view value) {
+  if (std::none_of(list.begin(), list.end(), [&](const auto& p) { return p.first == name; }))
+    list.emplace_back(name, value);
+}
+
 conf_ptr make_conf(const property_list& fixed, const property_list& user) {
   conf_ptr conf(rd_kafka_conf_new());
   char err[512];

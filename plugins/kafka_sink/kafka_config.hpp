@@ -32,6 +32,9 @@ std::string refusal(std::string_view name);
 // empty when it may.
 std::string value_refusal(std::string_view name, std::string_view value);
 
+// Adds property `name` = `value` to `list` unless the user set it: a plugin's default.
+void set_default(property_list& list, std::string_view name, std::string_view value);
+
 // A configuration with every user property applied (a refused one, or a value librdkafka
 // rejects, throws std::invalid_argument naming the property), then the plugin's `fixed`
 // settings, then the Kerberos refresh turned off: librdkafka never runs a command.

@@ -98,16 +98,12 @@ consumer_source::consumer_source(const sdk::host& host, const sdk::options_view&
   batch_delay_ms_ = settings.batch_delay.count();
 
   property_list user = settings.properties;
-  const auto set_default = [&user](const char* name, const char* value) {
-    if (std::none_of(user.begin(), user.end(), [&](const auto& p) { return p.first == name; }))
-      user.insert(user.begin(), {name, value});
-  };
-  set_default("client.id", "isitup-kafka-source");
+  set_default(user, "client.id", "isitup-kafka-source");
   // librdkafka stops pre-fetching at 100,000 queued messages and, in 2.0, looks at the queue
   // again only once a second: a writer catching up a backlog reads that many in under a second
   // and then waited for the rest of it (a stall every ~100,000 messages). The bound that stays
   // is queued.max.messages.kbytes (64 MiB): ~1.4 s of reading at 125k results/s of ~370 bytes.
-  set_default("queued.min.messages", "1000000");
+  set_default(user, "queued.min.messages", "1000000");
   check_tls_files(user);
   conf_ptr conf = make_conf({{"bootstrap.servers", brokers_},
                              {"group.id", group_},
